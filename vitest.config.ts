@@ -1,0 +1,31 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: pure unit tests need nothing; integration tests (*.int.test.ts) run against the
+// real local Kafka + Redis, which test/setup/stack.global.ts brings up (or reuses) once per run.
+export default defineConfig({
+  test: {
+    disableConsoleIntercept: true,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
+          exclude: ['test/**/*.int.test.ts', 'test/**/*.int.test.tsx'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'int',
+          include: ['test/**/*.int.test.ts', 'test/**/*.int.test.tsx'],
+          globalSetup: ['test/setup/stack.global.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // One broker and one Redis on 2 cores: files run one after another to keep timings stable.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
