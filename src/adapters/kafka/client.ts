@@ -1,0 +1,110 @@
+import { type Admin, Kafka, type KafkaConfig, type logCreator, logLevel } from 'kafkajs';
+import type { Config } from '../../config/config.js';
+import { CryptolambdaError } from '../../core/errors.js';
+import { ALL_TOPICS, type TopicSpec } from '../../core/topics.js';
+
+/**
+ * kafkajs logs JSON to stdout by default, which would corrupt `--json` output. Route its log
+ * lines to stderr, and only at WARN or above unless CRYPTOLAMBDA_DEBUG is set.
+ */
+const stderrLogCreator: logCreator = () => (entry) => {
+  const { message, ...rest } = entry.log;
+  process.stderr.write(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${JSON.stringify(rest)}\n`);
+};
+
+export interface KafkaClientOptions {
+  /** Fail fast (health checks, CLI commands) instead of kafkajs's default ~30 s of retries. */
+  readonly fast?: boolean;
+  readonly clientIdSuffix?: string;
+}
+
+export const createKafka = (config: Config, opts: KafkaClientOptions = {}): Kafka => {
+  const kc: KafkaConfig = {
+    clientId: opts.clientIdSuffix ? `${config.clientId}-${opts.clientIdSuffix}` : config.clientId,
+    brokers: [...config.kafkaBrokers],
+    logLevel: process.env.CRYPTOLAMBDA_DEBUG ? logLevel.INFO : logLevel.NOTHING,
+    logCreator: stderrLogCreator,
+    connectionTimeout: opts.fast ? 2000 : 5000,
+    requestTimeout: 30_000,
+    retry: opts.fast ? { retries: 1, initialRetryTime: 100, maxRetryTime: 500 } : { retries: 8, initialRetryTime: 200 },
+  };
+  return new Kafka(kc);
+};
+
+const CONNECTION_ERRORS = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSBrokerNotFound',
+]);
+
+/** Map kafkajs's connection failures to one clear, actionable error. */
+export const toBrokerError = (err: unknown, config: Config): unknown => {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e; depth++) {
+    const name = (e as { name?: string }).name;
+    if (name && CONNECTION_ERRORS.has(name)) {
+      return new CryptolambdaError(
+        'BROKER_UNREACHABLE',
+        `cannot reach Kafka at ${config.kafkaBrokers.join(',')}`,
+        'start the local stack with `cryptolambda stack up`, or set CRYPTOLAMBDA_KAFKA_BROKERS',
+        { cause: err },
+      );
+    }
+    e = (e as { cause?: unknown; originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
+  }
+  return err;
+};
+
+export const withAdmin = async <T>(config: Config, fn: (admin: Admin) => Promise<T>, fast = true): Promise<T> => {
+  const admin = createKafka(config, { fast, clientIdSuffix: 'admin' }).admin();
+  try {
+    await admin.connect();
+    return await fn(admin);
+  } catch (err) {
+    throw toBrokerError(err, config);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+};
+
+export interface EnsureTopicsResult {
+  readonly created: string[];
+  readonly existing: string[];
+}
+
+/**
+ * Create topics idempotently with explicit partition counts. A topic that exists with fewer
+ * partitions than the spec is grown (more partitions is allowed; fewer would need a re-key).
+ */
+export const ensureTopics = async (
+  admin: Admin,
+  prefix: string,
+  specs: readonly TopicSpec[] = ALL_TOPICS,
+): Promise<EnsureTopicsResult> => {
+  const wanted = specs.map((s) => ({ ...s, physical: `${prefix}${s.name}` }));
+  const existingNames = new Set(await admin.listTopics());
+  const toCreate = wanted.filter((w) => !existingNames.has(w.physical));
+  if (toCreate.length > 0) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: toCreate.map((w) => ({
+        topic: w.physical,
+        numPartitions: w.partitions,
+        replicationFactor: 1,
+        configEntries: Object.entries(w.config ?? {}).map(([name, value]) => ({ name, value })),
+      })),
+    });
+  }
+  const present = wanted.filter((w) => existingNames.has(w.physical));
+  if (present.length > 0) {
+    const meta = await admin.fetchTopicMetadata({ topics: present.map((w) => w.physical) });
+    const grow = present.filter((w) => {
+      const t = meta.topics.find((m) => m.name === w.physical);
+      return t !== undefined && t.partitions.length < w.partitions;
+    });
+    if (grow.length > 0) {
+      await admin.createPartitions({ topicPartitions: grow.map((w) => ({ topic: w.physical, count: w.partitions })) });
+    }
+  }
+  return { created: toCreate.map((w) => w.physical), existing: present.map((w) => w.physical) };
+};

@@ -1,0 +1,114 @@
+import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
+import { type Config, resolveConfig } from '../config/config.js';
+import { type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+
+/** Exit codes are part of the CLI contract (README): cron and scripts branch on them. */
+export const EXIT_CODES: Record<ErrorCode, number> = {
+  INVALID_ARGUMENT: 2,
+  INVALID_CONFIG: 2,
+  INVALID_DECIMAL: 2,
+  INVALID_EVENT: 2,
+  BROKER_UNREACHABLE: 3,
+  REDIS_UNREACHABLE: 3,
+  STACK_NOT_INSTALLED: 4,
+  STACK_START_FAILED: 4,
+  NOT_FOUND: 5,
+  CONFLICT: 6,
+  DECIMAL_OVERFLOW: 1,
+  INTERNAL: 1,
+};
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof BaseCommand)['baseFlags'] & T['flags']
+>;
+export type BaseArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>;
+
+/**
+ * Every command: `--json` (run() returns the typed result that is printed), `--debug`, and the
+ * connection flags that override CRYPTOLAMBDA_* variables. Errors become one line on stderr
+ * (`Error: …` plus a hint) and a meaningful exit code; stack traces only with --debug.
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    debug: Flags.boolean({ description: 'Show stack traces and client logs.', helpGroup: 'GLOBAL' }),
+    'kafka-brokers': Flags.string({
+      description: 'Kafka bootstrap servers, comma separated [env: CRYPTOLAMBDA_KAFKA_BROKERS].',
+      helpGroup: 'GLOBAL',
+    }),
+    'redis-url': Flags.string({ description: 'Redis URL [env: CRYPTOLAMBDA_REDIS_URL].', helpGroup: 'GLOBAL' }),
+    'state-dir': Flags.string({
+      description: 'Local stack state (pids, logs, data) [env: CRYPTOLAMBDA_STATE_DIR].',
+      helpGroup: 'GLOBAL',
+    }),
+    'topic-prefix': Flags.string({
+      description: 'Prefix for every topic name [env: CRYPTOLAMBDA_TOPIC_PREFIX].',
+      helpGroup: 'GLOBAL',
+    }),
+  };
+
+  protected flags!: BaseFlags<T>;
+  protected args!: BaseArgs<T>;
+  private _config?: Config;
+
+  public override async init(): Promise<void> {
+    await super.init();
+    const { args, flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as BaseFlags<T>;
+    this.args = args as BaseArgs<T>;
+    if (this.flags.debug) process.env.CRYPTOLAMBDA_DEBUG = '1';
+  }
+
+  /** Resolved once per command: flags > env > defaults, validated. */
+  protected get appConfig(): Config {
+    this._config ??= resolveConfig({
+      kafkaBrokers: this.flags['kafka-brokers'],
+      redisUrl: this.flags['redis-url'],
+      stateDir: this.flags['state-dir'],
+      topicPrefix: this.flags['topic-prefix'],
+    });
+    return this._config;
+  }
+
+  /** Human progress goes to stderr so stdout stays clean for --json and pipes. */
+  protected progress(msg: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(`${msg}\n`);
+  }
+
+  protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
+    const debug = this.argv.includes('--debug') || process.env.CRYPTOLAMBDA_DEBUG === '1';
+    let code = 1;
+    let errorCode = 'INTERNAL';
+    let hint: string | undefined;
+    if (isCryptolambdaError(err)) {
+      code = EXIT_CODES[err.code];
+      errorCode = err.code;
+      hint = err.hint;
+    } else if (err instanceof Errors.CLIError) {
+      // oclif parse errors (unknown flag, bad option value, missing arg): usage errors.
+      code = err.oclif?.exit === 0 ? 0 : 2;
+      errorCode = 'INVALID_ARGUMENT';
+      hint = 'see --help';
+    }
+    if (code === 0) throw err; // oclif uses exit errors for --help/--version
+    process.exitCode = code;
+    const message = (err.message || String(err)).split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
+    if (this.jsonEnabled()) {
+      this.logJson({ error: { code: errorCode, message: message.trim(), ...(hint ? { hint } : {}) } });
+    } else {
+      process.stderr.write(`Error: ${message.trim()}\n`);
+      if (hint) process.stderr.write(`Hint: ${hint}\n`);
+    }
+    if (debug)
+      process.stderr.write(
+        `${err.stack ?? ''}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`,
+      );
+  }
+}
