@@ -98,8 +98,18 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       hint = 'see --help';
     }
     if (code === 0) throw err; // oclif uses exit errors for --help/--version
+    // A parse failure leaves oclif's `parsed` unset, and outside production oclif then warns
+    // "did not parse its arguments" after our one-line error. The command did try to parse.
+    (this as unknown as { parsed: boolean }).parsed = true;
     process.exitCode = code;
-    const message = (err.message || String(err)).split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
+    // oclif spreads parse errors over several lines ("Parsing --count" / "Expected an integer…"):
+    // fold them into the one line the CLI promises.
+    const message =
+      (err.message || String(err))
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('See more help'))
+        .join(': ') || 'unknown error';
     if (this.jsonEnabled()) {
       this.logJson({ error: { code: errorCode, message: message.trim(), ...(hint ? { hint } : {}) } });
     } else {

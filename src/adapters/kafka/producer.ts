@@ -1,0 +1,171 @@
+import { CompressionTypes, type Kafka, Partitioners, type Producer } from 'kafkajs';
+import type { Config } from '../../config/config.js';
+import { createKafka, toBrokerError } from './client.js';
+
+export interface OutgoingRecord {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly headers?: Record<string, string>;
+}
+
+export interface ProducerStats {
+  /** Records handed to push() (accepted: they will be written or reported as failed). */
+  accepted: number;
+  /** Records acknowledged by all in-sync replicas. */
+  acked: number;
+  /** Times push() had to wait because the buffer was full (back-pressure is reported, never silent). */
+  backpressureWaits: number;
+  batches: number;
+}
+
+export interface BatchingProducerOptions {
+  /** Records per produce request. */
+  readonly maxBatch?: number;
+  /** How long a partial batch waits for more records. */
+  readonly lingerMs?: number;
+  /** Buffered records beyond which push() waits for a flush. */
+  readonly maxBuffered?: number;
+  readonly compression?: 'none' | 'gzip';
+}
+
+/**
+ * An idempotent (acks=all, broker-side dedup by producer id + sequence), batching producer.
+ *
+ * kafkajs assigns idempotence sequence numbers per partition at send time; two sendBatch calls in
+ * flight at once can reach the broker out of order and fail with OUT_OF_ORDER_SEQUENCE_NUMBER, so
+ * sends are strictly serialized here and throughput comes from large batches instead.
+ */
+export class BatchingProducer {
+  readonly stats: ProducerStats = { accepted: 0, acked: 0, backpressureWaits: 0, batches: 0 };
+  private buffer = new Map<string, OutgoingRecord[]>();
+  private buffered = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private inflight: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  private readonly maxBatch: number;
+  private readonly lingerMs: number;
+  private readonly maxBuffered: number;
+  private readonly compression: CompressionTypes;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly config: Config,
+    opts: BatchingProducerOptions = {},
+  ) {
+    this.maxBatch = opts.maxBatch ?? 5000;
+    this.lingerMs = opts.lingerMs ?? 20;
+    this.maxBuffered = opts.maxBuffered ?? 50_000;
+    this.compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  }
+
+  static async connect(config: Config, opts: BatchingProducerOptions = {}, kafka?: Kafka): Promise<BatchingProducer> {
+    const producer = (kafka ?? createKafka(config, { clientIdSuffix: 'producer' })).producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner, // Java-compatible murmur2 on the key
+      allowAutoTopicCreation: false,
+    });
+    try {
+      await producer.connect();
+    } catch (err) {
+      throw toBrokerError(err, config);
+    }
+    return new BatchingProducer(producer, config, opts);
+  }
+
+  /** Records accepted but not yet acknowledged. */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  /**
+   * Accept records for `topic`. Resolves immediately unless the buffer is full, in which case it
+   * waits for the in-flight flush (back-pressure). Rejects if an earlier batch failed for good.
+   */
+  async push(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    let list = this.buffer.get(topic);
+    if (!list) {
+      list = [];
+      this.buffer.set(topic, list);
+    }
+    for (const r of records) list.push(r);
+    this.buffered += records.length;
+    this.stats.accepted += records.length;
+    if (this.buffered >= this.maxBatch) {
+      this.kick();
+      if (this.buffered >= this.maxBuffered) {
+        this.stats.backpressureWaits++;
+        await this.inflight;
+        if (this.failure) throw this.failure;
+      }
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => this.kick(), this.lingerMs);
+    }
+  }
+
+  /** Send everything accepted so far and wait for the acknowledgements. */
+  async flush(): Promise<void> {
+    this.kick();
+    await this.inflight;
+    if (this.failure) throw this.failure;
+  }
+
+  async disconnect(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      if (this.timer) clearTimeout(this.timer);
+      await this.producer.disconnect();
+    }
+  }
+
+  private kick(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.buffered === 0) return;
+    const batch = this.buffer;
+    this.buffer = new Map();
+    this.buffered = 0;
+    this.inflight = this.inflight.then(() => this.sendAll(batch));
+  }
+
+  private async sendAll(batch: Map<string, OutgoingRecord[]>): Promise<void> {
+    if (this.failure) return;
+    try {
+      // Split into requests of at most maxBatch records, preserving per-topic order.
+      const chunks: { topic: string; messages: OutgoingRecord[] }[][] = [[]];
+      let size = 0;
+      for (const [topic, records] of batch) {
+        for (let i = 0; i < records.length; i += this.maxBatch) {
+          const part = records.slice(i, i + this.maxBatch);
+          if (size + part.length > this.maxBatch && size > 0) {
+            chunks.push([]);
+            size = 0;
+          }
+          chunks[chunks.length - 1]!.push({ topic, messages: part });
+          size += part.length;
+        }
+      }
+      for (const topicMessages of chunks) {
+        if (topicMessages.length === 0) continue;
+        await this.producer.sendBatch({
+          acks: -1,
+          compression: this.compression,
+          topicMessages: topicMessages.map((t) => ({
+            topic: t.topic,
+            messages: t.messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+          })),
+        });
+        this.stats.batches++;
+        this.stats.acked += topicMessages.reduce((n, t) => n + t.messages.length, 0);
+      }
+    } catch (err) {
+      // Stored, not thrown: the chain of in-flight sends never rejects (no unhandled rejection);
+      // push() and flush() surface the failure to the caller.
+      this.failure = toBrokerError(err, this.config);
+    }
+  }
+}
