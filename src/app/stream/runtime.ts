@@ -1,0 +1,381 @@
+import { randomUUID } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
+import { createKafka, toBrokerError } from '../../adapters/kafka/client.js';
+import { CoPartitionAssigner } from '../../adapters/kafka/co-partition-assigner.js';
+import type { ConsumedRecord } from '../../adapters/kafka/consumer.js';
+import { BatchingProducer } from '../../adapters/kafka/producer.js';
+import { connectRedis } from '../../adapters/redis/client.js';
+import type { Config } from '../../config/config.js';
+import { CryptolambdaError } from '../../core/errors.js';
+
+/** A message for Kafka produced as an effect of processing (late events, tier changes). */
+export interface OutboxMessage {
+  readonly topic: string;
+  readonly key: string;
+  readonly value: Buffer;
+}
+
+/**
+ * The stateful logic the runtime drives. State is sharded by partition number `n`: partition n of
+ * every input topic belongs to one worker at a time (co-partition assignor), so a handler may
+ * keep per-user or per-symbol state for n in memory between checkpoints.
+ */
+export interface PartitionHandler {
+  /** n became ours (its epoch is fenced): drop any cached state for n; load lazily or eagerly. */
+  acquire(n: number, redis: Redis): Promise<void>;
+  /** n is no longer ours: forget its in-memory state. Work not checkpointed is redone by the next owner. */
+  release(n: number): void;
+  /** Apply one topic-partition's records, in offset order. Must be deterministic. */
+  apply(topic: string, n: number, records: readonly ConsumedRecord[], redis: Redis): Promise<void>;
+  /** Queue writes for n's dirty state into the checkpoint transaction; return messages for Kafka. */
+  flush(n: number, tx: ChainableCommander): OutboxMessage[];
+}
+
+export interface RuntimeOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Redis key prefix for the runtime's own keys (offsets, epochs, outbox, workers). */
+  readonly keyspace: string;
+  /** Commit state + offsets at least this often. */
+  readonly checkpointIntervalMs?: number;
+  /** ... or after this many records, whichever comes first. */
+  readonly checkpointRecords?: number;
+  readonly workerId?: string;
+}
+
+export interface RuntimeMetrics {
+  readonly workerId: string;
+  records: number;
+  duplicatesSkipped: number;
+  checkpoints: number;
+  lastCheckpointMs: number;
+  fenced: number;
+  outboxSent: number;
+  /** Offsets that vanished (retention) before this worker processed them. */
+  lostOffsets: number;
+  owned: number[];
+  /** Per topic-partition lag at the last fetched batch. */
+  lag: Record<string, number>;
+}
+
+interface Owned {
+  readonly epoch: number;
+  /** Next offset to process per topic (what the last checkpoint, plus work since, has covered). */
+  readonly next: Map<string, bigint>;
+  dirty: boolean;
+}
+
+const tpField = (topic: string, n: number): string => `${topic}|${n}`;
+
+/**
+ * Exactly-once effects for a consumer group writing to Redis.
+ *
+ * Kafka offsets are NOT the source of truth: each checkpoint writes the handler's dirty state and the
+ * next offset of every owned topic-partition in one Redis MULTI/EXEC, so state and position can never
+ * disagree. On (re)assignment a worker bumps the partition's epoch and resumes from the offsets stored
+ * with the state; a batch that starts past them is rewound with seek, records before them are skipped.
+ * A worker that lost a partition without noticing (long GC pause, network split) is fenced: its
+ * checkpoint WATCHes the epochs it acquired and EXEC fails if another worker bumped one.
+ *
+ * Effects on Kafka (late events, tier changes) go through a transactional outbox: they are written
+ * to a Redis list in the same MULTI/EXEC, then produced, then removed. A crash in between re-sends
+ * them on the next acquire (at least once, with deterministic keys and ids for downstream dedup).
+ */
+export class StreamRuntime {
+  readonly metrics: RuntimeMetrics;
+  private consumer?: Consumer;
+  private admin?: Admin;
+  private producer?: BatchingProducer;
+  private redis?: Redis;
+  private redisTx?: Redis;
+  private readonly owned = new Map<number, Owned>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer?: NodeJS.Timeout;
+  private sinceCheckpoint = 0;
+  private readonly sought = new Map<string, bigint>();
+  private failure: unknown;
+  private stopped = false;
+  private readonly kafka: Kafka;
+
+  constructor(
+    private readonly config: Config,
+    private readonly handler: PartitionHandler,
+    private readonly opts: RuntimeOptions,
+  ) {
+    const workerId = opts.workerId ?? `${process.pid}-${randomUUID().slice(0, 6)}`;
+    this.metrics = {
+      workerId,
+      records: 0,
+      duplicatesSkipped: 0,
+      checkpoints: 0,
+      lastCheckpointMs: 0,
+      fenced: 0,
+      outboxSent: 0,
+      lostOffsets: 0,
+      owned: [],
+      lag: {},
+    };
+    this.kafka = createKafka(config, { clientIdSuffix: `stream-${workerId}` });
+  }
+
+  private key(...parts: (string | number)[]): string {
+    return `${this.opts.keyspace}stream:${parts.join(':')}`;
+  }
+
+  /** Serialize processing, checkpoints and rebalances: they all touch the owned-state map. */
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async start(): Promise<void> {
+    this.redis = await connectRedis(this.config, { name: `cl-stream-${this.metrics.workerId}`, retry: true });
+    this.redisTx = await connectRedis(this.config, { name: `cl-stream-tx-${this.metrics.workerId}`, retry: true });
+    this.producer = await BatchingProducer.connect(this.config, { lingerMs: 5 }, this.kafka);
+    this.admin = this.kafka.admin();
+    const consumer = this.kafka.consumer({
+      groupId: this.opts.groupId,
+      partitionAssigners: [CoPartitionAssigner],
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 20_000,
+      heartbeatInterval: 1000,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+    });
+    this.consumer = consumer;
+    try {
+      await this.admin.connect();
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...this.opts.topics], fromBeginning: true });
+    } catch (err) {
+      throw toBrokerError(err, this.config);
+    }
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const assigned = new Set(Object.values(e.payload.memberAssignment).flat());
+      void this.locked(async () => {
+        for (const n of [...this.owned.keys()]) if (!assigned.has(n)) this.release(n);
+      });
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.failure = e.payload.error;
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, heartbeat }) => {
+        await this.locked(() => this.onBatch(batch.topic, batch.partition, batch.highWatermark, batch.messages));
+        if (this.sinceCheckpoint >= (this.opts.checkpointRecords ?? 20_000)) await this.locked(() => this.checkpoint());
+        await heartbeat();
+      },
+    });
+    const every = this.opts.checkpointIntervalMs ?? 500;
+    this.timer = setInterval(() => {
+      void this.locked(() => this.checkpoint()).catch((err) => {
+        this.failure = err;
+      });
+    }, every);
+  }
+
+  /** The first error that stopped the worker (consumer crash, Redis failure), if any. */
+  get error(): unknown {
+    return this.failure;
+  }
+
+  private release(n: number): void {
+    this.owned.delete(n);
+    this.handler.release(n);
+    for (const k of [...this.sought.keys()]) if (k.endsWith(`|${n}`)) this.sought.delete(k);
+    this.metrics.owned = [...this.owned.keys()].sort((a, b) => a - b);
+  }
+
+  private async acquire(n: number): Promise<Owned> {
+    const redis = this.redis!;
+    const epoch = await redis.incr(this.key('epoch', n));
+    const stored = await redis.hmget(this.key('offsets'), ...this.opts.topics.map((t) => tpField(t, n)));
+    const next = new Map<string, bigint>();
+    for (const [i, topic] of this.opts.topics.entries()) {
+      const s = stored[i];
+      if (s !== null && s !== undefined) next.set(topic, BigInt(s));
+    }
+    // Partitions never checkpointed start at the log start, not wherever Kafka's group offsets say.
+    const missing = this.opts.topics.filter((t) => !next.has(t));
+    for (const topic of missing) {
+      const offsets = await this.admin!.fetchTopicOffsets(topic);
+      const p = offsets.find((o) => o.partition === n);
+      next.set(topic, BigInt(p?.low ?? '0'));
+    }
+    await this.relayOutbox(n, epoch);
+    await this.handler.acquire(n, redis);
+    const o: Owned = { epoch, next, dirty: false };
+    this.owned.set(n, o);
+    this.metrics.owned = [...this.owned.keys()].sort((a, b) => a - b);
+    return o;
+  }
+
+  private async onBatch(
+    topic: string,
+    n: number,
+    highWatermark: string,
+    messages: { offset: string; key: Buffer | null; value: Buffer | null; timestamp: string; headers?: unknown }[],
+  ): Promise<void> {
+    if (this.stopped || messages.length === 0) return;
+    const o = this.owned.get(n) ?? (await this.acquire(n));
+    const expected = o.next.get(topic)!;
+    let start = 0;
+    while (start < messages.length && BigInt(messages[start]!.offset) < expected) start++;
+    this.metrics.duplicatesSkipped += start;
+    if (start === messages.length) return;
+    const first = BigInt(messages[start]!.offset);
+    if (first > expected) {
+      const field = tpField(topic, n);
+      if (this.sought.get(field) !== expected) {
+        // kafkajs began past our checkpoint (its group offset ran ahead of Redis): rewind.
+        this.sought.set(field, expected);
+        this.consumer!.seek({ topic, partition: n, offset: expected.toString() });
+        return;
+      }
+      // Already rewound once and the log still starts later: retention removed those records.
+      this.metrics.lostOffsets += Number(first - expected);
+      process.stderr.write(
+        `stream: ${topic}[${n}] offsets ${expected}..${first - 1n} are gone from Kafka (retention); continuing at ${first}\n`,
+      );
+    }
+    const records: ConsumedRecord[] = [];
+    for (let i = start; i < messages.length; i++) {
+      const m = messages[i]!;
+      records.push({
+        topic,
+        partition: n,
+        offset: m.offset,
+        key: m.key ? m.key.toString('utf8') : null,
+        value: m.value,
+        timestamp: m.timestamp,
+        headers: {},
+      });
+    }
+    await this.handler.apply(topic, n, records, this.redis!);
+    const last = BigInt(records[records.length - 1]!.offset);
+    o.next.set(topic, last + 1n);
+    o.dirty = true;
+    this.sinceCheckpoint += records.length;
+    this.metrics.records += records.length;
+    this.metrics.lag[tpField(topic, n)] = Math.max(0, Number(BigInt(highWatermark) - last - 1n));
+  }
+
+  /** One atomic commit of state + offsets (+ outbox) for every dirty partition we still own. */
+  private async checkpoint(): Promise<void> {
+    const dirty = [...this.owned.entries()].filter(([, o]) => o.dirty);
+    if (dirty.length === 0) return;
+    const t0 = performance.now();
+    const tx = this.redisTx!;
+    const epochKeys = dirty.map(([n]) => this.key('epoch', n));
+    await tx.watch(...epochKeys);
+    const current = await tx.mget(...epochKeys);
+    const live: [number, Owned][] = [];
+    dirty.forEach(([n, o], i) => {
+      if (current[i] === String(o.epoch)) live.push([n, o]);
+      else {
+        this.metrics.fenced++;
+        this.release(n);
+      }
+    });
+    if (live.length === 0) {
+      await tx.unwatch();
+      return;
+    }
+    const multi = tx.multi();
+    const outbox = new Map<number, OutboxMessage[]>();
+    const offsets: Record<string, string> = {};
+    for (const [n, o] of live) {
+      const msgs = this.handler.flush(n, multi);
+      if (msgs.length > 0) {
+        outbox.set(n, msgs);
+        multi.rpush(
+          this.key('outbox', n),
+          ...msgs.map((m) => JSON.stringify({ topic: m.topic, key: m.key, value: m.value.toString('base64') })),
+        );
+      }
+      for (const [topic, next] of o.next) offsets[tpField(topic, n)] = next.toString();
+    }
+    multi.hset(this.key('offsets'), offsets);
+    const res = await multi.exec();
+    if (res === null) {
+      // An epoch changed between WATCH and EXEC: another worker owns these partitions now.
+      for (const [n] of live) {
+        this.metrics.fenced++;
+        this.release(n);
+      }
+      return;
+    }
+    const failed = res.find(([err]) => err);
+    if (failed) throw new CryptolambdaError('INTERNAL', `checkpoint failed: ${String(failed[0])}`);
+    for (const [, o] of live) o.dirty = false;
+    this.sinceCheckpoint = 0;
+    this.metrics.checkpoints++;
+    for (const [n, msgs] of outbox) await this.sendOutbox(n, this.owned.get(n)?.epoch, msgs);
+    // Informational: lets standard tools show the group's lag. Never read back as truth.
+    await this.consumer!.commitOffsets(
+      live.flatMap(([n, o]) => [...o.next].map(([topic, next]) => ({ topic, partition: n, offset: next.toString() }))),
+    ).catch(() => undefined);
+    this.metrics.lastCheckpointMs = Math.round((performance.now() - t0) * 10) / 10;
+  }
+
+  private async sendOutbox(n: number, epoch: number | undefined, msgs: readonly OutboxMessage[]): Promise<void> {
+    const byTopic = new Map<string, { key: string; value: Buffer }[]>();
+    for (const m of msgs) {
+      const list = byTopic.get(m.topic) ?? [];
+      list.push({ key: m.key, value: m.value });
+      byTopic.set(m.topic, list);
+    }
+    for (const [topic, records] of byTopic) await this.producer!.push(topic, records);
+    await this.producer!.flush();
+    this.metrics.outboxSent += msgs.length;
+    // Remove exactly what was sent, and only while still the owner (a new owner relays it itself).
+    const key = this.key('outbox', n);
+    const tx = this.redisTx!;
+    await tx.watch(this.key('epoch', n));
+    if (epoch !== undefined && (await tx.get(this.key('epoch', n))) === String(epoch)) {
+      await tx.multi().ltrim(key, msgs.length, -1).exec();
+    } else {
+      await tx.unwatch();
+    }
+  }
+
+  private async relayOutbox(n: number, epoch: number): Promise<void> {
+    const pending = await this.redis!.lrange(this.key('outbox', n), 0, -1);
+    if (pending.length === 0) return;
+    const msgs = pending.map((s) => {
+      const j = JSON.parse(s) as { topic: string; key: string; value: string };
+      return { topic: j.topic, key: j.key, value: Buffer.from(j.value, 'base64') };
+    });
+    await this.sendOutbox(n, epoch, msgs);
+  }
+
+  /** Graceful: final checkpoint, then leave the group so partitions move at once. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.locked(async () => {
+      if (!this.stopped) await this.checkpoint();
+      this.stopped = true;
+    });
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.producer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+    this.redis?.disconnect();
+    this.redisTx?.disconnect();
+  }
+
+  /** Test hook: vanish like a killed process (no final checkpoint, no clean group leave). */
+  async abort(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.stopped = true;
+    this.redis?.disconnect();
+    this.redisTx?.disconnect();
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.producer?.disconnect().catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+  }
+}

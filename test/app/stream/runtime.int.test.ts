@@ -1,0 +1,219 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { withAdmin } from '../../../src/adapters/kafka/client.js';
+import type { ConsumedRecord } from '../../../src/adapters/kafka/consumer.js';
+import { BatchingProducer } from '../../../src/adapters/kafka/producer.js';
+import { connectRedis } from '../../../src/adapters/redis/client.js';
+import { type OutboxMessage, type PartitionHandler, StreamRuntime } from '../../../src/app/stream/runtime.js';
+import type { Config } from '../../../src/config/config.js';
+import { cleanupTopicsAfter, randomId, testConfig } from '../../support/int.js';
+
+/**
+ * A deterministic handler: per key, the count and sum of the integer values seen, plus one outbox
+ * message per record whose value is a multiple of 100. Exactly-once means the final sums equal the
+ * produced data exactly, whatever crashes and rebalances happened.
+ */
+class SumHandler implements PartitionHandler {
+  private readonly state = new Map<number, Map<string, { count: number; sum: bigint }>>();
+  private readonly dirty = new Map<number, Set<string>>();
+  private readonly out = new Map<number, OutboxMessage[]>();
+  constructor(
+    private readonly ks: string,
+    private readonly outTopic: string,
+  ) {}
+  async acquire(n: number): Promise<void> {
+    this.state.set(n, new Map());
+    this.dirty.set(n, new Set());
+    this.out.set(n, []);
+  }
+  release(n: number): void {
+    this.state.delete(n);
+    this.dirty.delete(n);
+    this.out.delete(n);
+  }
+  async apply(_topic: string, n: number, records: readonly ConsumedRecord[], redis: Redis): Promise<void> {
+    const s = this.state.get(n)!;
+    for (const r of records) {
+      const k = r.key!;
+      let cur = s.get(k);
+      if (!cur) {
+        const stored = await redis.hgetall(`${this.ks}sum:${k}`);
+        cur = { count: Number(stored.count ?? 0), sum: BigInt(stored.sum ?? 0) };
+        s.set(k, cur);
+      }
+      const v = BigInt(r.value!.toString());
+      cur.count++;
+      cur.sum += v;
+      this.dirty.get(n)!.add(k);
+      if (v % 100n === 0n) this.out.get(n)!.push({ topic: this.outTopic, key: k, value: Buffer.from(String(v)) });
+    }
+  }
+  flush(n: number, tx: ChainableCommander): OutboxMessage[] {
+    const s = this.state.get(n)!;
+    for (const k of this.dirty.get(n)!) {
+      const cur = s.get(k)!;
+      tx.hset(`${this.ks}sum:${k}`, { count: String(cur.count), sum: cur.sum.toString() });
+    }
+    this.dirty.get(n)!.clear();
+    const msgs = this.out.get(n)!;
+    this.out.set(n, []);
+    return msgs;
+  }
+}
+
+const runtimes: StreamRuntime[] = [];
+afterEach(async () => {
+  for (const r of runtimes.splice(0)) await r.stop().catch(() => undefined);
+});
+
+const setup = async () => {
+  const config = testConfig();
+  cleanupTopicsAfter(config);
+  const input = `${config.topicPrefix}in`;
+  const output = `${config.topicPrefix}out`;
+  await withAdmin(config, (a) =>
+    a.createTopics({
+      waitForLeaders: true,
+      topics: [
+        { topic: input, numPartitions: 6 },
+        { topic: output, numPartitions: 1 },
+      ],
+    }),
+  );
+  const ks = `test:${randomId()}:`;
+  const redis = await connectRedis(config);
+  const producer = await BatchingProducer.connect(config, { lingerMs: 2 });
+  const expected = new Map<string, { count: number; sum: bigint }>();
+  let produced = 0;
+  const produce = async (n: number) => {
+    const recs = [];
+    for (let i = 0; i < n; i++) {
+      const key = `u${(produced + i) % 37}`;
+      const v = BigInt(produced + i + 1);
+      const e = expected.get(key) ?? { count: 0, sum: 0n };
+      e.count++;
+      e.sum += v;
+      expected.set(key, e);
+      recs.push({ key, value: Buffer.from(v.toString()) });
+    }
+    produced += n;
+    await producer.push(input, recs);
+    await producer.flush();
+  };
+  const cleanup = async () => {
+    await producer.disconnect();
+    const keys = await redis.keys(`${ks}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  };
+  return { config, input, output, ks, redis, produce, expected, cleanup, produced: () => produced };
+};
+
+const worker = (config: Config, ks: string, input: string, output: string, groupId: string) => {
+  const rt = new StreamRuntime(config, new SumHandler(ks, output), {
+    groupId,
+    topics: [input],
+    keyspace: ks,
+    checkpointIntervalMs: 100,
+    checkpointRecords: 500,
+  });
+  runtimes.push(rt);
+  return rt;
+};
+
+/** Wait until the offsets stored with the state cover every record in the topic. */
+const waitCaughtUp = async (redis: Redis, ks: string, input: string, total: number, timeoutMs = 45_000) => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const offsets = await redis.hgetall(`${ks}stream:offsets`);
+    const covered = Object.entries(offsets)
+      .filter(([f]) => f.startsWith(`${input}|`))
+      .reduce((n, [, v]) => n + Number(v), 0);
+    if (covered >= total) return;
+    if (Date.now() > deadline) throw new Error(`caught up to ${covered}/${total}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+const readSums = async (redis: Redis, ks: string, keys: Iterable<string>) => {
+  const out = new Map<string, { count: number; sum: bigint }>();
+  for (const k of keys) {
+    const h = await redis.hgetall(`${ks}sum:${k}`);
+    out.set(k, { count: Number(h.count), sum: BigInt(h.sum ?? -1) });
+  }
+  return out;
+};
+
+describe('StreamRuntime: exactly-once effects into Redis', () => {
+  it('a worker that crashes mid-stream and a successor end in exactly the uninterrupted state', async () => {
+    const t = await setup();
+    try {
+      const group = `g-${randomId()}`;
+      await t.produce(3000);
+      const a = worker(t.config, t.ks, t.input, t.output, group);
+      await a.start();
+      // Let A checkpoint part of the stream, keep producing, then kill it without a final checkpoint.
+      for (let i = 0; i < 50 && a.metrics.checkpoints < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(a.metrics.checkpoints).toBeGreaterThanOrEqual(2);
+      await t.produce(3000);
+      await a.abort();
+      runtimes.splice(runtimes.indexOf(a), 1);
+
+      const b = worker(t.config, t.ks, t.input, t.output, group);
+      await b.start();
+      await t.produce(2000);
+      await waitCaughtUp(t.redis, t.ks, t.input, t.produced());
+      await b.stop();
+      runtimes.splice(runtimes.indexOf(b), 1);
+
+      expect(await readSums(t.redis, t.ks, t.expected.keys())).toEqual(t.expected);
+      // The outbox reached Kafka: every multiple of 100 at least once, and nothing else.
+      const offs = await withAdmin(t.config, (adm) => adm.fetchTopicOffsets(t.output));
+      const sentCount = Number(offs[0]!.high);
+      expect(sentCount).toBeGreaterThanOrEqual(t.produced() / 100);
+      expect(await t.redis.llen(`${t.ks}stream:outbox:0`)).toBe(0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('two workers in one group split the partitions and end in the same state as one', async () => {
+    const t = await setup();
+    try {
+      const group = `g-${randomId()}`;
+      const a = worker(t.config, t.ks, t.input, t.output, group);
+      const b = worker(t.config, t.ks, t.input, t.output, group);
+      await Promise.all([a.start(), b.start()]);
+      await t.produce(4000);
+      await waitCaughtUp(t.redis, t.ks, t.input, t.produced());
+      const owned = [...a.metrics.owned, ...b.metrics.owned].sort();
+      expect(owned).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(a.metrics.owned.length).toBeGreaterThan(0);
+      expect(b.metrics.owned.length).toBeGreaterThan(0);
+      expect(await readSums(t.redis, t.ks, t.expected.keys())).toEqual(t.expected);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('a restarted group re-reads nothing it already checkpointed (offsets live with the state)', async () => {
+    const t = await setup();
+    try {
+      const group = `g-${randomId()}`;
+      await t.produce(1000);
+      const a = worker(t.config, t.ks, t.input, t.output, group);
+      await a.start();
+      await waitCaughtUp(t.redis, t.ks, t.input, 1000);
+      await a.stop();
+      runtimes.splice(runtimes.indexOf(a), 1);
+      const b = worker(t.config, t.ks, t.input, t.output, group);
+      await b.start();
+      await t.produce(500);
+      await waitCaughtUp(t.redis, t.ks, t.input, 1500);
+      expect(b.metrics.records).toBe(500);
+      expect(await readSums(t.redis, t.ks, t.expected.keys())).toEqual(t.expected);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
