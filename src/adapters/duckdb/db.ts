@@ -1,0 +1,59 @@
+import { type DuckDBConnection, DuckDBDecimalValue, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { CryptolambdaError } from '../../core/errors.js';
+import { Decimal, MAX_PRECISION } from '../../core/money/decimal.js';
+
+/**
+ * DuckDB access for the batch layer. All SQL that carries user input goes through bound
+ * parameters (`$1` …); identifiers that cannot be bound (table and file names) come only from
+ * code constants or validated paths, quoted with `ident`/`literal`.
+ */
+export class Duck {
+  private constructor(
+    readonly instance: DuckDBInstance,
+    readonly conn: DuckDBConnection,
+  ) {}
+
+  /** `path` ':memory:' or a catalog file. Threads default to the machine's cores. */
+  static async open(path = ':memory:', opts: { threads?: number; memoryLimit?: string } = {}): Promise<Duck> {
+    const config: Record<string, string> = {};
+    if (opts.threads) config.threads = String(opts.threads);
+    if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
+    const instance = await DuckDBInstance.create(path, config);
+    const conn = await instance.connect();
+    return new Duck(instance, conn);
+  }
+
+  async run(sql: string, params: DuckDBValue[] = []): Promise<void> {
+    await this.conn.run(sql, params);
+  }
+
+  async rows<T = Record<string, unknown>>(sql: string, params: DuckDBValue[] = []): Promise<T[]> {
+    const r = await this.conn.runAndReadAll(sql, params);
+    return r.getRowObjects() as T[];
+  }
+
+  close(): void {
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** Quote an SQL identifier. Only for names from code, never user input. */
+export const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+/** Quote a string literal (file paths in COPY/read_parquet, which DuckDB cannot bind). */
+export const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+
+/** Exact Decimal → DuckDB DECIMAL(38, scale) value (bigint units, no float on the way). */
+export const toDuckDecimal = (d: Decimal, scale: number = d.scale): DuckDBDecimalValue => {
+  const r = d.rescale(scale);
+  if (r.precision() > MAX_PRECISION) {
+    throw new CryptolambdaError('DECIMAL_OVERFLOW', `${r.toString()} does not fit DECIMAL(38,${scale})`);
+  }
+  return new DuckDBDecimalValue(r.units, MAX_PRECISION, scale);
+};
+
+/** DuckDB DECIMAL read back as an exact Decimal at its column scale. */
+export const fromDuckDecimal = (v: unknown): Decimal => {
+  if (v instanceof DuckDBDecimalValue) return Decimal.fromUnits(v.value, v.scale);
+  throw new CryptolambdaError('INTERNAL', `expected a DECIMAL value, got ${typeof v}`);
+};

@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+
+/** One Parquet file of the raw zone, visible to readers only once a committed manifest lists it. */
+export interface LakeFile {
+  /** Logical topic key (prices | transactions | rewards). */
+  readonly table: string;
+  /** Event date, YYYY-MM-DD (UTC): the dt= partition. */
+  readonly dt: string;
+  /** Path relative to the lake dir. */
+  readonly path: string;
+  readonly rows: number;
+  readonly bytes: number;
+  /** The manifest commit that published it. */
+  readonly commit: number;
+  readonly minEventTime: number;
+  readonly maxEventTime: number;
+}
+
+/**
+ * The raw zone's single source of truth: which files exist and which Kafka offsets they cover.
+ * Publishing = atomically replacing this file (write temp, fsync, rename). Files and offsets
+ * therefore change together or not at all: a crash after writing Parquet but before the rename
+ * leaves orphan files that no reader sees and the next run deletes, and the next run re-reads
+ * from the old offsets — nothing lost, nothing doubled.
+ */
+export interface Manifest {
+  readonly version: 1;
+  readonly commit: number;
+  /** physical topic → partition → next offset to ingest. */
+  readonly offsets: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly files: readonly LakeFile[];
+  readonly updatedAt: string;
+}
+
+export const EMPTY_MANIFEST: Manifest = { version: 1, commit: 0, offsets: {}, files: [], updatedAt: '' };
+
+export const manifestPath = (lakeDir: string): string => path.join(lakeDir, 'raw', '_manifest.json');
+
+export const readManifest = async (lakeDir: string): Promise<Manifest> => {
+  try {
+    return JSON.parse(await readFile(manifestPath(lakeDir), 'utf8')) as Manifest;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_MANIFEST;
+    throw err;
+  }
+};
+
+/** Write-then-rename with fsync of the file and its directory: the commit point of the raw zone. */
+export const writeFileAtomic = async (file: string, content: string): Promise<void> => {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  const dir = await open(path.dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+};
+
+export const commitManifest = async (lakeDir: string, next: Manifest): Promise<void> => {
+  await writeFileAtomic(manifestPath(lakeDir), `${JSON.stringify(next, null, 1)}\n`);
+};

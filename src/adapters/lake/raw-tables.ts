@@ -1,0 +1,129 @@
+import type { DuckDBAppender } from '@duckdb/node-api';
+import type { DomainEvent, PriceEvent, RewardEvent, TransactionEvent } from '../../core/events/types.js';
+import { PRICE_SCALE, QTY_SCALE } from '../../core/money/decimal.js';
+import { toDuckDecimal } from '../duckdb/db.js';
+
+/** Kafka lineage kept on every raw row, so any warehouse number can be traced to its message. */
+export interface Lineage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+export interface RawTable<E extends DomainEvent> {
+  readonly name: 'prices' | 'transactions' | 'rewards';
+  /** DuckDB column definitions, in order. Amounts are exact DECIMAL(38, s), never DOUBLE. */
+  readonly columns: readonly (readonly [string, string])[];
+  readonly orderBy: string;
+  append(a: DuckDBAppender, e: E, l: Lineage): void;
+}
+
+const lineageColumns = [
+  ['_topic', 'VARCHAR'],
+  ['_partition', 'INTEGER'],
+  ['_offset', 'BIGINT'],
+] as const;
+
+const appendLineage = (a: DuckDBAppender, l: Lineage): void => {
+  a.appendVarchar(l.topic);
+  a.appendInteger(l.partition);
+  a.appendBigInt(BigInt(l.offset));
+};
+
+const QTY = `DECIMAL(38,${QTY_SCALE})`;
+const PRICE = `DECIMAL(38,${PRICE_SCALE})`;
+
+export const PRICES_TABLE: RawTable<PriceEvent> = {
+  name: 'prices',
+  columns: [
+    ['event_id', 'VARCHAR'],
+    ['symbol', 'VARCHAR'],
+    ['price', PRICE],
+    ['quantity', QTY],
+    ['event_time_ms', 'BIGINT'],
+    ['trade_id', 'VARCHAR'],
+    ['source', 'VARCHAR'],
+    ...lineageColumns,
+  ],
+  orderBy: 'symbol, event_time_ms, event_id',
+  append(a, e, l) {
+    a.appendVarchar(e.eventId);
+    a.appendVarchar(e.symbol);
+    a.appendDecimal(toDuckDecimal(e.price, PRICE_SCALE));
+    a.appendDecimal(toDuckDecimal(e.quantity, QTY_SCALE));
+    a.appendBigInt(BigInt(e.eventTime));
+    a.appendVarchar(e.tradeId);
+    a.appendVarchar(e.source);
+    appendLineage(a, l);
+    a.endRow();
+  },
+};
+
+export const TRANSACTIONS_TABLE: RawTable<TransactionEvent> = {
+  name: 'transactions',
+  columns: [
+    ['event_id', 'VARCHAR'],
+    ['user_id', 'VARCHAR'],
+    ['type', 'VARCHAR'],
+    ['asset', 'VARCHAR'],
+    ['quantity', QTY],
+    ['price', PRICE],
+    // A fee is in USD (scale 12) or in the base asset (scale 18): 18 holds both exactly.
+    ['fee', QTY],
+    ['fee_asset', 'VARCHAR'],
+    ['event_time_ms', 'BIGINT'],
+    ...lineageColumns,
+  ],
+  orderBy: 'user_id, event_time_ms, event_id',
+  append(a, e, l) {
+    a.appendVarchar(e.eventId);
+    a.appendVarchar(e.userId);
+    a.appendVarchar(e.type);
+    a.appendVarchar(e.asset);
+    a.appendDecimal(toDuckDecimal(e.quantity, QTY_SCALE));
+    a.appendDecimal(toDuckDecimal(e.price, PRICE_SCALE));
+    a.appendDecimal(toDuckDecimal(e.fee, QTY_SCALE));
+    a.appendVarchar(e.feeAsset);
+    a.appendBigInt(BigInt(e.eventTime));
+    appendLineage(a, l);
+    a.endRow();
+  },
+};
+
+export const REWARDS_TABLE: RawTable<RewardEvent> = {
+  name: 'rewards',
+  columns: [
+    ['event_id', 'VARCHAR'],
+    ['user_id', 'VARCHAR'],
+    ['reward_type', 'VARCHAR'],
+    ['asset', 'VARCHAR'],
+    ['quantity', QTY],
+    ['price', PRICE],
+    ['event_time_ms', 'BIGINT'],
+    ['ref_event_id', 'VARCHAR'],
+    ...lineageColumns,
+  ],
+  orderBy: 'user_id, event_time_ms, event_id',
+  append(a, e, l) {
+    a.appendVarchar(e.eventId);
+    a.appendVarchar(e.userId);
+    a.appendVarchar(e.rewardType);
+    a.appendVarchar(e.asset);
+    a.appendDecimal(toDuckDecimal(e.quantity, QTY_SCALE));
+    a.appendDecimal(toDuckDecimal(e.price, PRICE_SCALE));
+    a.appendBigInt(BigInt(e.eventTime));
+    if (e.refEventId === undefined) a.appendNull();
+    else a.appendVarchar(e.refEventId);
+    appendLineage(a, l);
+    a.endRow();
+  },
+};
+
+export const RAW_TABLES = { prices: PRICES_TABLE, transactions: TRANSACTIONS_TABLE, rewards: REWARDS_TABLE } as const;
+export type RawTableName = keyof typeof RAW_TABLES;
+
+export const tableFor = (e: DomainEvent): RawTableName =>
+  e.kind === 'price' ? 'prices' : e.kind === 'transaction' ? 'transactions' : 'rewards';
+
+/** UTC event date of an epoch-ms time: the dt= partition. */
+export const eventDate = (ms: number): string => new Date(ms).toISOString().slice(0, 10);

@@ -1,0 +1,39 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { DomainEvent } from '../../core/events/types.js';
+import { type Duck, ident, literal } from '../duckdb/db.js';
+import type { Lineage, RawTable } from './raw-tables.js';
+
+/**
+ * Write one raw-zone Parquet file (zstd, rows sorted by the table's key) through DuckDB's own
+ * writer: rows go in through the appender (exact DECIMALs, no SQL text), out with COPY. The file
+ * is written under a temporary name and renamed, so a final name always means a complete file.
+ */
+export const writeRawFile = async <E extends DomainEvent>(
+  duck: Duck,
+  table: RawTable<E>,
+  rows: readonly { event: E; lineage: Lineage }[],
+  file: string,
+): Promise<{ bytes: number }> => {
+  const tmpTable = `raw_${table.name}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const cols = table.columns.map(([n, t]) => `${ident(n)} ${t}`).join(', ');
+  await duck.run(`CREATE TABLE ${ident(tmpTable)} (${cols})`);
+  try {
+    const appender = await duck.conn.createAppender(tmpTable);
+    for (const r of rows) table.append(appender, r.event, r.lineage);
+    appender.closeSync();
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.tmp`;
+    await duck.run(
+      `COPY (SELECT * FROM ${ident(tmpTable)} ORDER BY ${table.orderBy}) TO ${literal(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    await rename(tmp, file);
+    return { bytes: (await stat(file)).size };
+  } catch (err) {
+    await unlink(`${file}.tmp`).catch(() => undefined);
+    throw err;
+  } finally {
+    await duck.run(`DROP TABLE IF EXISTS ${ident(tmpTable)}`);
+  }
+};
