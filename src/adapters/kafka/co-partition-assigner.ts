@@ -22,7 +22,9 @@ export const coPartitionAssignment = (
   for (const [topic, partitions] of Object.entries(partitionsByTopic)) {
     for (const p of [...partitions].sort((a, b) => a - b)) {
       const m = out.get(owner.get(p)!)!;
-      (m[topic] ??= []).push(p);
+      const list = m[topic] ?? [];
+      list.push(p);
+      m[topic] = list;
     }
   }
   return out;
