@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, rm, unlink } from 'node:fs/promises';
+import { readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { Duck } from '../adapters/duckdb/db.js';
+import { Duck, literal } from '../adapters/duckdb/db.js';
 import { rangesToEnd, readRanges } from '../adapters/kafka/bounded-reader.js';
 import type { ConsumedRecord } from '../adapters/kafka/consumer.js';
 import { commitManifest, type LakeFile, type Manifest, readManifest } from '../adapters/lake/manifest.js';
@@ -210,4 +210,79 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
 /** Remove the whole raw zone (used by tests and a from-scratch rebuild). */
 export const resetRawZone = async (lakeDir: string): Promise<void> => {
   await rm(rawDir(lakeDir), { recursive: true, force: true });
+};
+
+export interface CompactResult {
+  readonly partitions: number;
+  readonly filesBefore: number;
+  readonly filesAfter: number;
+  readonly manifestCommit: number;
+}
+
+/**
+ * Merge each (table, dt) partition's small files into one, sorted like the originals. The new
+ * manifest lists the merged file instead of its inputs (offsets unchanged); inputs are deleted only
+ * after that commit, so readers always see either the old files or the new one, never both.
+ */
+export const compactRawZone = async (config: Config, minFiles = 2): Promise<CompactResult> => {
+  const m = await readManifest(config.lakeDir);
+  await removeOrphans(config.lakeDir, m);
+  const groups = new Map<string, LakeFile[]>();
+  for (const f of m.files) {
+    const k = `${f.table}|${f.dt}`;
+    groups.set(k, [...(groups.get(k) ?? []), f]);
+  }
+  const targets = [...groups.values()].filter((g) => g.length >= minFiles);
+  if (targets.length === 0)
+    return { partitions: 0, filesBefore: m.files.length, filesAfter: m.files.length, manifestCommit: m.commit };
+  const commit = m.commit + 1;
+  const duck = await Duck.open(':memory:', { threads: 2 });
+  const replaced = new Set<string>();
+  const merged: LakeFile[] = [];
+  try {
+    for (const group of targets) {
+      const first = group[0]!;
+      const table = RAW_TABLES[first.table as RawTableName];
+      const rel = path.join(
+        'raw',
+        first.table,
+        `dt=${first.dt}`,
+        `part-${String(commit).padStart(6, '0')}-c${randomUUID().slice(0, 8)}.parquet`,
+      );
+      const out = path.join(config.lakeDir, rel);
+      const inputs = group.map((f) => literal(path.join(config.lakeDir, f.path))).join(', ');
+      await duck.run(
+        `COPY (SELECT * FROM read_parquet([${inputs}]) ORDER BY ${table.orderBy}) TO ${literal(`${out}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      await rename(`${out}.tmp`, out);
+      for (const f of group) replaced.add(f.path);
+      merged.push({
+        table: first.table,
+        dt: first.dt,
+        path: rel,
+        rows: group.reduce((n, f) => n + f.rows, 0),
+        bytes: (await stat(out)).size,
+        // Keep the newest input commit: compaction adds no new data, so builds stay valid.
+        commit: Math.max(...group.map((f) => f.commit)),
+        minEventTime: Math.min(...group.map((f) => f.minEventTime)),
+        maxEventTime: Math.max(...group.map((f) => f.maxEventTime)),
+      });
+    }
+  } finally {
+    duck.close();
+  }
+  const next: Manifest = {
+    ...m,
+    commit,
+    files: [...m.files.filter((f) => !replaced.has(f.path)), ...merged],
+    updatedAt: new Date().toISOString(),
+  };
+  await commitManifest(config.lakeDir, next);
+  for (const p of replaced) await unlink(path.join(config.lakeDir, p)).catch(() => undefined);
+  return {
+    partitions: targets.length,
+    filesBefore: m.files.length,
+    filesAfter: next.files.length,
+    manifestCommit: commit,
+  };
 };

@@ -7,7 +7,7 @@ import { ensureTopics, withAdmin } from '../../src/adapters/kafka/client.js';
 import { BatchingProducer } from '../../src/adapters/kafka/producer.js';
 import { readManifest } from '../../src/adapters/lake/manifest.js';
 import type { RawTableName } from '../../src/adapters/lake/raw-tables.js';
-import { type Decoder, runIngest } from '../../src/app/ingest.js';
+import { compactRawZone, type Decoder, runIngest } from '../../src/app/ingest.js';
 import type { DomainEvent, PriceEvent, TransactionEvent } from '../../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../src/core/money/decimal.js';
 import { TOPICS, topicName } from '../../src/core/topics.js';
@@ -184,5 +184,19 @@ describe('ingest: Kafka → Parquet raw zone with an atomic manifest', () => {
       0,
     );
     expect(covered).toBe(50);
+  });
+
+  it('--compact merges small files per partition without changing the rows', async () => {
+    const t = await setup();
+    for (let i = 0; i < 3; i++) {
+      await t.send([price(i, 0), price(i + 10, 1)]);
+      await runIngest(t.config, { decode: jsonDecoder, onReject: async () => undefined });
+    }
+    const before = await readLake(t.config.lakeDir, 'prices');
+    expect((await readManifest(t.config.lakeDir)).files).toHaveLength(6);
+    const c = await compactRawZone(t.config);
+    expect(c).toMatchObject({ partitions: 2, filesBefore: 6, filesAfter: 2 });
+    expect(await readLake(t.config.lakeDir, 'prices')).toEqual(before);
+    expect((await compactRawZone(t.config)).partitions).toBe(0);
   });
 });
