@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { type Duck, ident, literal } from '../duckdb/db.js';
+import { writeFileAtomic } from './manifest.js';
+
+/** One published warehouse file: table `table`, partition dt=`date`. */
+export interface WarehouseFile {
+  readonly table: string;
+  readonly date: string;
+  readonly path: string;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/** What the batch built for a date, and from which raw-zone manifest commit. */
+export interface DateBuild {
+  readonly date: string;
+  readonly rawCommit: number;
+  readonly builtAt: string;
+  readonly files: readonly WarehouseFile[];
+  /** Free-form per-build facts (row counts, rejects) for the pipeline's checks. */
+  readonly stats: Readonly<Record<string, number>>;
+}
+
+export interface WarehouseLedger {
+  readonly version: 1;
+  readonly builds: Readonly<Record<string, DateBuild>>;
+  /** Date-less tables (dimensions): table → file. */
+  readonly dims: Readonly<Record<string, WarehouseFile>>;
+}
+
+const EMPTY: WarehouseLedger = { version: 1, builds: {}, dims: {} };
+
+export const warehouseDir = (lakeDir: string): string => path.join(lakeDir, 'warehouse');
+export const ledgerPath = (lakeDir: string): string => path.join(warehouseDir(lakeDir), '_builds.json');
+
+export const readLedger = async (lakeDir: string): Promise<WarehouseLedger> => {
+  try {
+    return JSON.parse(await readFile(ledgerPath(lakeDir), 'utf8')) as WarehouseLedger;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY;
+    throw err;
+  }
+};
+
+/**
+ * Write the rows of `sql` (a query over the build connection) to a new Parquet file of `table`
+ * under dt=`date` (or the table root for dimensions). Not visible until `publish` names it.
+ */
+export const writeTableFile = async (
+  duck: Duck,
+  lakeDir: string,
+  table: string,
+  date: string | null,
+  sql: string,
+  orderBy: string,
+): Promise<WarehouseFile> => {
+  const rel = path.join(
+    'warehouse',
+    table,
+    ...(date ? [`dt=${date}`] : []),
+    `part-${Date.now()}-${randomUUID().slice(0, 8)}.parquet`,
+  );
+  const file = path.join(lakeDir, rel);
+  await mkdir(path.dirname(file), { recursive: true });
+  // ROW_GROUP_SIZE keeps groups small enough that a point lookup on the sort key (user id) reads
+  // one group instead of the file: the min/max statistics prune the rest.
+  await duck.run(
+    `COPY (SELECT * FROM (${sql}) ORDER BY ${orderBy}) TO ${literal(`${file}.tmp`)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)`,
+  );
+  await rename(`${file}.tmp`, file);
+  const [{ n }] = (await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM read_parquet(${literal(file)})`)) as [
+    { n: bigint },
+  ];
+  return { table, date: date ?? '', path: rel, rows: Number(n), bytes: (await stat(file)).size };
+};
+
+/**
+ * Atomically replace what a date (and optionally the dimensions) consist of: one ledger rename.
+ * Files the previous build of that date used are deleted afterwards. Re-running a date therefore
+ * replaces it whole, never appends.
+ */
+export const publish = async (
+  lakeDir: string,
+  update: { build?: DateBuild; dims?: readonly WarehouseFile[] },
+): Promise<WarehouseLedger> => {
+  const prev = await readLedger(lakeDir);
+  const builds = { ...prev.builds };
+  const dims = { ...prev.dims };
+  const obsolete: string[] = [];
+  if (update.build) {
+    const old = builds[update.build.date];
+    if (old) obsolete.push(...old.files.map((f) => f.path));
+    builds[update.build.date] = update.build;
+  }
+  for (const d of update.dims ?? []) {
+    const old = dims[d.table];
+    if (old) obsolete.push(old.path);
+    dims[d.table] = d;
+  }
+  const next: WarehouseLedger = { version: 1, builds, dims };
+  await writeFileAtomic(ledgerPath(lakeDir), `${JSON.stringify(next, null, 1)}\n`);
+  for (const p of obsolete) await unlink(path.join(lakeDir, p)).catch(() => undefined);
+  return next;
+};
+
+/** Every published file of a table, for read_parquet([...]). */
+export const tableFiles = (ledger: WarehouseLedger, lakeDir: string, table: string): string[] => {
+  const dim = ledger.dims[table];
+  if (dim) return [path.join(lakeDir, dim.path)];
+  return Object.values(ledger.builds)
+    .flatMap((b) => b.files)
+    .filter((f) => f.table === table)
+    .map((f) => path.join(lakeDir, f.path));
+};
+
+/** A view per table over exactly its published files (empty tables get no view). */
+export const createViews = async (duck: Duck, ledger: WarehouseLedger, lakeDir: string, tables: readonly string[]) => {
+  for (const t of tables) {
+    const files = tableFiles(ledger, lakeDir, t);
+    if (files.length === 0) continue;
+    await duck.run(
+      `CREATE OR REPLACE VIEW ${ident(t)} AS SELECT * FROM read_parquet([${files.map(literal).join(', ')}], union_by_name = true)`,
+    );
+  }
+};
