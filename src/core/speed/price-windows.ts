@@ -1,0 +1,203 @@
+import type { PriceEvent } from '../events/types.js';
+import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../money/decimal.js';
+import { addTrade, type Candle, INTERVALS_MS, type Interval, vwap, windowStart } from '../ohlcv/candle.js';
+import { classify, type Lateness, NO_WATERMARK } from '../ohlcv/watermark.js';
+
+/**
+ * The speed layer's candle state for one Kafka partition of raw.prices (every symbol lives on exactly
+ * one partition, so a partition's own watermark decides its windows; that keeps the output identical
+ * however partitions are spread over workers, and across restarts).
+ *
+ * watermark = max event time seen - outOfOrderness. An event is classified against the watermark
+ * BEFORE it (so the event cannot make itself late). A window is emitted (closed) once the watermark
+ * reaches its end, stays open for updates until end + allowed lateness, then is final and leaves memory.
+ * An event too late for its 1m window goes to the late topic; it still counts in a coarser window
+ * that is not final yet.
+ */
+export interface PriceWindowOptions {
+  readonly intervals: readonly Interval[];
+  readonly outOfOrdernessMs: number;
+  readonly allowedLatenessMs: number;
+}
+
+export interface OpenWindow {
+  readonly interval: Interval;
+  candle: Candle;
+  /** Event ids in this window since the worker loaded it (duplicate trades are dropped). */
+  readonly ids: Set<string>;
+  dirty: boolean;
+}
+
+export interface EmittedCandle {
+  readonly interval: Interval;
+  readonly candle: Candle;
+  /** The watermark passed end + allowed lateness: it can no longer change. */
+  readonly final: boolean;
+}
+
+export interface LastPrice {
+  readonly price: Decimal;
+  readonly eventTime: number;
+  readonly eventId: string;
+}
+
+export type PriceOutcome = { status: Lateness | 'duplicate'; lateFor: Interval[] };
+
+export class PriceWindows {
+  maxEventTime = NO_WATERMARK;
+  private readonly open = new Map<string, OpenWindow>();
+  /** Windows that became final since the last drain, to write once more and forget. */
+  private finals: EmittedCandle[] = [];
+  readonly last = new Map<string, LastPrice>();
+  readonly dirtySymbols = new Set<string>();
+  counts = { onTime: 0, late: 0, tooLate: 0, duplicates: 0 };
+
+  constructor(readonly opts: PriceWindowOptions) {}
+
+  watermark(): number {
+    return this.maxEventTime === NO_WATERMARK ? NO_WATERMARK : this.maxEventTime - this.opts.outOfOrdernessMs;
+  }
+
+  add(e: PriceEvent): PriceOutcome {
+    const wm = this.watermark();
+    const lateFor: Interval[] = [];
+    let accepted = false;
+    let late = false;
+    for (const interval of this.opts.intervals) {
+      const size = INTERVALS_MS[interval];
+      const start = windowStart(e.eventTime, size);
+      const status = classify(start + size, wm, this.opts.allowedLatenessMs);
+      if (status === 'too_late') {
+        lateFor.push(interval);
+        continue;
+      }
+      const k = `${interval}|${e.symbol}|${start}`;
+      const w = this.open.get(k);
+      if (w?.ids.has(e.eventId)) {
+        this.counts.duplicates++;
+        return { status: 'duplicate', lateFor: [] };
+      }
+      if (status === 'late') late = true;
+      if (w === undefined) {
+        this.open.set(k, { interval, candle: addTrade(undefined, e, size), ids: new Set([e.eventId]), dirty: true });
+      } else {
+        w.candle = addTrade(w.candle, e, size);
+        w.ids.add(e.eventId);
+        w.dirty = true;
+      }
+      accepted = true;
+    }
+    if (e.eventTime > this.maxEventTime) this.maxEventTime = e.eventTime;
+    if (!accepted) {
+      this.counts.tooLate++;
+      return { status: 'too_late', lateFor };
+    }
+    const prev = this.last.get(e.symbol);
+    if (
+      prev === undefined ||
+      e.eventTime > prev.eventTime ||
+      (e.eventTime === prev.eventTime && e.eventId > prev.eventId)
+    ) {
+      this.last.set(e.symbol, { price: e.price.rescale(PRICE_SCALE), eventTime: e.eventTime, eventId: e.eventId });
+      this.dirtySymbols.add(e.symbol);
+    }
+    if (late) this.counts.late++;
+    else this.counts.onTime++;
+    return { status: late ? 'late' : 'on_time', lateFor };
+  }
+
+  /** Move windows whose lateness has expired to the finals list. Call after each batch. */
+  seal(): void {
+    const wm = this.watermark();
+    for (const [k, w] of this.open) {
+      if (w.candle.end + this.opts.allowedLatenessMs <= wm) {
+        this.finals.push({ interval: w.interval, candle: w.candle, final: true });
+        this.open.delete(k);
+      }
+    }
+  }
+
+  /** Candles changed since the last drain (live ones and newly final ones); clears dirty flags. */
+  drain(): EmittedCandle[] {
+    this.seal();
+    const out = this.finals;
+    this.finals = [];
+    for (const w of this.open.values()) {
+      if (!w.dirty) continue;
+      w.dirty = false;
+      out.push({ interval: w.interval, candle: w.candle, final: false });
+    }
+    return out;
+  }
+
+  openWindows(): EmittedCandle[] {
+    return [...this.open.values()].map((w) => ({ interval: w.interval, candle: w.candle, final: false }));
+  }
+
+  /** Restore open windows from a checkpoint (their id sets start empty). */
+  restore(maxEventTime: number, windows: readonly EmittedCandle[], last: ReadonlyMap<string, LastPrice>): void {
+    this.maxEventTime = maxEventTime;
+    for (const w of windows) {
+      this.open.set(`${w.interval}|${w.candle.symbol}|${w.candle.start}`, {
+        interval: w.interval,
+        candle: w.candle,
+        ids: new Set(),
+        dirty: false,
+      });
+    }
+    for (const [s, p] of last) this.last.set(s, p);
+  }
+}
+
+/** Candle <-> JSON (Redis), keeping the open/close ordering keys so a restored window merges correctly. */
+export interface CandleStateJson {
+  symbol: string;
+  start: number;
+  end: number;
+  open: string;
+  high: string;
+  low: string;
+  close: string;
+  volume: string;
+  quoteVolume: string;
+  trades: number;
+  vwap: string;
+  final: boolean;
+  openKey: [number, string];
+  closeKey: [number, string];
+}
+
+export const candleToJson = (c: Candle, final: boolean): CandleStateJson => ({
+  symbol: c.symbol,
+  start: c.start,
+  end: c.end,
+  open: c.open.toString(),
+  high: c.high.toString(),
+  low: c.low.toString(),
+  close: c.close.toString(),
+  volume: c.volume.toString(),
+  quoteVolume: c.quoteVolume.toString(),
+  trades: c.trades,
+  vwap: vwap(c).toString(),
+  final,
+  openKey: [c.openKey.t, c.openKey.id],
+  closeKey: [c.closeKey.t, c.closeKey.id],
+});
+
+export const candleFromJson = (j: CandleStateJson): Candle => {
+  const p = (s: string) => Decimal.parse(s, PRICE_SCALE);
+  return {
+    symbol: j.symbol,
+    start: j.start,
+    end: j.end,
+    open: p(j.open),
+    high: p(j.high),
+    low: p(j.low),
+    close: p(j.close),
+    volume: Decimal.parse(j.volume, QTY_SCALE),
+    quoteVolume: Decimal.parse(j.quoteVolume, USD_SCALE),
+    trades: j.trades,
+    openKey: { t: j.openKey[0], id: j.openKey[1] },
+    closeKey: { t: j.closeKey[0], id: j.closeKey[1] },
+  };
+};
