@@ -1,0 +1,365 @@
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { encodePrice } from '../../adapters/avro/codec.js';
+import { BinanceTradeStream, type BinanceWsOptions, type LifecycleEvent } from '../../adapters/binance/ws-client.js';
+import { readLines } from '../../adapters/files/lines.js';
+import { ensureTopics, withAdmin } from '../../adapters/kafka/client.js';
+import { BatchingProducer, type BatchingProducerOptions } from '../../adapters/kafka/producer.js';
+import type { Config } from '../../config/config.js';
+import { CryptolambdaError } from '../../core/errors.js';
+import type { PriceEvent } from '../../core/events/types.js';
+import { parseBinanceFrame } from '../../core/sources/binance.js';
+import { csvFileInfo, paceDelayMs, parseBinanceCsvLine } from '../../core/sources/binance-csv.js';
+import { SyntheticPrices } from '../../core/sources/synthetic.js';
+import { TOPICS, topicName } from '../../core/topics.js';
+import { DeadLetterSink } from './dead-letter.js';
+
+/**
+ * `produce prices`: one of three price sources → Avro PriceEvents on raw.prices (key = symbol),
+ * malformed input → dlq. Sources are async generators of items; the pump pushes events into the
+ * idempotent BatchingProducer (whose back-pressure reaches the source) and stops on --count,
+ * --duration, the end of the input or a signal, then flushes everything accepted.
+ */
+export const PRICE_SOURCE_NAMES = ['binance', 'replay', 'synthetic'] as const;
+export type PriceSourceName = (typeof PRICE_SOURCE_NAMES)[number];
+
+export type SourceItem =
+  | { readonly kind: 'event'; readonly event: PriceEvent }
+  | { readonly kind: 'reject'; readonly reason: string; readonly payload: string; readonly key?: string }
+  | { readonly kind: 'ignored'; readonly reason: string }
+  | { readonly kind: 'duplicate' };
+
+export interface ProducePricesOptions {
+  readonly source: PriceSourceName;
+  readonly symbols: readonly string[];
+  /** binance */
+  readonly endpoint?: string;
+  readonly ws?: Partial<Omit<BinanceWsOptions, 'symbols' | 'endpoint'>>;
+  /** replay */
+  readonly files?: readonly string[];
+  readonly speed?: number;
+  /** synthetic: events per second over all symbols, 0 = as fast as possible. */
+  readonly rate?: number;
+  readonly seed?: bigint;
+  readonly startTime?: number;
+  readonly stepMs?: number;
+  /** Stop after this many price events were accepted. */
+  readonly count?: number;
+  readonly durationMs?: number;
+  /** Abort = stop the source, flush what was accepted, return the summary. */
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: ProducePricesProgress) => void;
+  readonly progressIntervalMs?: number;
+  readonly onLifecycle?: (e: LifecycleEvent) => void;
+  readonly producer?: BatchingProducerOptions;
+  /**
+   * Records accepted but not yet acknowledged beyond which the pump waits for Kafka (default
+   * 100,000). BatchingProducer hands full batches to its send chain without bounding that chain,
+   * so the bound on memory (and the back-pressure that makes the Binance buffer drop, counted,
+   * instead of the process growing) is enforced here.
+   */
+  readonly maxUnacked?: number;
+}
+
+export interface ProducePricesProgress {
+  readonly elapsedMs: number;
+  readonly produced: number;
+  readonly acked: number;
+  /** Price events per second since the previous report. */
+  readonly ratePerSec: number;
+  readonly deadLettered: number;
+  readonly ignored: number;
+  readonly duplicates: number;
+  readonly dropped: number;
+  readonly reconnects: number;
+}
+
+export type StopReason = 'count' | 'duration' | 'end-of-input' | 'signal';
+
+export interface ProducePricesResult {
+  readonly source: PriceSourceName;
+  readonly topic: string;
+  readonly deadLetterTopic: string;
+  readonly symbols: string[];
+  /** Price events accepted by the producer (all of them are acknowledged when this returns). */
+  readonly produced: number;
+  /** Records acknowledged by Kafka (prices + dead letters). */
+  readonly acked: number;
+  readonly deadLettered: number;
+  readonly ignored: number;
+  readonly duplicates: number;
+  /** Frames dropped because Kafka was slower than the source (binance only). */
+  readonly dropped: number;
+  readonly reconnects: number;
+  /** Times the source was paused because Kafka was behind (producer buffer or maxUnacked). */
+  readonly backpressureWaits: number;
+  readonly firstEventTime: number | null;
+  readonly lastEventTime: number | null;
+  readonly durationMs: number;
+  readonly eventsPerSec: number;
+  readonly stoppedBy: StopReason;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted || ms <= 0) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** Seeded GBM prints, paced at `rate` events/s (0 = unpaced). */
+export async function* syntheticSource(
+  gen: SyntheticPrices,
+  rate: number,
+  signal: AbortSignal,
+  now: () => number = performance.now.bind(performance),
+): AsyncGenerator<SourceItem> {
+  const t0 = now();
+  for (let i = 0; !signal.aborted; i++) {
+    if (rate > 0) {
+      // Sleep only when ≥ 4 ms ahead: timers are coarse, so high rates go out in small bursts.
+      const ahead = t0 + (i * 1000) / rate - now();
+      if (ahead >= 4) await sleep(ahead, signal);
+      if (signal.aborted) return;
+    }
+    yield { kind: 'event', event: gen.next() };
+  }
+}
+
+/** Binance public-data CSV files, in order, paced by event time / speed (0 = unpaced). */
+export async function* replaySource(
+  files: readonly string[],
+  opts: { symbols: readonly string[]; speed: number; signal: AbortSignal; now?: () => number },
+): AsyncGenerator<SourceItem> {
+  const now = opts.now ?? Date.now;
+  let first: number | undefined;
+  let startedAt = 0;
+  for (const file of files) {
+    const info = csvFileInfo(file);
+    let symbol = info?.symbol;
+    if (!symbol) {
+      if (opts.symbols.length !== 1) {
+        throw new CryptolambdaError(
+          'INVALID_ARGUMENT',
+          `cannot tell the symbol of ${file}`,
+          'name it like Binance does (BTCUSDT-trades-2025-01-01.csv) or pass exactly one --symbols',
+        );
+      }
+      symbol = opts.symbols[0]!;
+    }
+    const base = path.basename(file);
+    let lineNo = 0;
+    for await (const line of readLines(file)) {
+      if (opts.signal.aborted) return;
+      lineNo++;
+      const row = parseBinanceCsvLine(line, {
+        symbol,
+        ...(info?.kind ? { kind: info.kind } : {}),
+        firstLine: lineNo === 1,
+      });
+      if (row.kind === 'skip') continue;
+      if (row.kind === 'bad') {
+        yield { kind: 'reject', reason: row.reason, payload: line, key: `${base}:${lineNo}` };
+        continue;
+      }
+      if (first === undefined) {
+        first = row.event.eventTime;
+        startedAt = now();
+      }
+      const wait = paceDelayMs(opts.speed, first, row.event.eventTime, startedAt, now());
+      if (wait > 0) await sleep(wait, opts.signal);
+      if (opts.signal.aborted) return;
+      yield { kind: 'event', event: row.event };
+    }
+  }
+}
+
+/**
+ * Live Binance trades. Trade ids are increasing per symbol, so anything at or below the last id
+ * forwarded (an overlapping planned reconnect, a server replay after reconnect) is a duplicate.
+ */
+export async function* binanceSource(stream: BinanceTradeStream): AsyncGenerator<SourceItem> {
+  const lastTrade = new Map<string, bigint>();
+  for await (const frame of stream.frames()) {
+    const r = parseBinanceFrame(frame.text);
+    if (r.kind === 'ignored') {
+      yield { kind: 'ignored', reason: r.reason };
+    } else if (r.kind === 'malformed') {
+      yield { kind: 'reject', reason: r.reason, payload: frame.text, ...(r.stream ? { key: r.stream } : {}) };
+    } else {
+      const id = BigInt(r.event.tradeId);
+      const last = lastTrade.get(r.event.symbol);
+      if (last !== undefined && id <= last) {
+        yield { kind: 'duplicate' };
+        continue;
+      }
+      lastTrade.set(r.event.symbol, id);
+      yield { kind: 'event', event: r.event };
+    }
+  }
+}
+
+export const runProducePrices = async (config: Config, opts: ProducePricesOptions): Promise<ProducePricesResult> => {
+  const topic = topicName(config.topicPrefix, 'prices');
+  if (opts.source === 'replay' && !opts.files?.length) {
+    throw new CryptolambdaError(
+      'INVALID_ARGUMENT',
+      'replay needs --file',
+      'pass one or more Binance public-data CSV files',
+    );
+  }
+  for (const f of opts.source === 'replay' ? (opts.files ?? []) : []) {
+    await access(f).catch(() => {
+      throw new CryptolambdaError('NOT_FOUND', `cannot read ${f}`, 'unzip the data.binance.vision archive first');
+    });
+  }
+  await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix, [TOPICS.prices, TOPICS.deadLetter]));
+  const producer = await BatchingProducer.connect(config, opts.producer);
+  const dlq = new DeadLetterSink(producer, config);
+
+  const stop = new AbortController();
+  let stoppedBy: StopReason = 'end-of-input';
+  const halt = (why: StopReason): void => {
+    if (stop.signal.aborted) return;
+    stoppedBy = why;
+    stop.abort();
+  };
+  const onSignal = (): void => halt('signal');
+  if (opts.signal?.aborted) halt('signal');
+  opts.signal?.addEventListener('abort', onSignal, { once: true });
+
+  let stream: BinanceTradeStream | undefined;
+  let items: AsyncGenerator<SourceItem>;
+  if (opts.source === 'synthetic') {
+    const gen = new SyntheticPrices({
+      seed: opts.seed ?? 1n,
+      symbols: opts.symbols,
+      startTime: opts.startTime ?? Date.now(),
+      ...(opts.stepMs === undefined ? {} : { stepMs: opts.stepMs }),
+    });
+    items = syntheticSource(gen, opts.rate ?? 0, stop.signal);
+  } else if (opts.source === 'replay') {
+    items = replaySource(opts.files ?? [], { symbols: opts.symbols, speed: opts.speed ?? 1, signal: stop.signal });
+  } else {
+    const s = new BinanceTradeStream({
+      ...opts.ws,
+      symbols: opts.symbols,
+      ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+      ...(opts.onLifecycle ? { onLifecycle: opts.onLifecycle } : {}),
+    });
+    stream = s;
+    stop.signal.addEventListener('abort', () => s.stop(), { once: true });
+    items = binanceSource(s);
+    s.start();
+  }
+
+  const t0 = performance.now();
+  const maxUnacked = opts.maxUnacked ?? 100_000;
+  let pauses = 0;
+  const throttle = async (): Promise<void> => {
+    if (producer.stats.accepted - producer.stats.acked >= maxUnacked) {
+      pauses++;
+      await producer.flush();
+    }
+  };
+  let produced = 0;
+  let ignored = 0;
+  let duplicates = 0;
+  let firstEventTime: number | null = null;
+  let lastEventTime: number | null = null;
+  const symbols = new Set<string>();
+  const snapshot = (ratePerSec: number): ProducePricesProgress => ({
+    elapsedMs: Math.round(performance.now() - t0),
+    produced,
+    acked: producer.stats.acked,
+    ratePerSec,
+    deadLettered: dlq.stats.total,
+    ignored,
+    duplicates,
+    dropped: stream?.stats.dropped ?? 0,
+    reconnects: stream ? stream.stats.reconnects : 0,
+  });
+  let lastReport = { at: t0, produced: 0 };
+  const ticker = opts.onProgress
+    ? setInterval(() => {
+        const at = performance.now();
+        const rate = ((produced - lastReport.produced) * 1000) / Math.max(1, at - lastReport.at);
+        lastReport = { at, produced };
+        opts.onProgress?.(snapshot(Math.round(rate)));
+      }, opts.progressIntervalMs ?? 1000)
+    : undefined;
+  const timer = opts.durationMs === undefined ? undefined : setTimeout(() => halt('duration'), opts.durationMs);
+
+  let failure: unknown;
+  try {
+    if (opts.count !== undefined && opts.count <= 0) halt('count');
+    for await (const item of items) {
+      if (stop.signal.aborted) break;
+      if (item.kind === 'event') {
+        const e = item.event;
+        await producer.push(topic, [{ key: e.symbol, value: encodePrice(e) }]);
+        produced++;
+        await throttle();
+        symbols.add(e.symbol);
+        firstEventTime ??= e.eventTime;
+        lastEventTime = e.eventTime;
+        if (opts.count !== undefined && produced >= opts.count) {
+          halt('count');
+          break;
+        }
+      } else if (item.kind === 'reject') {
+        await dlq.send({
+          source: opts.source,
+          reason: item.reason,
+          payload: item.payload,
+          ...(item.key ? { key: item.key } : {}),
+        });
+      } else if (item.kind === 'ignored') {
+        ignored++;
+      } else {
+        duplicates++;
+      }
+    }
+  } catch (err) {
+    failure = err;
+  } finally {
+    stream?.stop();
+    if (ticker) clearInterval(ticker);
+    if (timer) clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onSignal);
+  }
+  // Flush everything accepted, even when stopping on a signal or after a source error.
+  try {
+    await producer.disconnect();
+  } catch (err) {
+    failure ??= err;
+  }
+  if (failure) throw failure;
+
+  const durationMs = Math.round(performance.now() - t0);
+  return {
+    source: opts.source,
+    topic,
+    deadLetterTopic: dlq.topic,
+    symbols: [...symbols].sort(),
+    produced,
+    acked: producer.stats.acked,
+    deadLettered: dlq.stats.total,
+    ignored,
+    duplicates,
+    dropped: stream?.stats.dropped ?? 0,
+    reconnects: stream?.stats.reconnects ?? 0,
+    backpressureWaits: producer.stats.backpressureWaits + pauses,
+    firstEventTime,
+    lastEventTime,
+    durationMs,
+    eventsPerSec: Math.round((produced * 1000) / Math.max(1, durationMs)),
+    stoppedBy,
+  };
+};

@@ -1,0 +1,81 @@
+import { Flags } from '@oclif/core';
+import {
+  formatProgress,
+  formatSummary,
+  parseDuration,
+  parseSeed,
+  parseStart,
+  parseSymbols,
+} from '../../app/produce/options.js';
+import { PRICE_SOURCE_NAMES, type ProducePricesResult, runProducePrices } from '../../app/produce/prices.js';
+import { BaseCommand } from '../../cli/base-command.js';
+
+export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
+  static override summary = 'Produce price events to raw.prices from Binance, a CSV replay or the synthetic generator.';
+  static override description =
+    'Events are Avro PriceEvents keyed by symbol; malformed input goes to the dlq topic with the reason. ' +
+    'Progress goes to stderr every second. SIGINT/SIGTERM stop the source, flush everything accepted and exit 0.';
+  static override examples = [
+    '<%= config.bin %> produce prices --source binance --symbols BTCUSDT,ETHUSDT --duration 10m',
+    '<%= config.bin %> produce prices --source replay --file BTCUSDT-trades-2025-01-01.csv --speed 60',
+    '<%= config.bin %> produce prices --source synthetic --symbols BTCUSDT,ETHUSDT --seed 7 --rate 0 --count 100000 --json',
+  ];
+  static override flags = {
+    source: Flags.string({ description: 'Where prices come from.', options: [...PRICE_SOURCE_NAMES], required: true }),
+    symbols: Flags.string({ description: 'Comma-separated exchange symbols.', default: 'BTCUSDT,ETHUSDT,SOLUSDT' }),
+    endpoint: Flags.string({ description: 'Binance WebSocket endpoint.', default: 'wss://stream.binance.com:9443' }),
+    file: Flags.string({ description: 'Binance public-data CSV to replay (repeatable).', multiple: true }),
+    speed: Flags.string({
+      description: 'Replay pacing: 1 = original, N = N times faster, 0 = as fast as possible.',
+      default: '1',
+    }),
+    rate: Flags.integer({
+      description: 'Synthetic events per second over all symbols; 0 = as fast as possible [default: 10 per symbol].',
+      min: 0,
+    }),
+    count: Flags.integer({ description: 'Stop after this many price events.', min: 1 }),
+    duration: Flags.string({ description: 'Stop after this long (e.g. 30s, 5m, 2h; plain number = seconds).' }),
+    seed: Flags.string({ description: 'Synthetic PRNG seed (non-negative integer).', default: '1' }),
+    start: Flags.string({ description: 'Synthetic event time of the first tick, ISO 8601 [default: now].' }),
+    'step-ms': Flags.integer({ description: 'Synthetic event-time step between ticks, ms.', default: 100, min: 1 }),
+  };
+
+  async run(): Promise<ProducePricesResult> {
+    const f = this.flags;
+    const symbols = parseSymbols(f.symbols);
+    const speed = Number(f.speed);
+    if (!Number.isFinite(speed) || speed < 0) this.error('--speed: expected a number >= 0', { exit: 2 });
+    const stop = new AbortController();
+    const onSignal = (): void => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const tty = process.stderr.isTTY === true;
+    try {
+      const r = await runProducePrices(this.appConfig, {
+        source: f.source as (typeof PRICE_SOURCE_NAMES)[number],
+        symbols,
+        endpoint: f.endpoint,
+        files: f.file ?? [],
+        speed,
+        rate: f.rate ?? 10 * symbols.length,
+        seed: parseSeed(f.seed),
+        startTime: f.start ? parseStart(f.start) : Date.now(),
+        stepMs: f['step-ms'],
+        ...(f.count === undefined ? {} : { count: f.count }),
+        ...(f.duration === undefined ? {} : { durationMs: parseDuration(f.duration) }),
+        signal: stop.signal,
+        // A terminal gets one line rewritten in place; pipes and logs get one plain line per second.
+        onProgress: (p) => {
+          if (this.jsonEnabled()) return;
+          process.stderr.write(tty ? `\r\x1b[K${formatProgress(p)}` : `${formatProgress(p)}\n`);
+        },
+      });
+      if (tty && !this.jsonEnabled()) process.stderr.write('\n');
+      for (const line of formatSummary(r)) this.log(line);
+      return r;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}
