@@ -1,0 +1,63 @@
+import type { Redis } from 'ioredis';
+import { onTestFinished } from 'vitest';
+import { speedKeys } from '../../../src/adapters/redis/speed-keys.js';
+import type { RawCandle, RawSnapshot } from '../../../src/core/ticker/snapshot.js';
+
+/**
+ * Writes a ticker fixture into Redis exactly as the speed layer stores it (speed-keys.ts): the
+ * last-price HASH, candle ZSETs scored by window start, the symbol SET, per-partition watermarks,
+ * the user's positions HASH and tier STRING. Every key is deleted when the test finishes.
+ */
+export const seedSpeedLayer = async (redis: Redis, keyspace: string, snap: RawSnapshot): Promise<void> => {
+  onTestFinished(async () => {
+    const keys = await redis.keys(`${keyspace}*`);
+    if (keys.length > 0) await redis.del(...keys);
+  });
+  const k = speedKeys(keyspace);
+  const m = redis.multi();
+  m.sadd(k.symbols(), ...snap.symbols);
+  for (const [symbol, lp] of Object.entries(snap.lastPrices)) m.hset(k.lastPrice(), symbol, JSON.stringify(lp));
+  for (const [interval, bySymbol] of [
+    ['1m', snap.candles1m],
+    ['5m', snap.candles5m],
+  ] as const) {
+    for (const [symbol, candles] of Object.entries(bySymbol)) {
+      for (const c of candles as RawCandle[]) m.zadd(k.candles(interval, symbol), c.start, JSON.stringify(c));
+    }
+  }
+  for (const [partition, w] of snap.watermarks.entries()) m.hset(k.watermarks(), String(partition), String(w));
+  if (snap.user) {
+    for (const p of snap.user.positions as { asset: string }[])
+      m.hset(k.positions(snap.user.id), p.asset, JSON.stringify(p));
+    if (snap.user.tier) m.set(k.tier(snap.user.id), JSON.stringify(snap.user.tier));
+  }
+  const res = await m.exec();
+  if (!res || res.some(([err]) => err)) throw new Error('seeding Redis failed');
+};
+
+/** The fixture moved in time by whole minutes (`delta` ms), so candle windows stay minute-aligned. */
+export const shiftSnapshot = (snap: RawSnapshot, delta: number): RawSnapshot => {
+  const candle = (c: unknown) => {
+    const x = c as RawCandle;
+    return { ...x, start: x.start + delta, end: x.end + delta };
+  };
+  const shiftAll = (by: RawSnapshot['candles1m']) =>
+    Object.fromEntries(Object.entries(by).map(([s, cs]) => [s, cs.map(candle)]));
+  return {
+    ...snap,
+    now: snap.now + delta,
+    lastPrices: Object.fromEntries(
+      Object.entries(snap.lastPrices).map(([s, v]) => {
+        const lp = v as { price: string; eventTime: number };
+        return [s, { ...lp, eventTime: lp.eventTime + delta }];
+      }),
+    ),
+    candles1m: shiftAll(snap.candles1m),
+    candles5m: shiftAll(snap.candles5m),
+    watermarks: snap.watermarks.map((w) => w + delta),
+    user: snap.user && {
+      ...snap.user,
+      tier: { ...(snap.user.tier as object), since: (snap.user.tier as { since: number }).since + delta },
+    },
+  };
+};
