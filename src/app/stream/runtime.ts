@@ -30,6 +30,8 @@ export interface PartitionHandler {
   apply(topic: string, n: number, records: readonly ConsumedRecord[], redis: Redis): Promise<void>;
   /** Queue writes for n's dirty state into the checkpoint transaction; return messages for Kafka. */
   flush(n: number, tx: ChainableCommander): OutboxMessage[];
+  /** Optional timer hook (every checkpoint interval): return true when n's state changed without new records. */
+  tick?(n: number): boolean;
 }
 
 export interface RuntimeOptions {
@@ -173,7 +175,10 @@ export class StreamRuntime {
     });
     const every = this.opts.checkpointIntervalMs ?? 500;
     this.timer = setInterval(() => {
-      void this.locked(() => this.checkpoint()).catch((err) => {
+      void this.locked(async () => {
+        if (this.handler.tick) for (const [n, o] of this.owned) if (this.handler.tick(n)) o.dirty = true;
+        await this.checkpoint();
+      }).catch((err) => {
         this.failure = err;
       });
     }, every);

@@ -1,0 +1,193 @@
+import type { Redis } from 'ioredis';
+import { ensureTopics, withAdmin } from '../../adapters/kafka/client.js';
+import { connectRedis } from '../../adapters/redis/client.js';
+import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
+import type { Config } from '../../config/config.js';
+import { CryptolambdaError } from '../../core/errors.js';
+import { NO_WATERMARK } from '../../core/ohlcv/watermark.js';
+import { StreamRuntime } from './runtime.js';
+import { DEFAULT_SPEED_OPTIONS, SpeedHandler, type SpeedOptions } from './speed-handler.js';
+
+export interface StreamRunOptions {
+  readonly speed?: Partial<SpeedOptions>;
+  readonly checkpointIntervalMs?: number;
+  readonly checkpointRecords?: number;
+  /** Stop once every owned partition is caught up and quiet for this long (ms). For batch-like runs. */
+  readonly exitWhenIdleMs?: number;
+  readonly metricsEveryMs?: number;
+  readonly onMetrics?: (m: StreamMetricsLine) => void;
+  readonly signal?: AbortSignal;
+  readonly workerId?: string;
+}
+
+export interface StreamMetricsLine {
+  readonly workerId: string;
+  readonly partitions: number[];
+  readonly records: number;
+  readonly eventsPerSec: number;
+  readonly lag: number;
+  /** Processing time minus the slowest owned partition's price watermark (ms); null before any price. */
+  readonly watermarkDelayMs: number | null;
+  readonly late: number;
+  readonly tooLate: number;
+  readonly userEvents: number;
+  readonly rejected: number;
+  readonly invalid: number;
+  readonly checkpoints: number;
+}
+
+export interface StreamSummary extends StreamMetricsLine {
+  readonly stoppedBy: 'signal' | 'idle';
+  readonly seconds: number;
+}
+
+export const streamGroupId = (config: Config): string => `${config.clientId}.${config.topicPrefix}stream`;
+
+export const streamTopics = (h: SpeedHandler): string[] => [h.topics.prices, h.topics.transactions, h.topics.rewards];
+
+const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: number): StreamMetricsLine => {
+  let late = 0;
+  let tooLate = 0;
+  let userEvents = 0;
+  let rejected = 0;
+  let invalid = 0;
+  let minWm = Number.POSITIVE_INFINITY;
+  for (const p of h.partitions().values()) {
+    late += p.prices.counts.late;
+    tooLate += p.prices.counts.tooLate;
+    userEvents += p.counts.userEvents;
+    rejected += p.counts.rejected;
+    invalid += p.counts.invalid;
+    const wm = p.prices.watermark();
+    if (wm !== NO_WATERMARK && wm < minWm) minWm = wm;
+  }
+  const m = rt.metrics;
+  return {
+    workerId: m.workerId,
+    partitions: [...m.owned],
+    records: m.records,
+    eventsPerSec: dtMs > 0 ? Math.round(((m.records - prevRecords) * 1000) / dtMs) : 0,
+    lag: Object.values(m.lag).reduce((a, b) => a + b, 0),
+    watermarkDelayMs: Number.isFinite(minWm) ? Date.now() - minWm : null,
+    late,
+    tooLate,
+    userEvents,
+    rejected,
+    invalid,
+    checkpoints: m.checkpoints,
+  };
+};
+
+/**
+ * Run one speed-layer worker until the signal aborts (SIGINT/SIGTERM: final checkpoint, leave the
+ * group) or, with exitWhenIdleMs, until it has caught up and seen nothing new for that long.
+ */
+export const runStream = async (config: Config, opts: StreamRunOptions = {}): Promise<StreamSummary> => {
+  await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
+  const handler = new SpeedHandler(config, { ...DEFAULT_SPEED_OPTIONS, ...opts.speed });
+  const rt = new StreamRuntime(config, handler, {
+    groupId: streamGroupId(config),
+    topics: streamTopics(handler),
+    keyspace: keyspaceFor(config.topicPrefix),
+    ...(opts.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: opts.checkpointIntervalMs }),
+    ...(opts.checkpointRecords === undefined ? {} : { checkpointRecords: opts.checkpointRecords }),
+    ...(opts.workerId === undefined ? {} : { workerId: opts.workerId }),
+  });
+  const t0 = Date.now();
+  await rt.start();
+  const statusRedis = await connectRedis(config, { name: 'cl-stream-status', retry: true });
+  const keys = speedKeys(keyspaceFor(config.topicPrefix));
+  let prev = 0;
+  let prevAt = Date.now();
+  let lastChange = Date.now();
+  let lastRecords = -1;
+  let stoppedBy: StreamSummary['stoppedBy'] = 'signal';
+  let line = collect(handler, rt, 0, 0);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const every = opts.metricsEveryMs ?? 5000;
+      let nextMetrics = Date.now() + every;
+      const timer = setInterval(() => {
+        if (rt.error) {
+          clearInterval(timer);
+          reject(rt.error);
+          return;
+        }
+        const now = Date.now();
+        if (rt.metrics.records !== lastRecords) {
+          lastRecords = rt.metrics.records;
+          lastChange = now;
+        }
+        if (now >= nextMetrics) {
+          line = collect(handler, rt, prev, now - prevAt);
+          prev = rt.metrics.records;
+          prevAt = now;
+          nextMetrics = now + every;
+          opts.onMetrics?.(line);
+          void statusRedis
+            .hset(keys.streamStatus(), rt.metrics.workerId, JSON.stringify({ ...line, at: now }))
+            .catch(() => undefined);
+        }
+        if (opts.exitWhenIdleMs !== undefined && rt.metrics.owned.length > 0) {
+          const caughtUp = Object.values(rt.metrics.lag).every((l) => l === 0);
+          const buffered = [...handler.partitions().values()].some((p) => p.buffer.length > 0);
+          if (caughtUp && !buffered && now - lastChange >= opts.exitWhenIdleMs) {
+            stoppedBy = 'idle';
+            clearInterval(timer);
+            resolve();
+          }
+        }
+      }, 200);
+      opts.signal?.addEventListener('abort', () => {
+        clearInterval(timer);
+        resolve();
+      });
+    });
+  } finally {
+    await rt.stop();
+  }
+  line = collect(handler, rt, prev, Date.now() - prevAt);
+  await statusRedis
+    .hset(keys.streamStatus(), rt.metrics.workerId, JSON.stringify({ ...line, at: Date.now(), stopped: true }))
+    .catch(() => undefined);
+  statusRedis.disconnect();
+  return { ...line, stoppedBy, seconds: (Date.now() - t0) / 1000 };
+};
+
+/**
+ * --from-beginning: wipe the speed layer's Redis state (and its stored offsets) so the next start
+ * rebuilds everything from the start of the Kafka logs. Refused while workers of the group run.
+ */
+export const resetSpeedLayer = async (config: Config): Promise<number> => {
+  const groupId = streamGroupId(config);
+  const members = await withAdmin(config, async (admin) => {
+    const d = await admin.describeGroups([groupId]);
+    return d.groups[0]?.members.length ?? 0;
+  });
+  if (members > 0) {
+    throw new CryptolambdaError(
+      'CONFLICT',
+      `${members} stream worker(s) of group ${groupId} are running`,
+      'stop them before rebuilding from the beginning',
+    );
+  }
+  const redis = await connectRedis(config);
+  try {
+    return await deleteKeyspace(redis, keyspaceFor(config.topicPrefix));
+  } finally {
+    redis.disconnect();
+  }
+};
+
+export const deleteKeyspace = async (redis: Redis, keyspace: string): Promise<number> => {
+  let cursor = '0';
+  let deleted = 0;
+  // The keyspace is built from the validated topic prefix; escape glob characters anyway.
+  const pattern = `${keyspace.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+};

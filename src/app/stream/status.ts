@@ -1,0 +1,83 @@
+import { withAdmin } from '../../adapters/kafka/client.js';
+import { connectRedis } from '../../adapters/redis/client.js';
+import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
+import type { Config } from '../../config/config.js';
+import { topicName } from '../../core/topics.js';
+
+export interface PartitionStatus {
+  readonly partition: number;
+  /** Price watermark of the partition (ms), null before any price. */
+  readonly watermark: number | null;
+  readonly usersWatermark: number | null;
+  readonly lag: Record<string, number>;
+  readonly counts: Record<string, number>;
+}
+
+export interface StreamStatus {
+  readonly keyspace: string;
+  /** The stream-wide watermark: min over partitions that have one. */
+  readonly watermark: number | null;
+  readonly watermarkDelayMs: number | null;
+  readonly totalLag: number;
+  readonly partitions: PartitionStatus[];
+  readonly workers: Record<string, unknown>[];
+  readonly symbols: number;
+}
+
+/** Read the speed layer's status from Redis (checkpointed state) and Kafka (end offsets for lag). */
+export const streamStatus = async (config: Config): Promise<StreamStatus> => {
+  const ks = keyspaceFor(config.topicPrefix);
+  const keys = speedKeys(ks);
+  const topics = (['prices', 'transactions', 'rewards'] as const).map((t) => topicName(config.topicPrefix, t));
+  const ends = await withAdmin(config, async (admin) => {
+    const out = new Map<string, bigint>();
+    for (const t of topics) {
+      for (const o of await admin.fetchTopicOffsets(t).catch(() => [])) out.set(`${t}|${o.partition}`, BigInt(o.high));
+    }
+    return out;
+  });
+  const redis = await connectRedis(config);
+  try {
+    const [offsets, wms, workers, symbols] = await Promise.all([
+      redis.hgetall(`${ks}stream:offsets`),
+      redis.hgetall(keys.watermarks()),
+      redis.hgetall(keys.streamStatus()),
+      redis.scard(keys.symbols()),
+    ]);
+    const parts = new Set<number>();
+    for (const k of ends.keys()) parts.add(Number(k.split('|')[1]));
+    const partitions: PartitionStatus[] = [];
+    let totalLag = 0;
+    for (const n of [...parts].sort((a, b) => a - b)) {
+      const lag: Record<string, number> = {};
+      for (const t of topics) {
+        const end = ends.get(`${t}|${n}`);
+        if (end === undefined) continue;
+        const done = offsets[`${t}|${n}`];
+        lag[t] = Number(end - BigInt(done ?? '0'));
+        totalLag += lag[t];
+      }
+      const st = await redis.hmget(keys.partitionState(n), 'priceCounts', 'userCounts');
+      partitions.push({
+        partition: n,
+        watermark: wms[String(n)] === undefined ? null : Number(wms[String(n)]),
+        usersWatermark: wms[`users:${n}`] === undefined ? null : Number(wms[`users:${n}`]),
+        lag,
+        counts: { ...JSON.parse(st[0] ?? '{}'), ...JSON.parse(st[1] ?? '{}') },
+      });
+    }
+    const marks = partitions.map((p) => p.watermark).filter((w): w is number => w !== null);
+    const watermark = marks.length === 0 ? null : Math.min(...marks);
+    return {
+      keyspace: ks,
+      watermark,
+      watermarkDelayMs: watermark === null ? null : Date.now() - watermark,
+      totalLag,
+      partitions,
+      workers: Object.entries(workers).map(([id, v]) => ({ id, ...(JSON.parse(v) as Record<string, unknown>) })),
+      symbols,
+    };
+  } finally {
+    redis.disconnect();
+  }
+};
