@@ -1,6 +1,6 @@
 import type { Consumer } from 'kafkajs';
 import type { Config } from '../../config/config.js';
-import { createKafka, toBrokerError, withAdmin } from './client.js';
+import { createKafka, retryRetriable, toBrokerError, withAdmin } from './client.js';
 import type { ConsumedRecord } from './consumer.js';
 
 export interface PartitionRange {
@@ -21,7 +21,7 @@ export const rangesToEnd = async (
   withAdmin(config, async (admin) => {
     const out: PartitionRange[] = [];
     for (const topic of topics) {
-      for (const o of await admin.fetchTopicOffsets(topic)) {
+      for (const o of await retryRetriable(() => admin.fetchTopicOffsets(topic))) {
         const low = BigInt(o.low);
         const from = start(topic, o.partition) ?? low;
         out.push({ topic, partition: o.partition, from: from < low ? low : from, to: BigInt(o.high) });
@@ -75,7 +75,11 @@ export const readRanges = async (
       }
     }
   });
-  consumer.on(consumer.events.CRASH, (e) => fail(e.payload.error));
+  // A retriable crash (e.g. a leader that moved right after topic creation) is restarted by kafkajs
+  // and re-joins the group, where GROUP_JOIN seeks again; only a final crash fails the read.
+  consumer.on(consumer.events.CRASH, (e) => {
+    if (!e.payload.restart) fail(e.payload.error);
+  });
   await consumer.run({
     autoCommit: false,
     eachBatch: async ({ batch, heartbeat }) => {

@@ -67,6 +67,34 @@ export const withAdmin = async <T>(config: Config, fn: (admin: Admin) => Promise
   }
 };
 
+/**
+ * Retry an admin call that failed with a retriable broker error (a partition leader not yet known
+ * right after topic creation, a coordinator moving), with short backoff, up to `attempts` times.
+ */
+export const retryRetriable = async <T>(fn: () => Promise<T>, attempts = 8): Promise<T> => {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const retriable = (err as { retriable?: boolean }).retriable === true;
+      if (!retriable || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** i, 2000)));
+    }
+  }
+};
+
+/** Wait until every partition of the topics has a leader in the cluster metadata. */
+const waitForLeaders = async (admin: Admin, topics: readonly string[], timeoutMs = 15_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const meta = await retryRetriable(() => admin.fetchTopicMetadata({ topics: [...topics] }));
+    const ready = meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error(`topics have partitions without a leader after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
 export interface EnsureTopicsResult {
   readonly created: string[];
   readonly existing: string[];
@@ -94,6 +122,10 @@ export const ensureTopics = async (
         configEntries: Object.entries(w.config ?? {}).map(([name, value]) => ({ name, value })),
       })),
     });
+    await waitForLeaders(
+      admin,
+      toCreate.map((w) => w.physical),
+    );
   }
   const present = wanted.filter((w) => existingNames.has(w.physical));
   if (present.length > 0) {

@@ -1,0 +1,239 @@
+/**
+ * The warehouse star schema: the one contract between the batch layer (which writes these tables),
+ * serving (`portfolio`, `reconcile`, analysts' queries) and the pipeline's data-quality checks.
+ *
+ * Every money column is an exact DuckDB DECIMAL(38, scale) mapped losslessly from core Decimal
+ * (QTY_SCALE 18 for quantities, PRICE_SCALE / USD_SCALE 12 for prices and USD amounts). Times are
+ * epoch milliseconds (BIGINT) in UTC, dates are DATE (UTC event date). Facts are written per date
+ * under `lake/warehouse/<table>/dt=YYYY-MM-DD/` sorted by user_id.
+ *
+ * docs/warehouse.md documents every table and column; keep it in step with this file.
+ */
+import { PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../money/decimal.js';
+
+export const QTY_TYPE = `DECIMAL(38, ${QTY_SCALE})`;
+export const PRICE_TYPE = `DECIMAL(38, ${PRICE_SCALE})`;
+export const USD_TYPE = `DECIMAL(38, ${USD_SCALE})`;
+
+export interface ColumnDef {
+  readonly name: string;
+  readonly type: string;
+  readonly nullable?: boolean;
+  readonly doc: string;
+}
+
+export interface TableDef {
+  readonly name: string;
+  /** Per-date tables are partitioned by `date`; dims are rewritten whole at each build. */
+  readonly perDate: boolean;
+  readonly key: readonly string[];
+  readonly doc: string;
+  readonly columns: readonly ColumnDef[];
+}
+
+const col = (name: string, type: string, doc: string, nullable = false): ColumnDef => ({ name, type, doc, nullable });
+
+/**
+ * One row per (date, user, asset) for every position that exists at the end of `date` (quantity or
+ * cost non-zero, or any event that day), carried forward on days without events. The position
+ * columns mirror core `Position` / `PositionJson` field by field, so reconcile compares them with
+ * the speed layer's end-of-day state (`eod:<user>:<day>`) without translation.
+ */
+export const FACT_PORTFOLIO_DAILY: TableDef = {
+  name: 'fact_portfolio_daily',
+  perDate: true,
+  key: ['date', 'user_id', 'asset'],
+  doc: 'End-of-day position per user and asset, with the close price and valuation of that day.',
+  columns: [
+    col('date', 'DATE', 'UTC event date the row describes (end of day).'),
+    col('user_id', 'VARCHAR', 'User id.'),
+    col('asset', 'VARCHAR', 'Asset held (e.g. BTC).'),
+    col('quantity_held', QTY_TYPE, 'Units held at end of day, staked units included (Position.quantity).'),
+    col('staked', QTY_TYPE, 'Of quantity_held, units locked in staking.'),
+    col('cost_basis', USD_TYPE, 'Total cost of the units held, acquisition fees capitalized (USD).'),
+    col('avg_cost_basis', PRICE_TYPE, 'cost_basis / quantity_held, HALF-EVEN; 0 when nothing is held.'),
+    col('realized_pnl', USD_TYPE, 'Cumulative realized P&L net of disposal fees, since the first event.'),
+    col('realized_pnl_day', USD_TYPE, 'Realized P&L booked on this date.'),
+    col('fees_paid', USD_TYPE, 'Cumulative fees in USD at the event price.'),
+    col('reward_income', USD_TYPE, 'Cumulative market value of rewards at credit time.'),
+    col('event_count', 'BIGINT', 'Cumulative number of events applied to the position.'),
+    col('events_day', 'BIGINT', 'Events applied to the position on this date.'),
+    col('last_event_time_ms', 'BIGINT', 'Event time of the last applied event.'),
+    col('last_event_id', 'VARCHAR', 'Event id of the last applied event.'),
+    col(
+      'close_price',
+      PRICE_TYPE,
+      "Last trade price of <asset>USDT at or before the day's end; NULL if never seen.",
+      true,
+    ),
+    col('market_value', USD_TYPE, 'quantity_held x close_price (HALF-EVEN); NULL without a close price.', true),
+    col('unrealized_pnl', USD_TYPE, 'market_value - cost_basis; NULL without a close price.', true),
+  ],
+};
+
+/**
+ * One row per (date, user) with any user event that day: the day aggregate core `DayRewards`
+ * computes (the speed layer's `rw:<user>:<day>`), in wide form: card spend, cashback owed by the
+ * tier rules vs cashback paid (raw.rewards), staking income, the tier at the user's last event.
+ */
+export const FACT_REWARD_DAILY: TableDef = {
+  name: 'fact_reward_daily',
+  perDate: true,
+  key: ['date', 'user_id'],
+  doc: 'Per user and day: spend, cashback owed vs paid, staking rewards, tier and 30-day rolling spend.',
+  columns: [
+    col('date', 'DATE', 'UTC event date.'),
+    col('user_id', 'VARCHAR', 'User id.'),
+    col('spend', USD_TYPE, 'Card spend of the day (USD).'),
+    col('cashback_owed', USD_TYPE, "Cashback owed by the tier rules for the day's spend, after the monthly cap."),
+    col('cashback_capped', USD_TYPE, 'Cashback withheld by the monthly cap.'),
+    col('cashback_paid', USD_TYPE, 'Cashback rewards credited (market value at credit).'),
+    col('staking_income', USD_TYPE, 'Staking rewards credited (market value at credit).'),
+    col('realized_pnl', USD_TYPE, 'Realized P&L booked on the day, all assets.'),
+    col('tier_at_time', 'VARCHAR', "Reward tier after the user's last event of the day."),
+    col('rolling_30d_spend', USD_TYPE, "30-day rolling spend after the user's last event of the day."),
+    col('events', 'BIGINT', 'User events of the day (applied + rejected, duplicates excluded).'),
+    col('rejected', 'BIGINT', 'Events rejected by accounting (e.g. sell beyond holdings); see batch_rejects.'),
+  ],
+};
+
+/** The user's complete core state (UserStateJson) after `date`: the carry-forward for date + 1. */
+export const SNAPSHOT_USER_STATE: TableDef = {
+  name: 'snapshot_user_state',
+  perDate: true,
+  key: ['date', 'user_id'],
+  doc: 'Internal: core UserState after the date, the starting point of the next date (positions carry forward).',
+  columns: [
+    col('date', 'DATE', 'UTC date the state is the end of.'),
+    col('user_id', 'VARCHAR', 'User id.'),
+    col('state_json', 'VARCHAR', 'core UserStateJson (exact decimals as strings).'),
+  ],
+};
+
+/** Row-level problems of a date's build: never silently dropped. */
+export const BATCH_REJECTS: TableDef = {
+  name: 'batch_rejects',
+  perDate: true,
+  key: ['date', 'event_id'],
+  doc: 'Events of the date the build did not apply, with the reason (accounting rejects, invalid rows).',
+  columns: [
+    col('date', 'DATE', 'UTC event date.'),
+    col('event_id', 'VARCHAR', 'Event id.'),
+    col('user_id', 'VARCHAR', 'User id, when known.', true),
+    col('source_table', 'VARCHAR', 'Raw table the row came from (transactions, rewards, prices).'),
+    col('code', 'VARCHAR', 'Reject code (e.g. INSUFFICIENT_HOLDINGS, INVALID).'),
+    col('reason', 'VARCHAR', 'Human-readable reason.'),
+    col('event_json', 'VARCHAR', 'The event as core raw JSON.'),
+  ],
+};
+
+/** Pairwise Pearson correlation of daily close-to-close returns over trailing windows ending at date. */
+export const FACT_ASSET_CORRELATION: TableDef = {
+  name: 'fact_asset_correlation',
+  perDate: true,
+  key: ['date', 'window_days', 'asset_a', 'asset_b'],
+  doc: 'Correlation of daily returns between asset pairs over the 30 and 90 days ending at date.',
+  columns: [
+    col('date', 'DATE', 'Last day of the window.'),
+    col('window_days', 'INTEGER', 'Window length in days (30 or 90).'),
+    col('asset_a', 'VARCHAR', 'First asset (asset_a < asset_b).'),
+    col('asset_b', 'VARCHAR', 'Second asset.'),
+    col('observations', 'INTEGER', 'Number of paired daily returns used.'),
+    col('correlation', 'DECIMAL(38, 12)', 'Pearson correlation, exact to 12 places; NULL when undefined.', true),
+  ],
+};
+
+/** Daily close per symbol (last trade at or before the day's end), the input of valuation and correlations. */
+export const FACT_PRICE_DAILY: TableDef = {
+  name: 'fact_price_daily',
+  perDate: true,
+  key: ['date', 'symbol'],
+  doc: 'Daily OHLCV per symbol from raw prices, the close used for valuation and returns.',
+  columns: [
+    col('date', 'DATE', 'UTC date.'),
+    col('symbol', 'VARCHAR', 'Trading pair, e.g. BTCUSDT.'),
+    col('asset', 'VARCHAR', 'Base asset, e.g. BTC.'),
+    col('open', PRICE_TYPE, 'First trade price of the day (event time, event-id tie-break).'),
+    col('high', PRICE_TYPE, 'Highest trade price.'),
+    col('low', PRICE_TYPE, 'Lowest trade price.'),
+    col('close', PRICE_TYPE, 'Last trade price of the day.'),
+    col('volume', QTY_TYPE, 'Base volume.'),
+    col('trades', 'BIGINT', 'Number of trades.'),
+  ],
+};
+
+export const DIM_USER: TableDef = {
+  name: 'dim_user',
+  perDate: false,
+  key: ['user_id'],
+  doc: 'Every user seen up to the latest build.',
+  columns: [
+    col('user_id', 'VARCHAR', 'User id.'),
+    col('signup_date', 'DATE', 'Date of the first event seen for the user (a proxy until a user feed exists).'),
+    col('kyc_status', 'VARCHAR', "KYC status; 'unknown' until a KYC feed is ingested."),
+    col('current_tier', 'VARCHAR', 'Tier at the end of the latest built date.'),
+    col('as_of', 'DATE', 'Latest built date the row reflects.'),
+  ],
+};
+
+export const DIM_ASSET: TableDef = {
+  name: 'dim_asset',
+  perDate: false,
+  key: ['asset'],
+  doc: 'Every asset seen in prices or transactions.',
+  columns: [
+    col('asset', 'VARCHAR', 'Asset code.'),
+    col('symbol', 'VARCHAR', 'USDT trading pair used to price it, NULL for USD.', true),
+    col('first_seen', 'DATE', 'First date it appeared.'),
+  ],
+};
+
+export const DIM_DATE: TableDef = {
+  name: 'dim_date',
+  perDate: false,
+  key: ['date'],
+  doc: 'Calendar of every built date.',
+  columns: [
+    col('date', 'DATE', 'UTC date.'),
+    col('year', 'INTEGER', 'Year.'),
+    col('month', 'INTEGER', 'Month 1-12.'),
+    col('day', 'INTEGER', 'Day of month.'),
+    col('iso_week', 'INTEGER', 'ISO week number.'),
+    col('day_of_week', 'INTEGER', 'ISO day of week, 1 = Monday.'),
+    col('is_weekend', 'BOOLEAN', 'Saturday or Sunday.'),
+  ],
+};
+
+/** Written by `reconcile --date`: one row per compared (date, user, asset or reward field). */
+export const FACT_RECONCILIATION: TableDef = {
+  name: 'fact_reconciliation',
+  perDate: true,
+  key: ['date', 'user_id', 'subject', 'field'],
+  doc: 'Result of comparing the batch facts of a date with the speed layer end-of-day state.',
+  columns: [
+    col('date', 'DATE', 'Reconciled date.'),
+    col('user_id', 'VARCHAR', 'User id.'),
+    col('subject', 'VARCHAR', "Asset code, or 'rewards' for the day aggregate."),
+    col('field', 'VARCHAR', "Compared field, or '*' for a row missing on one side."),
+    col('status', 'VARCHAR', "'match', 'mismatch', 'missing_in_batch' or 'missing_in_speed'."),
+    col('batch_value', 'VARCHAR', 'Batch value (canonical decimal string), NULL if missing.', true),
+    col('speed_value', 'VARCHAR', 'Speed value (canonical decimal string), NULL if missing.', true),
+    col('difference', 'VARCHAR', 'speed - batch for numeric fields, exact; NULL otherwise.', true),
+  ],
+};
+
+export const WAREHOUSE_TABLES: readonly TableDef[] = [
+  FACT_PORTFOLIO_DAILY,
+  FACT_REWARD_DAILY,
+  FACT_ASSET_CORRELATION,
+  FACT_PRICE_DAILY,
+  SNAPSHOT_USER_STATE,
+  BATCH_REJECTS,
+  DIM_USER,
+  DIM_ASSET,
+  DIM_DATE,
+];
+
+/** `CREATE TABLE` column list for a table definition. */
+export const columnsDdl = (t: TableDef): string =>
+  t.columns.map((c) => `"${c.name}" ${c.type}${c.nullable ? '' : ' NOT NULL'}`).join(', ');
