@@ -14,6 +14,12 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   STACK_START_FAILED: 4,
   NOT_FOUND: 5,
   CONFLICT: 6,
+  /** A pipeline run or backfill ended failed (a step failed, a DQ gate, a missed deadline). */
+  PIPELINE_FAILED: 7,
+  /** reconcile found a mismatch or a row missing on one side. */
+  RECONCILE_MISMATCH: 8,
+  /** A date or query had no input data (batch without --allow-empty). */
+  NO_DATA: 9,
   DECIMAL_OVERFLOW: 1,
   INTERNAL: 1,
 };

@@ -15,6 +15,9 @@ export const ERROR_CODES = [
   'STACK_START_FAILED',
   'NOT_FOUND',
   'CONFLICT',
+  'PIPELINE_FAILED',
+  'RECONCILE_MISMATCH',
+  'NO_DATA',
   'INTERNAL',
 ] as const;
 

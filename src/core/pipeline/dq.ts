@@ -242,8 +242,7 @@ export const WAREHOUSE_SCHEMA = {
     table: 'fact_reward_daily',
     date: 'date',
     user: 'user_id',
-    asset: 'asset',
-    amount: 'reward_amount',
+    amounts: ['spend', 'cashback_owed', 'cashback_paid', 'staking_income'],
   },
   dimUser: { table: 'dim_user', key: 'user_id' },
   dimAsset: { table: 'dim_asset', key: 'asset' },
@@ -251,7 +250,7 @@ export const WAREHOUSE_SCHEMA = {
 
 export type WarehouseSchema = {
   readonly factPortfolioDaily: { table: string; date: string; user: string; asset: string; quantity: string };
-  readonly factRewardDaily: { table: string; date: string; user: string; asset: string; amount: string };
+  readonly factRewardDaily: { table: string; date: string; user: string; amounts: readonly string[] };
   readonly dimUser: { table: string; key: string };
   readonly dimAsset: { table: string; key: string };
 };
@@ -313,14 +312,21 @@ export const defaultChecks = (s: WarehouseSchema = WAREHOUSE_SCHEMA): DqCheck[] 
       kind: 'not_null',
       table: r.table,
       dateColumn: r.date,
-      columns: [r.user, r.asset],
+      columns: [r.user],
     },
     {
-      id: `${r.table}.${r.amount}.non_negative`,
+      id: `${r.table}.keys.unique`,
+      kind: 'unique',
+      table: r.table,
+      dateColumn: r.date,
+      columns: [r.user, r.date],
+    },
+    {
+      id: `${r.table}.amounts.non_negative`,
       kind: 'non_negative',
       table: r.table,
       dateColumn: r.date,
-      columns: [r.amount],
+      columns: [...r.amounts],
     },
     {
       id: `${r.table}.${r.user}.references.${s.dimUser.table}`,

@@ -15,7 +15,7 @@ const seed = async (duck: Duck): Promise<void> => {
     'CREATE TABLE fact_portfolio_daily (user_id VARCHAR, asset VARCHAR, date DATE, quantity_held DECIMAL(38,18), value_usd DECIMAL(38,8))',
   );
   await duck.run(
-    'CREATE TABLE fact_reward_daily (user_id VARCHAR, asset VARCHAR, date DATE, reward_amount DECIMAL(38,18))',
+    'CREATE TABLE fact_reward_daily (user_id VARCHAR, date DATE, spend DECIMAL(38,12), cashback_owed DECIMAL(38,12), cashback_paid DECIMAL(38,12), staking_income DECIMAL(38,12))',
   );
   await duck.run("INSERT INTO dim_user VALUES ('u1','gold'),('u2','silver'),('u3','silver'),('u4','base')");
   await duck.run("INSERT INTO dim_asset VALUES ('BTC','Bitcoin'),('ETH','Ether')");
@@ -27,7 +27,7 @@ const seed = async (duck: Duck): Promise<void> => {
     }
   }
   await duck.run(
-    `INSERT INTO fact_reward_daily VALUES ('u1','BTC',DATE '${DATE}', 0.001),('u2','ETH',DATE '${DATE}', 0.02)`,
+    `INSERT INTO fact_reward_daily VALUES ('u1', DATE '${DATE}', 10, 0.05, 0.05, 0),('u2', DATE '${DATE}', 0, 0, 0, 0.02)`,
   );
 };
 
