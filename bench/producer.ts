@@ -17,6 +17,7 @@ import { withAdmin } from '../src/adapters/kafka/client.js';
 import { runProducePrices } from '../src/app/produce/prices.js';
 import { resolveConfig } from '../src/config/config.js';
 import { SyntheticPrices } from '../src/core/sources/synthetic.js';
+import { report } from './report.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT', 'ADAUSDT', 'DOGEUSDT'].slice(
@@ -68,6 +69,13 @@ const main = async (): Promise<void> => {
         ...(producer ? { producer } : {}),
       });
       if (r.acked !== r.produced) throw new Error(`acked ${r.acked} != produced ${r.produced}`);
+      report(
+        'producer',
+        `events/s, ${label}`,
+        (r.produced * 1000) / r.durationMs,
+        'ev/s',
+        `${SYMBOLS.length} symbols, acks=all, idempotent`,
+      );
       console.log(
         `${`full path: ${label}`.padEnd(34)} ${perSec(r.produced, r.durationMs).padStart(18)}  (${r.produced.toLocaleString('en-US')} acked in ${r.durationMs} ms, ${r.backpressureWaits} back-pressure waits)`,
       );
