@@ -7,6 +7,7 @@ import type { ConsumedRecord } from '../adapters/kafka/consumer.js';
 import { commitManifest, type LakeFile, type Manifest, readManifest } from '../adapters/lake/manifest.js';
 import { eventDate, type Lineage, RAW_TABLES, type RawTableName } from '../adapters/lake/raw-tables.js';
 import { writeRawFile } from '../adapters/lake/raw-writer.js';
+import { readLedger } from '../adapters/lake/warehouse-store.js';
 import type { Config } from '../config/config.js';
 import type { DomainEvent } from '../core/events/types.js';
 import { topicName } from '../core/topics.js';
@@ -40,6 +41,8 @@ export interface IngestResult {
   readonly files: { table: string; dt: string; rows: number; bytes: number }[];
   /** Event dates that received rows in this run (late rows reopen an old date for the batch). */
   readonly dates: string[];
+  /** Of `dates`, those the warehouse had already built: they need a rebuild (manifest `late`). */
+  readonly lateDates: string[];
   readonly orphansRemoved: number;
   readonly manifestCommit: number;
 }
@@ -105,6 +108,8 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   let bytesTotal = 0;
   const written: IngestResult['files'] = [];
   const dates = new Set<string>();
+  const lateDates = new Set<string>();
+  const builds = (await readLedger(config.lakeDir)).builds;
 
   const publish = async (): Promise<void> => {
     if (buffered === 0 && read.size === 0) return;
@@ -136,6 +141,16 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
       dates.add(dt);
     }
     await opts.beforePublish?.();
+    const late: Record<string, number> = {};
+    for (const [dt, c] of Object.entries(manifest.late ?? {})) {
+      if ((builds[dt]?.rawCommit ?? 0) < c) late[dt] = c;
+    }
+    for (const f of files) {
+      if (builds[f.dt] !== undefined) {
+        late[f.dt] = commit;
+        lateDates.add(f.dt);
+      }
+    }
     const offsets: Record<string, Record<string, string>> = {};
     for (const [t, parts] of Object.entries(manifest.offsets)) offsets[t] = { ...parts };
     for (const [t, parts] of read) offsets[t] = { ...(offsets[t] ?? {}), ...Object.fromEntries(parts) };
@@ -145,6 +160,7 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
       offsets,
       files: [...manifest.files, ...files],
       updatedAt: new Date().toISOString(),
+      ...(Object.keys(late).length > 0 ? { late } : {}),
     };
     await commitManifest(config.lakeDir, manifest);
     commits++;
@@ -202,6 +218,7 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
     commits,
     files: written,
     dates: [...dates].sort(),
+    lateDates: [...lateDates].sort(),
     orphansRemoved,
     manifestCommit: manifest.commit,
   };

@@ -32,6 +32,13 @@ export interface Manifest {
   readonly offsets: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly files: readonly LakeFile[];
   readonly updatedAt: string;
+  /**
+   * Dates that received rows after the warehouse had built them (late events): date → the commit
+   * that last added rows. Written in the same atomic replace as the files; entries go once a build
+   * of the date has read that commit. `pendingDates` (core/warehouse/pending.ts) derives the same
+   * from file commits vs build commits, including the dates after it that carry its positions.
+   */
+  readonly late?: Readonly<Record<string, number>>;
 }
 
 export const EMPTY_MANIFEST: Manifest = { version: 1, commit: 0, offsets: {}, files: [], updatedAt: '' };

@@ -1,0 +1,53 @@
+import { decodeRecord } from '../../adapters/avro/codec.js';
+import { BatchingProducer } from '../../adapters/kafka/producer.js';
+import type { Config } from '../../config/config.js';
+import { type CompactResult, compactRawZone, type IngestProgress, type IngestResult, runIngest } from '../ingest.js';
+import { DeadLetterSink } from '../produce/dead-letter.js';
+
+/**
+ * `ingest`: the production raw-zone ingest. Records are decoded as Avro single-object events and
+ * validated by core (codec.decodeRecord); anything that fails goes to the dead-letter topic with the
+ * reason and its topic/partition/offset, never dropped. The dead letters are flushed (acks=all)
+ * before the manifest commit that moves the offsets past them, so a crash can repeat a dead letter
+ * but never lose one.
+ */
+export interface IngestRawOptions {
+  readonly compact?: boolean;
+  readonly onProgress?: (p: IngestProgress) => void;
+  readonly rowsPerCommit?: number;
+  /** Test hook, as in runIngest. */
+  readonly beforePublish?: () => Promise<void>;
+}
+
+export interface IngestRawResult extends IngestResult {
+  readonly deadLetters: number;
+  readonly compaction?: CompactResult;
+}
+
+export const runIngestRaw = async (config: Config, opts: IngestRawOptions = {}): Promise<IngestRawResult> => {
+  const producer = await BatchingProducer.connect(config);
+  try {
+    const dlq = new DeadLetterSink(producer, config);
+    const r = await runIngest(config, {
+      decode: (table, value) => decodeRecord(table, value),
+      onReject: (rec, reason) =>
+        dlq.send({
+          source: `ingest:${rec.topic}`,
+          reason,
+          payload: rec.value ?? Buffer.alloc(0),
+          key: `${rec.topic}[${rec.partition}]@${rec.offset}`,
+        }),
+      beforePublish: async () => {
+        await producer.flush();
+        await opts.beforePublish?.();
+      },
+      ...(opts.onProgress === undefined ? {} : { progress: opts.onProgress }),
+      ...(opts.rowsPerCommit === undefined ? {} : { rowsPerCommit: opts.rowsPerCommit }),
+    });
+    await producer.flush();
+    const compaction = opts.compact ? await compactRawZone(config) : undefined;
+    return { ...r, deadLetters: dlq.stats.total, ...(compaction === undefined ? {} : { compaction }) };
+  } finally {
+    await producer.disconnect();
+  }
+};

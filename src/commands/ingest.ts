@@ -1,0 +1,36 @@
+import { Flags } from '@oclif/core';
+import { formatIngestProgress, formatIngestSummary } from '../app/batch/format.js';
+import { type IngestRawResult, runIngestRaw } from '../app/batch/ingest-raw.js';
+import { BaseCommand } from '../cli/base-command.js';
+
+export default class Ingest extends BaseCommand<typeof Ingest> {
+  static override summary = 'Land raw.prices, raw.transactions and raw.rewards in the Parquet raw zone (lake/raw).';
+  static override description =
+    'Reads each topic from the offsets in the raw-zone manifest up to its end at start, writes zstd Parquet files ' +
+    'partitioned by event date (dt=YYYY-MM-DD) and publishes files and offsets in one atomic manifest commit, so a ' +
+    'crash and a re-run neither lose nor duplicate. Records that do not decode or validate go to the dlq topic with ' +
+    'the reason. Late events land in their event date and mark an already built date for a rebuild.';
+  static override examples = ['<%= config.bin %> ingest', '<%= config.bin %> ingest --compact --json'];
+  static override flags = {
+    compact: Flags.boolean({ description: 'Afterwards, merge each partition’s small files into one.' }),
+  };
+
+  async run(): Promise<IngestRawResult> {
+    const tty = process.stderr.isTTY === true;
+    let last = 0;
+    const r = await runIngestRaw(this.appConfig, {
+      compact: this.flags.compact,
+      // A terminal gets one line redrawn in place; pipes and logs get a plain line per second.
+      onProgress: (p) => {
+        if (this.jsonEnabled()) return;
+        const now = Date.now();
+        if (!tty && now - last < 1000 && p.records < p.total) return;
+        last = now;
+        process.stderr.write(tty ? `\r\x1b[K${formatIngestProgress(p, true)}` : `${formatIngestProgress(p, false)}\n`);
+      },
+    });
+    if (tty && !this.jsonEnabled()) process.stderr.write('\n');
+    for (const line of formatIngestSummary(r)) this.log(line);
+    return r;
+  }
+}

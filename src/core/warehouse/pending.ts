@@ -1,0 +1,70 @@
+/**
+ * Which dates the batch must (re)build, derived from the raw-zone manifest and the warehouse
+ * ledger alone (no extra state that could disagree with them after a crash):
+ *
+ * - a date is **unbuilt** when the raw zone has files for it and the ledger no build;
+ * - a built date is **stale** when a raw file of that date was published after its build
+ *   (file.commit > build.rawCommit): late events landed in its partition;
+ * - because positions carry forward, every built date after the earliest stale date is stale too
+ *   (**rebuild** lists them all, in date order).
+ *
+ * Compaction keeps the newest input commit on the merged file, so it never makes a date stale.
+ */
+export interface RawFileRef {
+  readonly dt: string;
+  readonly commit: number;
+}
+
+export interface BuildRef {
+  readonly date: string;
+  readonly rawCommit: number;
+}
+
+export interface PendingDates {
+  readonly unbuilt: string[];
+  readonly stale: string[];
+  /** Every date to build or rebuild, oldest first: unbuilt dates and built dates from the earliest stale one on. */
+  readonly rebuild: string[];
+}
+
+export const pendingDates = (files: readonly RawFileRef[], builds: readonly BuildRef[]): PendingDates => {
+  const latest = new Map<string, number>();
+  for (const f of files) latest.set(f.dt, Math.max(latest.get(f.dt) ?? 0, f.commit));
+  const built = new Map(builds.map((b) => [b.date, b.rawCommit]));
+  const unbuilt = [...latest.keys()].filter((d) => !built.has(d)).sort();
+  const stale = builds
+    .filter((b) => (latest.get(b.date) ?? 0) > b.rawCommit)
+    .map((b) => b.date)
+    .sort();
+  const first = stale[0];
+  const cascade = first === undefined ? [] : builds.map((b) => b.date).filter((d) => d >= first);
+  return { unbuilt, stale, rebuild: [...new Set([...unbuilt, ...cascade])].sort() };
+};
+
+/**
+ * Whether the build of `prev` is still a valid starting point: no raw file dated on or before
+ * `prev` was published after it (otherwise its end state misses late events).
+ */
+export const carryForwardValid = (files: readonly RawFileRef[], prev: BuildRef): boolean =>
+  files.every((f) => f.dt > prev.date || f.commit <= prev.rawCommit);
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A real calendar date YYYY-MM-DD, or undefined. */
+export const parseDate = (s: string): string | undefined => {
+  const m = DATE_RE.exec(s);
+  if (!m) return undefined;
+  const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  return new Date(t).toISOString().slice(0, 10) === s ? s : undefined;
+};
+
+/** Dates from..to inclusive, oldest first. */
+export const dateRange = (from: string, to: string): string[] => {
+  const out: string[] = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000)
+    out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+};
+
+export const previousDate = (date: string): string =>
+  new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);

@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { onTestFinished } from 'vitest';
+import { codec } from '../../../src/adapters/avro/codec.js';
+import { Duck } from '../../../src/adapters/duckdb/db.js';
+import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
+import { BatchingProducer } from '../../../src/adapters/kafka/producer.js';
+import { createViews, readLedger } from '../../../src/adapters/lake/warehouse-store.js';
+import type { Config } from '../../../src/config/config.js';
+import type { DomainEvent } from '../../../src/core/events/types.js';
+import { TOPICS, topicName } from '../../../src/core/topics.js';
+import { WAREHOUSE_TABLES } from '../../../src/core/warehouse/schema.js';
+import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
+
+/** A fresh lake dir and topic prefix for one test, removed afterwards. */
+export const batchSetup = async (): Promise<Config> => {
+  const config = testConfig({ lakeDir: mkdtempSync(path.join(tmpdir(), 'cl-batch-')) });
+  cleanupTopicsAfter(config);
+  onTestFinished(() => rmSync(config.lakeDir, { recursive: true, force: true }));
+  await withAdmin(config, (a) =>
+    ensureTopics(a, config.topicPrefix, [TOPICS.prices, TOPICS.transactions, TOPICS.rewards, TOPICS.deadLetter]),
+  );
+  return config;
+};
+
+const TOPIC_OF = { price: 'prices', transaction: 'transactions', reward: 'rewards' } as const;
+const CONTRACT_OF = { price: 'price', transaction: 'transaction', reward: 'reward' } as const;
+
+/**
+ * Produce raw objects (the golden fixtures' shape, decimals as strings) as Avro single-object
+ * records WITHOUT validating them first, so invalid ones reach ingest as they would from a buggy
+ * producer.
+ */
+export const produceRaw = async (config: Config, raws: readonly Record<string, unknown>[]): Promise<void> => {
+  const p = await BatchingProducer.connect(config, { lingerMs: 2 });
+  try {
+    for (const raw of raws) {
+      const kind = raw.kind as keyof typeof TOPIC_OF;
+      const { kind: _k, ...body } = raw;
+      const record = kind === 'reward' ? { refEventId: null, ...body } : body;
+      await p.push(topicName(config.topicPrefix, TOPIC_OF[kind]), [
+        {
+          key: String(raw.userId ?? raw.symbol),
+          value: codec().store.encode(CONTRACT_OF[kind], record),
+        },
+      ]);
+    }
+    await p.flush();
+  } finally {
+    await p.disconnect();
+  }
+};
+
+export const produceEvents = async (config: Config, events: readonly DomainEvent[]): Promise<void> => {
+  const c = codec();
+  const p = await BatchingProducer.connect(config);
+  try {
+    for (const e of events) {
+      const value =
+        e.kind === 'price' ? c.encodePrice(e) : e.kind === 'transaction' ? c.encodeTransaction(e) : c.encodeReward(e);
+      await p.push(topicName(config.topicPrefix, TOPIC_OF[e.kind]), [
+        { key: e.kind === 'price' ? e.symbol : e.userId, value },
+      ]);
+    }
+    await p.flush();
+  } finally {
+    await p.disconnect();
+  }
+};
+
+/** Run `fn` on a connection with a view per published warehouse table. */
+export const withWarehouse = async <T>(lakeDir: string, fn: (duck: Duck) => Promise<T>): Promise<T> => {
+  const duck = await Duck.open();
+  try {
+    await createViews(
+      duck,
+      await readLedger(lakeDir),
+      lakeDir,
+      WAREHOUSE_TABLES.map((t) => t.name),
+    );
+    return await fn(duck);
+  } finally {
+    duck.close();
+  }
+};
+
+/** Every column of a table as text (exact decimals), rows ordered by every column: comparable with toEqual. */
+export const dumpTable = async (
+  duck: Duck,
+  table: string,
+  where = 'true',
+): Promise<Record<string, string | null>[]> => {
+  const def = WAREHOUSE_TABLES.find((t) => t.name === table)!;
+  const cols = def.columns.map((c) => `CAST("${c.name}" AS VARCHAR) AS "${c.name}"`).join(', ');
+  const order = def.columns.map((_, i) => String(i + 1)).join(', ');
+  return duck.rows(`SELECT ${cols} FROM "${table}" WHERE ${where} ORDER BY ${order}`);
+};
