@@ -23,10 +23,15 @@ export interface BatchingProducerOptions {
   readonly maxBatch?: number;
   /** How long a partial batch waits for more records. */
   readonly lingerMs?: number;
-  /** Buffered records beyond which push() waits for a flush. */
+  /** Bytes (keys + values) per produce request, kept under the broker's 1 MiB message.max.bytes. */
+  readonly maxBatchBytes?: number;
+  /** Records accepted but not yet acknowledged beyond which push() waits (back-pressure). */
   readonly maxBuffered?: number;
   readonly compression?: 'none' | 'gzip';
 }
+
+/** Per-record framing in a Kafka record batch (varints, headers), a safe upper estimate. */
+const RECORD_OVERHEAD = 32;
 
 /**
  * An idempotent (acks=all, broker-side dedup by producer id + sequence), batching producer.
@@ -43,6 +48,7 @@ export class BatchingProducer {
   private inflight: Promise<void> = Promise.resolve();
   private failure: unknown;
   private readonly maxBatch: number;
+  private readonly maxBatchBytes: number;
   private readonly lingerMs: number;
   private readonly maxBuffered: number;
   private readonly compression: CompressionTypes;
@@ -53,6 +59,7 @@ export class BatchingProducer {
     opts: BatchingProducerOptions = {},
   ) {
     this.maxBatch = opts.maxBatch ?? 5000;
+    this.maxBatchBytes = opts.maxBatchBytes ?? 768 * 1024;
     this.lingerMs = opts.lingerMs ?? 20;
     this.maxBuffered = opts.maxBuffered ?? 50_000;
     this.compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
@@ -94,11 +101,15 @@ export class BatchingProducer {
     this.stats.accepted += records.length;
     if (this.buffered >= this.maxBatch) {
       this.kick();
-      if (this.buffered >= this.maxBuffered) {
+      // Everything accepted and not yet acknowledged (buffered + in flight) counts against the
+      // bound, so a source faster than the broker is slowed down instead of growing memory.
+      while (this.stats.accepted - this.stats.acked >= this.maxBuffered && !this.failure) {
         this.stats.backpressureWaits++;
-        await this.inflight;
-        if (this.failure) throw this.failure;
+        const current = this.inflight;
+        await current;
+        if (current === this.inflight) break; // nothing more in flight to wait for
       }
+      if (this.failure) throw this.failure;
     } else if (!this.timer) {
       this.timer = setTimeout(() => this.kick(), this.lingerMs);
     }
@@ -135,18 +146,27 @@ export class BatchingProducer {
   private async sendAll(batch: Map<string, OutgoingRecord[]>): Promise<void> {
     if (this.failure) return;
     try {
-      // Split into requests of at most maxBatch records, preserving per-topic order.
+      // Split into requests of at most maxBatch records and maxBatchBytes, preserving per-topic order.
       const chunks: { topic: string; messages: OutgoingRecord[] }[][] = [[]];
-      let size = 0;
+      let count = 0;
+      let bytes = 0;
       for (const [topic, records] of batch) {
-        for (let i = 0; i < records.length; i += this.maxBatch) {
-          const part = records.slice(i, i + this.maxBatch);
-          if (size + part.length > this.maxBatch && size > 0) {
+        let current: OutgoingRecord[] | undefined;
+        for (const r of records) {
+          const size = r.value.length + Buffer.byteLength(r.key) + RECORD_OVERHEAD;
+          if (count > 0 && (count + 1 > this.maxBatch || bytes + size > this.maxBatchBytes)) {
             chunks.push([]);
-            size = 0;
+            count = 0;
+            bytes = 0;
+            current = undefined;
           }
-          chunks[chunks.length - 1]!.push({ topic, messages: part });
-          size += part.length;
+          if (current === undefined) {
+            current = [];
+            chunks[chunks.length - 1]!.push({ topic, messages: current });
+          }
+          current.push(r);
+          count++;
+          bytes += size;
         }
       }
       for (const topicMessages of chunks) {

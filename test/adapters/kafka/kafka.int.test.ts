@@ -90,4 +90,41 @@ describe('kafka adapters on the real broker', () => {
     expect((err as CryptolambdaError).code).toBe('BROKER_UNREACHABLE');
     expect((err as CryptolambdaError).message).toBe('cannot reach Kafka at 127.0.0.1:1');
   });
+  it('splits a large buffer into requests under the broker message size', async () => {
+    const config = testConfig();
+    cleanupTopicsAfter(config);
+    await withAdmin(config, (a) => ensureTopics(a, config.topicPrefix, [TOPICS.deadLetter]));
+    const topic = topicName(config.topicPrefix, 'deadLetter');
+    // 3,000 records of 1 KiB in one partition: 3 MiB, three times the broker's message.max.bytes.
+    const producer = await BatchingProducer.connect(config, { maxBatch: 20_000, maxBuffered: 1000, lingerMs: 1000 });
+    const value = Buffer.alloc(1024, 7);
+    let maxUnacked = 0;
+    for (let i = 0; i < 3000; i++) {
+      await producer.push(topic, [{ key: 'k', value }]);
+      maxUnacked = Math.max(maxUnacked, producer.stats.accepted - producer.stats.acked);
+    }
+    await producer.disconnect();
+    expect(producer.stats.acked).toBe(3000);
+    expect(producer.stats.batches).toBeGreaterThanOrEqual(4); // split by bytes, not by the 20,000-record cap
+    expect(maxUnacked).toBeLessThanOrEqual(3000);
+    const got = await consumeUntil(config, topic, 3000);
+    expect(got).toHaveLength(3000);
+  });
+
+  it('back-pressure holds unacknowledged records near the bound when the source outruns the broker', async () => {
+    const config = testConfig();
+    cleanupTopicsAfter(config);
+    await withAdmin(config, (a) => ensureTopics(a, config.topicPrefix, [TOPICS.deadLetter]));
+    const topic = topicName(config.topicPrefix, 'deadLetter');
+    const producer = await BatchingProducer.connect(config, { maxBatch: 500, maxBuffered: 2000 });
+    let maxUnacked = 0;
+    for (let i = 0; i < 20_000; i++) {
+      await producer.push(topic, [{ key: `k${i % 7}`, value: Buffer.from(`v${i}`) }]);
+      maxUnacked = Math.max(maxUnacked, producer.stats.accepted - producer.stats.acked);
+    }
+    await producer.disconnect();
+    expect(producer.stats.acked).toBe(20_000);
+    expect(producer.stats.backpressureWaits).toBeGreaterThan(0);
+    expect(maxUnacked).toBeLessThan(2000 + 500);
+  });
 });
