@@ -1,0 +1,272 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readManifest } from '../../../src/adapters/lake/manifest.js';
+import { readLedger } from '../../../src/adapters/lake/warehouse-store.js';
+import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
+import { pendingBatchDates, runBackfill, runBatch } from '../../../src/app/batch/run-batch.js';
+import { type Decoder, runIngest } from '../../../src/app/ingest.js';
+import { CryptolambdaError } from '../../../src/core/errors.js';
+import type { DomainEvent, TransactionEvent, UserEvent } from '../../../src/core/events/types.js';
+import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../../src/core/money/decimal.js';
+import { positionToJson } from '../../../src/core/portfolio/codec.js';
+import { compareEvents } from '../../../src/core/portfolio/position.js';
+import { dayOf, dayToJson, emptyUser, replayUser, userToJson } from '../../../src/core/speed/user-ledger.js';
+import { dayEnd } from '../../../src/core/warehouse/day-build.js';
+import { WAREHOUSE_TABLES } from '../../../src/core/warehouse/schema.js';
+import { type Dataset, makeDataset, produceDataset, userEvents } from '../../support/events.js';
+import { batchSetup, dumpTable, produceEvents, withWarehouse } from './support.js';
+
+const D1 = '2026-01-10';
+const D2 = '2026-01-11';
+const D3 = '2026-01-12';
+
+/** The whole warehouse as text, per table (what an analyst's queries see). */
+const dumpAll = (lakeDir: string) =>
+  withWarehouse(lakeDir, async (duck) => {
+    const out: Record<string, unknown[]> = {};
+    for (const t of WAREHOUSE_TABLES) out[t.name] = await dumpTable(duck, t.name).catch(() => []);
+    return out;
+  });
+
+/** The core replay of every user's events up to the end of `date`: what the batch facts must equal. */
+const coreReplay = (d: Dataset, date: string) => {
+  const byUser = new Map<string, UserEvent[]>();
+  for (const e of userEvents(d)) {
+    if (e.eventTime > dayEnd(date)) continue;
+    byUser.set(e.userId, [...(byUser.get(e.userId) ?? []), e]);
+  }
+  const positions: Record<string, unknown>[] = [];
+  const rewards: Record<string, unknown>[] = [];
+  const states: Record<string, string>[] = [];
+  for (const [userId, evs] of [...byUser].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const before = replayUser(
+      emptyUser(userId),
+      evs.filter((e) => dayOf(e.eventTime) < date),
+    ).state;
+    const r = replayUser(emptyUser(userId), evs);
+    states.push({ user_id: userId, state_json: JSON.stringify(userToJson(r.state)) });
+    for (const p of [...r.state.positions.values()].sort((a, b) => (a.asset < b.asset ? -1 : 1))) {
+      const eventsDay = p.eventCount - (before.positions.get(p.asset)?.eventCount ?? 0);
+      if (p.quantity.isZero() && p.costBasis.isZero() && eventsDay === 0) continue;
+      positions.push({ ...positionToJson(p), eventsDay: String(eventsDay) });
+    }
+    const day = r.days.get(date);
+    if (day) rewards.push({ userId, ...dayToJson(day) });
+  }
+  return { positions, rewards, states };
+};
+
+const lastClose = (d: Dataset, symbol: string, date: string): string => {
+  const last = d.prices
+    .filter((p) => p.symbol === symbol && p.eventTime <= dayEnd(date))
+    .sort(compareEvents)
+    .at(-1)!;
+  return last.price.toString();
+};
+
+const warehousePositions = (lakeDir: string, date: string) =>
+  withWarehouse(lakeDir, (duck) =>
+    duck.rows<Record<string, string>>(
+      `SELECT user_id AS "userId", asset, CAST(quantity_held AS VARCHAR) AS quantity, CAST(staked AS VARCHAR) AS staked,
+              CAST(cost_basis AS VARCHAR) AS "costBasis", CAST(realized_pnl AS VARCHAR) AS "realizedPnl",
+              CAST(fees_paid AS VARCHAR) AS "feesPaid", CAST(reward_income AS VARCHAR) AS "rewardIncome",
+              event_count::INTEGER AS "eventCount", last_event_time_ms::DOUBLE AS "lastEventTime", last_event_id AS "lastEventId",
+              CAST(events_day AS VARCHAR) AS "eventsDay"
+       FROM fact_portfolio_daily WHERE date = $1::DATE ORDER BY user_id, asset`,
+      [date],
+    ),
+  );
+
+describe('batch: a simulated day through Kafka, ingest and batch equals the core replay', () => {
+  it('builds two dates (the second from the first snapshot), survives a crash before publish, rebuilds identically, and picks up late data', async () => {
+    const config = await batchSetup();
+    const data = makeDataset({ seed: 11, start: Date.UTC(2026, 0, 10, 23, 0), minutes: 80, users: 40 });
+    await produceDataset(config, data);
+    const ingest = await runIngestRaw(config);
+    expect(ingest.deadLetters).toBe(0);
+    expect(ingest.dates).toEqual([D1, D2]);
+
+    const b1 = await runBatch(config, { date: D1 });
+    expect(b1.fromHistory).toBe(true);
+    expect(b1.rejects).toBe(b1.rejectsByCode.INSUFFICIENT_HOLDINGS ?? 0);
+
+    // Crash after every file of D2 is written, before the ledger publish: nothing of D2 is visible.
+    await expect(
+      runBatch(config, {
+        date: D2,
+        beforePublish: async () => {
+          throw new Error('injected crash');
+        },
+      }),
+    ).rejects.toThrow('injected crash');
+    expect((await readLedger(config.lakeDir)).builds[D2]).toBeUndefined();
+    const afterCrash = await dumpAll(config.lakeDir);
+    expect(afterCrash.fact_portfolio_daily!.every((r) => (r as { date: string }).date === D1)).toBe(true);
+
+    const b2 = await runBatch(config, { date: D2 });
+    expect(b2.fromHistory).toBe(false);
+    const first = await dumpAll(config.lakeDir);
+    const again = await runBatch(config, { date: D2 });
+    expect(again.rows).toEqual(b2.rows);
+    expect(await dumpAll(config.lakeDir)).toEqual(first);
+
+    for (const date of [D1, D2]) {
+      const want = coreReplay(data, date);
+      expect(await warehousePositions(config.lakeDir, date)).toEqual(want.positions);
+      const rewards = await withWarehouse(config.lakeDir, (duck) =>
+        duck.rows<Record<string, unknown>>(
+          `SELECT user_id AS "userId", CAST(spend AS VARCHAR) AS spend, CAST(cashback_owed AS VARCHAR) AS "cashbackOwed",
+                  CAST(cashback_capped AS VARCHAR) AS "cashbackCapped", CAST(cashback_paid AS VARCHAR) AS "cashbackPaid",
+                  CAST(staking_income AS VARCHAR) AS "stakingIncome", CAST(realized_pnl AS VARCHAR) AS "realizedPnl",
+                  tier_at_time AS tier, CAST(rolling_30d_spend AS VARCHAR) AS "spend30d", events::INTEGER AS events,
+                  rejected::INTEGER AS rejected
+           FROM fact_reward_daily WHERE date = $1::DATE ORDER BY user_id`,
+          [date],
+        ),
+      );
+      expect(rewards).toEqual(want.rewards);
+      const states = await withWarehouse(config.lakeDir, (duck) =>
+        duck.rows(`SELECT user_id, state_json FROM snapshot_user_state WHERE date = $1::DATE ORDER BY user_id`, [date]),
+      );
+      expect(states).toEqual(want.states);
+      const closes = await withWarehouse(config.lakeDir, (duck) =>
+        duck.rows<{ asset: string; close: string }>(
+          `SELECT DISTINCT asset, CAST(close_price AS VARCHAR) AS close FROM fact_portfolio_daily WHERE date = $1::DATE ORDER BY asset`,
+          [date],
+        ),
+      );
+      expect(closes).toEqual(
+        ['BTC', 'ETH', 'SOL'].map((a) => ({ asset: a, close: lastClose(data, `${a}USDT`, date) })),
+      );
+    }
+    // Every published file is listed in the ledger; the crashed run's files are not visible to readers.
+    expect(Object.keys(first)).toHaveLength(WAREHOUSE_TABLES.length);
+
+    // A late event dated D1 (a buy) arrives after D1 and D2 were built.
+    const late: TransactionEvent = {
+      kind: 'transaction',
+      eventId: 'late-1',
+      userId: 'u0001',
+      type: 'buy',
+      asset: 'BTC',
+      quantity: Decimal.parse('2', QTY_SCALE),
+      price: Decimal.parse('43000', PRICE_SCALE),
+      fee: Decimal.zero(USD_SCALE),
+      feeAsset: 'USD',
+      eventTime: Date.UTC(2026, 0, 10, 23, 59, 0),
+    };
+    await produceEvents(config, [late]);
+    const li = await runIngestRaw(config);
+    expect(li.lateDates).toEqual([D1]);
+    expect(Object.keys((await readManifest(config.lakeDir)).late ?? {})).toEqual([D1]);
+    expect(await pendingBatchDates(config.lakeDir)).toEqual({ unbuilt: [], stale: [D1], rebuild: [D1, D2] });
+    // D2's carry-forward (D1's snapshot) is stale now: D2 replays all history and includes the late buy.
+    const late2 = await runBatch(config, { date: D2 });
+    expect(late2.fromHistory).toBe(true);
+    const withLate: Dataset = { ...data, transactions: [...data.transactions, late] };
+    expect(await warehousePositions(config.lakeDir, D2)).toEqual(coreReplay(withLate, D2).positions);
+    await runBatch(config, { date: D1 });
+    expect((await pendingBatchDates(config.lakeDir)).rebuild).toEqual([]);
+    expect(await warehousePositions(config.lakeDir, D1)).toEqual(coreReplay(withLate, D1).positions);
+
+    // A date without raw data fails clearly, unless --allow-empty (positions carry forward).
+    const err = await runBatch(config, { date: D3 }).catch((e) => e);
+    expect(err).toBeInstanceOf(CryptolambdaError);
+    expect(err.code).toBe('NO_DATA');
+    expect(err.message).toMatch(/^no raw data for 2026-01-12 in /);
+    const empty = await runBatch(config, { date: D3, allowEmpty: true });
+    expect(empty).toMatchObject({ empty: true, fromHistory: false, events: 0, activeUsers: 0 });
+    expect(empty.rows.fact_reward_daily).toBe(0);
+    const carried = await warehousePositions(config.lakeDir, D3);
+    expect(carried.map(({ eventsDay: _e, ...p }) => p)).toEqual(
+      (await warehousePositions(config.lakeDir, D2))
+        .filter((p) => p.quantity !== '0.000000000000000000' || p.costBasis !== '0.000000000000')
+        .map(({ eventsDay: _e, ...p }) => p),
+    );
+    expect(carried.every((p) => p.eventsDay === '0')).toBe(true);
+
+    // Backfill walks dates in order, each from the one before.
+    const bf = await runBackfill(config, { from: D1, to: D3, allowEmpty: true });
+    expect(bf.map((r) => [r.date, r.fromHistory])).toEqual([
+      [D1, true],
+      [D2, false],
+      [D3, false],
+    ]);
+    const dims = await withWarehouse(config.lakeDir, async (duck) => ({
+      dates: await dumpTable(duck, 'dim_date'),
+      assets: await dumpTable(duck, 'dim_asset'),
+      users: (await dumpTable(duck, 'dim_user')).length,
+    }));
+    expect(dims.dates.map((d) => d.date)).toEqual([D1, D2, D3]);
+    expect(dims.dates[0]).toMatchObject({ iso_week: '2', day_of_week: '6', is_weekend: 'true' });
+    expect(dims.assets.map((a) => [a.asset, a.symbol, a.first_seen])).toEqual([
+      ['BTC', 'BTCUSDT', D1],
+      ['ETH', 'ETHUSDT', D1],
+      ['SOL', 'SOLUSDT', D1],
+    ]);
+    expect(dims.users).toBe(empty.users);
+    // Only published files remain referenced; the analysts' catalog has a view per table.
+    expect(readdirSync(config.lakeDir)).toContain('warehouse.duckdb');
+  });
+});
+
+describe('batch: row-level problems go to batch_rejects with the reason', () => {
+  it('records invalid raw rows, accounting rejects and duplicates, and counts them in the facts', async () => {
+    const config = await batchSetup();
+    const t = Date.UTC(2026, 0, 10, 12);
+    const tx = (id: string, type: TransactionEvent['type'], qty: string, dt = 0): TransactionEvent => ({
+      kind: 'transaction',
+      eventId: id,
+      userId: 'alice',
+      type,
+      asset: 'BTC',
+      quantity: Decimal.parse(qty, QTY_SCALE),
+      price: Decimal.parse('40000', PRICE_SCALE),
+      fee: Decimal.zero(USD_SCALE),
+      feeAsset: 'USD',
+      eventTime: t + dt,
+    });
+    const events: DomainEvent[] = [
+      tx('r-1', 'buy', '1'),
+      tx('r-2', 'sell', '5', 1000), // beyond holdings
+      tx('r-1', 'buy', '1'), // the same event again
+      tx('r-3', 'sell', '-1', 2000), // negative: only a lenient decoder lets this into the raw zone
+    ];
+    await produceEvents(config, events.slice(0, 3));
+    await runIngestRaw(config);
+    // A decoder that accepts anything (as a buggy or older ingest might): the batch re-validates.
+    const lenient: Decoder = () => ({ ok: true, event: events[3]! });
+    const { produceRaw } = await import('./support.js');
+    await produceRaw(config, [
+      {
+        kind: 'transaction',
+        eventId: 'r-3',
+        userId: 'alice',
+        type: 'sell',
+        asset: 'BTC',
+        quantity: '-1',
+        price: '40000',
+        fee: '0',
+        feeAsset: 'USD',
+        eventTime: t + 2000,
+      },
+    ]);
+    await runIngest(config, { decode: lenient, onReject: async () => undefined });
+
+    const r = await runBatch(config, { date: D1 });
+    expect(r.rejectsByCode).toEqual({ INSUFFICIENT_HOLDINGS: 1, DUPLICATE: 1, INVALID: 1 });
+    const rows = await withWarehouse(config.lakeDir, (duck) => dumpTable(duck, 'batch_rejects'));
+    expect(rows.map((x) => [x.event_id, x.code, x.source_table, x.user_id])).toEqual([
+      ['r-1', 'DUPLICATE', 'transactions', 'alice'],
+      ['r-2', 'INSUFFICIENT_HOLDINGS', 'transactions', 'alice'],
+      ['r-3', 'INVALID', 'transactions', 'alice'],
+    ]);
+    expect(rows[1]!.reason).toBe('sell of 5 BTC exceeds available 1 (held 1, staked 0)');
+    expect(rows[2]!.reason).toBe('quantity: must be > 0, got -1.000000000000000000');
+    expect(JSON.parse(rows[1]!.event_json!)).toMatchObject({ eventId: 'r-2', quantity: '5.000000000000000000' });
+    const rw = await withWarehouse(config.lakeDir, (duck) => dumpTable(duck, 'fact_reward_daily'));
+    expect(rw.map((x) => [x.user_id, x.events, x.rejected])).toEqual([['alice', '2', '1']]);
+    expect(path.basename(config.lakeDir)).toMatch(/^cl-batch-/);
+  });
+});
