@@ -1,0 +1,315 @@
+import path from 'node:path';
+import type { DuckDBValue } from '@duckdb/node-api';
+import type { PriceEvent } from '../../core/events/types.js';
+import { PRICE_SCALE, USD_SCALE } from '../../core/money/decimal.js';
+import type { BatchPositionRow, BatchRewardRow } from '../../core/serving/reconcile.js';
+import type { DayRewards, UserStateJson } from '../../core/speed/user-ledger.js';
+import {
+  FACT_ASSET_CORRELATION,
+  FACT_PORTFOLIO_DAILY,
+  FACT_PRICE_DAILY,
+  FACT_REWARD_DAILY,
+  SNAPSHOT_USER_STATE,
+} from '../../core/warehouse/schema.js';
+import { Duck, fromDuckDecimal, literal } from '../duckdb/db.js';
+import { readManifest } from './manifest.js';
+import { readLedger, type WarehouseLedger } from './warehouse-store.js';
+
+/**
+ * The serving layer's reads of the warehouse (published per-date Parquet, see warehouse-store.ts)
+ * and of the raw zone (ohlcv's older candles). Every value that comes from a user is a bound
+ * parameter; only file paths from the ledger / manifest are inlined (DuckDB cannot bind them).
+ * Point lookups read only the files of the dates they need; facts are sorted by user_id with small
+ * row groups, so a `user_id = $1` filter skips most of each file through the Parquet statistics.
+ */
+const files = (paths: readonly string[]): string =>
+  `read_parquet([${paths.map(literal).join(', ')}], union_by_name = true)`;
+
+const num = (v: unknown): number => Number(v as bigint | number);
+
+export interface CorrelationRow {
+  readonly assetA: string;
+  readonly assetB: string;
+  readonly windowDays: number;
+  readonly observations: number;
+  /** Exact decimal string, null when undefined (flat series). */
+  readonly correlation: string | null;
+}
+
+export type TopMetric = 'pnl' | 'spend' | 'rewards';
+
+export interface TopRow {
+  readonly userId: string;
+  /** The ranked amount (USD, exact). */
+  readonly value: string;
+  readonly detail: Record<string, string>;
+}
+
+export class WarehouseReader {
+  private constructor(
+    readonly duck: Duck,
+    readonly lakeDir: string,
+    readonly ledger: WarehouseLedger,
+  ) {}
+
+  static async open(lakeDir: string): Promise<WarehouseReader> {
+    const ledger = await readLedger(lakeDir);
+    return new WarehouseReader(await Duck.open(':memory:', { threads: 2 }), lakeDir, ledger);
+  }
+
+  close(): void {
+    this.duck.close();
+  }
+
+  /** Built dates, ascending. */
+  dates(): string[] {
+    return Object.keys(this.ledger.builds).sort();
+  }
+
+  /** The batch cutoff: the latest built date, or null before any build. */
+  cutoff(): string | null {
+    return this.dates().at(-1) ?? null;
+  }
+
+  builtAt(date: string): string | null {
+    return this.ledger.builds[date]?.builtAt ?? null;
+  }
+
+  /** Published files of a per-date table, for the given dates (every built date when omitted). */
+  filesOf(table: string, dates?: readonly string[]): string[] {
+    const want = dates === undefined ? null : new Set(dates);
+    return Object.values(this.ledger.builds)
+      .filter((b) => want === null || want.has(b.date))
+      .flatMap((b) => b.files)
+      .filter((f) => f.table === table)
+      .map((f) => path.join(this.lakeDir, f.path));
+  }
+
+  private async query<T>(
+    table: string,
+    dates: readonly string[] | undefined,
+    sql: (src: string) => string,
+    params: DuckDBValue[],
+  ): Promise<T[]> {
+    const f = this.filesOf(table, dates);
+    if (f.length === 0) return [];
+    return this.duck.rows<T>(sql(files(f)), params);
+  }
+
+  /**
+   * The user's core state after `date` (the cutoff): that date's snapshot row, else the latest
+   * earlier one (a snapshot written only for users active that day carries forward unchanged).
+   */
+  async snapshot(userId: string, date: string): Promise<UserStateJson | null> {
+    const sql = (src: string) =>
+      `SELECT state_json FROM ${src} WHERE user_id = $1 AND date <= $2::DATE ORDER BY date DESC LIMIT 1`;
+    let rows = await this.query<{ state_json: string }>(SNAPSHOT_USER_STATE.name, [date], sql, [userId, date]);
+    if (rows.length === 0) {
+      const earlier = this.dates().filter((d) => d < date);
+      if (earlier.length > 0) rows = await this.query(SNAPSHOT_USER_STATE.name, earlier, sql, [userId, date]);
+    }
+    return rows.length === 0 ? null : (JSON.parse(rows[0]!.state_json) as UserStateJson);
+  }
+
+  private readonly closeCache = new Map<string, Promise<Map<string, string>>>();
+
+  /** Close prices (symbol -> exact decimal string) of `date` from fact_price_daily; cached per reader. */
+  closes(date: string): Promise<Map<string, string>> {
+    let p = this.closeCache.get(date);
+    if (p === undefined) {
+      p = this.readCloses(date);
+      this.closeCache.set(date, p);
+    }
+    return p;
+  }
+
+  private async readCloses(date: string): Promise<Map<string, string>> {
+    const rows = await this.query<{ symbol: string; close: unknown }>(
+      FACT_PRICE_DAILY.name,
+      [date],
+      (src) => `SELECT symbol, close FROM ${src} WHERE date = $1::DATE`,
+      [date],
+    );
+    return new Map(rows.map((r) => [r.symbol, fromDuckDecimal(r.close).rescale(PRICE_SCALE).toString()]));
+  }
+
+  async positionRows(date: string): Promise<BatchPositionRow[]> {
+    const rows = await this.query<Record<string, unknown>>(
+      FACT_PORTFOLIO_DAILY.name,
+      [date],
+      (src) =>
+        `SELECT user_id, asset, quantity_held, staked, cost_basis, realized_pnl, fees_paid, reward_income, event_count, events_day FROM ${src} WHERE date = $1::DATE`,
+      [date],
+    );
+    return rows.map((r) => ({
+      userId: String(r.user_id),
+      asset: String(r.asset),
+      quantity: fromDuckDecimal(r.quantity_held),
+      staked: fromDuckDecimal(r.staked),
+      costBasis: fromDuckDecimal(r.cost_basis),
+      realizedPnl: fromDuckDecimal(r.realized_pnl),
+      feesPaid: fromDuckDecimal(r.fees_paid),
+      rewardIncome: fromDuckDecimal(r.reward_income),
+      eventCount: num(r.event_count),
+      eventsDay: num(r.events_day),
+    }));
+  }
+
+  private static rewardRow(r: Record<string, unknown>): BatchRewardRow {
+    return {
+      userId: String(r.user_id),
+      spend: fromDuckDecimal(r.spend),
+      cashbackOwed: fromDuckDecimal(r.cashback_owed),
+      cashbackCapped: fromDuckDecimal(r.cashback_capped),
+      cashbackPaid: fromDuckDecimal(r.cashback_paid),
+      stakingIncome: fromDuckDecimal(r.staking_income),
+      realizedPnl: fromDuckDecimal(r.realized_pnl),
+      tier: String(r.tier_at_time),
+      spend30d: fromDuckDecimal(r.rolling_30d_spend),
+      events: num(r.events),
+      rejected: num(r.rejected),
+    };
+  }
+
+  async rewardRows(date: string): Promise<BatchRewardRow[]> {
+    const rows = await this.query<Record<string, unknown>>(
+      FACT_REWARD_DAILY.name,
+      [date],
+      (src) => `SELECT * FROM ${src} WHERE date = $1::DATE`,
+      [date],
+    );
+    return rows.map(WarehouseReader.rewardRow);
+  }
+
+  /** One user's fact_reward_daily rows with date in [from, to]. */
+  async rewardDays(userId: string, from: string, to: string): Promise<{ date: string; day: DayRewards }[]> {
+    const dates = this.dates().filter((d) => d >= from && d <= to);
+    const rows = await this.query<Record<string, unknown>>(
+      FACT_REWARD_DAILY.name,
+      dates,
+      (src) => `SELECT CAST(date AS VARCHAR) AS d, * FROM ${src} WHERE user_id = $1 ORDER BY date`,
+      [userId],
+    );
+    return rows.map((r) => {
+      const b = WarehouseReader.rewardRow(r);
+      return {
+        date: String(r.d),
+        day: {
+          spend: b.spend.rescale(USD_SCALE),
+          cashbackOwed: b.cashbackOwed.rescale(USD_SCALE),
+          cashbackCapped: b.cashbackCapped.rescale(USD_SCALE),
+          cashbackPaid: b.cashbackPaid.rescale(USD_SCALE),
+          stakingIncome: b.stakingIncome.rescale(USD_SCALE),
+          realizedPnl: b.realizedPnl.rescale(USD_SCALE),
+          tier: b.tier,
+          spend30d: b.spend30d.rescale(USD_SCALE),
+          events: b.events,
+          rejected: b.rejected,
+        },
+      };
+    });
+  }
+
+  async correlations(date: string, windowDays?: number): Promise<CorrelationRow[]> {
+    const rows = await this.query<Record<string, unknown>>(
+      FACT_ASSET_CORRELATION.name,
+      [date],
+      (src) =>
+        `SELECT asset_a, asset_b, window_days, observations, CAST(correlation AS VARCHAR) AS correlation FROM ${src}
+         WHERE date = $1::DATE AND ($2::INTEGER IS NULL OR window_days = $2::INTEGER)
+         ORDER BY window_days, asset_a, asset_b`,
+      [date, windowDays ?? null],
+    );
+    return rows.map((r) => ({
+      assetA: String(r.asset_a),
+      assetB: String(r.asset_b),
+      windowDays: num(r.window_days),
+      observations: num(r.observations),
+      correlation: r.correlation === null ? null : String(r.correlation),
+    }));
+  }
+
+  /**
+   * Top users of `date`: pnl = realized + unrealized P&L over every position at the end of the date
+   * (cumulative); spend = card spend and rewards = cashback paid + staking income, summed over the
+   * `days` days ending at `date`. Ties broken by user id, so the ranking is deterministic.
+   */
+  async top(by: TopMetric, date: string, days: number, limit: number): Promise<TopRow[]> {
+    if (by === 'pnl') {
+      const rows = await this.query<Record<string, unknown>>(
+        FACT_PORTFOLIO_DAILY.name,
+        [date],
+        (src) =>
+          `SELECT user_id, sum(realized_pnl) AS realized, sum(coalesce(unrealized_pnl, 0)) AS unrealized,
+                  sum(coalesce(market_value, 0)) AS market_value
+           FROM ${src} WHERE date = $1::DATE GROUP BY user_id
+           ORDER BY realized + unrealized DESC, user_id LIMIT $2`,
+        [date, limit],
+      );
+      return rows.map((r) => {
+        const realized = fromDuckDecimal(r.realized);
+        const unrealized = fromDuckDecimal(r.unrealized);
+        return {
+          userId: String(r.user_id),
+          value: realized.add(unrealized).rescale(USD_SCALE).toString(),
+          detail: {
+            realizedPnl: realized.rescale(USD_SCALE).toString(),
+            unrealizedPnl: unrealized.rescale(USD_SCALE).toString(),
+            marketValue: fromDuckDecimal(r.market_value).rescale(USD_SCALE).toString(),
+          },
+        };
+      });
+    }
+    const first = new Date(Date.parse(`${date}T00:00:00Z`) - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+    const dates = this.dates().filter((d) => d >= first && d <= date);
+    const rows = await this.query<Record<string, unknown>>(
+      FACT_REWARD_DAILY.name,
+      dates,
+      (src) =>
+        `SELECT user_id, sum(spend) AS spend, sum(cashback_paid) AS cashback, sum(staking_income) AS staking,
+                sum(cashback_owed) AS owed
+         FROM ${src} WHERE date BETWEEN $1::DATE AND $2::DATE GROUP BY user_id
+         ORDER BY ${by === 'spend' ? 'spend' : 'cashback + staking'} DESC, user_id LIMIT $3`,
+      [first, date, limit],
+    );
+    return rows.map((r) => {
+      const spend = fromDuckDecimal(r.spend).rescale(USD_SCALE);
+      const cashback = fromDuckDecimal(r.cashback).rescale(USD_SCALE);
+      const staking = fromDuckDecimal(r.staking).rescale(USD_SCALE);
+      return {
+        userId: String(r.user_id),
+        value: (by === 'spend' ? spend : cashback.add(staking)).toString(),
+        detail: {
+          spend: spend.toString(),
+          cashbackOwed: fromDuckDecimal(r.owed).rescale(USD_SCALE).toString(),
+          cashbackPaid: cashback.toString(),
+          stakingIncome: staking.toString(),
+        },
+      };
+    });
+  }
+
+  /** Raw-zone trades of a symbol with event time in [from, to), from the committed manifest's files. */
+  async trades(symbol: string, from: number, to: number): Promise<PriceEvent[]> {
+    const m = await readManifest(this.lakeDir);
+    const f = m.files
+      .filter((x) => x.table === 'prices' && x.maxEventTime >= from && x.minEventTime < to)
+      .map((x) => path.join(this.lakeDir, x.path));
+    if (f.length === 0) return [];
+    const rows = await this.duck.rows<Record<string, unknown>>(
+      `SELECT event_id, symbol, price, quantity, event_time_ms, trade_id, source FROM ${files(f)}
+       WHERE symbol = $1 AND event_time_ms >= $2 AND event_time_ms < $3`,
+      [symbol, BigInt(from), BigInt(to)],
+    );
+    return rows.map((r) => ({
+      kind: 'price',
+      eventId: String(r.event_id),
+      symbol: String(r.symbol),
+      price: fromDuckDecimal(r.price),
+      quantity: fromDuckDecimal(r.quantity),
+      eventTime: num(r.event_time_ms),
+      tradeId: String(r.trade_id),
+      source: r.source as PriceEvent['source'],
+    }));
+  }
+}

@@ -1,0 +1,48 @@
+import { reconciliationFile, writeReconciliation } from '../../adapters/lake/reconciliation-writer.js';
+import { CryptolambdaError } from '../../core/errors.js';
+import { parseDate } from '../../core/serving/input.js';
+import { type ReconResult, type ReconRow, reconcileDay } from '../../core/serving/reconcile.js';
+import type { ServingContext } from './context.js';
+
+export interface ReconcileReport {
+  readonly date: string;
+  readonly summary: ReconResult['summary'];
+  /** Rows that are not a match (mismatches with the exact difference, missing subjects). */
+  readonly findings: ReconRow[];
+  /** The fact_reconciliation file written for the date. */
+  readonly file: string;
+  readonly rowsWritten: number;
+}
+
+/**
+ * `reconcile --date D`: batch facts of D vs the speed layer's end-of-day state of D (see
+ * core/serving/reconcile.ts for the rules). Writes every compared field to fact_reconciliation and
+ * returns the report; the caller turns `summary.clean === false` into a non-zero exit.
+ */
+export const reconcile = async (ctx: ServingContext, rawDate: string): Promise<ReconcileReport> => {
+  const date = parseDate(rawDate, '--date');
+  if (ctx.warehouse.ledger.builds[date] === undefined) {
+    throw new CryptolambdaError(
+      'NOT_FOUND',
+      `the batch has not built ${date}`,
+      `run \`cryptolambda batch --date ${date}\` first (built: ${ctx.warehouse.dates().join(', ') || 'none'})`,
+    );
+  }
+  if (ctx.speed === null) throw new CryptolambdaError('INTERNAL', 'reconcile needs the speed layer');
+  const [positions, rewards, speed] = await Promise.all([
+    ctx.warehouse.positionRows(date),
+    ctx.warehouse.rewardRows(date),
+    ctx.speed.day(date),
+  ]);
+  const result = reconcileDay(date, positions, rewards, speed);
+  const written = await writeReconciliation(ctx.warehouse.lakeDir, date, result.rows);
+  return {
+    date,
+    summary: result.summary,
+    findings: result.rows.filter((r) => r.status !== 'match'),
+    file: written.path,
+    rowsWritten: written.rows,
+  };
+};
+
+export { reconciliationFile };
