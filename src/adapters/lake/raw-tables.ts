@@ -1,6 +1,7 @@
 import type { DuckDBAppender } from '@duckdb/node-api';
 import type { DomainEvent, PriceEvent, RewardEvent, TransactionEvent } from '../../core/events/types.js';
 import { PRICE_SCALE, QTY_SCALE } from '../../core/money/decimal.js';
+import { RAW_PRICES, RAW_REWARDS, RAW_TRANSACTIONS } from '../../core/warehouse/raw-zone.js';
 import { toDuckDecimal } from '../duckdb/db.js';
 
 /** Kafka lineage kept on every raw row, so any warehouse number can be traced to its message. */
@@ -18,34 +19,17 @@ export interface RawTable<E extends DomainEvent> {
   append(a: DuckDBAppender, e: E, l: Lineage): void;
 }
 
-const lineageColumns = [
-  ['_topic', 'VARCHAR'],
-  ['_partition', 'INTEGER'],
-  ['_offset', 'BIGINT'],
-] as const;
-
 const appendLineage = (a: DuckDBAppender, l: Lineage): void => {
   a.appendVarchar(l.topic);
   a.appendInteger(l.partition);
   a.appendBigInt(BigInt(l.offset));
 };
 
-const QTY = `DECIMAL(38,${QTY_SCALE})`;
-const PRICE = `DECIMAL(38,${PRICE_SCALE})`;
-
 export const PRICES_TABLE: RawTable<PriceEvent> = {
   name: 'prices',
-  columns: [
-    ['event_id', 'VARCHAR'],
-    ['symbol', 'VARCHAR'],
-    ['price', PRICE],
-    ['quantity', QTY],
-    ['event_time_ms', 'BIGINT'],
-    ['trade_id', 'VARCHAR'],
-    ['source', 'VARCHAR'],
-    ...lineageColumns,
-  ],
-  orderBy: 'symbol, event_time_ms, event_id',
+  // The column contract lives in core (docs and Hive DDL are generated from it); append() follows it.
+  columns: RAW_PRICES.columns,
+  orderBy: RAW_PRICES.orderBy,
   append(a, e, l) {
     a.appendVarchar(e.eventId);
     a.appendVarchar(e.symbol);
@@ -61,20 +45,9 @@ export const PRICES_TABLE: RawTable<PriceEvent> = {
 
 export const TRANSACTIONS_TABLE: RawTable<TransactionEvent> = {
   name: 'transactions',
-  columns: [
-    ['event_id', 'VARCHAR'],
-    ['user_id', 'VARCHAR'],
-    ['type', 'VARCHAR'],
-    ['asset', 'VARCHAR'],
-    ['quantity', QTY],
-    ['price', PRICE],
-    // A fee is in USD (scale 12) or in the base asset (scale 18): 18 holds both exactly.
-    ['fee', QTY],
-    ['fee_asset', 'VARCHAR'],
-    ['event_time_ms', 'BIGINT'],
-    ...lineageColumns,
-  ],
-  orderBy: 'user_id, event_time_ms, event_id',
+  // The column contract lives in core (docs and Hive DDL are generated from it); append() follows it.
+  columns: RAW_TRANSACTIONS.columns,
+  orderBy: RAW_TRANSACTIONS.orderBy,
   append(a, e, l) {
     a.appendVarchar(e.eventId);
     a.appendVarchar(e.userId);
@@ -92,18 +65,9 @@ export const TRANSACTIONS_TABLE: RawTable<TransactionEvent> = {
 
 export const REWARDS_TABLE: RawTable<RewardEvent> = {
   name: 'rewards',
-  columns: [
-    ['event_id', 'VARCHAR'],
-    ['user_id', 'VARCHAR'],
-    ['reward_type', 'VARCHAR'],
-    ['asset', 'VARCHAR'],
-    ['quantity', QTY],
-    ['price', PRICE],
-    ['event_time_ms', 'BIGINT'],
-    ['ref_event_id', 'VARCHAR'],
-    ...lineageColumns,
-  ],
-  orderBy: 'user_id, event_time_ms, event_id',
+  // The column contract lives in core (docs and Hive DDL are generated from it); append() follows it.
+  columns: RAW_REWARDS.columns,
+  orderBy: RAW_REWARDS.orderBy,
   append(a, e, l) {
     a.appendVarchar(e.eventId);
     a.appendVarchar(e.userId);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { type Duck, ident, literal } from '../duckdb/db.js';
 import { writeFileAtomic } from './manifest.js';
@@ -124,4 +124,43 @@ export const createViews = async (duck: Duck, ledger: WarehouseLedger, lakeDir: 
       `CREATE OR REPLACE VIEW ${ident(t)} AS SELECT * FROM read_parquet([${files.map(literal).join(', ')}], union_by_name = true)`,
     );
   }
+};
+
+/**
+ * Delete warehouse files no build references (a batch that crashed before its ledger write) once
+ * they are older than `minAgeMs`: younger ones may belong to a batch still running. Directory
+ * readers (Hive, Spark, read_parquet globs) would otherwise see them.
+ */
+export const removeWarehouseOrphans = async (
+  lakeDir: string,
+  ledger: WarehouseLedger,
+  minAgeMs: number,
+  now: number = Date.now(),
+): Promise<number> => {
+  const listed = new Set([
+    ...Object.values(ledger.builds).flatMap((b) => b.files.map((f) => path.join(lakeDir, f.path))),
+    ...Object.values(ledger.dims).map((f) => path.join(lakeDir, f.path)),
+  ]);
+  let removed = 0;
+  const walk = async (dir: string): Promise<void> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if ((e.name.endsWith('.parquet') && !listed.has(p)) || e.name.endsWith('.parquet.tmp')) {
+        const st = await stat(p).catch(() => undefined);
+        if (st && now - st.mtimeMs >= minAgeMs) {
+          await unlink(p).catch(() => undefined);
+          removed++;
+        }
+      }
+    }
+  };
+  await walk(warehouseDir(lakeDir));
+  return removed;
 };

@@ -8,6 +8,7 @@ import {
   type DateBuild,
   publish,
   readLedger,
+  removeWarehouseOrphans,
   tableFiles,
   type WarehouseFile,
   type WarehouseLedger,
@@ -65,6 +66,8 @@ export interface BatchOptions {
   readonly tiers?: readonly TierDef[];
   /** Test hook: after every Parquet file of the build is written, before the ledger publish. */
   readonly beforePublish?: () => Promise<void>;
+  /** Unreferenced warehouse files (a crashed build) older than this are deleted first; default 10 min. */
+  readonly orphanMinAgeMs?: number;
 }
 
 export interface BatchProgress {
@@ -94,6 +97,8 @@ export interface BatchResult {
   readonly dimsRewritten: boolean;
   /** The analysts' DuckDB catalog, or why it was not refreshed (e.g. held open by another process). */
   readonly catalog: string;
+  /** Unpublished files of crashed builds deleted before this build. */
+  readonly orphansRemoved: number;
   readonly seconds: number;
 }
 
@@ -276,6 +281,7 @@ export const runBatch = async (config: Config, opts: BatchOptions): Promise<Batc
   const lakeDir = config.lakeDir;
   const manifest = await readManifest(lakeDir);
   const ledger = await readLedger(lakeDir);
+  const orphansRemoved = await removeWarehouseOrphans(lakeDir, ledger, opts.orphanMinAgeMs ?? 600_000);
   const ofDate = manifest.files.filter((f) => f.dt === date);
   if (ofDate.length === 0 && !opts.allowEmpty) {
     throw new CryptolambdaError(
@@ -438,6 +444,7 @@ export const runBatch = async (config: Config, opts: BatchOptions): Promise<Batc
       empty: ofDate.length === 0,
       dimsRewritten: newest,
       catalog,
+      orphansRemoved,
       seconds: Math.round(performance.now() - t0) / 1000,
     };
   } finally {
@@ -536,6 +543,7 @@ export const runBackfill = async (config: Config, opts: BackfillOptions): Promis
       ...(opts.tiers === undefined ? {} : { tiers: opts.tiers }),
       ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }),
       ...(opts.beforePublish === undefined ? {} : { beforePublish: opts.beforePublish }),
+      ...(opts.orphanMinAgeMs === undefined ? {} : { orphanMinAgeMs: opts.orphanMinAgeMs }),
     });
     out.push(r);
     opts.onDate?.({ date, index: i + 1, total: dates.length, result: r });

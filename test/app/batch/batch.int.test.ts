@@ -104,8 +104,9 @@ describe('batch: a simulated day through Kafka, ingest and batch equals the core
     const afterCrash = await dumpAll(config.lakeDir);
     expect(afterCrash.fact_portfolio_daily!.every((r) => (r as { date: string }).date === D1)).toBe(true);
 
-    const b2 = await runBatch(config, { date: D2 });
+    const b2 = await runBatch(config, { date: D2, orphanMinAgeMs: 0 });
     expect(b2.fromHistory).toBe(false);
+    expect(b2.orphansRemoved).toBe(9); // the crashed run's 6 date files + 3 dims
     const first = await dumpAll(config.lakeDir);
     const again = await runBatch(config, { date: D2 });
     expect(again.rows).toEqual(b2.rows);

@@ -1,0 +1,75 @@
+import { PRICE_SCALE, QTY_SCALE } from '../money/decimal.js';
+
+/**
+ * The raw zone's column contract (lake/raw/<table>/dt=…), shared by the Parquet writer
+ * (src/adapters/lake/raw-tables.ts appends exactly these columns) and the docs / Hive DDL.
+ */
+export interface RawZoneTable {
+  readonly name: 'prices' | 'transactions' | 'rewards';
+  readonly doc: string;
+  readonly columns: readonly (readonly [string, string])[];
+  readonly orderBy: string;
+}
+
+const QTY = `DECIMAL(38,${QTY_SCALE})`;
+const PRICE = `DECIMAL(38,${PRICE_SCALE})`;
+
+/** Kafka lineage kept on every raw row, so any warehouse number can be traced to its message. */
+const LINEAGE = [
+  ['_topic', 'VARCHAR'],
+  ['_partition', 'INTEGER'],
+  ['_offset', 'BIGINT'],
+] as const;
+
+export const RAW_PRICES: RawZoneTable = {
+  name: 'prices',
+  doc: 'Trade prints from raw.prices, as ingested (decoded and validated).',
+  columns: [
+    ['event_id', 'VARCHAR'],
+    ['symbol', 'VARCHAR'],
+    ['price', PRICE],
+    ['quantity', QTY],
+    ['event_time_ms', 'BIGINT'],
+    ['trade_id', 'VARCHAR'],
+    ['source', 'VARCHAR'],
+    ...LINEAGE,
+  ],
+  orderBy: 'symbol, event_time_ms, event_id',
+};
+
+export const RAW_TRANSACTIONS: RawZoneTable = {
+  name: 'transactions',
+  doc: "Users' transactions from raw.transactions. A fee is in USD (scale 12) or in the base asset (scale 18): 18 holds both exactly.",
+  columns: [
+    ['event_id', 'VARCHAR'],
+    ['user_id', 'VARCHAR'],
+    ['type', 'VARCHAR'],
+    ['asset', 'VARCHAR'],
+    ['quantity', QTY],
+    ['price', PRICE],
+    ['fee', QTY],
+    ['fee_asset', 'VARCHAR'],
+    ['event_time_ms', 'BIGINT'],
+    ...LINEAGE,
+  ],
+  orderBy: 'user_id, event_time_ms, event_id',
+};
+
+export const RAW_REWARDS: RawZoneTable = {
+  name: 'rewards',
+  doc: 'Cashback and staking rewards from raw.rewards.',
+  columns: [
+    ['event_id', 'VARCHAR'],
+    ['user_id', 'VARCHAR'],
+    ['reward_type', 'VARCHAR'],
+    ['asset', 'VARCHAR'],
+    ['quantity', QTY],
+    ['price', PRICE],
+    ['event_time_ms', 'BIGINT'],
+    ['ref_event_id', 'VARCHAR'],
+    ...LINEAGE,
+  ],
+  orderBy: 'user_id, event_time_ms, event_id',
+};
+
+export const RAW_ZONE_TABLES: readonly RawZoneTable[] = [RAW_PRICES, RAW_TRANSACTIONS, RAW_REWARDS];
