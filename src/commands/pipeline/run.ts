@@ -1,0 +1,158 @@
+import { Flags } from '@oclif/core';
+import { runPipelineDate, runPipelineRange } from '../../app/pipeline/pipeline.js';
+import type { PipelineEvent } from '../../app/pipeline/runner.js';
+import { parseSpan } from '../../app/simulate/options.js';
+import { BaseCommand } from '../../cli/base-command.js';
+import { Progress } from '../../cli/progress.js';
+import { renderTable } from '../../cli/render.js';
+import { CryptolambdaError } from '../../core/errors.js';
+import { assertDate } from '../../core/pipeline/dag.js';
+import { type RunRecord, runFailureReason } from '../../core/pipeline/run.js';
+
+export interface PipelineRunResult {
+  readonly status: 'succeeded' | 'failed' | 'interrupted';
+  readonly runs: readonly RunRecord[];
+}
+
+/** parseSpan with the flag's own name in the message. */
+export const spanFlag = (flag: string, text: string): number => {
+  try {
+    return parseSpan(text);
+  } catch {
+    throw new CryptolambdaError(
+      'INVALID_ARGUMENT',
+      `${flag}: ${JSON.stringify(text)} is not a duration`,
+      'e.g. 90s, 30m, 2h',
+    );
+  }
+};
+
+const yesterday = (): string => new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+
+export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
+  static override summary = 'Run the daily DAG: sensor → ingest → batch → data-quality gate → reconcile.';
+  static override description =
+    'For cron: exits 0 when every step succeeded, 7 with a one-line reason otherwise. Steps that succeeded in an ' +
+    'earlier run of the date are skipped (--force reruns them); a run killed mid-way resumes at its unfinished step. ' +
+    'Failures, data-quality violations and a missed --deadline POST one alert to CRYPTOLAMBDA_ALERT_WEBHOOK.';
+  static override examples = [
+    '<%= config.bin %> pipeline run --date 2026-11-24',
+    '<%= config.bin %> pipeline run --from 2026-11-01 --to 2026-11-24',
+    '<%= config.bin %> pipeline run --date 2026-11-24 --force batch --deadline 06:00',
+  ];
+  static override flags = {
+    date: Flags.string({ description: 'Business date YYYY-MM-DD (default: yesterday, UTC).', exclusive: ['from'] }),
+    from: Flags.string({ description: 'Backfill: first date (with --to).', dependsOn: ['to'] }),
+    to: Flags.string({ description: 'Backfill: last date (with --from).', dependsOn: ['from'] }),
+    force: Flags.string({
+      description: 'Rerun steps that already succeeded: "all", or step names (their downstream steps rerun too).',
+      multiple: true,
+    }),
+    deadline: Flags.string({ description: 'Alert when the run is not finished by HH:MM UTC.' }),
+    'sensor-timeout': Flags.string({
+      description: 'How long the sensor waits for the date to be complete (e.g. 30m, 2h).',
+      default: '30m',
+    }),
+    'allowed-lateness': Flags.integer({
+      description: "Event-time slack (ms) after the day's end before the day counts as complete.",
+      default: 30_000,
+      min: 0,
+    }),
+    'allow-empty': Flags.boolean({ description: 'A date without raw data is not a failure.' }),
+    retries: Flags.integer({ description: 'Retries of ingest and batch after a failure.', default: 2, min: 0 }),
+  };
+
+  async run(): Promise<PipelineRunResult> {
+    const f = this.flags;
+    if (f.from !== undefined) {
+      assertDate(f.from);
+      assertDate(f.to!);
+    }
+    const date = f.from === undefined ? assertDate(f.date ?? yesterday()) : undefined;
+    const force = f.force === undefined ? undefined : f.force.includes('all') ? true : f.force;
+    const stop = new AbortController();
+    const onSignal = (): void => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const opts = {
+      allowedLatenessMs: f['allowed-lateness'],
+      sensorTimeoutMs: spanFlag('--sensor-timeout', f['sensor-timeout']),
+      allowEmpty: f['allow-empty'],
+      retries: f.retries,
+      signal: stop.signal,
+      ...(force === undefined ? {} : { force }),
+      ...(f.deadline === undefined ? {} : { deadline: f.deadline }),
+      onEvent: (e: PipelineEvent) => this.progress(describe(e)),
+    };
+    try {
+      let result: PipelineRunResult;
+      if (date !== undefined) {
+        const run = await runPipelineDate(this.appConfig, date, opts);
+        result = {
+          status: run.status === 'succeeded' ? 'succeeded' : run.status === 'failed' ? 'failed' : 'interrupted',
+          runs: [run],
+        };
+      } else {
+        const bar = new Progress({ label: 'backfill', unit: 'dates', silent: this.jsonEnabled() });
+        const r = await runPipelineRange(this.appConfig, f.from!, f.to!, {
+          ...opts,
+          onProgress: (p) => bar.update(p.index, `${p.date} ${p.run.status}`, p.total),
+        });
+        bar.finish();
+        result = { status: r.status, runs: r.runs };
+      }
+      if (!this.jsonEnabled()) this.log(summary(result.runs));
+      const failed = result.runs.find((r) => r.status !== 'succeeded');
+      if (failed !== undefined) {
+        const reason = runFailureReason(failed) ?? `pipeline ${failed.date} ${failed.status}`;
+        if (this.jsonEnabled()) {
+          process.exitCode = 7;
+          return result;
+        }
+        throw new CryptolambdaError('PIPELINE_FAILED', reason, 'see `cryptolambda pipeline status`; rerun resumes');
+      }
+      return result;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}
+
+const describe = (e: PipelineEvent): string => {
+  switch (e.type) {
+    case 'run_start':
+      return `pipeline ${e.date}: run ${e.runId}, plan ${e.plan.map((p) => `${p.name}${p.action === 'skip' ? '(skip)' : ''}`).join(' → ')}`;
+    case 'step_start':
+      return `  ${e.step}: start${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`;
+    case 'step_retry':
+      return `  ${e.step}: failed (${e.error}); retry in ${Math.round(e.delayMs / 1000)} s`;
+    case 'step_end':
+      return `  ${e.step.name}: ${e.step.status}${e.step.detail ? ` (${e.step.detail})` : ''}${e.step.error ? ` (${e.step.error})` : ''}${e.step.blockedBy ? ` (blocked by ${e.step.blockedBy})` : ''}`;
+    case 'log':
+      return `  ${e.step}: ${e.message}`;
+    case 'run_end':
+      return `pipeline ${e.run.date}: ${e.run.status}`;
+    case 'recovered':
+      return `pipeline ${e.date}: earlier run ${e.runId} ${e.reason}`;
+    case 'alert_sent':
+      return `pipeline ${e.date}: ${e.kind} alert sent`;
+    case 'alert_failed':
+      return `pipeline ${e.date}: ${e.kind} alert failed: ${e.error}`;
+  }
+};
+
+const summary = (runs: readonly RunRecord[]): string =>
+  renderTable(
+    ['date', 'step', 'status', 'attempts', 'rows', 'detail'],
+    runs.flatMap((r) =>
+      r.steps.map((s) => [
+        r.date,
+        s.name,
+        s.status,
+        String(s.attempts),
+        s.rows === undefined ? '' : String(s.rows),
+        (s.error ?? s.detail ?? s.reason ?? (s.blockedBy ? `blocked by ${s.blockedBy}` : '')).slice(0, 80),
+      ]),
+    ),
+  );
