@@ -46,6 +46,7 @@ export class BatchingProducer {
   private buffered = 0;
   private timer: NodeJS.Timeout | undefined;
   private inflight: Promise<void> = Promise.resolve();
+  private ackWaiters: (() => void)[] = [];
   private failure: unknown;
   private readonly maxBatch: number;
   private readonly maxBatchBytes: number;
@@ -103,11 +104,10 @@ export class BatchingProducer {
       this.kick();
       // Everything accepted and not yet acknowledged (buffered + in flight) counts against the
       // bound, so a source faster than the broker is slowed down instead of growing memory.
+      // Waking on each acknowledged request (not on the whole chain) keeps the pipe full.
       while (this.stats.accepted - this.stats.acked >= this.maxBuffered && !this.failure) {
         this.stats.backpressureWaits++;
-        const current = this.inflight;
-        await current;
-        if (current === this.inflight) break; // nothing more in flight to wait for
+        await new Promise<void>((resolve) => this.ackWaiters.push(resolve));
       }
       if (this.failure) throw this.failure;
     } else if (!this.timer) {
@@ -181,11 +181,19 @@ export class BatchingProducer {
         });
         this.stats.batches++;
         this.stats.acked += topicMessages.reduce((n, t) => n + t.messages.length, 0);
+        this.wakeWaiters();
       }
     } catch (err) {
       // Stored, not thrown: the chain of in-flight sends never rejects (no unhandled rejection);
       // push() and flush() surface the failure to the caller.
       this.failure = toBrokerError(err, this.config);
+      this.wakeWaiters();
     }
+  }
+
+  private wakeWaiters(): void {
+    const waiters = this.ackWaiters;
+    this.ackWaiters = [];
+    for (const w of waiters) w();
   }
 }
