@@ -1,8 +1,8 @@
-import type { DuckDBAppender } from '@duckdb/node-api';
 import type { DomainEvent, PriceEvent, RewardEvent, TransactionEvent } from '../../core/events/types.js';
 import { PRICE_SCALE, QTY_SCALE } from '../../core/money/decimal.js';
 import { RAW_PRICES, RAW_REWARDS, RAW_TRANSACTIONS } from '../../core/warehouse/raw-zone.js';
 import { toDuckDecimal } from '../duckdb/db.js';
+import type { RowSink } from './warehouse-rows.js';
 
 /** Kafka lineage kept on every raw row, so any warehouse number can be traced to its message. */
 export interface Lineage {
@@ -16,10 +16,10 @@ export interface RawTable<E extends DomainEvent> {
   /** DuckDB column definitions, in order. Amounts are exact DECIMAL(38, s), never DOUBLE. */
   readonly columns: readonly (readonly [string, string])[];
   readonly orderBy: string;
-  append(a: DuckDBAppender, e: E, l: Lineage): void;
+  append(a: RowSink, e: E, l: Lineage): void;
 }
 
-const appendLineage = (a: DuckDBAppender, l: Lineage): void => {
+const appendLineage = (a: RowSink, l: Lineage): void => {
   a.appendVarchar(l.topic);
   a.appendInteger(l.partition);
   a.appendBigInt(BigInt(l.offset));

@@ -4,10 +4,11 @@ import path from 'node:path';
 import type { DomainEvent } from '../../core/events/types.js';
 import { type Duck, ident, literal } from '../duckdb/db.js';
 import type { Lineage, RawTable } from './raw-tables.js';
+import { ChunkAppender } from './warehouse-rows.js';
 
 /**
  * Write one raw-zone Parquet file (zstd, rows sorted by the table's key) through DuckDB's own
- * writer: rows go in through the appender (exact DECIMALs, no SQL text), out with COPY. The file
+ * writer: rows go in through the appender in data chunks (exact DECIMALs, no SQL text), out with COPY. The file
  * is written under a temporary name and renamed, so a final name always means a complete file.
  */
 export const writeRawFile = async <E extends DomainEvent>(
@@ -20,9 +21,10 @@ export const writeRawFile = async <E extends DomainEvent>(
   const cols = table.columns.map(([n, t]) => `${ident(n)} ${t}`).join(', ');
   await duck.run(`CREATE TABLE ${ident(tmpTable)} (${cols})`);
   try {
-    const appender = await duck.conn.createAppender(tmpTable);
+    // Rows go in a 2048-row data chunk at a time (one native call per chunk, not per value).
+    const appender = new ChunkAppender(await duck.conn.createAppender(tmpTable), table.columns);
     for (const r of rows) table.append(appender, r.event, r.lineage);
-    appender.closeSync();
+    appender.close();
     await mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.tmp`;
     await duck.run(

@@ -99,6 +99,8 @@ export interface BatchResult {
   readonly catalog: string;
   /** Unpublished files of crashed builds deleted before this build. */
   readonly orphansRemoved: number;
+  /** Seconds per phase (reading, replaying, writing, publishing). */
+  readonly phases: Record<string, number>;
   readonly seconds: number;
 }
 
@@ -293,8 +295,18 @@ export const runBatch = async (config: Config, opts: BatchOptions): Promise<Batc
   const prev = previousDate(date);
   const prevBuild = ledger.builds[prev];
   const fromSnapshot = prevBuild !== undefined && carryForwardValid(manifest.files, prevBuild);
-  const progress = (phase: BatchProgress['phase'], users: number, events: number) =>
+  const phases: Record<string, number> = {};
+  let mark = performance.now();
+  let current = 'reading';
+  const progress = (phase: BatchProgress['phase'], users: number, events: number) => {
+    if (phase !== current) {
+      const now = performance.now();
+      phases[current] = Math.round(now - mark) / 1000;
+      mark = now;
+      current = phase;
+    }
     opts.onProgress?.({ date, phase, users, events });
+  };
   progress('reading', 0, 0);
 
   const duck = await Duck.open(':memory:', { threads: 2 });
@@ -431,6 +443,7 @@ export const runBatch = async (config: Config, opts: BatchOptions): Promise<Batc
     const next = await publish(lakeDir, { build, dims: dimFiles });
     progress('published', users, events);
     const catalog = await refreshCatalog(next, lakeDir);
+    phases.catalog = Math.round(performance.now() - mark) / 1000;
     return {
       date,
       users,
@@ -445,6 +458,7 @@ export const runBatch = async (config: Config, opts: BatchOptions): Promise<Batc
       dimsRewritten: newest,
       catalog,
       orphansRemoved,
+      phases,
       seconds: Math.round(performance.now() - t0) / 1000,
     };
   } finally {

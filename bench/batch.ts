@@ -1,0 +1,150 @@
+/**
+ * `batch` seconds for a day of 100k users and 1M transactions. Prints figures; not a test.
+ *
+ *   npx tsc -p bench/tsconfig.json && node .cryptolambda/bench/bench/batch.js [users] [transactions] [days]
+ *
+ * The events are written straight into a throw-away raw zone (the same Parquet writer and manifest
+ * `ingest` uses) instead of going through Kafka: producing and ingesting 1M Avro records would
+ * measure the producer and ingest (bench/ingest.ts does that), not the batch. Day 1 is built from
+ * history (nothing before it), each later day from the previous day's snapshot, so the second
+ * figure includes carrying every user's state forward.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Duck } from '../src/adapters/duckdb/db.js';
+import { commitManifest, type LakeFile, type Manifest } from '../src/adapters/lake/manifest.js';
+import { type Lineage, RAW_TABLES } from '../src/adapters/lake/raw-tables.js';
+import { writeRawFile } from '../src/adapters/lake/raw-writer.js';
+import { runBatch } from '../src/app/batch/run-batch.js';
+import { resolveConfig } from '../src/config/config.js';
+import type { PriceEvent, RewardEvent, TransactionEvent } from '../src/core/events/types.js';
+import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../src/core/money/decimal.js';
+
+const USERS = Number(process.argv[2] ?? 100_000);
+const TXS = Number(process.argv[3] ?? 1_000_000);
+const DAYS = Number(process.argv[4] ?? 2);
+const DAY0 = Date.UTC(2026, 0, 10);
+const DAY_MS = 86_400_000;
+const CHUNK = 250_000;
+const ASSETS = ['BTC', 'ETH', 'SOL'];
+const BASE: Record<string, bigint> = { BTC: 43_000n, ETH: 2_300n, SOL: 60n };
+
+const lineage: Lineage = { topic: 'bench', partition: 0, offset: '0' };
+const q = (units: bigint) => Decimal.fromUnits(units, QTY_SCALE);
+
+/** Deterministic: tx i of a day belongs to user i % USERS; buys first so sells rarely exceed holdings. */
+const txOf = (day: number, i: number): TransactionEvent | RewardEvent => {
+  const user = `u${String(i % USERS).padStart(6, '0')}`;
+  const asset = ASSETS[(i >> 3) % 3]!;
+  const round = Math.floor(i / USERS);
+  const t = DAY0 + day * DAY_MS + Math.floor((i / TXS) * (DAY_MS - 1));
+  const price = Decimal.fromUnits(BASE[asset]! * 10_000n + BigInt((i * 7919) % 10_000), 4).rescale(PRICE_SCALE);
+  const base = { eventId: `b${day}-${i}`, userId: user, asset, price, eventTime: t };
+  const kind = (round + day) % 5;
+  if (kind === 4) return { kind: 'reward', rewardType: 'staking', quantity: q(10n ** 14n), ...base };
+  return {
+    kind: 'transaction',
+    type: kind === 2 ? 'sell' : kind === 3 ? 'card_spend' : 'buy',
+    quantity: q(kind === 0 || kind === 1 ? 10n ** 16n * BigInt(1 + (i % 9)) : 10n ** 15n),
+    fee: Decimal.fromUnits(BigInt(i % 100) * 10n ** 10n, USD_SCALE),
+    feeAsset: 'USD',
+    ...base,
+  };
+};
+
+const main = async (): Promise<void> => {
+  const lakeDir = mkdtempSync(path.join(tmpdir(), 'cl-bench-batch-'));
+  const config = resolveConfig({ lakeDir }, { ...process.env, CRYPTOLAMBDA_TOPIC_PREFIX: '' });
+  console.log(
+    `node ${process.version}, ${USERS.toLocaleString('en-US')} users, ${TXS.toLocaleString('en-US')} user events per day, ${DAYS} days`,
+  );
+  try {
+    const duck = await Duck.open(':memory:', { threads: 2 });
+    const files: LakeFile[] = [];
+    const t0 = performance.now();
+    let commit = 1;
+    for (let day = 0; day < DAYS; day++) {
+      const dt = new Date(DAY0 + day * DAY_MS).toISOString().slice(0, 10);
+      for (let from = 0; from < TXS; from += CHUNK) {
+        const txs: { event: TransactionEvent; lineage: Lineage }[] = [];
+        const rws: { event: RewardEvent; lineage: Lineage }[] = [];
+        for (let i = from; i < Math.min(TXS, from + CHUNK); i++) {
+          const e = txOf(day, i);
+          if (e.kind === 'transaction') txs.push({ event: e, lineage });
+          else rws.push({ event: e, lineage });
+        }
+        for (const [table, rows] of [
+          ['transactions', txs],
+          ['rewards', rws],
+        ] as const) {
+          const rel = path.join('raw', table, `dt=${dt}`, `part-${commit}-${from}.parquet`);
+          const { bytes } = await writeRawFile(
+            duck,
+            RAW_TABLES[table] as never,
+            rows as never,
+            path.join(lakeDir, rel),
+          );
+          files.push({ table, dt, path: rel, rows: rows.length, bytes, commit, minEventTime: 0, maxEventTime: 0 });
+        }
+      }
+      const prices: { event: PriceEvent; lineage: Lineage }[] = [];
+      for (let i = 0; i < 86_400; i++) {
+        const a = ASSETS[i % 3]!;
+        prices.push({
+          event: {
+            kind: 'price',
+            eventId: `bench:${a}USDT:${day}-${i}`,
+            symbol: `${a}USDT`,
+            price: Decimal.fromUnits(
+              BASE[a]! * 10_000n + BigInt((i * 104_729 + day * 31) % 20_000) - 10_000n,
+              4,
+            ).rescale(PRICE_SCALE),
+            quantity: q(10n ** 17n),
+            eventTime: DAY0 + day * DAY_MS + i * 1000,
+            tradeId: String(i),
+            source: 'synthetic',
+          },
+          lineage,
+        });
+      }
+      const rel = path.join('raw', 'prices', `dt=${dt}`, `part-${commit}.parquet`);
+      const { bytes } = await writeRawFile(duck, RAW_TABLES.prices, prices, path.join(lakeDir, rel));
+      files.push({
+        table: 'prices',
+        dt,
+        path: rel,
+        rows: prices.length,
+        bytes,
+        commit,
+        minEventTime: 0,
+        maxEventTime: 0,
+      });
+      commit++;
+    }
+    duck.close();
+    const manifest: Manifest = { version: 1, commit, offsets: {}, files, updatedAt: new Date().toISOString() };
+    await commitManifest(lakeDir, manifest);
+    const rawMb = files.reduce((n, f) => n + f.bytes, 0) / 1e6;
+    console.log(
+      `generated raw zone: ${files.length} files, ${rawMb.toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+
+    for (let day = 0; day < DAYS; day++) {
+      const date = new Date(DAY0 + day * DAY_MS).toISOString().slice(0, 10);
+      const rss0 = process.memoryUsage().rss;
+      const r = await runBatch(config, { date });
+      const rss = process.memoryUsage().rss;
+      console.log(
+        `batch ${date} (${r.fromHistory ? 'from history' : 'from snapshot'}): ${r.seconds.toFixed(1)} s  ` +
+          `${r.users.toLocaleString('en-US')} users, ${r.events.toLocaleString('en-US')} events ` +
+          `(${Math.round(r.events / r.seconds).toLocaleString('en-US')} events/s), ${r.rejects.toLocaleString('en-US')} rejects, ` +
+          `portfolio rows ${r.rows.fact_portfolio_daily?.toLocaleString('en-US')}, rss ${(rss0 / 1e6).toFixed(0)} → ${(rss / 1e6).toFixed(0)} MB; phases ${JSON.stringify(r.phases)}`,
+      );
+    }
+  } finally {
+    rmSync(lakeDir, { recursive: true, force: true });
+  }
+};
+
+await main();
