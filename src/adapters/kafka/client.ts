@@ -113,8 +113,11 @@ export const ensureTopics = async (
   const existingNames = new Set(await admin.listTopics());
   const toCreate = wanted.filter((w) => !existingNames.has(w.physical));
   if (toCreate.length > 0) {
+    // kafkajs's own leader wait retries only LEADER_NOT_AVAILABLE and fails on the
+    // UNKNOWN_TOPIC_OR_PARTITION a busy KRaft broker returns right after creation; waitForLeaders
+    // below retries every retriable error.
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: toCreate.map((w) => ({
         topic: w.physical,
         numPartitions: w.partitions,
