@@ -156,24 +156,46 @@ export const makeDataset = (opts: {
 
 export const userEvents = (d: Dataset): UserEvent[] => [...d.transactions, ...d.rewards];
 
+/**
+ * The part [from, to) of a dataset, as fractions of each topic's records: slices taken in order keep
+ * every topic's (and so every partition's) record order, and cover the same event-time span per topic.
+ */
+export const sliceDataset = (d: Dataset, from: number, to: number): Dataset => {
+  const cut = <T>(xs: readonly T[]) => xs.slice(Math.round(xs.length * from), Math.round(xs.length * to));
+  return { prices: cut(d.prices), transactions: cut(d.transactions), rewards: cut(d.rewards) };
+};
+
+export const datasetSize = (d: Dataset): number => d.prices.length + d.transactions.length + d.rewards.length;
+
+/** One producer for several `produce` calls (keys: symbol / user id, through the real codec). */
+export const datasetProducer = async (config: Config) => {
+  const p = await BatchingProducer.connect(config);
+  return {
+    produce: async (d: Dataset): Promise<void> => {
+      await p.push(
+        topicName(config.topicPrefix, 'prices'),
+        d.prices.map((e) => ({ key: e.symbol, value: encodePrice(e) })),
+      );
+      await p.push(
+        topicName(config.topicPrefix, 'transactions'),
+        d.transactions.map((e) => ({ key: e.userId, value: encodeTransaction(e) })),
+      );
+      await p.push(
+        topicName(config.topicPrefix, 'rewards'),
+        d.rewards.map((e) => ({ key: e.userId, value: encodeReward(e) })),
+      );
+      await p.flush();
+    },
+    close: () => p.disconnect(),
+  };
+};
+
 /** Produce a dataset through the real codec and producer (keys: symbol / user id). */
 export const produceDataset = async (config: Config, d: Dataset): Promise<void> => {
-  const p = await BatchingProducer.connect(config);
+  const p = await datasetProducer(config);
   try {
-    await p.push(
-      topicName(config.topicPrefix, 'prices'),
-      d.prices.map((e) => ({ key: e.symbol, value: encodePrice(e) })),
-    );
-    await p.push(
-      topicName(config.topicPrefix, 'transactions'),
-      d.transactions.map((e) => ({ key: e.userId, value: encodeTransaction(e) })),
-    );
-    await p.push(
-      topicName(config.topicPrefix, 'rewards'),
-      d.rewards.map((e) => ({ key: e.userId, value: encodeReward(e) })),
-    );
-    await p.flush();
+    await p.produce(d);
   } finally {
-    await p.disconnect();
+    await p.close();
   }
 };

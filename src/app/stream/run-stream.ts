@@ -18,6 +18,8 @@ export interface StreamRunOptions {
   readonly onMetrics?: (m: StreamMetricsLine) => void;
   readonly signal?: AbortSignal;
   readonly workerId?: string;
+  /** Kafka group session timeout (ms): how soon a dead worker's partitions move to the others. */
+  readonly sessionTimeoutMs?: number;
 }
 
 export interface StreamMetricsLine {
@@ -92,6 +94,7 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
     ...(opts.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: opts.checkpointIntervalMs }),
     ...(opts.checkpointRecords === undefined ? {} : { checkpointRecords: opts.checkpointRecords }),
     ...(opts.workerId === undefined ? {} : { workerId: opts.workerId }),
+    ...(opts.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: opts.sessionTimeoutMs }),
   });
   const t0 = Date.now();
   await rt.start();
@@ -128,10 +131,11 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
             .hset(keys.streamStatus(), rt.metrics.workerId, JSON.stringify({ ...line, at: now }))
             .catch(() => undefined);
         }
-        if (opts.exitWhenIdleMs !== undefined && rt.metrics.owned.length > 0) {
-          const caughtUp = Object.values(rt.metrics.lag).every((l) => l === 0);
+        if (opts.exitWhenIdleMs !== undefined) {
+          // Caught up = every owned topic-partition processed to its high watermark (owned eagerly on
+          // assignment, so a partition with nothing new counts too, and one that moved away does not).
           const buffered = [...handler.partitions().values()].some((p) => p.buffer.length > 0);
-          if (caughtUp && !buffered && now - lastChange >= opts.exitWhenIdleMs) {
+          if (rt.caughtUp() && !buffered && now - lastChange >= opts.exitWhenIdleMs) {
             stoppedBy = 'idle';
             clearInterval(timer);
             resolve();

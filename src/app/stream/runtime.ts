@@ -30,8 +30,13 @@ export interface PartitionHandler {
   apply(topic: string, n: number, records: readonly ConsumedRecord[], redis: Redis): Promise<void>;
   /** Queue writes for n's dirty state into the checkpoint transaction; return messages for Kafka. */
   flush(n: number, tx: ChainableCommander): OutboxMessage[];
-  /** Optional timer hook (every checkpoint interval): return true when n's state changed without new records. */
-  tick?(n: number): boolean;
+  /**
+   * Optional timer hook (every checkpoint interval): return true when n's state changed without new
+   * records. `caughtUp(topic)` tells whether topic-partition n has been processed up to the high
+   * watermark last seen: a handler may treat an input as idle only then, so data still waiting in
+   * Kafka is never overtaken because of processing-time timing.
+   */
+  tick?(n: number, caughtUp: (topic: string) => boolean): boolean;
 }
 
 export interface RuntimeOptions {
@@ -44,6 +49,11 @@ export interface RuntimeOptions {
   /** ... or after this many records, whichever comes first. */
   readonly checkpointRecords?: number;
   readonly workerId?: string;
+  /**
+   * Kafka group session timeout (ms): how long a worker that died without leaving the group (kill -9,
+   * power loss) keeps its partitions before the broker reassigns them. Broker minimum 6000.
+   */
+  readonly sessionTimeoutMs?: number;
 }
 
 export interface RuntimeMetrics {
@@ -57,7 +67,7 @@ export interface RuntimeMetrics {
   /** Offsets that vanished (retention) before this worker processed them. */
   lostOffsets: number;
   owned: number[];
-  /** Per topic-partition lag at the last fetched batch. */
+  /** Per owned topic-partition: high watermark last seen (fetch or acquire) minus next offset to process. */
   lag: Record<string, number>;
 }
 
@@ -96,6 +106,11 @@ export class StreamRuntime {
   private timer?: NodeJS.Timeout;
   private sinceCheckpoint = 0;
   private readonly sought = new Map<string, bigint>();
+  /** High watermark per owned topic-partition: from the acquire-time offsets, then from every fetched batch. */
+  private readonly highWatermarks = new Map<string, bigint>();
+  private endOffsetsCache?: { at: number; byTopic: Map<string, { partition: number; high: string; low: string }[]> };
+  private joined = false;
+  private joins = 0;
   private failure: unknown;
   private stopped = false;
   private readonly kafka: Kafka;
@@ -140,7 +155,7 @@ export class StreamRuntime {
     const consumer = this.kafka.consumer({
       groupId: this.opts.groupId,
       partitionAssigners: [CoPartitionAssigner],
-      sessionTimeout: 10_000,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? 10_000,
       rebalanceTimeout: 20_000,
       heartbeatInterval: 1000,
       allowAutoTopicCreation: false,
@@ -156,12 +171,23 @@ export class StreamRuntime {
     }
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const assigned = new Set(Object.values(e.payload.memberAssignment).flat());
+      // Not caught up until the new assignment is acquired (its partitions may have work pending).
+      this.joined = false;
+      const generation = ++this.joins;
       void this.locked(async () => {
         for (const n of [...this.owned.keys()]) if (!assigned.has(n)) this.release(n);
+        // Acquire eagerly, not on the first batch: a partition with nothing new to read must still be
+        // owned (fenced, caught-up known) so idleness and exit-when-idle can be decided.
+        if (!this.stopped)
+          for (const n of [...assigned].sort((a, b) => a - b)) if (!this.owned.has(n)) await this.acquire(n);
+        if (generation === this.joins) this.joined = true;
+      }).catch((err) => {
+        this.failure = err;
       });
     });
     consumer.on(consumer.events.CRASH, (e) => {
-      this.failure = e.payload.error;
+      // kafkajs restarts the consumer after a retriable crash (it rejoins; GROUP_JOIN re-syncs ownership).
+      if (!e.payload.restart) this.failure = e.payload.error;
     });
     await consumer.run({
       autoCommit: false,
@@ -176,7 +202,8 @@ export class StreamRuntime {
     const every = this.opts.checkpointIntervalMs ?? 500;
     this.timer = setInterval(() => {
       void this.locked(async () => {
-        if (this.handler.tick) for (const [n, o] of this.owned) if (this.handler.tick(n)) o.dirty = true;
+        const tick = this.handler.tick?.bind(this.handler);
+        if (tick) for (const [n, o] of this.owned) if (tick(n, (topic) => this.caughtUpOn(topic, n))) o.dirty = true;
         await this.checkpoint();
       }).catch((err) => {
         this.failure = err;
@@ -189,10 +216,53 @@ export class StreamRuntime {
     return this.failure;
   }
 
+  /** Topic-partition n of `topic` has been processed up to the last high watermark seen. */
+  caughtUpOn(topic: string, n: number): boolean {
+    const o = this.owned.get(n);
+    const hw = this.highWatermarks.get(tpField(topic, n));
+    if (o === undefined || hw === undefined) return false;
+    return (o.next.get(topic) ?? 0n) >= hw;
+  }
+
+  /** Joined the group and every owned topic-partition is processed up to its last seen high watermark. */
+  caughtUp(): boolean {
+    if (!this.joined) return false;
+    for (const n of this.owned.keys()) for (const t of this.opts.topics) if (!this.caughtUpOn(t, n)) return false;
+    return true;
+  }
+
+  private updateLag(topic: string, n: number): void {
+    const o = this.owned.get(n);
+    const hw = this.highWatermarks.get(tpField(topic, n));
+    if (o === undefined || hw === undefined) return;
+    const next = o.next.get(topic) ?? 0n;
+    this.metrics.lag[tpField(topic, n)] = hw > next ? Number(hw - next) : 0;
+  }
+
+  /** End offsets of every topic, shared by the acquisitions of one rebalance (one admin call per topic). */
+  private async endOffsets(topic: string): Promise<{ partition: number; high: string; low: string }[]> {
+    const now = Date.now();
+    if (this.endOffsetsCache === undefined || now - this.endOffsetsCache.at > 1000) {
+      this.endOffsetsCache = { at: now, byTopic: new Map() };
+    }
+    let offs = this.endOffsetsCache.byTopic.get(topic);
+    if (offs === undefined) {
+      offs = await this.admin!.fetchTopicOffsets(topic);
+      this.endOffsetsCache.byTopic.set(topic, offs);
+    }
+    return offs;
+  }
+
   private release(n: number): void {
     this.owned.delete(n);
     this.handler.release(n);
-    for (const k of [...this.sought.keys()]) if (k.endsWith(`|${n}`)) this.sought.delete(k);
+    for (const t of this.opts.topics) {
+      const field = tpField(t, n);
+      this.sought.delete(field);
+      this.highWatermarks.delete(field);
+      // A partition that moved away must not keep counting as lag here (exit-when-idle waits for 0).
+      delete this.metrics.lag[field];
+    }
     this.metrics.owned = [...this.owned.keys()].sort((a, b) => a - b);
   }
 
@@ -205,18 +275,18 @@ export class StreamRuntime {
       const s = stored[i];
       if (s !== null && s !== undefined) next.set(topic, BigInt(s));
     }
-    // Partitions never checkpointed start at the log start, not wherever Kafka's group offsets say.
-    const missing = this.opts.topics.filter((t) => !next.has(t));
-    for (const topic of missing) {
-      const offsets = await this.admin!.fetchTopicOffsets(topic);
-      const p = offsets.find((o) => o.partition === n);
-      next.set(topic, BigInt(p?.low ?? '0'));
+    for (const topic of this.opts.topics) {
+      const p = (await this.endOffsets(topic)).find((o) => o.partition === n);
+      // Partitions never checkpointed start at the log start, not wherever Kafka's group offsets say.
+      if (!next.has(topic)) next.set(topic, BigInt(p?.low ?? '0'));
+      this.highWatermarks.set(tpField(topic, n), BigInt(p?.high ?? '0'));
     }
     await this.relayOutbox(n, epoch);
     await this.handler.acquire(n, redis);
     const o: Owned = { epoch, next, dirty: false };
     this.owned.set(n, o);
     this.metrics.owned = [...this.owned.keys()].sort((a, b) => a - b);
+    for (const topic of this.opts.topics) this.updateLag(topic, n);
     return o;
   }
 
@@ -228,14 +298,19 @@ export class StreamRuntime {
   ): Promise<void> {
     if (this.stopped || messages.length === 0) return;
     const o = this.owned.get(n) ?? (await this.acquire(n));
+    const field = tpField(topic, n);
+    const hw = BigInt(highWatermark);
+    if (hw > (this.highWatermarks.get(field) ?? -1n)) this.highWatermarks.set(field, hw);
     const expected = o.next.get(topic)!;
     let start = 0;
     while (start < messages.length && BigInt(messages[start]!.offset) < expected) start++;
     this.metrics.duplicatesSkipped += start;
-    if (start === messages.length) return;
+    if (start === messages.length) {
+      this.updateLag(topic, n);
+      return;
+    }
     const first = BigInt(messages[start]!.offset);
     if (first > expected) {
-      const field = tpField(topic, n);
       if (this.sought.get(field) !== expected) {
         // kafkajs began past our checkpoint (its group offset ran ahead of Redis): rewind.
         this.sought.set(field, expected);
@@ -267,7 +342,7 @@ export class StreamRuntime {
     o.dirty = true;
     this.sinceCheckpoint += records.length;
     this.metrics.records += records.length;
-    this.metrics.lag[tpField(topic, n)] = Math.max(0, Number(BigInt(highWatermark) - last - 1n));
+    this.updateLag(topic, n);
   }
 
   /** One atomic commit of state + offsets (+ outbox) for every dirty partition we still own. */

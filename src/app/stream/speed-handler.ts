@@ -10,7 +10,7 @@ import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import type { Interval } from '../../core/ohlcv/candle.js';
 import { NO_WATERMARK } from '../../core/ohlcv/watermark.js';
 import { positionToJson } from '../../core/portfolio/codec.js';
-import { compareEvents } from '../../core/portfolio/position.js';
+import { compareEvents, type Position } from '../../core/portfolio/position.js';
 import { DEFAULT_TIERS, type TierChange, type TierDef } from '../../core/rewards/tiers.js';
 import {
   type CandleStateJson,
@@ -61,6 +61,7 @@ export const DEFAULT_SPEED_OPTIONS: SpeedOptions = {
 };
 
 const INTERVALS: readonly Interval[] = ['1m', '5m'];
+const USER_TABLES = ['transactions', 'rewards'] as const;
 
 interface UserEntry {
   state: UserState;
@@ -73,8 +74,12 @@ interface UserDirty {
   days: Set<string>;
   /** Events applied per day (for the Lambda merge's per-day event sets). */
   deltas: Map<string, Map<string, string>>;
-  /** Days whose end-of-day position snapshot changed. */
-  eod: Set<string>;
+  /**
+   * Per day, the user's book right after their latest applied event of that day (the position maps
+   * are immutable, so this is a reference, not a copy). A flush can hold events of two days; the
+   * end of day D must not see day D+1's events.
+   */
+  eod: Map<string, ReadonlyMap<string, Position>>;
   tier: boolean;
 }
 
@@ -82,13 +87,16 @@ interface PartitionState {
   readonly prices: PriceWindows;
   readonly users: Map<string, UserEntry>;
   readonly dirty: Map<string, UserDirty>;
-  /** User events waiting for both user topics' event time to pass them (see `release`). */
+  /** Processing time the partition was acquired (idleness of a user topic that never had a record). */
+  readonly acquiredAt: number;
+  /** User events waiting for both user topics' event time to pass them (see `releaseBuffer`). */
   buffer: UserEvent[];
   /** Max event time seen per user topic on this partition. */
   readonly userMax: Map<string, number>;
+  /** Processing time of the last record per user topic (idleness; not checkpointed). */
+  readonly lastRecordAt: Map<string, number>;
   /** Event time up to which user events have been released (the users' watermark). */
   userFrontier: number;
-  lastUserRecordAt: number;
   readonly outbox: OutboxMessage[];
   readonly counts: {
     userEvents: number;
@@ -156,7 +164,8 @@ export class SpeedHandler implements PartitionHandler {
       buffer: [],
       userMax: new Map(),
       userFrontier: NO_WATERMARK,
-      lastUserRecordAt: this.now(),
+      lastRecordAt: new Map(),
+      acquiredAt: this.now(),
       outbox: [],
       counts: { userEvents: 0, duplicates: 0, rejected: 0, invalid: 0, lateUser: 0, tierChanges: 0 },
       stateDirty: false,
@@ -267,18 +276,25 @@ export class SpeedHandler implements PartitionHandler {
       } else part.buffer.push(e);
     }
     part.userMax.set(table, max);
-    part.lastUserRecordAt = this.now();
+    part.lastRecordAt.set(table, this.now());
     part.stateDirty = true;
-    this.releaseBuffer(part, false);
+    this.releaseBuffer(part, new Set());
   }
 
-  /** Release buffered user events below the frontier (or all of them when `drain`), in event order. */
-  private releaseBuffer(part: PartitionState, drain: boolean): void {
+  /**
+   * Release buffered user events up to the users' frontier, in event order. The frontier is the
+   * minimum over the user topics that are not idle of (max event time - out-of-orderness - 1); an idle
+   * topic (processed up to its high watermark and quiet for userIdleMs) does not hold it back, and
+   * when both are idle everything buffered is released.
+   */
+  private releaseBuffer(part: PartitionState, idle: ReadonlySet<string>): void {
     if (part.buffer.length === 0) return;
-    const tx = part.userMax.get('transactions') ?? NO_WATERMARK;
-    const rw = part.userMax.get('rewards') ?? NO_WATERMARK;
-    const frontier = drain ? Math.max(tx, rw) : Math.min(tx, rw) - this.opts.outOfOrdernessMs - 1;
-    if (frontier === NO_WATERMARK) return;
+    const active = USER_TABLES.filter((t) => !idle.has(t));
+    const frontier =
+      active.length === 0
+        ? Math.max(...USER_TABLES.map((t) => part.userMax.get(t) ?? NO_WATERMARK))
+        : Math.min(...active.map((t) => part.userMax.get(t) ?? NO_WATERMARK)) - this.opts.outOfOrdernessMs - 1;
+    if (frontier <= NO_WATERMARK) return;
     part.buffer.sort(compareEvents);
     let i = 0;
     while (i < part.buffer.length && part.buffer[i]!.eventTime <= frontier) this.applyUser(part, part.buffer[i++]!);
@@ -319,7 +335,7 @@ export class SpeedHandler implements PartitionHandler {
   private dirtyOf(part: PartitionState, userId: string): UserDirty {
     let d = part.dirty.get(userId);
     if (d === undefined) {
-      d = { assets: new Set(), days: new Set(), deltas: new Map(), eod: new Set(), tier: false };
+      d = { assets: new Set(), days: new Set(), deltas: new Map(), eod: new Map(), tier: false };
       part.dirty.set(userId, d);
     }
     return d;
@@ -360,7 +376,7 @@ export class SpeedHandler implements PartitionHandler {
       });
     } else {
       if (step.asset !== undefined) dirty.assets.add(step.asset);
-      dirty.eod.add(day);
+      dirty.eod.set(day, u.state.positions);
     }
     let deltas = dirty.deltas.get(day);
     if (deltas === undefined) {
@@ -371,13 +387,25 @@ export class SpeedHandler implements PartitionHandler {
     this.emitTierChanges(part, e.userId, step.tierChanges);
   }
 
-  /** Runtime timer hook: release the user buffer once the user topics have been quiet for userIdleMs. */
-  tick(n: number): boolean {
+  /**
+   * Runtime timer hook: a user topic of partition n is idle once it is processed up to its high
+   * watermark and has been quiet for userIdleMs; idle topics stop holding the buffer back. Requiring
+   * "caught up" keeps the merge order independent of fetch timing: records still waiting in Kafka
+   * are never overtaken (a restarted or slower worker releases exactly what an uninterrupted one does).
+   */
+  tick(n: number, caughtUp: (topic: string) => boolean): boolean {
     const part = this.parts.get(n);
     if (part === undefined || part.buffer.length === 0) return false;
-    if (this.now() - part.lastUserRecordAt < this.opts.userIdleMs) return false;
-    this.releaseBuffer(part, true);
-    return true;
+    const now = this.now();
+    const idle = new Set(
+      USER_TABLES.filter(
+        (t) => caughtUp(this.topics[t]) && now - (part.lastRecordAt.get(t) ?? part.acquiredAt) >= this.opts.userIdleMs,
+      ),
+    );
+    if (idle.size === 0) return false;
+    const before = part.buffer.length;
+    this.releaseBuffer(part, idle);
+    return part.buffer.length !== before;
   }
 
   flush(n: number, tx: ChainableCommander): OutboxMessage[] {
@@ -440,10 +468,10 @@ export class SpeedHandler implements PartitionHandler {
         tx.hset(k.delta(userId, day), Object.fromEntries(events));
         tx.expire(k.delta(userId, day), ttl);
       }
-      for (const day of d.eod) {
+      for (const [day, book] of d.eod) {
         // The whole book after the user's latest event of that day: complete for reconcile.
         const fields: Record<string, string> = {};
-        for (const [a, p] of u.state.positions) fields[a] = JSON.stringify(positionToJson(p));
+        for (const [a, p] of book) fields[a] = JSON.stringify(positionToJson(p));
         if (Object.keys(fields).length > 0) {
           tx.hset(k.endOfDay(userId, day), fields);
           tx.expire(k.endOfDay(userId, day), ttl);
@@ -453,18 +481,29 @@ export class SpeedHandler implements PartitionHandler {
     part.dirty.clear();
     if (part.stateDirty) {
       const wm = part.prices.watermark();
+      // Canonical order (not Map insertion order, which follows how Kafka interleaved the topics'
+      // batches): the checkpoint of the same input must be byte-identical whatever the run history.
       tx.hset(k.partitionState(n), {
         maxEventTime: String(part.prices.maxEventTime === NO_WATERMARK ? -1 : part.prices.maxEventTime),
-        open: JSON.stringify(part.prices.openWindows().map((w) => [w.interval, candleToJson(w.candle, false)])),
+        open: JSON.stringify(
+          part.prices
+            .openWindows()
+            .sort(
+              (a, b) =>
+                byText(a.interval, b.interval) ||
+                byText(a.candle.symbol, b.candle.symbol) ||
+                a.candle.start - b.candle.start,
+            )
+            .map((w) => [w.interval, candleToJson(w.candle, false)]),
+        ),
         last: JSON.stringify(
-          [...part.prices.last].map(([s, p]) => [
-            s,
-            { price: p.price.toString(), eventTime: p.eventTime, eventId: p.eventId },
-          ]),
+          [...part.prices.last]
+            .sort(([a], [b]) => byText(a, b))
+            .map(([s, p]) => [s, { price: p.price.toString(), eventTime: p.eventTime, eventId: p.eventId }]),
         ),
         priceCounts: JSON.stringify(part.prices.counts),
         userCounts: JSON.stringify(part.counts),
-        userMax: JSON.stringify([...part.userMax]),
+        userMax: JSON.stringify([...part.userMax].sort(([a], [b]) => byText(a, b))),
         userFrontier: String(part.userFrontier === NO_WATERMARK ? -1 : part.userFrontier),
         buffer: JSON.stringify(part.buffer.map((e) => JSON.stringify(eventToRaw(e)))),
       });
@@ -481,6 +520,8 @@ const decodeBuffered = (s: string): UserEvent => {
   if (!r.ok) throw new CryptolambdaError('INTERNAL', `corrupt buffered event in checkpoint: ${r.reason}`);
   return r.event;
 };
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** -1 is how "no event yet" is stored. */
 const storedTime = (s: string | undefined): number => (s === undefined || s === '-1' ? NO_WATERMARK : Number(s));

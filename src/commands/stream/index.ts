@@ -29,6 +29,13 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       min: 0,
     }),
     'checkpoint-ms': Flags.integer({ description: 'Checkpoint interval (ms).', default: 500, min: 50, max: 60_000 }),
+    'session-timeout': Flags.integer({
+      description:
+        'Kafka group session timeout (ms): how long a worker that died without leaving keeps its partitions.',
+      default: 10_000,
+      min: 6000,
+      max: 300_000,
+    }),
     'metrics-every': Flags.integer({ description: 'Seconds between metrics lines.', default: 5, min: 1 }),
     'exit-when-idle': Flags.integer({
       description: 'Exit after catching up and seeing no new records for this many seconds (for scripts).',
@@ -49,6 +56,7 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
     const s = await runStream(config, {
       speed: { outOfOrdernessMs: this.flags['out-of-orderness'], allowedLatenessMs: this.flags['allowed-lateness'] },
       checkpointIntervalMs: this.flags['checkpoint-ms'],
+      sessionTimeoutMs: this.flags['session-timeout'],
       metricsEveryMs: this.flags['metrics-every'] * 1000,
       signal: ac.signal,
       ...(this.flags['exit-when-idle'] === undefined ? {} : { exitWhenIdleMs: this.flags['exit-when-idle'] * 1000 }),

@@ -11,11 +11,20 @@ import { positionToJson } from '../../../src/core/portfolio/codec.js';
 import { candleToJson } from '../../../src/core/speed/price-windows.js';
 import { dayToJson, emptyUser, replayUser } from '../../../src/core/speed/user-ledger.js';
 import { BIN } from '../../support/cli.js';
-import { type Dataset, makeDataset, produceDataset, userEvents } from '../../support/events.js';
+import {
+  type Dataset,
+  datasetProducer,
+  datasetSize,
+  makeDataset,
+  produceDataset,
+  sliceDataset,
+  userEvents,
+} from '../../support/events.js';
 import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
 import { dumpKeyspace, RUN_SPECIFIC } from '../../support/redis-dump.js';
 
 const START = Date.UTC(2026, 10, 20, 23, 50);
+const emptyDataset: Dataset = { prices: [], transactions: [], rewards: [] };
 
 const setup = async (d: Dataset): Promise<Config> => {
   const config = testConfig();
@@ -113,36 +122,70 @@ describe('speed layer (stream) on real Kafka and Redis', () => {
 
   it('kill -9 mid-stream and restart: the final Redis state equals an uninterrupted run exactly; two workers equal one', async () => {
     const d = makeDataset({ seed: 11, start: START, minutes: 30, users: 60 });
+    const total = datasetSize(d);
     const clean = await setup(d);
-    const crashed = await setup(d);
     const two = await setup(d);
+    // The crashed run gets its input live, while the worker runs, so the kill lands mid-stream.
+    const crashed = await setup(emptyDataset);
 
     await runToIdle(clean);
 
-    // A real worker process, killed with SIGKILL once it has checkpointed part of the input.
+    // A real worker process (the built CLI), killed with SIGKILL while records are flowing: after
+    // at least one checkpoint, before the end of the input. Slices are produced in order (every
+    // partition's record order equals the clean run's), at most two slices ahead of what the worker
+    // has checkpointed, so it is busy when killed and the rest of the input does not exist yet.
+    const SLICES = 40;
     const redis = await connectRedis(crashed);
+    const producer = await datasetProducer(crashed);
+    const ks = keyspaceFor(crashed.topicPrefix);
+    const checkpointed = async () =>
+      Object.values(await redis.hgetall(`${ks}stream:offsets`)).reduce((a, v) => a + Number(v), 0);
+    let produced = 0;
+    let atKill = 0;
     try {
       const env = { ...process.env, CRYPTOLAMBDA_TOPIC_PREFIX: crashed.topicPrefix, NO_COLOR: '1' };
-      const child = spawn(process.execPath, [BIN, 'stream', '--checkpoint-ms', '100'], { env, stdio: 'ignore' });
-      const ks = keyspaceFor(crashed.topicPrefix);
-      const total = d.prices.length + d.transactions.length + d.rewards.length;
-      let done = 0;
-      for (let i = 0; i < 600 && done < total * 0.2; i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        const offs = await redis.hgetall(`${ks}stream:offsets`);
-        done = Object.values(offs).reduce((a, v) => a + Number(v), 0);
+      const child = spawn(process.execPath, [BIN, 'stream', '--checkpoint-ms', '100', '--session-timeout', '6000'], {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => {
+        stderr += b.toString('utf8');
+      });
+      const exited = new Promise((r) => child.once('exit', (code, signal) => r(signal ?? code)));
+      let slice = 0;
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const done = await checkpointed();
+        if (done >= total / 2) break;
+        if (slice < SLICES && done >= Math.round((total * (slice - 1)) / SLICES)) {
+          const part = sliceDataset(d, slice / SLICES, (slice + 1) / SLICES);
+          await producer.produce(part);
+          produced += datasetSize(part);
+          slice++;
+        } else await new Promise((r) => setTimeout(r, 20));
       }
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-      expect(done).toBeGreaterThan(0);
-      expect(done).toBeLessThan(total);
+      expect({ exit: await exited, stderr }).toEqual({ exit: 'SIGKILL', stderr: expect.any(String) });
+      atKill = await checkpointed();
+      expect(atKill).toBeGreaterThanOrEqual(total / 2);
+      expect(atKill).toBeLessThan(total);
+      // The rest of the input arrives while no worker runs.
+      await producer.produce(sliceDataset(d, slice / SLICES, 1));
+      produced += datasetSize(sliceDataset(d, slice / SLICES, 1));
     } finally {
+      await producer.close();
       redis.disconnect();
     }
-    // The successor waits out the dead member's session, then resumes from the last checkpoint.
-    await runToIdle(crashed);
+    expect(produced).toBe(total);
+    // The successor waits out the dead member's session (6 s), then resumes from the last checkpoint:
+    // it applies exactly the records after it, nothing twice.
+    const resumed = await runToIdle(crashed);
+    expect(resumed.stoppedBy).toBe('idle');
+    expect(resumed.records).toBe(total - atKill);
 
-    await Promise.all([runToIdle(two, 'w1'), runToIdle(two, 'w2')]);
+    const [w1, w2] = await Promise.all([runToIdle(two, 'w1'), runToIdle(two, 'w2')]);
+    expect(w1.records + w2.records).toBeGreaterThanOrEqual(total);
 
     const r = await connectRedis(clean);
     try {
@@ -166,5 +209,5 @@ describe('speed layer (stream) on real Kafka and Redis', () => {
     } finally {
       r.disconnect();
     }
-  }, 240_000);
+  }, 120_000);
 });
