@@ -219,6 +219,38 @@ describe('serving on the real stack: batch + speed layer merged', () => {
     expect([missing.code, missing.stderr.split('\n')[0]]).toEqual([5, 'Error: no data for user dave']);
   }, 120_000);
 
+  it('without any batch build the speed layer alone serves portfolio, rewards and ohlcv, and says so', async () => {
+    const config = await setup();
+    const g = goldenEvents('erin');
+    await produceEvents(config, [...PRICES, ...g.dayD, ...g.dayD1]);
+    await streamToIdle(config);
+    const ctx = await openServing(config);
+    try {
+      const p = portfolioToJson(await getPortfolio(ctx, 'erin'));
+      expect([p.mode, p.warnings, p.freshness.batchAsOf]).toEqual([
+        'speed-only',
+        ['no batch build exists: the speed layer is the only source'],
+        null,
+      ]);
+      expect(p.totals).toEqual(GOLDEN_EXPECTED.totals);
+      expect(p.tier).toBe('Silver');
+      const r = await getRewards(ctx, 'erin', { days: 2 });
+      expect(r.days.map((d) => [d.date, d.source, d.cashbackOwed, d.tier])).toEqual([
+        [GOLDEN_D, 'speed', '2.500000000000', 'Bronze'],
+        [GOLDEN_D1, 'speed', '6.000000000000', 'Silver'],
+      ]);
+      const o = await getOhlcv(ctx, 'ETHUSDT', '5m', at(`${GOLDEN_D}T00:00:00Z`), at(`${GOLDEN_D1}T23:55:00Z`));
+      expect([o.boundary, o.batchAsOf]).toEqual([at(`${GOLDEN_D}T09:00:00Z`), null]);
+      expect(o.candles.map((k) => [k.start, k.close, k.source])).toEqual([
+        [at(`${GOLDEN_D}T09:00:00Z`), '2050.000000000000', 'speed'],
+        [at(`${GOLDEN_D}T20:00:00Z`), '2100.000000000000', 'speed'],
+        [at(`${GOLDEN_D1}T13:00:00Z`), '2500.000000000000', 'speed'],
+      ]);
+    } finally {
+      ctx.close();
+    }
+  }, 120_000);
+
   it('reconcile: zero mismatches on a clean simulated day; an event withheld from the speed layer shows with its exact difference', async () => {
     const config = await setup();
     const D = '2026-11-24';
