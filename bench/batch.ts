@@ -33,15 +33,16 @@ const BASE: Record<string, bigint> = { BTC: 43_000n, ETH: 2_300n, SOL: 60n };
 const lineage: Lineage = { topic: 'bench', partition: 0, offset: '0' };
 const q = (units: bigint) => Decimal.fromUnits(units, QTY_SCALE);
 
-/** Deterministic: tx i of a day belongs to user i % USERS; buys first so sells rarely exceed holdings. */
+/** Deterministic: event i of a day belongs to user i % USERS; a user's k-th event of the day has kind k (+ day). */
 const txOf = (day: number, i: number): TransactionEvent | RewardEvent => {
   const user = `u${String(i % USERS).padStart(6, '0')}`;
-  const asset = ASSETS[(i >> 3) % 3]!;
   const round = Math.floor(i / USERS);
+  const kind = (round + day) % 5;
+  // buy BTC, buy ETH, sell BTC, card spend in ETH, staking reward in SOL: few rejects, 3 positions a user.
+  const asset = ASSETS[[0, 1, 0, 1, 2][kind]!]!;
   const t = DAY0 + day * DAY_MS + Math.floor((i / TXS) * (DAY_MS - 1));
   const price = Decimal.fromUnits(BASE[asset]! * 10_000n + BigInt((i * 7919) % 10_000), 4).rescale(PRICE_SCALE);
   const base = { eventId: `b${day}-${i}`, userId: user, asset, price, eventTime: t };
-  const kind = (round + day) % 5;
   if (kind === 4) return { kind: 'reward', rewardType: 'staking', quantity: q(10n ** 14n), ...base };
   return {
     kind: 'transaction',

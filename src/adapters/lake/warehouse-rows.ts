@@ -117,10 +117,20 @@ export class Staging {
   }
 }
 
-/** Stream a query's rows, a chunk at a time (bounded memory on large results). */
+/**
+ * Stream a query's rows, a chunk at a time (bounded memory on large results). The stream runs on a
+ * connection of its own: DuckDB closes a pending streaming result when anything else runs on its
+ * connection (an appender flushing a staging table does), which would end the stream early without
+ * an error.
+ */
 export async function* streamRows(duck: Duck, sql: string, params: DuckDBValue[] = []): AsyncGenerator<DuckDBValue[]> {
-  const result = await duck.conn.stream(sql, params);
-  for await (const rows of result.yieldRows()) yield* rows;
+  const conn = await duck.instance.connect();
+  try {
+    const result = await conn.stream(sql, params);
+    for await (const rows of result.yieldRows()) yield* rows;
+  } finally {
+    conn.closeSync();
+  }
 }
 
 /** The appender methods the raw-zone tables call (raw-tables.ts), row by row. */

@@ -183,7 +183,9 @@ interface UserGroup {
 async function* userGroups(duck: Duck, sql: string | undefined, date: string): AsyncGenerator<UserGroup> {
   if (sql === undefined) return;
   let cur: UserGroup | undefined;
+  let rows = 0;
   for await (const r of streamRows(duck, sql)) {
+    rows++;
     const userId = String(r[2]);
     if (cur === undefined || cur.userId !== userId) {
       if (cur) yield cur;
@@ -203,6 +205,10 @@ async function* userGroups(duck: Duck, sql: string | undefined, date: string): A
       });
   }
   if (cur) yield cur;
+  // Every raw row must have been seen: a stream cut short would silently drop users.
+  const [{ n }] = (await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM (${sql})`)) as [{ n: bigint }];
+  if (BigInt(rows) !== n)
+    throw new CryptolambdaError('INTERNAL', `read ${rows} raw user rows, the raw zone holds ${n}: stream ended early`);
 }
 
 /** Last trade price per asset (of <asset>USDT) at or before the end of `date`, over every price file dated <= date. */
