@@ -101,17 +101,21 @@ export class WarehouseReader {
   }
 
   /**
-   * The user's core state after `date` (the cutoff): that date's snapshot row, else the latest
-   * earlier one (a snapshot written only for users active that day carries forward unchanged).
+   * The user's core state after `date` (the cutoff). The batch writes a snapshot row for every user
+   * it knows at every built date (carried forward), so only that date's files are read; a build
+   * without snapshot files falls back to the latest earlier date that has them. Never a scan of all
+   * dates: a user the batch does not know costs one pruned lookup.
    */
   async snapshot(userId: string, date: string): Promise<UserStateJson | null> {
-    const sql = (src: string) =>
-      `SELECT state_json FROM ${src} WHERE user_id = $1 AND date <= $2::DATE ORDER BY date DESC LIMIT 1`;
-    let rows = await this.query<{ state_json: string }>(SNAPSHOT_USER_STATE.name, [date], sql, [userId, date]);
-    if (rows.length === 0) {
-      const earlier = this.dates().filter((d) => d < date);
-      if (earlier.length > 0) rows = await this.query(SNAPSHOT_USER_STATE.name, earlier, sql, [userId, date]);
-    }
+    const withFiles = this.dates().filter((d) => d <= date && this.filesOf(SNAPSHOT_USER_STATE.name, [d]).length > 0);
+    const from = withFiles.at(-1);
+    if (from === undefined) return null;
+    const rows = await this.query<{ state_json: string }>(
+      SNAPSHOT_USER_STATE.name,
+      [from],
+      (src) => `SELECT state_json FROM ${src} WHERE user_id = $1 AND date = $2::DATE`,
+      [userId, from],
+    );
     return rows.length === 0 ? null : (JSON.parse(rows[0]!.state_json) as UserStateJson);
   }
 

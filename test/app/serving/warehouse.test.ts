@@ -43,14 +43,14 @@ const build = async (duck: Duck, date: string, tables: [TableDef, string][]): Pr
   await publish(lakeDir, { build: { date, rawCommit: 1, builtAt: `${date}T23:59:59Z`, files, stats: {} } });
 };
 
-const reward = (date: string, user: string, spend: string, paid: string, staking: string) =>
+const reward = (date: string, user: string, spend: number, paid: number, staking: number) =>
   `('${date}', '${user}', ${spend}, 0, 0, ${paid}, ${staking}, 0, 'Bronze', ${spend}, 1, 0)`;
 
 beforeAll(async () => {
   lakeDir = mkdtempSync(path.join(tmpdir(), 'cl-serving-wh-'));
   const duck = await Duck.open();
   try {
-    // alice's snapshot exists only at D0 (a carried-forward state must still be found at D).
+    // Only D0 has snapshot files: a build without them falls back to the latest earlier one.
     const alice = JSON.stringify(userToJson(replayUser(emptyUser('alice'), goldenEvents('alice').dayD).state));
     await build(duck, D0, [
       [SNAPSHOT_USER_STATE, `('${D0}', 'alice', '${alice}')`],
