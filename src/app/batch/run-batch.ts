@@ -233,19 +233,36 @@ const dedupedPrices = (lakeDir: string, files: readonly LakeFile[]): string =>
   `(SELECT * FROM read_parquet(${parquetList(lakeDir, files)})
     QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _topic, _partition, _offset) = 1)`;
 
-/** Daily closes per asset for the correlation windows ending at `date` (the fact_price_daily close rule). */
-const windowCloses = async (duck: Duck, lakeDir: string, m: Manifest, date: string) => {
-  const longest = Math.max(...CORRELATION_WINDOWS);
-  const first = datesEnding(date, longest + 1)[0]!;
-  const files = filesWhere(m, 'prices', (dt) => dt >= first && dt <= date);
-  const out = new Map<string, Map<string, Decimal>>();
-  if (files.length === 0) return out;
-  const rows = await duck.rows<{ symbol: string; d: string; close: string }>(
-    `SELECT symbol, CAST(CAST(epoch_ms(event_time_ms) AS DATE) AS VARCHAR) AS d,
-            CAST(first(price ORDER BY event_time_ms DESC, event_id DESC) AS VARCHAR) AS close
-     FROM ${dedupedPrices(lakeDir, files)} GROUP BY ALL`,
+/**
+ * Daily closes per asset for the correlation windows ending at `date`: fact_price_daily.close of
+ * the published builds in the window, D's own from this build's staging table, and for window dates
+ * never built, the same close rule over their raw prices (so a first run or a gap still has them).
+ */
+const windowCloses = async (duck: Duck, lakeDir: string, m: Manifest, ledger: WarehouseLedger, date: string) => {
+  const window = datesEnding(date, Math.max(...CORRELATION_WINDOWS) + 1).slice(0, -1);
+  const built = window.filter((d) => ledger.builds[d] !== undefined);
+  const published = built.flatMap((d) =>
+    ledger.builds[d]!.files.filter((f) => f.table === FACT_PRICE_DAILY.name).map((f) => path.join(lakeDir, f.path)),
   );
-  for (const r of rows) {
+  const unbuilt = new Set(window.filter((d) => ledger.builds[d] === undefined));
+  const raw = filesWhere(m, 'prices', (dt) => unbuilt.has(dt));
+  const sources = [
+    'SELECT symbol, CAST(date AS VARCHAR) AS d, CAST(close AS VARCHAR) AS close FROM stage_fact_price_daily',
+    ...(published.length
+      ? [
+          `SELECT symbol, CAST(date AS VARCHAR), CAST(close AS VARCHAR) FROM read_parquet([${published.map(literal).join(', ')}])`,
+        ]
+      : []),
+    ...(raw.length
+      ? [
+          `SELECT symbol, CAST(CAST(epoch_ms(event_time_ms) AS DATE) AS VARCHAR),
+                  CAST(first(price ORDER BY event_time_ms DESC, event_id DESC) AS VARCHAR)
+           FROM ${dedupedPrices(lakeDir, raw)} GROUP BY ALL`,
+        ]
+      : []),
+  ];
+  const out = new Map<string, Map<string, Decimal>>();
+  for (const r of await duck.rows<{ symbol: string; d: string; close: string }>(sources.join(' UNION ALL '))) {
     const asset = assetOf(r.symbol);
     if (asset === undefined) continue;
     let byDate = out.get(asset);
@@ -408,12 +425,6 @@ export const runBatch = async (config: Config, opts: BatchOptions): Promise<Batc
     for (const [userId, json] of snapshot) emit(userId, userFromJson(JSON.parse(json) as UserStateJson), [], []);
     tierStage.closeSync();
 
-    for (const f of correlationFacts(await windowCloses(duck, lakeDir, manifest, date), date)) {
-      stage.fact_asset_correlation!.append([date, f.windowDays, f.a, f.b, f.observations, f.correlation]);
-    }
-    for (const s of Object.values(stage)) s.close();
-
-    progress('writing', users, events);
     await duck.run(`CREATE OR REPLACE TABLE stage_fact_price_daily (${columnsDdl(FACT_PRICE_DAILY)})`);
     const priceFiles = ofDate.filter((f) => f.table === 'prices');
     if (priceFiles.length > 0) {
@@ -426,6 +437,12 @@ export const runBatch = async (config: Config, opts: BatchOptions): Promise<Batc
         [date],
       );
     }
+    for (const f of correlationFacts(await windowCloses(duck, lakeDir, manifest, ledger, date), date)) {
+      stage.fact_asset_correlation!.append([date, f.windowDays, f.a, f.b, f.observations, f.correlation]);
+    }
+    for (const s of Object.values(stage)) s.close();
+
+    progress('writing', users, events);
     const files = await writeTables(duck, lakeDir, date, DATE_TABLES);
 
     // Dimensions describe the newest build: rebuilding an older date leaves them alone.

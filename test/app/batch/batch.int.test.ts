@@ -271,3 +271,73 @@ describe('batch: row-level problems go to batch_rejects with the reason', () => 
     expect(path.basename(config.lakeDir)).toMatch(/^cl-batch-/);
   });
 });
+
+describe('batch: prices and correlations', () => {
+  it('daily OHLCV per symbol, and 30/90-day correlations from the daily closes (golden case 27)', async () => {
+    const config = await batchSetup();
+    const closes = { BTC: ['100', '110', '121', '108.9'], ETH: ['10', '12', '14.4', '11.52'] };
+    const dates = ['2026-02-01', '2026-02-02', '2026-02-03', '2026-02-04'];
+    const prices: DomainEvent[] = [];
+    for (const [asset, cs] of Object.entries(closes))
+      cs.forEach((close, i) => {
+        const day = Date.parse(`${dates[i]}T00:00:00Z`);
+        // An earlier, higher trade and the closing trade of the day (plus a duplicate of it).
+        for (const [k, p, t] of [
+          ['open', '1000', day + 1000],
+          ['close', close, day + 86_000_000],
+          ['close', close, day + 86_000_000],
+        ] as const)
+          prices.push({
+            kind: 'price',
+            eventId: `synthetic:${asset}USDT:${i}-${k}`,
+            symbol: `${asset}USDT`,
+            price: Decimal.parse(p, PRICE_SCALE),
+            quantity: Decimal.parse('0.5', QTY_SCALE),
+            eventTime: t,
+            tradeId: `${i}-${k}`,
+            source: 'synthetic',
+          });
+      });
+    await produceEvents(config, prices);
+    await runIngestRaw(config);
+    // The last date alone (earlier closes from the raw zone), then every date in order (earlier
+    // closes from the published fact_price_daily): the same correlations.
+    const corr = () =>
+      withWarehouse(config.lakeDir, (duck) => dumpTable(duck, 'fact_asset_correlation', `date = DATE '2026-02-04'`));
+    await runBatch(config, { date: '2026-02-04' });
+    const alone = await corr();
+    expect(alone.map((r) => [r.window_days, r.asset_a, r.asset_b, r.observations, r.correlation])).toEqual([
+      ['30', 'BTC', 'ETH', '3', '1.000000000000'],
+      ['90', 'BTC', 'ETH', '3', '1.000000000000'],
+    ]);
+    await runBackfill(config, { from: dates[0]!, to: dates[3]! });
+    expect(await corr()).toEqual(alone);
+    const daily = await withWarehouse(config.lakeDir, (duck) =>
+      dumpTable(duck, 'fact_price_daily', `date = DATE '2026-02-03'`),
+    );
+    expect(daily).toEqual([
+      {
+        date: '2026-02-03',
+        symbol: 'BTCUSDT',
+        asset: 'BTC',
+        open: '1000.000000000000',
+        high: '1000.000000000000',
+        low: '121.000000000000',
+        close: '121.000000000000',
+        volume: '1.000000000000000000',
+        trades: '2',
+      },
+      {
+        date: '2026-02-03',
+        symbol: 'ETHUSDT',
+        asset: 'ETH',
+        open: '1000.000000000000',
+        high: '1000.000000000000',
+        low: '14.400000000000',
+        close: '14.400000000000',
+        volume: '1.000000000000000000',
+        trades: '2',
+      },
+    ]);
+  });
+});
