@@ -72,6 +72,11 @@ interface UserEntry {
 interface UserDirty {
   assets: Set<string>;
   days: Set<string>;
+  /**
+   * Final aggregates of dirty days that left the worker's three-day memory before the checkpoint
+   * (a replay or catch-up can cover many days of one user between two checkpoints).
+   */
+  retired: Map<string, DayRewards>;
   /** Events applied per day (for the Lambda merge's per-day event sets). */
   deltas: Map<string, Map<string, string>>;
   /**
@@ -335,7 +340,7 @@ export class SpeedHandler implements PartitionHandler {
   private dirtyOf(part: PartitionState, userId: string): UserDirty {
     let d = part.dirty.get(userId);
     if (d === undefined) {
-      d = { assets: new Set(), days: new Set(), deltas: new Map(), eod: new Map(), tier: false };
+      d = { assets: new Set(), days: new Set(), retired: new Map(), deltas: new Map(), eod: new Map(), tier: false };
       part.dirty.set(userId, d);
     }
     return d;
@@ -356,10 +361,15 @@ export class SpeedHandler implements PartitionHandler {
     part.counts.userEvents++;
     u.state = step.state;
     u.days.set(day, step.day!);
-    // Keep three days of aggregates in the worker; older days no longer receive on-time events.
-    for (const d of u.days.keys()) if (Date.parse(d) < Date.parse(day) - 2 * DAY_MS) u.days.delete(d);
     const dirty = this.dirtyOf(part, e.userId);
     dirty.days.add(day);
+    dirty.retired.delete(day);
+    // Keep three days of aggregates in the worker; older days no longer receive on-time events.
+    for (const [d, agg] of u.days) {
+      if (Date.parse(d) >= Date.parse(day) - 2 * DAY_MS) continue;
+      u.days.delete(d);
+      if (dirty.days.has(d)) dirty.retired.set(d, agg);
+    }
     dirty.tier = true;
     if (step.outcome.kind === 'rejected') {
       part.counts.rejected++;
@@ -458,8 +468,9 @@ export class SpeedHandler implements PartitionHandler {
         );
       }
       for (const day of d.days) {
-        const agg = u.days.get(day);
-        if (agg === undefined) continue;
+        const agg = u.days.get(day) ?? d.retired.get(day);
+        if (agg === undefined)
+          throw new CryptolambdaError('INTERNAL', `day ${day} of ${userId} lost before checkpoint`);
         tx.set(k.dayRewards(userId, day), JSON.stringify(dayToJson(agg)), 'EX', ttl);
         tx.sadd(k.dayUsers(day), userId);
         tx.expire(k.dayUsers(day), ttl);
