@@ -81,7 +81,7 @@ const warehousePositions = (lakeDir: string, date: string) =>
 describe('batch: a simulated day through Kafka, ingest and batch equals the core replay', () => {
   it('builds two dates (the second from the first snapshot), survives a crash before publish, rebuilds identically, and picks up late data', async () => {
     const config = await batchSetup();
-    const data = makeDataset({ seed: 11, start: Date.UTC(2026, 0, 10, 23, 0), minutes: 80, users: 40 });
+    const data = makeDataset({ seed: 11, start: Date.UTC(2026, 0, 10, 23, 30), minutes: 60, users: 40 });
     await produceDataset(config, data);
     const ingest = await runIngestRaw(config);
     expect(ingest.deadLetters).toBe(0);
