@@ -101,6 +101,7 @@ export const renderReconcile = (r: ReconcileReport, c: ChalkInstance, color: boo
     if (r.findings.length > limit) lines.push(`… ${r.findings.length - limit} more (see --json or the file)`);
   }
   lines.push(`wrote ${r.rowsWritten} rows to ${r.file}`);
+  for (const w of r.warnings) lines.push(c.yellow(`warning: ${w}`));
   return lines.join('\n');
 };
 

@@ -12,6 +12,8 @@ export interface ReconcileReport {
   /** The fact_reconciliation file written for the date. */
   readonly file: string;
   readonly rowsWritten: number;
+  /** Whole-side problems that explain a flood of findings (e.g. the speed layer's day keys expired). */
+  readonly warnings: string[];
 }
 
 /**
@@ -35,6 +37,15 @@ export const reconcile = async (ctx: ServingContext, rawDate: string): Promise<R
     ctx.speed.day(date),
   ]);
   const result = reconcileDay(date, positions, rewards, speed);
+  const warnings: string[] = [];
+  if (speed.length === 0 && result.summary.users > 0) {
+    warnings.push(
+      `the speed layer has no data for ${date} (its per-day keys live about 8 days, or the stream did not run): every batch user is missing in speed`,
+    );
+  }
+  if (positions.length === 0 && rewards.length === 0 && speed.length > 0) {
+    warnings.push(`the batch build of ${date} has no user facts: every speed-layer user is missing in batch`);
+  }
   const written = await writeReconciliation(ctx.warehouse.lakeDir, date, result.rows);
   return {
     date,
@@ -42,6 +53,7 @@ export const reconcile = async (ctx: ServingContext, rawDate: string): Promise<R
     findings: result.rows.filter((r) => r.status !== 'match'),
     file: written.path,
     rowsWritten: written.rows,
+    warnings,
   };
 };
 

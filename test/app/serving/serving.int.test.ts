@@ -329,8 +329,26 @@ describe('serving on the real stack: batch + speed layer merged', () => {
     try {
       const again = await reconcile(ctx, D);
       expect(again.findings).toEqual(r2.findings);
+      expect(again.warnings).toEqual([]);
     } finally {
       ctx.close();
+    }
+    // Against an empty speed keyspace (expired day keys, or the stream never ran) every user is
+    // missing in speed, and the report says why.
+    const empty = await openServing({ ...config, topicPrefix: `${config.topicPrefix}none.` });
+    try {
+      const r = await reconcile(empty, D);
+      expect(r.summary).toMatchObject({
+        fieldsMatched: 0,
+        missingInBatch: 0,
+        missingInSpeed: r.summary.subjects,
+        clean: false,
+      });
+      expect(r.warnings).toEqual([
+        `the speed layer has no data for ${D} (its per-day keys live about 8 days, or the stream did not run): every batch user is missing in speed`,
+      ]);
+    } finally {
+      empty.close();
     }
     const human = await runCli(['reconcile', '--date', D], cliEnv(config));
     expect(human.code).toBe(8);
