@@ -196,6 +196,16 @@ describe('serving on the real stack: batch + speed layer merged', () => {
         [1, 'alice', '2971.100000000000'],
         [2, 'bob', '-100.000000000000'],
       ]);
+      // D reconciles clean although the speed layer went on to apply D+1 (its book of D is the one
+      // after each user's last event of D, not the latest).
+      const rec = await reconcile(ctx, GOLDEN_D);
+      expect(rec.summary).toMatchObject({
+        users: 2,
+        fieldsMismatched: 0,
+        missingInBatch: 0,
+        missingInSpeed: 0,
+        clean: true,
+      });
       const spend = await getTop(ctx, { by: 'spend', limit: 1 });
       expect(spend.users.map((u) => [u.userId, u.value, u.detail.cashbackOwed])).toEqual([
         ['alice', '500.000000000000', '2.500000000000'],
