@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Duck } from '../../../src/adapters/duckdb/db.js';
 import { readManifest } from '../../../src/adapters/lake/manifest.js';
 import { readLedger } from '../../../src/adapters/lake/warehouse-store.js';
 import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
@@ -207,8 +208,21 @@ describe('batch: a simulated day through Kafka, ingest and batch equals the core
       ['SOL', 'SOLUSDT', D1],
     ]);
     expect(dims.users).toBe(empty.users);
-    // Only published files remain referenced; the analysts' catalog has a view per table.
+    // The analysts' catalog has a view per table over the published files.
     expect(readdirSync(config.lakeDir)).toContain('warehouse.duckdb');
+    const catalog = await Duck.open(path.join(config.lakeDir, 'warehouse.duckdb'));
+    try {
+      const views = await catalog.rows<{ n: string }>(
+        `SELECT view_name AS n FROM duckdb_views() WHERE NOT internal ORDER BY 1`,
+      );
+      expect(views.map((v) => v.n)).toEqual(WAREHOUSE_TABLES.map((t) => t.name).sort());
+      const [n] = await catalog.rows<{ n: bigint }>(
+        `SELECT count(*) AS n FROM fact_portfolio_daily WHERE date = DATE '2026-01-12'`,
+      );
+      expect(Number(n!.n)).toBe(carried.length);
+    } finally {
+      catalog.close();
+    }
   });
 });
 
