@@ -128,8 +128,8 @@ export const createViews = async (duck: Duck, ledger: WarehouseLedger, lakeDir: 
 
 /**
  * Delete warehouse files no build references (a batch that crashed before its ledger write) once
- * they are older than `minAgeMs`: younger ones may belong to a batch still running. Directory
- * readers (Hive, Spark, read_parquet globs) would otherwise see them.
+ * they are older than `minAgeMs` (callers that cannot exclude a concurrent build pass a margin).
+ * Directory readers (Hive, Spark, read_parquet globs) would otherwise see them.
  */
 export const removeWarehouseOrphans = async (
   lakeDir: string,

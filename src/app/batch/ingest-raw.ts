@@ -3,6 +3,7 @@ import { BatchingProducer } from '../../adapters/kafka/producer.js';
 import type { Config } from '../../config/config.js';
 import { type CompactResult, compactRawZone, type IngestProgress, type IngestResult, runIngest } from '../ingest.js';
 import { DeadLetterSink } from '../produce/dead-letter.js';
+import { ingestLockPath, withLakeLock } from './lake-lock.js';
 
 /**
  * `ingest`: the production raw-zone ingest. Records are decoded as Avro single-object events and
@@ -24,7 +25,10 @@ export interface IngestRawResult extends IngestResult {
   readonly compaction?: CompactResult;
 }
 
-export const runIngestRaw = async (config: Config, opts: IngestRawOptions = {}): Promise<IngestRawResult> => {
+export const runIngestRaw = (config: Config, opts: IngestRawOptions = {}): Promise<IngestRawResult> =>
+  withLakeLock(ingestLockPath(config.lakeDir), 'ingest', 'ingest', () => ingestLocked(config, opts));
+
+const ingestLocked = async (config: Config, opts: IngestRawOptions): Promise<IngestRawResult> => {
   const producer = await BatchingProducer.connect(config);
   try {
     const dlq = new DeadLetterSink(producer, config);

@@ -47,6 +47,7 @@ import {
   type TableDef,
   WAREHOUSE_TABLES,
 } from '../../core/warehouse/schema.js';
+import { batchLockPath, withLakeLock } from './lake-lock.js';
 
 /**
  * `batch --date D`: the batch view of one UTC date, built from the previous date's end state
@@ -66,7 +67,7 @@ export interface BatchOptions {
   readonly tiers?: readonly TierDef[];
   /** Test hook: after every Parquet file of the build is written, before the ledger publish. */
   readonly beforePublish?: () => Promise<void>;
-  /** Unreferenced warehouse files (a crashed build) older than this are deleted first; default 10 min. */
+  /** Unreferenced warehouse files (a crashed build) older than this are deleted first (default 0: the batch lock excludes a build in progress). */
   readonly orphanMinAgeMs?: number;
 }
 
@@ -299,14 +300,18 @@ const writeTables = async (
   return out;
 };
 
-export const runBatch = async (config: Config, opts: BatchOptions): Promise<BatchResult> => {
-  const t0 = performance.now();
+export const runBatch = (config: Config, opts: BatchOptions): Promise<BatchResult> => {
   const date = checkDate(opts.date);
+  return withLakeLock(batchLockPath(config.lakeDir), 'batch', `batch ${date}`, () => buildDate(config, date, opts));
+};
+
+const buildDate = async (config: Config, date: string, opts: BatchOptions): Promise<BatchResult> => {
+  const t0 = performance.now();
   const tiers = opts.tiers ?? DEFAULT_TIERS;
   const lakeDir = config.lakeDir;
   const manifest = await readManifest(lakeDir);
   const ledger = await readLedger(lakeDir);
-  const orphansRemoved = await removeWarehouseOrphans(lakeDir, ledger, opts.orphanMinAgeMs ?? 600_000);
+  const orphansRemoved = await removeWarehouseOrphans(lakeDir, ledger, opts.orphanMinAgeMs ?? 0);
   const ofDate = manifest.files.filter((f) => f.dt === date);
   if (ofDate.length === 0 && !opts.allowEmpty) {
     throw new CryptolambdaError(

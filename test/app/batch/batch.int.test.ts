@@ -105,11 +105,23 @@ describe('batch: a simulated day through Kafka, ingest and batch equals the core
     const afterCrash = await dumpAll(config.lakeDir);
     expect(afterCrash.fact_portfolio_daily!.every((r) => (r as { date: string }).date === D1)).toBe(true);
 
-    const b2 = await runBatch(config, { date: D2, orphanMinAgeMs: 0 });
+    const b2 = await runBatch(config, { date: D2 });
     expect(b2.fromHistory).toBe(false);
     expect(b2.orphansRemoved).toBe(9); // the crashed run's 6 date files + 3 dims
     const first = await dumpAll(config.lakeDir);
-    const again = await runBatch(config, { date: D2 });
+    // One batch at a time per lake: a second one started while D2 is being rebuilt is refused.
+    let concurrent: unknown;
+    const again = await runBatch(config, {
+      date: D2,
+      beforePublish: async () => {
+        concurrent = await runBatch(config, { date: D1 }).catch((e) => e);
+      },
+    });
+    expect(concurrent).toBeInstanceOf(CryptolambdaError);
+    expect((concurrent as CryptolambdaError).code).toBe('CONFLICT');
+    expect((concurrent as CryptolambdaError).message).toMatch(
+      /^another batch is running on this lake \(pid \d+ on .*, batch 2026-01-11, since /,
+    );
     expect(again.rows).toEqual(b2.rows);
     expect(await dumpAll(config.lakeDir)).toEqual(first);
 
@@ -249,7 +261,14 @@ describe('batch: row-level problems go to batch_rejects with the reason', () => 
       tx('r-3', 'sell', '-1', 2000), // negative: only a lenient decoder lets this into the raw zone
     ];
     await produceEvents(config, events.slice(0, 3));
-    await runIngestRaw(config);
+    // One ingest at a time per lake (two would publish the same offsets twice).
+    const both = await Promise.allSettled([runIngestRaw(config), runIngestRaw(config)]);
+    expect(both.map((b) => b.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = both.find((b) => b.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason.message).toMatch(/^another ingest is running on this lake/);
+    expect(
+      (both.find((b) => b.status === 'fulfilled') as PromiseFulfilledResult<{ records: number }>).value.records,
+    ).toBe(3);
     // A decoder that accepts anything (as a buggy or older ingest might): the batch re-validates.
     const lenient: Decoder = () => ({ ok: true, event: events[3]! });
     const { produceRaw } = await import('./support.js');
