@@ -134,6 +134,8 @@ export const createViews = async (duck: Duck, ledger: WarehouseLedger, lakeDir: 
 export const removeWarehouseOrphans = async (
   lakeDir: string,
   ledger: WarehouseLedger,
+  /** Only these tables' directories: others (fact_reconciliation) are written outside the ledger. */
+  tables: readonly string[],
   minAgeMs: number,
   now: number = Date.now(),
 ): Promise<number> => {
@@ -161,6 +163,6 @@ export const removeWarehouseOrphans = async (
       }
     }
   };
-  await walk(warehouseDir(lakeDir));
+  for (const t of tables) await walk(path.join(warehouseDir(lakeDir), t));
   return removed;
 };

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { Duck, ident, literal } from '../../adapters/duckdb/db.js';
@@ -311,7 +312,12 @@ const buildDate = async (config: Config, date: string, opts: BatchOptions): Prom
   const lakeDir = config.lakeDir;
   const manifest = await readManifest(lakeDir);
   const ledger = await readLedger(lakeDir);
-  const orphansRemoved = await removeWarehouseOrphans(lakeDir, ledger, opts.orphanMinAgeMs ?? 0);
+  const orphansRemoved = await removeWarehouseOrphans(
+    lakeDir,
+    ledger,
+    WAREHOUSE_TABLES.map((t) => t.name),
+    opts.orphanMinAgeMs ?? 0,
+  );
   const ofDate = manifest.files.filter((f) => f.dt === date);
   if (ofDate.length === 0 && !opts.allowEmpty) {
     throw new CryptolambdaError(
@@ -554,7 +560,20 @@ export const refreshCatalog = async (ledger: WarehouseLedger, lakeDir: string): 
   let duck: Duck | undefined;
   try {
     duck = await Duck.open(file, { threads: 1 });
-    await createViews(duck, ledger, lakeDir, [...WAREHOUSE_TABLES.map((t) => t.name), FACT_RECONCILIATION.name]);
+    await createViews(
+      duck,
+      ledger,
+      lakeDir,
+      WAREHOUSE_TABLES.map((t) => t.name),
+    );
+    // reconcile writes its table outside the build ledger, one file per date (reconciliation-writer.ts).
+    const recon = path.join(warehouseDir(lakeDir), FACT_RECONCILIATION.name);
+    if (existsSync(recon))
+      await duck
+        .run(
+          `CREATE OR REPLACE VIEW ${ident(FACT_RECONCILIATION.name)} AS SELECT * FROM read_parquet(${literal(path.join(recon, '*', '*.parquet'))})`,
+        )
+        .catch(() => undefined); // no file yet: no view, as for the other tables
     return file;
   } catch (err) {
     return `not refreshed: ${(err as Error).message.split('\n')[0]}`;

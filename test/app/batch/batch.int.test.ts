@@ -1,7 +1,7 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Duck } from '../../../src/adapters/duckdb/db.js';
+import { Duck, literal } from '../../../src/adapters/duckdb/db.js';
 import { readManifest } from '../../../src/adapters/lake/manifest.js';
 import { readLedger } from '../../../src/adapters/lake/warehouse-store.js';
 import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
@@ -88,6 +88,12 @@ describe('batch: a simulated day through Kafka, ingest and batch equals the core
     expect(ingest.deadLetters).toBe(0);
     expect(ingest.dates).toEqual([D1, D2]);
 
+    // reconcile's table lives outside the build ledger: the batch's orphan cleanup must leave it alone.
+    const recon = path.join(config.lakeDir, 'warehouse', 'fact_reconciliation', `dt=${D1}`, 'reconciliation.parquet');
+    mkdirSync(path.dirname(recon), { recursive: true });
+    await withWarehouse(config.lakeDir, (duck) =>
+      duck.run(`COPY (SELECT DATE '2026-01-10' AS date, 'u0001' AS user_id) TO ${literal(recon)} (FORMAT parquet)`),
+    );
     const b1 = await runBatch(config, { date: D1 });
     expect(b1.fromHistory).toBe(true);
     expect(b1.rejects).toBe(b1.rejectsByCode.INSUFFICIENT_HOLDINGS ?? 0);
@@ -220,14 +226,15 @@ describe('batch: a simulated day through Kafka, ingest and batch equals the core
       ['SOL', 'SOLUSDT', D1],
     ]);
     expect(dims.users).toBe(empty.users);
-    // The analysts' catalog has a view per table over the published files.
+    expect(existsSync(recon)).toBe(true);
+    // The analysts' catalog has a view per table over the published files (and reconcile's).
     expect(readdirSync(config.lakeDir)).toContain('warehouse.duckdb');
     const catalog = await Duck.open(path.join(config.lakeDir, 'warehouse.duckdb'));
     try {
       const views = await catalog.rows<{ n: string }>(
         `SELECT view_name AS n FROM duckdb_views() WHERE NOT internal ORDER BY 1`,
       );
-      expect(views.map((v) => v.n)).toEqual(WAREHOUSE_TABLES.map((t) => t.name).sort());
+      expect(views.map((v) => v.n)).toEqual([...WAREHOUSE_TABLES.map((t) => t.name), 'fact_reconciliation'].sort());
       const [n] = await catalog.rows<{ n: bigint }>(
         `SELECT count(*) AS n FROM fact_portfolio_daily WHERE date = DATE '2026-01-12'`,
       );
