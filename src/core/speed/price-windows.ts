@@ -23,9 +23,14 @@ export interface PriceWindowOptions {
 export interface OpenWindow {
   readonly interval: Interval;
   candle: Candle;
-  /** Event ids in this window since the worker loaded it (duplicate trades are dropped). */
+  /**
+   * Event ids in this window since the worker loaded it (duplicate trades are dropped). Kept only in
+   * windows of the coarsest interval: see `add`.
+   */
   readonly ids: Set<string>;
   dirty: boolean;
+  /** Sealed (final, left `open`): the per-symbol fast path must not reuse it. */
+  closed: boolean;
 }
 
 export interface EmittedCandle {
@@ -46,45 +51,80 @@ export type PriceOutcome = { status: Lateness | 'duplicate'; lateFor: Interval[]
 export class PriceWindows {
   maxEventTime = NO_WATERMARK;
   private readonly open = new Map<string, OpenWindow>();
+  /** Per symbol, the window of each interval the symbol's last trade went to (in-order trades hit it). */
+  private readonly hot = new Map<string, (OpenWindow | undefined)[]>();
+  private readonly sizes: number[];
+  /** Index of the coarsest interval: its window holds the event ids. */
+  private readonly coarsest: number;
   /** Windows that became final since the last drain, to write once more and forget. */
   private finals: EmittedCandle[] = [];
   readonly last = new Map<string, LastPrice>();
   readonly dirtySymbols = new Set<string>();
   counts = { onTime: 0, late: 0, tooLate: 0, duplicates: 0 };
 
-  constructor(readonly opts: PriceWindowOptions) {}
+  constructor(readonly opts: PriceWindowOptions) {
+    this.sizes = opts.intervals.map((i) => INTERVALS_MS[i]);
+    this.coarsest = this.sizes.indexOf(Math.max(...this.sizes));
+  }
+
+  private windowOf(i: number, symbol: string, start: number): OpenWindow | undefined {
+    const w = this.hot.get(symbol)?.[i];
+    if (w !== undefined && !w.closed && w.candle.start === start) return w;
+    return this.open.get(`${this.opts.intervals[i]}|${symbol}|${start}`);
+  }
 
   watermark(): number {
     return this.maxEventTime === NO_WATERMARK ? NO_WATERMARK : this.maxEventTime - this.opts.outOfOrdernessMs;
   }
 
+  /**
+   * Duplicates are detected in the coarsest interval's window only: it ends last, so it accepts an
+   * event whenever any finer window does, and every id added anywhere was added there too.
+   */
   add(e: PriceEvent): PriceOutcome {
     const wm = this.watermark();
     const lateFor: Interval[] = [];
+    const { intervals } = this.opts;
+    const c = this.coarsest;
+    const cStart = windowStart(e.eventTime, this.sizes[c]!);
+    const cStatus = classify(cStart + this.sizes[c]!, wm, this.opts.allowedLatenessMs);
+    if (cStatus !== 'too_late' && this.windowOf(c, e.symbol, cStart)?.ids.has(e.eventId)) {
+      this.counts.duplicates++;
+      return { status: 'duplicate', lateFor: [] };
+    }
     let accepted = false;
     let late = false;
-    for (const interval of this.opts.intervals) {
-      const size = INTERVALS_MS[interval];
-      const start = windowStart(e.eventTime, size);
-      const status = classify(start + size, wm, this.opts.allowedLatenessMs);
+    let hot = this.hot.get(e.symbol);
+    if (hot === undefined) {
+      hot = [];
+      this.hot.set(e.symbol, hot);
+    }
+    for (let i = 0; i < intervals.length; i++) {
+      const interval = intervals[i]!;
+      const size = this.sizes[i]!;
+      const start = i === c ? cStart : windowStart(e.eventTime, size);
+      const status = i === c ? cStatus : classify(start + size, wm, this.opts.allowedLatenessMs);
       if (status === 'too_late') {
         lateFor.push(interval);
         continue;
       }
-      const k = `${interval}|${e.symbol}|${start}`;
-      const w = this.open.get(k);
-      if (w?.ids.has(e.eventId)) {
-        this.counts.duplicates++;
-        return { status: 'duplicate', lateFor: [] };
-      }
       if (status === 'late') late = true;
+      let w = this.windowOf(i, e.symbol, start);
       if (w === undefined) {
-        this.open.set(k, { interval, candle: addTrade(undefined, e, size), ids: new Set([e.eventId]), dirty: true });
+        w = {
+          interval,
+          candle: addTrade(undefined, e, size),
+          ids: new Set(i === c ? [e.eventId] : []),
+          dirty: true,
+          closed: false,
+        };
+        this.open.set(`${interval}|${e.symbol}|${start}`, w);
       } else {
         w.candle = addTrade(w.candle, e, size);
-        w.ids.add(e.eventId);
+        if (i === c) w.ids.add(e.eventId);
         w.dirty = true;
       }
+      hot[i] = w;
       accepted = true;
     }
     if (e.eventTime > this.maxEventTime) this.maxEventTime = e.eventTime;
@@ -112,6 +152,7 @@ export class PriceWindows {
     for (const [k, w] of this.open) {
       if (w.candle.end + this.opts.allowedLatenessMs <= wm) {
         this.finals.push({ interval: w.interval, candle: w.candle, final: true });
+        w.closed = true;
         this.open.delete(k);
       }
     }
@@ -143,6 +184,7 @@ export class PriceWindows {
         candle: w.candle,
         ids: new Set(),
         dirty: false,
+        closed: false,
       });
     }
     for (const [s, p] of last) this.last.set(s, p);
