@@ -35,7 +35,7 @@ export const speedKeys = (keyspace: string) => ({
   positions: (userId: string) => `${keyspace}pos:${assertKeyPart('user id', userId)}`,
   /** STRING TierJson. */
   tier: (userId: string) => `${keyspace}tier:${assertKeyPart('user id', userId)}`,
-  /** HASH asset -> DeltaJson: the speed layer's contribution for one event day (YYYY-MM-DD). */
+  /** HASH eventId -> raw event JSON: the events the speed layer applied (or rejected) on one event day (YYYY-MM-DD). */
   delta: (userId: string, day: string) =>
     `${keyspace}delta:${assertKeyPart('user id', userId)}:${assertKeyPart('day', day)}`,
   /** HASH field -> DayRewardsJson of one user and day (spend, cashback owed vs paid, staking income, tier). */
@@ -54,7 +54,7 @@ export const speedKeys = (keyspace: string) => ({
   partitionState: (n: number) => `${keyspace}stream:part:${n}`,
   /** HASH partition -> watermark (ms) of that partition; the stream-wide watermark is the min of live ones. */
   watermarks: () => `${keyspace}stream:watermark`,
-  /** HASH metric -> value, written at each checkpoint (status, ticker staleness). */
+  /** HASH workerId -> metrics line JSON, written by each worker every metrics interval and at stop. */
   streamStatus: () => `${keyspace}stream:status`,
 });
 
