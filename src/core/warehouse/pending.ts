@@ -3,10 +3,12 @@
  * ledger alone (no extra state that could disagree with them after a crash):
  *
  * - a date is **unbuilt** when the raw zone has files for it and the ledger no build;
- * - a built date is **stale** when a raw file of that date was published after its build
- *   (file.commit > build.rawCommit): late events landed in its partition;
- * - because positions carry forward, every built date after the earliest stale date is stale too
- *   (**rebuild** lists them all, in date order).
+ * - a built date is **stale** when a raw file dated on or before it was published after its build
+ *   (file.commit > build.rawCommit): late events landed in its partition, or in an earlier one
+ *   whose end state it carries forward (so rebuilding the earlier date alone does not make it
+ *   current again);
+ * - **rebuild** lists unbuilt and stale dates in date order, the order that lets each start from
+ *   the snapshot of the one before.
  *
  * Compaction keeps the newest input commit on the merged file, so it never makes a date stale.
  */
@@ -28,22 +30,20 @@ export interface PendingDates {
 }
 
 export const pendingDates = (files: readonly RawFileRef[], builds: readonly BuildRef[]): PendingDates => {
-  const latest = new Map<string, number>();
-  for (const f of files) latest.set(f.dt, Math.max(latest.get(f.dt) ?? 0, f.commit));
-  const built = new Map(builds.map((b) => [b.date, b.rawCommit]));
-  const unbuilt = [...latest.keys()].filter((d) => !built.has(d)).sort();
+  const dates = new Set(files.map((f) => f.dt));
+  const built = new Set(builds.map((b) => b.date));
+  const unbuilt = [...dates].filter((d) => !built.has(d)).sort();
   const stale = builds
-    .filter((b) => (latest.get(b.date) ?? 0) > b.rawCommit)
+    .filter((b) => !carryForwardValid(files, b))
     .map((b) => b.date)
     .sort();
-  const first = stale[0];
-  const cascade = first === undefined ? [] : builds.map((b) => b.date).filter((d) => d >= first);
-  return { unbuilt, stale, rebuild: [...new Set([...unbuilt, ...cascade])].sort() };
+  return { unbuilt, stale, rebuild: [...new Set([...unbuilt, ...stale])].sort() };
 };
 
 /**
- * Whether the build of `prev` is still a valid starting point: no raw file dated on or before
- * `prev` was published after it (otherwise its end state misses late events).
+ * Whether the build of `prev` is current: no raw file dated on or before `prev` was published after
+ * it (otherwise its end state misses late events). Also decides whether the next date may start
+ * from its snapshot.
  */
 export const carryForwardValid = (files: readonly RawFileRef[], prev: BuildRef): boolean =>
   files.every((f) => f.dt > prev.date || f.commit <= prev.rawCommit);

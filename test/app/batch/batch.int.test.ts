@@ -180,7 +180,7 @@ describe('batch: a simulated day through Kafka, ingest and batch equals the core
     const li = await runIngestRaw(config);
     expect(li.lateDates).toEqual([D1]);
     expect(Object.keys((await readManifest(config.lakeDir)).late ?? {})).toEqual([D1]);
-    expect(await pendingBatchDates(config.lakeDir)).toEqual({ unbuilt: [], stale: [D1], rebuild: [D1, D2] });
+    expect(await pendingBatchDates(config.lakeDir)).toEqual({ unbuilt: [], stale: [D1, D2], rebuild: [D1, D2] });
     // D2's carry-forward (D1's snapshot) is stale now: D2 replays all history and includes the late buy.
     const late2 = await runBatch(config, { date: D2 });
     expect(late2.fromHistory).toBe(true);

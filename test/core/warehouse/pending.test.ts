@@ -27,10 +27,13 @@ describe('pendingDates', () => {
     const late = [...files, { dt: '2026-01-02', commit: 3 }];
     expect(pendingDates(late, builds)).toEqual({
       unbuilt: [],
-      stale: ['2026-01-02'],
+      stale: ['2026-01-02', '2026-01-03'],
       rebuild: ['2026-01-02', '2026-01-03'],
     });
     expect(pendingDates(files, builds).rebuild).toEqual([]);
+    // Rebuilding the late date alone leaves the later date stale: it carried the old end state.
+    const rebuilt = builds.map((b) => (b.date === '2026-01-02' ? { ...b, rawCommit: 3 } : b));
+    expect(pendingDates(late, rebuilt).rebuild).toEqual(['2026-01-03']);
   });
 
   it('a carry-forward is valid only when nothing dated up to it was published after its build', () => {
