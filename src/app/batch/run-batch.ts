@@ -303,7 +303,18 @@ const writeTables = async (
 
 export const runBatch = (config: Config, opts: BatchOptions): Promise<BatchResult> => {
   const date = checkDate(opts.date);
-  return withLakeLock(batchLockPath(config.lakeDir), 'batch', `batch ${date}`, () => buildDate(config, date, opts));
+  return withLakeLock(batchLockPath(config.lakeDir), 'batch', `batch ${date}`, async () => {
+    // `ingest --compact` may replace raw files while the build reads them (it deletes merged inputs
+    // after its manifest commit): if the build fails and the manifest moved, build again from it.
+    for (let attempt = 1; ; attempt++) {
+      const commit = (await readManifest(config.lakeDir)).commit;
+      try {
+        return await buildDate(config, date, opts);
+      } catch (err) {
+        if (attempt >= 3 || (await readManifest(config.lakeDir)).commit === commit) throw err;
+      }
+    }
+  });
 };
 
 const buildDate = async (config: Config, date: string, opts: BatchOptions): Promise<BatchResult> => {
