@@ -1,6 +1,14 @@
 import type { PriceEvent } from '../events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../money/decimal.js';
-import { addTrade, type Candle, INTERVALS_MS, type Interval, vwap, windowStart } from '../ohlcv/candle.js';
+import {
+  type Candle,
+  candleOf,
+  INTERVALS_MS,
+  type Interval,
+  mergeCandles,
+  vwap,
+  windowStart,
+} from '../ohlcv/candle.js';
 import { classify, type Lateness, NO_WATERMARK } from '../ohlcv/watermark.js';
 
 /**
@@ -94,6 +102,9 @@ export class PriceWindows {
     }
     let accepted = false;
     let late = false;
+    // The trade as a one-trade candle, built once (its exact quote volume is the costly part) and
+    // merged into every interval's window: the same result as addTrade per interval.
+    let single: Candle | undefined;
     let hot = this.hot.get(e.symbol);
     if (hot === undefined) {
       hot = [];
@@ -110,17 +121,19 @@ export class PriceWindows {
       }
       if (status === 'late') late = true;
       let w = this.windowOf(i, e.symbol, start);
+      single ??= candleOf(e, size);
       if (w === undefined) {
         w = {
           interval,
-          candle: addTrade(undefined, e, size),
+          candle:
+            single.start === start && single.end === start + size ? single : { ...single, start, end: start + size },
           ids: new Set(i === c ? [e.eventId] : []),
           dirty: true,
           closed: false,
         };
         this.open.set(`${interval}|${e.symbol}|${start}`, w);
       } else {
-        w.candle = addTrade(w.candle, e, size);
+        w.candle = mergeCandles(w.candle, single);
         if (i === c) w.ids.add(e.eventId);
         w.dirty = true;
       }
