@@ -55,6 +55,7 @@ export const writeTableFile = async (
   date: string | null,
   sql: string,
   orderBy: string,
+  rowGroupSize = 16_384,
 ): Promise<WarehouseFile> => {
   const rel = path.join(
     'warehouse',
@@ -65,9 +66,10 @@ export const writeTableFile = async (
   const file = path.join(lakeDir, rel);
   await mkdir(path.dirname(file), { recursive: true });
   // ROW_GROUP_SIZE keeps groups small enough that a point lookup on the sort key (user id) reads
-  // one group instead of the file: the min/max statistics prune the rest.
+  // one group instead of the file: the min/max statistics prune the rest. Tables with wide rows
+  // (snapshot_user_state's JSON) use smaller groups, since a lookup decompresses its whole group.
   await duck.run(
-    `COPY (SELECT * FROM (${sql}) ORDER BY ${orderBy}) TO ${literal(`${file}.tmp`)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 16384)`,
+    `COPY (SELECT * FROM (${sql}) ORDER BY ${orderBy}) TO ${literal(`${file}.tmp`)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${Math.trunc(rowGroupSize)})`,
   );
   await rename(`${file}.tmp`, file);
   const [{ n }] = (await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM read_parquet(${literal(file)})`)) as [

@@ -296,7 +296,17 @@ const writeTables = async (
   const out: WarehouseFile[] = [];
   for (const def of defs) {
     const order = def.key.map(ident).join(', ');
-    out.push(await writeTableFile(duck, lakeDir, def.name, date, `SELECT * FROM ${ident(`stage_${def.name}`)}`, order));
+    out.push(
+      await writeTableFile(
+        duck,
+        lakeDir,
+        def.name,
+        date,
+        `SELECT * FROM ${ident(`stage_${def.name}`)}`,
+        order,
+        def.rowGroupSize,
+      ),
+    );
   }
   return out;
 };

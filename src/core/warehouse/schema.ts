@@ -29,6 +29,11 @@ export interface TableDef {
   readonly key: readonly string[];
   readonly doc: string;
   readonly columns: readonly ColumnDef[];
+  /**
+   * Parquet row-group size. A point lookup by user id decompresses one whole group, so tables read
+   * per user with wide rows use small groups (default 16,384).
+   */
+  readonly rowGroupSize?: number;
 }
 
 const col = (name: string, type: string, doc: string, nullable = false): ColumnDef => ({ name, type, doc, nullable });
@@ -102,6 +107,7 @@ export const SNAPSHOT_USER_STATE: TableDef = {
   name: 'snapshot_user_state',
   perDate: true,
   key: ['date', 'user_id'],
+  rowGroupSize: 2048,
   doc: 'Internal: core UserState after the date, the starting point of the next date (positions carry forward).',
   columns: [
     col('date', 'DATE', 'UTC date the state is the end of.'),
