@@ -26,6 +26,7 @@ import {
   type TierDef,
   tierAt,
 } from '../../src/core/rewards/tiers.js';
+import type { CandleFieldsJson } from '../../src/core/speed/price-windows.js';
 
 /**
  * Golden cases (fixtures/golden/*.json): hand-worked inputs and expected outputs shared by the core
@@ -68,19 +69,9 @@ export interface InvalidRow {
   reason: string;
 }
 
-export interface CandleRow {
+export interface CandleRow extends CandleFieldsJson {
   symbol: string;
   interval: Interval;
-  start: number;
-  end: number;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-  volume: string;
-  quoteVolume: string;
-  trades: number;
-  vwap: string;
 }
 
 export interface LatenessRow {

@@ -8,6 +8,7 @@
  * docs/redis-keys.md lists each key with its type, TTL and writer.
  */
 import { CryptolambdaError } from '../../core/errors.js';
+import type { CandleStateJson } from '../../core/speed/price-windows.js';
 
 const KEY_PART = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -68,20 +69,8 @@ export interface LastPriceJson {
   eventTime: number;
 }
 
-export interface CandleJson {
-  start: number;
-  end: number;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-  volume: string;
-  quoteVolume: string;
-  trades: number;
-  vwap: string;
-  /** True once the watermark passed end + allowed lateness: the candle can no longer change. */
-  final: boolean;
-}
+/** A member of a candles ZSET (see core/speed/price-windows.ts). */
+export type CandleJson = CandleStateJson;
 
 export interface TierJson {
   tier: string;

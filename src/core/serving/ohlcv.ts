@@ -1,4 +1,5 @@
 import { type Candle, INTERVALS_MS, type Interval, vwap, windowStart } from '../ohlcv/candle.js';
+import type { CandleFieldsJson } from '../speed/price-windows.js';
 
 /**
  * `ohlcv` merges two candle sources without gaps or double counting: each window comes from exactly
@@ -57,17 +58,7 @@ export const mergeCandleSeries = (opts: {
   return [...out.values()].sort((a, b) => a.candle.start - b.candle.start);
 };
 
-export interface CandleJsonOut {
-  start: number;
-  end: number;
-  open: string;
-  high: string;
-  low: string;
-  close: string;
-  volume: string;
-  quoteVolume: string;
-  trades: number;
-  vwap: string;
+export interface CandleJsonOut extends CandleFieldsJson {
   final: boolean;
   source: CandleSource;
 }

@@ -1,5 +1,5 @@
 import { Decimal, USD_SCALE } from '../money/decimal.js';
-import type { DayRewards } from '../speed/user-ledger.js';
+import { type DayRewards, type DayRewardsJson, dayToJson } from '../speed/user-ledger.js';
 import type { PortfolioMode, PortfolioView, PriceSource } from './merge.js';
 
 /**
@@ -95,19 +95,10 @@ export const portfolioToJson = (v: PortfolioView): PortfolioJson => {
   };
 };
 
-export interface RewardDayJson {
+/** One day of `rewards --json`: the core day aggregate plus where it came from. */
+export interface RewardDayJson extends DayRewardsJson {
   date: string;
   source: 'batch' | 'speed';
-  spend: string;
-  cashbackOwed: string;
-  cashbackCapped: string;
-  cashbackPaid: string;
-  stakingIncome: string;
-  realizedPnl: string;
-  tier: string;
-  spend30d: string;
-  events: number;
-  rejected: number;
 }
 
 export interface RewardsJson {
@@ -125,16 +116,7 @@ export interface RewardsJson {
 export const rewardDayJson = (date: string, source: 'batch' | 'speed', d: DayRewards): RewardDayJson => ({
   date,
   source,
-  spend: d.spend.toString(),
-  cashbackOwed: d.cashbackOwed.toString(),
-  cashbackCapped: d.cashbackCapped.toString(),
-  cashbackPaid: d.cashbackPaid.toString(),
-  stakingIncome: d.stakingIncome.toString(),
-  realizedPnl: d.realizedPnl.toString(),
-  tier: d.tier,
-  spend30d: d.spend30d.toString(),
-  events: d.events,
-  rejected: d.rejected,
+  ...dayToJson(d),
 });
 
 /**

@@ -205,8 +205,8 @@ export class PriceWindows {
 }
 
 /** Candle <-> JSON (Redis), keeping the open/close ordering keys so a restored window merges correctly. */
-export interface CandleStateJson {
-  symbol: string;
+/** A candle's public fields as JSON: exact decimals as canonical strings (Redis, --json, fixtures). */
+export interface CandleFieldsJson {
   start: number;
   end: number;
   open: string;
@@ -217,6 +217,12 @@ export interface CandleStateJson {
   quoteVolume: string;
   trades: number;
   vwap: string;
+}
+
+/** A candle as the speed layer stores it: the fields plus what a restart needs to keep merging. */
+export interface CandleStateJson extends CandleFieldsJson {
+  symbol: string;
+  /** True once the watermark passed end + allowed lateness: the candle can no longer change. */
   final: boolean;
   openKey: [number, string];
   closeKey: [number, string];
