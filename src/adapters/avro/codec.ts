@@ -49,16 +49,16 @@ const VALIDATORS = {
   rewards: validateReward,
 } as const;
 
-const KIND_OF_TABLE = { prices: 'price', transactions: 'transaction', rewards: 'reward' } as const;
-
 export const createCodec = (store: SchemaStore): Codec => {
   const decodeRecord = (table: EventTable, buf: Buffer): DecodedEvent<PriceEvent | TransactionEvent | RewardEvent> => {
     const contract = CONTRACT_OF_TABLE[table];
     if (!contract) return { ok: false, reason: `unknown table ${String(table)}` };
     const d = store.decode(contract, buf);
     if (!d.ok) return d;
-    // Decimals stay strings and eventTime a number: exactly the raw shape the validators take.
-    return VALIDATORS[table]({ ...d.record, kind: KIND_OF_TABLE[table] });
+    // Decimals stay strings and eventTime a number: exactly the raw shape the validators take. The
+    // record goes in as decoded (no contract has a `kind` field; the validator sets it): copying the
+    // avsc record with a spread was the most expensive step of decoding a price (~1/3 of it).
+    return VALIDATORS[table](d.record);
   };
   return {
     store,
