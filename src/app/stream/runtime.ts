@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
-import { createKafka, toBrokerError } from '../../adapters/kafka/client.js';
+import { createKafka, retryRetriable, toBrokerError } from '../../adapters/kafka/client.js';
 import { CoPartitionAssigner } from '../../adapters/kafka/co-partition-assigner.js';
 import type { ConsumedRecord } from '../../adapters/kafka/consumer.js';
 import { BatchingProducer } from '../../adapters/kafka/producer.js';
@@ -247,7 +247,8 @@ export class StreamRuntime {
     }
     let offs = this.endOffsetsCache.byTopic.get(topic);
     if (offs === undefined) {
-      offs = await this.admin!.fetchTopicOffsets(topic);
+      // Retriable right after topic creation or a leader move (NOT_LEADER_FOR_PARTITION): retry with backoff.
+      offs = await retryRetriable(() => this.admin!.fetchTopicOffsets(topic));
       this.endOffsetsCache.byTopic.set(topic, offs);
     }
     return offs;
