@@ -20,6 +20,7 @@ import { runBatch } from '../src/app/batch/run-batch.js';
 import { resolveConfig } from '../src/config/config.js';
 import type { PriceEvent, RewardEvent, TransactionEvent } from '../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../src/core/money/decimal.js';
+import { report } from './report.js';
 
 const USERS = Number(process.argv[2] ?? 100_000);
 const TXS = Number(process.argv[3] ?? 1_000_000);
@@ -136,6 +137,13 @@ const main = async (): Promise<void> => {
       const rss0 = process.memoryUsage().rss;
       const r = await runBatch(config, { date });
       const rss = process.memoryUsage().rss;
+      report(
+        'batch',
+        `seconds for one day (${r.fromHistory ? 'from history' : 'from snapshot'})`,
+        r.seconds,
+        's',
+        `${r.users} users, ${r.events} events, peak rss ${(rss / 1e6).toFixed(0)} MB`,
+      );
       console.log(
         `batch ${date} (${r.fromHistory ? 'from history' : 'from snapshot'}): ${r.seconds.toFixed(1)} s  ` +
           `${r.users.toLocaleString('en-US')} users, ${r.events.toLocaleString('en-US')} events ` +

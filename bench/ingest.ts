@@ -19,6 +19,7 @@ import { runIngestRaw } from '../src/app/batch/ingest-raw.js';
 import { resolveConfig } from '../src/config/config.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../src/core/money/decimal.js';
 import { TOPICS, topicName } from '../src/core/topics.js';
+import { report } from './report.js';
 
 const N = Number(process.argv[2] ?? 300_000);
 const T0 = Date.UTC(2026, 0, 10);
@@ -84,6 +85,13 @@ const main = async (): Promise<void> => {
     const r = await runIngestRaw(config);
     const s = (performance.now() - t1) / 1000;
     const parquet = r.files.reduce((n, f) => n + f.bytes, 0);
+    report(
+      'ingest',
+      'Kafka → Parquet raw zone',
+      bytes / 1e6 / s,
+      'MB/s',
+      `of Avro; ${Math.round(r.records / s)} records/s`,
+    );
     console.log(
       `ingest: ${r.records.toLocaleString('en-US')} records in ${s.toFixed(1)} s = ${(bytes / 1e6 / s).toFixed(1)} MB/s of Avro, ` +
         `${Math.round(r.records / s).toLocaleString('en-US')} records/s; ${r.commits} commits, ${r.files.length} files, ` +

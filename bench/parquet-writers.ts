@@ -10,6 +10,7 @@
  * canonical strings (exact, but readers see text, not numbers) with SNAPPY and with GZIP.
  * Every file is read back with DuckDB and its quantity sum compared, exactly, with the input's.
  */
+
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { RAW_TABLES } from '../src/adapters/lake/raw-tables.js';
 import { writeRawFile } from '../src/adapters/lake/raw-writer.js';
 import type { TransactionEvent } from '../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../src/core/money/decimal.js';
+import { report } from './report.js';
 
 interface ParquetWriter {
   appendRow(row: Record<string, unknown>): Promise<void>;
@@ -96,6 +98,13 @@ const main = async (): Promise<void> => {
       await write();
       const ms = performance.now() - t0;
       const bytes = statSync(file).size;
+      report(
+        'parquet-writers',
+        label,
+        (N * 1000) / ms,
+        'rows/s',
+        `${(bytes / 1e6).toFixed(2)} MB, amounts as ${quantityType}`,
+      );
       const [check] = await duck.rows<{ s: string; t: string }>(
         `SELECT CAST(sum(CAST(quantity AS DECIMAL(38, 18))) AS VARCHAR) AS s, any_value(typeof(quantity)) AS t FROM read_parquet(${literal(file)})`,
       );

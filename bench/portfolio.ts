@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Duck, literal } from '../src/adapters/duckdb/db.js';
+import { Duck } from '../src/adapters/duckdb/db.js';
 import { publish, type WarehouseFile, writeTableFile } from '../src/adapters/lake/warehouse-store.js';
 import { connectRedis } from '../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../src/adapters/redis/speed-keys.js';
@@ -71,7 +71,15 @@ const main = async (): Promise<void> => {
       }
       a.closeSync();
       files.push(
-        await writeTableFile(duck, lakeDir, SNAPSHOT_USER_STATE.name, GOLDEN_D, 'SELECT * FROM snap', 'user_id'),
+        await writeTableFile(
+          duck,
+          lakeDir,
+          SNAPSHOT_USER_STATE.name,
+          GOLDEN_D,
+          'SELECT * FROM snap',
+          'user_id',
+          SNAPSHOT_USER_STATE.rowGroupSize,
+        ),
       );
       await duck.run(`CREATE TABLE px (${columnsDdl(FACT_PRICE_DAILY)})`);
       await duck.run(
@@ -155,30 +163,11 @@ const main = async (): Promise<void> => {
         await ctx.speed!.user(u, [GOLDEN_D1]);
         rr.push(performance.now() - s);
       }
-      // The same point query on a copy written with 8x smaller row groups: how much of the lookup is
-      // decompressing the one row group the statistics cannot rule out.
-      const small = path.join(lakeDir, 'snapshot-rg2048.parquet');
-      const src = path.join(lakeDir, files[0]!.path);
-      await ctx.warehouse.duck.run(
-        `COPY (SELECT * FROM read_parquet(${literal(src)}) ORDER BY user_id) TO ${literal(small)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 2048)`,
-      );
-      const q2: number[] = [];
-      for (let i = 0; i < 500; i++) {
-        const s = performance.now();
-        await ctx.warehouse.duck.rows(`SELECT state_json FROM read_parquet(${literal(small)}) WHERE user_id = $1`, [
-          userId(rnd() % USERS),
-        ]);
-        q2.push(performance.now() - s);
-      }
-      q2.sort((a, b) => a - b);
       q.sort((a, b) => a - b);
       rr.sort((a, b) => a - b);
       console.log(`  snapshot point query: p50 ${pct(q, 50).toFixed(2)} ms, p99 ${pct(q, 99).toFixed(2)} ms`);
       console.log(`  redis reads (2 round trips): p50 ${pct(rr, 50).toFixed(2)} ms, p99 ${pct(rr, 99).toFixed(2)} ms`);
       report('portfolio', 'snapshot point query p50', pct(q, 50), 'ms', note);
-      console.log(
-        `  same query, row groups of 2048 instead of 16384: p50 ${pct(q2, 50).toFixed(2)} ms, p99 ${pct(q2, 99).toFixed(2)} ms`,
-      );
     } finally {
       ctx.close();
     }

@@ -5,18 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
-import { connectRedis } from '../../../src/adapters/redis/client.js';
-import { keyspaceFor } from '../../../src/adapters/redis/speed-keys.js';
 import { CollectingAlerts, pipelineStateDir, runPipelineDate } from '../../../src/app/pipeline/pipeline.js';
-import { deleteKeyspace, runStream } from '../../../src/app/stream/run-stream.js';
 import type { Config } from '../../../src/config/config.js';
 import type { TransactionEvent } from '../../../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../../src/core/money/decimal.js';
 import type { RunRecord } from '../../../src/core/pipeline/run.js';
 import { BIN, runCli } from '../../support/cli.js';
 import { type Dataset, makeDataset, produceDataset } from '../../support/events.js';
-import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
+import { runStreamToIdle, streamTestConfig } from '../../support/stream.js';
 
 /** Ten minutes of 2026-11-20 and ten of the next day: day 1 closes while the stream is fed. */
 const DAY = '2026-11-20';
@@ -24,22 +20,10 @@ const START = Date.UTC(2026, 10, 20, 23, 50);
 
 const setup = async (d: Dataset): Promise<Config> => {
   const lakeDir = mkdtempSync(path.join(tmpdir(), 'cl-pipe-'));
-  const config = testConfig({ lakeDir });
-  cleanupTopicsAfter(config);
-  onTestFinished(async () => {
-    rmSync(lakeDir, { recursive: true, force: true });
-    const r = await connectRedis(config);
-    await deleteKeyspace(r, keyspaceFor(config.topicPrefix));
-    r.disconnect();
-  });
-  await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
+  onTestFinished(() => rmSync(lakeDir, { recursive: true, force: true }));
+  const config = await streamTestConfig({ lakeDir });
   await produceDataset(config, d);
-  const s = await runStream(config, {
-    exitWhenIdleMs: 2500,
-    checkpointIntervalMs: 200,
-    metricsEveryMs: 60_000,
-    speed: { userIdleMs: 1000 },
-  });
+  const s = await runStreamToIdle(config);
   expect(s.stoppedBy).toBe('idle');
   return config;
 };

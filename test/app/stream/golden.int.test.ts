@@ -1,11 +1,9 @@
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeTransaction } from '../../../src/adapters/avro/codec.js';
 import { rangesToEnd, readRanges } from '../../../src/adapters/kafka/bounded-reader.js';
-import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
 import { BatchingProducer } from '../../../src/adapters/kafka/producer.js';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
-import { deleteKeyspace, runStream } from '../../../src/app/stream/run-stream.js';
 import type { SpeedOptions } from '../../../src/app/stream/speed-handler.js';
 import type { Config } from '../../../src/config/config.js';
 import type { RewardEvent, TransactionEvent, UserEvent } from '../../../src/core/events/types.js';
@@ -17,33 +15,18 @@ import { dayOf } from '../../../src/core/speed/user-ledger.js';
 import { topicName } from '../../../src/core/topics.js';
 import { type Dataset, makeDataset, produceDataset, userEvents } from '../../support/events.js';
 import { type GoldenCase, loadGoldenCases, tierTable, validateInput } from '../../support/golden.js';
-import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
 import { dumpKeyspace, RUN_SPECIFIC } from '../../support/redis-dump.js';
+import { runStreamToIdle, streamTestConfig } from '../../support/stream.js';
 
 /**
  * The golden cases (fixtures/golden) replayed through real Kafka topics and the speed layer: what
  * lands in Redis must equal the hand-worked expected outputs, not just "what the core computes".
  */
 
-const setup = async (): Promise<Config> => {
-  const config = testConfig();
-  cleanupTopicsAfter(config);
-  onTestFinished(async () => {
-    const r = await connectRedis(config);
-    await deleteKeyspace(r, keyspaceFor(config.topicPrefix));
-    r.disconnect();
-  });
-  await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
-  return config;
-};
+const setup = (): Promise<Config> => streamTestConfig();
 
 const runToIdle = (config: Config, speed: Partial<SpeedOptions> = {}) =>
-  runStream(config, {
-    exitWhenIdleMs: 1500,
-    checkpointIntervalMs: 200,
-    metricsEveryMs: 60_000,
-    speed: { userIdleMs: 500, ...speed },
-  });
+  runStreamToIdle(config, { exitWhenIdleMs: 1500, speed: { userIdleMs: 500, ...speed } });
 
 /** Valid user events of a case, user ids namespaced so many cases can share topics. */
 const caseEvents = (c: GoldenCase, ns: (user: string) => string): UserEvent[] =>

@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
+import { describe, expect, it } from 'vitest';
+import { withAdmin } from '../../../src/adapters/kafka/client.js';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
-import { deleteKeyspace, runStream } from '../../../src/app/stream/run-stream.js';
 import type { Config } from '../../../src/config/config.js';
 import type { UserEvent } from '../../../src/core/events/types.js';
 import { buildCandles, INTERVALS_MS } from '../../../src/core/ohlcv/candle.js';
@@ -20,35 +19,21 @@ import {
   sliceDataset,
   userEvents,
 } from '../../support/events.js';
-import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
 import { dumpKeyspace, RUN_SPECIFIC } from '../../support/redis-dump.js';
+import { runStreamToIdle, streamTestConfig } from '../../support/stream.js';
 
 const START = Date.UTC(2026, 10, 20, 23, 50);
 const emptyDataset: Dataset = { prices: [], transactions: [], rewards: [] };
 
 const setup = async (d: Dataset): Promise<Config> => {
-  const config = testConfig();
-  cleanupTopicsAfter(config);
-  onTestFinished(async () => {
-    const r = await connectRedis(config);
-    await deleteKeyspace(r, keyspaceFor(config.topicPrefix));
-    r.disconnect();
-  });
-  await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
+  const config = await streamTestConfig();
   await produceDataset(config, d);
   return config;
 };
 
 const cleanRedis = (config: Config) => connectRedis(config);
 
-const runToIdle = (config: Config, workerId?: string) =>
-  runStream(config, {
-    exitWhenIdleMs: 2500,
-    checkpointIntervalMs: 200,
-    metricsEveryMs: 60_000,
-    speed: { userIdleMs: 1000 },
-    ...(workerId ? { workerId } : {}),
-  });
+const runToIdle = (config: Config, workerId?: string) => runStreamToIdle(config, workerId ? { workerId } : {});
 
 /** What the speed layer must hold, computed by the pure core from the whole dataset. */
 const expectedUsers = (events: readonly UserEvent[]) => {

@@ -1,8 +1,4 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
-import { connectRedis } from '../../../src/adapters/redis/client.js';
-import { keyspaceFor } from '../../../src/adapters/redis/speed-keys.js';
-import { deleteKeyspace, runStream } from '../../../src/app/stream/run-stream.js';
 import { openTickerSource, tickerOnce } from '../../../src/app/ticker/ticker.js';
 import type { UserEvent } from '../../../src/core/events/types.js';
 import { symbolOf } from '../../../src/core/events/validate.js';
@@ -10,7 +6,7 @@ import { Decimal, USD_SCALE } from '../../../src/core/money/decimal.js';
 import { compareEvents, valueAt } from '../../../src/core/portfolio/position.js';
 import { emptyUser, replayUser } from '../../../src/core/speed/user-ledger.js';
 import { makeDataset, produceDataset, userEvents } from '../../support/events.js';
-import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
+import { runStreamToIdle, streamTestConfig } from '../../support/stream.js';
 
 /**
  * The ticker over state the speed layer itself wrote: events go through real Kafka and `stream`
@@ -20,21 +16,9 @@ import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
 describe('ticker over a Redis fed by the speed layer', () => {
   it('shows the last prices and the user portfolio the core computes from the same events', async () => {
     const d = makeDataset({ seed: 11, start: Date.UTC(2026, 10, 21, 10), minutes: 8, users: 6 });
-    const config = testConfig();
-    cleanupTopicsAfter(config);
-    onTestFinished(async () => {
-      const r = await connectRedis(config);
-      await deleteKeyspace(r, keyspaceFor(config.topicPrefix));
-      r.disconnect();
-    });
-    await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
+    const config = await streamTestConfig();
     await produceDataset(config, d);
-    const run = await runStream(config, {
-      exitWhenIdleMs: 2500,
-      checkpointIntervalMs: 200,
-      metricsEveryMs: 60_000,
-      speed: { userIdleMs: 1000 },
-    });
+    const run = await runStreamToIdle(config);
     expect(run.stoppedBy).toBe('idle');
 
     // Last price per symbol = the trade with the greatest (eventTime, eventId).
