@@ -34,7 +34,7 @@ cli stream --from-beginning --exit-when-idle 5 --metrics-every 5
 step "5/8 batch layer: ingest Kafka into the Parquet raw zone"
 cli ingest
 
-step "6/8 pipeline for ${DAY1}: sensor → ingest → batch → data-quality gate → reconcile"
+step "6/8 pipeline for ${DAY1}: sensor → ingest → batch → data-quality gate → reconcile → retire"
 cli pipeline run --date "$DAY1" --sensor-timeout 60s
 
 step "7/8 reconcile ${DAY1}: batch facts vs the speed layer's end-of-day state"

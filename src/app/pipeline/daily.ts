@@ -8,7 +8,7 @@ import { dqStep } from './dq-runner.js';
 /**
  * The daily DAG of the batch side, as `pipeline run` executes it:
  *
- *   sensor ──► ingest ──► batch ──► dq ──► reconcile
+ *   sensor ──► ingest ──► batch ──► dq ──► reconcile ──► retire
  *
  * - sensor: waits until date D is complete: the speed layer's watermark (min over live partitions,
  *   idle ones excluded) has passed the end of D plus the allowed lateness, so no on-time event of D
@@ -19,6 +19,8 @@ import { dqStep } from './dq-runner.js';
  *   atomic commit, so the two can never disagree; that is why they are one step here).
  * - dq: the data-quality gate, checks declared as data; a violation blocks reconcile and alerts.
  * - reconcile: batch facts of D vs the speed layer's end-of-day state; any difference fails the run.
+ * - retire: the batch now covers D, so the speed layer's per-day keys of D expire soon
+ *   (`speedRetentionSec`) instead of after the stream's 8 days.
  *
  * The functions doing the work are injected (`DailyDeps`), so the DAG and its gates are tested with
  * the real implementations in integration tests and stay independent of how each is built.
@@ -36,6 +38,8 @@ export interface DailyDeps {
   readonly warehouse: () => Promise<Duck>;
   /** Reconcile D; `mismatches` counts mismatched and missing rows. */
   readonly reconcile: (date: string) => Promise<{ compared: number; mismatches: number; summary: string }>;
+  /** Shorten the TTL of the speed layer's per-day keys of D; returns the keys changed. */
+  readonly retire: (date: string, ttlSec: number) => Promise<{ users: number; keys: number }>;
 }
 
 export interface DailyOptions {
@@ -47,9 +51,13 @@ export interface DailyOptions {
   readonly checks?: readonly DqCheck[];
   readonly retries?: number;
   readonly backoffMs?: number;
+  /** How long the speed layer's keys of a date live once the batch covered it (default 2 days). */
+  readonly speedRetentionSec?: number;
 }
 
-export const STEP_NAMES = ['sensor', 'ingest', 'batch', 'dq', 'reconcile'] as const;
+export const STEP_NAMES = ['sensor', 'ingest', 'batch', 'dq', 'reconcile', 'retire'] as const;
+
+export const DEFAULT_SPEED_RETENTION_SEC = 2 * 86_400;
 
 const endOfDay = (date: string): number => Date.parse(`${date}T00:00:00.000Z`) + 86_400_000;
 
@@ -145,6 +153,17 @@ export const dailySteps = (deps: DailyDeps, o: DailyOptions): StepDef[] => {
           throw final(new CryptolambdaError('RECONCILE_MISMATCH', `reconcile ${ctx.date}: ${r.summary}`));
         }
         return { rows: r.compared, detail: r.summary };
+      },
+    },
+    {
+      name: 'retire',
+      dependsOn: ['reconcile'],
+      retries,
+      backoffMs,
+      run: async (ctx) => {
+        const ttl = o.speedRetentionSec ?? DEFAULT_SPEED_RETENTION_SEC;
+        const r = await deps.retire(ctx.date, ttl);
+        return { rows: r.keys, detail: `${r.keys} speed-layer keys of ${r.users} users now expire within ${ttl} s` };
       },
     },
   ];

@@ -9,6 +9,7 @@ import { runIngestRaw } from '../batch/ingest-raw.js';
 import { runBatch } from '../batch/run-batch.js';
 import { openServing } from '../serving/context.js';
 import { reconcile } from '../serving/reconcile.js';
+import { retireSpeedDay } from '../stream/retire.js';
 import type { DailyDeps } from './daily.js';
 
 /**
@@ -81,6 +82,7 @@ export const realDailyDeps = (config: Config): DailyDeps => ({
       detail: `${r.users} users (${r.activeUsers} active), ${r.events} events, ${r.rejects} rejects, ${r.seconds.toFixed(1)} s`,
     };
   },
+  retire: (date, ttlSec) => retireSpeedDay(config, date, ttlSec),
   reconcile: async (date) => {
     const ctx = await openServing(config);
     try {

@@ -30,7 +30,8 @@ export const spanFlag = (flag: string, text: string): number => {
 const yesterday = (): string => new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 
 export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
-  static override summary = 'Run the daily DAG: sensor → ingest → batch → data-quality gate → reconcile.';
+  static override summary =
+    'Run the daily DAG: sensor → ingest → batch → data-quality gate → reconcile → retire the speed days.';
   static override description =
     'For cron: exits 0 when every step succeeded, 7 with a one-line reason otherwise. Steps that succeeded in an ' +
     'earlier run of the date are skipped (--force reruns them); a run killed mid-way resumes at its unfinished step. ' +
@@ -60,6 +61,10 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
     }),
     'allow-empty': Flags.boolean({ description: 'A date without raw data is not a failure.' }),
     retries: Flags.integer({ description: 'Retries of ingest and batch after a failure.', default: 2, min: 0 }),
+    'speed-retention': Flags.string({
+      description: "How long the speed layer's per-day keys of the date live once the batch covers it.",
+      default: '2d',
+    }),
   };
 
   async run(): Promise<PipelineRunResult> {
@@ -79,6 +84,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
       sensorTimeoutMs: spanFlag('--sensor-timeout', f['sensor-timeout']),
       allowEmpty: f['allow-empty'],
       retries: f.retries,
+      speedRetentionSec: Math.ceil(spanFlag('--speed-retention', f['speed-retention']) / 1000),
       signal: stop.signal,
       ...(force === undefined ? {} : { force }),
       ...(f.deadline === undefined ? {} : { deadline: f.deadline }),

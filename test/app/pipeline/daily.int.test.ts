@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { connectRedis } from '../../../src/adapters/redis/client.js';
+import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
 import { CollectingAlerts, pipelineStateDir, runPipelineDate } from '../../../src/app/pipeline/pipeline.js';
 import type { Config } from '../../../src/config/config.js';
 import type { TransactionEvent } from '../../../src/core/events/types.js';
@@ -76,6 +78,7 @@ describe('pipeline run: the daily DAG on the real stack', () => {
       ['batch', 'succeeded'],
       ['dq', 'succeeded'],
       ['reconcile', 'succeeded'],
+      ['retire', 'succeeded'],
     ]);
     expect(run.status).toBe('succeeded');
     expect(run.steps.find((s) => s.name === 'reconcile')!.detail).toMatch(
@@ -83,13 +86,26 @@ describe('pipeline run: the daily DAG on the real stack', () => {
     );
     expect(run.steps.find((s) => s.name === 'reconcile')!.rows).toBeGreaterThan(0);
     expect(alerts.sent).toEqual([]);
+    // The batch covers DAY now: its speed-layer day keys expire within 2 days, the next day's keep 8.
+    const redis = await connectRedis(config);
+    onTestFinished(() => redis.disconnect());
+    const k = speedKeys(keyspaceFor(config.topicPrefix));
+    const [user] = await redis.smembers(k.dayUsers(DAY));
+    expect(user).toBeDefined();
+    for (const key of [k.dayRewards(user!, DAY), k.delta(user!, DAY), k.endOfDay(user!, DAY), k.dayUsers(DAY)]) {
+      const ttl = await redis.ttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(2 * 86_400);
+    }
+    const [next] = await redis.smembers(k.dayUsers('2026-11-21'));
+    expect(await redis.ttl(k.dayRewards(next!, '2026-11-21'))).toBeGreaterThan(7 * 86_400);
 
     // A second run skips everything that succeeded; cron sees exit 0 from the CLI.
     const again = await runCli(['pipeline', 'run', '--date', DAY, '--json'], cliEnv(config));
     expect(again.code).toBe(0);
     const out = JSON.parse(again.stdout);
     expect(out.status).toBe('succeeded');
-    expect(out.runs[0].steps.map((s: { status: string }) => s.status)).toEqual(Array(5).fill('skipped'));
+    expect(out.runs[0].steps.map((s: { status: string }) => s.status)).toEqual(Array(6).fill('skipped'));
   });
 
   it('a DQ violation planted in the input blocks reconcile, exits 7 with one line and sends exactly one alert', async () => {
@@ -117,7 +133,7 @@ describe('pipeline run: the daily DAG on the real stack', () => {
     expect(r.code).toBe(7);
     const errorLines = r.stderr.split('\n').filter((l) => l.startsWith('Error: '));
     expect(errorLines).toEqual([
-      expect.stringMatching(/^Error: pipeline 2026-11-20 failed: dq \(.*close_price.*\); blocked: reconcile$/),
+      expect.stringMatching(/^Error: pipeline 2026-11-20 failed: dq \(.*close_price.*\); blocked: reconcile, retire$/),
     ]);
     expect(r.stderr).not.toContain('secret'); // the webhook URL is a credential
     const last = ledger(config).runs.at(-1)!;
@@ -127,6 +143,7 @@ describe('pipeline run: the daily DAG on the real stack', () => {
       ['batch', 'succeeded'],
       ['dq', 'failed'],
       ['reconcile', 'blocked'],
+      ['retire', 'blocked'],
     ]);
     expect(hook.bodies).toHaveLength(1);
     expect(JSON.stringify(hook.bodies[0])).toContain('fact_portfolio_daily.close_price.not_null');
@@ -162,6 +179,7 @@ describe('pipeline run: the daily DAG on the real stack', () => {
       ['batch', 'succeeded'],
       ['dq', 'succeeded'],
       ['reconcile', 'succeeded'],
+      ['retire', 'succeeded'],
     ]);
     const runs = ledger(config).runs;
     expect(runs).toHaveLength(2);
@@ -176,7 +194,7 @@ describe('pipeline run: the daily DAG on the real stack', () => {
     expect(r.code).toBe(7);
     expect(r.stderr.split('\n').filter((l) => l.startsWith('Error: '))).toEqual([
       expect.stringMatching(
-        /^Error: pipeline 2026-11-20 failed: sensor \(2026-11-20 is not complete: .*\); blocked: ingest, batch, dq, reconcile$/,
+        /^Error: pipeline 2026-11-20 failed: sensor \(2026-11-20 is not complete: .*\); blocked: ingest, batch, dq, reconcile, retire$/,
       ),
     ]);
   });
