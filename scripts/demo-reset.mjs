@@ -33,4 +33,6 @@ const demoRoot = path.join(config.stateDir, 'demo');
 const runs = await readdir(demoRoot).catch(() => []);
 const currentDir = current.slice(0, -1);
 for (const d of runs) if (d !== currentDir) await rm(path.join(demoRoot, d), { recursive: true, force: true });
-console.log(`cleaned earlier demo runs: ${topics} topics, ${keys} Redis keys, ${runs.filter((d) => d !== currentDir).length} lakes`);
+console.log(
+  `cleaned earlier demo runs: ${topics} topics, ${keys} Redis keys, ${runs.filter((d) => d !== currentDir).length} lakes`,
+);
