@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Duck, literal } from '../adapters/duckdb/db.js';
 import { rangesToEnd, readRanges } from '../adapters/kafka/bounded-reader.js';
 import type { ConsumedRecord } from '../adapters/kafka/consumer.js';
-import { commitManifest, type LakeFile, type Manifest, readManifest } from '../adapters/lake/manifest.js';
+import {
+  commitManifest,
+  type LakeFile,
+  type Manifest,
+  readManifest,
+  removeUnlisted,
+} from '../adapters/lake/manifest.js';
 import { eventDate, type Lineage, RAW_TABLES, type RawTableName } from '../adapters/lake/raw-tables.js';
 import { writeRawFile } from '../adapters/lake/raw-writer.js';
 import { readLedger } from '../adapters/lake/warehouse-store.js';
@@ -56,28 +62,8 @@ const TABLE_TOPICS: Record<RawTableName, 'prices' | 'transactions' | 'rewards'> 
 const rawDir = (lakeDir: string): string => path.join(lakeDir, 'raw');
 
 /** Delete Parquet files a crashed run wrote but never published (not in the manifest). */
-export const removeOrphans = async (lakeDir: string, m: Manifest): Promise<number> => {
-  const listed = new Set(m.files.map((f) => path.join(lakeDir, f.path)));
-  let removed = 0;
-  const walk = async (dir: string): Promise<void> => {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if ((e.name.endsWith('.parquet') && !listed.has(p)) || e.name.endsWith('.parquet.tmp')) {
-        await unlink(p);
-        removed++;
-      }
-    }
-  };
-  await walk(rawDir(lakeDir));
-  return removed;
-};
+export const removeOrphans = (lakeDir: string, m: Manifest): Promise<number> =>
+  removeUnlisted(rawDir(lakeDir), new Set(m.files.map((f) => path.join(lakeDir, f.path))));
 
 /**
  * Kafka → Parquet raw zone, incrementally from the manifest's offsets up to the topics' ends at

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 /** One Parquet file of the raw zone, visible to readers only once a committed manifest lists it. */
@@ -81,4 +81,40 @@ export const writeFileAtomic = async (file: string, content: string): Promise<vo
 
 export const commitManifest = async (lakeDir: string, next: Manifest): Promise<void> => {
   await writeFileAtomic(manifestPath(lakeDir), `${JSON.stringify(next, null, 1)}\n`);
+};
+
+/**
+ * Delete the Parquet files under `root` that `listed` does not name (absolute paths), plus any
+ * `.parquet.tmp` left by an interrupted write: what a crashed run wrote but never published.
+ * `minAgeMs` spares files younger than that (a concurrent writer may be about to publish them).
+ */
+export const removeUnlisted = async (
+  root: string,
+  listed: ReadonlySet<string>,
+  minAgeMs = 0,
+  now: number = Date.now(),
+): Promise<number> => {
+  let removed = 0;
+  const walk = async (dir: string): Promise<void> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if ((e.name.endsWith('.parquet') && !listed.has(p)) || e.name.endsWith('.parquet.tmp')) {
+        if (minAgeMs > 0) {
+          const st = await stat(p).catch(() => undefined);
+          if (st === undefined || now - st.mtimeMs < minAgeMs) continue;
+        }
+        await unlink(p).catch(() => undefined);
+        removed++;
+      }
+    }
+  };
+  await walk(root);
+  return removed;
 };

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { type Duck, ident, literal } from '../duckdb/db.js';
-import { writeFileAtomic } from './manifest.js';
+import { removeUnlisted, writeFileAtomic } from './manifest.js';
 
 /** One published warehouse file: table `table`, partition dt=`date`. */
 export interface WarehouseFile {
@@ -146,25 +146,6 @@ export const removeWarehouseOrphans = async (
     ...Object.values(ledger.dims).map((f) => path.join(lakeDir, f.path)),
   ]);
   let removed = 0;
-  const walk = async (dir: string): Promise<void> => {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if ((e.name.endsWith('.parquet') && !listed.has(p)) || e.name.endsWith('.parquet.tmp')) {
-        const st = await stat(p).catch(() => undefined);
-        if (st && now - st.mtimeMs >= minAgeMs) {
-          await unlink(p).catch(() => undefined);
-          removed++;
-        }
-      }
-    }
-  };
-  for (const t of tables) await walk(path.join(warehouseDir(lakeDir), t));
+  for (const t of tables) removed += await removeUnlisted(path.join(warehouseDir(lakeDir), t), listed, minAgeMs, now);
   return removed;
 };
