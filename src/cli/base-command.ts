@@ -83,6 +83,23 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this._config;
   }
 
+  /**
+   * Run `fn` with a signal that SIGINT/SIGTERM abort, so long work stops cleanly (flush what was
+   * accepted, a final checkpoint) instead of dying mid-write; the handlers are removed afterwards.
+   */
+  protected async untilStopped<R>(fn: (signal: AbortSignal) => Promise<R>): Promise<R> {
+    const stop = new AbortController();
+    const onSignal = (): void => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      return await fn(stop.signal);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+
   /** Human progress goes to stderr so stdout stays clean for --json and pipes. */
   protected progress(msg: string): void {
     if (!this.jsonEnabled()) process.stderr.write(`${msg}\n`);

@@ -34,12 +34,8 @@ export default class Simulate extends BaseCommand<typeof Simulate> {
   async run(): Promise<SimulateResult> {
     const f = this.flags;
     const rate = parseRate(f.rate);
-    const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     const tty = process.stderr.isTTY === true;
-    try {
+    return this.untilStopped(async (signal) => {
       const r = await runSimulate(this.appConfig, {
         seed: f.seed,
         users: f.users,
@@ -47,7 +43,7 @@ export default class Simulate extends BaseCommand<typeof Simulate> {
         follow: f.follow,
         ...(f.count === undefined ? {} : { count: f.count }),
         ...(f.duration === undefined ? {} : { durationMs: parseSpan(f.duration) }),
-        signal: stop.signal,
+        signal: signal,
         onReady: ({ prices }) =>
           this.progress(
             f.follow
@@ -63,9 +59,6 @@ export default class Simulate extends BaseCommand<typeof Simulate> {
       if (tty && !this.jsonEnabled()) process.stderr.write('\n');
       for (const line of formatSummary(r)) this.log(line);
       return r;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    });
   }
 }

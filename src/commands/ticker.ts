@@ -49,23 +49,16 @@ export default class Ticker extends BaseCommand<typeof Ticker> {
         await runTickerScreen({ source, intervalMs: flags.interval, options, color: colorEnabled() });
         return undefined;
       }
-      const stop = new AbortController();
-      const abort = () => stop.abort();
-      process.once('SIGINT', abort);
-      process.once('SIGTERM', abort);
-      try {
-        await runPlainTicker({
+      await this.untilStopped((signal) =>
+        runPlainTicker({
           source,
           options,
           intervalMs: flags.interval,
           write: (line) => this.log(line),
           warn: (line) => process.stderr.write(`${line}\n`),
-          signal: stop.signal,
-        });
-      } finally {
-        process.off('SIGINT', abort);
-        process.off('SIGTERM', abort);
-      }
+          signal,
+        }),
+      );
       return undefined;
     } finally {
       close();

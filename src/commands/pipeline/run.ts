@@ -75,25 +75,20 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
     }
     const date = f.from === undefined ? assertDate(f.date ?? yesterday()) : undefined;
     const force = f.force === undefined ? undefined : f.force.includes('all') ? true : f.force;
-    const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     const opts = {
       allowedLatenessMs: f['allowed-lateness'],
       sensorTimeoutMs: spanFlag('--sensor-timeout', f['sensor-timeout']),
       allowEmpty: f['allow-empty'],
       retries: f.retries,
       speedRetentionSec: Math.ceil(spanFlag('--speed-retention', f['speed-retention']) / 1000),
-      signal: stop.signal,
       ...(force === undefined ? {} : { force }),
       ...(f.deadline === undefined ? {} : { deadline: f.deadline }),
       onEvent: (e: PipelineEvent) => this.progress(describe(e)),
     };
-    try {
+    return this.untilStopped(async (signal) => {
       let result: PipelineRunResult;
       if (date !== undefined) {
-        const run = await runPipelineDate(this.appConfig, date, opts);
+        const run = await runPipelineDate(this.appConfig, date, { ...opts, signal });
         result = {
           status: run.status === 'succeeded' ? 'succeeded' : run.status === 'failed' ? 'failed' : 'interrupted',
           runs: [run],
@@ -102,6 +97,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
         const bar = new Progress({ label: 'backfill', unit: 'dates', silent: this.jsonEnabled() });
         const r = await runPipelineRange(this.appConfig, f.from!, f.to!, {
           ...opts,
+          signal,
           onProgress: (p) => bar.update(p.index, `${p.date} ${p.run.status}`, p.total),
         });
         bar.finish();
@@ -118,10 +114,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
         throw new CryptolambdaError('PIPELINE_FAILED', reason, 'see `cryptolambda pipeline status`; rerun resumes');
       }
       return result;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    });
   }
 }
 

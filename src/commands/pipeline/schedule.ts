@@ -38,14 +38,10 @@ export default class PipelineSchedule extends BaseCommand<typeof PipelineSchedul
     const f = this.flags;
     const cron = parseCron(this.args.cron);
     const sensorTimeoutMs = spanFlag('--sensor-timeout', f['sensor-timeout']);
-    const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    try {
+    return this.untilStopped(async (signal) => {
       return await runSchedule({
         cron,
-        signal: stop.signal,
+        signal: signal,
         lockFile: pipelineLockPath(pipelineStateDir(this.appConfig)),
         onEvent: (e) => {
           if (e.type === 'waiting') this.progress(`schedule: next run at ${e.next.toISOString()}`);
@@ -69,9 +65,6 @@ export default class PipelineSchedule extends BaseCommand<typeof PipelineSchedul
           }
         },
       });
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    });
   }
 }

@@ -45,12 +45,8 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
     const symbols = parseSymbols(f.symbols);
     const speed = Number(f.speed);
     if (!Number.isFinite(speed) || speed < 0) this.error('--speed: expected a number >= 0', { exit: 2 });
-    const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     const tty = process.stderr.isTTY === true;
-    try {
+    return this.untilStopped(async (signal) => {
       const r = await runProducePrices(this.appConfig, {
         source: f.source as (typeof PRICE_SOURCE_NAMES)[number],
         symbols,
@@ -63,7 +59,7 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
         stepMs: f['step-ms'],
         ...(f.count === undefined ? {} : { count: f.count }),
         ...(f.duration === undefined ? {} : { durationMs: parseDuration(f.duration) }),
-        signal: stop.signal,
+        signal: signal,
         // A terminal gets one line rewritten in place; pipes and logs get one plain line per second.
         onProgress: (p) => {
           if (this.jsonEnabled()) return;
@@ -73,9 +69,6 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
       if (tty && !this.jsonEnabled()) process.stderr.write('\n');
       for (const line of formatSummary(r)) this.log(line);
       return r;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    });
   }
 }

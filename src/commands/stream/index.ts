@@ -49,26 +49,22 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       const n = await resetSpeedLayer(config);
       this.progress(`stream: speed layer reset (${n} keys removed); rebuilding from the beginning of the logs`);
     }
-    const ac = new AbortController();
-    const stop = () => ac.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    const s = await runStream(config, {
-      speed: { outOfOrdernessMs: this.flags['out-of-orderness'], allowedLatenessMs: this.flags['allowed-lateness'] },
-      checkpointIntervalMs: this.flags['checkpoint-ms'],
-      sessionTimeoutMs: this.flags['session-timeout'],
-      metricsEveryMs: this.flags['metrics-every'] * 1000,
-      signal: ac.signal,
-      ...(this.flags['exit-when-idle'] === undefined ? {} : { exitWhenIdleMs: this.flags['exit-when-idle'] * 1000 }),
-      onMetrics: (m) =>
-        this.progress(
-          `stream ${m.workerId} p[${m.partitions.join(',')}] ${m.eventsPerSec} ev/s, ${m.records} records, lag ${m.lag}, ` +
-            `watermark delay ${m.watermarkDelayMs === null ? 'n/a' : `${(m.watermarkDelayMs / 1000).toFixed(1)} s`}, ` +
-            `late ${m.late}, too late ${m.tooLate}, user events ${m.userEvents}, rejected ${m.rejected}, invalid ${m.invalid}`,
-        ),
-    });
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    const s = await this.untilStopped((signal) =>
+      runStream(config, {
+        speed: { outOfOrdernessMs: this.flags['out-of-orderness'], allowedLatenessMs: this.flags['allowed-lateness'] },
+        checkpointIntervalMs: this.flags['checkpoint-ms'],
+        sessionTimeoutMs: this.flags['session-timeout'],
+        metricsEveryMs: this.flags['metrics-every'] * 1000,
+        signal,
+        ...(this.flags['exit-when-idle'] === undefined ? {} : { exitWhenIdleMs: this.flags['exit-when-idle'] * 1000 }),
+        onMetrics: (m) =>
+          this.progress(
+            `stream ${m.workerId} p[${m.partitions.join(',')}] ${m.eventsPerSec} ev/s, ${m.records} records, lag ${m.lag}, ` +
+              `watermark delay ${m.watermarkDelayMs === null ? 'n/a' : `${(m.watermarkDelayMs / 1000).toFixed(1)} s`}, ` +
+              `late ${m.late}, too late ${m.tooLate}, user events ${m.userEvents}, rejected ${m.rejected}, invalid ${m.invalid}`,
+          ),
+      }),
+    );
     this.log(
       `stream stopped (${s.stoppedBy}) after ${s.seconds.toFixed(1)} s: ${s.records} records, ${s.userEvents} user events, ` +
         `late ${s.late}, too late ${s.tooLate}, rejected ${s.rejected}, invalid ${s.invalid}, ${s.checkpoints} checkpoints`,
