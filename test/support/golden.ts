@@ -5,7 +5,14 @@ import { correlationMatrix, dailyReturns, pearson, RETURN_SCALE } from '../../sr
 import type { PriceEvent, UserEvent } from '../../src/core/events/types.js';
 import { validatePrice, validateReward, validateTransaction } from '../../src/core/events/validate.js';
 import { Decimal, PRICE_SCALE, USD_SCALE } from '../../src/core/money/decimal.js';
-import { buildCandles, INTERVALS_MS, type Interval, vwap, windowStart } from '../../src/core/ohlcv/candle.js';
+import {
+  buildCandles,
+  type Candle,
+  INTERVALS_MS,
+  type Interval,
+  vwap,
+  windowStart,
+} from '../../src/core/ohlcv/candle.js';
 import { classify, type Lateness, NO_WATERMARK, WatermarkTracker } from '../../src/core/ohlcv/watermark.js';
 import {
   applyAll,
@@ -15,6 +22,7 @@ import {
   compareEvents,
   netInvested,
   notional,
+  type Position,
   valueAt,
 } from '../../src/core/portfolio/position.js';
 import {
@@ -202,23 +210,42 @@ export interface PositionsResult {
   rejected: RejectRow[];
 }
 
+/** A position as a golden row (`userId` overrides the position's, e.g. a namespaced test user). */
+export const positionRow = (p: Position, userId: string = p.userId): PositionRow => ({
+  userId,
+  asset: p.asset,
+  quantity: p.quantity.toString(),
+  staked: p.staked.toString(),
+  costBasis: p.costBasis.toString(),
+  avgCost: avgCost(p).toString(),
+  realizedPnl: p.realizedPnl.toString(),
+  feesPaid: p.feesPaid.toString(),
+  rewardIncome: p.rewardIncome.toString(),
+  netInvested: netInvested(p).toString(),
+});
+
+/** A candle as a golden row. */
+export const candleRow = (k: Candle, interval: Interval): CandleRow => ({
+  symbol: k.symbol,
+  interval,
+  start: k.start,
+  end: k.end,
+  open: k.open.toString(),
+  high: k.high.toString(),
+  low: k.low.toString(),
+  close: k.close.toString(),
+  volume: k.volume.toString(),
+  quoteVolume: k.quoteVolume.toString(),
+  trades: k.trades,
+  vwap: vwap(k).toString(),
+});
+
 export const computePositions = (c: GoldenCase): PositionsResult => {
   const { userEvents } = validateInput(c);
   const { book, rejected } = applyAll(new Map(), userEvents);
   const positions = [...book.values()]
     .sort((a, b) => (bookKey(a.userId, a.asset) < bookKey(b.userId, b.asset) ? -1 : 1))
-    .map((p) => ({
-      userId: p.userId,
-      asset: p.asset,
-      quantity: p.quantity.toString(),
-      staked: p.staked.toString(),
-      costBasis: p.costBasis.toString(),
-      avgCost: avgCost(p).toString(),
-      realizedPnl: p.realizedPnl.toString(),
-      feesPaid: p.feesPaid.toString(),
-      rewardIncome: p.rewardIncome.toString(),
-      netInvested: netInvested(p).toString(),
-    }));
+    .map((p) => positionRow(p));
   return { book, positions, rejected: rejected.map((r) => ({ eventId: r.event.eventId, code: r.code })) };
 };
 
@@ -244,22 +271,7 @@ export const computeValuation = (
 export const computeCandles = (c: GoldenCase, intervals: readonly Interval[]): CandleRow[] => {
   const { prices } = validateInput(c);
   const wanted = (Object.keys(INTERVALS_MS) as Interval[]).filter((i) => intervals.includes(i));
-  return wanted.flatMap((interval) =>
-    buildCandles(prices, INTERVALS_MS[interval]).map((k) => ({
-      symbol: k.symbol,
-      interval,
-      start: k.start,
-      end: k.end,
-      open: k.open.toString(),
-      high: k.high.toString(),
-      low: k.low.toString(),
-      close: k.close.toString(),
-      volume: k.volume.toString(),
-      quoteVolume: k.quoteVolume.toString(),
-      trades: k.trades,
-      vwap: vwap(k).toString(),
-    })),
-  );
+  return wanted.flatMap((interval) => buildCandles(prices, INTERVALS_MS[interval]).map((k) => candleRow(k, interval)));
 };
 
 /**

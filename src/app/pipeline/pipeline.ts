@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { webhookAlerterFromEnv } from '../../adapters/alerts/webhook.js';
 import type { Config } from '../../config/config.js';
-import type { Alert, AlertSink } from '../../core/pipeline/alerts.js';
+import type { AlertSink } from '../../core/pipeline/alerts.js';
 import { deadlineOn } from '../../core/pipeline/alerts.js';
 import type { Force } from '../../core/pipeline/dag.js';
 import type { RunRecord } from '../../core/pipeline/run.js';
@@ -60,11 +60,3 @@ export const runPipelineRange = async (
     ...runDateOptions(o),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   });
-
-/** A list sink for tests and `--dry-run`-style inspection. */
-export class CollectingAlerts implements AlertSink {
-  readonly sent: Alert[] = [];
-  async send(alert: Alert): Promise<void> {
-    this.sent.push(alert);
-  }
-}

@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
+import { bar } from '../../app/batch/format.js';
 import { runPipelineDate, runPipelineRange } from '../../app/pipeline/pipeline.js';
 import type { PipelineEvent } from '../../app/pipeline/runner.js';
 import { parseSpan } from '../../app/simulate/options.js';
-import { BaseCommand } from '../../cli/base-command.js';
-import { Progress } from '../../cli/progress.js';
+import { BaseCommand, EXIT_CODES } from '../../cli/base-command.js';
 import { renderTable } from '../../cli/render.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { assertDate } from '../../core/pipeline/dag.js';
@@ -94,13 +94,16 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
           runs: [run],
         };
       } else {
-        const bar = new Progress({ label: 'backfill', unit: 'dates', silent: this.jsonEnabled() });
+        const tty = process.stderr.isTTY === true;
         const r = await runPipelineRange(this.appConfig, f.from!, f.to!, {
           ...opts,
           signal,
-          onProgress: (p) => bar.update(p.index, `${p.date} ${p.run.status}`, p.total),
+          // One line per finished date (a terminal gets the bar too), like `batch --from --to`.
+          onProgress: (p) =>
+            this.progress(
+              `pipeline${tty ? ` ${bar(p.index, p.total)}` : ''} ${p.index}/${p.total} dates (${p.date} ${p.run.status})`,
+            ),
         });
-        bar.finish();
         result = { status: r.status, runs: r.runs };
       }
       if (!this.jsonEnabled()) this.log(summary(result.runs));
@@ -108,7 +111,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
       if (failed !== undefined) {
         const reason = runFailureReason(failed) ?? `pipeline ${failed.date} ${failed.status}`;
         if (this.jsonEnabled()) {
-          process.exitCode = 7;
+          process.exitCode = EXIT_CODES.PIPELINE_FAILED;
           return result;
         }
         throw new CryptolambdaError('PIPELINE_FAILED', reason, 'see `cryptolambda pipeline status`; rerun resumes');

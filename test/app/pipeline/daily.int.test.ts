@@ -7,10 +7,11 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
-import { CollectingAlerts, pipelineStateDir, runPipelineDate } from '../../../src/app/pipeline/pipeline.js';
+import { pipelineStateDir, runPipelineDate } from '../../../src/app/pipeline/pipeline.js';
 import type { Config } from '../../../src/config/config.js';
 import type { TransactionEvent } from '../../../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../../src/core/money/decimal.js';
+import type { Alert, AlertSink } from '../../../src/core/pipeline/alerts.js';
 import type { RunRecord } from '../../../src/core/pipeline/run.js';
 import { BIN, runCli } from '../../support/cli.js';
 import { type Dataset, makeDataset, produceDataset } from '../../support/events.js';
@@ -44,6 +45,12 @@ const ledger = (config: Config): { runs: RunRecord[] } => {
   }
 };
 
+/** An in-memory alert sink: what the runner would have posted. */
+const collectingAlerts = (): AlertSink & { sent: Alert[] } => {
+  const sent: Alert[] = [];
+  return { sent, send: async (a) => void sent.push(a) };
+};
+
 /** A local Slack-compatible receiver: every POST body, parsed. */
 const receiver = async () => {
   const bodies: unknown[] = [];
@@ -65,7 +72,7 @@ const receiver = async () => {
 describe('pipeline run: the daily DAG on the real stack', () => {
   it('runs a full day green: sensor, ingest, batch, data-quality gate and a clean reconcile', async () => {
     const config = await setup(makeDataset({ seed: 21, start: START, minutes: 20, users: 25 }));
-    const alerts = new CollectingAlerts();
+    const alerts = collectingAlerts();
     const run = await runPipelineDate(config, DAY, {
       allowedLatenessMs: 30_000,
       sensorTimeoutMs: 10_000,
@@ -170,7 +177,7 @@ describe('pipeline run: the daily DAG on the real stack', () => {
     const killed = ledger(config).runs.at(-1)!;
     expect(killed.status).toBe('running'); // what a crash leaves behind
 
-    const alerts = new CollectingAlerts();
+    const alerts = collectingAlerts();
     const resumed = await runPipelineDate(config, DAY, { allowedLatenessMs: 30_000, sensorTimeoutMs: 10_000, alerts });
     expect(resumed.status).toBe('succeeded');
     expect(resumed.steps.map((s) => [s.name, s.status])).toEqual([

@@ -10,11 +10,11 @@ import type { RewardEvent, TransactionEvent, UserEvent } from '../../../src/core
 import { validateTransaction } from '../../../src/core/events/validate.js';
 import { Decimal, USD_SCALE } from '../../../src/core/money/decimal.js';
 import { type PositionJson, positionFromJson } from '../../../src/core/portfolio/codec.js';
-import { avgCost, compareEvents, netInvested } from '../../../src/core/portfolio/position.js';
+import { compareEvents } from '../../../src/core/portfolio/position.js';
 import { dayOf } from '../../../src/core/speed/user-ledger.js';
 import { topicName } from '../../../src/core/topics.js';
 import { type Dataset, makeDataset, produceDataset, userEvents } from '../../support/events.js';
-import { type GoldenCase, loadGoldenCases, tierTable, validateInput } from '../../support/golden.js';
+import { type GoldenCase, loadGoldenCases, positionRow, tierTable, validateInput } from '../../support/golden.js';
 import { dumpKeyspace, RUN_SPECIFIC } from '../../support/redis-dump.js';
 import { runStreamToIdle, streamTestConfig } from '../../support/stream.js';
 
@@ -123,18 +123,7 @@ describe('golden cases through Kafka, the speed layer and Redis', () => {
           const rows = Object.values(stored)
             .map((s) => positionFromJson(JSON.parse(s) as PositionJson))
             .sort((a, b) => (a.asset < b.asset ? -1 : 1))
-            .map((p) => ({
-              userId: user,
-              asset: p.asset,
-              quantity: p.quantity.toString(),
-              staked: p.staked.toString(),
-              costBasis: p.costBasis.toString(),
-              avgCost: avgCost(p).toString(),
-              realizedPnl: p.realizedPnl.toString(),
-              feesPaid: p.feesPaid.toString(),
-              rewardIncome: p.rewardIncome.toString(),
-              netInvested: netInvested(p).toString(),
-            }));
+            .map((p) => positionRow(p, user));
           const want = c.expected.positions!.filter((p) => p.userId === user);
           expect({ case: c.file, rows }).toEqual({
             case: c.file,
