@@ -55,8 +55,6 @@ export interface DailyOptions {
   readonly speedRetentionSec?: number;
 }
 
-export const STEP_NAMES = ['sensor', 'ingest', 'batch', 'dq', 'reconcile', 'retire'] as const;
-
 export const DEFAULT_SPEED_RETENTION_SEC = 2 * 86_400;
 
 const endOfDay = (date: string): number => Date.parse(`${date}T00:00:00.000Z`) + 86_400_000;
