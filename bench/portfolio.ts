@@ -25,6 +25,7 @@ import { getPortfolio } from '../src/app/serving/portfolio.js';
 import { deleteKeyspace } from '../src/app/stream/run-stream.js';
 import { resolveConfig } from '../src/config/config.js';
 import { eventToRaw } from '../src/core/events/json.js';
+import { symbolPartition } from '../src/core/partitioning.js';
 import { positionToJson } from '../src/core/portfolio/codec.js';
 import { emptyUser, replayUser, userToJson } from '../src/core/speed/user-ledger.js';
 import { columnsDdl, FACT_PRICE_DAILY, SNAPSHOT_USER_STATE } from '../src/core/warehouse/schema.js';
@@ -111,11 +112,13 @@ const main = async (): Promise<void> => {
       await p.exec();
     }
     const live = Date.parse(`${GOLDEN_D1}T13:00:00Z`);
-    await redis.hset(keys.watermarks(), { 'users:0': String(live), '0': String(live) });
-    await redis.hset(keys.lastPrice(), {
-      BTCUSDT: JSON.stringify({ price: '50000.000000000000', eventTime: live }),
-      ETHUSDT: JSON.stringify({ price: '2500.000000000000', eventTime: live }),
-    });
+    await redis.hset(keys.watermarks(0), { users: String(live), price: String(live) });
+    for (const [s, price] of [
+      ['BTCUSDT', '50000.000000000000'],
+      ['ETHUSDT', '2500.000000000000'],
+    ] as const) {
+      await redis.hset(keys.lastPrice(symbolPartition(s)), s, JSON.stringify({ price, eventTime: live }));
+    }
     console.log(
       `redis: speed state of ${USERS.toLocaleString('en-US')} users in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );

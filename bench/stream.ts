@@ -26,6 +26,7 @@ import { deleteKeyspace, runStream } from '../src/app/stream/run-stream.js';
 import { resolveConfig } from '../src/config/config.js';
 import type { PriceEvent } from '../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../src/core/money/decimal.js';
+import { SPEED_PARTITIONS, symbolPartition } from '../src/core/partitioning.js';
 import { topicName } from '../src/core/topics.js';
 import { report } from './report.js';
 
@@ -119,7 +120,8 @@ const main = async (): Promise<void> => {
 
     // (b) the speed layer, in this process, until Redis holds checkpointed offsets for all N events.
     const offsetsDone = async () =>
-      Object.entries(await redis.hgetall(`${ks}stream:offsets`))
+      (await Promise.all(SPEED_PARTITIONS.map((n) => redis.hgetall(keys.offsets(n)))))
+        .flatMap((h) => Object.entries(h))
         .filter(([f]) => f.startsWith(`${pricesTopic}|`))
         .reduce((a, [, v]) => a + Number(v), 0);
     const profile = process.env.BENCH_PROFILE ? new Session() : undefined;
@@ -169,7 +171,7 @@ const main = async (): Promise<void> => {
     let seenUpTo = -1;
     const poller = (async () => {
       while (polling) {
-        const v = await redis.hget(keys.lastPrice(), LIVE_SYMBOL);
+        const v = await redis.hget(keys.lastPrice(symbolPartition(LIVE_SYMBOL)), LIVE_SYMBOL);
         const now = performance.now();
         if (v !== null) {
           const i = (JSON.parse(v) as { eventTime: number }).eventTime - base;

@@ -32,3 +32,10 @@ export const dumpKeyspace = async (
 
 /** Worker-specific bookkeeping that legitimately differs between runs (ids, epochs, metrics). */
 export const RUN_SPECIFIC = [/^stream:status$/, /^stream:epoch:/, /^stream:outbox:/];
+
+/** The runtime's stored next offsets (topic|n -> offset) of every partition, merged. */
+export const storedOffsets = async (redis: Redis, keyspace: string): Promise<Record<string, string>> => {
+  const out: Record<string, string> = {};
+  for (const key of await redis.keys(`${keyspace}stream:offsets:*`)) Object.assign(out, await redis.hgetall(key));
+  return out;
+};

@@ -1,9 +1,11 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { CryptolambdaError } from '../../core/errors.js';
 import { SYMBOL_RE } from '../../core/events/validate.js';
+import { SPEED_PARTITIONS } from '../../core/partitioning.js';
 import { DAY_MS } from '../../core/ticker/model.js';
 import type { RawSnapshot, TickerSource } from '../../core/ticker/snapshot.js';
 import { type SpeedKeys, speedKeys } from './speed-keys.js';
+import { parseWatermarks, queueWatermarks } from './speed-store.js';
 
 export interface RedisTickerSourceOptions {
   /** `${topicPrefix}cl:` (keyspaceFor). */
@@ -100,9 +102,9 @@ export class RedisTickerSource implements TickerSource {
     const now = this.clock();
     const symbols = this.filter ?? this.known;
     const p = this.redis.pipeline();
-    p.hgetall(this.keys.lastPrice());
-    p.hvals(this.keys.watermarks());
-    if (this.filter === null) p.smembers(this.keys.symbols());
+    for (const n of SPEED_PARTITIONS) p.hgetall(this.keys.lastPrice(n));
+    queueWatermarks(p, this.keys);
+    if (this.filter === null) for (const n of SPEED_PARTITIONS) p.smembers(this.keys.symbols(n));
     if (this.user !== null) {
       p.hvals(this.keys.positions(this.user));
       p.get(this.keys.tier(this.user));
@@ -110,9 +112,14 @@ export class RedisTickerSource implements TickerSource {
     this.queueCandles(p, symbols, now);
     const values = await run(p);
 
-    const lastPriceHash = values.shift() as Record<string, string>;
-    const watermarks = (values.shift() as string[]).map(Number);
-    const members = this.filter === null ? (values.shift() as string[]) : null;
+    const lastPriceHash: Record<string, string> = Object.assign(
+      {},
+      ...SPEED_PARTITIONS.map(() => values.shift() as Record<string, string>),
+    );
+    const marks = parseWatermarks(values);
+    // Staleness follows the price watermark only: user topics may be quiet while prices stream.
+    const watermarks = marks.partitions.flatMap((m) => (m.price === null ? [] : [m.price]));
+    const members = this.filter === null ? SPEED_PARTITIONS.flatMap(() => values.shift() as string[]) : null;
     const user =
       this.user === null
         ? null

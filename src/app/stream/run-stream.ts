@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { ensureTopics, withAdmin } from '../../adapters/kafka/client.js';
 import { connectRedis } from '../../adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
+import { RedisSpeedStore } from '../../adapters/redis/speed-store.js';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { NO_WATERMARK } from '../../core/ohlcv/watermark.js';
@@ -54,7 +55,7 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
   let rejected = 0;
   let invalid = 0;
   let minWm = Number.POSITIVE_INFINITY;
-  for (const p of h.partitions().values()) {
+  for (const p of h.engines().values()) {
     late += p.prices.counts.late;
     tooLate += p.prices.counts.tooLate;
     userEvents += p.counts.userEvents;
@@ -86,7 +87,10 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
  */
 export const runStream = async (config: Config, opts: StreamRunOptions = {}): Promise<StreamSummary> => {
   await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
-  const handler = new SpeedHandler(config, { ...DEFAULT_SPEED_OPTIONS, ...opts.speed });
+  const speed = { ...DEFAULT_SPEED_OPTIONS, ...opts.speed };
+  const storeRedis = await connectRedis(config, { name: 'cl-stream-store', retry: true });
+  const keys = speedKeys(keyspaceFor(config.topicPrefix));
+  const handler = new SpeedHandler(config, new RedisSpeedStore(storeRedis, keys, speed), speed);
   const rt = new StreamRuntime(config, handler, {
     groupId: streamGroupId(config),
     topics: streamTopics(handler),
@@ -99,7 +103,6 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
   const t0 = Date.now();
   await rt.start();
   const statusRedis = await connectRedis(config, { name: 'cl-stream-status', retry: true });
-  const keys = speedKeys(keyspaceFor(config.topicPrefix));
   let prev = 0;
   let prevAt = Date.now();
   let lastChange = Date.now();
@@ -134,7 +137,7 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
         if (opts.exitWhenIdleMs !== undefined) {
           // Caught up = every owned topic-partition processed to its high watermark (owned eagerly on
           // assignment, so a partition with nothing new counts too, and one that moved away does not).
-          const buffered = [...handler.partitions().values()].some((p) => p.buffer.length > 0);
+          const buffered = [...handler.engines().values()].some((p) => p.buffered > 0);
           if (rt.caughtUp() && !buffered && now - lastChange >= opts.exitWhenIdleMs) {
             stoppedBy = 'idle';
             clearInterval(timer);
@@ -149,6 +152,7 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
     });
   } finally {
     await rt.stop();
+    storeRedis.disconnect();
   }
   line = collect(handler, rt, prev, Date.now() - prevAt);
   await statusRedis

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { createKafka, retryRetriable, toBrokerError } from '../../adapters/kafka/client.js';
 import { CoPartitionAssigner } from '../../adapters/kafka/co-partition-assigner.js';
 import type { ConsumedRecord } from '../../adapters/kafka/consumer.js';
 import { BatchingProducer } from '../../adapters/kafka/producer.js';
+import { CheckpointTx, commitFenced, type RedisConn } from '../../adapters/redis/checkpoint-tx.js';
 import { connectRedis } from '../../adapters/redis/client.js';
+import { type SpeedKeys, speedKeys } from '../../adapters/redis/speed-keys.js';
 import type { Config } from '../../config/config.js';
-import { CryptolambdaError } from '../../core/errors.js';
 
 /** A message for Kafka produced as an effect of processing (late events, tier changes). */
 export interface OutboxMessage {
@@ -23,13 +23,16 @@ export interface OutboxMessage {
  */
 export interface PartitionHandler {
   /** n became ours (its epoch is fenced): drop any cached state for n; load lazily or eagerly. */
-  acquire(n: number, redis: Redis): Promise<void>;
+  acquire(n: number): Promise<void>;
   /** n is no longer ours: forget its in-memory state. Work not checkpointed is redone by the next owner. */
   release(n: number): void;
   /** Apply one topic-partition's records, in offset order. Must be deterministic. */
-  apply(topic: string, n: number, records: readonly ConsumedRecord[], redis: Redis): Promise<void>;
-  /** Queue writes for n's dirty state into the checkpoint transaction; return messages for Kafka. */
-  flush(n: number, tx: ChainableCommander): OutboxMessage[];
+  apply(topic: string, n: number, records: readonly ConsumedRecord[]): Promise<void>;
+  /**
+   * Record writes for what changed in n since the previous flush into n's checkpoint transaction
+   * (committed atomically with n's offsets and outbox); return messages for Kafka.
+   */
+  flush(n: number, tx: CheckpointTx): OutboxMessage[];
   /**
    * Optional timer hook (every checkpoint interval): return true when n's state changed without new
    * records. `caughtUp(topic)` tells whether topic-partition n has been processed up to the high
@@ -99,8 +102,9 @@ export class StreamRuntime {
   private consumer?: Consumer;
   private admin?: Admin;
   private producer?: BatchingProducer;
-  private redis?: Redis;
-  private redisTx?: Redis;
+  private redis?: RedisConn;
+  private redisTx?: RedisConn;
+  private readonly keys: SpeedKeys;
   private readonly owned = new Map<number, Owned>();
   private chain: Promise<unknown> = Promise.resolve();
   private timer?: NodeJS.Timeout;
@@ -134,10 +138,7 @@ export class StreamRuntime {
       lag: {},
     };
     this.kafka = createKafka(config, { clientIdSuffix: `stream-${workerId}` });
-  }
-
-  private key(...parts: (string | number)[]): string {
-    return `${this.opts.keyspace}stream:${parts.join(':')}`;
+    this.keys = speedKeys(opts.keyspace);
   }
 
   /** Serialize processing, checkpoints and rebalances: they all touch the owned-state map. */
@@ -269,8 +270,8 @@ export class StreamRuntime {
 
   private async acquire(n: number): Promise<Owned> {
     const redis = this.redis!;
-    const epoch = await redis.incr(this.key('epoch', n));
-    const stored = await redis.hmget(this.key('offsets'), ...this.opts.topics.map((t) => tpField(t, n)));
+    const epoch = await redis.incr(this.keys.epoch(n));
+    const stored = await redis.hmget(this.keys.offsets(n), ...this.opts.topics.map((t) => tpField(t, n)));
     const next = new Map<string, bigint>();
     for (const [i, topic] of this.opts.topics.entries()) {
       const s = stored[i];
@@ -283,7 +284,7 @@ export class StreamRuntime {
       this.highWatermarks.set(tpField(topic, n), BigInt(p?.high ?? '0'));
     }
     await this.relayOutbox(n, epoch);
-    await this.handler.acquire(n, redis);
+    await this.handler.acquire(n);
     const o: Owned = { epoch, next, dirty: false };
     this.owned.set(n, o);
     this.metrics.owned = [...this.owned.keys()].sort((a, b) => a - b);
@@ -337,7 +338,7 @@ export class StreamRuntime {
         headers: {},
       });
     }
-    await this.handler.apply(topic, n, records, this.redis!);
+    await this.handler.apply(topic, n, records);
     const last = BigInt(records[records.length - 1]!.offset);
     o.next.set(topic, last + 1n);
     o.dirty = true;
@@ -346,65 +347,60 @@ export class StreamRuntime {
     this.updateLag(topic, n);
   }
 
-  /** One atomic commit of state + offsets (+ outbox) for every dirty partition we still own. */
+  /**
+   * One atomic, fenced commit per dirty partition we own: its changed state, the next offsets of its
+   * topic-partitions and its outbox, in one script that runs only while the partition's epoch is still
+   * ours (a worker that lost the partition without noticing changes nothing). Every key of the commit
+   * carries the partition's hash tag, so this is one slot on a Redis Cluster too.
+   */
   private async checkpoint(): Promise<void> {
     const dirty = [...this.owned.entries()].filter(([, o]) => o.dirty);
     if (dirty.length === 0) return;
     const t0 = performance.now();
-    const tx = this.redisTx!;
-    const epochKeys = dirty.map(([n]) => this.key('epoch', n));
-    await tx.watch(...epochKeys);
-    const current = await tx.mget(...epochKeys);
-    const live: [number, Owned][] = [];
-    dirty.forEach(([n, o], i) => {
-      if (current[i] === String(o.epoch)) live.push([n, o]);
-      else {
-        this.metrics.fenced++;
-        this.release(n);
-      }
-    });
-    if (live.length === 0) {
-      await tx.unwatch();
-      return;
-    }
-    const multi = tx.multi();
-    const outbox = new Map<number, OutboxMessage[]>();
-    const offsets: Record<string, string> = {};
-    for (const [n, o] of live) {
-      const msgs = this.handler.flush(n, multi);
+    const commits = dirty.map(([n, o]) => {
+      const tx = new CheckpointTx();
+      const msgs = this.handler.flush(n, tx);
       if (msgs.length > 0) {
-        outbox.set(n, msgs);
-        multi.rpush(
-          this.key('outbox', n),
-          ...msgs.map((m) => JSON.stringify({ topic: m.topic, key: m.key, value: m.value.toString('base64') })),
+        tx.list(
+          'RPUSH',
+          this.keys.outbox(n),
+          msgs.map((m) => JSON.stringify({ topic: m.topic, key: m.key, value: m.value.toString('base64') })),
         );
       }
-      for (const [topic, next] of o.next) offsets[tpField(topic, n)] = next.toString();
-    }
-    multi.hset(this.key('offsets'), offsets);
-    const res = await multi.exec();
-    if (res === null) {
-      // An epoch changed between WATCH and EXEC: another worker owns these partitions now.
-      for (const [n] of live) {
+      tx.hset(
+        this.keys.offsets(n),
+        [...o.next].map(([topic, next]) => [tpField(topic, n), next.toString()]),
+      );
+      return { n, o, msgs, tx };
+    });
+    const results = await Promise.all(
+      commits.map((c) => commitFenced(this.redisTx!, this.keys.epoch(c.n), c.o.epoch, c.tx)),
+    );
+    const live: typeof commits = [];
+    commits.forEach((c, i) => {
+      if (results[i]) {
+        c.o.dirty = false;
+        live.push(c);
+      } else {
+        // The epoch moved: another worker owns n now (its work since the last checkpoint is redone there).
         this.metrics.fenced++;
-        this.release(n);
+        this.release(c.n);
       }
-      return;
-    }
-    const failed = res.find(([err]) => err);
-    if (failed) throw new CryptolambdaError('INTERNAL', `checkpoint failed: ${String(failed[0])}`);
-    for (const [, o] of live) o.dirty = false;
+    });
+    if (live.length === 0) return;
     this.sinceCheckpoint = 0;
     this.metrics.checkpoints++;
-    for (const [n, msgs] of outbox) await this.sendOutbox(n, this.owned.get(n)?.epoch, msgs);
+    for (const c of live) if (c.msgs.length > 0) await this.sendOutbox(c.n, c.o.epoch, c.msgs);
     // Informational: lets standard tools show the group's lag. Never read back as truth.
     await this.consumer!.commitOffsets(
-      live.flatMap(([n, o]) => [...o.next].map(([topic, next]) => ({ topic, partition: n, offset: next.toString() }))),
+      live.flatMap(({ n, o }) =>
+        [...o.next].map(([topic, next]) => ({ topic, partition: n, offset: next.toString() })),
+      ),
     ).catch(() => undefined);
     this.metrics.lastCheckpointMs = Math.round((performance.now() - t0) * 10) / 10;
   }
 
-  private async sendOutbox(n: number, epoch: number | undefined, msgs: readonly OutboxMessage[]): Promise<void> {
+  private async sendOutbox(n: number, epoch: number, msgs: readonly OutboxMessage[]): Promise<void> {
     const byTopic = new Map<string, { key: string; value: Buffer }[]>();
     for (const m of msgs) {
       const list = byTopic.get(m.topic) ?? [];
@@ -415,18 +411,13 @@ export class StreamRuntime {
     await this.producer!.flush();
     this.metrics.outboxSent += msgs.length;
     // Remove exactly what was sent, and only while still the owner (a new owner relays it itself).
-    const key = this.key('outbox', n);
-    const tx = this.redisTx!;
-    await tx.watch(this.key('epoch', n));
-    if (epoch !== undefined && (await tx.get(this.key('epoch', n))) === String(epoch)) {
-      await tx.multi().ltrim(key, msgs.length, -1).exec();
-    } else {
-      await tx.unwatch();
-    }
+    const tx = new CheckpointTx();
+    tx.add('LTRIM', this.keys.outbox(n), msgs.length, -1);
+    await commitFenced(this.redisTx!, this.keys.epoch(n), epoch, tx);
   }
 
   private async relayOutbox(n: number, epoch: number): Promise<void> {
-    const pending = await this.redis!.lrange(this.key('outbox', n), 0, -1);
+    const pending = await this.redis!.lrange(this.keys.outbox(n), 0, -1);
     if (pending.length === 0) return;
     const msgs = pending.map((s) => {
       const j = JSON.parse(s) as { topic: string; key: string; value: string };

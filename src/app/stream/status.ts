@@ -1,7 +1,9 @@
 import { withAdmin } from '../../adapters/kafka/client.js';
 import { connectRedis } from '../../adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
+import { readWatermarks } from '../../adapters/redis/speed-store.js';
 import type { Config } from '../../config/config.js';
+import { SPEED_PARTITIONS } from '../../core/partitioning.js';
 import { topicName } from '../../core/topics.js';
 
 export interface PartitionStatus {
@@ -38,12 +40,14 @@ export const streamStatus = async (config: Config): Promise<StreamStatus> => {
   });
   const redis = await connectRedis(config);
   try {
-    const [offsets, wms, workers, symbols] = await Promise.all([
-      redis.hgetall(`${ks}stream:offsets`),
-      redis.hgetall(keys.watermarks()),
+    const [offsetHashes, wms, workers, symbolSets] = await Promise.all([
+      Promise.all(SPEED_PARTITIONS.map((n) => redis.hgetall(keys.offsets(n)))),
+      readWatermarks(redis, keys),
       redis.hgetall(keys.streamStatus()),
-      redis.scard(keys.symbols()),
+      Promise.all(SPEED_PARTITIONS.map((n) => redis.smembers(keys.symbols(n)))),
     ]);
+    const offsets: Record<string, string> = Object.assign({}, ...offsetHashes);
+    const symbols = new Set(symbolSets.flat()).size;
     const parts = new Set<number>();
     for (const k of ends.keys()) parts.add(Number(k.split('|')[1]));
     const partitions: PartitionStatus[] = [];
@@ -60,14 +64,13 @@ export const streamStatus = async (config: Config): Promise<StreamStatus> => {
       const st = await redis.hmget(keys.partitionState(n), 'priceCounts', 'userCounts');
       partitions.push({
         partition: n,
-        watermark: wms[String(n)] === undefined ? null : Number(wms[String(n)]),
-        usersWatermark: wms[`users:${n}`] === undefined ? null : Number(wms[`users:${n}`]),
+        watermark: wms.partitions.find((m) => m.partition === n)?.price ?? null,
+        usersWatermark: wms.partitions.find((m) => m.partition === n)?.users ?? null,
         lag,
         counts: { ...JSON.parse(st[0] ?? '{}'), ...JSON.parse(st[1] ?? '{}') },
       });
     }
-    const marks = partitions.map((p) => p.watermark).filter((w): w is number => w !== null);
-    const watermark = marks.length === 0 ? null : Math.min(...marks);
+    const watermark = wms.price;
     return {
       keyspace: ks,
       watermark,

@@ -1,12 +1,14 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withAdmin } from '../../../src/adapters/kafka/client.js';
 import type { ConsumedRecord } from '../../../src/adapters/kafka/consumer.js';
 import { BatchingProducer } from '../../../src/adapters/kafka/producer.js';
+import type { CheckpointTx } from '../../../src/adapters/redis/checkpoint-tx.js';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { type OutboxMessage, type PartitionHandler, StreamRuntime } from '../../../src/app/stream/runtime.js';
 import type { Config } from '../../../src/config/config.js';
 import { cleanupTopicsAfter, randomId, testConfig } from '../../support/int.js';
+import { storedOffsets } from '../../support/redis-dump.js';
 
 /**
  * A deterministic handler: per key, the count and sum of the integer values seen, plus one outbox
@@ -20,8 +22,14 @@ class SumHandler implements PartitionHandler {
   constructor(
     private readonly ks: string,
     private readonly outTopic: string,
+    private readonly config: Config,
   ) {}
+  private redis!: Redis;
   async acquire(n: number): Promise<void> {
+    if (this.redis === undefined) {
+      this.redis = await connectRedis(this.config);
+      connections.push(this.redis);
+    }
     this.state.set(n, new Map());
     this.dirty.set(n, new Set());
     this.out.set(n, []);
@@ -31,7 +39,8 @@ class SumHandler implements PartitionHandler {
     this.dirty.delete(n);
     this.out.delete(n);
   }
-  async apply(_topic: string, n: number, records: readonly ConsumedRecord[], redis: Redis): Promise<void> {
+  async apply(_topic: string, n: number, records: readonly ConsumedRecord[]): Promise<void> {
+    const redis = this.redis;
     const s = this.state.get(n)!;
     for (const r of records) {
       const k = r.key!;
@@ -48,11 +57,14 @@ class SumHandler implements PartitionHandler {
       if (v % 100n === 0n) this.out.get(n)!.push({ topic: this.outTopic, key: k, value: Buffer.from(String(v)) });
     }
   }
-  flush(n: number, tx: ChainableCommander): OutboxMessage[] {
+  flush(n: number, tx: CheckpointTx): OutboxMessage[] {
     const s = this.state.get(n)!;
     for (const k of this.dirty.get(n)!) {
       const cur = s.get(k)!;
-      tx.hset(`${this.ks}sum:${k}`, { count: String(cur.count), sum: cur.sum.toString() });
+      tx.hset(`${this.ks}sum:${k}`, [
+        ['count', String(cur.count)],
+        ['sum', cur.sum.toString()],
+      ]);
     }
     this.dirty.get(n)!.clear();
     const msgs = this.out.get(n)!;
@@ -62,8 +74,11 @@ class SumHandler implements PartitionHandler {
 }
 
 const runtimes: StreamRuntime[] = [];
+/** The handlers' own connections (state loads), closed after each test. */
+const connections: Redis[] = [];
 afterEach(async () => {
   for (const r of runtimes.splice(0)) await r.stop().catch(() => undefined);
+  for (const c of connections.splice(0)) c.disconnect();
 });
 
 const setup = async () => {
@@ -110,7 +125,7 @@ const setup = async () => {
 };
 
 const worker = (config: Config, ks: string, input: string, output: string, groupId: string) => {
-  const rt = new StreamRuntime(config, new SumHandler(ks, output), {
+  const rt = new StreamRuntime(config, new SumHandler(ks, output, config), {
     groupId,
     topics: [input],
     keyspace: ks,
@@ -125,7 +140,7 @@ const worker = (config: Config, ks: string, input: string, output: string, group
 const waitCaughtUp = async (redis: Redis, ks: string, input: string, total: number, timeoutMs = 45_000) => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const offsets = await redis.hgetall(`${ks}stream:offsets`);
+    const offsets = await storedOffsets(redis, ks);
     const covered = Object.entries(offsets)
       .filter(([f]) => f.startsWith(`${input}|`))
       .reduce((n, [, v]) => n + Number(v), 0);

@@ -1,0 +1,315 @@
+import type { ChainableCommander } from 'ioredis';
+import { CryptolambdaError } from '../../core/errors.js';
+import { eventToRaw, userEventFromRaw } from '../../core/events/json.js';
+import type { UserEvent } from '../../core/events/types.js';
+import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
+import type { Interval } from '../../core/ohlcv/candle.js';
+import {
+  NO_WATERMARK,
+  type StreamWatermarks,
+  streamWatermarks,
+} from '../../core/ohlcv/watermark.js';
+import { SPEED_PARTITIONS } from '../../core/partitioning.js';
+import {
+  type PositionJson,
+  positionFromJson,
+  positionToJson,
+  type TierStateJson,
+  tierStateFromJson,
+  tierStateToJson,
+} from '../../core/portfolio/codec.js';
+import { compareEvents, type Position } from '../../core/portfolio/position.js';
+import {
+  latestOf,
+  type PartitionCounts,
+  type PartitionSnapshot,
+  type SpeedChanges,
+  type StoredUser,
+  seenDays,
+  userFromParts,
+} from '../../core/speed/engine.js';
+import { type CandleStateJson, candleFromJson, candleToJson, type LastPrice } from '../../core/speed/price-windows.js';
+import { type DayRewardsJson, dayFromJson, dayToJson } from '../../core/speed/user-ledger.js';
+import type { CheckpointTx, RedisConn } from './checkpoint-tx.js';
+import type { CandleInterval, SpeedKeys, TierJson } from './speed-keys.js';
+
+export interface SpeedStoreOptions {
+  /** Candles kept per symbol and interval. */
+  readonly history: Readonly<Record<CandleInterval, number>>;
+  /** TTL (s) of per-day keys (deltas, day rewards, end-of-day positions); batch shortens it once a day is covered. */
+  readonly dayTtlSec: number;
+}
+
+/** What `load` rebuilds for one partition from earlier checkpoints. */
+export interface LoadedPartition {
+  readonly snapshot?: PartitionSnapshot;
+  readonly buffer: UserEvent[];
+  readonly users: [string, StoredUser][];
+}
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** -1 is how "no event yet" is stored. */
+const storedTime = (s: string | undefined | null): number =>
+  s === undefined || s === null || s === '-1' ? NO_WATERMARK : Number(s);
+const timeField = (t: number): string => String(t === NO_WATERMARK ? -1 : t);
+const rawJson = (e: UserEvent): string => JSON.stringify(eventToRaw(e));
+const decodeStored = (s: string, where: string): UserEvent => {
+  const r = userEventFromRaw(JSON.parse(s));
+  if (!r.ok) throw new CryptolambdaError('INTERNAL', `corrupt event in ${where}: ${r.reason}`);
+  return r.event;
+};
+
+/**
+ * The speed layer's Redis store: one writer (`write`, into a partition's checkpoint transaction) and
+ * one reader (`load` for the worker; `readWatermarks` for everyone else) per stored shape, keys only
+ * from speed-keys.ts. A checkpoint writes what changed since the previous one: per dirty user only the
+ * positions of the assets that moved, the days and events touched, the newly remembered ids and the
+ * small tier part; per partition the candles touched, the merge buffer's additions and removals and
+ * the partition scalars. Nothing is rewritten because it exists.
+ */
+export class RedisSpeedStore {
+  constructor(
+    private readonly redis: RedisConn,
+    readonly keys: SpeedKeys,
+    readonly opts: SpeedStoreOptions,
+  ) {}
+
+  write(tx: CheckpointTx, n: number, c: SpeedChanges): void {
+    const k = this.keys;
+    const ttl = this.opts.dayTtlSec;
+    const touched = new Map<string, CandleInterval>();
+    for (const w of c.candles) {
+      const key = k.candles(w.interval as CandleInterval, w.candle.symbol, n);
+      tx.add('ZREMRANGEBYSCORE', key, w.candle.start, w.candle.start);
+      tx.add('ZADD', key, w.candle.start, JSON.stringify(candleToJson(w.candle, w.final)));
+      touched.set(key, w.interval as CandleInterval);
+    }
+    for (const [key, interval] of touched) {
+      const keep = this.opts.history[interval];
+      tx.add('ZREMRANGEBYRANK', key, 0, -(keep + 1));
+      // History span plus an hour: a symbol that stops trading ages out on its own.
+      tx.add('EXPIRE', key, keep * (interval === '1m' ? 60 : 300) + 3600);
+    }
+    if (c.lastPrices.length > 0) {
+      tx.hset(
+        k.lastPrice(n),
+        c.lastPrices.map(([s, p]) => [s, JSON.stringify({ price: p.price.toString(), eventTime: p.eventTime })]),
+      );
+      tx.list(
+        'SADD',
+        k.symbols(n),
+        c.lastPrices.map(([s]) => s),
+      );
+    }
+    const newUsers: string[] = [];
+    for (const ch of c.users) {
+      const { userId, user } = ch;
+      const state = user.state;
+      newUsers.push(userId);
+      if (ch.assets.length > 0) {
+        tx.hset(
+          k.positions(userId, n),
+          ch.assets.map((a) => [a, JSON.stringify(positionToJson(state.positions.get(a)!))]),
+        );
+      }
+      if (ch.tier) {
+        const t: TierJson = {
+          tier: state.tier.tier,
+          spend30d: state.tier.spend30d.toString(),
+          since: state.tier.since,
+        };
+        tx.add('SET', k.tier(userId, n), JSON.stringify(t));
+      }
+      const parts: [string, string][] = [
+        ['tier', JSON.stringify(tierStateToJson(state.tier))],
+        ['days', JSON.stringify([...user.days].map(([d, v]) => [d, dayToJson(v)]))],
+        ['latest', timeField(latestOf(state))],
+      ];
+      tx.hset(k.userState(userId, n), parts);
+      for (const [day, agg] of ch.days) {
+        tx.add('SET', k.dayRewards(userId, day, n), JSON.stringify(dayToJson(agg)), 'EX', ttl);
+        tx.add('SADD', k.dayUsers(day, n), userId);
+        tx.add('EXPIRE', k.dayUsers(day, n), ttl);
+      }
+      for (const [day, events] of ch.deltas) {
+        tx.hset(
+          k.delta(userId, day, n),
+          events.map((e) => [e.eventId, rawJson(e)]),
+        );
+        tx.add('EXPIRE', k.delta(userId, day, n), ttl);
+      }
+      for (const [day, book] of ch.endOfDay) {
+        // The whole book after the user's latest event of that day: complete for reconcile.
+        if (book.size === 0) continue;
+        tx.hset(
+          k.endOfDay(userId, day, n),
+          [...book].map(([a, p]) => [a, JSON.stringify(positionToJson(p))]),
+        );
+        tx.add('EXPIRE', k.endOfDay(userId, day, n), ttl);
+      }
+      const seenByDay = new Map<string, [string, string][]>();
+      for (const [id, t] of ch.seen) {
+        const day = new Date(t).toISOString().slice(0, 10);
+        const list = seenByDay.get(day);
+        if (list === undefined) seenByDay.set(day, [[id, String(t)]]);
+        else list.push([id, String(t)]);
+      }
+      for (const [day, ids] of seenByDay) {
+        tx.hset(k.seen(userId, day, n), ids);
+        tx.add('EXPIRE', k.seen(userId, day, n), ttl);
+      }
+    }
+    if (newUsers.length > 0) tx.list('SADD', k.partitionUsers(n), newUsers);
+    if (c.bufferPut.length > 0) {
+      tx.hset(
+        k.partitionBuffer(n),
+        c.bufferPut.map(([id, evs]) => [id, JSON.stringify(evs.map(rawJson))]),
+      );
+    }
+    if (c.bufferDel.length > 0) tx.list('HDEL', k.partitionBuffer(n), c.bufferDel);
+    const p = c.partition;
+    if (p !== undefined) {
+      // Canonical order (not Map insertion order, which follows how Kafka interleaved the topics'
+      // batches): the checkpoint of the same input must be byte-identical whatever the run history.
+      tx.hset(k.partitionState(n), [
+        ['maxEventTime', timeField(p.priceMaxEventTime)],
+        [
+          'open',
+          JSON.stringify(
+            [...p.openWindows]
+              .sort(
+                (a, b) =>
+                  byText(a.interval, b.interval) ||
+                  byText(a.candle.symbol, b.candle.symbol) ||
+                  a.candle.start - b.candle.start,
+              )
+              .map((w) => [w.interval, candleToJson(w.candle, false)]),
+          ),
+        ],
+        [
+          'last',
+          JSON.stringify(
+            [...p.lastPrices]
+              .sort(([a], [b]) => byText(a, b))
+              .map(([s, lp]) => [s, { price: lp.price.toString(), eventTime: lp.eventTime, eventId: lp.eventId }]),
+          ),
+        ],
+        ['priceCounts', JSON.stringify(p.priceCounts)],
+        ['userCounts', JSON.stringify(p.counts)],
+        ['userMax', JSON.stringify([...p.userMax].sort(([a], [b]) => byText(a, b)))],
+        ['userFrontier', timeField(p.userFrontier)],
+      ]);
+      const marks: [string, string][] = [];
+      if (c.watermarks.price !== NO_WATERMARK) marks.push(['price', String(c.watermarks.price)]);
+      if (c.watermarks.users !== NO_WATERMARK) marks.push(['users', String(c.watermarks.users)]);
+      if (marks.length > 0) tx.hset(k.watermarks(n), marks);
+    }
+  }
+
+  /** Everything earlier checkpoints of partition n wrote that the worker keeps in memory. */
+  async load(n: number): Promise<LoadedPartition> {
+    const k = this.keys;
+    const [h, buf, ids] = await Promise.all([
+      this.redis.hgetall(k.partitionState(n)),
+      this.redis.hvals(k.partitionBuffer(n)),
+      this.redis.smembers(k.partitionUsers(n)),
+    ]);
+    let snapshot: PartitionSnapshot | undefined;
+    if (h.maxEventTime !== undefined) {
+      const open = JSON.parse(h.open ?? '[]') as [Interval, CandleStateJson][];
+      const last = new Map<string, LastPrice>(
+        (JSON.parse(h.last ?? '[]') as [string, { price: string; eventTime: number; eventId: string }][]).map(
+          ([s, lp]) => [
+            s,
+            { price: Decimal.parse(lp.price, PRICE_SCALE), eventTime: lp.eventTime, eventId: lp.eventId },
+          ],
+        ),
+      );
+      snapshot = {
+        priceMaxEventTime: storedTime(h.maxEventTime),
+        openWindows: open.map(([interval, c]) => ({ interval, candle: candleFromJson(c), final: false })),
+        lastPrices: last,
+        priceCounts: JSON.parse(h.priceCounts ?? '{"onTime":0,"late":0,"tooLate":0,"duplicates":0}'),
+        counts: JSON.parse(h.userCounts ?? '{}') as PartitionCounts,
+        userMax: new Map(JSON.parse(h.userMax ?? '[]') as [string, number][]),
+        userFrontier: storedTime(h.userFrontier),
+      };
+    }
+    const where = k.partitionBuffer(n);
+    const buffer = buf
+      .flatMap((s) => (JSON.parse(s) as string[]).map((e) => decodeStored(e, where)))
+      .sort(compareEvents);
+    const users: [string, StoredUser][] = [];
+    ids.sort(byText);
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const p1 = this.redis.pipeline();
+      for (const u of chunk) {
+        p1.hgetall(k.userState(u, n));
+        p1.hgetall(k.positions(u, n));
+      }
+      const r1 = ((await p1.exec()) ?? []).map(([err, v]) => {
+        if (err) throw err;
+        return v as Record<string, string>;
+      });
+      const parts = chunk.map((_, j) => ({ meta: r1[2 * j]!, pos: r1[2 * j + 1]! }));
+      const p2 = this.redis.pipeline();
+      const daysOf: string[][] = [];
+      for (const [j, u] of chunk.entries()) {
+        const latest = storedTime(parts[j]!.meta.latest);
+        const days = latest === NO_WATERMARK ? [] : seenDays(latest);
+        daysOf.push(days);
+        for (const d of days) p2.hgetall(k.seen(u, d, n));
+      }
+      const r2 = ((await p2.exec()) ?? []).map(([err, v]) => {
+        if (err) throw err;
+        return v as Record<string, string>;
+      });
+      let at = 0;
+      for (const [j, userId] of chunk.entries()) {
+        const { meta, pos } = parts[j]!;
+        const seen: [string, number][] = [];
+        for (let d = 0; d < daysOf[j]!.length; d++)
+          for (const [id, t] of Object.entries(r2[at++]!)) seen.push([id, Number(t)]);
+        if (meta.tier === undefined) continue;
+        const positions = new Map<string, Position>(
+          Object.values(pos).map((s) => {
+            const pj = JSON.parse(s) as PositionJson;
+            return [pj.asset, positionFromJson(pj)];
+          }),
+        );
+        const state = userFromParts({ userId, positions, tier: tierStateFromJson(JSON.parse(meta.tier)), seen });
+        const days = new Map(
+          (JSON.parse(meta.days ?? '[]') as [string, DayRewardsJson][]).map(([d, v]) => [d, dayFromJson(v)]),
+        );
+        users.push([userId, { state, days }]);
+      }
+    }
+    return { ...(snapshot === undefined ? {} : { snapshot }), buffer, users };
+  }
+}
+
+/** Queue the reads of every partition's watermarks into a pipeline (see `parseWatermarks`). */
+export const queueWatermarks = (p: ChainableCommander, keys: SpeedKeys): void => {
+  for (const n of SPEED_PARTITIONS) p.hmget(keys.watermarks(n), 'price', 'users');
+};
+
+/** Take the values `queueWatermarks` queued off the front of a pipeline's results. */
+export const parseWatermarks = (values: unknown[]): StreamWatermarks =>
+  streamWatermarks(
+    SPEED_PARTITIONS.map((n) => {
+      const [price, users] = values.shift() as (string | null)[];
+      return { partition: n, price: price == null ? null : Number(price), users: users == null ? null : Number(users) };
+    }),
+  );
+
+/** THE reader of the watermark shape: per-partition marks and the stream-wide ones (core rule). */
+export const readWatermarks = async (redis: RedisConn, keys: SpeedKeys): Promise<StreamWatermarks> => {
+  const p = redis.pipeline();
+  queueWatermarks(p, keys);
+  const values = ((await p.exec()) ?? []).map(([err, v]) => {
+    if (err) throw err;
+    return v;
+  });
+  return parseWatermarks(values);
+};

@@ -1,0 +1,463 @@
+import type { PriceEvent, UserEvent } from '../events/types.js';
+import type { Interval } from '../ohlcv/candle.js';
+import { NO_WATERMARK } from '../ohlcv/watermark.js';
+import { compareEvents, type Position, type RejectCode } from '../portfolio/position.js';
+import { DEFAULT_TIERS, type TierChange, type TierDef } from '../rewards/tiers.js';
+import { type EmittedCandle, type LastPrice, PriceWindows } from './price-windows.js';
+import {
+  advanceUser,
+  applyUserEvent,
+  DAY_MS,
+  type DayRewards,
+  DEDUP_WINDOW_MS,
+  dayOf,
+  emptyUser,
+  type UserState,
+} from './user-ledger.js';
+
+/**
+ * The speed layer's logic for one partition n (partition n of raw.prices, raw.transactions and
+ * raw.rewards belong to one worker at a time), pure: decoded events in, typed changes out. The
+ * adapter (src/adapters/redis/speed-store.ts) turns the changes into one checkpoint transaction and
+ * restores a `PartitionEngine` from what earlier checkpoints wrote. Processing time is passed in.
+ *
+ * User events from the two user topics are merged in (eventTime, eventId) order before they touch
+ * accounting (average cost depends on order): an event is released once both topics' max event
+ * time minus the out-of-orderness has passed it, which makes the order independent of how Kafka
+ * interleaves the two topics' batches. When the user topics go quiet (`userIdleMs` of processing
+ * time, and processed up to their high watermark), the buffer is released so the last events of a
+ * stream do not wait forever.
+ */
+export interface SpeedEngineOptions {
+  /** Bounded out-of-orderness of event time (ms). */
+  readonly outOfOrdernessMs: number;
+  /** How long a closed window still accepts late trades (ms). */
+  readonly allowedLatenessMs: number;
+  /** Processing time without new user events after which buffered user events are released (ms). */
+  readonly userIdleMs: number;
+  readonly tiers: readonly TierDef[];
+}
+
+export const DEFAULT_ENGINE_OPTIONS: SpeedEngineOptions = {
+  outOfOrdernessMs: 5_000,
+  allowedLatenessMs: 30_000,
+  userIdleMs: 2_000,
+  tiers: DEFAULT_TIERS,
+};
+
+export const INTERVALS: readonly Interval[] = ['1m', '5m'];
+export const USER_TABLES = ['transactions', 'rewards'] as const;
+export type UserTable = (typeof USER_TABLES)[number];
+
+export interface PartitionCounts {
+  userEvents: number;
+  duplicates: number;
+  rejected: number;
+  invalid: number;
+  lateUser: number;
+  tierChanges: number;
+}
+
+/** A user as the worker keeps it: the ledger state plus the aggregates of its recent days. */
+export interface StoredUser {
+  state: UserState;
+  /** Day aggregates of the last three days the user had events (older days are final and written). */
+  days: Map<string, DayRewards>;
+}
+
+/** The partition-wide scalars a checkpoint stores (small, rewritten when they change). */
+export interface PartitionSnapshot {
+  readonly priceMaxEventTime: number;
+  readonly openWindows: readonly EmittedCandle[];
+  readonly lastPrices: ReadonlyMap<string, LastPrice>;
+  readonly priceCounts: PriceWindows['counts'];
+  readonly counts: PartitionCounts;
+  readonly userMax: ReadonlyMap<string, number>;
+  readonly userFrontier: number;
+}
+
+/** What changed for one user since the previous drain: each field names a part the store rewrites. */
+export interface UserChange {
+  readonly userId: string;
+  readonly user: StoredUser;
+  /** Assets whose position changed. */
+  readonly assets: readonly string[];
+  /** Day aggregates that changed (final values of days that already left the worker's memory included). */
+  readonly days: readonly (readonly [string, DayRewards])[];
+  /** Events applied (or rejected) per event day: the Lambda merge's per-day event sets. */
+  readonly deltas: readonly (readonly [string, readonly UserEvent[]])[];
+  /** Per day touched, the user's whole book right after their latest applied event of that day. */
+  readonly endOfDay: readonly (readonly [string, ReadonlyMap<string, Position>])[];
+  /** Event ids newly remembered for duplicate detection, with their event time. */
+  readonly seen: readonly (readonly [string, number])[];
+  /** The tier / 30-day spend state changed (also by expiry without an event). */
+  readonly tier: boolean;
+}
+
+export type SpeedEffect =
+  | { readonly kind: 'tier-change'; readonly userId: string; readonly change: TierChange }
+  | { readonly kind: 'rejected'; readonly event: UserEvent; readonly code: RejectCode; readonly reason: string };
+
+/** Everything a checkpoint of partition n must write: its cost grows with these, not with history. */
+export interface SpeedChanges {
+  readonly candles: readonly EmittedCandle[];
+  readonly lastPrices: readonly (readonly [string, LastPrice])[];
+  readonly users: readonly UserChange[];
+  /** Buffered user events added since the last drain, grouped by event id (the store's field). */
+  readonly bufferPut: readonly (readonly [string, readonly UserEvent[]])[];
+  /** Event ids no longer buffered. */
+  readonly bufferDel: readonly string[];
+  /** Present when the partition scalars changed. */
+  readonly partition?: PartitionSnapshot;
+  readonly watermarks: PartitionWatermarks;
+  readonly effects: readonly SpeedEffect[];
+}
+
+/** The two watermarks one partition publishes (see core/ohlcv/watermark.ts for the stream-wide rule). */
+export interface PartitionWatermarks {
+  /** Price watermark (max price event time - out-of-orderness); NO_WATERMARK before any price. */
+  readonly price: number;
+  /** Event time up to which user events have been applied; NO_WATERMARK before any. */
+  readonly users: number;
+}
+
+interface UserDirty {
+  readonly assets: Set<string>;
+  readonly days: Set<string>;
+  /** Final aggregates of dirty days that left the three-day memory before the drain. */
+  readonly retired: Map<string, DayRewards>;
+  readonly deltas: Map<string, UserEvent[]>;
+  /** Snapshots of the book at the end of days other than `eodDay` (taken when the day changed). */
+  readonly eod: Map<string, ReadonlyMap<string, Position>>;
+  /** Day whose end-of-day book is the user's current book. */
+  eodDay: string | undefined;
+  readonly seen: [string, number][];
+  tier: boolean;
+}
+
+const newDirty = (): UserDirty => ({
+  assets: new Set(),
+  days: new Set(),
+  retired: new Map(),
+  deltas: new Map(),
+  eod: new Map(),
+  eodDay: undefined,
+  seen: [],
+  tier: false,
+});
+
+export class PartitionEngine {
+  readonly prices: PriceWindows;
+  readonly users = new Map<string, StoredUser>();
+  counts: PartitionCounts = { userEvents: 0, duplicates: 0, rejected: 0, invalid: 0, lateUser: 0, tierChanges: 0 };
+  /** User events waiting for both user topics' event time to pass them. */
+  private buffer: UserEvent[] = [];
+  private readonly bufferDirty = new Set<string>();
+  private readonly userMax = new Map<string, number>();
+  /** Processing time of the last record per user topic (idleness; not checkpointed). */
+  private readonly lastRecordAt = new Map<string, number>();
+  /** Event time up to which user events have been released (the users' watermark). */
+  private userFrontier = NO_WATERMARK;
+  private readonly dirty = new Map<string, UserDirty>();
+  private effects: SpeedEffect[] = [];
+  private scalarsDirty = false;
+
+  constructor(
+    readonly opts: SpeedEngineOptions,
+    /** Processing time the partition was acquired (idleness of a user topic that never had a record). */
+    private readonly acquiredAt: number,
+    restored?: {
+      readonly snapshot?: PartitionSnapshot;
+      readonly buffer?: readonly UserEvent[];
+      readonly users?: Iterable<readonly [string, StoredUser]>;
+    },
+  ) {
+    this.prices = new PriceWindows({
+      intervals: INTERVALS,
+      outOfOrdernessMs: opts.outOfOrdernessMs,
+      allowedLatenessMs: opts.allowedLatenessMs,
+    });
+    const s = restored?.snapshot;
+    if (s !== undefined) {
+      this.prices.restore(s.priceMaxEventTime, s.openWindows, s.lastPrices);
+      this.prices.counts = { ...s.priceCounts };
+      this.counts = { ...s.counts };
+      for (const [t, m] of s.userMax) this.userMax.set(t, m);
+      this.userFrontier = s.userFrontier;
+    }
+    this.buffer = [...(restored?.buffer ?? [])];
+    for (const [id, u] of restored?.users ?? []) this.users.set(id, u);
+  }
+
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  watermarks(): PartitionWatermarks {
+    return { price: this.prices.watermark(), users: this.userFrontier };
+  }
+
+  /** A record that could not be decoded (the caller dead-letters it). */
+  countInvalid(): void {
+    this.counts.invalid++;
+    this.scalarsDirty = true;
+  }
+
+  /** One price trade; `lateFor1m` tells the caller to copy the record to the late topic. */
+  addPrice(e: PriceEvent): { lateFor1m: boolean } {
+    const out = this.prices.add(e);
+    this.scalarsDirty = true;
+    return { lateFor1m: out.lateFor.includes('1m') };
+  }
+
+  /** A batch of decoded user events of one topic, in offset order, received at processing time `now`. */
+  addUsers(table: UserTable, events: readonly UserEvent[], now: number): void {
+    let max = this.userMax.get(table) ?? NO_WATERMARK;
+    for (const e of events) {
+      if (e.eventTime > max) max = e.eventTime;
+      if (e.eventTime <= this.userFrontier) {
+        // Behind the users' watermark: apply now (money is never dropped); it may land out of order.
+        this.counts.lateUser++;
+        this.applyUser(e);
+      } else {
+        this.buffer.push(e);
+        this.bufferDirty.add(e.eventId);
+      }
+    }
+    this.userMax.set(table, max);
+    this.lastRecordAt.set(table, now);
+    this.scalarsDirty = true;
+    this.releaseBuffer(new Set());
+  }
+
+  /**
+   * Timer hook: a user topic is idle once `caughtUp(table)` (processed up to its high watermark) and
+   * quiet for userIdleMs; idle topics stop holding the buffer back. Requiring "caught up" keeps the
+   * merge order independent of fetch timing. Returns true when state changed.
+   */
+  tick(now: number, caughtUp: (table: UserTable) => boolean): boolean {
+    if (this.buffer.length === 0) return false;
+    const idle = new Set<UserTable>(
+      USER_TABLES.filter(
+        (t) => caughtUp(t) && now - (this.lastRecordAt.get(t) ?? this.acquiredAt) >= this.opts.userIdleMs,
+      ),
+    );
+    if (idle.size === 0) return false;
+    const before = this.buffer.length;
+    this.releaseBuffer(idle);
+    return this.buffer.length !== before;
+  }
+
+  /**
+   * Release buffered user events up to the users' frontier, in event order. The frontier is the
+   * minimum over the user topics that are not idle of (max event time - out-of-orderness - 1); when
+   * both are idle everything buffered is released.
+   */
+  private releaseBuffer(idle: ReadonlySet<UserTable>): void {
+    if (this.buffer.length === 0) return;
+    const active = USER_TABLES.filter((t) => !idle.has(t));
+    const frontier =
+      active.length === 0
+        ? Math.max(...USER_TABLES.map((t) => this.userMax.get(t) ?? NO_WATERMARK))
+        : Math.min(...active.map((t) => this.userMax.get(t) ?? NO_WATERMARK)) - this.opts.outOfOrdernessMs - 1;
+    if (frontier <= NO_WATERMARK) return;
+    this.buffer.sort(compareEvents);
+    let i = 0;
+    while (i < this.buffer.length && this.buffer[i]!.eventTime <= frontier) {
+      const e = this.buffer[i++]!;
+      this.bufferDirty.add(e.eventId);
+      this.applyUser(e);
+    }
+    if (i === 0) return;
+    this.buffer = this.buffer.slice(i);
+    if (frontier > this.userFrontier) this.userFrontier = frontier;
+    this.scalarsDirty = true;
+    this.expireTiers();
+  }
+
+  /** Tiers drop as old spend leaves the 30-day window: advance every user to the users' watermark. */
+  private expireTiers(): void {
+    if (this.userFrontier === NO_WATERMARK) return;
+    for (const [userId, u] of this.users) {
+      const r = advanceUser(u.state, this.userFrontier, this.opts.tiers);
+      if (r.changes.length === 0 && r.state === u.state) continue;
+      u.state = r.state;
+      this.dirtyOf(userId).tier = true;
+      this.emitTierChanges(userId, r.changes);
+    }
+  }
+
+  private emitTierChanges(userId: string, changes: readonly TierChange[]): void {
+    for (const change of changes) {
+      this.counts.tierChanges++;
+      this.effects.push({ kind: 'tier-change', userId, change });
+    }
+  }
+
+  private dirtyOf(userId: string): UserDirty {
+    let d = this.dirty.get(userId);
+    if (d === undefined) {
+      d = newDirty();
+      this.dirty.set(userId, d);
+    }
+    return d;
+  }
+
+  private applyUser(e: UserEvent): void {
+    let u = this.users.get(e.userId);
+    if (u === undefined) {
+      u = { state: emptyUser(e.userId, this.opts.tiers), days: new Map() };
+      this.users.set(e.userId, u);
+    }
+    const day = dayOf(e.eventTime);
+    const prevDay = this.dirty.get(e.userId)?.eodDay;
+    // The end-of-day book of the previous day this user touched is the book before this event: copy
+    // it when the day changes (the ledger may update positions in place).
+    const before = prevDay !== undefined && prevDay !== day ? new Map(u.state.positions) : undefined;
+    const step = applyUserEvent(u.state, e, u.days.get(day), this.opts.tiers);
+    if (step.outcome.kind === 'duplicate') {
+      this.counts.duplicates++;
+      return;
+    }
+    this.counts.userEvents++;
+    const dirty = this.dirtyOf(e.userId);
+    u.state = step.state;
+    u.days.set(day, step.day!);
+    dirty.days.add(day);
+    dirty.retired.delete(day);
+    dirty.seen.push([e.eventId, e.eventTime]);
+    // Keep three days of aggregates in the worker; older days no longer receive on-time events.
+    const keepFrom = Date.parse(day) - 2 * DAY_MS;
+    for (const [d, agg] of u.days) {
+      if (Date.parse(d) >= keepFrom) continue;
+      u.days.delete(d);
+      if (dirty.days.has(d)) dirty.retired.set(d, agg);
+    }
+    dirty.tier = true;
+    if (step.outcome.kind === 'rejected') {
+      this.counts.rejected++;
+      this.effects.push({ kind: 'rejected', event: e, code: step.outcome.code, reason: step.outcome.reason });
+    } else {
+      if (step.asset !== undefined) dirty.assets.add(step.asset);
+      if (before !== undefined && dirty.eodDay !== undefined) dirty.eod.set(dirty.eodDay, before);
+      dirty.eod.delete(day);
+      dirty.eodDay = day;
+    }
+    let deltas = dirty.deltas.get(day);
+    if (deltas === undefined) {
+      deltas = [];
+      dirty.deltas.set(day, deltas);
+    }
+    deltas.push(e);
+    this.emitTierChanges(e.userId, step.tierChanges);
+  }
+
+  /** Everything that changed since the previous drain; resets the change tracking. */
+  drain(): SpeedChanges {
+    const users: UserChange[] = [];
+    for (const [userId, d] of this.dirty) {
+      const u = this.users.get(userId)!;
+      const endOfDay = [...d.eod];
+      if (d.eodDay !== undefined) endOfDay.push([d.eodDay, u.state.positions]);
+      users.push({
+        userId,
+        user: u,
+        assets: [...d.assets],
+        days: [...d.days].map((day) => [day, u.days.get(day) ?? d.retired.get(day)!] as const),
+        deltas: [...d.deltas],
+        endOfDay,
+        seen: d.seen,
+        tier: d.tier,
+      });
+    }
+    this.dirty.clear();
+    const bufferPut: [string, UserEvent[]][] = [];
+    const bufferDel: string[] = [];
+    if (this.bufferDirty.size > 0) {
+      const byId = new Map<string, UserEvent[]>();
+      for (const e of this.buffer) {
+        if (!this.bufferDirty.has(e.eventId)) continue;
+        const list = byId.get(e.eventId);
+        if (list === undefined) byId.set(e.eventId, [e]);
+        else list.push(e);
+      }
+      for (const id of this.bufferDirty) {
+        const list = byId.get(id);
+        if (list === undefined) bufferDel.push(id);
+        else bufferPut.push([id, list]);
+      }
+      this.bufferDirty.clear();
+    }
+    const lastPrices = [...this.prices.dirtySymbols].map((s) => [s, this.prices.last.get(s)!] as const);
+    this.prices.dirtySymbols.clear();
+    const effects = this.effects;
+    this.effects = [];
+    const changes: SpeedChanges = {
+      candles: this.prices.drain(),
+      lastPrices,
+      users,
+      bufferPut,
+      bufferDel,
+      watermarks: this.watermarks(),
+      effects,
+      ...(this.scalarsDirty ? { partition: this.snapshot() } : {}),
+    };
+    this.scalarsDirty = false;
+    return changes;
+  }
+
+  private snapshot(): PartitionSnapshot {
+    return {
+      priceMaxEventTime: this.prices.maxEventTime,
+      openWindows: this.prices.openWindows(),
+      lastPrices: this.prices.last,
+      priceCounts: { ...this.prices.counts },
+      counts: { ...this.counts },
+      userMax: new Map(this.userMax),
+      userFrontier: this.userFrontier,
+    };
+  }
+}
+
+/**
+ * Duplicate-detection memory rebuilt from the ids a user's checkpoints remembered: the ids within the
+ * dedup window of the user's latest event time (what the ledger keeps after that event).
+ */
+export const recentFromSeen = (seen: Iterable<readonly [string, number]>): Map<string, number> => {
+  let latest = NO_WATERMARK;
+  const all: (readonly [string, number])[] = [];
+  for (const s of seen) {
+    all.push(s);
+    if (s[1] > latest) latest = s[1];
+  }
+  const out = new Map<string, number>();
+  for (const [id, t] of all.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    if (t >= latest - DEDUP_WINDOW_MS) out.set(id, t);
+  }
+  return out;
+};
+
+/** The days whose remembered ids can still matter for a user whose latest event is at `latest`. */
+export const seenDays = (latest: number): string[] => {
+  const out: string[] = [];
+  for (let t = Date.parse(dayOf(latest - DEDUP_WINDOW_MS)); t <= latest; t += DAY_MS) out.push(dayOf(t));
+  return out;
+};
+
+/**
+ * A user rebuilt from the parts checkpoints store separately (positions, tier state, remembered ids):
+ * the one place that knows how the ledger's state is assembled from its parts.
+ */
+export const userFromParts = (p: {
+  readonly userId: string;
+  readonly positions: ReadonlyMap<string, Position>;
+  readonly tier: UserState['tier'];
+  readonly seen: Iterable<readonly [string, number]>;
+}): UserState => ({ userId: p.userId, positions: p.positions, tier: p.tier, recent: recentFromSeen(p.seen) });
+
+/** The latest event time a user's state remembers (NO_WATERMARK for a fresh user). */
+export const latestOf = (s: UserState): number => {
+  let latest = NO_WATERMARK;
+  for (const t of s.recent.values()) if (t > latest) latest = t;
+  return latest;
+};
