@@ -15,11 +15,12 @@ const feed = (engine: PartitionEngine, tx: readonly UserEvent[], rw: readonly Us
   let now = 0;
   while (i < tx.length || j < rw.length) {
     const size = 1 + (rnd() % 40);
+    now += 10;
     if (j >= rw.length || (i < tx.length && rnd() % 2 === 0)) {
-      engine.addUsers('transactions', tx.slice(i, i + size), (now += 10));
+      engine.addUsers('transactions', tx.slice(i, i + size), now);
       i += size;
     } else {
-      engine.addUsers('rewards', rw.slice(j, j + size), (now += 10));
+      engine.addUsers('rewards', rw.slice(j, j + size), now);
       j += size;
     }
   }
