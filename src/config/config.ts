@@ -28,12 +28,16 @@ export const ConfigSchema = z.object({
   kafkaBrokers: z.array(hostPort).min(1, 'at least one broker'),
   /** Controller listener port of the local KRaft node (stack only). */
   kafkaControllerPort: port,
+  /** One `redis://host:port[/db]`, or several comma-separated node URLs of a Redis Cluster. */
   redisUrl: z
     .string()
-    .regex(/^rediss?:\/\/[^\s]+$/, 'expected redis://host:port[/db]')
+    .regex(
+      /^rediss?:\/\/[^\s,]+(,rediss?:\/\/[^\s,]+)*$/,
+      'expected redis://host:port[/db] (or a comma-separated list of cluster nodes)',
+    )
     .refine((s) => {
       try {
-        new URL(s);
+        for (const u of s.split(',')) new URL(u);
         return true;
       } catch {
         return false;
@@ -131,7 +135,11 @@ export const resolveConfig = (
   return parsed.data;
 };
 
-export const redisPort = (config: Config): number => Number(new URL(config.redisUrl).port || 6379);
-export const redisHost = (config: Config): string => new URL(config.redisUrl).hostname;
+/** The Redis node URLs: one for a single Redis, several for a Redis Cluster. */
+export const redisNodes = (config: Config): string[] => config.redisUrl.split(',');
+export const isRedisCluster = (config: Config): boolean => redisNodes(config).length > 1;
+/** Host and port of the (first) node: the local stack runs one Redis. */
+export const redisPort = (config: Config): number => Number(new URL(redisNodes(config)[0]!).port || 6379);
+export const redisHost = (config: Config): string => new URL(redisNodes(config)[0]!).hostname;
 export const kafkaPort = (config: Config): number => Number(config.kafkaBrokers[0]!.split(':')[1]);
 export const kafkaHost = (config: Config): string => config.kafkaBrokers[0]!.split(':')[0]!;

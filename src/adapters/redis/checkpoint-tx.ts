@@ -1,6 +1,6 @@
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisConn } from './client.js';
 
-export type RedisConn = Redis | Cluster;
+export type { RedisConn };
 type Arg = string | number;
 
 /**

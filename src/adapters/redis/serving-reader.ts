@@ -1,4 +1,4 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { CryptolambdaError } from '../../core/errors.js';
 import { USER_ID_RE } from '../../core/events/validate.js';
 import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
@@ -9,6 +9,7 @@ import type { DeltaDay } from '../../core/serving/merge.js';
 import type { SpeedUserDay } from '../../core/serving/reconcile.js';
 import { type CandleStateJson, candleFromJson } from '../../core/speed/price-windows.js';
 import type { DayRewardsJson } from '../../core/speed/user-ledger.js';
+import type { RedisConn } from './client.js';
 import { assertKeyPart, type CandleInterval, type SpeedKeys, type TierJson } from './speed-keys.js';
 import { readWatermarks } from './speed-store.js';
 
@@ -56,7 +57,7 @@ export interface LivePrice {
 
 export class SpeedReader {
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisConn,
     readonly keys: SpeedKeys,
   ) {}
 

@@ -4,11 +4,7 @@ import { eventToRaw, userEventFromRaw } from '../../core/events/json.js';
 import type { UserEvent } from '../../core/events/types.js';
 import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import type { Interval } from '../../core/ohlcv/candle.js';
-import {
-  NO_WATERMARK,
-  type StreamWatermarks,
-  streamWatermarks,
-} from '../../core/ohlcv/watermark.js';
+import { NO_WATERMARK, type StreamWatermarks, streamWatermarks } from '../../core/ohlcv/watermark.js';
 import { SPEED_PARTITIONS } from '../../core/partitioning.js';
 import {
   type PositionJson,
@@ -30,7 +26,8 @@ import {
 } from '../../core/speed/engine.js';
 import { type CandleStateJson, candleFromJson, candleToJson, type LastPrice } from '../../core/speed/price-windows.js';
 import { type DayRewardsJson, dayFromJson, dayToJson } from '../../core/speed/user-ledger.js';
-import type { CheckpointTx, RedisConn } from './checkpoint-tx.js';
+import type { CheckpointTx } from './checkpoint-tx.js';
+import { crossSlotPipeline, type RedisConn } from './client.js';
 import type { CandleInterval, SpeedKeys, TierJson } from './speed-keys.js';
 
 export interface SpeedStoreOptions {
@@ -305,7 +302,7 @@ export const parseWatermarks = (values: unknown[]): StreamWatermarks =>
 
 /** THE reader of the watermark shape: per-partition marks and the stream-wide ones (core rule). */
 export const readWatermarks = async (redis: RedisConn, keys: SpeedKeys): Promise<StreamWatermarks> => {
-  const p = redis.pipeline();
+  const p = crossSlotPipeline(redis);
   queueWatermarks(p, keys);
   const values = ((await p.exec()) ?? []).map(([err, v]) => {
     if (err) throw err;

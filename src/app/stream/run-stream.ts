@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { ensureTopics, withAdmin } from '../../adapters/kafka/client.js';
-import { connectRedis } from '../../adapters/redis/client.js';
+import { connectRedis, type RedisConn, scanKeys } from '../../adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
 import { RedisSpeedStore } from '../../adapters/redis/speed-store.js';
 import type { Config } from '../../config/config.js';
@@ -187,15 +186,13 @@ export const resetSpeedLayer = async (config: Config): Promise<number> => {
   }
 };
 
-export const deleteKeyspace = async (redis: Redis, keyspace: string): Promise<number> => {
-  let cursor = '0';
+export const deleteKeyspace = async (redis: RedisConn, keyspace: string): Promise<number> => {
   let deleted = 0;
   // The keyspace is built from the validated topic prefix; escape glob characters anyway.
   const pattern = `${keyspace.replace(/[*?[\]\\]/g, '\\$&')}*`;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
+  await scanKeys(redis, pattern, async (keys) => {
+    // One UNLINK per key: on a cluster the keys of one batch live in different slots.
+    for (const k of keys) deleted += await redis.unlink(k);
+  });
   return deleted;
 };

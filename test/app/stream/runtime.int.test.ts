@@ -1,10 +1,9 @@
-import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withAdmin } from '../../../src/adapters/kafka/client.js';
 import type { ConsumedRecord } from '../../../src/adapters/kafka/consumer.js';
 import { BatchingProducer } from '../../../src/adapters/kafka/producer.js';
 import type { CheckpointTx } from '../../../src/adapters/redis/checkpoint-tx.js';
-import { connectRedis } from '../../../src/adapters/redis/client.js';
+import { connectRedis, type RedisConn as Redis } from '../../../src/adapters/redis/client.js';
 import { type OutboxMessage, type PartitionHandler, StreamRuntime } from '../../../src/app/stream/runtime.js';
 import type { Config } from '../../../src/config/config.js';
 import { cleanupTopicsAfter, randomId, testConfig } from '../../support/int.js';

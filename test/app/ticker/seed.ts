@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { onTestFinished } from 'vitest';
+import type { RedisConn as Redis } from '../../../src/adapters/redis/client.js';
 import { speedKeys } from '../../../src/adapters/redis/speed-keys.js';
 import { symbolPartition } from '../../../src/core/partitioning.js';
 import type { RawCandle, RawSnapshot } from '../../../src/core/ticker/snapshot.js';
