@@ -60,8 +60,10 @@ export const speedKeys = (keyspace: string) => {
     endOfDay: (userId: string, day: string, n?: number) => `${u('eod', userId, n)}:${assertKeyPart('day', day)}`,
     /** SET of user ids of partition n with speed-layer data for a day (lets batch expire covered days, reconcile enumerate). */
     dayUsers: (day: string, n: number) => `${keyspace}days:${partitionTag(n)}:${assertKeyPart('day', day)}`,
-    /** HASH of the worker's private state of one user, one field per part (tier, recent days, latest event time). */
+    /** HASH of the worker's private state of one user: tierHead, dedupHead (small, always rewritten), days (recent day aggregates). */
     userState: (userId: string, n?: number) => u('stream:user', userId, n),
+    /** HASH day -> SpendBucketJson: the card spends of one event day still inside the user's 30-day window. */
+    spendDays: (userId: string, n?: number) => u('stream:spend', userId, n),
     /** HASH eventId -> event time: ids of one event day remembered for duplicate detection (append-only). */
     seen: (userId: string, day: string, n?: number) => `${u('stream:seen', userId, n)}:${assertKeyPart('day', day)}`,
     /** SET of user ids owned by partition n (loaded on acquire so tier expiry reaches every user). */

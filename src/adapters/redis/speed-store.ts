@@ -6,26 +6,35 @@ import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import type { Interval } from '../../core/ohlcv/candle.js';
 import { NO_WATERMARK, type StreamWatermarks, streamWatermarks } from '../../core/ohlcv/watermark.js';
 import { SPEED_PARTITIONS } from '../../core/partitioning.js';
-import {
-  type PositionJson,
-  positionFromJson,
-  positionToJson,
-  type TierStateJson,
-  tierStateFromJson,
-  tierStateToJson,
-} from '../../core/portfolio/codec.js';
-import { compareEvents, type Position } from '../../core/portfolio/position.js';
-import {
-  latestOf,
-  type PartitionCounts,
-  type PartitionSnapshot,
-  type SpeedChanges,
-  type StoredUser,
-  seenDays,
-  userFromParts,
-} from '../../core/speed/engine.js';
+import { type PositionJson, positionToJson } from '../../core/portfolio/codec.js';
+import { compareEvents } from '../../core/portfolio/position.js';
+import type { SpendBucketJson, TierHeadJson } from '../../core/rewards/tiers.js';
+import type { DedupBucketJson, DedupHeadJson } from '../../core/speed/dedup.js';
+import type { PartitionCounts, PartitionSnapshot, SpeedChanges, StoredUser } from '../../core/speed/engine.js';
 import { type CandleStateJson, candleFromJson, candleToJson, type LastPrice } from '../../core/speed/price-windows.js';
-import { type DayRewardsJson, dayFromJson, dayToJson } from '../../core/speed/user-ledger.js';
+import {
+  DAY_MS,
+  type DayRewardsJson,
+  DEDUP_WINDOW_MS,
+  dayFromJson,
+  dayOf,
+  dayToJson,
+  userFromParts,
+} from '../../core/speed/user-ledger.js';
+
+/** Event days from the one holding frontier - window up to the frontier's (at most three). */
+const windowDays = (frontier: number): string[] => {
+  const out: string[] = [];
+  for (let t = Date.parse(dayOf(frontier - DEDUP_WINDOW_MS)); t <= frontier; t += DAY_MS) out.push(dayOf(t));
+  return out;
+};
+
+const results = async (p: ChainableCommander): Promise<Record<string, string>[]> =>
+  ((await p.exec()) ?? []).map(([err, v]) => {
+    if (err) throw err;
+    return v as Record<string, string>;
+  });
+
 import type { CheckpointTx } from './checkpoint-tx.js';
 import { crossSlotPipeline, type RedisConn } from './client.js';
 import type { CandleInterval, SpeedKeys, TierJson } from './speed-keys.js';
@@ -117,12 +126,27 @@ export class RedisSpeedStore {
         };
         tx.add('SET', k.tier(userId, n), JSON.stringify(t));
       }
-      const parts: [string, string][] = [
-        ['tier', JSON.stringify(tierStateToJson(state.tier))],
+      const parts = ch.parts;
+      tx.hset(k.userState(userId, n), [
+        ['tierHead', JSON.stringify(parts.tierHead)],
+        ['dedupHead', JSON.stringify(parts.dedupHead)],
         ['days', JSON.stringify([...user.days].map(([d, v]) => [d, dayToJson(v)]))],
-        ['latest', timeField(latestOf(state))],
-      ];
-      tx.hset(k.userState(userId, n), parts);
+      ]);
+      if (parts.spendDays.length > 0) {
+        tx.hset(
+          k.spendDays(userId, n),
+          parts.spendDays.map(([d, b]) => [d, JSON.stringify(b)]),
+        );
+      }
+      if (parts.spendDaysDropped.length > 0) tx.list('HDEL', k.spendDays(userId, n), parts.spendDaysDropped);
+      for (const [day, ids] of parts.dedupAdded) {
+        tx.hset(
+          k.seen(userId, day, n),
+          ids.map(([id, t]) => [id, String(t)]),
+        );
+        tx.add('EXPIRE', k.seen(userId, day, n), ttl);
+      }
+      for (const day of parts.dedupDaysDropped) tx.add('DEL', k.seen(userId, day, n));
       for (const [day, agg] of ch.days) {
         tx.add('SET', k.dayRewards(userId, day, n), JSON.stringify(dayToJson(agg)), 'EX', ttl);
         tx.add('SADD', k.dayUsers(day, n), userId);
@@ -143,17 +167,6 @@ export class RedisSpeedStore {
           [...book].map(([a, p]) => [a, JSON.stringify(positionToJson(p))]),
         );
         tx.add('EXPIRE', k.endOfDay(userId, day, n), ttl);
-      }
-      const seenByDay = new Map<string, [string, string][]>();
-      for (const [id, t] of ch.seen) {
-        const day = new Date(t).toISOString().slice(0, 10);
-        const list = seenByDay.get(day);
-        if (list === undefined) seenByDay.set(day, [[id, String(t)]]);
-        else list.push([id, String(t)]);
-      }
-      for (const [day, ids] of seenByDay) {
-        tx.hset(k.seen(userId, day, n), ids);
-        tx.add('EXPIRE', k.seen(userId, day, n), ttl);
       }
     }
     if (newUsers.length > 0) tx.list('SADD', k.partitionUsers(n), newUsers);
@@ -244,38 +257,41 @@ export class RedisSpeedStore {
       for (const u of chunk) {
         p1.hgetall(k.userState(u, n));
         p1.hgetall(k.positions(u, n));
+        p1.hgetall(k.spendDays(u, n));
       }
-      const r1 = ((await p1.exec()) ?? []).map(([err, v]) => {
-        if (err) throw err;
-        return v as Record<string, string>;
-      });
-      const parts = chunk.map((_, j) => ({ meta: r1[2 * j]!, pos: r1[2 * j + 1]! }));
+      const r1 = await results(p1);
+      const parts = chunk.map((_, j) => ({ meta: r1[3 * j]!, pos: r1[3 * j + 1]!, spend: r1[3 * j + 2]! }));
+      // The live dedup buckets: the event days whose end is still within the window of the frontier.
       const p2 = this.redis.pipeline();
       const daysOf: string[][] = [];
       for (const [j, u] of chunk.entries()) {
-        const latest = storedTime(parts[j]!.meta.latest);
-        const days = latest === NO_WATERMARK ? [] : seenDays(latest);
+        const head = parts[j]!.meta.dedupHead;
+        const frontier = head === undefined ? null : (JSON.parse(head) as DedupHeadJson).frontier;
+        const days = frontier === null ? [] : windowDays(frontier);
         daysOf.push(days);
         for (const d of days) p2.hgetall(k.seen(u, d, n));
       }
-      const r2 = ((await p2.exec()) ?? []).map(([err, v]) => {
-        if (err) throw err;
-        return v as Record<string, string>;
-      });
+      const r2 = await results(p2);
       let at = 0;
       for (const [j, userId] of chunk.entries()) {
-        const { meta, pos } = parts[j]!;
-        const seen: [string, number][] = [];
-        for (let d = 0; d < daysOf[j]!.length; d++)
-          for (const [id, t] of Object.entries(r2[at++]!)) seen.push([id, Number(t)]);
-        if (meta.tier === undefined) continue;
-        const positions = new Map<string, Position>(
-          Object.values(pos).map((s) => {
-            const pj = JSON.parse(s) as PositionJson;
-            return [pj.asset, positionFromJson(pj)];
-          }),
-        );
-        const state = userFromParts({ userId, positions, tier: tierStateFromJson(JSON.parse(meta.tier)), seen });
+        const { meta, pos, spend } = parts[j]!;
+        const dedupDays: [string, DedupBucketJson][] = [];
+        for (const d of daysOf[j]!) {
+          const h2 = r2[at++]!;
+          const ids = Object.entries(h2).map(([id, t]): [string, number] => [id, Number(t)]);
+          if (ids.length > 0) dedupDays.push([d, ids.sort((x, y) => x[1] - y[1] || byText(x[0], y[0]))]);
+        }
+        if (meta.tierHead === undefined || meta.dedupHead === undefined) continue;
+        const state = userFromParts({
+          userId,
+          positions: Object.values(pos).map((v) => JSON.parse(v) as PositionJson),
+          tierHead: JSON.parse(meta.tierHead) as TierHeadJson,
+          spendDays: Object.entries(spend)
+            .sort(([a], [b]) => byText(a, b))
+            .map(([d, v]): [string, SpendBucketJson] => [d, JSON.parse(v) as SpendBucketJson]),
+          dedupHead: JSON.parse(meta.dedupHead) as DedupHeadJson,
+          dedupDays,
+        });
         const days = new Map(
           (JSON.parse(meta.days ?? '[]') as [string, DayRewardsJson][]).map(([d, v]) => [d, dayFromJson(v)]),
         );

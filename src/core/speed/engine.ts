@@ -2,17 +2,20 @@ import type { PriceEvent, UserEvent } from '../events/types.js';
 import type { Interval } from '../ohlcv/candle.js';
 import { NO_WATERMARK } from '../ohlcv/watermark.js';
 import { compareEvents, type Position, type RejectCode } from '../portfolio/position.js';
+import type { SpendBucketJson, TierHeadJson } from '../rewards/tiers.js';
 import { DEFAULT_TIERS, type TierChange, type TierDef } from '../rewards/tiers.js';
+import type { DedupHeadJson } from './dedup.js';
 import { type EmittedCandle, type LastPrice, PriceWindows } from './price-windows.js';
 import {
   advanceUser,
   applyUserEvent,
+  clearUserChanges,
   DAY_MS,
   type DayRewards,
-  DEDUP_WINDOW_MS,
   dayOf,
   emptyUser,
   type UserState,
+  userChanges,
 } from './user-ledger.js';
 
 /**
@@ -88,10 +91,26 @@ export interface UserChange {
   readonly deltas: readonly (readonly [string, readonly UserEvent[]])[];
   /** Per day touched, the user's whole book right after their latest applied event of that day. */
   readonly endOfDay: readonly (readonly [string, ReadonlyMap<string, Position>])[];
-  /** Event ids newly remembered for duplicate detection, with their event time. */
-  readonly seen: readonly (readonly [string, number])[];
-  /** The tier / 30-day spend state changed (also by expiry without an event). */
+  /** The public tier (tier:<user>) changed, also by expiry without an event. */
   readonly tier: boolean;
+  /** The ledger's private state parts that changed (core/speed/user-ledger.ts `userChanges`). */
+  readonly parts: UserPartChanges;
+}
+
+/** The ledger-state parts a store rewrites: small heads, touched day buckets, dropped buckets. */
+export interface UserPartChanges {
+  /** The small heads are always included: O(1) per dirty user, and a new user's first checkpoint needs them. */
+  readonly tierHead: TierHeadJson;
+  /** Spend day buckets to rewrite (a day's card spends) / to delete. */
+  readonly spendDays: readonly (readonly [string, SpendBucketJson])[];
+  readonly spendDaysDropped: readonly string[];
+  readonly dedupHead: DedupHeadJson;
+  /**
+   * Event ids remembered since the previous drain, per day bucket: buckets only grow, so a store
+   * appends these instead of rewriting the bucket.
+   */
+  readonly dedupAdded: readonly (readonly [string, readonly (readonly [string, number])[]])[];
+  readonly dedupDaysDropped: readonly string[];
 }
 
 export type SpeedEffect =
@@ -131,6 +150,7 @@ interface UserDirty {
   readonly eod: Map<string, ReadonlyMap<string, Position>>;
   /** Day whose end-of-day book is the user's current book. */
   eodDay: string | undefined;
+  /** Ids applied since the previous drain (the ledger's dedup buckets grew by these). */
   readonly seen: [string, number][];
   tier: boolean;
 }
@@ -280,8 +300,7 @@ export class PartitionEngine {
     if (this.userFrontier === NO_WATERMARK) return;
     for (const [userId, u] of this.users) {
       const r = advanceUser(u.state, this.userFrontier, this.opts.tiers);
-      if (r.changes.length === 0 && r.state === u.state) continue;
-      u.state = r.state;
+      if (!r.changed) continue;
       this.dirtyOf(userId).tier = true;
       this.emitTierChanges(userId, r.changes);
     }
@@ -366,9 +385,10 @@ export class PartitionEngine {
         days: [...d.days].map((day) => [day, u.days.get(day) ?? d.retired.get(day)!] as const),
         deltas: [...d.deltas],
         endOfDay,
-        seen: d.seen,
         tier: d.tier,
+        parts: partChanges(u.state, d.seen),
       });
+      clearUserChanges(u.state);
     }
     this.dirty.clear();
     const bufferPut: [string, UserEvent[]][] = [];
@@ -419,45 +439,25 @@ export class PartitionEngine {
   }
 }
 
-/**
- * Duplicate-detection memory rebuilt from the ids a user's checkpoints remembered: the ids within the
- * dedup window of the user's latest event time (what the ledger keeps after that event).
- */
-export const recentFromSeen = (seen: Iterable<readonly [string, number]>): Map<string, number> => {
-  let latest = NO_WATERMARK;
-  const all: (readonly [string, number])[] = [];
-  for (const s of seen) {
-    all.push(s);
-    if (s[1] > latest) latest = s[1];
+/** Read (then the caller clears) what changed in a user's ledger state since the previous drain. */
+const partChanges = (s: UserState, seen: readonly [string, number][]): UserPartChanges => {
+  const c = userChanges(s);
+  const dedupAdded = new Map<string, [string, number][]>();
+  for (const [id, t] of seen) {
+    const day = dayOf(t);
+    if (!c.dedupDays.has(day)) continue;
+    const list = dedupAdded.get(day);
+    if (list === undefined) dedupAdded.set(day, [[id, t]]);
+    else list.push([id, t]);
   }
-  const out = new Map<string, number>();
-  for (const [id, t] of all.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
-    if (t >= latest - DEDUP_WINDOW_MS) out.set(id, t);
-  }
-  return out;
-};
-
-/** The days whose remembered ids can still matter for a user whose latest event is at `latest`. */
-export const seenDays = (latest: number): string[] => {
-  const out: string[] = [];
-  for (let t = Date.parse(dayOf(latest - DEDUP_WINDOW_MS)); t <= latest; t += DAY_MS) out.push(dayOf(t));
-  return out;
-};
-
-/**
- * A user rebuilt from the parts checkpoints store separately (positions, tier state, remembered ids):
- * the one place that knows how the ledger's state is assembled from its parts.
- */
-export const userFromParts = (p: {
-  readonly userId: string;
-  readonly positions: ReadonlyMap<string, Position>;
-  readonly tier: UserState['tier'];
-  readonly seen: Iterable<readonly [string, number]>;
-}): UserState => ({ userId: p.userId, positions: p.positions, tier: p.tier, recent: recentFromSeen(p.seen) });
-
-/** The latest event time a user's state remembers (NO_WATERMARK for a fresh user). */
-export const latestOf = (s: UserState): number => {
-  let latest = NO_WATERMARK;
-  for (const t of s.recent.values()) if (t > latest) latest = t;
-  return latest;
+  return {
+    tierHead: s.tier.headToJson(),
+    spendDays: [...c.spendDays]
+      .filter((d) => !c.spendDaysDropped.has(d))
+      .map((d) => [d, s.tier.bucketToJson(d)] as const),
+    spendDaysDropped: [...c.spendDaysDropped],
+    dedupHead: s.recent.headToJson(),
+    dedupAdded: [...dedupAdded].filter(([d]) => !c.dedupDaysDropped.has(d)),
+    dedupDaysDropped: [...c.dedupDaysDropped],
+  };
 };

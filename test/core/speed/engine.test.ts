@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { UserEvent } from '../../../src/core/events/types.js';
 import { NO_WATERMARK, streamWatermarks } from '../../../src/core/ohlcv/watermark.js';
-import { DEFAULT_ENGINE_OPTIONS, PartitionEngine, recentFromSeen } from '../../../src/core/speed/engine.js';
+import { DEFAULT_ENGINE_OPTIONS, PartitionEngine } from '../../../src/core/speed/engine.js';
 import { emptyUser, replayUser } from '../../../src/core/speed/user-ledger.js';
 import { makeDataset, prng } from '../../support/events.js';
 
@@ -54,7 +54,9 @@ describe('PartitionEngine (pure speed layer of one partition)', () => {
     const first = engine.drain();
     const applied = first.users.reduce((a, u) => a + u.deltas.reduce((b, [, evs]) => b + evs.length, 0), 0);
     expect(applied).toBe(d.transactions.length + d.rewards.length);
-    expect(first.users.reduce((a, u) => a + u.seen.length, 0)).toBe(applied);
+    expect(first.users.reduce((a, u) => a + u.parts.dedupAdded.reduce((b, [, ids]) => b + ids.length, 0), 0)).toBe(
+      applied,
+    );
     expect(first.partition).toBeDefined();
     const second = engine.drain();
     expect(second.users).toEqual([]);
@@ -66,7 +68,8 @@ describe('PartitionEngine (pure speed layer of one partition)', () => {
     engine.tick(20_000_000, () => true);
     const third = engine.drain();
     expect(third.users.map((u) => u.userId)).toEqual([e.userId]);
-    expect(third.users[0]!.seen).toHaveLength(1);
+    expect(third.users[0]!.parts.dedupAdded.flatMap(([, ids]) => ids)).toHaveLength(1);
+    expect(third.users[0]!.parts.spendDays.length).toBeLessThanOrEqual(1);
   });
 
   it('prices: candles and last prices change only for the symbols traded since the previous drain', () => {
@@ -76,16 +79,6 @@ describe('PartitionEngine (pure speed layer of one partition)', () => {
     expect(c.lastPrices.length).toBeGreaterThan(0);
     expect(c.watermarks.price).toBe(engine.prices.maxEventTime - DEFAULT_ENGINE_OPTIONS.outOfOrdernessMs);
     expect(engine.drain().lastPrices).toEqual([]);
-  });
-
-  it('remembered ids are rebuilt as the ids within the dedup window of the latest one', () => {
-    const day = 24 * 3600 * 1000;
-    const r = recentFromSeen([
-      ['a', 0],
-      ['b', 3 * day],
-      ['c', day + 1],
-    ]);
-    expect([...r.keys()]).toEqual(['c', 'b']);
   });
 });
 
