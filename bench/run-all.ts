@@ -22,6 +22,7 @@ interface Figure {
 const BENCHES: { name: string; args: string[] }[] = [
   { name: 'producer', args: ['200000', '3'] },
   { name: 'stream', args: [] },
+  { name: 'stream-users', args: [] },
   { name: 'ingest', args: [] },
   { name: 'batch', args: [] },
   { name: 'parquet-writers', args: [] },

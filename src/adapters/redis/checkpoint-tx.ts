@@ -17,7 +17,8 @@ export class CheckpointTx {
   /** One single-key command; long argument lists (HSET fields, RPUSH) are split below Lua's unpack limit. */
   add(cmd: string, key: string, ...args: Arg[]): void {
     this.keys.push(key);
-    this.argv.push(String(args.length), cmd, ...args.map(String));
+    this.argv.push(String(args.length), cmd);
+    for (const a of args) this.argv.push(String(a));
     this.commands++;
   }
 
@@ -68,7 +69,8 @@ return 1
 `;
 
 interface FencedConn {
-  clFencedCommit(numKeys: number, ...args: string[]): Promise<number>;
+  /** ioredis flattens array arguments; never spread a big checkpoint into a call (stack limit). */
+  clFencedCommit(numKeys: number, keys: string[], argv: string[]): Promise<number>;
 }
 
 const defined = new WeakSet<object>();
@@ -85,6 +87,6 @@ export const commitFenced = async (
     defined.add(redis);
   }
   const conn = redis as unknown as FencedConn;
-  const r = await conn.clFencedCommit(1 + tx.keys.length, epochKey, ...tx.keys, String(epoch), ...tx.argv);
+  const r = await conn.clFencedCommit(1 + tx.keys.length, [epochKey].concat(tx.keys), [String(epoch)].concat(tx.argv));
   return r === 1;
 };

@@ -170,6 +170,13 @@ export class RedisSpeedStore {
       }
     }
     if (newUsers.length > 0) tx.list('SADD', k.partitionUsers(n), newUsers);
+    // After the committed positions: the provisional book of users with events still in the merge buffer.
+    for (const [userId, assets] of c.provisional) {
+      const put = assets.flatMap(([a, p]) => (p === null ? [] : [[a, JSON.stringify(positionToJson(p))] as const]));
+      const del = assets.flatMap(([a, p]) => (p === null ? [a] : []));
+      if (put.length > 0) tx.hset(k.positions(userId, n), put);
+      if (del.length > 0) tx.list('HDEL', k.positions(userId, n), del);
+    }
     if (c.bufferPut.length > 0) {
       tx.hset(
         k.partitionBuffer(n),

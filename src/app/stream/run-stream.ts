@@ -12,6 +12,8 @@ export interface StreamRunOptions {
   readonly speed?: Partial<SpeedOptions>;
   readonly checkpointIntervalMs?: number;
   readonly checkpointRecords?: number;
+  /** Adaptive commit when input is quiet (ms after a caught-up batch); negative = fixed interval only. */
+  readonly checkpointLingerMs?: number;
   /** Stop once every owned partition is caught up and quiet for this long (ms). For batch-like runs. */
   readonly exitWhenIdleMs?: number;
   readonly metricsEveryMs?: number;
@@ -96,6 +98,7 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
     keyspace: keyspaceFor(config.topicPrefix),
     ...(opts.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: opts.checkpointIntervalMs }),
     ...(opts.checkpointRecords === undefined ? {} : { checkpointRecords: opts.checkpointRecords }),
+    ...(opts.checkpointLingerMs === undefined ? {} : { checkpointLingerMs: opts.checkpointLingerMs }),
     ...(opts.workerId === undefined ? {} : { workerId: opts.workerId }),
     ...(opts.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: opts.sessionTimeoutMs }),
   });

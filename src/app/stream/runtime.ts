@@ -51,6 +51,13 @@ export interface RuntimeOptions {
   readonly checkpointIntervalMs?: number;
   /** ... or after this many records, whichever comes first. */
   readonly checkpointRecords?: number;
+  /**
+   * Adaptive commit: when a batch leaves its topic-partition caught up (input quiet), checkpoint after
+   * this many ms instead of waiting for the interval, so a lone event reaches Redis in milliseconds;
+   * under load (lag) checkpoints stay batched by interval and record count. A negative value turns
+   * it off (fixed interval only).
+   */
+  readonly checkpointLingerMs?: number;
   readonly workerId?: string;
   /**
    * Kafka group session timeout (ms): how long a worker that died without leaving the group (kill -9,
@@ -84,6 +91,15 @@ interface Owned {
 const tpField = (topic: string, n: number): string => `${topic}|${n}`;
 
 /**
+ * Default checkpoint policy, chosen by measurement (bench/stream.ts, bench/stream-users.ts; README):
+ * adaptive — a checkpoint CHECKPOINT_LINGER_MS after a batch that left its input caught up (quiet
+ * input: events reach Redis in milliseconds), otherwise every DEFAULT_CHECKPOINT_INTERVAL_MS or
+ * 20,000 records (load: commits stay batched, throughput unchanged).
+ */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 250;
+export const CHECKPOINT_LINGER_MS = 5;
+
+/**
  * Exactly-once effects for a consumer group writing to Redis.
  *
  * Kafka offsets are NOT the source of truth: each checkpoint writes the handler's dirty state and the
@@ -108,6 +124,7 @@ export class StreamRuntime {
   private readonly owned = new Map<number, Owned>();
   private chain: Promise<unknown> = Promise.resolve();
   private timer?: NodeJS.Timeout;
+  private soonTimer?: NodeJS.Timeout;
   private sinceCheckpoint = 0;
   private readonly sought = new Map<string, bigint>();
   /** High watermark per owned topic-partition: from the acquire-time offsets, then from every fetched batch. */
@@ -197,10 +214,11 @@ export class StreamRuntime {
       eachBatch: async ({ batch, heartbeat }) => {
         await this.locked(() => this.onBatch(batch.topic, batch.partition, batch.highWatermark, batch.messages));
         if (this.sinceCheckpoint >= (this.opts.checkpointRecords ?? 20_000)) await this.locked(() => this.checkpoint());
+        else if (this.caughtUpOn(batch.topic, batch.partition)) this.checkpointSoon();
         await heartbeat();
       },
     });
-    const every = this.opts.checkpointIntervalMs ?? 500;
+    const every = this.opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.timer = setInterval(() => {
       void this.locked(async () => {
         const tick = this.handler.tick?.bind(this.handler);
@@ -210,6 +228,18 @@ export class StreamRuntime {
         this.failure = err;
       });
     }, every);
+  }
+
+  /** Quiet input: commit within the linger (one pending commit at a time; the interval still runs). */
+  private checkpointSoon(): void {
+    const linger = this.opts.checkpointLingerMs ?? CHECKPOINT_LINGER_MS;
+    if (linger < 0 || this.soonTimer !== undefined || this.stopped) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      void this.locked(() => this.checkpoint()).catch((err) => {
+        this.failure = err;
+      });
+    }, linger);
   }
 
   /** The first error that stopped the worker (consumer crash, Redis failure), if any. */
@@ -429,6 +459,7 @@ export class StreamRuntime {
   /** Graceful: final checkpoint, then leave the group so partitions move at once. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.soonTimer) clearTimeout(this.soonTimer);
     await this.locked(async () => {
       if (!this.stopped) await this.checkpoint();
       this.stopped = true;
@@ -443,6 +474,7 @@ export class StreamRuntime {
   /** Test hook: vanish like a killed process (no final checkpoint, no clean group leave). */
   async abort(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.soonTimer) clearTimeout(this.soonTimer);
     this.stopped = true;
     this.redis?.disconnect();
     this.redisTx?.disconnect();

@@ -1,7 +1,14 @@
 import type { PriceEvent, UserEvent } from '../events/types.js';
 import type { Interval } from '../ohlcv/candle.js';
 import { NO_WATERMARK } from '../ohlcv/watermark.js';
-import { compareEvents, type Position, type RejectCode } from '../portfolio/position.js';
+import {
+  applyEvent,
+  compareEvents,
+  emptyPosition,
+  type Position,
+  type RejectCode,
+  touchesPosition,
+} from '../portfolio/position.js';
 import type { SpendBucketJson, TierHeadJson } from '../rewards/tiers.js';
 import { DEFAULT_TIERS, type TierChange, type TierDef } from '../rewards/tiers.js';
 import type { DedupHeadJson } from './dedup.js';
@@ -130,6 +137,14 @@ export interface SpeedChanges {
   readonly partition?: PartitionSnapshot;
   readonly watermarks: PartitionWatermarks;
   readonly effects: readonly SpeedEffect[];
+  /**
+   * Provisional positions (early results): per user, the book with the events still waiting in the
+   * merge buffer applied in their current order, for the assets they touch; null = no position
+   * (delete). Written after the committed ones, so `pos:<user>` shows an event within one checkpoint
+   * instead of after the merge's out-of-orderness. Exactly the committed book again once the merge
+   * releases them (the final state never depends on it).
+   */
+  readonly provisional: readonly (readonly [string, readonly (readonly [string, Position | null])[]])[];
 }
 
 /** The two watermarks one partition publishes (see core/ohlcv/watermark.ts for the stream-wide rule). */
@@ -180,6 +195,16 @@ export class PartitionEngine {
   private userFrontier = NO_WATERMARK;
   private readonly dirty = new Map<string, UserDirty>();
   private effects: SpeedEffect[] = [];
+  /**
+   * Min-heap of [next spend expiry, userId]: which users' tiers the users' watermark can move (lazy:
+   * stale entries are skipped on pop). Keeps tier expiry O(log n) per spend instead of a scan of
+   * every user of the partition per batch.
+   */
+  private readonly expiries: [number, string][] = [];
+  /** Users with events added to the buffer since the previous drain. */
+  private readonly bufferedUsers = new Set<string>();
+  /** Per user, the assets whose provisional value is in the store (rewritten until they are committed). */
+  private readonly provisionalAssets = new Map<string, Set<string>>();
   private scalarsDirty = false;
 
   constructor(
@@ -206,7 +231,45 @@ export class PartitionEngine {
       this.userFrontier = s.userFrontier;
     }
     this.buffer = [...(restored?.buffer ?? [])];
-    for (const [id, u] of restored?.users ?? []) this.users.set(id, u);
+    for (const [id, u] of restored?.users ?? []) {
+      this.users.set(id, u);
+      this.scheduleExpiry(id, u);
+    }
+  }
+
+  private scheduleExpiry(userId: string, u: StoredUser): void {
+    const t = u.state.tier.nextExpiry();
+    if (t === undefined) return;
+    const h = this.expiries;
+    h.push([t, userId]);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private popExpiry(): [number, string] {
+    const h = this.expiries;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
   }
 
   get buffered(): number {
@@ -242,6 +305,7 @@ export class PartitionEngine {
       } else {
         this.buffer.push(e);
         this.bufferDirty.add(e.eventId);
+        this.bufferedUsers.add(e.userId);
       }
     }
     this.userMax.set(table, max);
@@ -295,11 +359,19 @@ export class PartitionEngine {
     this.expireTiers();
   }
 
-  /** Tiers drop as old spend leaves the 30-day window: advance every user to the users' watermark. */
+  /**
+   * Tiers drop as old spend leaves the 30-day window: advance the users whose oldest spend expires at
+   * or before the users' watermark (in expiry order, ties by user id), exactly the users for whom
+   * advancing changes anything.
+   */
   private expireTiers(): void {
     if (this.userFrontier === NO_WATERMARK) return;
-    for (const [userId, u] of this.users) {
+    while (this.expiries.length > 0 && this.expiries[0]![0] <= this.userFrontier) {
+      const [t, userId] = this.popExpiry();
+      const u = this.users.get(userId);
+      if (u === undefined || u.state.tier.nextExpiry() !== t) continue;
       const r = advanceUser(u.state, this.userFrontier, this.opts.tiers);
+      this.scheduleExpiry(userId, u);
       if (!r.changed) continue;
       this.dirtyOf(userId).tier = true;
       this.emitTierChanges(userId, r.changes);
@@ -333,6 +405,7 @@ export class PartitionEngine {
     // The end-of-day book of the previous day this user touched is the book before this event: copy
     // it when the day changes (the ledger may update positions in place).
     const before = prevDay !== undefined && prevDay !== day ? new Map(u.state.positions) : undefined;
+    const expiryBefore = u.state.tier.nextExpiry();
     const step = applyUserEvent(u.state, e, u.days.get(day), this.opts.tiers);
     if (step.outcome.kind === 'duplicate') {
       this.counts.duplicates++;
@@ -368,11 +441,57 @@ export class PartitionEngine {
       dirty.deltas.set(day, deltas);
     }
     deltas.push(e);
+    // Any applied event may expire old spend (the ledger advances the window to its time) or add one.
+    if (u.state.tier.nextExpiry() !== expiryBefore) this.scheduleExpiry(e.userId, u);
     this.emitTierChanges(e.userId, step.tierChanges);
+  }
+
+  /**
+   * Early results for the users whose buffered events or committed book changed: their book with
+   * the buffered events applied (duplicates and rejections skipped as the ledger would), limited
+   * to `maxEvents` re-applied events per drain (beyond that, under load, the committed book shows).
+   */
+  private provisional(maxEvents = 20_000): [string, [string, Position | null][]][] {
+    const users = new Set<string>([...this.bufferedUsers, ...this.dirty.keys(), ...this.provisionalAssets.keys()]);
+    this.bufferedUsers.clear();
+    const pending = new Map<string, UserEvent[]>();
+    let count = 0;
+    for (const e of this.buffer) {
+      if (!users.has(e.userId) || !touchesPosition(e)) continue;
+      const list = pending.get(e.userId);
+      if (list === undefined) pending.set(e.userId, [e]);
+      else list.push(e);
+      count++;
+    }
+    if (count > maxEvents) pending.clear();
+    const out: [string, [string, Position | null][]][] = [];
+    for (const userId of users) {
+      const committed = this.users.get(userId)?.state;
+      const spec = new Map<string, Position>();
+      const ids = new Set<string>();
+      for (const e of (pending.get(userId) ?? []).sort(compareEvents)) {
+        if (ids.has(e.eventId) || committed?.recent.has(e.eventId)) continue;
+        ids.add(e.eventId);
+        const base = spec.get(e.asset) ?? committed?.positions.get(e.asset) ?? emptyPosition(userId, e.asset);
+        const r = applyEvent(base, e);
+        if (r.ok) spec.set(e.asset, r.position);
+      }
+      const before = this.provisionalAssets.get(userId);
+      if (spec.size === 0 && before === undefined) continue;
+      const assets = new Set([...(before ?? []), ...spec.keys()]);
+      out.push([
+        userId,
+        [...assets].map((a) => [a, spec.get(a) ?? committed?.positions.get(a) ?? null] as [string, Position | null]),
+      ]);
+      if (spec.size > 0) this.provisionalAssets.set(userId, new Set(spec.keys()));
+      else this.provisionalAssets.delete(userId);
+    }
+    return out;
   }
 
   /** Everything that changed since the previous drain; resets the change tracking. */
   drain(): SpeedChanges {
+    const provisional = this.provisional();
     const users: UserChange[] = [];
     for (const [userId, d] of this.dirty) {
       const u = this.users.get(userId)!;
@@ -420,6 +539,7 @@ export class PartitionEngine {
       bufferDel,
       watermarks: this.watermarks(),
       effects,
+      provisional,
       ...(this.scalarsDirty ? { partition: this.snapshot() } : {}),
     };
     this.scalarsDirty = false;
@@ -461,3 +581,6 @@ const partChanges = (s: UserState, seen: readonly [string, number][]): UserPartC
     dedupDaysDropped: [...c.dedupDaysDropped],
   };
 };
+
+const before = (a: readonly [number, string], b: readonly [number, string]): boolean =>
+  a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
