@@ -108,6 +108,8 @@ export class RedisSpeedStore {
       );
     }
     const newUsers: string[] = [];
+    /** Users per day touched: one SADD + EXPIRE per day and checkpoint, not per user. */
+    const dayUsers = new Map<string, string[]>();
     for (const ch of c.users) {
       const { userId, user } = ch;
       const state = user.state;
@@ -127,10 +129,16 @@ export class RedisSpeedStore {
         tx.add('SET', k.tier(userId, n), JSON.stringify(t));
       }
       const parts = ch.parts;
+      // The committed positions live here too (`pos:<asset>` fields, the same changed assets): the
+      // public pos:<user> may hold provisional values, which a restore must never load.
       tx.hset(k.userState(userId, n), [
         ['tierHead', JSON.stringify(parts.tierHead)],
         ['dedupHead', JSON.stringify(parts.dedupHead)],
         ['days', JSON.stringify([...user.days].map(([d, v]) => [d, dayToJson(v)]))],
+        ...ch.assets.map((a): [string, string] => [
+          `pos:${a}`,
+          JSON.stringify(positionToJson(state.positions.get(a)!)),
+        ]),
       ]);
       if (parts.spendDays.length > 0) {
         tx.hset(
@@ -149,8 +157,9 @@ export class RedisSpeedStore {
       for (const day of parts.dedupDaysDropped) tx.add('DEL', k.seen(userId, day, n));
       for (const [day, agg] of ch.days) {
         tx.add('SET', k.dayRewards(userId, day, n), JSON.stringify(dayToJson(agg)), 'EX', ttl);
-        tx.add('SADD', k.dayUsers(day, n), userId);
-        tx.add('EXPIRE', k.dayUsers(day, n), ttl);
+        const list = dayUsers.get(day);
+        if (list === undefined) dayUsers.set(day, [userId]);
+        else list.push(userId);
       }
       for (const [day, events] of ch.deltas) {
         tx.hset(
@@ -168,6 +177,10 @@ export class RedisSpeedStore {
         );
         tx.add('EXPIRE', k.endOfDay(userId, day, n), ttl);
       }
+    }
+    for (const [day, ids] of dayUsers) {
+      tx.list('SADD', k.dayUsers(day, n), ids);
+      tx.add('EXPIRE', k.dayUsers(day, n), ttl);
     }
     if (newUsers.length > 0) tx.list('SADD', k.partitionUsers(n), newUsers);
     // After the committed positions: the provisional book of users with events still in the merge buffer.
@@ -263,11 +276,10 @@ export class RedisSpeedStore {
       const p1 = this.redis.pipeline();
       for (const u of chunk) {
         p1.hgetall(k.userState(u, n));
-        p1.hgetall(k.positions(u, n));
         p1.hgetall(k.spendDays(u, n));
       }
       const r1 = await results(p1);
-      const parts = chunk.map((_, j) => ({ meta: r1[3 * j]!, pos: r1[3 * j + 1]!, spend: r1[3 * j + 2]! }));
+      const parts = chunk.map((_, j) => ({ meta: r1[2 * j]!, spend: r1[2 * j + 1]! }));
       // The live dedup buckets: the event days whose end is still within the window of the frontier.
       const p2 = this.redis.pipeline();
       const daysOf: string[][] = [];
@@ -281,7 +293,7 @@ export class RedisSpeedStore {
       const r2 = await results(p2);
       let at = 0;
       for (const [j, userId] of chunk.entries()) {
-        const { meta, pos, spend } = parts[j]!;
+        const { meta, spend } = parts[j]!;
         const dedupDays: [string, DedupBucketJson][] = [];
         for (const d of daysOf[j]!) {
           const h2 = r2[at++]!;
@@ -291,7 +303,9 @@ export class RedisSpeedStore {
         if (meta.tierHead === undefined || meta.dedupHead === undefined) continue;
         const state = userFromParts({
           userId,
-          positions: Object.values(pos).map((v) => JSON.parse(v) as PositionJson),
+          positions: Object.entries(meta).flatMap(([f, v]) =>
+            f.startsWith('pos:') ? [JSON.parse(v) as PositionJson] : [],
+          ),
           tierHead: JSON.parse(meta.tierHead) as TierHeadJson,
           spendDays: Object.entries(spend)
             .sort(([a], [b]) => byText(a, b))

@@ -396,9 +396,11 @@ export class PartitionEngine {
 
   private applyUser(e: UserEvent): void {
     let u = this.users.get(e.userId);
+    let fresh = false;
     if (u === undefined) {
       u = { state: emptyUser(e.userId, this.opts.tiers), days: new Map() };
       this.users.set(e.userId, u);
+      fresh = true;
     }
     const day = dayOf(e.eventTime);
     const prevDay = this.dirty.get(e.userId)?.eodDay;
@@ -425,7 +427,8 @@ export class PartitionEngine {
       u.days.delete(d);
       if (dirty.days.has(d)) dirty.retired.set(d, agg);
     }
-    dirty.tier = true;
+    // tier:<user> is derived from the tier head: rewrite it when that changed (or for a new user).
+    if (fresh || userChanges(u.state).tierHead) dirty.tier = true;
     if (step.outcome.kind === 'rejected') {
       this.counts.rejected++;
       this.effects.push({ kind: 'rejected', event: e, code: step.outcome.code, reason: step.outcome.reason });
