@@ -23,6 +23,7 @@ import { connectRedis } from '../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../src/adapters/redis/speed-keys.js';
 import { runProducePrices } from '../src/app/produce/prices.js';
 import { deleteKeyspace, runStream } from '../src/app/stream/run-stream.js';
+import { DEFAULT_CHECKPOINT_INTERVAL_MS } from '../src/app/stream/runtime.js';
 import { resolveConfig } from '../src/config/config.js';
 import type { PriceEvent } from '../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../src/core/money/decimal.js';
@@ -35,7 +36,8 @@ const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT', 'ADAUSDT
   0,
   Number(process.argv[3] ?? 7),
 );
-const CHECKPOINT_MS = Number(process.argv[4] ?? 500);
+/** Checkpoint interval under load; without an argument the runtime's default (adaptive) policy runs. */
+const CHECKPOINT_MS = process.argv[4] === undefined ? DEFAULT_CHECKPOINT_INTERVAL_MS : Number(process.argv[4]);
 const LIVE_RATE = 200; // ticks per second
 const LIVE_SECONDS = 10;
 const LIVE_SYMBOL = 'LATUSDT';
