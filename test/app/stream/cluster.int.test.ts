@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
 import { connectRedis, type RedisConn, scanKeys } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
 import { RedisTickerSource } from '../../../src/adapters/redis/ticker-source.js';
@@ -13,15 +12,13 @@ import { runBatch } from '../../../src/app/batch/run-batch.js';
 import { openServing } from '../../../src/app/serving/context.js';
 import { getPortfolio } from '../../../src/app/serving/portfolio.js';
 import { reconcile } from '../../../src/app/serving/reconcile.js';
-import { deleteKeyspace } from '../../../src/app/stream/run-stream.js';
 import type { Config } from '../../../src/config/config.js';
 import { userPartition } from '../../../src/core/partitioning.js';
 import { BIN } from '../../support/cli.js';
 import { datasetProducer, datasetSize, makeDataset, produceDataset, sliceDataset } from '../../support/events.js';
-import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
 import { startCluster, stopCluster } from '../../support/redis-cluster.js';
 import { dumpKeyspace, RUN_SPECIFIC, storedOffsets } from '../../support/redis-dump.js';
-import { runStreamToIdle } from '../../support/stream.js';
+import { runStreamToIdle, streamTestConfig } from '../../support/stream.js';
 
 /**
  * The speed layer on a real 3-master Redis Cluster (Debian's redis-server in cluster mode, started
@@ -36,17 +33,8 @@ afterAll(() => stopCluster());
 
 const START = Date.UTC(2026, 10, 24, 10, 0);
 
-const setup = async (extra: Record<string, string> = {}): Promise<Config> => {
-  const config = testConfig({ redisUrl: url, ...extra });
-  cleanupTopicsAfter(config);
-  onTestFinished(async () => {
-    const r = await connectRedis(config);
-    await deleteKeyspace(r, keyspaceFor(config.topicPrefix));
-    r.disconnect();
-  });
-  await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
-  return config;
-};
+/** A test namespace (topics + keyspace, removed afterwards) on the cluster. */
+const setup = (extra: Record<string, string> = {}): Promise<Config> => streamTestConfig({ redisUrl: url, ...extra });
 
 /** Every key of the keyspace grouped by hash tag: each group is one slot; the groups span every master. */
 const slotLayout = async (redis: RedisConn, keyspace: string) => {
