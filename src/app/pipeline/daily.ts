@@ -33,7 +33,11 @@ export interface DailyDeps {
   /** Dates present in the raw zone (dt= partitions). */
   readonly rawDates: () => Promise<readonly string[]>;
   /** Build date D; returns rows written across the facts. */
-  readonly batch: (date: string, log: (m: string) => void) => Promise<{ rows: number; detail?: string }>;
+  readonly batch: (
+    date: string,
+    log: (m: string) => void,
+    opts: { readonly allowEmpty: boolean },
+  ) => Promise<{ rows: number; detail?: string }>;
   /** A connection with the warehouse views, for the DQ checks (closed by `release`). */
   readonly warehouse: () => Promise<Duck>;
   /** Reconcile D; `mismatches` counts mismatched and missing rows. */
@@ -58,9 +62,6 @@ export interface DailyOptions {
 export const DEFAULT_SPEED_RETENTION_SEC = 2 * 86_400;
 
 const endOfDay = (date: string): number => Date.parse(`${date}T00:00:00.000Z`) + 86_400_000;
-
-/** An error the runner must not retry (a gate that failed on data, not a transient fault). */
-const final = (err: CryptolambdaError): CryptolambdaError => Object.assign(err, { retriable: false });
 
 /**
  * The data-quality checks of the daily run: the defaults plus valuation completeness (every
@@ -115,12 +116,11 @@ export const dailySteps = (deps: DailyDeps, o: DailyOptions): StepDef[] => {
         const r = await deps.ingest(ctx.signal, ctx.log);
         const dates = await deps.rawDates();
         if (!dates.includes(ctx.date) && !o.allowEmpty) {
-          throw final(
-            new CryptolambdaError(
-              'NO_DATA',
-              `the raw zone has no data for ${ctx.date} after ingest`,
-              'check the producers, or pass --allow-empty for a day without events',
-            ),
+          // NO_DATA is not retriable (CryptolambdaError decides per code): the data will not appear.
+          throw new CryptolambdaError(
+            'NO_DATA',
+            `the raw zone has no data for ${ctx.date} after ingest`,
+            'check the producers, or pass --allow-empty for a day without events',
           );
         }
         return { rows: r.rows, detail: `${r.rows} rows landed; raw zone holds ${ctx.date}` };
@@ -131,7 +131,7 @@ export const dailySteps = (deps: DailyDeps, o: DailyOptions): StepDef[] => {
       dependsOn: ['ingest'],
       retries,
       backoffMs,
-      run: async (ctx) => deps.batch(ctx.date, ctx.log),
+      run: async (ctx) => deps.batch(ctx.date, ctx.log, { allowEmpty: o.allowEmpty === true }),
     },
     dqStep({
       name: 'dq',
@@ -148,7 +148,7 @@ export const dailySteps = (deps: DailyDeps, o: DailyOptions): StepDef[] => {
       run: async (ctx) => {
         const r = await deps.reconcile(ctx.date);
         if (r.mismatches > 0) {
-          throw final(new CryptolambdaError('RECONCILE_MISMATCH', `reconcile ${ctx.date}: ${r.summary}`));
+          throw new CryptolambdaError('RECONCILE_MISMATCH', `reconcile ${ctx.date}: ${r.summary}`);
         }
         return { rows: r.compared, detail: r.summary };
       },
