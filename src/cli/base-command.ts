@@ -1,6 +1,8 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { type Config, resolveConfig } from '../config/config.js';
 import { type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+import { colorEnabled, makeChalk } from './render.js';
+import { DEFAULT_WIDTH, type TableModel, toCsv, type ViewOptions } from './table.js';
 
 /** Exit codes are part of the CLI contract (README): cron and scripts branch on them. */
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -24,6 +26,17 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   INTERNAL: 1,
 };
 
+/** The flags of every query command: the layout of the human output and CSV. */
+export const queryFlags = {
+  wide: Flags.boolean({ description: 'Every column at full precision (no 80-column fit).', helpGroup: 'OUTPUT' }),
+  output: Flags.string({
+    description: 'Output format: table (default) or csv (every column, exact values).',
+    options: ['table', 'csv'],
+    default: 'table',
+    helpGroup: 'OUTPUT',
+  }),
+};
+
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
 >;
@@ -39,6 +52,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   static override baseFlags = {
     debug: Flags.boolean({ description: 'Show stack traces and client logs.', helpGroup: 'GLOBAL' }),
+    color: Flags.boolean({
+      description: 'Colour on a terminal (--no-color or NO_COLOR turns it off).',
+      allowNo: true,
+      helpGroup: 'GLOBAL',
+    }),
     'kafka-brokers': Flags.string({
       description: 'Kafka bootstrap servers, comma separated [env: CRYPTOLAMBDA_KAFKA_BROKERS].',
       helpGroup: 'GLOBAL',
@@ -70,6 +88,26 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.flags = flags as BaseFlags<T>;
     this.args = args as BaseArgs<T>;
     if (this.flags.debug) process.env.CRYPTOLAMBDA_DEBUG = '1';
+    // --no-color is NO_COLOR for this process: chalk, the tables and the Ink ticker all read it.
+    if (this.flags.color === false) process.env.NO_COLOR = '1';
+  }
+
+  /** How human output is laid out: 80 columns unless --wide (every column, every digit). */
+  protected viewOptions(): ViewOptions {
+    const f = this.flags as { wide?: boolean };
+    const color = colorEnabled();
+    const wide = f.wide === true;
+    return { wide, width: wide ? Number.POSITIVE_INFINITY : DEFAULT_WIDTH, color, c: makeChalk(color) };
+  }
+
+  /**
+   * Print a query result for people: `--output csv` prints the model's rows with the exact values,
+   * otherwise the human rendering. --json prints nothing here (oclif prints the returned result).
+   */
+  protected show<R>(human: (o: ViewOptions) => string, model: () => TableModel<R>): void {
+    if (this.jsonEnabled()) return;
+    const f = this.flags as { output?: string };
+    this.log(f.output === 'csv' ? toCsv(model()) : human(this.viewOptions()));
   }
 
   /** Resolved once per command: flags > env > defaults, validated. */
@@ -98,6 +136,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+  }
+
+  /** A warning on stderr (also with --json, where stdout must stay one document). */
+  protected warnLine(msg: string): void {
+    process.stderr.write(`${makeChalk(colorEnabled(process.stderr)).yellow(`warning: ${msg}`)}\n`);
   }
 
   /** Human progress goes to stderr so stdout stays clean for --json and pipes. */

@@ -4,7 +4,7 @@ import { runPipelineDate, runPipelineRange } from '../../app/pipeline/pipeline.j
 import type { PipelineEvent } from '../../app/pipeline/runner.js';
 import { parseSpan } from '../../app/simulate/options.js';
 import { BaseCommand, EXIT_CODES } from '../../cli/base-command.js';
-import { renderTable } from '../../cli/render.js';
+import { renderTableModel, type TableModel, type ViewOptions } from '../../cli/table.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { assertDate } from '../../core/pipeline/dag.js';
 import { type RunRecord, runFailureReason } from '../../core/pipeline/run.js';
@@ -106,7 +106,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
         });
         result = { status: r.status, runs: r.runs };
       }
-      if (!this.jsonEnabled()) this.log(summary(result.runs));
+      if (!this.jsonEnabled()) this.log(summary(result.runs, this.viewOptions()));
       const failed = result.runs.find((r) => r.status !== 'succeeded');
       if (failed !== undefined) {
         const reason = runFailureReason(failed) ?? `pipeline ${failed.date} ${failed.status}`;
@@ -144,17 +144,23 @@ const describe = (e: PipelineEvent): string => {
   }
 };
 
-const summary = (runs: readonly RunRecord[]): string =>
-  renderTable(
-    ['date', 'step', 'status', 'attempts', 'rows', 'detail'],
-    runs.flatMap((r) =>
-      r.steps.map((s) => [
-        r.date,
-        s.name,
-        s.status,
-        String(s.attempts),
-        s.rows === undefined ? '' : String(s.rows),
-        (s.error ?? s.detail ?? s.reason ?? (s.blockedBy ? `blocked by ${s.blockedBy}` : '')).slice(0, 80),
-      ]),
-    ),
-  );
+type StepRow = { date: string; step: RunRecord['steps'][number] };
+
+const summaryModel = (runs: readonly RunRecord[]): TableModel<StepRow> => ({
+  columns: [
+    { header: 'date', kind: 'text', value: (r) => r.date },
+    { header: 'step', kind: 'text', value: (r) => r.step.name },
+    { header: 'status', kind: 'text', value: (r) => r.step.status },
+    { header: 'tries', kind: 'int', csv: 'attempts', value: (r) => r.step.attempts },
+    { header: 'rows', kind: 'int', value: (r) => r.step.rows ?? null },
+    {
+      header: 'detail',
+      kind: 'text',
+      value: (r) =>
+        r.step.error ?? r.step.detail ?? r.step.reason ?? (r.step.blockedBy ? `blocked by ${r.step.blockedBy}` : ''),
+    },
+  ],
+  rows: runs.flatMap((r) => r.steps.map((step) => ({ date: r.date, step }))),
+});
+
+const summary = (runs: readonly RunRecord[], o: ViewOptions): string => renderTableModel(summaryModel(runs), o);
