@@ -44,15 +44,18 @@ step "8/8 merged portfolios (batch up to ${DAY1} + speed-layer delta of ${DAY2} 
 for u in u000001 u000002 u000003; do cli portfolio "$u"; done
 cli top --by pnl --limit 5
 
+# The export line is printed with %q quoting so it pastes into any POSIX shell as is (a checkout
+# path with spaces included). Every suggestion below works on what the demo built: correlations are
+# not suggested, because a correlation needs at least three built days and the demo builds one.
+printf '\nDone. Everything above ran on the local stack under the topic prefix %s\n' "${CRYPTOLAMBDA_TOPIC_PREFIX}"
+printf 'Look next (same environment; paste this line first):\n'
+printf '  export CRYPTOLAMBDA_TOPIC_PREFIX=%q CRYPTOLAMBDA_LAKE_DIR=%q\n' "${CRYPTOLAMBDA_TOPIC_PREFIX}" "${CRYPTOLAMBDA_LAKE_DIR}"
 cat <<HINT
-
-Done. Everything above ran on the local stack under the topic prefix ${CRYPTOLAMBDA_TOPIC_PREFIX}
-Look next (same environment):
-  export CRYPTOLAMBDA_TOPIC_PREFIX=${CRYPTOLAMBDA_TOPIC_PREFIX} CRYPTOLAMBDA_LAKE_DIR=${CRYPTOLAMBDA_LAKE_DIR}
   node bin/run.js ticker                      # live Ink ticker over the speed layer
-  node bin/run.js ohlcv BTCUSDT --interval 5m # candles, Redis + warehouse merged
+  node bin/run.js ohlcv BTCUSDT --interval 5m # the last 60 candles, Redis + warehouse merged
   node bin/run.js rewards u000001             # cashback owed vs paid, tiers
-  node bin/run.js correlations --date ${DAY1}
+  node bin/run.js top --by spend --days 1     # the day's biggest card spenders
+  node bin/run.js topics tail dlq --from-beginning --limit 5   # what was dead-lettered, and why
   node bin/run.js pipeline status
 The stack stays up; stop it with: node bin/run.js stack down
 HINT

@@ -1,6 +1,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import { type Config, resolveConfig } from '../config/config.js';
-import { type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+import { CONFIG_KEYS, type Config, type ConfigInput, resolveConfig } from '../config/config.js';
+import { type ConfigFile, findConfigFile, loadConfigFile } from '../config/file.js';
+import { CryptolambdaError, type ErrorCode, isCryptolambdaError } from '../core/errors.js';
 import { colorEnabled, makeChalk } from './render.js';
 import { DEFAULT_WIDTH, type TableModel, toCsv, type ViewOptions } from './table.js';
 
@@ -62,6 +63,19 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       helpGroup: 'GLOBAL',
     }),
     'redis-url': Flags.string({ description: 'Redis URL [env: CRYPTOLAMBDA_REDIS_URL].', helpGroup: 'GLOBAL' }),
+    config: Flags.string({
+      description:
+        'Configuration file (default: ./cryptolambda.yaml, then $XDG_CONFIG_HOME/cryptolambda/config.yaml) [env: CRYPTOLAMBDA_CONFIG].',
+      helpGroup: 'GLOBAL',
+    }),
+    profile: Flags.string({
+      description: 'Profile of the configuration file to apply [env: CRYPTOLAMBDA_PROFILE].',
+      helpGroup: 'GLOBAL',
+    }),
+    'lake-dir': Flags.string({
+      description: 'Parquet lake (raw zone + warehouse) [env: CRYPTOLAMBDA_LAKE_DIR].',
+      helpGroup: 'GLOBAL',
+    }),
     'state-dir': Flags.string({
       description: 'Local stack state (pids, logs, data) [env: CRYPTOLAMBDA_STATE_DIR].',
       helpGroup: 'GLOBAL',
@@ -75,6 +89,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected flags!: BaseFlags<T>;
   protected args!: BaseArgs<T>;
   private _config?: Config;
+  private _file?: ConfigFile | null;
 
   public override async init(): Promise<void> {
     await super.init();
@@ -110,14 +125,37 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.log(f.output === 'csv' ? toCsv(model()) : human(this.viewOptions()));
   }
 
-  /** Resolved once per command: flags > env > defaults, validated. */
-  protected get appConfig(): Config {
-    this._config ??= resolveConfig({
+  /** The connection flags as resolveConfig's input. */
+  protected get configFlags(): ConfigInput {
+    return {
       kafkaBrokers: this.flags['kafka-brokers'],
       redisUrl: this.flags['redis-url'],
       stateDir: this.flags['state-dir'],
+      lakeDir: this.flags['lake-dir'],
       topicPrefix: this.flags['topic-prefix'],
-    });
+    };
+  }
+
+  /** The configuration file in effect (--config, CRYPTOLAMBDA_CONFIG, or the search path), if any. */
+  protected get configFile(): ConfigFile | undefined {
+    if (this._file === undefined) {
+      const explicit = this.flags.config ?? process.env.CRYPTOLAMBDA_CONFIG;
+      const found = findConfigFile(explicit, process.cwd(), process.env);
+      const profile = this.flags.profile ?? (process.env.CRYPTOLAMBDA_PROFILE || undefined);
+      if (found === undefined && profile !== undefined)
+        throw new CryptolambdaError(
+          'INVALID_CONFIG',
+          `--profile ${profile}: no configuration file found`,
+          'create ./cryptolambda.yaml or pass --config FILE',
+        );
+      this._file = found === undefined ? null : loadConfigFile(found, profile, CONFIG_KEYS);
+    }
+    return this._file ?? undefined;
+  }
+
+  /** Resolved once per command: flags > env > file > defaults, validated. */
+  protected get appConfig(): Config {
+    this._config ??= resolveConfig(this.configFlags, process.env, process.cwd(), this.configFile);
     return this._config;
   }
 

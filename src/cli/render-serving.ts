@@ -233,6 +233,7 @@ export const renderOhlcv = (r: OhlcvResult, o: ViewOptions): string =>
         `batch as of ${r.batchAsOf ?? '-'})`,
       ],
       o.width,
+      ' ',
     ),
     renderTableModel(ohlcvModel(r), o),
   ].join('\n');

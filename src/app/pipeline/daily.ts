@@ -2,7 +2,13 @@ import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { Duck } from '../../adapters/duckdb/db.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import type { StepContext, StepDef } from '../../core/pipeline/dag.js';
-import { type DqCheck, defaultChecks } from '../../core/pipeline/dq.js';
+import {
+  DEFAULT_DQ_THRESHOLDS,
+  type DqCheck,
+  type DqThresholds,
+  defaultChecks,
+  WAREHOUSE_SCHEMA,
+} from '../../core/pipeline/dq.js';
 import { dqStep } from './dq-runner.js';
 
 /**
@@ -53,6 +59,8 @@ export interface DailyOptions {
   readonly sensorPollMs?: number;
   readonly allowEmpty?: boolean;
   readonly checks?: readonly DqCheck[];
+  /** Check ids not run this time (`pipeline run --skip-check`); the dq step records them in the ledger. */
+  readonly skipChecks?: readonly string[];
   readonly retries?: number;
   readonly backoffMs?: number;
   /** How long the speed layer's keys of a date live once the batch covered it (default 2 days). */
@@ -67,8 +75,8 @@ const endOfDay = (date: string): number => Date.parse(`${date}T00:00:00.000Z`) +
  * The data-quality checks of the daily run: the defaults plus valuation completeness (every
  * position's asset has a price at or before the end of the day, so market value is never missing).
  */
-export const dailyChecks = (): DqCheck[] => [
-  ...defaultChecks(),
+export const dailyChecks = (th: DqThresholds = DEFAULT_DQ_THRESHOLDS): DqCheck[] => [
+  ...defaultChecks(WAREHOUSE_SCHEMA, th),
   {
     id: 'fact_portfolio_daily.close_price.not_null',
     kind: 'not_null',
@@ -137,6 +145,7 @@ export const dailySteps = (deps: DailyDeps, o: DailyOptions): StepDef[] => {
       name: 'dq',
       dependsOn: ['batch'],
       checks: o.checks ?? dailyChecks(),
+      skip: o.skipChecks ?? [],
       connect: () => deps.warehouse(),
       release: (duck) => duck.close(),
     }),
