@@ -23,13 +23,13 @@ cli stack up
 node scripts/demo-reset.mjs
 
 step "2/8 synthetic prices: 3 symbols, one tick every 2 s of event time over ${DAY1} and ${DAY2}"
-cli produce prices --source synthetic --seed 7 --start "${DAY1}T00:00:00Z" --step-ms 2000 --rate 0 --count 260100
+cli produce prices --source synthetic --seed 7 --start "${DAY1}T00:00:00Z" --step 2s --rate 0 --count 260100
 
 step "3/8 simulated users: 300 users buying, selling, staking, spending and earning rewards"
 cli simulate --seed 7 --users 300 --rate 0.05
 
 step "4/8 speed layer: stream everything into Redis (exits once caught up)"
-cli stream --from-beginning --exit-when-idle 5 --metrics-every 5
+cli stream --from-beginning --exit-when-idle 5s --metrics-every 5s
 
 step "5/8 batch layer: ingest Kafka into the Parquet raw zone"
 cli ingest

@@ -16,23 +16,24 @@ export const durationFlag = (o: {
   /** Old names still accepted (oclif prints a deprecation warning). */
   aliases?: string[];
 }) => {
-  const toMs = (flag: string, text: string): number => {
+  // oclif prefixes a parse error with "Parsing --flag:", so the messages do not name the flag.
+  const toMs = (text: string): number => {
     const t = text.trim();
     const r = o.bare !== undefined && /^\d+$/.test(t) ? Number(t) * (o.bare === 's' ? 1000 : 1) : tryParseDuration(t);
     if (typeof r === 'string')
-      throw new CryptolambdaError('INVALID_ARGUMENT', `${flag}: ${r}`, `durations look like ${DURATION_EXAMPLES}`);
+      throw new CryptolambdaError('INVALID_ARGUMENT', r, `durations look like ${DURATION_EXAMPLES}`);
     const min = o.min === undefined ? undefined : (tryParseDuration(o.min) as number);
     const max = o.max === undefined ? undefined : (tryParseDuration(o.max) as number);
     if (min !== undefined && r < min)
-      throw new CryptolambdaError('INVALID_ARGUMENT', `${flag}: ${formatDuration(r)} is below the minimum ${o.min}`);
+      throw new CryptolambdaError('INVALID_ARGUMENT', `${formatDuration(r)} is below the minimum ${o.min}`);
     if (max !== undefined && r > max)
-      throw new CryptolambdaError('INVALID_ARGUMENT', `${flag}: ${formatDuration(r)} is above the maximum ${o.max}`);
+      throw new CryptolambdaError('INVALID_ARGUMENT', `${formatDuration(r)} is above the maximum ${o.max}`);
     return r;
   };
   const base = Flags.custom<number>({
     description: `${o.description} (duration, e.g. ${DURATION_EXAMPLES}${o.bare ? `; a bare number is ${o.bare === 's' ? 'seconds' : 'ms'}, deprecated` : ''})`,
     helpValue: '<duration>',
-    parse: async (input, _ctx, opts) => toMs(`--${opts.name}`, input),
+    parse: async (input) => toMs(input),
     aliases: o.aliases ?? [],
     deprecateAliases: o.aliases !== undefined,
     multiple: false,

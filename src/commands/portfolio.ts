@@ -7,7 +7,7 @@ import { parseUserId } from '../core/serving/input.js';
 import { type PortfolioJson, portfolioToJson } from '../core/serving/views.js';
 
 export default class Portfolio extends BaseCommand<typeof Portfolio> {
-  static override summary = "A user's portfolio: the batch snapshot + the speed layer's events since, at live prices.";
+  static override summary = "A user's portfolio: batch snapshot + speed-layer events since, at live prices.";
   static override description =
     'Per asset quantity, average cost, market value, unrealized and realized P&L and reward income, with totals and how fresh each part is. Works with only the batch or only the speed layer, and says which. An unknown user exits 5.';
   static override examples = [
