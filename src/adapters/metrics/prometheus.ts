@@ -20,7 +20,14 @@ export type { Registry } from 'prom-client';
 export const newRegistry = (opts: { defaults?: boolean } = {}): Registry => {
   const reg = new Registry();
   // process_* and nodejs_* (CPU, RSS, event-loop lag, GC): what an operator looks at first.
-  if (opts.defaults !== false) collectDefaultMetrics({ register: reg });
+  if (opts.defaults !== false) {
+    collectDefaultMetrics({ register: reg });
+    // prom-client names these gauges `_total`, which the naming rules (and `promtool check metrics`)
+    // reserve for counters; their information is in process_* and the event-loop metrics anyway.
+    for (const n of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      reg.removeSingleMetric(n);
+    }
+  }
   return reg;
 };
 
