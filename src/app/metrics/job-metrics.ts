@@ -64,7 +64,8 @@ export const startJob = (job: JobName, sink: JobMetricsSink, now: () => number =
           now() / 1000,
         );
       }
-      await exportJobMetrics(reg, `cryptolambda_${job}`, sink);
+      // The Pushgateway job name is the `job` label value itself: it sets `job` on every pushed series.
+      await exportJobMetrics(reg, job, sink);
     },
   };
 };

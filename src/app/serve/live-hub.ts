@@ -86,6 +86,8 @@ export class LiveHub {
         buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
         registers: [reg],
       });
+      // Export the series before the first delivery: a dashboard shows 0, not "no data".
+      for (const stream of ['prices', 'portfolio']) this.delivery.zero({ stream });
     }
   }
 

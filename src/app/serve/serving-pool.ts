@@ -13,6 +13,7 @@ import { openServing, type ServingContext } from '../serving/context.js';
 export class ServingPool {
   private current: { ctx: ServingContext; mtimeMs: number; users: number; retired: boolean };
   private timer?: NodeJS.Timeout;
+  private opening: Promise<void> | undefined;
 
   private constructor(
     private readonly config: Config,
@@ -34,6 +35,14 @@ export class ServingPool {
   async refresh(): Promise<void> {
     const m = await ledgerMtime(this.config.lakeDir);
     if (m === this.current.mtimeMs) return;
+    // Concurrent requests that all saw the change share one reopen.
+    this.opening ??= this.reopen(m).finally(() => {
+      this.opening = undefined;
+    });
+    await this.opening;
+  }
+
+  private async reopen(m: number): Promise<void> {
     const ctx = await openServing(this.config, { redisClient: this.redis });
     const old = this.current;
     this.current = { ctx, mtimeMs: m, users: 0, retired: false };
@@ -41,8 +50,23 @@ export class ServingPool {
     if (old.users === 0) old.ctx.close();
   }
 
-  /** Run one query on the current context. */
+  /**
+   * Run one query on the current context. The ledger's mtime is checked first (one stat, a few µs),
+   * so a query right after a build sees it; a rebuild that swept the files a context still points at
+   * between that check and the read (DuckDB: "No files found") is retried once on the fresh ledger.
+   */
   async use<T>(fn: (ctx: ServingContext) => Promise<T>): Promise<T> {
+    await this.refresh();
+    try {
+      return await this.once(fn);
+    } catch (err) {
+      if (!/No files found that match/.test(String((err as Error)?.message))) throw err;
+      await this.refresh();
+      return this.once(fn);
+    }
+  }
+
+  private async once<T>(fn: (ctx: ServingContext) => Promise<T>): Promise<T> {
     const held = this.current;
     held.users++;
     try {
