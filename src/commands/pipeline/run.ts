@@ -1,9 +1,11 @@
 import { Flags } from '@oclif/core';
 import { bar } from '../../app/batch/format.js';
+import { finishPipelineRun, jobSinkFromEnv, startJob } from '../../app/metrics/job-metrics.js';
 import { runPipelineDate, runPipelineRange } from '../../app/pipeline/pipeline.js';
 import type { PipelineEvent } from '../../app/pipeline/runner.js';
 import { BaseCommand, EXIT_CODES } from '../../cli/base-command.js';
 import { durationFlag } from '../../cli/flags.js';
+import { jobMetricsFlags, jobSinkFlags } from '../../cli/metrics-flags.js';
 import { renderTableModel, type TableModel, type ViewOptions } from '../../cli/table.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { assertDate } from '../../core/pipeline/dag.js';
@@ -58,6 +60,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
       default: '2d',
       bare: 's',
     }),
+    ...jobMetricsFlags,
   };
 
   async run(): Promise<PipelineRunResult> {
@@ -79,6 +82,8 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
       ...(f.deadline === undefined ? {} : { deadline: f.deadline }),
       onEvent: (e: PipelineEvent) => this.progress(describe(e)),
     };
+    const sink = jobSinkFromEnv(jobSinkFlags(f));
+    const job = sink.textfile === undefined && sink.pushgateway === undefined ? null : startJob('pipeline', sink);
     return this.untilStopped(async (signal) => {
       let result: PipelineRunResult;
       if (date !== undefined) {
@@ -101,6 +106,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
         result = { status: r.status, runs: r.runs };
       }
       if (!this.jsonEnabled()) this.log(summary(result.runs, this.viewOptions()));
+      await finishPipelineRun(job, result);
       const failed = result.runs.find((r) => r.status !== 'succeeded');
       if (failed !== undefined) {
         const reason = runFailureReason(failed) ?? `pipeline ${failed.date} ${failed.status}`;
