@@ -18,6 +18,14 @@ const hostPort = z
 
 const port = z.coerce.number().int().min(1).max(65535);
 
+/** An on/off setting as it arrives from a flag, a variable or a file. */
+const flag = z.union([
+  z.boolean(),
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+    .transform((v) => ['true', '1', 'yes'].includes(v)),
+]);
+
 export const ConfigSchema = z.object({
   /** Project state: pids, logs, Kafka and Redis data of the local stack (git-ignored). */
   stateDir: z.string().min(1),
@@ -43,6 +51,19 @@ export const ConfigSchema = z.object({
   topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, dot, underscore and dash only'),
   /** Kafka client id and consumer-group prefix. */
   clientId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, underscore and dash only'),
+  /** TLS to the brokers (a managed cluster's SSL or SASL_SSL listener). */
+  kafkaSsl: flag,
+  /** PEM file of the CA that signed the brokers' certificates; empty = the system's trust store. */
+  kafkaSslCa: z.string(),
+  /** SASL mechanism; `none` for an unauthenticated listener. */
+  kafkaSaslMechanism: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512'], {
+    message: 'expected none, plain, scram-sha-256 or scram-sha-512',
+  }),
+  kafkaSaslUsername: z.string(),
+  /** Secret: never printed (see SECRET_KEYS); set it through the environment, not a flag. */
+  kafkaSaslPassword: z.string(),
+  /** PEM file of the CA that signed a rediss:// server's certificate; empty = the system's trust store. */
+  redisTlsCa: z.string(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -56,6 +77,12 @@ export interface ConfigInput {
   redisUrl?: string | undefined;
   topicPrefix?: string | undefined;
   clientId?: string | undefined;
+  kafkaSsl?: string | boolean | undefined;
+  kafkaSslCa?: string | undefined;
+  kafkaSaslMechanism?: string | undefined;
+  kafkaSaslUsername?: string | undefined;
+  kafkaSaslPassword?: string | undefined;
+  redisTlsCa?: string | undefined;
 }
 
 const ENV: Record<keyof ConfigInput, string> = {
@@ -67,6 +94,34 @@ const ENV: Record<keyof ConfigInput, string> = {
   redisUrl: 'CRYPTOLAMBDA_REDIS_URL',
   topicPrefix: 'CRYPTOLAMBDA_TOPIC_PREFIX',
   clientId: 'CRYPTOLAMBDA_CLIENT_ID',
+  kafkaSsl: 'CRYPTOLAMBDA_KAFKA_SSL',
+  kafkaSslCa: 'CRYPTOLAMBDA_KAFKA_SSL_CA',
+  kafkaSaslMechanism: 'CRYPTOLAMBDA_KAFKA_SASL_MECHANISM',
+  kafkaSaslUsername: 'CRYPTOLAMBDA_KAFKA_SASL_USERNAME',
+  kafkaSaslPassword: 'CRYPTOLAMBDA_KAFKA_SASL_PASSWORD',
+  redisTlsCa: 'CRYPTOLAMBDA_REDIS_TLS_CA',
+};
+
+/** Values that are never echoed back (errors, --debug, logs): they are replaced by `***`. */
+export const SECRET_KEYS: ReadonlySet<keyof ConfigInput> = new Set(['kafkaSaslPassword']);
+
+/** A URL with its password (Redis ACL or legacy AUTH) replaced by `***`, for messages and logs. */
+export const redactUrl = (url: string): string => {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    // Not a URL: hide anything between `:` and `@` that could be a password.
+    return url.replace(/:[^:@/]*@/, ':***@');
+  }
+};
+
+const shown = (key: keyof ConfigInput, value: unknown): string => {
+  if (SECRET_KEYS.has(key)) return '"***"';
+  if (key === 'redisUrl' && typeof value === 'string') return JSON.stringify(redactUrl(value));
+  return JSON.stringify(value);
 };
 
 export const ENV_VARS: Readonly<Record<keyof ConfigInput, string>> = ENV;
@@ -80,6 +135,12 @@ export const defaultConfig = (cwd: string, home: string = homedir(), env: NodeJS
   redisUrl: 'redis://127.0.0.1:16379/0',
   topicPrefix: '',
   clientId: 'cryptolambda',
+  kafkaSsl: false,
+  kafkaSslCa: '',
+  kafkaSaslMechanism: 'none',
+  kafkaSaslUsername: '',
+  kafkaSaslPassword: '',
+  redisTlsCa: '',
 });
 
 /**
@@ -113,6 +174,8 @@ export const resolveConfig = (
     stateDir: path.resolve(cwd, String(merged.stateDir)),
     cacheDir: path.resolve(cwd, String(merged.cacheDir)),
     lakeDir: path.resolve(cwd, String(merged.lakeDir)),
+    kafkaSslCa: merged.kafkaSslCa ? path.resolve(cwd, String(merged.kafkaSslCa)) : '',
+    redisTlsCa: merged.redisTlsCa ? path.resolve(cwd, String(merged.redisTlsCa)) : '',
     kafkaBrokers: String(merged.kafkaBrokers)
       .split(',')
       .map((s) => s.trim())
@@ -124,11 +187,19 @@ export const resolveConfig = (
     const value = merged[key];
     throw new CryptolambdaError(
       'INVALID_CONFIG',
-      `${source[key] ?? key}: ${issue.message} (got ${JSON.stringify(value)})`,
+      `${source[key] ?? key}: ${issue.message} (got ${shown(key, value)})`,
       `set ${ENV[key]} or the matching flag to a valid value`,
     );
   }
-  return parsed.data;
+  const c = parsed.data;
+  if (c.kafkaSaslMechanism !== 'none' && (!c.kafkaSaslUsername || !c.kafkaSaslPassword)) {
+    throw new CryptolambdaError(
+      'INVALID_CONFIG',
+      `${source.kafkaSaslMechanism}: SASL ${c.kafkaSaslMechanism} needs a username and a password`,
+      `set ${ENV.kafkaSaslUsername} and ${ENV.kafkaSaslPassword}`,
+    );
+  }
+  return c;
 };
 
 export const redisPort = (config: Config): number => Number(new URL(config.redisUrl).port || 6379);
