@@ -18,15 +18,19 @@ export const connectRedis = async (config: Config, opts: { name?: string; retry?
     // rediss:// turns TLS on in ioredis; a private CA is added here (a missing file fails below).
     ...(config.redisTlsCa ? { tls: { ca: [readCa(config.redisTlsCa)] } } : {}),
   });
-  // Without a listener ioredis prints unhandled 'error' events to stderr.
-  redis.on('error', () => undefined);
+  // Without a listener ioredis prints unhandled 'error' events to stderr. The last one is kept:
+  // a refused AUTH arrives here (WRONGPASS) while connect() only rejects "Connection is closed".
+  let lastError: unknown;
+  redis.on('error', (e) => {
+    lastError = e;
+  });
   try {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
     throw new CryptolambdaError(
       'REDIS_UNREACHABLE',
-      `cannot reach Redis at ${redactUrl(config.redisUrl)}${authFailure(err)}`,
+      `cannot reach Redis at ${redactUrl(config.redisUrl)}${authFailure(lastError ?? err)}`,
       'start the local stack with `cryptolambda stack up`, or set CRYPTOLAMBDA_REDIS_URL',
       { cause: err },
     );
