@@ -62,7 +62,32 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: 'Kafka bootstrap servers, comma separated [env: CRYPTOLAMBDA_KAFKA_BROKERS].',
       helpGroup: 'GLOBAL',
     }),
-    'redis-url': Flags.string({ description: 'Redis URL [env: CRYPTOLAMBDA_REDIS_URL].', helpGroup: 'GLOBAL' }),
+    'kafka-ssl': Flags.boolean({
+      description: 'TLS to the brokers [env: CRYPTOLAMBDA_KAFKA_SSL].',
+      helpGroup: 'GLOBAL',
+      allowNo: true,
+    }),
+    'kafka-ssl-ca': Flags.string({
+      description: "PEM file of the brokers' CA [env: CRYPTOLAMBDA_KAFKA_SSL_CA].",
+      helpGroup: 'GLOBAL',
+    }),
+    'kafka-sasl-mechanism': Flags.string({
+      description: 'SASL: none, plain, scram-sha-256, scram-sha-512 [env: CRYPTOLAMBDA_KAFKA_SASL_MECHANISM].',
+      helpGroup: 'GLOBAL',
+    }),
+    'kafka-sasl-username': Flags.string({
+      description:
+        'SASL user; the password only from CRYPTOLAMBDA_KAFKA_SASL_PASSWORD [env: CRYPTOLAMBDA_KAFKA_SASL_USERNAME].',
+      helpGroup: 'GLOBAL',
+    }),
+    'redis-url': Flags.string({
+      description: 'Redis URL, redis[s]://[user:password@]host:port/db [env: CRYPTOLAMBDA_REDIS_URL].',
+      helpGroup: 'GLOBAL',
+    }),
+    'redis-tls-ca': Flags.string({
+      description: "PEM file of a rediss:// server's CA [env: CRYPTOLAMBDA_REDIS_TLS_CA].",
+      helpGroup: 'GLOBAL',
+    }),
     config: Flags.string({
       description:
         'Configuration file (default: ./cryptolambda.yaml, then $XDG_CONFIG_HOME/cryptolambda/config.yaml) [env: CRYPTOLAMBDA_CONFIG].',
@@ -130,6 +155,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return {
       kafkaBrokers: this.flags['kafka-brokers'],
       redisUrl: this.flags['redis-url'],
+      redisTlsCa: this.flags['redis-tls-ca'],
+      kafkaSsl: this.flags['kafka-ssl'],
+      kafkaSslCa: this.flags['kafka-ssl-ca'],
+      kafkaSaslMechanism: this.flags['kafka-sasl-mechanism'],
+      kafkaSaslUsername: this.flags['kafka-sasl-username'],
       stateDir: this.flags['state-dir'],
       lakeDir: this.flags['lake-dir'],
       topicPrefix: this.flags['topic-prefix'],
