@@ -20,6 +20,8 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   RECONCILE_MISMATCH: 8,
   /** A date or query had no input data (batch without --allow-empty). */
   NO_DATA: 9,
+  /** Offsets were gone from Kafka (retention, deleted records) before they were read: data loss. */
+  DATA_GAP: 10,
   DECIMAL_OVERFLOW: 1,
   INTERNAL: 1,
 };

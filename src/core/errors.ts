@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'PIPELINE_FAILED',
   'RECONCILE_MISMATCH',
   'NO_DATA',
+  'DATA_GAP',
   'INTERNAL',
 ] as const;
 

@@ -1,8 +1,10 @@
+import type { Redis } from 'ioredis';
 import { withAdmin } from '../../adapters/kafka/client.js';
 import { connectRedis } from '../../adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
 import type { Config } from '../../config/config.js';
 import { topicName } from '../../core/topics.js';
+import type { RecordedGap } from './runtime.js';
 
 export interface PartitionStatus {
   readonly partition: number;
@@ -22,7 +24,16 @@ export interface StreamStatus {
   readonly partitions: PartitionStatus[];
   readonly workers: Record<string, unknown>[];
   readonly symbols: number;
+  /** Offsets lost from Kafka that a worker accepted with --accept-gap (data the speed layer never saw). */
+  readonly gaps: RecordedGap[];
+  readonly lostOffsets: number;
 }
+
+/** The gaps the speed layer recorded (stream --accept-gap), oldest first. */
+export const readSpeedGaps = async (redis: Redis, keyspace: string): Promise<RecordedGap[]> =>
+  (await redis.hvals(speedKeys(keyspace).gaps()))
+    .map((v) => JSON.parse(v) as RecordedGap)
+    .sort((a, b) => a.at.localeCompare(b.at) || a.topic.localeCompare(b.topic) || a.partition - b.partition);
 
 /** Read the speed layer's status from Redis (checkpointed state) and Kafka (end offsets for lag). */
 export const streamStatus = async (config: Config): Promise<StreamStatus> => {
@@ -38,11 +49,12 @@ export const streamStatus = async (config: Config): Promise<StreamStatus> => {
   });
   const redis = await connectRedis(config);
   try {
-    const [offsets, wms, workers, symbols] = await Promise.all([
+    const [offsets, wms, workers, symbols, gaps] = await Promise.all([
       redis.hgetall(`${ks}stream:offsets`),
       redis.hgetall(keys.watermarks()),
       redis.hgetall(keys.streamStatus()),
       redis.scard(keys.symbols()),
+      readSpeedGaps(redis, ks),
     ]);
     const parts = new Set<number>();
     for (const k of ends.keys()) parts.add(Number(k.split('|')[1]));
@@ -76,6 +88,8 @@ export const streamStatus = async (config: Config): Promise<StreamStatus> => {
       partitions,
       workers: Object.entries(workers).map(([id, v]) => ({ id, ...(JSON.parse(v) as Record<string, unknown>) })),
       symbols,
+      gaps,
+      lostOffsets: gaps.reduce((n, g) => n + g.lost, 0),
     };
   } finally {
     redis.disconnect();

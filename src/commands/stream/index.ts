@@ -37,6 +37,11 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       max: 300_000,
     }),
     'metrics-every': Flags.integer({ description: 'Seconds between metrics lines.', default: 5, min: 1 }),
+    'accept-gap': Flags.boolean({
+      description:
+        'Offsets gone from Kafka (retention) are data loss: record them as a gap and continue instead of exiting 10.',
+      default: false,
+    }),
     'exit-when-idle': Flags.integer({
       description: 'Exit after catching up and seeing no new records for this many seconds (for scripts).',
       min: 1,
@@ -54,6 +59,7 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
         speed: { outOfOrdernessMs: this.flags['out-of-orderness'], allowedLatenessMs: this.flags['allowed-lateness'] },
         checkpointIntervalMs: this.flags['checkpoint-ms'],
         sessionTimeoutMs: this.flags['session-timeout'],
+        acceptGap: this.flags['accept-gap'],
         metricsEveryMs: this.flags['metrics-every'] * 1000,
         signal,
         ...(this.flags['exit-when-idle'] === undefined ? {} : { exitWhenIdleMs: this.flags['exit-when-idle'] * 1000 }),

@@ -10,7 +10,11 @@ export default class StreamStatusCommand extends BaseCommand<typeof StreamStatus
 
   async run(): Promise<StreamStatus> {
     const s = await streamStatus(this.appConfig);
-    this.log(`watermark ${iso(s.watermark)}  lag ${s.totalLag}  symbols ${s.symbols}`);
+    this.log(`watermark ${iso(s.watermark)}  lag ${s.totalLag}  symbols ${s.symbols}  lost offsets ${s.lostOffsets}`);
+    for (const g of s.gaps)
+      this.log(
+        `gap: ${g.topic}[${g.partition}] offsets ${g.from}..${BigInt(g.to) - 1n} (${g.lost}) lost, accepted ${g.at}`,
+      );
     this.log(
       renderTable(
         [
