@@ -39,6 +39,22 @@ export interface Manifest {
    * from file commits vs build commits, including the dates after it that carry its positions.
    */
   readonly late?: Readonly<Record<string, number>>;
+  /**
+   * Offsets that were gone from Kafka (retention, deleted records) when ingest reached them and
+   * that the operator accepted as lost (`ingest --accept-gap`): the raw zone has a hole there.
+   */
+  readonly gaps?: readonly OffsetGap[];
+}
+
+/** A recorded hole in the log: offsets [from, to) of topic-partition were never ingested. */
+export interface OffsetGap {
+  readonly topic: string;
+  readonly partition: number;
+  readonly from: string;
+  readonly to: string;
+  readonly lost: number;
+  /** When the gap was accepted (ISO). */
+  readonly at: string;
 }
 
 export const EMPTY_MANIFEST: Manifest = { version: 1, commit: 0, offsets: {}, files: [], updatedAt: '' };

@@ -18,6 +18,8 @@ export interface IngestRawOptions {
   readonly rowsPerCommit?: number;
   /** Test hook, as in runIngest. */
   readonly beforePublish?: () => Promise<void>;
+  /** Record offsets gone from Kafka as a gap in the manifest instead of failing (DATA_GAP). */
+  readonly acceptGap?: boolean;
 }
 
 export interface IngestRawResult extends IngestResult {
@@ -47,6 +49,7 @@ const ingestLocked = async (config: Config, opts: IngestRawOptions): Promise<Ing
       },
       ...(opts.onProgress === undefined ? {} : { progress: opts.onProgress }),
       ...(opts.rowsPerCommit === undefined ? {} : { rowsPerCommit: opts.rowsPerCommit }),
+      ...(opts.acceptGap ? { acceptGap: true } : {}),
     });
     await producer.flush();
     const compaction = opts.compact ? await compactRawZone(config) : undefined;
