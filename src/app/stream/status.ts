@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
 import { withAdmin } from '../../adapters/kafka/client.js';
 import { connectRedis } from '../../adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
 import type { Config } from '../../config/config.js';
 import { topicName } from '../../core/topics.js';
+import { readSpeedGaps } from '../gaps.js';
 import type { RecordedGap } from './runtime.js';
 
 export interface PartitionStatus {
@@ -29,12 +29,6 @@ export interface StreamStatus {
   readonly lostOffsets: number;
 }
 
-/** The gaps the speed layer recorded (stream --accept-gap), oldest first. */
-export const readSpeedGaps = async (redis: Redis, keyspace: string): Promise<RecordedGap[]> =>
-  (await redis.hvals(speedKeys(keyspace).gaps()))
-    .map((v) => JSON.parse(v) as RecordedGap)
-    .sort((a, b) => a.at.localeCompare(b.at) || a.topic.localeCompare(b.topic) || a.partition - b.partition);
-
 /** Read the speed layer's status from Redis (checkpointed state) and Kafka (end offsets for lag). */
 export const streamStatus = async (config: Config): Promise<StreamStatus> => {
   const ks = keyspaceFor(config.topicPrefix);
@@ -54,7 +48,7 @@ export const streamStatus = async (config: Config): Promise<StreamStatus> => {
       redis.hgetall(keys.watermarks()),
       redis.hgetall(keys.streamStatus()),
       redis.scard(keys.symbols()),
-      readSpeedGaps(redis, ks),
+      readSpeedGaps(redis, keys),
     ]);
     const parts = new Set<number>();
     for (const k of ends.keys()) parts.add(Number(k.split('|')[1]));

@@ -23,6 +23,7 @@ export default class PipelineStatusCommand extends BaseCommand<typeof PipelineSt
       ...(f.from === undefined ? {} : { from: assertDate(f.from) }),
       ...(f.to === undefined ? {} : { to: assertDate(f.to) }),
       limit: f.limit,
+      lakeDir: this.appConfig.lakeDir,
     });
     const lock =
       s.lock.state === 'held'
@@ -31,6 +32,9 @@ export default class PipelineStatusCommand extends BaseCommand<typeof PipelineSt
           ? 'stale (its process is gone; the next run breaks it)'
           : 'free';
     this.log(`lock: ${lock}`);
+    this.log(`lost offsets (accepted gaps in the raw zone): ${s.lostOffsets}`);
+    for (const g of s.gaps)
+      this.log(`gap: ${g.topic}[${g.partition}] offsets ${g.from}..${BigInt(g.to) - 1n} (${g.lost}) accepted ${g.at}`);
     if (s.dates.length === 0) {
       this.log('no runs recorded yet');
       return s;
