@@ -3,6 +3,7 @@ import { rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Duck, literal } from '../adapters/duckdb/db.js';
 import { type PartitionRange, rangesToEnd, readRanges } from '../adapters/kafka/bounded-reader.js';
+import { assertPartitionContract, withAdmin } from '../adapters/kafka/client.js';
 import type { ConsumedRecord } from '../adapters/kafka/consumer.js';
 import {
   commitManifest,
@@ -111,6 +112,9 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   const topicOf = Object.fromEntries(
     (Object.keys(TABLE_TOPICS) as RawTableName[]).map((t) => [topicName(config.topicPrefix, TABLE_TOPICS[t]), t]),
   ) as Record<string, RawTableName>;
+  // The raw zone and the warehouse read any partitioning, but a mismatch means the speed layer is
+  // sharded wrongly; refuse here too so the operator fixes it before both layers drift.
+  await withAdmin(config, (admin) => assertPartitionContract(admin, config.topicPrefix, []));
   const ranges = await rangesToEnd(config, Object.keys(topicOf), (topic, p) => {
     const s = manifest.offsets[topic]?.[String(p)];
     return s === undefined ? undefined : BigInt(s);

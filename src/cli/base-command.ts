@@ -22,6 +22,8 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   NO_DATA: 9,
   /** Offsets were gone from Kafka (retention, deleted records) before they were read: data loss. */
   DATA_GAP: 10,
+  /** A topic's partition count breaks the contract (src/core/topics.ts); never fixed silently. */
+  PARTITION_MISMATCH: 11,
   DECIMAL_OVERFLOW: 1,
   INTERNAL: 1,
 };

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'RECONCILE_MISMATCH',
   'NO_DATA',
   'DATA_GAP',
+  'PARTITION_MISMATCH',
   'INTERNAL',
 ] as const;
 
