@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { ManifestSchema, parseLakeFile } from './lake-schemas.js';
 
 /** One Parquet file of the raw zone, visible to readers only once a committed manifest lists it. */
 export interface LakeFile {
@@ -63,7 +64,8 @@ export const manifestPath = (lakeDir: string): string => path.join(lakeDir, 'raw
 
 export const readManifest = async (lakeDir: string): Promise<Manifest> => {
   try {
-    return JSON.parse(await readFile(manifestPath(lakeDir), 'utf8')) as Manifest;
+    const file = manifestPath(lakeDir);
+    return parseLakeFile(ManifestSchema, file, await readFile(file, 'utf8')) as Manifest;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_MANIFEST;
     throw err;
