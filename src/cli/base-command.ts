@@ -1,6 +1,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { type Config, resolveConfig } from '../config/config.js';
 import { type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+import { maskSecrets } from '../core/redact.js';
 
 /** Exit codes are part of the CLI contract (README): cron and scripts branch on them. */
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -106,7 +107,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Human progress goes to stderr so stdout stays clean for --json and pipes. */
   protected progress(msg: string): void {
-    if (!this.jsonEnabled()) process.stderr.write(`${msg}\n`);
+    if (!this.jsonEnabled()) process.stderr.write(`${maskSecrets(msg)}\n`);
   }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
@@ -131,12 +132,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.exitCode = code;
     // oclif spreads parse errors over several lines ("Parsing --count" / "Expected an integer…"):
     // fold them into the one line the CLI promises.
-    const message =
+    const message = maskSecrets(
       (err.message || String(err))
         .split('\n')
         .map((l) => l.trim())
         .filter((l) => l !== '' && !l.startsWith('See more help'))
-        .join(': ') || 'unknown error';
+        .join(': ') || 'unknown error',
+    );
+    if (hint) hint = maskSecrets(hint);
     if (this.jsonEnabled()) {
       this.logJson({ error: { code: errorCode, message: message.trim(), ...(hint ? { hint } : {}) } });
     } else {
@@ -145,7 +148,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
     if (debug)
       process.stderr.write(
-        `${err.stack ?? ''}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`,
+        maskSecrets(
+          `${err.stack ?? ''}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`,
+        ),
       );
   }
 }

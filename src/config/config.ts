@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { CryptolambdaError } from '../core/errors.js';
+import { withStackRedisCredentials } from './stack-credentials.js';
 
 /**
  * One place that decides where cryptolambda talks to: flags > environment (CRYPTOLAMBDA_*) > defaults.
@@ -128,7 +129,8 @@ export const resolveConfig = (
       `set ${ENV[key]} or the matching flag to a valid value`,
     );
   }
-  return parsed.data;
+  // The local stack's generated Redis credentials (state dir, 0600), unless the URL carries its own.
+  return { ...parsed.data, redisUrl: withStackRedisCredentials(parsed.data.redisUrl, parsed.data.stateDir) };
 };
 
 export const redisPort = (config: Config): number => Number(new URL(config.redisUrl).port || 6379);

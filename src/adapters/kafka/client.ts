@@ -1,6 +1,7 @@
 import { type Admin, Kafka, type KafkaConfig, type logCreator, logLevel } from 'kafkajs';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
+import { maskSecrets } from '../../core/redact.js';
 import { ALL_TOPICS, TOPICS, type TopicSpec } from '../../core/topics.js';
 
 /**
@@ -9,7 +10,9 @@ import { ALL_TOPICS, TOPICS, type TopicSpec } from '../../core/topics.js';
  */
 const stderrLogCreator: logCreator = () => (entry) => {
   const { message, ...rest } = entry.log;
-  process.stderr.write(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${JSON.stringify(rest)}\n`);
+  process.stderr.write(
+    maskSecrets(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${JSON.stringify(rest)}`) + '\n',
+  );
 };
 
 export interface KafkaClientOptions {

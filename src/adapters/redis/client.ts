@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
+import { maskSecrets } from '../../core/redact.js';
 
 /**
  * A Redis connection that fails fast with one clear error instead of ioredis's default of
@@ -23,7 +24,7 @@ export const connectRedis = async (config: Config, opts: { name?: string; retry?
     redis.disconnect();
     throw new CryptolambdaError(
       'REDIS_UNREACHABLE',
-      `cannot reach Redis at ${config.redisUrl}`,
+      maskSecrets(`cannot reach Redis at ${config.redisUrl}`),
       'start the local stack with `cryptolambda stack up`, or set CRYPTOLAMBDA_REDIS_URL',
       { cause: err },
     );

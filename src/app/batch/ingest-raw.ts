@@ -1,4 +1,5 @@
 import { decodeRecord } from '../../adapters/avro/codec.js';
+import { privateDirs } from '../../adapters/files/private.js';
 import { BatchingProducer } from '../../adapters/kafka/producer.js';
 import type { Config } from '../../config/config.js';
 import { type CompactResult, compactRawZone, type IngestProgress, type IngestResult, runIngest } from '../ingest.js';
@@ -31,6 +32,7 @@ export const runIngestRaw = (config: Config, opts: IngestRawOptions = {}): Promi
   withLakeLock(ingestLockPath(config.lakeDir), 'ingest', 'ingest', () => ingestLocked(config, opts));
 
 const ingestLocked = async (config: Config, opts: IngestRawOptions): Promise<IngestRawResult> => {
+  await privateDirs([config.lakeDir]);
   const producer = await BatchingProducer.connect(config);
   try {
     const dlq = new DeadLetterSink(producer, config);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -46,5 +46,7 @@ describe('the partition contract is enforced, never grown silently', () => {
     }
     expect(await partitionsOf(config, tx)).toBe(6);
     expect((await runCli(['ingest'], env)).code).toBe(0);
+    // What the CLI writes is private to its user (umask 077, the lake root tightened to 0700).
+    expect((statSync(lakeDir).mode & 0o777).toString(8)).toBe('700');
   });
 });
