@@ -11,7 +11,7 @@ import { ALL_TOPICS, TOPICS, type TopicSpec } from '../../core/topics.js';
 const stderrLogCreator: logCreator = () => (entry) => {
   const { message, ...rest } = entry.log;
   process.stderr.write(
-    maskSecrets(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${JSON.stringify(rest)}`) + '\n',
+    `${maskSecrets(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${JSON.stringify(rest)}`)}\n`,
   );
 };
 
