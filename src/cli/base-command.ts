@@ -2,6 +2,7 @@ import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { CONFIG_KEYS, type Config, type ConfigInput, resolveConfig } from '../config/config.js';
 import { type ConfigFile, findConfigFile, loadConfigFile } from '../config/file.js';
 import { CryptolambdaError, type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+import { maskSecrets } from '../core/redact.js';
 import { colorEnabled, makeChalk } from './render.js';
 import { DEFAULT_WIDTH, type TableModel, toCsv, type ViewOptions } from './table.js';
 
@@ -23,6 +24,10 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   RECONCILE_MISMATCH: 8,
   /** A date or query had no input data (batch without --allow-empty). */
   NO_DATA: 9,
+  /** Offsets were gone from Kafka (retention, deleted records) before they were read: data loss. */
+  DATA_GAP: 10,
+  /** A topic's partition count breaks the contract (src/core/topics.ts); never fixed silently. */
+  PARTITION_MISMATCH: 11,
   DECIMAL_OVERFLOW: 1,
   INTERNAL: 1,
 };
@@ -213,7 +218,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** Human progress goes to stderr so stdout stays clean for --json and pipes. */
   protected progress(msg: string): void {
-    if (!this.jsonEnabled()) process.stderr.write(`${msg}\n`);
+    if (!this.jsonEnabled()) process.stderr.write(`${maskSecrets(msg)}\n`);
   }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
@@ -238,12 +243,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.exitCode = code;
     // oclif spreads parse errors over several lines ("Parsing --count" / "Expected an integer…"):
     // fold them into the one line the CLI promises.
-    const message =
+    const message = maskSecrets(
       (err.message || String(err))
         .split('\n')
         .map((l) => l.trim())
         .filter((l) => l !== '' && !l.startsWith('See more help'))
-        .join(': ') || 'unknown error';
+        .join(': ') || 'unknown error',
+    );
+    if (hint) hint = maskSecrets(hint);
     if (this.jsonEnabled()) {
       this.logJson({ error: { code: errorCode, message: message.trim(), ...(hint ? { hint } : {}) } });
     } else {
@@ -252,7 +259,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
     if (debug)
       process.stderr.write(
-        `${err.stack ?? ''}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`,
+        maskSecrets(
+          `${err.stack ?? ''}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`,
+        ),
       );
   }
 }
