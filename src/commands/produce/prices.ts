@@ -45,7 +45,6 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
     const symbols = parseSymbols(f.symbols);
     const speed = Number(f.speed);
     if (!Number.isFinite(speed) || speed < 0) this.error('--speed: expected a number >= 0', { exit: 2 });
-    const tty = process.stderr.isTTY === true;
     return this.untilStopped(async (signal) => {
       const r = await runProducePrices(this.appConfig, {
         source: f.source as (typeof PRICE_SOURCE_NAMES)[number],
@@ -62,11 +61,10 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
         signal: signal,
         // A terminal gets one line rewritten in place; pipes and logs get one plain line per second.
         onProgress: (p) => {
-          if (this.jsonEnabled()) return;
-          process.stderr.write(tty ? `\r\x1b[K${formatProgress(p)}` : `${formatProgress(p)}\n`);
+          this.logs.statusLine(formatProgress(p));
         },
       });
-      if (tty && !this.jsonEnabled()) process.stderr.write('\n');
+      this.logs.endStatus();
       for (const line of formatSummary(r)) this.log(line);
       return r;
     });
