@@ -236,6 +236,10 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
 
   let stream: BinanceTradeStream | undefined;
   let items: AsyncGenerator<SourceItem>;
+  // Why nothing came, if nothing comes: the WebSocket's connect errors, per attempt.
+  const wsErrors: string[] = [];
+  let wsErrorCount = 0;
+  let wsOpened = 0;
   if (opts.source === 'synthetic') {
     const gen = new SyntheticPrices({
       seed: opts.seed ?? 1n,
@@ -251,7 +255,13 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
       ...opts.ws,
       symbols: opts.symbols,
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
-      ...(opts.onLifecycle ? { onLifecycle: opts.onLifecycle } : {}),
+      onLifecycle: (e) => {
+        if (e.type === 'error') {
+          wsErrorCount++;
+          if (wsErrors.length < 5) wsErrors.push(`attempt ${wsErrorCount}: ${e.message}`);
+        } else if (e.type === 'open') wsOpened++;
+        opts.onLifecycle?.(e);
+      },
     });
     stream = s;
     stop.signal.addEventListener('abort', () => s.stop(), { once: true });
@@ -297,6 +307,7 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
   const timer = opts.durationMs === undefined ? undefined : setTimeout(() => halt('duration'), opts.durationMs);
 
   let failure: unknown;
+  let firstReject: string | undefined;
   try {
     if (opts.count !== undefined && opts.count <= 0) halt('count');
     for await (const item of items) {
@@ -314,6 +325,7 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
           break;
         }
       } else if (item.kind === 'reject') {
+        firstReject ??= item.reason;
         await dlq.send({
           source: opts.source,
           reason: item.reason,
@@ -341,6 +353,28 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
     failure ??= err;
   }
   if (failure) throw failure;
+  if (produced === 0 && !(opts.count !== undefined && opts.count <= 0)) {
+    // A producer that produced nothing did not do its job: say why instead of exiting 0.
+    const why =
+      opts.source === 'binance'
+        ? wsErrorCount > 0 && wsOpened === 0
+          ? `could not connect to ${opts.endpoint ?? 'the Binance WebSocket'} (${wsErrorCount} failed attempt(s): ${wsErrors.join('; ')}${wsErrorCount > wsErrors.length ? '; …' : ''})`
+          : `connected ${wsOpened} time(s) but received no trade for ${opts.symbols.join(', ')}${wsErrorCount > 0 ? ` (errors: ${wsErrors.join('; ')})` : ''}`
+        : opts.source === 'replay'
+          ? dlq.stats.total > 0
+            ? `no valid trade in ${(opts.files ?? []).join(', ')}: ${dlq.stats.total} line(s) dead-lettered (first: ${firstReject ?? '?'})`
+            : `no trade rows in ${(opts.files ?? []).join(', ')} (empty, or not a Binance trades/aggTrades CSV)`
+          : `the synthetic source stopped (${stoppedBy}) before its first tick`;
+    throw new CryptolambdaError(
+      'NO_DATA',
+      `produced nothing: ${why}`,
+      opts.source === 'binance'
+        ? 'check the network/proxy and --endpoint, or replay a file with --source replay'
+        : opts.source === 'replay'
+          ? `see the reasons with \`cryptolambda topics tail dlq\`; replay takes data.binance.vision CSVs`
+          : undefined,
+    );
+  }
 
   const durationMs = Math.round(performance.now() - t0);
   return {

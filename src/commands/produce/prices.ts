@@ -59,6 +59,15 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
         ...(f.count === undefined ? {} : { count: f.count }),
         ...(f.duration === undefined ? {} : { durationMs: f.duration }),
         signal: signal,
+        // Each failed connect is a line (with --debug or not): a feed that never comes says why.
+        onLifecycle: (e) => {
+          if (e.type === 'error') this.progress(`binance: connection ${e.connection}: ${e.message}`, { lifecycle: e });
+          else if (e.type === 'reconnect-scheduled')
+            this.progress(`binance: reconnecting in ${Math.round(e.delayMs)} ms (attempt ${e.attempt + 1})`, {
+              lifecycle: e,
+            });
+          else if (e.type === 'open') this.progress(`binance: connected to ${e.url}`, { lifecycle: e });
+        },
         // A terminal gets one line rewritten in place; pipes and logs get one plain line per second.
         onProgress: (p) => {
           this.logs.statusLine(formatProgress(p));
