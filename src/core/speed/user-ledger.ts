@@ -27,15 +27,14 @@ import {
   type TierState,
   tierFor,
 } from '../rewards/tiers.js';
+import { DAY_MS, dayOf, dayStart } from '../time/date.js';
 
 /**
  * One user's complete state as both layers keep it: positions per asset, the reward-tier state and
  * per-day reward aggregates. `applyUserEvent` is THE function the speed layer (per Kafka record) and
  * the batch layer (per day, events sorted by (eventTime, eventId)) call, so their numbers are equal.
  */
-export const DAY_MS = 24 * 3600 * 1000;
-export const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
-export const dayStart = (day: string): number => Date.parse(`${day}T00:00:00.000Z`);
+export { DAY_MS, dayOf, dayStart };
 
 /** How long event ids are remembered for duplicate detection, in event time. */
 export const DEDUP_WINDOW_MS = 2 * DAY_MS;
