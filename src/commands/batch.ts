@@ -49,9 +49,9 @@ export default class Batch extends BaseCommand<typeof Batch> {
       allowEmpty,
       onDate: ({ date, index, total, result }) => {
         if (result) this.log(formatBatchSummary(result));
-        if (this.jsonEnabled()) return;
-        const line = formatBackfillProgress(index, total, result ? '' : date, tty);
-        process.stderr.write(tty ? `\r\x1b[K${line}${index === total ? '\n' : ''}` : `${line}\n`);
+        // The summary (stdout) is written first: log() erases the bar, which is then redrawn.
+        this.logs.statusLine(formatBackfillProgress(index, total, result ? '' : date, tty));
+        if (index === total) this.logs.endStatus();
       },
     });
     return { dates: results };
