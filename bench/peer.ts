@@ -1,0 +1,350 @@
+/**
+ * A peer side by side: cryptolambda's `stream` and the same 1m/5m OHLCV job written with Kafka
+ * Streams (bench/peers/kafka-streams-ohlcv, built here with Maven), one after the other on the same
+ * broker and the same Avro topic, at several input sizes. Prints figures; not a test.
+ *
+ *   npm run bench                                  (part of the whole run; --skip peer leaves it out)
+ *   npm run bench:peer                             (alone: scripts/bench.sh --only peer)
+ *   BENCH_PEER_SIZES=30000,300000 npm run bench:peer   (sizes; default 30000,300000,3000000)
+ *
+ * Per size, on fresh topics (deleted afterwards):
+ *   1. produce N synthetic prices (bench/speed-run.ts, the input bench/stream.ts uses);
+ *   2. `stream` in this process, from start until every offset is checkpointed in Redis;
+ *   3. the Kafka Streams peer (one stream thread, exactly_once_v2, in-memory window stores with
+ *      changelogs, commit interval = our checkpoint interval) from KafkaStreams.start() until its
+ *      committed offsets cover all N; the JVM's own start-up is reported apart;
+ *   4. correctness: every candle the speed layer holds in Redis is compared field by field with the
+ *      peer's last output for that window, and (up to MAX_REFERENCE events) both with candles built
+ *      by src/core/ohlcv from the same synthetic input. A peer that computes something else is not a
+ *      fair comparison: any difference fails the bench (exit 1).
+ *
+ * Env: BENCH_PEER_SIZES, BENCH_CHECKPOINT_MS (500), BENCH_PEER_GUARANTEE (exactly_once_v2 | at_least_once),
+ * BENCH_PEER_STORE (memory | rocksdb). Exit 75 = skipped (no Java or Maven could not build the peer).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Redis } from 'ioredis';
+import { createKafka, withAdmin } from '../src/adapters/kafka/client.js';
+import { connectRedis } from '../src/adapters/redis/client.js';
+import { CANDLE_INTERVALS, type CandleJson, keyspaceFor, speedKeys } from '../src/adapters/redis/speed-keys.js';
+import { deleteKeyspace } from '../src/app/stream/run-stream.js';
+import type { Config } from '../src/config/config.js';
+import { addTrade, type Candle, INTERVALS_MS, windowStart } from '../src/core/ohlcv/candle.js';
+import { SyntheticPrices } from '../src/core/sources/synthetic.js';
+import { type CandleFieldsJson, candleToJson } from '../src/core/speed/price-windows.js';
+import { topicName } from '../src/core/topics.js';
+import { packagePath } from '../src/paths.js';
+import { report } from './report.js';
+import {
+  BENCH_START,
+  BENCH_SYMBOLS,
+  benchConfig,
+  dropBenchTopics,
+  fmt,
+  producePriceInput,
+  sleep,
+  timeStreamToCheckpoint,
+} from './speed-run.js';
+
+const SKIPPED = 75;
+const SIZES = (
+  process.argv.length > 2 ? process.argv.slice(2) : (process.env.BENCH_PEER_SIZES ?? '30000,300000,3000000').split(',')
+).map(Number);
+const CHECKPOINT_MS = Number(process.env.BENCH_CHECKPOINT_MS ?? 500);
+const GUARANTEE = process.env.BENCH_PEER_GUARANTEE ?? 'exactly_once_v2';
+const STORE = process.env.BENCH_PEER_STORE ?? 'memory';
+/** Above this many events the core reference (one bigint candle merge per trade and interval) is skipped. */
+const MAX_REFERENCE = 300_000;
+const SYMBOLS = BENCH_SYMBOLS;
+const PEER_DIR = packagePath('bench', 'peers', 'kafka-streams-ohlcv');
+const FIELDS = ['end', 'open', 'high', 'low', 'close', 'volume', 'quoteVolume', 'trades', 'vwap'] as const;
+
+type Fields = CandleFieldsJson & { symbol: string; interval: string };
+const windowKey = (symbol: string, interval: string, start: number) => `${symbol}|${interval}|${start}`;
+
+/**
+ * mvn offline first (no network once the jars are in ~/.m2), then online once for a cold cache.
+ * Returns the class path, or why the peer cannot be built.
+ */
+const buildPeer = (): { classpath: string } | { skip: string } => {
+  if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0) return { skip: 'java not found on PATH' };
+  let why = '';
+  for (const args of [
+    ['-o', '-q', '-B', 'package'],
+    ['-q', '-B', 'package'],
+  ]) {
+    const r = spawnSync('mvn', args, { cwd: PEER_DIR, encoding: 'utf8' });
+    if (r.error) return { skip: `mvn: ${r.error.message}` };
+    if (r.status === 0) {
+      const t = path.join(PEER_DIR, 'target');
+      return { classpath: [path.join(t, 'classes'), path.join(t, 'lib', '*')].join(path.delimiter) };
+    }
+    why = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-3).join(' | ');
+  }
+  return { skip: `mvn package failed in ${PEER_DIR}: ${why}` };
+};
+
+interface PeerTiming {
+  /** Epoch ms: JVM spawned, KafkaStreams.start() called, state RUNNING, committed offsets cover n. */
+  spawnedAt: number;
+  startedAt: number;
+  runningAt: number;
+  doneAt: number;
+}
+
+/** Sum of a consumer group's committed offsets on `topic` (partitions without a commit count 0). */
+const committed = async (admin: ReturnType<ReturnType<typeof createKafka>['admin']>, group: string, topic: string) =>
+  (await admin.fetchOffsets({ groupId: group, topics: [topic] }))
+    .flatMap((t) => t.partitions)
+    .reduce((a, p) => a + Math.max(0, Number(p.offset)), 0);
+
+const stopChild = async (child: ChildProcess): Promise<void> => {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(t);
+};
+
+/** Run the peer until its group has committed all `n` input offsets; it is stopped before returning. */
+const runPeer = async (config: Config, classpath: string, n: number, output: string): Promise<PeerTiming> => {
+  const input = topicName(config.topicPrefix, 'prices');
+  const appId = `${config.topicPrefix}peer-ohlcv`;
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'cl-peer-'));
+  const admin = createKafka(config, { clientIdSuffix: 'bench-peer' }).admin();
+  await admin.connect();
+  const spawnedAt = Date.now();
+  const child = spawn(
+    'java',
+    [
+      '-Xmx2g',
+      '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+      '-cp',
+      classpath,
+      'dev.cryptolambda.peer.Main',
+      'job=ohlcv',
+      `bootstrap=${config.kafkaBrokers.join(',')}`,
+      `app=${appId}`,
+      `input=${input}`,
+      `output=${output}`,
+      `schemas=${packagePath('schemas')}`,
+      `state-dir=${stateDir}`,
+      `guarantee=${GUARANTEE}`,
+      `store=${STORE}`,
+      `commit-ms=${CHECKPOINT_MS}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let startedAt = 0;
+  let runningAt = 0;
+  let exit: string | undefined;
+  child.once('exit', (code, signal) => {
+    exit = `peer exited (${code ?? signal}) before processing its input`;
+  });
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    const [, what, at] = /^peer (started|running) (\d+)$/.exec(l) ?? [];
+    if (what === 'started') startedAt = Number(at);
+    else if (what === 'running') runningAt = Number(at);
+    else process.stdout.write(`peer: ${l}\n`);
+  });
+  try {
+    for (;;) {
+      if (exit) throw new Error(exit);
+      const done = await committed(admin, appId, input);
+      if (done >= n) return { spawnedAt, startedAt, runningAt, doneAt: Date.now() };
+      if (Date.now() - spawnedAt > 900_000) throw new Error(`peer committed ${done} of ${n} in 15 minutes`);
+      await sleep(10);
+    }
+  } finally {
+    await stopChild(child);
+    await admin.disconnect();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+};
+
+/**
+ * The peer's output topic read to its end with read_committed (the default): the last value of every
+ * window. The peer has stopped, so the topic is complete once nothing arrives for a while.
+ */
+const readPeerCandles = async (config: Config, topic: string): Promise<Map<string, Fields>> => {
+  const consumer = createKafka(config, { clientIdSuffix: 'bench-peer-read' }).consumer({
+    groupId: `${config.topicPrefix}bench-peer-read-${randomUUID().slice(0, 8)}`,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+  });
+  const out = new Map<string, Fields>();
+  let lastAt = Date.now();
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) if (m.key && m.value) out.set(m.key.toString(), JSON.parse(m.value.toString()));
+      lastAt = Date.now();
+    },
+  });
+  while (Date.now() - lastAt < 3000) await sleep(100);
+  await consumer.disconnect();
+  return out;
+};
+
+/** The speed layer's candles (every window it still holds; at these sizes, all of them). */
+const readOurCandles = async (redis: Redis, ks: string): Promise<Map<string, Fields>> => {
+  const keys = speedKeys(ks);
+  const out = new Map<string, Fields>();
+  for (const symbol of SYMBOLS) {
+    for (const interval of CANDLE_INTERVALS) {
+      for (const m of await redis.zrange(keys.candles(interval, symbol), 0, -1)) {
+        const c = JSON.parse(m) as CandleJson;
+        out.set(windowKey(symbol, interval, c.start), { ...c, interval });
+      }
+    }
+  }
+  return out;
+};
+
+/** Candles of the first n synthetic prices built by core (src/core/ohlcv/candle.ts) directly. */
+const referenceCandles = (n: number): Map<string, Fields> => {
+  const gen = new SyntheticPrices({ seed: 7n, symbols: SYMBOLS, startTime: BENCH_START, stepMs: 10 });
+  const byKey = new Map<string, { interval: string; candle: Candle }>();
+  for (let i = 0; i < n; i++) {
+    const e = gen.next();
+    for (const interval of CANDLE_INTERVALS) {
+      const k = windowKey(e.symbol, interval, windowStart(e.eventTime, INTERVALS_MS[interval]));
+      byKey.set(k, { interval, candle: addTrade(byKey.get(k)?.candle, e, INTERVALS_MS[interval]) });
+    }
+  }
+  const out = new Map<string, Fields>();
+  for (const [k, { interval, candle }] of byKey) out.set(k, { ...candleToJson(candle, false), interval });
+  return out;
+};
+
+/** Windows of `ours` missing or different in `theirs`, and windows only `theirs` has. */
+const compare = (ours: Map<string, Fields>, theirs: Map<string, Fields>) => {
+  const diffs: string[] = [];
+  let equal = 0;
+  for (const [k, a] of ours) {
+    const b = theirs.get(k);
+    if (b === undefined) {
+      diffs.push(`${k}: missing`);
+      continue;
+    }
+    const bad = FIELDS.filter((f) => String(a[f]) !== String(b[f]));
+    if (bad.length === 0) equal++;
+    else diffs.push(`${k}: ${bad.map((f) => `${f} ${a[f]} vs ${b[f]}`).join(', ')}`);
+  }
+  for (const k of theirs.keys()) if (!ours.has(k)) diffs.push(`${k}: extra`);
+  return { equal, diffs };
+};
+
+const main = async (): Promise<void> => {
+  const built = buildPeer();
+  if ('skip' in built) {
+    console.log(`peer: skipped, the Kafka Streams peer cannot run: ${built.skip}`);
+    process.exit(SKIPPED);
+  }
+  console.log(
+    `node ${process.version} vs Kafka Streams (${GUARANTEE}, ${STORE} stores, 1 stream thread), ` +
+      `${SYMBOLS.length} symbols, checkpoint/commit every ${CHECKPOINT_MS} ms, sizes ${SIZES.map(fmt).join(', ')}`,
+  );
+  const results: { n: number; ours: number; theirs: number; oursSteady: number; theirsSteady: number }[] = [];
+  let wrong = 0;
+  for (const n of SIZES) {
+    const config = await benchConfig();
+    const ks = keyspaceFor(config.topicPrefix);
+    const redis = await connectRedis(config);
+    const ac = new AbortController();
+    const output = `${config.topicPrefix}peer.candles`;
+    try {
+      const produced = await producePriceInput(config, n, SYMBOLS);
+      console.log(`\n${fmt(n)} prices produced in ${fmt(produced.durationMs)} ms`);
+
+      const ours = await timeStreamToCheckpoint(config, redis, ks, {
+        n,
+        checkpointMs: CHECKPOINT_MS,
+        signal: ac.signal,
+      });
+      ac.abort();
+      await ours.stream;
+      const oursRate = (n * 1000) / (ours.doneAt - ours.t0);
+
+      await withAdmin(config, (admin) => admin.createTopics({ topics: [{ topic: output, numPartitions: 6 }] }));
+      const peer = await runPeer(config, built.classpath, n, output);
+      const theirsRate = (n * 1000) / (peer.doneAt - peer.startedAt);
+      // Past start-up: ours from its first checkpoint, theirs from RUNNING (nothing is processed before).
+      const oursSteady = ((n - ours.firstDone) * 1000) / (ours.doneAt - ours.firstAt);
+      const theirsSteady = (n * 1000) / (peer.doneAt - peer.runningAt);
+
+      const mine = await readOurCandles(redis, ks);
+      const theirs = await readPeerCandles(config, output);
+      const vsPeer = compare(mine, theirs);
+      const checks = [`speed layer vs peer: ${vsPeer.equal} of ${mine.size} windows identical`];
+      let diffs = vsPeer.diffs;
+      if (n <= MAX_REFERENCE) {
+        const ref = referenceCandles(n);
+        const vsRefOurs = compare(ref, mine);
+        const vsRefPeer = compare(ref, theirs);
+        checks.push(
+          `core reference vs speed layer: ${vsRefOurs.equal} of ${ref.size}`,
+          `core reference vs peer: ${vsRefPeer.equal} of ${ref.size}`,
+        );
+        diffs = [
+          ...diffs,
+          ...vsRefOurs.diffs.map((d) => `ref vs ours ${d}`),
+          ...vsRefPeer.diffs.map((d) => `ref vs peer ${d}`),
+        ];
+      }
+      const same = diffs.length === 0 && mine.size > 0;
+      console.log(`candles (${[...CANDLE_INTERVALS].join('+')}, open/high/low/close/volume/quote volume/trades/vwap):`);
+      for (const c of checks) console.log(`  ${c}`);
+      console.log(same ? '  IDENTICAL' : `  DIFFERENT (${diffs.length}): ${diffs.slice(0, 5).join('; ')}`);
+      if (!same) wrong++;
+
+      const rows: [string, string][] = [
+        ['cryptolambda stream: start -> all checkpointed', `${fmt(oursRate)} ev/s`],
+        ['Kafka Streams: start() -> all committed', `${fmt(theirsRate)} ev/s`],
+        ['ours / theirs', (oursRate / theirsRate).toFixed(2)],
+        ['cryptolambda stream: first checkpoint -> all', `${fmt(oursSteady)} ev/s`],
+        ['Kafka Streams: RUNNING -> all committed', `${fmt(theirsSteady)} ev/s`],
+        ['ours / theirs, past start-up', (oursSteady / theirsSteady).toFixed(2)],
+        ['cryptolambda stream: start -> first checkpoint', `${fmt(ours.firstAt - ours.t0)} ms`],
+        ['Kafka Streams: start() -> RUNNING', `${fmt(peer.runningAt - peer.startedAt)} ms`],
+        ['Kafka Streams: JVM launch -> start()', `${fmt(peer.startedAt - peer.spawnedAt)} ms`],
+      ];
+      for (const [k, v] of rows) console.log(`${k.padEnd(50)} ${v.padStart(14)}`);
+      results.push({ n, ours: oursRate, theirs: theirsRate, oursSteady, theirsSteady });
+      const note = `${fmt(n)} prices${same ? ', candles identical' : ', CANDLES DIFFER'}`;
+      report('peer', `cryptolambda stream, ${fmt(n)} prices`, oursRate, 'ev/s', note);
+      report('peer', `Kafka Streams ${GUARANTEE}, ${fmt(n)} prices`, theirsRate, 'ev/s', note);
+      report('peer', `ours / Kafka Streams, ${fmt(n)} prices`, oursRate / theirsRate, 'x', note);
+      report('peer', `ours / Kafka Streams past start-up, ${fmt(n)}`, oursSteady / theirsSteady, 'x', note);
+    } finally {
+      ac.abort();
+      await deleteKeyspace(redis, ks);
+      redis.disconnect();
+      await dropBenchTopics(config);
+    }
+  }
+  if (results.length > 1) {
+    const a = results[0]!;
+    const b = results[results.length - 1]!;
+    const scale = b.n / a.n;
+    console.log(
+      `\n${fmt(scale)}x the input: cryptolambda ${(b.ours / a.ours).toFixed(2)}x the rate, ` +
+        `Kafka Streams ${(b.theirs / a.theirs).toFixed(2)}x the rate`,
+    );
+  }
+  console.log(
+    JSON.stringify({ bench: 'peer', guarantee: GUARANTEE, store: STORE, checkpointMs: CHECKPOINT_MS, results }),
+  );
+  if (wrong > 0) {
+    console.error(`peer: candles differ at ${wrong} size(s): the throughput comparison is not valid`);
+    process.exitCode = 1;
+  }
+};
+
+await main();
