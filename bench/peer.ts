@@ -23,7 +23,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -94,7 +94,24 @@ interface PeerTiming {
   startedAt: number;
   runningAt: number;
   doneAt: number;
+  /** CPU seconds of the JVM (all threads) from start() and from launch until all committed. */
+  cpuFromStart: number;
+  cpuTotal: number;
 }
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** User + system CPU seconds of a process so far (Linux /proc; NaN elsewhere). */
+const cpuSeconds = (pid: number | undefined): number => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+};
 
 /** Sum of a consumer group's committed offsets on `topic` (partitions without a commit count 0). */
 const committed = async (admin: ReturnType<ReturnType<typeof createKafka>['admin']>, group: string, topic: string) =>
@@ -141,6 +158,7 @@ const runPeer = async (config: Config, classpath: string, n: number, output: str
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let startedAt = 0;
+  let startedCpu = 0;
   let runningAt = 0;
   let exit: string | undefined;
   child.once('exit', (code, signal) => {
@@ -148,15 +166,21 @@ const runPeer = async (config: Config, classpath: string, n: number, output: str
   });
   createInterface({ input: child.stdout! }).on('line', (l) => {
     const [, what, at] = /^peer (started|running) (\d+)$/.exec(l) ?? [];
-    if (what === 'started') startedAt = Number(at);
-    else if (what === 'running') runningAt = Number(at);
+    if (what === 'started') {
+      startedAt = Number(at);
+      startedCpu = cpuSeconds(child.pid);
+    } else if (what === 'running') runningAt = Number(at);
     else process.stdout.write(`peer: ${l}\n`);
   });
   try {
     for (;;) {
       if (exit) throw new Error(exit);
       const done = await committed(admin, appId, input);
-      if (done >= n) return { spawnedAt, startedAt, runningAt, doneAt: Date.now() };
+      if (done >= n) {
+        const doneAt = Date.now();
+        const cpuTotal = cpuSeconds(child.pid);
+        return { spawnedAt, startedAt, runningAt, doneAt, cpuTotal, cpuFromStart: cpuTotal - startedCpu };
+      }
       if (Date.now() - spawnedAt > 900_000) throw new Error(`peer committed ${done} of ${n} in 15 minutes`);
       await sleep(10);
     }
@@ -251,7 +275,7 @@ const main = async (): Promise<void> => {
     `node ${process.version} vs Kafka Streams (${GUARANTEE}, ${STORE} stores, 1 stream thread), ` +
       `${SYMBOLS.length} symbols, checkpoint/commit every ${CHECKPOINT_MS} ms, sizes ${SIZES.map(fmt).join(', ')}`,
   );
-  const results: { n: number; ours: number; theirs: number; oursSteady: number; theirsSteady: number }[] = [];
+  const results: Record<string, number>[] = [];
   let wrong = 0;
   for (const n of SIZES) {
     const config = await benchConfig();
@@ -263,11 +287,15 @@ const main = async (): Promise<void> => {
       const produced = await producePriceInput(config, n, SYMBOLS);
       console.log(`\n${fmt(n)} prices produced in ${fmt(produced.durationMs)} ms`);
 
+      const cpu0 = process.cpuUsage();
       const ours = await timeStreamToCheckpoint(config, redis, ks, {
         n,
         checkpointMs: CHECKPOINT_MS,
         signal: ac.signal,
       });
+      // This process's CPU while the worker ran (the 5 ms offset polling is a small part of it).
+      const cpu = process.cpuUsage(cpu0);
+      const oursCpu = (cpu.user + cpu.system) / 1e6;
       ac.abort();
       await ours.stream;
       const oursRate = (n * 1000) / (ours.doneAt - ours.t0);
@@ -311,17 +339,30 @@ const main = async (): Promise<void> => {
         ['cryptolambda stream: first checkpoint -> all', `${fmt(oursSteady)} ev/s`],
         ['Kafka Streams: RUNNING -> all committed', `${fmt(theirsSteady)} ev/s`],
         ['ours / theirs, past start-up', (oursSteady / theirsSteady).toFixed(2)],
+        ['cryptolambda stream: events per CPU second', `${fmt(n / oursCpu)} ev/s`],
+        ['Kafka Streams: events per CPU second (from start())', `${fmt(n / peer.cpuFromStart)} ev/s`],
+        ['Kafka Streams: CPU s from JVM launch', `${peer.cpuTotal.toFixed(1)} s`],
         ['cryptolambda stream: start -> first checkpoint', `${fmt(ours.firstAt - ours.t0)} ms`],
         ['Kafka Streams: start() -> RUNNING', `${fmt(peer.runningAt - peer.startedAt)} ms`],
         ['Kafka Streams: JVM launch -> start()', `${fmt(peer.startedAt - peer.spawnedAt)} ms`],
       ];
       for (const [k, v] of rows) console.log(`${k.padEnd(50)} ${v.padStart(14)}`);
-      results.push({ n, ours: oursRate, theirs: theirsRate, oursSteady, theirsSteady });
+      results.push({
+        n,
+        ours: oursRate,
+        theirs: theirsRate,
+        oursSteady,
+        theirsSteady,
+        oursCpuS: oursCpu,
+        theirsCpuS: peer.cpuFromStart,
+        theirsJvmCpuS: peer.cpuTotal,
+      });
       const note = `${fmt(n)} prices${same ? ', candles identical' : ', CANDLES DIFFER'}`;
       report('peer', `cryptolambda stream, ${fmt(n)} prices`, oursRate, 'ev/s', note);
       report('peer', `Kafka Streams ${GUARANTEE}, ${fmt(n)} prices`, theirsRate, 'ev/s', note);
       report('peer', `ours / Kafka Streams, ${fmt(n)} prices`, oursRate / theirsRate, 'x', note);
       report('peer', `ours / Kafka Streams past start-up, ${fmt(n)}`, oursSteady / theirsSteady, 'x', note);
+      report('peer', `ours / Kafka Streams per CPU second, ${fmt(n)}`, peer.cpuFromStart / oursCpu, 'x', note);
     } finally {
       ac.abort();
       await deleteKeyspace(redis, ks);
@@ -330,13 +371,14 @@ const main = async (): Promise<void> => {
     }
   }
   if (results.length > 1) {
-    const a = results[0]!;
-    const b = results[results.length - 1]!;
-    const scale = b.n / a.n;
-    console.log(
-      `\n${fmt(scale)}x the input: cryptolambda ${(b.ours / a.ours).toFixed(2)}x the rate, ` +
-        `Kafka Streams ${(b.theirs / a.theirs).toFixed(2)}x the rate`,
-    );
+    for (let i = 1; i < results.length; i++) {
+      const a = results[i - 1]!;
+      const b = results[i]!;
+      console.log(
+        `${fmt(b.n! / a.n!)}x the input (${fmt(a.n!)} -> ${fmt(b.n!)}): cryptolambda ${(b.ours! / a.ours!).toFixed(2)}x ` +
+          `the rate, Kafka Streams ${(b.theirs! / a.theirs!).toFixed(2)}x`,
+      );
+    }
   }
   console.log(
     JSON.stringify({ bench: 'peer', guarantee: GUARANTEE, store: STORE, checkpointMs: CHECKPOINT_MS, results }),
