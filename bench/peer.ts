@@ -83,18 +83,25 @@ const windowKey = (symbol: string, interval: string, start: number) => `${symbol
  * mvn offline first (no network once the jars are in ~/.m2), then online once for a cold cache.
  * Returns the class path, or why the peer cannot be built.
  */
-const buildPeer = (): { classpath: string } | { skip: string } => {
+const buildPeer = (): { classpath: string; kafkaVersion: string } | { skip: string } => {
   if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status !== 0) return { skip: 'java not found on PATH' };
+  // The broker's Kafka version, pinned once in stack/kafka-pom.xml: kafka-streams follows it.
+  const kafkaVersion = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(
+    readFileSync(packagePath('stack', 'kafka-pom.xml'), 'utf8'),
+  )?.[1];
+  if (!kafkaVersion) return { skip: 'no <kafka.version> in stack/kafka-pom.xml' };
+  // copy-dependencies adds jars but never removes them: a version bump must not leave both on the class path.
+  rmSync(path.join(PEER_DIR, 'target', 'lib'), { recursive: true, force: true });
   let why = '';
   for (const args of [
-    ['-o', '-q', '-B', 'package'],
-    ['-q', '-B', 'package'],
+    ['-o', '-q', '-B', `-Dkafka.version=${kafkaVersion}`, 'package'],
+    ['-q', '-B', `-Dkafka.version=${kafkaVersion}`, 'package'],
   ]) {
     const r = spawnSync('mvn', args, { cwd: PEER_DIR, encoding: 'utf8' });
     if (r.error) return { skip: `mvn: ${r.error.message}` };
     if (r.status === 0) {
       const t = path.join(PEER_DIR, 'target');
-      return { classpath: [path.join(t, 'classes'), path.join(t, 'lib', '*')].join(path.delimiter) };
+      return { classpath: [path.join(t, 'classes'), path.join(t, 'lib', '*')].join(path.delimiter), kafkaVersion };
     }
     why = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-3).join(' | ');
   }
@@ -435,7 +442,7 @@ const main = async (): Promise<void> => {
     process.exit(SKIPPED);
   }
   console.log(
-    `node ${process.version} vs Kafka Streams (${GUARANTEE}, ${STORE} stores, 1 stream thread), ` +
+    `node ${process.version} vs Kafka Streams ${built.kafkaVersion} (${GUARANTEE}, ${STORE} stores, 1 stream thread), ` +
       `checkpoint/commit every ${CHECKPOINT_MS} ms, sizes ${SIZES.map(fmt).join(', ')}`,
   );
   const cases: Case[] = [

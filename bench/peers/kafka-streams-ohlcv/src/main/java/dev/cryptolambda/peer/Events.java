@@ -30,16 +30,12 @@ final class Events {
   static final int USD_SCALE = 12;
   private static final Pattern SYMBOL = Pattern.compile("[A-Z0-9]{2,20}");
   private static final Pattern EVENT_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
-  private static final Pattern USER_ID = Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
   private Events() {}
 
   record Price(String eventId, String symbol, BigDecimal price, BigDecimal quantity, long eventTime) {}
 
-  record Transaction(String eventId, String userId, String type, String asset, BigDecimal quantity, BigDecimal price,
-      long eventTime) {}
-
-  /** A decoder for one contract (price, transaction) over every published version of its schema. */
+  /** A decoder for one contract (e.g. price) over every published version of its schema. */
   static BinaryMessageDecoder<GenericRecord> decoder(Path schemaDir, String contract) throws IOException {
     Schema current = new Schema.Parser().parse(schemaDir.resolve(contract + ".avsc").toFile());
     BinaryMessageDecoder<GenericRecord> d = new BinaryMessageDecoder<>(GenericData.get(), current);
@@ -85,33 +81,6 @@ final class Events {
             (Long) r.get("eventTime"));
       } catch (IOException e) {
         throw new IllegalArgumentException("undecodable price record: " + e.getMessage(), e);
-      }
-    }
-  }
-
-  static final class TransactionDeserializer implements Deserializer<Transaction> {
-    private final BinaryMessageDecoder<GenericRecord> decoder;
-
-    TransactionDeserializer(Path schemaDir) throws IOException {
-      this.decoder = decoder(schemaDir, "transaction");
-    }
-
-    @Override
-    public Transaction deserialize(String topic, byte[] data) {
-      if (data == null) return null;
-      try {
-        // No record reuse: one Serde instance serves every stream thread.
-        GenericRecord r = decoder.decode(data);
-        return new Transaction(
-            text(r, "eventId", EVENT_ID),
-            text(r, "userId", USER_ID),
-            r.get("type").toString(),
-            r.get("asset").toString(),
-            decimal(r, "quantity", QTY_SCALE, true),
-            decimal(r, "price", PRICE_SCALE, true),
-            (Long) r.get("eventTime"));
-      } catch (IOException e) {
-        throw new IllegalArgumentException("undecodable transaction record: " + e.getMessage(), e);
       }
     }
   }

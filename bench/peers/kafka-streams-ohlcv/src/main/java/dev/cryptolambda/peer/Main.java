@@ -1,24 +1,14 @@
 package dev.cryptolambda.peer;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.math.BigDecimal;
-import java.math.BigInteger;
-import java.math.RoundingMode;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
-import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.common.serialization.Serializer;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyValue;
@@ -31,13 +21,12 @@ import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.TimeWindows;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.Stores;
 import org.apache.kafka.streams.state.WindowStore;
 
 /**
  * The Kafka Streams peer of `cryptolambda stream` (bench/peer.ts runs both on the same broker and
- * topic in one run). Jobs:
+ * topic in one run). Job:
  *
  * <ul>
  *   <li>{@code ohlcv}: raw.prices (key = symbol) into 1m and 5m event-time tumbling windows, event
@@ -46,8 +35,6 @@ import org.apache.kafka.streams.state.WindowStore;
  *       event time reaches window end + 35 s). Each changed window goes to the output topic as
  *       {@code symbol|interval|start -> CandleFieldsJson} at every commit (record cache on),
  *       as the speed layer writes changed candles to Redis at every checkpoint.
- *   <li>{@code user-sum}: raw.transactions (key = user id), a running per-user count and sum of
- *       quantity x price (HALF-EVEN, scale 12): a minimal keyed aggregate.
  * </ul>
  *
  * State lives in in-memory stores backed by changelog topics by default (cryptolambda also keeps
@@ -78,7 +65,6 @@ public final class Main {
     StreamsBuilder b = new StreamsBuilder();
     switch (job) {
       case "ohlcv" -> ohlcv(b, schemas, input, output, store, grace);
-      case "user-sum" -> userSum(b, schemas, input, output, store);
       default -> throw new IllegalArgumentException("unknown job " + job);
     }
 
@@ -146,66 +132,6 @@ public final class Main {
               w.key() + "|" + interval + "|" + w.window().start(),
               c.toJson(interval, w.key(), w.window().start(), w.window().end())))
           .to(output, Produced.with(Serdes.String(), Serdes.String()));
-    }
-  }
-
-  private static void userSum(StreamsBuilder b, Path schemas, String input, String output, String store)
-      throws IOException {
-    Serde<Events.Transaction> txns = Serdes.serdeFrom((t, v) -> {
-      throw new UnsupportedOperationException("transactions are only read");
-    }, new Events.TransactionDeserializer(schemas));
-    Materialized<String, UserSum, KeyValueStore<Bytes, byte[]>> m = store.equals("memory")
-        ? Materialized.as(Stores.inMemoryKeyValueStore("user-sums"))
-        : Materialized.as("user-sums");
-    b.stream(input, Consumed.with(Serdes.String(), txns)
-            .withTimestampExtractor((r, partitionTime) ->
-                r.value() instanceof Events.Transaction e ? e.eventTime() : partitionTime))
-        .groupByKey(Grouped.with(Serdes.String(), txns))
-        .aggregate(UserSum::new, (k, e, s) -> s.add(e), m.withKeySerde(Serdes.String()).withValueSerde(UserSum.serde()))
-        .toStream()
-        .mapValues(UserSum::toJson)
-        .to(output, Produced.with(Serdes.String(), Serdes.String()));
-  }
-
-  /** Count and exact sum of quantity x price (each product HALF-EVEN at scale 12) of one user. */
-  static final class UserSum {
-    long count;
-    BigDecimal notional = BigDecimal.ZERO.setScale(Events.USD_SCALE);
-
-    UserSum add(Events.Transaction t) {
-      count++;
-      notional = notional.add(t.quantity().multiply(t.price()).setScale(Events.USD_SCALE, RoundingMode.HALF_EVEN));
-      return this;
-    }
-
-    String toJson() {
-      return "{\"count\":" + count + ",\"notional\":\"" + notional.toPlainString() + "\"}";
-    }
-
-    static Serde<UserSum> serde() {
-      Serializer<UserSum> ser = (topic, s) -> {
-        if (s == null) return null;
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(32);
-        try (DataOutputStream out = new DataOutputStream(bytes)) {
-          out.writeLong(s.count);
-          out.write(s.notional.unscaledValue().toByteArray());
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-        return bytes.toByteArray();
-      };
-      Deserializer<UserSum> de = (topic, data) -> {
-        if (data == null) return null;
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(data))) {
-          UserSum s = new UserSum();
-          s.count = in.readLong();
-          s.notional = new BigDecimal(new BigInteger(in.readAllBytes()), Events.USD_SCALE);
-          return s;
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-      };
-      return Serdes.serdeFrom(ser, de);
     }
   }
 }
