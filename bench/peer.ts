@@ -45,7 +45,7 @@ import { SyntheticPrices } from '../src/core/sources/synthetic.js';
 import { type CandleFieldsJson, candleToJson } from '../src/core/speed/price-windows.js';
 import { topicName } from '../src/core/topics.js';
 import { packagePath } from '../src/paths.js';
-import { report } from './report.js';
+import { report, SKIPPED_EXIT } from './report.js';
 import {
   BENCH_START,
   BENCH_SYMBOLS,
@@ -57,7 +57,6 @@ import {
   timeStreamToCheckpoint,
 } from './speed-run.js';
 
-const SKIPPED = 75;
 const SIZES = (
   process.argv.length > 2 ? process.argv.slice(2) : (process.env.BENCH_PEER_SIZES ?? '30000,300000,3000000').split(',')
 ).map(Number);
@@ -439,7 +438,7 @@ const main = async (): Promise<void> => {
   const built = buildPeer();
   if ('skip' in built) {
     console.log(`peer: skipped, the Kafka Streams peer cannot run: ${built.skip}`);
-    process.exit(SKIPPED);
+    process.exit(SKIPPED_EXIT);
   }
   console.log(
     `node ${process.version} vs Kafka Streams ${built.kafkaVersion} (${GUARANTEE}, ${STORE} stores, 1 stream thread), ` +

@@ -4,14 +4,15 @@
  *
  *   node .cryptolambda/bench/bench/run-all.js [--only name,name] [--skip name,name]
  *
- * A bench that exits SKIPPED (75) could not run here (e.g. `peer` without Java/Maven): it prints
- * why, is listed as skipped, and does not fail the run.
+ * A bench that exits SKIPPED_EXIT (75, bench/report.ts) could not run here (e.g. `peer` without
+ * Java/Maven): it prints why, is listed as skipped, and does not fail the run.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SKIPPED_EXIT } from './report.js';
 
 interface Figure {
   bench: string;
@@ -34,7 +35,6 @@ const BENCHES: { name: string; args: string[] }[] = [
   // BENCH_PEER_SIZES=30000,300000 changes the sizes (default 30k, 300k, 3M prices).
   { name: 'peer', args: [] },
 ];
-const SKIPPED = 75;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const onlyArg = process.argv.indexOf('--only');
@@ -57,7 +57,7 @@ for (const b of BENCHES) {
     stdio: 'inherit',
     env: { ...process.env, BENCH_RESULT_FILE: resultFile },
   });
-  if (r.status === SKIPPED) skipped.push(b.name);
+  if (r.status === SKIPPED_EXIT) skipped.push(b.name);
   else if (r.status !== 0) failures.push(`${b.name}: exit ${r.status ?? r.signal}`);
 }
 
