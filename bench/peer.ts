@@ -118,7 +118,7 @@ interface PeerTiming {
   cpuTotal: number;
 }
 
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
 /** User + system CPU seconds of a process so far (Linux /proc; NaN elsewhere). */
 const cpuSeconds = (pid: number | undefined): number => {
@@ -160,6 +160,10 @@ const runPeer = async (config: Config, classpath: string, n: number, output: str
     [
       '-Xmx2g',
       '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+      // One line per too-late record in the out-of-order case, and a 4.x nag about a config of
+      // global stores (there are none): not worth the noise.
+      '-Dorg.slf4j.simpleLogger.log.org.apache.kafka.streams.kstream.internals.KStreamWindowAggregate=error',
+      '-Dorg.slf4j.simpleLogger.log.org.apache.kafka.streams.StreamsConfig=error',
       '-cp',
       classpath,
       'dev.cryptolambda.peer.Main',
