@@ -89,8 +89,6 @@ const buildPeer = (): { classpath: string; kafkaVersion: string } | { skip: stri
     readFileSync(packagePath('stack', 'kafka-pom.xml'), 'utf8'),
   )?.[1];
   if (!kafkaVersion) return { skip: 'no <kafka.version> in stack/kafka-pom.xml' };
-  // copy-dependencies adds jars but never removes them: a version bump must not leave both on the class path.
-  rmSync(path.join(PEER_DIR, 'target', 'lib'), { recursive: true, force: true });
   let why = '';
   for (const args of [
     ['-o', '-q', '-B', `-Dkafka.version=${kafkaVersion}`, 'package'],
@@ -100,7 +98,9 @@ const buildPeer = (): { classpath: string; kafkaVersion: string } | { skip: stri
     if (r.error) return { skip: `mvn: ${r.error.message}` };
     if (r.status === 0) {
       const t = path.join(PEER_DIR, 'target');
-      return { classpath: [path.join(t, 'classes'), path.join(t, 'lib', '*')].join(path.delimiter), kafkaVersion };
+      // The jars of exactly this build (Maven's build-classpath), so a version bump leaves no stale jar.
+      const jars = readFileSync(path.join(t, 'classpath.txt'), 'utf8').trim();
+      return { classpath: [path.join(t, 'classes'), jars].join(path.delimiter), kafkaVersion };
     }
     why = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-3).join(' | ');
   }
