@@ -25,6 +25,8 @@ export interface ShardBuild {
   readonly stats: { users: number; activeUsers: number; events: number; rejectsByCode: Record<string, number> };
   /** Seconds per phase. */
   readonly phases: Record<string, number>;
+  /** Peak resident memory of the process that built the shard (MB). */
+  readonly peakRssMb: number;
 }
 
 export const SHARD_TIER_TABLE = '_shard_user_tier';

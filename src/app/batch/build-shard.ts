@@ -119,6 +119,7 @@ export const buildShard = async (
       tierFile,
       stats,
       phases,
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
     await writeShardBuild(lakeDir, build);
     return build;

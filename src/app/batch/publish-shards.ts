@@ -167,6 +167,7 @@ export const publishShards = async (
         rejects: rows[BATCH_REJECTS.name] ?? 0,
         fromHistory: basis === 'history' ? 1 : 0,
         shards: shards.length,
+        shardPeakRssMb: Math.max(...shards.map((s) => s.peakRssMb ?? 0)),
         ...Object.fromEntries(Object.entries(rows).map(([k, v]) => [`rows.${k}`, v])),
       },
     };

@@ -228,8 +228,17 @@ const resultOf = (
   };
 };
 
-/** The CLI entry (bin/run.js) next to this module, in the source tree and in dist alike. */
-const cliEntry = (): string => fileURLToPath(new URL('../../../bin/run.js', import.meta.url));
+/** The CLI entry: the nearest bin/run.js above this module (src/, dist/ and compiled benches alike). */
+const cliEntry = (): string => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const bin = path.join(dir, 'bin', 'run.js');
+    if (existsSync(bin)) return bin;
+    const up = path.dirname(dir);
+    if (up === dir) throw new CryptolambdaError('INTERNAL', 'bin/run.js not found above the batch module');
+    dir = up;
+  }
+};
 
 /** Run shards 0..n-1 as child processes (`batch --date D --shard i/N`), all at once, one per core. */
 const runShardProcesses = async (config: Config, date: string, n: number): Promise<void> => {
