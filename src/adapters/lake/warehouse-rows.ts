@@ -66,6 +66,7 @@ const columnFor = (table: string, column: string, type: string): Column => {
 /** A staging table shaped like `def`, filled row by row, flushed to DuckDB a chunk at a time. */
 export class Staging {
   private readonly columns: Column[];
+  private readonly names: ReadonlySet<string>;
   private buffer: DuckDBValue[][];
   private buffered = 0;
   rows = 0;
@@ -76,12 +77,21 @@ export class Staging {
     private readonly appender: DuckDBAppender,
   ) {
     this.columns = def.columns.map((c) => columnFor(def.name, c.name, c.type));
+    this.names = new Set(def.columns.map((c) => c.name));
     this.buffer = this.columns.map(() => []);
   }
 
   static async create(duck: Duck, def: TableDef, name = `stage_${def.name}`): Promise<Staging> {
     await duck.run(`CREATE OR REPLACE TABLE ${ident(name)} (${columnsDdl(def)})`);
     return new Staging(def, name, await duck.conn.createAppender(name));
+  }
+
+  /** A row by column name (the names of core/warehouse/schema.ts); a missing name is NULL. */
+  appendRow(row: Readonly<Record<string, CellValue>>): void {
+    const names = Object.keys(row);
+    if (names.length > this.def.columns.length || names.some((n) => !this.names.has(n)))
+      throw new CryptolambdaError('INTERNAL', `${this.def.name}: unknown column in ${names.join(', ')}`);
+    this.append(this.def.columns.map((c) => row[c.name]));
   }
 
   /** Values in the table's column order; null/undefined only for nullable columns. */

@@ -142,10 +142,13 @@ export const removeWarehouseOrphans = async (
   tables: readonly string[],
   minAgeMs: number,
   now: number = Date.now(),
+  /** Files referenced outside the ledger (shards built but not yet published). */
+  alsoListed: readonly { path: string }[] = [],
 ): Promise<number> => {
   const listed = new Set([
     ...Object.values(ledger.builds).flatMap((b) => b.files.map((f) => path.join(lakeDir, f.path))),
     ...Object.values(ledger.dims).map((f) => path.join(lakeDir, f.path)),
+    ...alsoListed.map((f) => path.join(lakeDir, f.path)),
   ]);
   let removed = 0;
   for (const t of tables) removed += await removeUnlisted(path.join(warehouseDir(lakeDir), t), listed, minAgeMs, now);
