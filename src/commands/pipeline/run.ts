@@ -83,7 +83,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
       speedRetentionSec: Math.ceil(spanFlag('--speed-retention', f['speed-retention']) / 1000),
       ...(force === undefined ? {} : { force }),
       ...(f.deadline === undefined ? {} : { deadline: f.deadline }),
-      onEvent: (e: PipelineEvent) => this.progress(describe(e)),
+      onEvent: (e: PipelineEvent) => this.progress(describeEvent(e)),
     };
     return this.untilStopped(async (signal) => {
       let result: PipelineRunResult;
@@ -106,7 +106,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
         });
         result = { status: r.status, runs: r.runs };
       }
-      if (!this.jsonEnabled()) this.log(summary(result.runs));
+      if (!this.jsonEnabled()) this.log(runSummary(result.runs));
       const failed = result.runs.find((r) => r.status !== 'succeeded');
       if (failed !== undefined) {
         const reason = runFailureReason(failed) ?? `pipeline ${failed.date} ${failed.status}`;
@@ -121,7 +121,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
   }
 }
 
-const describe = (e: PipelineEvent): string => {
+export const describeEvent = (e: PipelineEvent): string => {
   switch (e.type) {
     case 'run_start':
       return `pipeline ${e.date}: run ${e.runId}, plan ${e.plan.map((p) => `${p.name}${p.action === 'skip' ? '(skip)' : ''}`).join(' → ')}`;
@@ -144,7 +144,7 @@ const describe = (e: PipelineEvent): string => {
   }
 };
 
-const summary = (runs: readonly RunRecord[]): string =>
+export const runSummary = (runs: readonly RunRecord[]): string =>
   renderTable(
     ['date', 'step', 'status', 'attempts', 'rows', 'detail'],
     runs.flatMap((r) =>
