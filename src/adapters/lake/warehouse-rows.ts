@@ -14,7 +14,7 @@ import {
 } from '@duckdb/node-api';
 import { CryptolambdaError } from '../../core/errors.js';
 import { Decimal } from '../../core/money/decimal.js';
-import { columnsDdl, type TableDef } from '../../core/warehouse/schema.js';
+import { type ColumnDef, columnsDdl, storedColumns, type TableDef } from '../../core/warehouse/schema.js';
 import { type Duck, ident, toDuckDecimal } from '../duckdb/db.js';
 
 /**
@@ -66,6 +66,7 @@ const columnFor = (table: string, column: string, type: string): Column => {
 /** A staging table shaped like `def`, filled row by row, flushed to DuckDB a chunk at a time. */
 export class Staging {
   private readonly columns: Column[];
+  private readonly stored: readonly ColumnDef[];
   private buffer: DuckDBValue[][];
   private buffered = 0;
   rows = 0;
@@ -75,7 +76,8 @@ export class Staging {
     readonly name: string,
     private readonly appender: DuckDBAppender,
   ) {
-    this.columns = def.columns.map((c) => columnFor(def.name, c.name, c.type));
+    this.stored = storedColumns(def);
+    this.columns = this.stored.map((c) => columnFor(def.name, c.name, c.type));
     this.buffer = this.columns.map(() => []);
   }
 
@@ -86,7 +88,7 @@ export class Staging {
 
   /** Values in the table's column order; null/undefined only for nullable columns. */
   append(values: readonly CellValue[]): void {
-    const cols = this.def.columns;
+    const cols = this.stored;
     for (let i = 0; i < cols.length; i++) {
       const v = values[i];
       if (v === null || v === undefined) {
