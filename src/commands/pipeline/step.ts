@@ -5,7 +5,7 @@ import { BaseCommand, EXIT_CODES } from '../../cli/base-command.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { assertDate } from '../../core/pipeline/dag.js';
 import { type RunRecord, runFailureReason } from '../../core/pipeline/run.js';
-import PipelineRun, { describeEvent, runSummary, spanFlag } from './run.js';
+import PipelineRun, { describeEvent, runSummary } from './run.js';
 
 export const STEP_NAMES = ['sensor', 'ingest', 'batch', 'dq', 'reconcile', 'retire'] as const;
 
@@ -37,6 +37,7 @@ export default class PipelineStep extends BaseCommand<typeof PipelineStep> {
     'sensor-timeout': PipelineRun.flags['sensor-timeout'],
     'allowed-lateness': PipelineRun.flags['allowed-lateness'],
     'allow-empty': PipelineRun.flags['allow-empty'],
+    'skip-check': PipelineRun.flags['skip-check'],
     retries: PipelineRun.flags.retries,
     'speed-retention': PipelineRun.flags['speed-retention'],
   };
@@ -49,16 +50,17 @@ export default class PipelineStep extends BaseCommand<typeof PipelineStep> {
       const run = await runPipelineDate(this.appConfig, date, {
         only: step,
         ...(f.force ? { force: [step] } : {}),
-        allowedLatenessMs: f['allowed-lateness'],
-        sensorTimeoutMs: spanFlag('--sensor-timeout', f['sensor-timeout']),
+        allowedLatenessMs: f['allowed-lateness'] ?? this.appConfig.speed.allowedLateness,
+        sensorTimeoutMs: f['sensor-timeout'],
         allowEmpty: f['allow-empty'],
+        skipChecks: f['skip-check'] ?? [],
         retries: f.retries,
-        speedRetentionSec: Math.ceil(spanFlag('--speed-retention', f['speed-retention']) / 1000),
+        speedRetentionSec: Math.ceil(f['speed-retention'] / 1000),
         onEvent: (e: PipelineEvent) => this.progress(describeEvent(e)),
         signal,
       });
       const status = run.status === 'succeeded' ? 'succeeded' : run.status === 'failed' ? 'failed' : 'interrupted';
-      if (!this.jsonEnabled()) this.log(runSummary([run]));
+      if (!this.jsonEnabled()) this.log(runSummary([run], this.viewOptions()));
       if (status !== 'succeeded') {
         const reason = runFailureReason(run) ?? `pipeline step ${step} ${date} ${status}`;
         if (this.jsonEnabled()) {
