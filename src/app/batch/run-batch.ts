@@ -337,18 +337,20 @@ export const refreshCatalog = async (ledger: WarehouseLedger, lakeDir: string): 
   let duck: Duck | undefined;
   try {
     duck = await Duck.open(file, { threads: 1 });
+    // Paths relative to the lake: the catalog keeps working when the lake is moved (docs/warehouse.md).
     await createViews(
       duck,
       ledger,
       lakeDir,
       WAREHOUSE_TABLES.map((t) => t.name),
+      { relative: true },
     );
     // reconcile writes its table outside the build ledger, one file per date (reconciliation-writer.ts).
     const recon = path.join(warehouseDir(lakeDir), FACT_RECONCILIATION.name);
     if (existsSync(recon))
       await duck
         .run(
-          `CREATE OR REPLACE VIEW ${ident(FACT_RECONCILIATION.name)} AS SELECT * FROM read_parquet(${literal(path.join(recon, '*', '*.parquet'))})`,
+          `CREATE OR REPLACE VIEW ${ident(FACT_RECONCILIATION.name)} AS SELECT * FROM read_parquet(${literal(path.join(path.relative(lakeDir, recon), '*', '*.parquet'))})`,
         )
         .catch(() => undefined); // no file yet: no view, as for the other tables
     return file;
