@@ -8,6 +8,7 @@ import { BatchingProducer } from '../../adapters/kafka/producer.js';
 import { connectRedis } from '../../adapters/redis/client.js';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
+import { registerPending } from '../../core/pending.js';
 
 /** A message for Kafka produced as an effect of processing (late events, tier changes). */
 export interface OutboxMessage {
@@ -180,7 +181,14 @@ export class StreamRuntime {
     return run;
   }
 
+  private unregister: () => void = () => undefined;
+
   async start(): Promise<void> {
+    this.unregister = registerPending(() =>
+      this.sinceCheckpoint > 0
+        ? `${this.sinceCheckpoint} record(s) processed since the last checkpoint (not acknowledged; the next owner redoes them)`
+        : undefined,
+    );
     this.redis = await connectRedis(this.config, { name: `cl-stream-${this.metrics.workerId}`, retry: true });
     this.redisTx = await connectRedis(this.config, { name: `cl-stream-tx-${this.metrics.workerId}`, retry: true });
     this.producer = await BatchingProducer.connect(this.config, { lingerMs: 5 }, this.kafka);
@@ -538,16 +546,13 @@ export class StreamRuntime {
     await bounded(this.admin?.disconnect());
     this.redis?.disconnect();
     this.redisTx?.disconnect();
+    this.unregister();
     if (failed !== undefined) throw failed;
-  }
-
-  /** Records processed (or outbox messages) not yet covered by a successful checkpoint. */
-  get uncommitted(): number {
-    return this.sinceCheckpoint;
   }
 
   /** Test hook: vanish like a killed process (no final checkpoint, no clean group leave). */
   async abort(): Promise<void> {
+    this.unregister();
     if (this.timer) clearInterval(this.timer);
     this.stopped = true;
     this.redis?.disconnect();
