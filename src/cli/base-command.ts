@@ -190,7 +190,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const stop = new AbortController();
     let deadline: NodeJS.Timeout | undefined;
     const onSignal = (sig: NodeJS.Signals): void => {
-      if (stop.signal.aborted) return forcedExit(sig, 'a second signal');
+      if (stop.signal.aborted) forcedExit(sig, 'a second signal');
       stop.abort();
       // A clean stop flushes and checkpoints, but a broker or Redis that is down makes client
       // retries run for minutes: past the grace period, exit anyway and say what was left.
