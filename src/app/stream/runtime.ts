@@ -331,6 +331,10 @@ export class StreamRuntime {
       }
       this.highWatermarks.set(tpField(topic, n), BigInt(p?.high ?? '0'));
     }
+    // Redis, not Kafka's group offsets, is the resume point: position the consumer there now. A
+    // group whose committed offsets are at the end (a finished run before --from-beginning) would
+    // otherwise fetch nothing and never get a batch to rewind on.
+    for (const [topic, offset] of next) this.consumer!.seek({ topic, partition: n, offset: offset.toString() });
     await this.relayOutbox(n, epoch);
     await this.handler.acquire(n, redis);
     const o: Owned = { epoch, next, dirty: false };
@@ -371,7 +375,15 @@ export class StreamRuntime {
         this.consumer!.seek({ topic, partition: n, offset: expected.toString() });
         return;
       }
-      // Already rewound once and the log still starts later: retention removed those records.
+      // Rewound once and the batch still starts later: either a fetch from before the seek, or
+      // retention removed those records. Only the log start says which.
+      const low = BigInt(
+        (await retryRetriable(() => this.admin!.fetchTopicOffsets(topic))).find((p) => p.partition === n)?.low ?? '0',
+      );
+      if (low <= expected) {
+        this.consumer!.seek({ topic, partition: n, offset: expected.toString() });
+        return;
+      }
       try {
         await this.gap(topic, n, expected, first);
       } catch (err) {
