@@ -45,7 +45,6 @@ dashboard at /. Binds 127.0.0.1; binding anything else needs a bearer token.`;
       ...(f['cors-origin'] === undefined ? {} : { corsOrigins: f['cors-origin'] }),
       rateLimitPerMinute: f['rate-limit'],
       maxSubscribers: f['max-subscribers'],
-      ...(dashboardDir === undefined ? {} : { dashboardDir }),
     });
     this.progress(
       `${new Date().toISOString()} serve: listening on ${server.url} (API /v1, OpenAPI /openapi.json, metrics /metrics${dashboardDir ? ', dashboard /' : ', no dashboard built'})`,

@@ -87,7 +87,11 @@ export const startServer = async (
   let app: FastifyInstance | undefined;
   try {
     await hub.start();
-    app = await buildServer({ config, pool, redis, hub, registry }, opts);
+    const dashboardDir = opts.dashboardDir ?? defaultDashboardDir();
+    app = await buildServer(
+      { config, pool, redis, hub, registry },
+      { ...opts, ...(dashboardDir ? { dashboardDir } : {}) },
+    );
     const url = await app.listen({ host: opts.host, port: opts.port });
     return {
       app,
