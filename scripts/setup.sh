@@ -23,6 +23,8 @@ fi
 if ! command -v java >/dev/null 2>&1; then say "installing Java 17"; apt_install openjdk-17-jre-headless; fi
 if ! command -v mvn >/dev/null 2>&1; then say "installing Maven"; apt_install maven; fi
 if ! command -v redis-server >/dev/null 2>&1; then say "installing redis-server"; apt_install redis-server; fi
+# tmux drives the ticker's 80x24 terminal test (test/ui/ticker/tmux.int.test.ts).
+if ! command -v tmux >/dev/null 2>&1; then say "installing tmux"; apt_install tmux; fi
 # Metrics tests: promtool + a real Prometheus server and a Pushgateway (Debian's packages; the
 # tests start their own on free loopback ports, never the packaged services).
 if ! command -v promtool >/dev/null 2>&1; then say "installing prometheus"; apt_install prometheus; fi

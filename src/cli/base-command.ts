@@ -1,6 +1,9 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import { type Config, resolveConfig } from '../config/config.js';
-import { type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+import { CONFIG_KEYS, type Config, type ConfigInput, resolveConfig } from '../config/config.js';
+import { type ConfigFile, findConfigFile, loadConfigFile } from '../config/file.js';
+import { CryptolambdaError, type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+import { colorEnabled, makeChalk } from './render.js';
+import { DEFAULT_WIDTH, type TableModel, toCsv, type ViewOptions } from './table.js';
 
 /** Exit codes are part of the CLI contract (README): cron and scripts branch on them. */
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -24,6 +27,17 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   INTERNAL: 1,
 };
 
+/** The flags of every query command: the layout of the human output and CSV. */
+export const queryFlags = {
+  wide: Flags.boolean({ description: 'Every column at full precision (no 80-column fit).', helpGroup: 'OUTPUT' }),
+  output: Flags.string({
+    description: 'Output format: table (default) or csv (every column, exact values).',
+    options: ['table', 'csv'],
+    default: 'table',
+    helpGroup: 'OUTPUT',
+  }),
+};
+
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
 >;
@@ -39,11 +53,54 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   static override baseFlags = {
     debug: Flags.boolean({ description: 'Show stack traces and client logs.', helpGroup: 'GLOBAL' }),
+    color: Flags.boolean({
+      description: 'Colour on a terminal (--no-color or NO_COLOR turns it off).',
+      allowNo: true,
+      helpGroup: 'GLOBAL',
+    }),
     'kafka-brokers': Flags.string({
       description: 'Kafka bootstrap servers, comma separated [env: CRYPTOLAMBDA_KAFKA_BROKERS].',
       helpGroup: 'GLOBAL',
     }),
-    'redis-url': Flags.string({ description: 'Redis URL [env: CRYPTOLAMBDA_REDIS_URL].', helpGroup: 'GLOBAL' }),
+    'kafka-ssl': Flags.boolean({
+      description: 'TLS to the brokers [env: CRYPTOLAMBDA_KAFKA_SSL].',
+      helpGroup: 'GLOBAL',
+      allowNo: true,
+    }),
+    'kafka-ssl-ca': Flags.string({
+      description: "PEM file of the brokers' CA [env: CRYPTOLAMBDA_KAFKA_SSL_CA].",
+      helpGroup: 'GLOBAL',
+    }),
+    'kafka-sasl-mechanism': Flags.string({
+      description: 'SASL: none, plain, scram-sha-256, scram-sha-512 [env: CRYPTOLAMBDA_KAFKA_SASL_MECHANISM].',
+      helpGroup: 'GLOBAL',
+    }),
+    'kafka-sasl-username': Flags.string({
+      description:
+        'SASL user; the password only from CRYPTOLAMBDA_KAFKA_SASL_PASSWORD [env: CRYPTOLAMBDA_KAFKA_SASL_USERNAME].',
+      helpGroup: 'GLOBAL',
+    }),
+    'redis-url': Flags.string({
+      description: 'Redis URL, redis[s]://[user:password@]host:port/db [env: CRYPTOLAMBDA_REDIS_URL].',
+      helpGroup: 'GLOBAL',
+    }),
+    'redis-tls-ca': Flags.string({
+      description: "PEM file of a rediss:// server's CA [env: CRYPTOLAMBDA_REDIS_TLS_CA].",
+      helpGroup: 'GLOBAL',
+    }),
+    config: Flags.string({
+      description:
+        'Configuration file (default: ./cryptolambda.yaml, then $XDG_CONFIG_HOME/cryptolambda/config.yaml) [env: CRYPTOLAMBDA_CONFIG].',
+      helpGroup: 'GLOBAL',
+    }),
+    profile: Flags.string({
+      description: 'Profile of the configuration file to apply [env: CRYPTOLAMBDA_PROFILE].',
+      helpGroup: 'GLOBAL',
+    }),
+    'lake-dir': Flags.string({
+      description: 'Parquet lake (raw zone + warehouse) [env: CRYPTOLAMBDA_LAKE_DIR].',
+      helpGroup: 'GLOBAL',
+    }),
     'state-dir': Flags.string({
       description: 'Local stack state (pids, logs, data) [env: CRYPTOLAMBDA_STATE_DIR].',
       helpGroup: 'GLOBAL',
@@ -57,6 +114,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected flags!: BaseFlags<T>;
   protected args!: BaseArgs<T>;
   private _config?: Config;
+  private _file?: ConfigFile | null;
 
   public override async init(): Promise<void> {
     await super.init();
@@ -70,16 +128,64 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.flags = flags as BaseFlags<T>;
     this.args = args as BaseArgs<T>;
     if (this.flags.debug) process.env.CRYPTOLAMBDA_DEBUG = '1';
+    // --no-color is NO_COLOR for this process: chalk, the tables and the Ink ticker all read it.
+    if (this.flags.color === false) process.env.NO_COLOR = '1';
   }
 
-  /** Resolved once per command: flags > env > defaults, validated. */
-  protected get appConfig(): Config {
-    this._config ??= resolveConfig({
+  /** How human output is laid out: 80 columns unless --wide (every column, every digit). */
+  protected viewOptions(): ViewOptions {
+    const f = this.flags as { wide?: boolean };
+    const color = colorEnabled();
+    const wide = f.wide === true;
+    return { wide, width: wide ? Number.POSITIVE_INFINITY : DEFAULT_WIDTH, color, c: makeChalk(color) };
+  }
+
+  /**
+   * Print a query result for people: `--output csv` prints the model's rows with the exact values,
+   * otherwise the human rendering. --json prints nothing here (oclif prints the returned result).
+   */
+  protected show<R>(human: (o: ViewOptions) => string, model: () => TableModel<R>): void {
+    if (this.jsonEnabled()) return;
+    const f = this.flags as { output?: string };
+    this.log(f.output === 'csv' ? toCsv(model()) : human(this.viewOptions()));
+  }
+
+  /** The connection flags as resolveConfig's input. */
+  protected get configFlags(): ConfigInput {
+    return {
       kafkaBrokers: this.flags['kafka-brokers'],
       redisUrl: this.flags['redis-url'],
+      redisTlsCa: this.flags['redis-tls-ca'],
+      kafkaSsl: this.flags['kafka-ssl'],
+      kafkaSslCa: this.flags['kafka-ssl-ca'],
+      kafkaSaslMechanism: this.flags['kafka-sasl-mechanism'],
+      kafkaSaslUsername: this.flags['kafka-sasl-username'],
       stateDir: this.flags['state-dir'],
+      lakeDir: this.flags['lake-dir'],
       topicPrefix: this.flags['topic-prefix'],
-    });
+    };
+  }
+
+  /** The configuration file in effect (--config, CRYPTOLAMBDA_CONFIG, or the search path), if any. */
+  protected get configFile(): ConfigFile | undefined {
+    if (this._file === undefined) {
+      const explicit = this.flags.config ?? process.env.CRYPTOLAMBDA_CONFIG;
+      const found = findConfigFile(explicit, process.cwd(), process.env);
+      const profile = this.flags.profile ?? (process.env.CRYPTOLAMBDA_PROFILE || undefined);
+      if (found === undefined && profile !== undefined)
+        throw new CryptolambdaError(
+          'INVALID_CONFIG',
+          `--profile ${profile}: no configuration file found`,
+          'create ./cryptolambda.yaml or pass --config FILE',
+        );
+      this._file = found === undefined ? null : loadConfigFile(found, profile, CONFIG_KEYS);
+    }
+    return this._file ?? undefined;
+  }
+
+  /** Resolved once per command: flags > env > file > defaults, validated. */
+  protected get appConfig(): Config {
+    this._config ??= resolveConfig(this.configFlags, process.env, process.cwd(), this.configFile);
     return this._config;
   }
 
@@ -98,6 +204,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+  }
+
+  /** A warning on stderr (also with --json, where stdout must stay one document). */
+  protected warnLine(msg: string): void {
+    process.stderr.write(`${makeChalk(colorEnabled(process.stderr)).yellow(`warning: ${msg}`)}\n`);
   }
 
   /** Human progress goes to stderr so stdout stays clean for --json and pipes. */

@@ -87,11 +87,13 @@ interface UserDirty {
   /** Events applied per day (for the Lambda merge's per-day event sets). */
   deltas: Map<string, Map<string, string>>;
   /**
-   * Per day, the user's book right after their latest applied event of that day (the position maps
-   * are immutable, so this is a reference, not a copy). A flush can hold events of two days; the
-   * end of day D must not see day D+1's events.
+   * Per day, the user's book right after their latest applied event of that day. A flush can hold
+   * events of two days; the end of day D must not see day D+1's events. The ledger updates the book
+   * in place, so the open day (`eodOpen`) is read from the live book at flush time and copied only
+   * when an event of a later day arrives (once per user and day, not per event).
    */
   eod: Map<string, ReadonlyMap<string, Position>>;
+  eodOpen?: string;
   tier: boolean;
 }
 
@@ -328,8 +330,7 @@ export class SpeedHandler implements PartitionHandler {
     if (part.userFrontier === NO_WATERMARK) return;
     for (const [userId, u] of part.users) {
       const r = advanceUser(u.state, part.userFrontier, this.opts.tiers);
-      if (r.changes.length === 0 && r.state === u.state) continue;
-      u.state = r.state;
+      if (!r.changed) continue;
       const dirty = this.dirtyOf(part, userId);
       dirty.tier = true;
       this.emitTierChanges(part, userId, r.changes);
@@ -366,13 +367,18 @@ export class SpeedHandler implements PartitionHandler {
       part.users.set(e.userId, u);
     }
     const day = dayOf(e.eventTime);
+    const open = part.dirty.get(e.userId)?.eodOpen;
+    if (open !== undefined && open !== day) {
+      const dirty = this.dirtyOf(part, e.userId);
+      dirty.eod.set(open, new Map(u.state.positions));
+      delete dirty.eodOpen;
+    }
     const step = applyUserEvent(u.state, e, u.days.get(day), this.opts.tiers);
     if (step.outcome.kind === 'duplicate') {
       part.counts.duplicates++;
       return;
     }
     part.counts.userEvents++;
-    u.state = step.state;
     u.days.set(day, step.day!);
     const dirty = this.dirtyOf(part, e.userId);
     dirty.days.add(day);
@@ -399,7 +405,7 @@ export class SpeedHandler implements PartitionHandler {
       });
     } else {
       if (step.asset !== undefined) dirty.assets.add(step.asset);
-      dirty.eod.set(day, u.state.positions);
+      dirty.eodOpen = day;
     }
     let deltas = dirty.deltas.get(day);
     if (deltas === undefined) {
@@ -497,6 +503,7 @@ export class SpeedHandler implements PartitionHandler {
         tx.hset(k.delta(userId, day), Object.fromEntries(events));
         tx.expire(k.delta(userId, day), ttl);
       }
+      if (d.eodOpen !== undefined) d.eod.set(d.eodOpen, u.state.positions);
       for (const [day, book] of d.eod) {
         // The whole book after the user's latest event of that day: complete for reconcile.
         const fields: Record<string, string> = {};
