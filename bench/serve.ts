@@ -43,7 +43,7 @@ const freePort = (): Promise<number> =>
     });
   });
 
-const startServe = async (config: Config): Promise<{ url: string; proc: ChildProcess }> => {
+const startServe = async (config: Config, extra: string[] = []): Promise<{ url: string; proc: ChildProcess }> => {
   const port = await freePort();
   const proc = spawn(
     process.execPath,
@@ -113,9 +113,15 @@ const load = async (
   return { times: times.sort((a, b) => a - b), wall, errors };
 };
 
-const portfolioRuns = async (config: Config, redis: Redis, users: number, clientsList: number[]): Promise<void> => {
-  await seedPortfolioUsers(config, redis, users);
-  const server = await startServe(config);
+const portfolioRuns = async (
+  config: Config,
+  redis: Redis,
+  users: number,
+  clientsList: number[],
+  opts: { seed?: boolean; uncached?: boolean } = {},
+): Promise<void> => {
+  if (opts.seed !== false) await seedPortfolioUsers(config, redis, users);
+  const server = await startServe(config, opts.uncached ? ['--snapshot-cache-mb', '0'] : []);
   try {
     let seed = 42;
     const rnd = (): number => {
@@ -127,15 +133,16 @@ const portfolioRuns = async (config: Config, redis: Redis, users: number, client
     for (const clients of clientsList) {
       const r = await load(server.url, clients, SECONDS, () => `/v1/portfolio/${userId(rnd() % users)}`);
       const rps = (r.times.length * 1000) / r.wall;
-      const note = `${users.toLocaleString('en-US')} users, ${clients} clients`;
+      const note = `${users.toLocaleString('en-US')} users, ${clients} clients${opts.uncached ? ', snapshots read from Parquet' : ''}`;
       console.log(
         `portfolio over HTTP, ${note}: p50 ${pct(r.times, 50).toFixed(2)} ms, p99 ${pct(r.times, 99).toFixed(2)} ms, ${Math.round(rps)} req/s, ${r.times.length} requests, ${r.errors} errors`,
       );
-      report('serve', `portfolio p50 (${clients} clients)`, pct(r.times, 50), 'ms', note);
-      report('serve', `portfolio p99 (${clients} clients)`, pct(r.times, 99), 'ms', note);
-      report('serve', `portfolio throughput (${clients} clients)`, rps, 'req/s', note);
+      const tag = `${clients} clients${opts.uncached ? ', uncached' : ''}`;
+      report('serve', `portfolio p50 (${tag})`, pct(r.times, 50), 'ms', note);
+      report('serve', `portfolio p99 (${tag})`, pct(r.times, 99), 'ms', note);
+      report('serve', `portfolio throughput (${tag})`, rps, 'req/s', note);
     }
-    if (users === USERS) {
+    if (users === USERS && !opts.uncached) {
       // A heavy user: 5,000 events in the speed layer since the cutoff, replayed on every read.
       const heavy = 'uHEAVY';
       const keys = speedKeys(keyspaceFor(config.topicPrefix));
@@ -228,6 +235,7 @@ const main = async (): Promise<void> => {
     const big = mk();
     configs.push(big);
     await portfolioRuns(big, redis, USERS, [1, 50, 200]);
+    await portfolioRuns(big, redis, USERS, [50], { seed: false, uncached: true });
 
     const live = mk();
     configs.push(live);

@@ -321,7 +321,7 @@ const openSse = (
     }),
   );
   return {
-    sink: { send: (id, event, data) => res.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`) },
+    sink: { write: (frame) => res.write(frame) },
     closed,
   };
 };
