@@ -56,10 +56,11 @@ const startServe = async (config: Config, extra: string[] = []): Promise<{ url: 
       '0',
       '--max-subscribers',
       '5000',
+      ...extra,
     ],
     {
       env: { ...process.env, CRYPTOLAMBDA_TOPIC_PREFIX: config.topicPrefix, CRYPTOLAMBDA_LAKE_DIR: config.lakeDir },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'ignore', 'ignore'],
     },
   );
   const url = `http://127.0.0.1:${port}`;
