@@ -276,6 +276,21 @@ describe('serve on the real stack', () => {
     } finally {
       await guarded.close();
     }
+    const few = await startServer(config, { host: '127.0.0.1', port: 0, rateLimitPerMinute: 0, maxSubscribers: 1 });
+    const ac = new AbortController();
+    try {
+      const first = await fetch(`${few.url}/v1/live/prices`, { signal: ac.signal });
+      expect(first.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 100));
+      const second = await fetch(`${few.url}/v1/live/prices`);
+      expect([second.status, ((await second.json()) as { error: { code: string } }).error.code]).toEqual([
+        409,
+        'CONFLICT',
+      ]);
+    } finally {
+      ac.abort();
+      await few.close();
+    }
   });
 
   it('live prices: a committed tick reaches the subscriber fast; Last-Event-ID replays what it missed', async () => {
