@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ShardSpec } from '../../core/warehouse/shard.js';
 import { writeFileAtomic } from './manifest.js';
+import { stagedPath } from './staging.js';
 import { type WarehouseFile, warehouseDir } from './warehouse-store.js';
 
 /**
@@ -64,8 +65,13 @@ export const allShardBuilds = async (lakeDir: string): Promise<ShardBuild[]> => 
   return out;
 };
 
+/** A shard's file: still staged (never published, or a tier file) or moved into place by a publish. */
+const unlinkShardFile = async (lakeDir: string, rel: string): Promise<void> => {
+  for (const p of [stagedPath(lakeDir, rel), path.join(lakeDir, rel)]) await unlink(p).catch(() => undefined);
+};
+
 const removeFiles = async (lakeDir: string, b: ShardBuild): Promise<void> => {
-  for (const f of [...b.files, b.tierFile]) await unlink(path.join(lakeDir, f.path)).catch(() => undefined);
+  for (const f of [...b.files, b.tierFile]) await unlinkShardFile(lakeDir, f.path);
 };
 
 /** Record a shard; a previous build of the same shard is replaced and its files deleted. */
@@ -86,8 +92,7 @@ export const writeShardBuild = async (lakeDir: string, b: ShardBuild): Promise<v
 export const clearShardBuilds = async (lakeDir: string, date: string, published: readonly ShardBuild[]) => {
   const keep = new Set(published.flatMap((b) => b.files.map((f) => f.path)));
   for (const b of await readShardBuilds(lakeDir, date)) {
-    for (const f of [...b.files, b.tierFile])
-      if (!keep.has(f.path)) await unlink(path.join(lakeDir, f.path)).catch(() => undefined);
+    for (const f of [...b.files, b.tierFile]) if (!keep.has(f.path)) await unlinkShardFile(lakeDir, f.path);
   }
   await rm(shardsDir(lakeDir, date), { recursive: true, force: true });
 };
