@@ -32,6 +32,12 @@ dashboard at /. Binds 127.0.0.1; binding anything else needs a bearer token.`;
       min: 0,
     }),
     'max-subscribers': Flags.integer({ description: 'Concurrent live (SSE) subscribers.', default: 2000, min: 1 }),
+    'snapshot-cache-mb': Flags.integer({
+      description:
+        "Memory for the batch cutoff's user snapshots, loaded at start and on each new build (0: read Parquet per query).",
+      default: 256,
+      min: 0,
+    }),
   };
 
   async run(): Promise<ServeResult> {
@@ -45,7 +51,7 @@ dashboard at /. Binds 127.0.0.1; binding anything else needs a bearer token.`;
       ...(f['cors-origin'] === undefined ? {} : { corsOrigins: f['cors-origin'] }),
       rateLimitPerMinute: f['rate-limit'],
       maxSubscribers: f['max-subscribers'],
-      ...(dashboardDir === undefined ? {} : { dashboardDir }),
+      snapshotCacheBytes: f['snapshot-cache-mb'] * 1024 * 1024,
     });
     this.progress(
       `${new Date().toISOString()} serve: listening on ${server.url} (API /v1, OpenAPI /openapi.json, metrics /metrics${dashboardDir ? ', dashboard /' : ', no dashboard built'})`,

@@ -110,6 +110,13 @@ export class WarehouseReader {
     const withFiles = this.dates().filter((d) => d <= date && this.filesOf(SNAPSHOT_USER_STATE.name, [d]).length > 0);
     const from = withFiles.at(-1);
     if (from === undefined) return null;
+    const pre = this.preloaded;
+    if (pre !== undefined && pre.date === from) {
+      const hit = pre.rows.get(userId);
+      if (hit !== undefined) return JSON.parse(hit) as UserStateJson;
+      // A complete preload knows every user of the date: a miss is "no row", not "not loaded".
+      if (pre.complete) return null;
+    }
     const rows = await this.query<{ state_json: string }>(
       SNAPSHOT_USER_STATE.name,
       [from],
@@ -117,6 +124,45 @@ export class WarehouseReader {
       [userId, from],
     );
     return rows.length === 0 ? null : (JSON.parse(rows[0]!.state_json) as UserStateJson);
+  }
+
+  private preloaded?: { date: string; rows: Map<string, string>; complete: boolean };
+
+  /**
+   * For a long-running server: hold the snapshot rows of the newest date with snapshot files (the
+   * one every portfolio read needs) in memory, up to `maxBytes` of state JSON, so a lookup is a map
+   * read instead of a Parquet row-group decompression. The build is immutable for the life of this
+   * reader (a new build opens a new reader), so the copy can never be stale. Users past the cap are
+   * still read from Parquet. One scan of the date's files, in user order.
+   */
+  async preloadSnapshots(
+    maxBytes: number,
+  ): Promise<{ date: string; users: number; bytes: number; complete: boolean } | null> {
+    const from = this.dates()
+      .filter((d) => this.filesOf(SNAPSHOT_USER_STATE.name, [d]).length > 0)
+      .at(-1);
+    if (from === undefined || maxBytes <= 0) return null;
+    const rows = await this.query<{ user_id: string; state_json: string }>(
+      SNAPSHOT_USER_STATE.name,
+      [from],
+      (src) => `SELECT user_id, state_json FROM ${src} WHERE date = $1::DATE`,
+      [from],
+    );
+    const map = new Map<string, string>();
+    let bytes = 0;
+    let complete = true;
+    for (const r of rows) {
+      // UTF-16 in memory: two bytes a character, plus the key.
+      const size = 2 * (r.state_json.length + r.user_id.length) + 64;
+      if (bytes + size > maxBytes) {
+        complete = false;
+        break;
+      }
+      bytes += size;
+      map.set(r.user_id, r.state_json);
+    }
+    this.preloaded = { date: from, rows: map, complete };
+    return { date: from, users: map.size, bytes, complete };
   }
 
   private readonly closeCache = new Map<string, Promise<Map<string, string>>>();

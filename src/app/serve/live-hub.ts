@@ -9,10 +9,17 @@ import {
 } from '../../adapters/redis/live-feed.js';
 import { CryptolambdaError } from '../../core/errors.js';
 
-/** Where the hub writes one subscriber's events (an SSE response). */
+/** Where the hub writes one subscriber's events (an SSE response): whole, ready-made SSE frames. */
 export interface LiveSink {
-  send(id: string, event: string, data: unknown): void;
+  write(frame: string): void;
 }
+
+/**
+ * One SSE event. Built once per entry and written to every subscriber as the same string: at 1,000
+ * subscribers, serializing per subscriber was most of the fan-out's cost.
+ */
+export const sseFrame = (id: string, event: string, data: unknown): string =>
+  `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
 export type LiveTopic = 'prices' | 'portfolio';
 
@@ -144,22 +151,28 @@ export class LiveHub {
   }
 
   private dispatchPrices(entries: readonly PriceEntry[]): void {
+    const frames = new Map<PriceEntry, string>();
     for (const sub of this.prices) {
       if (sub.pending !== null) {
         sub.pending.push(...entries);
         continue;
       }
-      for (const e of entries) this.sendPrice(sub, e);
+      for (const e of entries) this.sendPrice(sub, e, frames);
     }
     if (this.prices.size > 0) for (const e of entries) this.observe('prices', e.id);
   }
 
-  private sendPrice(sub: PriceSub, e: PriceEntry): void {
+  private sendPrice(sub: PriceSub, e: PriceEntry, frames?: Map<PriceEntry, string>): void {
     if (compareIds(e.id, sub.lastId) <= 0) return;
     sub.lastId = e.id;
     if (sub.symbols !== null && !sub.symbols.has(e.symbol)) return;
-    const { id: _id, ...data } = e;
-    sub.sink.send(e.id, 'price', data);
+    let f = frames?.get(e);
+    if (f === undefined) {
+      const { id: _id, ...data } = e;
+      f = sseFrame(e.id, 'price', data);
+      frames?.set(e, f);
+    }
+    sub.sink.write(f);
   }
 
   private async dispatchUsers(entries: readonly UsersEntry[]): Promise<void> {
@@ -172,10 +185,11 @@ export class LiveHub {
         if (!subs) return;
         const body = await this.portfolioOf(user).catch(() => null);
         if (body === null) return;
+        const f = sseFrame(id, 'portfolio', body);
         for (const s of subs) {
           if (compareIds(id, s.lastId) <= 0) continue;
           s.lastId = id;
-          s.sink.send(id, 'portfolio', body);
+          s.sink.write(f);
         }
         this.observe('portfolio', id);
       }),
@@ -240,7 +254,7 @@ export class LiveHub {
         (compareIds(baseline, sub.lastId) > 0 || (opts.lastEventId === null && sub.lastId === '0-0'))
       ) {
         sub.lastId = baseline;
-        sink.send(baseline, 'portfolio', body);
+        sink.write(sseFrame(baseline, 'portfolio', body));
       }
     }
     return () => {

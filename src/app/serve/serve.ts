@@ -68,13 +68,15 @@ const reconcileGauges = (reg: Registry, lakeDir: string): void => {
 /** Open the backends, build the server, listen. */
 export const startServer = async (
   config: Config,
-  opts: ServeOptions & { port: number; registry?: Registry },
+  opts: ServeOptions & { port: number; registry?: Registry; snapshotCacheBytes?: number },
 ): Promise<RunningServer> => {
   const registry = opts.registry ?? newRegistry();
   const redis = await connectRedis(config, { name: `${config.clientId}-serve`, retry: true });
   // A blocking XREAD holds its connection: the live tail gets one of its own.
   const tailRedis = await connectRedis(config, { name: `${config.clientId}-serve-live`, retry: true });
-  const pool = await ServingPool.open(config, redis);
+  const pool = await ServingPool.open(config, redis, {
+    ...(opts.snapshotCacheBytes === undefined ? {} : { snapshotCacheBytes: opts.snapshotCacheBytes }),
+  });
   const ks = keyspaceFor(config.topicPrefix);
   const hub = new LiveHub(
     new LiveFeedReader(tailRedis, ks),
@@ -87,7 +89,11 @@ export const startServer = async (
   let app: FastifyInstance | undefined;
   try {
     await hub.start();
-    app = await buildServer({ config, pool, redis, hub, registry }, opts);
+    const dashboardDir = opts.dashboardDir ?? defaultDashboardDir();
+    app = await buildServer(
+      { config, pool, redis, hub, registry },
+      { ...opts, ...(dashboardDir ? { dashboardDir } : {}) },
+    );
     const url = await app.listen({ host: opts.host, port: opts.port });
     return {
       app,

@@ -321,7 +321,7 @@ const openSse = (
     }),
   );
   return {
-    sink: { send: (id, event, data) => res.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`) },
+    sink: { write: (frame) => res.write(frame) },
     closed,
   };
 };
@@ -348,6 +348,7 @@ const registerLive = (app: FastifyInstance, deps: ServeDeps, opts: ServeOptions)
     async (req: FastifyRequest<{ Querystring: { symbols?: string } }>, reply) => {
       const last = LiveHub.parseLastEventId(req.headers['last-event-id'] as string | undefined);
       const symbols = req.query.symbols === undefined ? null : req.query.symbols.split(',').map(parseSymbol);
+      admitSubscriber(deps.hub, opts.maxSubscribers);
       const { sink, closed } = openSse(req, reply, heartbeat);
       const off = await deps.hub.subscribePrices(sink, { lastEventId: last, symbols }).catch((err) => {
         sseError(reply, err);
@@ -372,9 +373,7 @@ const registerLive = (app: FastifyInstance, deps: ServeDeps, opts: ServeOptions)
       const user = parseUserId(req.params.user);
       // Unknown user or a bad backend: a JSON error now, before the stream opens.
       await deps.pool.use((ctx) => getPortfolio(ctx, user));
-      if (deps.hub.subscribers >= opts.maxSubscribers) {
-        throw new CryptolambdaError('CONFLICT', `too many live subscribers (limit ${opts.maxSubscribers})`);
-      }
+      admitSubscriber(deps.hub, opts.maxSubscribers);
       const { sink, closed } = openSse(req, reply, heartbeat);
       const off = await deps.hub.subscribePortfolio(sink, user, { lastEventId: last }).catch((err) => {
         sseError(reply, err);
@@ -384,6 +383,17 @@ const registerLive = (app: FastifyInstance, deps: ServeDeps, opts: ServeOptions)
       off();
     },
   );
+};
+
+/** Refused before the stream opens, so the client gets a JSON 409 rather than a stream that ends. */
+const admitSubscriber = (hub: LiveHub, max: number): void => {
+  if (hub.subscribers >= max) {
+    throw new CryptolambdaError(
+      'CONFLICT',
+      `too many live subscribers (limit ${max})`,
+      'retry later or raise serve --max-subscribers',
+    );
+  }
 };
 
 const sseError = (reply: FastifyReply, err: unknown): void => {

@@ -14,25 +14,39 @@ export class ServingPool {
   private current: { ctx: ServingContext; mtimeMs: number; users: number; retired: boolean };
   private timer?: NodeJS.Timeout;
   private opening: Promise<void> | undefined;
+  private checkedAt = Number.NEGATIVE_INFINITY;
 
   private constructor(
     private readonly config: Config,
     private readonly redis: Redis,
     first: ServingContext,
     mtimeMs: number,
+    private readonly cacheBytes: number,
   ) {
     this.current = { ctx: first, mtimeMs, users: 0, retired: false };
   }
 
-  static async open(config: Config, redis: Redis, refreshMs = 2000): Promise<ServingPool> {
+  static async open(
+    config: Config,
+    redis: Redis,
+    opts: { refreshMs?: number; snapshotCacheBytes?: number } = {},
+  ): Promise<ServingPool> {
+    const cacheBytes = opts.snapshotCacheBytes ?? DEFAULT_SNAPSHOT_CACHE_BYTES;
     const ctx = await openServing(config, { redisClient: redis });
-    const pool = new ServingPool(config, redis, ctx, await ledgerMtime(config.lakeDir));
+    await ctx.warehouse.preloadSnapshots(cacheBytes);
+    const pool = new ServingPool(config, redis, ctx, await ledgerMtime(config.lakeDir), cacheBytes);
+    const refreshMs = opts.refreshMs ?? 2000;
     pool.timer = setInterval(() => void pool.refresh().catch(() => undefined), refreshMs);
     pool.timer.unref();
     return pool;
   }
 
-  async refresh(): Promise<void> {
+  async refresh(force = false): Promise<void> {
+    // One stat per 200 ms, not per request: at thousands of requests a second the stat was a
+    // seventh of the server's CPU. A build swept under a query is still caught by the retry below.
+    const now = performance.now();
+    if (!force && now - this.checkedAt < 200) return;
+    this.checkedAt = now;
     const m = await ledgerMtime(this.config.lakeDir);
     if (m === this.current.mtimeMs) return;
     // Concurrent requests that all saw the change share one reopen.
@@ -44,6 +58,8 @@ export class ServingPool {
 
   private async reopen(m: number): Promise<void> {
     const ctx = await openServing(this.config, { redisClient: this.redis });
+    // The new build's snapshots are loaded before the swap: no query waits on a cold cache.
+    await ctx.warehouse.preloadSnapshots(this.cacheBytes).catch(() => null);
     const old = this.current;
     this.current = { ctx, mtimeMs: m, users: 0, retired: false };
     old.retired = true;
@@ -51,8 +67,8 @@ export class ServingPool {
   }
 
   /**
-   * Run one query on the current context. The ledger's mtime is checked first (one stat, a few µs),
-   * so a query right after a build sees it; a rebuild that swept the files a context still points at
+   * Run one query on the current context. The ledger's mtime is checked first (at most every
+   * 200 ms), so a query shortly after a build sees it; a rebuild that swept the files a context still points at
    * between that check and the read (DuckDB: "No files found") is retried once on the fresh ledger.
    */
   async use<T>(fn: (ctx: ServingContext) => Promise<T>): Promise<T> {
@@ -61,7 +77,7 @@ export class ServingPool {
       return await this.once(fn);
     } catch (err) {
       if (!/No files found that match/.test(String((err as Error)?.message))) throw err;
-      await this.refresh();
+      await this.refresh(true);
       return this.once(fn);
     }
   }
@@ -83,6 +99,9 @@ export class ServingPool {
     if (this.current.users === 0) this.current.ctx.close();
   }
 }
+
+/** Snapshot rows held in memory per build (see WarehouseReader.preloadSnapshots). */
+export const DEFAULT_SNAPSHOT_CACHE_BYTES = 256 * 1024 * 1024;
 
 const ledgerMtime = async (lakeDir: string): Promise<number> =>
   stat(ledgerPath(lakeDir)).then(

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { deleteKeyspace, runStream } from '../../../src/app/stream/run-stream.js
 import type { Config } from '../../../src/config/config.js';
 import type { DomainEvent, PriceEvent } from '../../../src/core/events/types.js';
 import { trade, tx } from '../../core/build.js';
+import { launchChromium } from '../../support/browser.js';
 import { runCli } from '../../support/cli.js';
 import { testConfig } from '../../support/int.js';
 import { GOLDEN_D, GOLDEN_D1, goldenEvents } from '../../support/serving-golden.js';
@@ -22,6 +23,9 @@ import { produceEvents } from '../batch/support.js';
 const at = (iso: string): number => Date.parse(iso);
 const btc = (iso: string, price: string, id: string): PriceEvent =>
   trade({ eventId: `synthetic:BTCUSDT:${id}`, symbol: 'BTCUSDT', price, quantity: '0.1', eventTime: at(iso) });
+
+/** Screenshots of the dashboard tests, kept for people to look at (CI uploads .cryptolambda/). */
+const ARTIFACTS = path.resolve('.cryptolambda/test-artifacts');
 
 let config: Config;
 let server: RunningServer;
@@ -272,6 +276,21 @@ describe('serve on the real stack', () => {
     } finally {
       await guarded.close();
     }
+    const few = await startServer(config, { host: '127.0.0.1', port: 0, rateLimitPerMinute: 0, maxSubscribers: 1 });
+    const ac = new AbortController();
+    try {
+      const first = await fetch(`${few.url}/v1/live/prices`, { signal: ac.signal });
+      expect(first.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 100));
+      const second = await fetch(`${few.url}/v1/live/prices`);
+      expect([second.status, ((await second.json()) as { error: { code: string } }).error.code]).toEqual([
+        409,
+        'CONFLICT',
+      ]);
+    } finally {
+      ac.abort();
+      await few.close();
+    }
   });
 
   it('live prices: a committed tick reaches the subscriber fast; Last-Event-ID replays what it missed', async () => {
@@ -350,4 +369,127 @@ describe('serve on the real stack', () => {
     expect(text).toContain('cryptolambda_reconcile_mismatches{kind="mismatched_field"} 0');
     for (const u of ['alice', 'bob', 'dave']) expect(text).not.toContain(`"${u}"`);
   });
+
+  it('the dashboard in a real headless Chromium: chart = API candles, portfolio = CLI figures, a live tick appears', async () => {
+    const { context, close } = await launchChromium();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    try {
+      const page = await context.newPage();
+      const failed: string[] = [];
+      // Navigating away aborts the open live streams (ERR_ABORTED): that is not a failure.
+      page.on('requestfailed', (r) => {
+        if (r.failure()?.errorText !== 'net::ERR_ABORTED') failed.push(`${r.url()} ${r.failure()?.errorText}`);
+      });
+      page.on('pageerror', (e) => failed.push(e.message));
+      const open = new Set<string>();
+      page.on('request', (r) => open.add(r.url()));
+      page.on('requestfinished', (r) => open.delete(r.url()));
+      const consoleLines: string[] = [];
+      page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+      const ready = () =>
+        page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 20_000 }).catch((err) => {
+          throw new Error(
+            `${String(err)}; page errors: ${failed.join(' | ')}; unfinished: ${[...open].join(' ')}; console: ${consoleLines.join(' | ')}`,
+          );
+        });
+      // A historic range across the batch cutoff: lake candles and speed-layer candles on one chart.
+      const from = `${GOLDEN_D}T23:50:00Z`;
+      const to = `${GOLDEN_D1}T13:10:00Z`;
+      await page.goto(
+        `${server.url}/?symbol=BTCUSDT&interval=1m&user=alice&symbols=BTCUSDT,ETHUSDT&from=${from}&to=${to}`,
+      );
+      await ready();
+      const drawn = (await page.evaluate('window.dashboard.candles()')) as {
+        time: number;
+        open: number;
+        high: number;
+        low: number;
+        close: number;
+      }[];
+      const api = (await get(`/v1/ohlcv/BTCUSDT?interval=1m&from=${from}&to=${to}`)).body as {
+        candles: { start: number; open: string; high: string; low: string; close: string; source: string }[];
+      };
+      expect(api.candles.map((c) => c.source)).toContain('batch');
+      expect(api.candles.map((c) => c.source)).toContain('speed');
+      expect(drawn).toEqual(
+        api.candles.map((c) => ({
+          time: c.start / 1000,
+          open: Number(c.open),
+          high: Number(c.high),
+          low: Number(c.low),
+          close: Number(c.close),
+        })),
+      );
+      // Portfolio figures: each cell carries the exact decimal; they equal `portfolio alice --json`.
+      const cli = (await cliJson(['portfolio', 'alice'])) as {
+        positions: {
+          asset: string;
+          quantity: string;
+          avgCost: string;
+          price: string | null;
+          marketValue: string | null;
+          unrealizedPnl: string | null;
+          realizedPnl: string;
+        }[];
+        totals: { marketValue: string; totalPnl: string; unrealizedPnl: string; realizedPnl: string };
+        tier: string;
+        spend30d: string;
+      };
+      const rows = await page.$$eval('#positions tbody tr', (trs) =>
+        trs.map((tr) => [
+          tr.getAttribute('data-asset'),
+          ...[...tr.querySelectorAll('td')].slice(1).map((c) => c.getAttribute('data-value')),
+        ]),
+      );
+      expect(rows).toEqual(
+        cli.positions.map((p) => [
+          p.asset,
+          p.quantity,
+          p.avgCost,
+          p.price,
+          p.marketValue,
+          p.unrealizedPnl,
+          p.realizedPnl,
+        ]),
+      );
+      const facts = Object.fromEntries(
+        await page.$$eval('#pf-summary td[data-fact]', (tds) =>
+          tds.map((t) => [t.getAttribute('data-fact'), t.getAttribute('data-value')]),
+        ),
+      );
+      expect(facts).toEqual({
+        value: cli.totals.marketValue,
+        'total P&L': cli.totals.totalPnl,
+        unrealized: cli.totals.unrealizedPnl,
+        realized: cli.totals.realizedPnl,
+        tier: cli.tier,
+        '30-day spend': cli.spend30d,
+      });
+      // What a person reads: the same figure cut to cents with thousands grouped.
+      const mv = await page.textContent('#pf-summary td[data-fact="value"]');
+      const [i, f] = cli.totals.marketValue.split('.');
+      expect(mv).toBe(`${i!.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${f!.slice(0, 2)}`);
+      // This fixture ran no pipeline (the prometheus test does): the section says so.
+      expect(await page.textContent('#pipeline tbody')).toContain('no pipeline runs recorded yet');
+      await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-history.png'), fullPage: true });
+
+      // Live: the default (recent) range, then a trade produced now shows up in the table and the chart.
+      await page.goto(`${server.url}/?symbol=BTCUSDT&interval=1m&user=alice&symbols=BTCUSDT,ETHUSDT`);
+      await ready();
+      await page.waitForFunction("document.querySelector('#conn')?.textContent === 'live'", undefined, {
+        timeout: 10_000,
+      });
+      await produceEvents(config, [btc(new Date().toISOString(), '52345.5', 'browser1')]);
+      await page.waitForSelector('#prices tr[data-symbol="BTCUSDT"] td[data-value="52345.500000000000"]', {
+        timeout: 10_000,
+      });
+      const last = (await page.evaluate('window.dashboard.candles().at(-1)')) as { close: number };
+      expect(last.close).toBe(52345.5);
+      expect(await page.textContent('#prices tr[data-symbol="BTCUSDT"] td.last')).toBe('52,345.50');
+      await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-live.png'), fullPage: true });
+      expect(failed).toEqual([]);
+    } finally {
+      await close();
+    }
+  }, 90_000);
 });
