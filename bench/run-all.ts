@@ -26,6 +26,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'batch', args: [] },
   { name: 'parquet-writers', args: [] },
   { name: 'portfolio', args: [] },
+  { name: 'lots', args: [] },
 ];
 
 const here = path.dirname(fileURLToPath(import.meta.url));
