@@ -58,7 +58,7 @@ const heapMb = (): number => {
 
 const run = (method: CostMethod, n: number) => {
   const before = heapMb();
-  const lots = new LotQueue(method);
+  let lots = LotQueue.empty(method);
   let p: Position = emptyPosition('heavy', 'BTC');
   let rejected = 0;
   let rows = 0;
@@ -69,6 +69,7 @@ const run = (method: CostMethod, n: number) => {
     if (!a.ok) rejected++;
     else {
       p = a.position;
+      lots = a.lots;
       rows += a.disposals.length;
     }
   }

@@ -39,7 +39,7 @@ export interface Disposal {
   readonly gain: Decimal;
 }
 
-export type LotApplied = (Applied & { ok: false }) | (Applied & { ok: true; disposals: Disposal[] });
+export type LotApplied = (Applied & { ok: false }) | (Applied & { ok: true; lots: LotQueue; disposals: Disposal[] });
 
 const Z_U = Decimal.zero(USD_SCALE);
 
@@ -120,23 +120,30 @@ const feeRows = (e: UserEvent, pieces: readonly LotPiece[], avgFeeCost: bigint |
 const sum = (pieces: readonly LotPiece[]): bigint => pieces.reduce((s, p) => s + p.cost, 0n);
 
 /**
- * Apply one event to a position and its lots. A rejected event leaves both untouched; an applied one
- * mutates `lots` (see LotQueue) and returns the new position and the disposal rows it realized.
+ * Apply one event to a position and its lots (neither is changed): the new position, the lots after
+ * and the disposal rows the event realized; a rejected event is returned as position.ts rejects it.
  */
-export const applyLotEvent = (p: Position, lots: LotQueue, e: UserEvent): LotApplied => {
+export const applyLotEvent = (p: Position, before: LotQueue, e: UserEvent): LotApplied => {
   const r = applyEvent(p, e);
   if (!r.ok) return r;
+  let lots = before;
   const avg = lots.method === 'average';
+  const take = (units: Decimal): LotPiece[] => {
+    const c = lots.consume(units);
+    lots = c.lots;
+    return c.pieces;
+  };
   const done = (position: Position, realized: Decimal, disposals: Disposal[]): LotApplied => ({
     ok: true,
     position,
     effect: { ...r.effect, realized },
+    lots,
     disposals,
   });
 
   if (e.kind === 'reward') {
     const value = notional(e.quantity, e.price);
-    lots.acquire(e.eventId, e.eventTime, e.quantity, avg ? Z_U : value);
+    lots = lots.acquire(e.eventId, e.eventTime, e.quantity, avg ? Z_U : value);
     if (avg) return done(r.position, r.effect.realized, []);
     return done({ ...r.position, costBasis: p.costBasis.add(value) }, Z_U, []);
   }
@@ -152,7 +159,7 @@ export const applyLotEvent = (p: Position, lots: LotQueue, e: UserEvent): LotApp
       const units = q.sub(baseFee);
       const cost = r.position.costBasis.sub(p.costBasis);
       if (units.isPositive() || avg) {
-        lots.acquire(e.eventId, e.eventTime, units, cost);
+        lots = lots.acquire(e.eventId, e.eventTime, units, cost);
         return done(r.position, r.effect.realized, []);
       }
       // A base fee equal to the quantity leaves no unit to carry the cost: with lots, the cash
@@ -165,7 +172,7 @@ export const applyLotEvent = (p: Position, lots: LotQueue, e: UserEvent): LotApp
     }
     case 'sell':
     case 'card_spend': {
-      const pieces = lots.consume(q.add(baseFee));
+      const pieces = take(q.add(baseFee));
       const proceeds = notional(q, e.price).sub(usdFee);
       const costs = avg ? allocate(avgCostOut, pieces) : pieces.map((x) => x.cost);
       const out = rows(e, e.type, pieces, allocate(proceeds.units, pieces), costs);
@@ -181,8 +188,8 @@ export const applyLotEvent = (p: Position, lots: LotQueue, e: UserEvent): LotApp
     case 'withdrawal': {
       // Fee units leave first (a disposal at zero proceeds), then the units moved out at cost.
       const avgFee = avg ? -r.effect.realized.rescale(USD_SCALE).units - usdFee.units : undefined;
-      const fee = feeRows(e, lots.consume(baseFee), avgFee);
-      const moved = lots.consume(q);
+      const fee = feeRows(e, take(baseFee), avgFee);
+      const moved = take(q);
       const out = [...fee.rows, ...expense(e, usdFee)];
       if (avg) return done(r.position, r.effect.realized, out);
       const realized = usdOf(-fee.cost).sub(usdFee);
@@ -199,7 +206,7 @@ export const applyLotEvent = (p: Position, lots: LotQueue, e: UserEvent): LotApp
     case 'stake':
     case 'unstake': {
       const avgFee = avg ? avgCostOut : undefined;
-      const fee = feeRows(e, lots.consume(baseFee), avgFee);
+      const fee = feeRows(e, take(baseFee), avgFee);
       const out = [...fee.rows, ...expense(e, usdFee)];
       if (avg) return done(r.position, r.effect.realized, out);
       const realized = usdOf(-fee.cost).sub(usdFee);
@@ -213,8 +220,5 @@ export const applyLotEvent = (p: Position, lots: LotQueue, e: UserEvent): LotApp
 };
 
 /** A fresh queue for a position that predates lots: one opening lot holding its units and cost. */
-export const openingLots = (p: Position, method: LotQueue['method']): LotQueue => {
-  const q = new LotQueue(method);
-  q.acquire(`opening:${p.asset}`, p.lastEventTime, p.quantity, p.costBasis);
-  return q;
-};
+export const openingLots = (p: Position, method: LotQueue['method']): LotQueue =>
+  LotQueue.empty(method).acquire(`opening:${p.asset}`, p.lastEventTime, p.quantity, p.costBasis);

@@ -14,8 +14,9 @@ import { Decimal, divRoundHalfEven, QTY_SCALE, USD_SCALE } from '../money/decima
  *
  * "Amortized O(1)": a disposal that empties k lots does k units of work, but each lot is emptied at
  * most once, so the total over a history is O(acquisitions + disposals), whatever the number of
- * partially consumed lots. The queue is MUTABLE and owned by the latest user state (as a Kafka Streams
- * processor owns its store): copying it per event would make a heavy user's cost grow with history.
+ * partially consumed lots. The queue is PERSISTENT (immutable versions sharing structure), so a user
+ * state stays a value like the rest of the core: replaying two branches from one state (an as-of
+ * view, a test) is correct, and no event copies the lots.
  *
  * Quantities are integer units at QTY_SCALE, costs at USD_SCALE, held as bigints. A partial take of a
  * lot removes cost x taken / units (HALF-EVEN), or the whole remaining cost when every unit is taken,
@@ -90,19 +91,137 @@ const toOpen = (r: LotRec): OpenLot => ({
   cost: Decimal.fromUnits(r.c, USD_SCALE),
 });
 
+/**
+ * The three persistent shapes. Every operation returns a new shape and never changes one a caller
+ * may still hold, yet costs O(1) (deque, stack) or O(log n) (heap):
+ * - Deque (average, fifo): an append-only array shared by successive versions, each seeing
+ *   [head, len) with its own remainder of the head lot. Appending in place is safe while the array
+ *   ends at len (no later version wrote past it); otherwise the live part is copied first, which
+ *   only happens when two versions branch from one state.
+ * - Stack (lifo): an immutable linked list; a partial take replaces the top node.
+ * - Heap (hifo): a leftist heap of immutable nodes (O(log n) merge); a partial take replaces the
+ *   top node with the same priority (the key is the acquisition unit cost, which never changes).
+ */
+interface Deque {
+  readonly kind: 'deque';
+  readonly arr: LotRec[];
+  readonly head: number;
+  readonly len: number;
+  /** The head lot's remaining units and cost (the array keeps each lot as it was appended). */
+  readonly headRec: LotRec | undefined;
+}
+interface StackNode {
+  readonly rec: LotRec;
+  readonly next: StackNode | null;
+}
+interface Stack {
+  readonly kind: 'stack';
+  readonly top: StackNode | null;
+}
+interface HeapNode {
+  readonly rec: LotRec;
+  readonly rank: number;
+  readonly left: HeapNode | null;
+  readonly right: HeapNode | null;
+}
+interface Heap {
+  readonly kind: 'heap';
+  readonly root: HeapNode | null;
+}
+type Shape = Deque | Stack | Heap;
+
+const rank = (h: HeapNode | null): number => (h === null ? 0 : h.rank);
+const node = (rec: LotRec, a: HeapNode | null, b: HeapNode | null): HeapNode =>
+  rank(a) >= rank(b) ? { rec, rank: rank(b) + 1, left: a, right: b } : { rec, rank: rank(a) + 1, left: b, right: a };
+const merge = (a: HeapNode | null, b: HeapNode | null): HeapNode | null => {
+  if (a === null) return b;
+  if (b === null) return a;
+  if (hifoBefore(b.rec, a.rec)) [a, b] = [b, a];
+  return node(a.rec, a.left, merge(a.right, b));
+};
+
+const emptyShape = (method: CostMethod): Shape =>
+  method === 'lifo'
+    ? { kind: 'stack', top: null }
+    : method === 'hifo'
+      ? { kind: 'heap', root: null }
+      : { kind: 'deque', arr: [], head: 0, len: 0, headRec: undefined };
+
+const frontOf = (s: Shape): LotRec | undefined =>
+  s.kind === 'deque' ? s.headRec : s.kind === 'stack' ? s.top?.rec : s.root?.rec;
+
+const pushShape = (s: Shape, r: LotRec): Shape => {
+  if (s.kind === 'stack') return { kind: 'stack', top: { rec: r, next: s.top } };
+  if (s.kind === 'heap') return { kind: 'heap', root: merge(s.root, { rec: r, rank: 1, left: null, right: null }) };
+  let { arr, head, len } = s;
+  if (arr.length !== len) {
+    // Another version appended past us: copy our live part (only on a branch).
+    arr = arr.slice(head, len);
+    len -= head;
+    head = 0;
+  }
+  arr.push(r);
+  return { kind: 'deque', arr, head, len: len + 1, headRec: s.headRec ?? r };
+};
+
+/** Replace the front lot's remainder (a partial take). */
+const replaceFront = (s: Shape, r: LotRec): Shape => {
+  if (s.kind === 'deque') return { ...s, headRec: r };
+  if (s.kind === 'stack') return { kind: 'stack', top: { rec: r, next: s.top!.next } };
+  const root = s.root!;
+  return { kind: 'heap', root: { ...root, rec: r } };
+};
+
+const popFront = (s: Shape): Shape => {
+  if (s.kind === 'stack') return { kind: 'stack', top: s.top!.next };
+  if (s.kind === 'heap') return { kind: 'heap', root: merge(s.root!.left, s.root!.right) };
+  let { arr, head, len } = s;
+  head++;
+  // Drop the dead prefix once it is most of the array: each lot is copied O(1) times amortized.
+  if (head >= 64 && head * 2 >= len) {
+    arr = arr.slice(head, len);
+    len -= head;
+    head = 0;
+  }
+  return { kind: 'deque', arr, head, len, headRec: head < len ? arr[head] : undefined };
+};
+
+const liveRecs = (s: Shape): LotRec[] => {
+  if (s.kind === 'deque') {
+    const out = s.arr.slice(s.head, s.len);
+    if (out.length > 0) out[0] = s.headRec!;
+    return out;
+  }
+  const out: LotRec[] = [];
+  if (s.kind === 'stack') {
+    for (let n = s.top; n !== null; n = n.next) out.push(n.rec);
+  } else {
+    const walk: (HeapNode | null)[] = [s.root];
+    while (walk.length > 0) {
+      const n = walk.pop();
+      if (!n) continue;
+      out.push(n.rec);
+      walk.push(n.left, n.right);
+    }
+  }
+  return out.sort((a, b) => a.seq - b.seq);
+};
+
+/** An immutable queue of open lots; `acquire` and `consume` return the next version. */
 export class LotQueue {
-  /** Deque storage (average, fifo, lifo): live lots are items[head..]; heap storage (hifo): items[0..]. */
-  private items: (LotRec | undefined)[] = [];
-  private head = 0;
-  private units = 0n;
-  private costUnits = 0n;
-  private nextSeq = 0;
+  private constructor(
+    readonly method: CostMethod,
+    private readonly shape: Shape,
+    /** Number of open lots. */
+    readonly size: number,
+    private readonly units: bigint,
+    private readonly costUnits: bigint,
+    /** Sequence number the next lot will get (persisted so a restored queue numbers on). */
+    readonly seq: number,
+  ) {}
 
-  constructor(readonly method: CostMethod) {}
-
-  /** Number of open lots. */
-  get size(): number {
-    return this.items.length - this.head;
+  static empty(method: CostMethod): LotQueue {
+    return new LotQueue(method, emptyShape(method), 0, 0n, 0n, 0);
   }
 
   /** Units held over all open lots (QTY_SCALE); equals the position's quantity. */
@@ -115,120 +234,71 @@ export class LotQueue {
     return Decimal.fromUnits(this.costUnits, USD_SCALE);
   }
 
-  /** Sequence number the next lot will get (persisted so a restored queue numbers on). */
-  get seq(): number {
-    return this.nextSeq;
-  }
-
-  /** Open a lot. Zero-unit acquisitions open none (the caller decides what their cost becomes). */
-  acquire(lotId: string, acquiredAt: EpochMillis, quantity: Decimal, cost: Decimal): void {
+  /** Open a lot. A zero-unit acquisition opens none (the caller decides what its cost becomes). */
+  acquire(lotId: string, acquiredAt: EpochMillis, quantity: Decimal, cost: Decimal): LotQueue {
     const q = quantity.rescale(QTY_SCALE).units;
     const c = cost.rescale(USD_SCALE).units;
     if (q < 0n || c < 0n) throw new CryptolambdaError('INTERNAL', `negative lot ${lotId}: ${q} units, ${c} cost`);
-    if (q === 0n) return;
-    this.push({ lotId, acquiredAt, seq: this.nextSeq++, q0: q, c0: c, q, c });
+    if (q === 0n) return this;
+    return this.with({ lotId, acquiredAt, seq: this.seq, q0: q, c0: c, q, c }, this.seq + 1);
+  }
+
+  private with(r: LotRec, seq: number): LotQueue {
+    return new LotQueue(
+      this.method,
+      pushShape(this.shape, r),
+      this.size + 1,
+      this.units + r.q,
+      this.costUnits + r.c,
+      seq,
+    );
   }
 
   /**
-   * Take `quantity` units in the method's order and return the pieces taken (in consumption order).
-   * The caller has checked the holdings; asking for more than the lots hold is a broken invariant.
+   * Take `quantity` units in the method's order: the pieces taken (in consumption order) and the
+   * queue after. The caller has checked the holdings; more than the lots hold is a broken invariant.
    */
-  consume(quantity: Decimal): LotPiece[] {
+  consume(quantity: Decimal): { lots: LotQueue; pieces: LotPiece[] } {
     let need = quantity.rescale(QTY_SCALE).units;
     if (need > this.units) {
       throw new CryptolambdaError('INTERNAL', `lots hold ${this.units} units, ${need} requested`);
     }
+    if (need === 0n) return { lots: this, pieces: [] };
     const pieces: LotPiece[] = [];
+    let shape = this.shape;
+    let size = this.size;
+    let units = this.units;
+    let costUnits = this.costUnits;
     while (need > 0n) {
-      const lot = this.front()!;
+      const lot = frontOf(shape)!;
       const take = need < lot.q ? need : lot.q;
       const cost = share(lot.c, take, lot.q);
       pieces.push({ lotId: lot.lotId, acquiredAt: lot.acquiredAt, quantity: take, cost });
-      lot.q -= take;
-      lot.c -= cost;
-      this.units -= take;
-      this.costUnits -= cost;
+      units -= take;
+      costUnits -= cost;
       need -= take;
-      if (lot.q === 0n) this.popFront();
+      if (take === lot.q) {
+        shape = popFront(shape);
+        size--;
+      } else shape = replaceFront(shape, { ...lot, q: lot.q - take, c: lot.c - cost });
     }
-    return pieces;
+    return { lots: new LotQueue(this.method, shape, size, units, costUnits, this.seq), pieces };
   }
 
-  /** Open lots in acquisition order (seq), for snapshots, reconcile and display. O(n log n) for hifo. */
+  /** Open lots in acquisition order (seq), for snapshots, reconcile and display. O(n log n). */
   open(): OpenLot[] {
-    const live = this.items.slice(this.head) as LotRec[];
-    if (this.method === 'hifo') live.sort((a, b) => a.seq - b.seq);
-    return live.map(toOpen);
+    return liveRecs(this.shape).map(toOpen);
   }
 
   /** Rebuild a queue from its open lots (any order) and the next sequence number. */
   static restore(method: CostMethod, lots: readonly OpenLot[], nextSeq: number): LotQueue {
-    const q = new LotQueue(method);
-    for (const l of [...lots].sort((a, b) => a.seq - b.seq)) q.push(toRec(l));
-    q.nextSeq = Math.max(
+    let q = LotQueue.empty(method);
+    for (const l of [...lots].sort((a, b) => a.seq - b.seq)) q = q.with(toRec(l), q.seq);
+    const seq = Math.max(
       nextSeq,
       lots.reduce((m, l) => Math.max(m, l.seq + 1), 0),
     );
-    return q;
-  }
-
-  /** An independent copy (a branch of the state, e.g. an as-of view). O(n). */
-  clone(): LotQueue {
-    return LotQueue.restore(this.method, this.open(), this.nextSeq);
-  }
-
-  private push(r: LotRec): void {
-    this.units += r.q;
-    this.costUnits += r.c;
-    if (this.method !== 'hifo') {
-      this.items.push(r);
-      return;
-    }
-    const h = this.items as LotRec[];
-    h.push(r);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!hifoBefore(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  private front(): LotRec | undefined {
-    if (this.method === 'lifo') return this.items[this.items.length - 1];
-    return this.items[this.head];
-  }
-
-  private popFront(): void {
-    if (this.method === 'lifo') {
-      this.items.pop();
-      return;
-    }
-    if (this.method !== 'hifo') {
-      this.items[this.head++] = undefined;
-      // Compact once the dead prefix is most of the array: each lot is moved O(1) times amortized.
-      if (this.head >= 64 && this.head * 2 >= this.items.length) {
-        this.items = this.items.slice(this.head);
-        this.head = 0;
-      }
-      return;
-    }
-    const h = this.items as LotRec[];
-    const last = h.pop()!;
-    if (h.length === 0) return;
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && hifoBefore(h[l]!, h[m]!)) m = l;
-      if (r < h.length && hifoBefore(h[r]!, h[m]!)) m = r;
-      if (m === i) return;
-      [h[i], h[m]] = [h[m]!, h[i]!];
-      i = m;
-    }
+    return new LotQueue(method, q.shape, q.size, q.units, q.costUnits, seq);
   }
 }
 
