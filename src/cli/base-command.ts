@@ -52,6 +52,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: 'Prefix for every topic name [env: CRYPTOLAMBDA_TOPIC_PREFIX].',
       helpGroup: 'GLOBAL',
     }),
+    'cost-basis': Flags.string({
+      description: 'Cost-basis method of the deployment: average, fifo, lifo, hifo [env: CRYPTOLAMBDA_COST_BASIS].',
+      helpGroup: 'GLOBAL',
+    }),
   };
 
   protected flags!: BaseFlags<T>;
@@ -79,6 +83,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       redisUrl: this.flags['redis-url'],
       stateDir: this.flags['state-dir'],
       topicPrefix: this.flags['topic-prefix'],
+      costBasis: this.flags['cost-basis'],
     });
     return this._config;
   }

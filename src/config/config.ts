@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { CryptolambdaError } from '../core/errors.js';
+import { COST_METHODS } from '../core/portfolio/lots.js';
 
 /**
  * One place that decides where cryptolambda talks to: flags > environment (CRYPTOLAMBDA_*) > defaults.
@@ -43,6 +44,11 @@ export const ConfigSchema = z.object({
   topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, dot, underscore and dash only'),
   /** Kafka client id and consumer-group prefix. */
   clientId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, underscore and dash only'),
+  /**
+   * The deployment's cost-basis method (docs/core.md §3a). Both layers must run with the same one;
+   * a state built with another method is refused, never silently mixed (rebuild to change it).
+   */
+  costBasis: z.enum(COST_METHODS, { message: `expected one of ${COST_METHODS.join(', ')}` }),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -56,6 +62,7 @@ export interface ConfigInput {
   redisUrl?: string | undefined;
   topicPrefix?: string | undefined;
   clientId?: string | undefined;
+  costBasis?: string | undefined;
 }
 
 const ENV: Record<keyof ConfigInput, string> = {
@@ -67,6 +74,7 @@ const ENV: Record<keyof ConfigInput, string> = {
   redisUrl: 'CRYPTOLAMBDA_REDIS_URL',
   topicPrefix: 'CRYPTOLAMBDA_TOPIC_PREFIX',
   clientId: 'CRYPTOLAMBDA_CLIENT_ID',
+  costBasis: 'CRYPTOLAMBDA_COST_BASIS',
 };
 
 export const ENV_VARS: Readonly<Record<keyof ConfigInput, string>> = ENV;
@@ -80,6 +88,7 @@ export const defaultConfig = (cwd: string, home: string = homedir(), env: NodeJS
   redisUrl: 'redis://127.0.0.1:16379/0',
   topicPrefix: '',
   clientId: 'cryptolambda',
+  costBasis: 'average',
 });
 
 /**

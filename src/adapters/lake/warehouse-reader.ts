@@ -1,11 +1,13 @@
 import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { PriceEvent } from '../../core/events/types.js';
-import { PRICE_SCALE, USD_SCALE } from '../../core/money/decimal.js';
+import { PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
+import { type OpenLot, summarizeLots } from '../../core/portfolio/lots.js';
 import type { BatchPositionRow, BatchRewardRow } from '../../core/serving/reconcile.js';
 import type { DayRewards, UserStateJson } from '../../core/speed/user-ledger.js';
 import {
   FACT_ASSET_CORRELATION,
+  FACT_LOT_DAILY,
   FACT_PORTFOLIO_DAILY,
   FACT_PRICE_DAILY,
   FACT_REWARD_DAILY,
@@ -149,7 +151,9 @@ export class WarehouseReader {
         `SELECT user_id, asset, quantity_held, staked, cost_basis, realized_pnl, fees_paid, reward_income, event_count, events_day FROM ${src} WHERE date = $1::DATE`,
       [date],
     );
+    const lots = await this.lotRows(date);
     return rows.map((r) => ({
+      ...(lots === null ? {} : { lots: summarizeLots(lots.get(`${r.user_id}|${r.asset}`) ?? []) }),
       userId: String(r.user_id),
       asset: String(r.asset),
       quantity: fromDuckDecimal(r.quantity_held),
@@ -161,6 +165,41 @@ export class WarehouseReader {
       eventCount: num(r.event_count),
       eventsDay: num(r.events_day),
     }));
+  }
+
+  /**
+   * Open lots of `date` by `${user}|${asset}` (fact_lot_daily), or null for a build made before lots
+   * existed (then reconcile does not compare lots).
+   */
+  async lotRows(date: string, userId?: string): Promise<Map<string, OpenLot[]> | null> {
+    if (this.filesOf(FACT_LOT_DAILY.name, [date]).length === 0) return null;
+    const rows = await this.query<Record<string, unknown>>(
+      FACT_LOT_DAILY.name,
+      [date],
+      (src) =>
+        `SELECT user_id, asset, lot_id, seq, acquired_at_ms, original_quantity, original_cost, quantity, cost FROM ${src}
+         WHERE date = $1::DATE ${userId === undefined ? '' : 'AND user_id = $2'} ORDER BY user_id, asset, seq`,
+      userId === undefined ? [date] : [date, userId],
+    );
+    const out = new Map<string, OpenLot[]>();
+    for (const r of rows) {
+      const k = `${r.user_id}|${r.asset}`;
+      let l = out.get(k);
+      if (l === undefined) {
+        l = [];
+        out.set(k, l);
+      }
+      l.push({
+        lotId: String(r.lot_id),
+        seq: num(r.seq),
+        acquiredAt: num(r.acquired_at_ms),
+        originalQuantity: fromDuckDecimal(r.original_quantity).rescale(QTY_SCALE),
+        originalCost: fromDuckDecimal(r.original_cost).rescale(USD_SCALE),
+        quantity: fromDuckDecimal(r.quantity).rescale(QTY_SCALE),
+        cost: fromDuckDecimal(r.cost).rescale(USD_SCALE),
+      });
+    }
+    return out;
   }
 
   private static rewardRow(r: Record<string, unknown>): BatchRewardRow {

@@ -40,8 +40,10 @@ import {
   DIM_DATE,
   DIM_USER,
   FACT_ASSET_CORRELATION,
+  FACT_LOT_DAILY,
   FACT_PORTFOLIO_DAILY,
   FACT_PRICE_DAILY,
+  FACT_REALIZED_GAIN,
   FACT_RECONCILIATION,
   FACT_REWARD_DAILY,
   SNAPSHOT_USER_STATE,
@@ -118,6 +120,8 @@ const parquetList = (lakeDir: string, files: readonly LakeFile[]): string =>
 const DATE_TABLES: readonly TableDef[] = [
   FACT_PORTFOLIO_DAILY,
   FACT_REWARD_DAILY,
+  FACT_LOT_DAILY,
+  FACT_REALIZED_GAIN,
   FACT_PRICE_DAILY,
   FACT_ASSET_CORRELATION,
   SNAPSHOT_USER_STATE,
@@ -372,6 +376,8 @@ const buildDate = async (config: Config, date: string, opts: BatchOptions): Prom
     for (const d of [
       FACT_PORTFOLIO_DAILY,
       FACT_REWARD_DAILY,
+      FACT_LOT_DAILY,
+      FACT_REALIZED_GAIN,
       SNAPSHOT_USER_STATE,
       BATCH_REJECTS,
       FACT_ASSET_CORRELATION,
@@ -386,7 +392,38 @@ const buildDate = async (config: Config, date: string, opts: BatchOptions): Prom
     let events = 0;
 
     const emit = (userId: string, start: UserState | undefined, evs: UserEvent[], invalid: RejectFact[]) => {
-      const r = buildUserDay(userId, start, evs, date, closes, tiers);
+      const r = buildUserDay(userId, start, evs, date, closes, tiers, config.costBasis);
+      for (const { asset, lot: l } of r.lots) {
+        stage.fact_lot_daily!.append([
+          date,
+          userId,
+          asset,
+          config.costBasis,
+          l.lotId,
+          l.seq,
+          l.acquiredAt,
+          l.originalQuantity,
+          l.originalCost,
+          l.quantity,
+          l.cost,
+        ]);
+      }
+      for (const g of r.gains) {
+        stage.fact_realized_gain!.append([
+          date,
+          userId,
+          g.asset,
+          g.eventId,
+          g.kind,
+          g.lotId,
+          g.acquiredAt,
+          g.disposedAt,
+          g.quantity,
+          g.proceeds,
+          g.costBasis,
+          g.gain,
+        ]);
+      }
       for (const f of r.portfolio) {
         const p = f.position;
         stage.fact_portfolio_daily!.append([
@@ -447,14 +484,15 @@ const buildDate = async (config: Config, date: string, opts: BatchOptions): Prom
       snapshot.delete(g.userId);
       emit(
         g.userId,
-        json === undefined ? undefined : userFromJson(JSON.parse(json) as UserStateJson),
+        json === undefined ? undefined : userFromJson(JSON.parse(json) as UserStateJson, config.costBasis),
         g.events,
         g.invalid,
       );
       if (users % 5000 === 0) progress('replaying', users, events);
     }
     // Users without events on the date: their state carries forward unchanged.
-    for (const [userId, json] of snapshot) emit(userId, userFromJson(JSON.parse(json) as UserStateJson), [], []);
+    for (const [userId, json] of snapshot)
+      emit(userId, userFromJson(JSON.parse(json) as UserStateJson, config.costBasis), [], []);
     tierStage.closeSync();
 
     await duck.run(`CREATE OR REPLACE TABLE stage_fact_price_daily (${columnsDdl(FACT_PRICE_DAILY)})`);

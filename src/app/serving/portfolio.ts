@@ -46,6 +46,7 @@ export const readMerged = async (
     userId,
     batch: cutoff === null ? null : { asOf: cutoff, builtAt: ctx.warehouse.builtAt(cutoff), state },
     speed: { deltas: speed.deltas, positions: speed.positions, tier: speed.tier, ...marks },
+    costMethod: ctx.config.costBasis,
   });
   if (merged === null) {
     throw new CryptolambdaError(

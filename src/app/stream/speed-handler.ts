@@ -10,7 +10,8 @@ import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import type { Interval } from '../../core/ohlcv/candle.js';
 import { NO_WATERMARK } from '../../core/ohlcv/watermark.js';
 import { positionToJson } from '../../core/portfolio/codec.js';
-import { compareEvents, type Position } from '../../core/portfolio/position.js';
+import { type CostMethod, lotQueueToJson } from '../../core/portfolio/lots.js';
+import { compareEvents } from '../../core/portfolio/position.js';
 import { DEFAULT_TIERS, type TierChange, type TierDef } from '../../core/rewards/tiers.js';
 import {
   type CandleStateJson,
@@ -84,7 +85,7 @@ interface UserDirty {
    * are immutable, so this is a reference, not a copy). A flush can hold events of two days; the
    * end of day D must not see day D+1's events.
    */
-  eod: Map<string, ReadonlyMap<string, Position>>;
+  eod: Map<string, UserState>;
   tier: boolean;
 }
 
@@ -135,12 +136,15 @@ export class SpeedHandler implements PartitionHandler {
   private readonly parts = new Map<number, PartitionState>();
   readonly topics: { prices: string; transactions: string; rewards: string; dlq: string; late: string; tiers: string };
 
+  private readonly costMethod: CostMethod;
+
   constructor(
     config: Config,
     readonly opts: SpeedOptions = DEFAULT_SPEED_OPTIONS,
     private readonly now: () => number = Date.now,
   ) {
     this.keys = speedKeys(keyspaceFor(config.topicPrefix));
+    this.costMethod = config.costBasis;
     const p = config.topicPrefix;
     this.topics = {
       prices: topicName(p, 'prices'),
@@ -203,7 +207,7 @@ export class SpeedHandler implements PartitionHandler {
         if (b === null) return;
         const blob = JSON.parse(b) as UserBlob;
         part.users.set(chunk[j]!, {
-          state: userFromJson(blob),
+          state: userFromJson(blob, this.costMethod),
           days: new Map(blob.days.map(([d, j2]) => [d, dayFromJson(j2)])),
         });
       });
@@ -349,7 +353,7 @@ export class SpeedHandler implements PartitionHandler {
   private applyUser(part: PartitionState, e: UserEvent): void {
     let u = part.users.get(e.userId);
     if (u === undefined) {
-      u = { state: emptyUser(e.userId, this.opts.tiers), days: new Map() };
+      u = { state: emptyUser(e.userId, this.opts.tiers, this.costMethod), days: new Map() };
       part.users.set(e.userId, u);
     }
     const day = dayOf(e.eventTime);
@@ -386,7 +390,7 @@ export class SpeedHandler implements PartitionHandler {
       });
     } else {
       if (step.asset !== undefined) dirty.assets.add(step.asset);
-      dirty.eod.set(day, u.state.positions);
+      dirty.eod.set(day, u.state);
     }
     let deltas = dirty.deltas.get(day);
     if (deltas === undefined) {
@@ -479,10 +483,14 @@ export class SpeedHandler implements PartitionHandler {
         tx.hset(k.delta(userId, day), Object.fromEntries(events));
         tx.expire(k.delta(userId, day), ttl);
       }
-      for (const [day, book] of d.eod) {
-        // The whole book after the user's latest event of that day: complete for reconcile.
+      for (const [day, state] of d.eod) {
+        // The whole book after the user's latest event of that day, with each position's open lots:
+        // complete for reconcile.
         const fields: Record<string, string> = {};
-        for (const [a, p] of book) fields[a] = JSON.stringify(positionToJson(p));
+        for (const [a, p] of state.positions) {
+          const lots = state.lots.get(a);
+          fields[a] = JSON.stringify({ ...positionToJson(p), ...(lots ? { lots: lotQueueToJson(lots) } : {}) });
+        }
         if (Object.keys(fields).length > 0) {
           tx.hset(k.endOfDay(userId, day), fields);
           tx.expire(k.endOfDay(userId, day), ttl);

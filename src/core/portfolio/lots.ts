@@ -347,3 +347,29 @@ export const lotQueueFromJson = (j: LotQueueJson): LotQueue =>
     })),
     j.nextSeq,
   );
+
+/** What reconcile compares per (user, asset): counts and sums exactly, and a digest of every lot. */
+export interface LotSummary {
+  readonly count: number;
+  readonly quantity: Decimal;
+  readonly cost: Decimal;
+  /** FNV-1a 64 over the canonical text of every open lot (id, time, seq, original and remaining). */
+  readonly digest: string;
+}
+
+const FNV_OFFSET = 0xcbf29ce484222325n;
+const FNV_PRIME = 0x100000001b3n;
+const MASK64 = (1n << 64n) - 1n;
+
+export const summarizeLots = (lots: readonly OpenLot[]): LotSummary => {
+  let h = FNV_OFFSET;
+  let quantity = Decimal.zero(QTY_SCALE);
+  let cost = Decimal.zero(USD_SCALE);
+  for (const l of [...lots].sort((a, b) => a.seq - b.seq)) {
+    const text = `${l.lotId}|${l.acquiredAt}|${l.seq}|${l.originalQuantity}|${l.originalCost}|${l.quantity}|${l.cost};`;
+    for (let i = 0; i < text.length; i++) h = ((h ^ BigInt(text.charCodeAt(i))) * FNV_PRIME) & MASK64;
+    quantity = quantity.add(l.quantity);
+    cost = cost.add(l.cost);
+  }
+  return { count: lots.length, quantity, cost, digest: h.toString(16).padStart(16, '0') };
+};

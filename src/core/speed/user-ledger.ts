@@ -1,3 +1,4 @@
+import { CryptolambdaError } from '../errors.js';
 import type { UserEvent } from '../events/types.js';
 import { Decimal, USD_SCALE } from '../money/decimal.js';
 import {
@@ -8,8 +9,16 @@ import {
   tierStateFromJson,
   tierStateToJson,
 } from '../portfolio/codec.js';
+import { applyLotEvent, type Disposal, openingLots } from '../portfolio/lot-accounting.js';
 import {
-  applyEvent,
+  type CostMethod,
+  DEFAULT_COST_METHOD,
+  LotQueue,
+  type LotQueueJson,
+  lotQueueFromJson,
+  lotQueueToJson,
+} from '../portfolio/lots.js';
+import {
   compareEvents,
   emptyPosition,
   notional,
@@ -66,13 +75,23 @@ export interface UserState {
   readonly tier: TierState;
   /** Recently applied event ids with their event time (duplicate detection). */
   readonly recent: ReadonlyMap<string, number>;
+  /** The deployment's cost-basis method the lots are kept by (docs/core.md §3a). */
+  readonly costMethod: CostMethod;
+  /** Open tax lots per asset (persistent queues: applying an event never changes a held state). */
+  readonly lots: ReadonlyMap<string, LotQueue>;
 }
 
-export const emptyUser = (userId: string, tiers: readonly TierDef[] = DEFAULT_TIERS): UserState => ({
+export const emptyUser = (
+  userId: string,
+  tiers: readonly TierDef[] = DEFAULT_TIERS,
+  costMethod: CostMethod = DEFAULT_COST_METHOD,
+): UserState => ({
   userId,
   positions: new Map(),
   tier: initialTierState(tiers),
   recent: new Map(),
+  costMethod,
+  lots: new Map(),
 });
 
 const Z = Decimal.zero(USD_SCALE);
@@ -102,6 +121,8 @@ export interface UserStep {
   /** Asset whose position changed. */
   readonly asset?: string;
   readonly tierChanges: TierChange[];
+  /** Realized gains rows of this event, lot by lot (empty unless it disposed of units or expensed a fee). */
+  readonly disposals: readonly Disposal[];
 }
 
 /**
@@ -114,7 +135,7 @@ export const applyUserEvent = (
   day: DayRewards | undefined,
   tiers: readonly TierDef[] = DEFAULT_TIERS,
 ): UserStep => {
-  if (s.recent.has(e.eventId)) return { state: s, outcome: { kind: 'duplicate' }, tierChanges: [] };
+  if (s.recent.has(e.eventId)) return { state: s, outcome: { kind: 'duplicate' }, tierChanges: [], disposals: [] };
   const recent = new Map(s.recent);
   recent.set(e.eventId, e.eventTime);
   for (const [id, t] of recent) if (t < e.eventTime - DEDUP_WINDOW_MS) recent.delete(id);
@@ -122,6 +143,8 @@ export const applyUserEvent = (
   let d = { ...(day ?? emptyDay(s.tier.tier)) };
   d.events++;
   let positions = s.positions;
+  let lots = s.lots;
+  let disposals: readonly Disposal[] = [];
   let tier = s.tier;
   const tierChanges: TierChange[] = [];
   let outcome: UserOutcome = { kind: 'applied' };
@@ -129,7 +152,11 @@ export const applyUserEvent = (
 
   let spendUsd = Z;
   if (touchesPosition(e)) {
-    const r = applyEvent(positions.get(e.asset) ?? emptyPosition(e.userId, e.asset), e);
+    const r = applyLotEvent(
+      positions.get(e.asset) ?? emptyPosition(e.userId, e.asset),
+      lots.get(e.asset) ?? LotQueue.empty(s.costMethod),
+      e,
+    );
     if (!r.ok) {
       d.rejected++;
       outcome = { kind: 'rejected', code: r.code, reason: r.reason };
@@ -137,6 +164,10 @@ export const applyUserEvent = (
       const next = new Map(positions);
       next.set(e.asset, r.position);
       positions = next;
+      const nextLots = new Map(lots);
+      nextLots.set(e.asset, r.lots);
+      lots = nextLots;
+      disposals = r.disposals;
       asset = e.asset;
       d.realizedPnl = d.realizedPnl.add(r.effect.realized);
       spendUsd = r.effect.spendUsd;
@@ -165,11 +196,12 @@ export const applyUserEvent = (
   }
   d = { ...d, tier: tier.tier, spend30d: tier.spend30d };
   return {
-    state: { userId: s.userId, positions, tier, recent },
+    state: { userId: s.userId, positions, tier, recent, costMethod: s.costMethod, lots },
     outcome,
     day: d,
     ...(asset === undefined ? {} : { asset }),
     tierChanges,
+    disposals,
   };
 };
 
@@ -219,6 +251,9 @@ export interface UserStateJson {
   positions: PositionJson[];
   tier: TierStateJson;
   recent: [string, number][];
+  /** Absent in states written before lots existed: read as average cost with one opening lot per position. */
+  costMethod?: CostMethod;
+  lots?: Record<string, LotQueueJson>;
 }
 
 export const userToJson = (s: UserState): UserStateJson => ({
@@ -226,14 +261,32 @@ export const userToJson = (s: UserState): UserStateJson => ({
   positions: [...s.positions.values()].map(positionToJson),
   tier: tierStateToJson(s.tier),
   recent: [...s.recent],
+  costMethod: s.costMethod,
+  lots: Object.fromEntries([...s.lots].map(([a, q]) => [a, lotQueueToJson(q)])),
 });
 
-export const userFromJson = (j: UserStateJson): UserState => ({
-  userId: j.userId,
-  positions: new Map(j.positions.map((p) => [p.asset, positionFromJson(p)])),
-  tier: tierStateFromJson(j.tier),
-  recent: new Map(j.recent),
-});
+/**
+ * Parse a stored state. A state written before lots existed has no method: it takes `method` (the
+ * deployment's) with one opening lot per position. A state kept by ANOTHER method is refused: mixing
+ * methods would give numbers no single method produces; changing it means rebuilding from history.
+ */
+export const userFromJson = (j: UserStateJson, method: CostMethod = DEFAULT_COST_METHOD): UserState => {
+  if (j.costMethod !== undefined && j.costMethod !== method) {
+    throw new CryptolambdaError(
+      'INVALID_CONFIG',
+      `the state of ${j.userId} is kept by cost-basis method ${j.costMethod}, this deployment uses ${method}`,
+      `run with --cost-basis ${j.costMethod} (CRYPTOLAMBDA_COST_BASIS), or rebuild both layers from history to change it`,
+    );
+  }
+  const positions = new Map(j.positions.map((p) => [p.asset, positionFromJson(p)]));
+  const costMethod = method;
+  const lots = new Map<string, LotQueue>();
+  for (const [asset, p] of positions) {
+    const q = j.lots?.[asset];
+    lots.set(asset, q === undefined ? openingLots(p, costMethod) : lotQueueFromJson(q));
+  }
+  return { userId: j.userId, positions, tier: tierStateFromJson(j.tier), recent: new Map(j.recent), costMethod, lots };
+};
 
 export interface DayRewardsJson {
   spend: string;
