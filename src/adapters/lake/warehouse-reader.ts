@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { PriceEvent } from '../../core/events/types.js';
 import { PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
+import type { Disposal, DisposalKind } from '../../core/portfolio/lot-accounting.js';
 import { type OpenLot, summarizeLots } from '../../core/portfolio/lots.js';
 import type { BatchPositionRow, BatchRewardRow } from '../../core/serving/reconcile.js';
 import type { DayRewards, UserStateJson } from '../../core/speed/user-ledger.js';
@@ -10,6 +11,7 @@ import {
   FACT_LOT_DAILY,
   FACT_PORTFOLIO_DAILY,
   FACT_PRICE_DAILY,
+  FACT_REALIZED_GAIN,
   FACT_REWARD_DAILY,
   SNAPSHOT_USER_STATE,
 } from '../../core/warehouse/schema.js';
@@ -200,6 +202,30 @@ export class WarehouseReader {
       });
     }
     return out;
+  }
+
+  /** One user's fact_realized_gain rows with date in [from, to], in disposal order. */
+  async gainRows(userId: string, from: string, to: string): Promise<Disposal[]> {
+    const dates = this.dates().filter((d) => d >= from && d <= to);
+    const rows = await this.query<Record<string, unknown>>(
+      FACT_REALIZED_GAIN.name,
+      dates,
+      (src) => `SELECT * FROM ${src} WHERE user_id = $1 ORDER BY disposed_at_ms, event_id, acquired_at_ms`,
+      [userId],
+    );
+    return rows.map((r) => ({
+      eventId: String(r.event_id),
+      userId: String(r.user_id),
+      asset: String(r.asset),
+      kind: String(r.kind) as DisposalKind,
+      lotId: String(r.lot_id),
+      acquiredAt: num(r.acquired_at_ms),
+      disposedAt: num(r.disposed_at_ms),
+      quantity: fromDuckDecimal(r.quantity).rescale(QTY_SCALE),
+      proceeds: fromDuckDecimal(r.proceeds).rescale(USD_SCALE),
+      costBasis: fromDuckDecimal(r.cost_basis).rescale(USD_SCALE),
+      gain: fromDuckDecimal(r.gain).rescale(USD_SCALE),
+    }));
   }
 
   private static rewardRow(r: Record<string, unknown>): BatchRewardRow {

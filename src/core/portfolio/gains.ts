@@ -147,3 +147,81 @@ export const form8949Csv = (report: GainsReport): string => {
   }
   return `${lines.join('\n')}\n`;
 };
+
+/** The JSON of `gains` (every amount its exact canonical string). */
+export interface GainTotalsJson {
+  proceeds: string;
+  costBasis: string;
+  gain: string;
+  rows: number;
+}
+
+export interface GainRowJson {
+  asset: string;
+  eventId: string;
+  kind: string;
+  lotId: string;
+  acquired: string;
+  disposed: string;
+  holdingDays: number;
+  term: Term;
+  quantity: string;
+  proceeds: string;
+  costBasis: string;
+  gain: string;
+}
+
+export interface GainsJson {
+  userId: string;
+  year: number;
+  costMethod: string;
+  longAfterDays: number;
+  /** Latest batch build used (rows up to it come from fact_realized_gain), null without a build. */
+  batchAsOf: string | null;
+  /** Days after the cutoff replayed from the speed layer. */
+  speedDays: string[];
+  rows: GainRowJson[];
+  short: GainTotalsJson;
+  long: GainTotalsJson;
+  other: string;
+  realized: string;
+  warnings: string[];
+}
+
+const totalsJson = (t: GainTotals): GainTotalsJson => ({
+  proceeds: t.proceeds.toString(),
+  costBasis: t.costBasis.toString(),
+  gain: t.gain.toString(),
+  rows: t.rows,
+});
+
+export const gainsToJson = (
+  userId: string,
+  costMethod: string,
+  r: GainsReport,
+  meta: { batchAsOf: string | null; speedDays: string[]; warnings: string[] },
+): GainsJson => ({
+  userId,
+  year: r.year,
+  costMethod,
+  longAfterDays: r.longAfterDays,
+  ...meta,
+  rows: r.rows.map((x) => ({
+    asset: x.asset,
+    eventId: x.eventId,
+    kind: x.kind,
+    lotId: x.lotId,
+    acquired: new Date(x.acquiredAt).toISOString(),
+    disposed: new Date(x.disposedAt).toISOString(),
+    holdingDays: x.holdingDays,
+    term: x.term,
+    quantity: x.quantity.toString(),
+    proceeds: x.proceeds.toString(),
+    costBasis: x.costBasis.toString(),
+    gain: x.gain.toString(),
+  })),
+  short: totalsJson(r.short),
+  long: totalsJson(r.long),
+  other: r.other.toString(),
+  realized: r.realized.toString(),
+});
