@@ -105,6 +105,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.fact_realized_gain (
   `asset` STRING,
   `event_id` STRING,
   `kind` STRING,
+  `piece` INT,
   `lot_id` STRING,
   `acquired_at_ms` BIGINT,
   `disposed_at_ms` BIGINT,

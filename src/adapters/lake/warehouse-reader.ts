@@ -210,7 +210,7 @@ export class WarehouseReader {
     const rows = await this.query<Record<string, unknown>>(
       FACT_REALIZED_GAIN.name,
       dates,
-      (src) => `SELECT * FROM ${src} WHERE user_id = $1 ORDER BY disposed_at_ms, event_id, acquired_at_ms`,
+      (src) => `SELECT * FROM ${src} WHERE user_id = $1 ORDER BY disposed_at_ms, event_id, piece`,
       [userId],
     );
     return rows.map((r) => ({
@@ -218,6 +218,7 @@ export class WarehouseReader {
       userId: String(r.user_id),
       asset: String(r.asset),
       kind: String(r.kind) as DisposalKind,
+      piece: num(r.piece),
       lotId: String(r.lot_id),
       acquiredAt: num(r.acquired_at_ms),
       disposedAt: num(r.disposed_at_ms),

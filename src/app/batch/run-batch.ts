@@ -415,6 +415,7 @@ const buildDate = async (config: Config, date: string, opts: BatchOptions): Prom
           g.asset,
           g.eventId,
           g.kind,
+          g.piece,
           g.lotId,
           g.acquiredAt,
           g.disposedAt,

@@ -64,7 +64,7 @@ const add = (t: GainTotals, r: Disposal): GainTotals => ({
   rows: t.rows + 1,
 });
 
-/** Rows (any order, any years) -> the year's report, rows ordered by disposal, then acquisition. */
+/** Rows (any order, any years) -> the year's report, rows ordered by disposal, then consumption order. */
 export const gainsReport = (
   disposals: Iterable<Disposal>,
   year: number,
@@ -79,9 +79,7 @@ export const gainsReport = (
   }
   rows.sort(
     (a, b) =>
-      a.disposedAt - b.disposedAt ||
-      (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0) ||
-      a.acquiredAt - b.acquiredAt,
+      a.disposedAt - b.disposedAt || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0) || a.piece - b.piece,
   );
   let short = EMPTY;
   let long = EMPTY;

@@ -26,6 +26,8 @@ export interface Disposal {
   readonly userId: string;
   readonly asset: string;
   readonly kind: DisposalKind;
+  /** Position of the row among its event's rows: the order the lots were consumed in. */
+  readonly piece: number;
   /** The lot the units came from; empty for an expense row. */
   readonly lotId: string;
   readonly acquiredAt: EpochMillis;
@@ -73,6 +75,7 @@ const rows = (
     userId: e.userId,
     asset: e.asset,
     kind,
+    piece: i,
     lotId: p.lotId,
     acquiredAt: p.acquiredAt,
     disposedAt: e.eventTime,
@@ -92,6 +95,7 @@ const expense = (e: UserEvent, fee: Decimal, kind: DisposalKind = 'expense'): Di
           userId: e.userId,
           asset: e.asset,
           kind,
+          piece: 0,
           lotId: '',
           acquiredAt: e.eventTime,
           disposedAt: e.eventTime,
@@ -138,7 +142,7 @@ export const applyLotEvent = (p: Position, before: LotQueue, e: UserEvent): LotA
     position,
     effect: { ...r.effect, realized },
     lots,
-    disposals,
+    disposals: disposals.map((d, piece) => (d.piece === piece ? d : { ...d, piece })),
   });
 
   if (e.kind === 'reward') {

@@ -140,7 +140,7 @@ export const FACT_LOT_DAILY: TableDef = {
 export const FACT_REALIZED_GAIN: TableDef = {
   name: 'fact_realized_gain',
   perDate: true,
-  key: ['date', 'user_id', 'event_id', 'lot_id'],
+  key: ['date', 'user_id', 'event_id', 'piece'],
   doc: 'Realized gains per disposal and lot (Form 8949 lines), by the deployment cost-basis method.',
   columns: [
     col('date', 'DATE', 'UTC date of the disposal.'),
@@ -148,6 +148,7 @@ export const FACT_REALIZED_GAIN: TableDef = {
     col('asset', 'VARCHAR', 'Asset disposed of.'),
     col('event_id', 'VARCHAR', 'Disposal event id.'),
     col('kind', 'VARCHAR', 'sell, card_spend, fee (units paid as a fee), expense (USD fee) or void.'),
+    col('piece', 'INTEGER', "Row's position among the event's rows: the order its lots were consumed in."),
     col('lot_id', 'VARCHAR', "Lot the units came from; '' for expense and void rows."),
     col('acquired_at_ms', 'BIGINT', 'Acquisition time of the lot.'),
     col('disposed_at_ms', 'BIGINT', 'Event time of the disposal.'),

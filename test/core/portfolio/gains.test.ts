@@ -15,6 +15,7 @@ const row = (o: Partial<Omit<Disposal, 'proceeds'>> & { proceeds: string; cost: 
     userId: 'alice',
     asset: o.asset ?? 'BTC',
     kind: o.kind ?? 'sell',
+    piece: o.piece ?? 0,
     lotId: o.lotId ?? 'b1',
     acquiredAt: o.acquiredAt ?? T - 10 * DAY,
     disposedAt: o.disposedAt ?? T,
