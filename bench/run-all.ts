@@ -26,6 +26,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'batch', args: [] },
   { name: 'parquet-writers', args: [] },
   { name: 'portfolio', args: [] },
+  { name: 'core-replay', args: [] },
   { name: 'lots', args: [] },
 ];
 

@@ -1,6 +1,9 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
-import { type Config, resolveConfig } from '../config/config.js';
-import { type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+import { CONFIG_KEYS, type Config, type ConfigInput, resolveConfig } from '../config/config.js';
+import { type ConfigFile, findConfigFile, loadConfigFile } from '../config/file.js';
+import { CryptolambdaError, type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+import { colorEnabled, makeChalk } from './render.js';
+import { DEFAULT_WIDTH, type TableModel, toCsv, type ViewOptions } from './table.js';
 
 /** Exit codes are part of the CLI contract (README): cron and scripts branch on them. */
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -24,6 +27,17 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   INTERNAL: 1,
 };
 
+/** The flags of every query command: the layout of the human output and CSV. */
+export const queryFlags = {
+  wide: Flags.boolean({ description: 'Every column at full precision (no 80-column fit).', helpGroup: 'OUTPUT' }),
+  output: Flags.string({
+    description: 'Output format: table (default) or csv (every column, exact values).',
+    options: ['table', 'csv'],
+    default: 'table',
+    helpGroup: 'OUTPUT',
+  }),
+};
+
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<
   (typeof BaseCommand)['baseFlags'] & T['flags']
 >;
@@ -39,11 +53,29 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   static override baseFlags = {
     debug: Flags.boolean({ description: 'Show stack traces and client logs.', helpGroup: 'GLOBAL' }),
+    color: Flags.boolean({
+      description: 'Colour on a terminal (--no-color or NO_COLOR turns it off).',
+      allowNo: true,
+      helpGroup: 'GLOBAL',
+    }),
     'kafka-brokers': Flags.string({
       description: 'Kafka bootstrap servers, comma separated [env: CRYPTOLAMBDA_KAFKA_BROKERS].',
       helpGroup: 'GLOBAL',
     }),
     'redis-url': Flags.string({ description: 'Redis URL [env: CRYPTOLAMBDA_REDIS_URL].', helpGroup: 'GLOBAL' }),
+    config: Flags.string({
+      description:
+        'Configuration file (default: ./cryptolambda.yaml, then $XDG_CONFIG_HOME/cryptolambda/config.yaml) [env: CRYPTOLAMBDA_CONFIG].',
+      helpGroup: 'GLOBAL',
+    }),
+    profile: Flags.string({
+      description: 'Profile of the configuration file to apply [env: CRYPTOLAMBDA_PROFILE].',
+      helpGroup: 'GLOBAL',
+    }),
+    'lake-dir': Flags.string({
+      description: 'Parquet lake (raw zone + warehouse) [env: CRYPTOLAMBDA_LAKE_DIR].',
+      helpGroup: 'GLOBAL',
+    }),
     'state-dir': Flags.string({
       description: 'Local stack state (pids, logs, data) [env: CRYPTOLAMBDA_STATE_DIR].',
       helpGroup: 'GLOBAL',
@@ -61,6 +93,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected flags!: BaseFlags<T>;
   protected args!: BaseArgs<T>;
   private _config?: Config;
+  private _file?: ConfigFile | null;
 
   public override async init(): Promise<void> {
     await super.init();
@@ -74,17 +107,60 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.flags = flags as BaseFlags<T>;
     this.args = args as BaseArgs<T>;
     if (this.flags.debug) process.env.CRYPTOLAMBDA_DEBUG = '1';
+    // --no-color is NO_COLOR for this process: chalk, the tables and the Ink ticker all read it.
+    if (this.flags.color === false) process.env.NO_COLOR = '1';
   }
 
-  /** Resolved once per command: flags > env > defaults, validated. */
-  protected get appConfig(): Config {
-    this._config ??= resolveConfig({
+  /** How human output is laid out: 80 columns unless --wide (every column, every digit). */
+  protected viewOptions(): ViewOptions {
+    const f = this.flags as { wide?: boolean };
+    const color = colorEnabled();
+    const wide = f.wide === true;
+    return { wide, width: wide ? Number.POSITIVE_INFINITY : DEFAULT_WIDTH, color, c: makeChalk(color) };
+  }
+
+  /**
+   * Print a query result for people: `--output csv` prints the model's rows with the exact values,
+   * otherwise the human rendering. --json prints nothing here (oclif prints the returned result).
+   */
+  protected show<R>(human: (o: ViewOptions) => string, model: () => TableModel<R>): void {
+    if (this.jsonEnabled()) return;
+    const f = this.flags as { output?: string };
+    this.log(f.output === 'csv' ? toCsv(model()) : human(this.viewOptions()));
+  }
+
+  /** The connection flags as resolveConfig's input. */
+  protected get configFlags(): ConfigInput {
+    return {
       kafkaBrokers: this.flags['kafka-brokers'],
       redisUrl: this.flags['redis-url'],
       stateDir: this.flags['state-dir'],
+      lakeDir: this.flags['lake-dir'],
       topicPrefix: this.flags['topic-prefix'],
       costBasis: this.flags['cost-basis'],
-    });
+    };
+  }
+
+  /** The configuration file in effect (--config, CRYPTOLAMBDA_CONFIG, or the search path), if any. */
+  protected get configFile(): ConfigFile | undefined {
+    if (this._file === undefined) {
+      const explicit = this.flags.config ?? process.env.CRYPTOLAMBDA_CONFIG;
+      const found = findConfigFile(explicit, process.cwd(), process.env);
+      const profile = this.flags.profile ?? (process.env.CRYPTOLAMBDA_PROFILE || undefined);
+      if (found === undefined && profile !== undefined)
+        throw new CryptolambdaError(
+          'INVALID_CONFIG',
+          `--profile ${profile}: no configuration file found`,
+          'create ./cryptolambda.yaml or pass --config FILE',
+        );
+      this._file = found === undefined ? null : loadConfigFile(found, profile, CONFIG_KEYS);
+    }
+    return this._file ?? undefined;
+  }
+
+  /** Resolved once per command: flags > env > file > defaults, validated. */
+  protected get appConfig(): Config {
+    this._config ??= resolveConfig(this.configFlags, process.env, process.cwd(), this.configFile);
     return this._config;
   }
 
@@ -103,6 +179,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+  }
+
+  /** A warning on stderr (also with --json, where stdout must stay one document). */
+  protected warnLine(msg: string): void {
+    process.stderr.write(`${makeChalk(colorEnabled(process.stderr)).yellow(`warning: ${msg}`)}\n`);
   }
 
   /** Human progress goes to stderr so stdout stays clean for --json and pipes. */

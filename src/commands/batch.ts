@@ -1,7 +1,9 @@
 import { Flags } from '@oclif/core';
 import { formatBackfillProgress, formatBatchSummary } from '../app/batch/format.js';
 import { type BatchResult, runBackfill, runBatch } from '../app/batch/run-batch.js';
+import { fillBatch, jobSinkFromEnv, withJobMetrics } from '../app/metrics/job-metrics.js';
 import { BaseCommand } from '../cli/base-command.js';
+import { jobMetricsFlags, jobSinkFlags } from '../cli/metrics-flags.js';
 import { CryptolambdaError } from '../core/errors.js';
 
 export type BatchCommandResult = { dates: BatchResult[] };
@@ -23,9 +25,14 @@ export default class Batch extends BaseCommand<typeof Batch> {
     from: Flags.string({ description: 'First date of a backfill, YYYY-MM-DD.', dependsOn: ['to'] }),
     to: Flags.string({ description: 'Last date of a backfill (inclusive), YYYY-MM-DD.', dependsOn: ['from'] }),
     'allow-empty': Flags.boolean({ description: 'Build dates without raw data (positions carry forward).' }),
+    ...jobMetricsFlags,
   };
 
   async run(): Promise<BatchCommandResult> {
+    return withJobMetrics('batch', jobSinkFromEnv(jobSinkFlags(this.flags)), () => this.build(), fillBatch);
+  }
+
+  private async build(): Promise<BatchCommandResult> {
     const f = this.flags;
     const allowEmpty = f['allow-empty'];
     if (f.date !== undefined) {

@@ -1,8 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { openServing } from '../app/serving/context.js';
 import { getGains } from '../app/serving/gains.js';
-import { BaseCommand } from '../cli/base-command.js';
-import { colorEnabled, makeChalk } from '../cli/render.js';
+import { BaseCommand, queryFlags } from '../cli/base-command.js';
 import { renderGains } from '../cli/render-lots.js';
 import { form8949Csv, type GainsJson, gainsToJson } from '../core/portfolio/gains.js';
 import { COST_METHODS } from '../core/portfolio/lots.js';
@@ -18,9 +17,15 @@ export default class Gains extends BaseCommand<typeof Gains> {
   ];
   static override args = { user: Args.string({ description: 'User id ([A-Za-z0-9_-]{1,64}).', required: true }) };
   static override flags = {
+    wide: queryFlags.wide,
     year: Flags.integer({ description: 'Tax year (UTC calendar year of the disposal).', required: true }),
     method: Flags.string({ description: 'Cost-basis method; must be the deployment’s.', options: [...COST_METHODS] }),
-    output: Flags.string({ description: 'table (default) or csv (Form 8949 lines).', options: ['table', 'csv'] }),
+    output: Flags.string({
+      description: 'table (default) or csv: Form 8949 lines (cents, short-term first).',
+      options: ['table', 'csv'],
+      default: 'table',
+      helpGroup: 'OUTPUT',
+    }),
     'long-after-days': Flags.integer({ description: 'Held more than this many days is long term.', default: 365 }),
   };
 
@@ -39,10 +44,7 @@ export default class Gains extends BaseCommand<typeof Gains> {
       });
       if (this.jsonEnabled()) return view;
       if (this.flags.output === 'csv') process.stdout.write(form8949Csv(r.report));
-      else {
-        const color = colorEnabled();
-        this.log(renderGains(view, makeChalk(color), color));
-      }
+      else this.log(renderGains(view, this.viewOptions()));
       return view;
     } finally {
       ctx.close();

@@ -39,6 +39,19 @@ const CONNECTION_ERRORS = new Set([
 
 /** Map kafkajs's connection failures to one clear, actionable error. */
 export const toBrokerError = (err: unknown, config: Config): unknown => {
+  // A missing topic is not an unreachable broker (kafkajs retries it into the same
+  // "retries exceeded" error): look for the protocol error first and say how to create it.
+  for (let e: unknown = err, depth = 0; depth < 6 && e; depth++) {
+    if ((e as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+      return new CryptolambdaError(
+        'NOT_FOUND',
+        `a topic does not exist on ${config.kafkaBrokers.join(',')} (topic prefix ${JSON.stringify(config.topicPrefix)}); see \`cryptolambda topics list\``,
+        'create the topics with `cryptolambda stack up` (every topic under the prefix), or check --topic-prefix',
+        { cause: err },
+      );
+    }
+    e = (e as { originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
+  }
   let e: unknown = err;
   for (let depth = 0; depth < 4 && e; depth++) {
     const name = (e as { name?: string }).name;

@@ -136,6 +136,17 @@ export class SpeedReader {
     return out;
   }
 
+  /** Symbols the stream has seen (the `symbols` set), sorted. */
+  async symbols(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.symbols())).sort();
+  }
+
+  /** Start of the newest candle stored for the symbol, or null. */
+  async latestCandleStart(interval: CandleInterval, symbol: string): Promise<number | null> {
+    const last = await this.redis.zrange(this.keys.candles(interval, symbol), -1, -1, 'WITHSCORES');
+    return last.length === 2 ? Number(last[1]) : null;
+  }
+
   /** Candles with start in [from, to), and the start of the oldest candle stored for the symbol. */
   async candles(
     interval: CandleInterval,

@@ -16,12 +16,12 @@ import {
   warehouseDir,
   writeTableFile,
 } from '../../adapters/lake/warehouse-store.js';
-import type { Config } from '../../config/config.js';
+import { type Config, tiersOf } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import type { UserEvent } from '../../core/events/types.js';
 import { assetOf, validateReward, validateTransaction } from '../../core/events/validate.js';
 import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
-import { DEFAULT_TIERS, type TierDef } from '../../core/rewards/tiers.js';
+import type { TierDef } from '../../core/rewards/tiers.js';
 import { type UserState, type UserStateJson, userFromJson, userToJson } from '../../core/speed/user-ledger.js';
 import { CORRELATION_WINDOWS, correlationFacts, datesEnding } from '../../core/warehouse/correlations.js';
 import { buildUserDay, dayEnd, type RejectFact } from '../../core/warehouse/day-build.js';
@@ -333,7 +333,8 @@ export const runBatch = (config: Config, opts: BatchOptions): Promise<BatchResul
 
 const buildDate = async (config: Config, date: string, opts: BatchOptions): Promise<BatchResult> => {
   const t0 = performance.now();
-  const tiers = opts.tiers ?? DEFAULT_TIERS;
+  // The configured tier table (the stream reads the same one), unless a caller passes its own.
+  const tiers = opts.tiers ?? tiersOf(config);
   const lakeDir = config.lakeDir;
   const manifest = await readManifest(lakeDir);
   const ledger = await readLedger(lakeDir);

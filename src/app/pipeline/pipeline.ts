@@ -5,7 +5,7 @@ import type { AlertSink } from '../../core/pipeline/alerts.js';
 import { deadlineOn } from '../../core/pipeline/alerts.js';
 import type { Force } from '../../core/pipeline/dag.js';
 import type { RunRecord } from '../../core/pipeline/run.js';
-import { type DailyDeps, type DailyOptions, dailySteps } from './daily.js';
+import { type DailyDeps, type DailyOptions, dailyChecks, dailySteps } from './daily.js';
 import { realDailyDeps } from './deps.js';
 import { type BackfillProgress, type BackfillResult, type PipelineEvent, PipelineRunner } from './runner.js';
 
@@ -33,7 +33,12 @@ const runnerFor = (config: Config, o: PipelineRunOptions): PipelineRunner => {
   const alerts = o.alerts ?? webhookAlerterFromEnv(o.env ?? process.env);
   return new PipelineRunner({
     stateDir: pipelineStateDir(config),
-    steps: dailySteps(o.deps ?? realDailyDeps(config), o),
+    // Thresholds and always-skipped checks come from the configuration's `dq` section.
+    steps: dailySteps(o.deps ?? realDailyDeps(config), {
+      ...o,
+      checks: dailyChecks(config.dq),
+      skipChecks: [...config.dq.skip, ...(o.skipChecks ?? [])],
+    }),
     ...(alerts ? { alerts } : {}),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });

@@ -1,4 +1,10 @@
-import { reconciliationFile, writeReconciliation } from '../../adapters/lake/reconciliation-writer.js';
+import {
+  readReconciliationReport,
+  reconciledDates,
+  reconciliationFile,
+  writeReconciliation,
+  writeReconciliationReport,
+} from '../../adapters/lake/reconciliation-writer.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { parseDate } from '../../core/serving/input.js';
 import { type ReconResult, type ReconRow, reconcileDay } from '../../core/serving/reconcile.js';
@@ -47,7 +53,7 @@ export const reconcile = async (ctx: ServingContext, rawDate: string): Promise<R
     warnings.push(`the batch build of ${date} has no user facts: every speed-layer user is missing in batch`);
   }
   const written = await writeReconciliation(ctx.warehouse.lakeDir, date, result.rows);
-  return {
+  const report: ReconcileReport = {
     date,
     summary: result.summary,
     findings: result.rows.filter((r) => r.status !== 'match'),
@@ -55,6 +61,22 @@ export const reconcile = async (ctx: ServingContext, rawDate: string): Promise<R
     rowsWritten: written.rows,
     warnings,
   };
+  await writeReconciliationReport(ctx.warehouse.lakeDir, date, report);
+  return report;
+};
+
+/** The report the last `reconcile --date D` produced (its exact --json), as `serve` returns it. */
+export const storedReconcile = async (ctx: ServingContext, rawDate: string): Promise<ReconcileReport> => {
+  const date = parseDate(rawDate, 'date');
+  const r = await readReconciliationReport<ReconcileReport>(ctx.warehouse.lakeDir, date);
+  if (r === null) {
+    throw new CryptolambdaError(
+      'NOT_FOUND',
+      `no reconcile report for ${date}`,
+      `run \`cryptolambda reconcile --date ${date}\` (reconciled: ${(await reconciledDates(ctx.warehouse.lakeDir)).join(', ') || 'none'})`,
+    );
+  }
+  return r;
 };
 
 export { reconciliationFile };

@@ -1,14 +1,8 @@
 import { Flags } from '@oclif/core';
-import {
-  formatProgress,
-  formatSummary,
-  parseDuration,
-  parseSeed,
-  parseStart,
-  parseSymbols,
-} from '../../app/produce/options.js';
+import { formatProgress, formatSummary, parseSeed, parseStart, parseSymbols } from '../../app/produce/options.js';
 import { PRICE_SOURCE_NAMES, type ProducePricesResult, runProducePrices } from '../../app/produce/prices.js';
 import { BaseCommand } from '../../cli/base-command.js';
+import { durationFlag } from '../../cli/flags.js';
 
 export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
   static override summary = 'Produce price events to raw.prices from Binance, a CSV replay or the synthetic generator.';
@@ -34,10 +28,16 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
       min: 0,
     }),
     count: Flags.integer({ description: 'Stop after this many price events.', min: 1 }),
-    duration: Flags.string({ description: 'Stop after this long (e.g. 30s, 5m, 2h; plain number = seconds).' }),
+    duration: durationFlag({ description: 'Stop after this long', bare: 's', min: '1ms' }),
     seed: Flags.string({ description: 'Synthetic PRNG seed (non-negative integer).', default: '1' }),
     start: Flags.string({ description: 'Synthetic event time of the first tick, ISO 8601 [default: now].' }),
-    'step-ms': Flags.integer({ description: 'Synthetic event-time step between ticks, ms.', default: 100, min: 1 }),
+    step: durationFlag({
+      description: 'Synthetic event-time step between ticks',
+      default: '100ms',
+      bare: 'ms',
+      min: '1ms',
+      aliases: ['step-ms'],
+    }),
   };
 
   async run(): Promise<ProducePricesResult> {
@@ -56,9 +56,9 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
         rate: f.rate ?? 10 * symbols.length,
         seed: parseSeed(f.seed),
         startTime: f.start ? parseStart(f.start) : Date.now(),
-        stepMs: f['step-ms'],
+        stepMs: f.step,
         ...(f.count === undefined ? {} : { count: f.count }),
-        ...(f.duration === undefined ? {} : { durationMs: parseDuration(f.duration) }),
+        ...(f.duration === undefined ? {} : { durationMs: f.duration }),
         signal: signal,
         // A terminal gets one line rewritten in place; pipes and logs get one plain line per second.
         onProgress: (p) => {

@@ -27,22 +27,28 @@ import {
   touchesPosition,
 } from '../portfolio/position.js';
 import {
-  advanceTo,
   DEFAULT_TIERS,
-  initialTierState,
-  recordSpend,
+  type SpendBucketJson,
   type TierChange,
   type TierDef,
-  type TierState,
-  tierFor,
+  type TierHeadJson,
+  TierWindow,
 } from '../rewards/tiers.js';
+import { DAY_MS } from '../time/day.js';
+import { type DedupBucketJson, type DedupHeadJson, DedupIds } from './dedup.js';
 
 /**
  * One user's complete state as both layers keep it: positions per asset, the reward-tier state and
  * per-day reward aggregates. `applyUserEvent` is THE function the speed layer (per Kafka record) and
  * the batch layer (per day, events sorted by (eventTime, eventId)) call, so their numbers are equal.
+ *
+ * The state is owned by whoever holds it and updated IN PLACE (as a Kafka Streams processor updates
+ * its store): an event costs amortized O(1) whatever the user's history — one position replaced in
+ * the positions map, the event id added to a day bucket of `DedupIds`, the spend queued in a day
+ * bucket of `TierWindow`. Nothing is copied per event. A caller that needs the state before an
+ * event keeps a `cloneUser` (O(state)), as `replayUser` does for its start.
  */
-export const DAY_MS = 24 * 3600 * 1000;
+export { DAY_MS };
 export const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
 export const dayStart = (day: string): number => Date.parse(`${day}T00:00:00.000Z`);
 
@@ -71,13 +77,19 @@ export interface DayRewards {
 
 export interface UserState {
   readonly userId: string;
+  /** Position per asset; the map is updated in place, Position values are immutable. */
   readonly positions: ReadonlyMap<string, Position>;
-  readonly tier: TierState;
-  /** Recently applied event ids with their event time (duplicate detection). */
-  readonly recent: ReadonlyMap<string, number>;
+  readonly tier: TierWindow;
+  /** Recently applied event ids (duplicate detection, DEDUP_WINDOW_MS of event time). */
+  readonly recent: DedupIds;
+  /** Assets whose position changed since the last `clearUserChanges`. */
+  readonly changedAssets: Set<string>;
   /** The deployment's cost-basis method the lots are kept by (docs/core.md §3a). */
   readonly costMethod: CostMethod;
-  /** Open tax lots per asset (persistent queues: applying an event never changes a held state). */
+  /**
+   * Open tax lots per asset. The map is updated in place like `positions`; each queue is persistent
+   * (a new version per event, sharing structure), so `cloneUser` copies the map, never the lots.
+   */
   readonly lots: ReadonlyMap<string, LotQueue>;
 }
 
@@ -88,10 +100,22 @@ export const emptyUser = (
 ): UserState => ({
   userId,
   positions: new Map(),
-  tier: initialTierState(tiers),
-  recent: new Map(),
+  tier: new TierWindow(tiers[0]!.name),
+  recent: new DedupIds(DEDUP_WINDOW_MS),
+  changedAssets: new Set(),
   costMethod,
   lots: new Map(),
+});
+
+/** An independent copy (O(state)): for a caller that must keep a state the ledger will update. */
+export const cloneUser = (s: UserState): UserState => ({
+  userId: s.userId,
+  positions: new Map(s.positions),
+  tier: s.tier.clone(),
+  recent: s.recent.clone(),
+  changedAssets: new Set(s.changedAssets),
+  costMethod: s.costMethod,
+  lots: new Map(s.lots),
 });
 
 const Z = Decimal.zero(USD_SCALE);
@@ -126,7 +150,8 @@ export interface UserStep {
 }
 
 /**
- * Apply one event. `day` is the running aggregate of the event's day (or undefined for a fresh day).
+ * Apply one event to `s` IN PLACE (the returned `state` is `s`). `day` is the running aggregate of
+ * the event's day (or undefined for a fresh day); it is not modified, the step carries the new one.
  * Rejected events (sell beyond holdings...) change no position but are counted in the day.
  */
 export const applyUserEvent = (
@@ -136,37 +161,29 @@ export const applyUserEvent = (
   tiers: readonly TierDef[] = DEFAULT_TIERS,
 ): UserStep => {
   if (s.recent.has(e.eventId)) return { state: s, outcome: { kind: 'duplicate' }, tierChanges: [], disposals: [] };
-  const recent = new Map(s.recent);
-  recent.set(e.eventId, e.eventTime);
-  for (const [id, t] of recent) if (t < e.eventTime - DEDUP_WINDOW_MS) recent.delete(id);
+  s.recent.add(e.eventId, e.eventTime);
 
-  let d = { ...(day ?? emptyDay(s.tier.tier)) };
+  const d = { ...(day ?? emptyDay(s.tier.tier)) };
   d.events++;
-  let positions = s.positions;
-  let lots = s.lots;
-  let disposals: readonly Disposal[] = [];
-  let tier = s.tier;
   const tierChanges: TierChange[] = [];
   let outcome: UserOutcome = { kind: 'applied' };
   let asset: string | undefined;
+  let disposals: readonly Disposal[] = [];
 
   let spendUsd = Z;
   if (touchesPosition(e)) {
     const r = applyLotEvent(
-      positions.get(e.asset) ?? emptyPosition(e.userId, e.asset),
-      lots.get(e.asset) ?? LotQueue.empty(s.costMethod),
+      s.positions.get(e.asset) ?? emptyPosition(e.userId, e.asset),
+      s.lots.get(e.asset) ?? LotQueue.empty(s.costMethod),
       e,
     );
     if (!r.ok) {
       d.rejected++;
       outcome = { kind: 'rejected', code: r.code, reason: r.reason };
     } else {
-      const next = new Map(positions);
-      next.set(e.asset, r.position);
-      positions = next;
-      const nextLots = new Map(lots);
-      nextLots.set(e.asset, r.lots);
-      lots = nextLots;
+      (s.positions as Map<string, Position>).set(e.asset, r.position);
+      (s.lots as Map<string, LotQueue>).set(e.asset, r.lots);
+      s.changedAssets.add(e.asset);
       disposals = r.disposals;
       asset = e.asset;
       d.realizedPnl = d.realizedPnl.add(r.effect.realized);
@@ -178,25 +195,23 @@ export const applyUserEvent = (
   }
 
   if (outcome.kind === 'applied' && e.kind === 'transaction' && e.type === 'card_spend') {
-    const r = recordSpend(tier, { eventId: e.eventId, eventTime: e.eventTime, amount: spendUsd }, tiers);
-    tier = r.state;
+    const r = s.tier.record({ eventId: e.eventId, eventTime: e.eventTime, amount: spendUsd }, tiers);
     tierChanges.push(...r.changes);
     d.spend = d.spend.add(spendUsd);
     d.cashbackOwed = d.cashbackOwed.add(r.cashback);
     d.cashbackCapped = d.cashbackCapped.add(r.capped);
   } else if (outcome.kind === 'applied') {
-    const r = advanceTo(tier, e.eventTime, tiers);
-    tier = r.state;
-    tierChanges.push(...r.changes);
+    s.tier.advance(e.eventTime, tiers, tierChanges);
     if (e.kind === 'reward') {
       const value = notional(e.quantity, e.price);
       if (e.rewardType === 'cashback') d.cashbackPaid = d.cashbackPaid.add(value);
       else d.stakingIncome = d.stakingIncome.add(value);
     }
   }
-  d = { ...d, tier: tier.tier, spend30d: tier.spend30d };
+  d.tier = s.tier.tier;
+  d.spend30d = s.tier.spend30d;
   return {
-    state: { userId: s.userId, positions, tier, recent, costMethod: s.costMethod, lots },
+    state: s,
     outcome,
     day: d,
     ...(asset === undefined ? {} : { asset }),
@@ -205,23 +220,23 @@ export const applyUserEvent = (
   };
 };
 
-/** Expire old spend up to event time t (the watermark): tiers can drop without a new event. */
+/**
+ * Expire old spend up to event time t (the watermark), in place: tiers can drop without a new event.
+ * `changed` says whether the tier state moved (spend left the window), with or without a tier change.
+ */
 export const advanceUser = (
   s: UserState,
   t: number,
   tiers: readonly TierDef[] = DEFAULT_TIERS,
-): { state: UserState; changes: TierChange[] } => {
-  const r = advanceTo(s.tier, t, tiers);
-  return r.changes.length === 0 && r.state === s.tier
-    ? { state: s, changes: [] }
-    : { state: { ...s, tier: r.state }, changes: r.changes };
+): { state: UserState; changes: TierChange[]; changed: boolean } => {
+  const changes: TierChange[] = [];
+  const changed = s.tier.advance(t, tiers, changes);
+  return { state: s, changes, changed };
 };
 
 /** Tier name and 30-day spend at event time t without mutating the state. */
-export const tierAtTime = (s: UserState, t: number, tiers: readonly TierDef[] = DEFAULT_TIERS) => {
-  const r = advanceTo(s.tier, t, tiers);
-  return { tier: tierFor(tiers, r.state.spend30d).name, spend30d: r.state.spend30d };
-};
+export const tierAtTime = (s: UserState, t: number, tiers: readonly TierDef[] = DEFAULT_TIERS) =>
+  s.tier.peekAt(t, tiers);
 
 /** Apply a user's events (any order; sorted by the tie-break rule) and collect per-day aggregates. */
 export const replayUser = (
@@ -233,13 +248,19 @@ export const replayUser = (
   days: Map<string, DayRewards>;
   rejected: { event: UserEvent; reason: string; code: RejectCode }[];
 } => {
-  let state = start;
+  // `start` stays as it was (callers replay several sequences from one start).
+  const state = cloneUser(start);
   const days = new Map<string, DayRewards>();
   const rejected: { event: UserEvent; reason: string; code: RejectCode }[] = [];
+  let dayCache = { from: 0, to: -1, key: '' };
   for (const e of [...events].sort(compareEvents)) {
-    const day = dayOf(e.eventTime);
+    // dayOf formats a date; the events are sorted, so it changes once a day, not once an event.
+    if (e.eventTime < dayCache.from || e.eventTime > dayCache.to) {
+      const key = dayOf(e.eventTime);
+      dayCache = { from: dayStart(key), to: dayStart(key) + DAY_MS - 1, key };
+    }
+    const day = dayCache.key;
     const r = applyUserEvent(state, e, days.get(day), tiers);
-    state = r.state;
     if (r.day) days.set(day, r.day);
     if (r.outcome.kind === 'rejected') rejected.push({ event: e, reason: r.outcome.reason, code: r.outcome.code });
   }
@@ -251,41 +272,132 @@ export interface UserStateJson {
   positions: PositionJson[];
   tier: TierStateJson;
   recent: [string, number][];
-  /** Absent in states written before lots existed: read as average cost with one opening lot per position. */
+  /** Absent in states written before lots existed: read with the deployment's method, one opening lot per position. */
   costMethod?: CostMethod;
   lots?: Record<string, LotQueueJson>;
 }
 
+/** The whole state in one JSON value (the warehouse snapshot; unchanged since before the day buckets). */
 export const userToJson = (s: UserState): UserStateJson => ({
   userId: s.userId,
   positions: [...s.positions.values()].map(positionToJson),
   tier: tierStateToJson(s.tier),
-  recent: [...s.recent],
+  recent: [...s.recent.entries()],
   costMethod: s.costMethod,
-  lots: Object.fromEntries([...s.lots].map(([a, q]) => [a, lotQueueToJson(q)])),
+  lots: lotsToJson(s),
 });
 
+const lotsToJson = (s: UserState): Record<string, LotQueueJson> =>
+  Object.fromEntries([...s.lots].map(([a, q]) => [a, lotQueueToJson(q)]));
+
 /**
- * Parse a stored state. A state written before lots existed has no method: it takes `method` (the
- * deployment's) with one opening lot per position. A state kept by ANOTHER method is refused: mixing
- * methods would give numbers no single method produces; changing it means rebuilding from history.
+ * A stored state's method and lots. A state written before lots existed has no method: it takes the
+ * deployment's, with one opening lot per position. A state kept by ANOTHER method is refused: mixing
+ * methods gives numbers no single method produces; changing it means rebuilding from history.
  */
-export const userFromJson = (j: UserStateJson, method: CostMethod = DEFAULT_COST_METHOD): UserState => {
-  if (j.costMethod !== undefined && j.costMethod !== method) {
+const lotsFromJson = (
+  userId: string,
+  positions: ReadonlyMap<string, Position>,
+  stored: { costMethod?: CostMethod; lots?: Record<string, LotQueueJson> },
+  method: CostMethod,
+): Map<string, LotQueue> => {
+  if (stored.costMethod !== undefined && stored.costMethod !== method) {
     throw new CryptolambdaError(
       'INVALID_CONFIG',
-      `the state of ${j.userId} is kept by cost-basis method ${j.costMethod}, this deployment uses ${method}`,
-      `run with --cost-basis ${j.costMethod} (CRYPTOLAMBDA_COST_BASIS), or rebuild both layers from history to change it`,
+      `the state of ${userId} is kept by cost-basis method ${stored.costMethod}, this deployment uses ${method}`,
+      `run with --cost-basis ${stored.costMethod} (CRYPTOLAMBDA_COST_BASIS), or rebuild both layers from history to change it`,
     );
   }
-  const positions = new Map(j.positions.map((p) => [p.asset, positionFromJson(p)]));
-  const costMethod = method;
   const lots = new Map<string, LotQueue>();
   for (const [asset, p] of positions) {
-    const q = j.lots?.[asset];
-    lots.set(asset, q === undefined ? openingLots(p, costMethod) : lotQueueFromJson(q));
+    const q = stored.lots?.[asset];
+    lots.set(asset, q === undefined ? openingLots(p, method) : lotQueueFromJson(q));
   }
-  return { userId: j.userId, positions, tier: tierStateFromJson(j.tier), recent: new Map(j.recent), costMethod, lots };
+  return lots;
+};
+
+export const userFromJson = (j: UserStateJson, method: CostMethod = DEFAULT_COST_METHOD): UserState => {
+  const positions = new Map(j.positions.map((p) => [p.asset, positionFromJson(p)]));
+  return {
+    userId: j.userId,
+    positions,
+    tier: TierWindow.from(tierStateFromJson(j.tier)),
+    recent: DedupIds.fromEntries(DEDUP_WINDOW_MS, j.recent),
+    changedAssets: new Set(),
+    costMethod: method,
+    lots: lotsFromJson(j.userId, positions, j, method),
+  };
+};
+
+/**
+ * The state as separately stored parts, for a store that writes what changed (issue 13): one value
+ * per asset, a small tier head, the spend of each event day, a small dedup head and the event ids of
+ * each event day. `userChanges` names the parts to rewrite or delete since `clearUserChanges`.
+ */
+export interface UserParts {
+  userId: string;
+  positions: PositionJson[];
+  tierHead: TierHeadJson;
+  spendDays: [string, SpendBucketJson][];
+  dedupHead: DedupHeadJson;
+  dedupDays: [string, DedupBucketJson][];
+  /** Lots per asset: written with the asset's position (both change together, see `changedAssets`). */
+  costMethod?: CostMethod;
+  lots?: Record<string, LotQueueJson>;
+}
+
+export const userToParts = (s: UserState): UserParts => ({
+  userId: s.userId,
+  positions: [...s.positions.values()].map(positionToJson),
+  tierHead: s.tier.headToJson(),
+  spendDays: s.tier.bucketKeys().map((d) => [d, s.tier.bucketToJson(d)]),
+  dedupHead: s.recent.headToJson(),
+  dedupDays: s.recent.bucketKeys().map((d) => [d, s.recent.bucketToJson(d)]),
+  costMethod: s.costMethod,
+  lots: lotsToJson(s),
+});
+
+export const userFromParts = (p: UserParts, method: CostMethod = DEFAULT_COST_METHOD): UserState => {
+  const positions = new Map(p.positions.map((x) => [x.asset, positionFromJson(x)]));
+  return {
+    userId: p.userId,
+    positions,
+    tier: TierWindow.fromParts(p.tierHead, p.spendDays),
+    recent: DedupIds.fromParts(DEDUP_WINDOW_MS, p.dedupHead, p.dedupDays),
+    changedAssets: new Set(),
+    costMethod: method,
+    lots: lotsFromJson(p.userId, positions, p, method),
+  };
+};
+
+export interface UserChanges {
+  /** Assets whose position value must be rewritten. */
+  readonly assets: ReadonlySet<string>;
+  readonly tierHead: boolean;
+  /** Spend day buckets to rewrite / to delete. */
+  readonly spendDays: ReadonlySet<string>;
+  readonly spendDaysDropped: ReadonlySet<string>;
+  readonly dedupHead: boolean;
+  /** Event-id day buckets to rewrite (the ids added since; buckets only grow) / to delete. */
+  readonly dedupDays: ReadonlySet<string>;
+  readonly dedupDaysDropped: ReadonlySet<string>;
+}
+
+/** What changed since the last `clearUserChanges` (live views: read them before clearing). */
+export const userChanges = (s: UserState): UserChanges => ({
+  assets: s.changedAssets,
+  tierHead: s.tier.changes.head,
+  spendDays: s.tier.changes.days,
+  spendDaysDropped: s.tier.changes.dropped,
+  dedupHead: s.recent.changes.head,
+  dedupDays: s.recent.changes.days,
+  dedupDaysDropped: s.recent.changes.dropped,
+});
+
+export const clearUserChanges = (s: UserState): void => {
+  s.changedAssets.clear();
+  s.tier.clearChanges();
+  s.recent.clearChanges();
 };
 
 export interface DayRewardsJson {

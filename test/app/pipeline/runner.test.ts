@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunLedger, readPipelineStatus } from '../../../src/app/pipeline/ledger.js';
 import { pipelineLockPath } from '../../../src/app/pipeline/lock.js';
 import { type PipelineEvent, PipelineRunner } from '../../../src/app/pipeline/runner.js';
+import { CryptolambdaError } from '../../../src/core/errors.js';
 import type { Alert } from '../../../src/core/pipeline/alerts.js';
 import type { StepDef } from '../../../src/core/pipeline/dag.js';
 import type { RunRecord } from '../../../src/core/pipeline/run.js';
@@ -104,6 +105,28 @@ describe('PipelineRunner', () => {
     expect(alerts).toEqual([]);
     // The lock is released after the run.
     await expect(readFile(pipelineLockPath(stateDir), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('retries per error code: NO_DATA and INVALID_ARGUMENT fail at once, BROKER_UNREACHABLE is retried', async () => {
+    for (const [code, attempts] of [
+      ['NO_DATA', 1],
+      ['INVALID_ARGUMENT', 1],
+      ['BROKER_UNREACHABLE', 3],
+    ] as const) {
+      let calls = 0;
+      const step: StepDef = {
+        name: 'batch',
+        dependsOn: [],
+        retries: 2,
+        backoffMs: 1,
+        run: async () => {
+          calls++;
+          throw new CryptolambdaError(code, `${code} happened`);
+        },
+      };
+      const run = await runner([step]).runDate(`2024-03-0${attempts + 1}`);
+      expect([code, run.status, calls, run.steps[0]!.attempts]).toEqual([code, 'failed', attempts, attempts]);
+    }
   });
 
   it('retries a failing step with exponential backoff, then blocks its dependents only', async () => {

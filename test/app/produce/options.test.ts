@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   formatProgress,
   formatSummary,
-  parseDuration,
   parseSeed,
   parseStart,
   parseSymbols,
@@ -13,12 +12,6 @@ describe('produce prices flag parsing', () => {
     expect(parseSymbols(' btcusdt,ETHUSDT,,btcUSDT ')).toEqual(['BTCUSDT', 'ETHUSDT']);
     expect(() => parseSymbols('BTC/USDT')).toThrow('--symbols: "BTC/USDT" is not an exchange symbol');
     expect(() => parseSymbols(' , ')).toThrow('--symbols: no symbol given');
-  });
-
-  it('parses durations', () => {
-    expect(['90', '500ms', '30s', '5m', '2h'].map(parseDuration)).toEqual([90_000, 500, 30_000, 300_000, 7_200_000]);
-    expect(() => parseDuration('1.5m')).toThrow('--duration: "1.5m" is not a duration');
-    expect(() => parseDuration('0')).toThrow('--duration: 0 is out of range');
   });
 
   it('parses seeds and start times', () => {

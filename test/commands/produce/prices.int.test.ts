@@ -162,6 +162,8 @@ describe('cryptolambda produce prices (built CLI, real Kafka)', () => {
     expect(r.stderr).toBe('Error: --symbols: "BTC-USDT" is not an exchange symbol\nHint: e.g. BTCUSDT,ETHUSDT\n');
     const d = await runCli(['produce', 'prices', '--source', 'synthetic', '--duration', 'soon']);
     expect(d.code).toBe(2);
-    expect(d.stderr.split('\n')[0]).toBe('Error: --duration: "soon" is not a duration');
+    expect(d.stderr.split('\n')[0]).toBe(
+      'Error: Parsing --duration: "soon" is not a duration (e.g. 500ms, 30s, 5m, 2h, 2d)',
+    );
   });
 });
