@@ -15,6 +15,10 @@ export default class Ingest extends BaseCommand<typeof Ingest> {
   static override examples = ['<%= config.bin %> ingest', '<%= config.bin %> ingest --compact --json'];
   static override flags = {
     compact: Flags.boolean({ description: 'Afterwards, merge each partition’s small files into one.' }),
+    'accept-gap': Flags.boolean({
+      description:
+        'Offsets gone from Kafka (retention) are data loss: record them as a gap in the manifest and continue instead of exiting 10.',
+    }),
     ...jobMetricsFlags,
   };
 
@@ -28,6 +32,7 @@ export default class Ingest extends BaseCommand<typeof Ingest> {
       () =>
         runIngestRaw(this.appConfig, {
           compact: this.flags.compact,
+          acceptGap: this.flags['accept-gap'],
           // A terminal gets one line redrawn in place; pipes and logs get a plain line per second.
           onProgress: (p) => {
             if (this.jsonEnabled()) return;

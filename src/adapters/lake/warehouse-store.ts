@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { type Duck, ident, literal } from '../duckdb/db.js';
+import { LedgerSchema, parseLakeFile } from './lake-schemas.js';
 import { removeUnlisted, writeFileAtomic } from './manifest.js';
 
 /** One published warehouse file: table `table`, partition dt=`date`. */
@@ -37,7 +38,8 @@ export const ledgerPath = (lakeDir: string): string => path.join(warehouseDir(la
 
 export const readLedger = async (lakeDir: string): Promise<WarehouseLedger> => {
   try {
-    return JSON.parse(await readFile(ledgerPath(lakeDir), 'utf8')) as WarehouseLedger;
+    const file = ledgerPath(lakeDir);
+    return parseLakeFile(LedgerSchema, file, await readFile(file, 'utf8')) as WarehouseLedger;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY;
     throw err;

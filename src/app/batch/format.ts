@@ -28,6 +28,10 @@ export const formatIngestSummary = (r: IngestRawResult): string[] => {
   ];
   if (r.dates.length > 0) lines.push(`dates: ${r.dates.join(', ')}`);
   if (r.lateDates.length > 0) lines.push(`late data for already built dates (rebuild them): ${r.lateDates.join(', ')}`);
+  for (const g of r.gaps)
+    lines.push(
+      `gap accepted: ${g.topic}[${g.partition}] offsets ${g.from}..${BigInt(g.to) - 1n} (${n(g.lost)}) were gone from Kafka; recorded in the manifest`,
+    );
   if (r.orphansRemoved > 0) lines.push(`removed ${n(r.orphansRemoved)} unpublished files of an interrupted run`);
   if (r.compaction)
     lines.push(
