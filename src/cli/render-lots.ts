@@ -1,6 +1,7 @@
+import type { HistoryDayJson, HistoryJson, PerformanceJson } from '../core/analytics/series-views.js';
 import type { GainRowJson, GainsJson } from '../core/portfolio/gains.js';
 import { usd } from './numbers.js';
-import { signedUsd } from './render-serving.js';
+import { PNL, signedUsd } from './render-serving.js';
 import { renderTableModel, type TableModel, type ViewOptions, wrapParts } from './table.js';
 
 /** `gains`: one row per lot piece of a disposal (the --json rows), fitted to the terminal. */
@@ -41,5 +42,62 @@ export const renderGains = (g: GainsJson, o: ViewOptions): string => {
     `batch as of ${g.batchAsOf ?? '-'}; speed days ${g.speedDays.join(', ') || '-'}; amounts in USD`,
   ];
   for (const w of g.warnings) lines.push(o.c.yellow(`warning: ${w}`));
+  return lines.join('\n');
+};
+
+export const historyModel = (h: HistoryJson): TableModel<HistoryDayJson> => ({
+  columns: [
+    { header: 'date', kind: 'text', value: (d) => d.day },
+    { header: 'value', kind: 'usd', csv: 'market_value', value: (d) => d.marketValue },
+    { header: 'cost basis', kind: 'usd', csv: 'cost_basis', value: (d) => d.costBasis },
+    { header: PNL.unrealized, kind: 'pnl', csv: 'unrealized_pnl', value: (d) => d.unrealizedPnl },
+    { header: PNL.realized, kind: 'pnl', csv: 'realized_pnl', value: (d) => d.realizedPnl },
+    { header: 'cash in', kind: 'usd', priority: 2, csv: 'cash_in', value: (d) => d.cashIn },
+    { header: 'cash out', kind: 'usd', priority: 2, csv: 'cash_out', value: (d) => d.cashOut },
+    { header: 'fees', kind: 'usd', priority: 3, value: (d) => d.fees },
+    { header: 'events', kind: 'int', priority: 4, value: (d) => d.events },
+  ],
+  rows: h.days,
+});
+
+export const renderHistory = (h: HistoryJson, o: ViewOptions): string => {
+  const lines = [
+    ...wrapParts([h.userId, `${h.from} .. ${h.to}`, `(batch as of ${h.batchAsOf ?? '-'})`], o.width),
+    renderTableModel(historyModel(h), o),
+    'amounts in USD at each day’s close; realized P&L is cumulative',
+  ];
+  for (const w of h.warnings) lines.push(o.c.yellow(`warning: ${w}`));
+  return lines.join('\n');
+};
+
+export const performanceModel = (p: PerformanceJson): TableModel<PerformanceJson['daily'][number]> => ({
+  columns: [
+    { header: 'date', kind: 'text', value: (d) => d.day },
+    { header: 'start value', kind: 'usd', csv: 'start_value', value: (d) => d.startValue },
+    { header: 'end value', kind: 'usd', csv: 'end_value', value: (d) => d.endValue },
+    { header: 'daily return', kind: 'ratio', csv: 'r', value: (d) => d.r },
+  ],
+  rows: p.daily,
+});
+
+export const renderPerformance = (p: PerformanceJson, o: ViewOptions): string => {
+  const lines = [
+    ...wrapParts([p.userId, `${p.period} ${p.from} .. ${p.to}`, `(batch as of ${p.batchAsOf ?? '-'})`], o.width),
+    ...wrapParts(
+      [
+        `TWR ${p.twrPct} %`,
+        `XIRR ${p.xirrPct === null ? '-' : `${p.xirrPct} % a year`}`,
+        `net P&L ${signedUsd(o, p.netPnl)}`,
+        `fees ${usd(p.fees)}`,
+      ],
+      o.width,
+    ),
+    ...wrapParts(
+      [`value ${usd(p.startValue)} -> ${usd(p.endValue)}`, `cash in ${usd(p.cashIn)}`, `cash out ${usd(p.cashOut)}`],
+      o.width,
+    ),
+    'TWR chains (end value + cash out) / (start value + cash in) - 1 per day; amounts in USD',
+  ];
+  for (const w of p.warnings) lines.push(o.c.yellow(`warning: ${w}`));
   return lines.join('\n');
 };

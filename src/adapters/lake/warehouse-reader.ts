@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
-import type { PriceEvent } from '../../core/events/types.js';
+import type { PriceEvent, UserEvent } from '../../core/events/types.js';
+import { validateReward, validateTransaction } from '../../core/events/validate.js';
 import { PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
 import type { Disposal, DisposalKind } from '../../core/portfolio/lot-accounting.js';
 import { type OpenLot, summarizeLots } from '../../core/portfolio/lots.js';
@@ -385,5 +386,63 @@ export class WarehouseReader {
       tradeId: String(r.trade_id),
       source: r.source as PriceEvent['source'],
     }));
+  }
+
+  /**
+   * One user's raw-zone events with event time <= `to` (ms), validated by the core as the batch
+   * does (a row the validators refuse is skipped: the batch records it in batch_rejects).
+   */
+  async userEvents(userId: string, to: number): Promise<UserEvent[]> {
+    const m = await readManifest(this.lakeDir);
+    const of = (table: string) =>
+      m.files.filter((x) => x.table === table && x.minEventTime <= to).map((x) => path.join(this.lakeDir, x.path));
+    const out: UserEvent[] = [];
+    const tx = of('transactions');
+    if (tx.length > 0) {
+      const rows = await this.duck.rows<Record<string, unknown>>(
+        `SELECT event_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price,
+                CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms FROM ${files(tx)}
+         WHERE user_id = $1 AND event_time_ms <= $2`,
+        [userId, BigInt(to)],
+      );
+      for (const r of rows) {
+        const v = validateTransaction({
+          kind: 'transaction',
+          eventId: r.event_id,
+          userId,
+          type: r.type,
+          asset: r.asset,
+          quantity: r.quantity,
+          price: r.price,
+          fee: r.fee,
+          feeAsset: r.fee_asset,
+          eventTime: num(r.event_time_ms),
+        });
+        if (v.ok) out.push(v.event);
+      }
+    }
+    const rw = of('rewards');
+    if (rw.length > 0) {
+      const rows = await this.duck.rows<Record<string, unknown>>(
+        `SELECT event_id, reward_type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price,
+                event_time_ms, ref_event_id FROM ${files(rw)} WHERE user_id = $1 AND event_time_ms <= $2`,
+        [userId, BigInt(to)],
+      );
+      for (const r of rows) {
+        const v = validateReward({
+          kind: 'reward',
+          eventId: r.event_id,
+          userId,
+          rewardType: r.reward_type,
+          asset: r.asset,
+          quantity: r.quantity,
+          price: r.price,
+          eventTime: num(r.event_time_ms),
+          ...(r.ref_event_id === null || r.ref_event_id === undefined ? {} : { refEventId: r.ref_event_id }),
+        });
+        if (v.ok) out.push(v.event);
+      }
+    }
+    return out;
   }
 }

@@ -26,7 +26,8 @@ import { RETURN_SCALE } from './correlation.js';
  * -MVB at t = 0, -CFin_d at t = d, +CFout_d at t = d + 1 and +MVE at t = n (days), found as the
  * daily growth factor y = (1 + R)^(1/365) by bisection in 30-digit fixed point (every product
  * HALF-EVEN), so every machine gets the same digits; R = y^365 - 1 HALF-EVEN to XIRR_SCALE (12).
- * Undefined (null) when the flows never change sign or no root lies in y in [0.9, 1.1].
+ * Undefined (null) when the flows never change sign or no root lies in y in [0.5, 3]. Over very short
+ * periods the annualized figure is extreme by nature (a 30 % day is ~1e21 % a year): read TWR there.
  */
 export const XIRR_SCALE = 12;
 const FX = 30;
@@ -155,8 +156,9 @@ export const xirr = (mvStart: Decimal, days: readonly DayPoint[]): Decimal | nul
   });
   at[n] = at[n]! + toFx(days[n - 1]!.mvEnd);
   if (!at.some((f) => f < 0n) || !at.some((f) => f > 0n)) return null;
-  let lo = (ONE * 9n) / 10n;
-  let hi = (ONE * 11n) / 10n;
+  // A daily growth factor in [0.5, 3] spans any return a portfolio can have over a day or more.
+  let lo = ONE / 2n;
+  let hi = ONE * 3n;
   const sLo = futureValue(at, lo) > 0n;
   if (sLo === futureValue(at, hi) > 0n) return null;
   while (hi - lo > 1n) {

@@ -9,6 +9,7 @@ import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
 import { runBatch } from '../../../src/app/batch/run-batch.js';
 import { openServing } from '../../../src/app/serving/context.js';
 import { getGains } from '../../../src/app/serving/gains.js';
+import { getHistory, getPerformance } from '../../../src/app/serving/history.js';
 import { reconcile } from '../../../src/app/serving/reconcile.js';
 import { deleteKeyspace, runStream } from '../../../src/app/stream/run-stream.js';
 import type { Config } from '../../../src/config/config.js';
@@ -17,7 +18,7 @@ import type { Disposal } from '../../../src/core/portfolio/lot-accounting.js';
 import type { CostMethod } from '../../../src/core/portfolio/lots.js';
 import { lotQueueFromJson } from '../../../src/core/portfolio/lots.js';
 import type { UserStateJson } from '../../../src/core/speed/user-ledger.js';
-import { reward, tx } from '../../core/build.js';
+import { reward, trade, tx } from '../../core/build.js';
 import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
 import { produceEvents } from '../batch/support.js';
 
@@ -167,7 +168,13 @@ describe('lots golden cases through Kafka, the stream, ingest and batch', () => 
     'average',
   ] as const)('%s: both layers give the hand-worked gains and lots, and reconcile clean', async (method) => {
     const config = await setup(method);
-    await produceEvents(config, events);
+    // Closes of BTC: 120 at the end of D1, 160 at the end of D2 (the batch's fact_price_daily, and
+    // the speed layer's last 5m candle of D2 while only D1 is built).
+    await produceEvents(config, [
+      ...events,
+      trade({ eventId: 'synthetic:BTCUSDT:1', symbol: 'BTCUSDT', price: '120', eventTime: at(D1, '23:00:00') }),
+      trade({ eventId: 'synthetic:BTCUSDT:2', symbol: 'BTCUSDT', price: '160', eventTime: at(D2, '23:00:00') }),
+    ]);
     await runStream(config, {
       exitWhenIdleMs: 2000,
       checkpointIntervalMs: 200,
@@ -189,6 +196,7 @@ describe('lots golden cases through Kafka, the stream, ingest and batch', () => 
       }
       expect(rows).toEqual(EXPECTED[method]);
       expect((await reconcile(ctx, D1)).summary).toMatchObject({ clean: true, fieldsMismatched: 0 });
+      await expectReturns(ctx, method);
     } finally {
       ctx.close();
     }
@@ -200,6 +208,7 @@ describe('lots golden cases through Kafka, the stream, ingest and batch', () => 
         await Promise.all(['la', 'lb', 'lc', 'lw'].map((u) => ctx.warehouse.gainRows(u, D1, D2)))
       ).flat();
       expect(batchRows.map(rowOf)).toEqual(EXPECTED[method]);
+      await expectReturns(ctx, method);
       const r = await reconcile(ctx, D2);
       expect(r.summary).toMatchObject({ clean: true, fieldsMismatched: 0, missingInBatch: 0, missingInSpeed: 0 });
 
@@ -240,6 +249,33 @@ describe('lots golden cases through Kafka, the stream, ingest and batch', () => 
     }
   }, 180_000);
 });
+
+/**
+ * la's returns, worked by hand (the same whatever the method; only the realized / unrealized split
+ * moves): D1 buys 470 in, value 4 x 120 = 480, r1 = 480 / 470 - 1 = 0.021276595744680851;
+ * D2 sells 2.5 @150 (375 out), value 1.5 x 160 = 240, r2 = (240 + 375) / 480 - 1 = 0.28125;
+ * TWR = 1.021276595744680851 x 1.28125 - 1 = 0.308510638297872340; net P&L 240 - 470 + 375 = 145.
+ */
+const expectReturns = async (ctx: Awaited<ReturnType<typeof openServing>>, method: CostMethod) => {
+  const h = await getHistory(ctx, 'la', { from: D1, to: D2 });
+  expect(h.points.map((p) => [p.day, p.mvEnd.toPlain(), p.cfIn.toPlain(), p.cfOut.toPlain()])).toEqual([
+    [D1, '480', '470', '0'],
+    [D2, '240', '0', '375'],
+  ]);
+  const split: Record<CostMethod, string[]> = {
+    fifo: ['175', '80', '65'],
+    lifo: ['165', '70', '75'],
+    hifo: ['155', '60', '85'],
+    average: ['176.25', '81.25', '63.75'],
+  };
+  const d2 = h.points[1]!;
+  expect([d2.costBasis.toPlain(), d2.realizedPnl.toPlain(), d2.unrealizedPnl.toPlain()]).toEqual(split[method]);
+  const p = await getPerformance(ctx, 'la', { from: D1, to: D2 });
+  expect(p.returns.daily.map((d) => d.r.toPlain())).toEqual(['0.021276595744680851', '0.28125']);
+  expect(p.returns.twr.toString()).toBe('0.308510638297872340');
+  expect(p.returns.netPnl.toPlain()).toBe('145');
+  expect(p.returns.xirr).not.toBeNull();
+};
 
 /** The year's `other` (USD fees expensed) as the expense row it was summed from (one per user here). */
 const expenseRow = (user: string, other: { neg(): { toPlain(): string }; toPlain(): string }): Row => [
