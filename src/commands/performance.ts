@@ -10,7 +10,7 @@ import { parseUserId } from '../core/serving/input.js';
 export default class Performance extends BaseCommand<typeof Performance> {
   static override summary = "A user's returns over a period: time-weighted (TWR), money-weighted (XIRR), P&L, fees.";
   static override description =
-    'TWR chains (end value + cash out) / (start value + cash in) - 1 per day (Portfolio Performance’s formula); cash flows and rounding are in docs/core.md §9.';
+    'TWR chains (end value + cash out) / (start value + cash in) - 1 per day (Portfolio Performance’s formula); cash flows and rounding are in docs/core.md §7a.';
   static override examples = [
     '<%= config.bin %> performance u0001 --period ytd',
     '<%= config.bin %> performance u0001 --from 2026-11-01 --to 2026-11-30 --json',

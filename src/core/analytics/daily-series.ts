@@ -7,7 +7,7 @@ import { applyUserEvent, DAY_MS, type DayRewards, dayOf, dayStart, emptyUser } f
 import { addFlow, type DayPoint, type Flow, flowOf, NO_FLOW } from './returns.js';
 
 /**
- * A user's portfolio day by day (docs/core.md §9): the core replay of the user's events (the same
+ * A user's portfolio day by day (docs/core.md §7a): the core replay of the user's events (the same
  * applyUserEvent both layers call), valued at the end of each day at that day's close. Feeds
  * `history` (value, cost basis, realized / unrealized P&L) and `performance` (TWR, XIRR, P&L, fees).
  *

@@ -5,7 +5,7 @@ import { notional } from '../portfolio/position.js';
 import { RETURN_SCALE } from './correlation.js';
 
 /**
- * Returns of a user's crypto portfolio over a period, exactly (docs/core.md §9).
+ * Returns of a user's crypto portfolio over a period, exactly (docs/core.md §7a).
  *
  * The portfolio is the user's crypto holdings; USD is outside it. A cash flow is money crossing
  * that boundary, valued at the event's price:

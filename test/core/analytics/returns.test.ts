@@ -12,7 +12,7 @@ const day = (d: string, mvEnd: string, cfIn = '0', cfOut = '0'): DayPoint => ({
   fees: u('0'),
 });
 
-describe('cash flows (docs/core.md §9)', () => {
+describe('cash flows (docs/core.md §7a)', () => {
   it('buys and deposits flow in with their USD fee; sells flow out net of it; withdrawals at market', () => {
     const f = (e: Parameters<typeof flowOf>[0]) => {
       const x = flowOf(e);
