@@ -115,8 +115,8 @@ export const getPerformance = async (
   opts: { period?: PeriodName; from?: string; to?: string } = {},
 ): Promise<Performance> => {
   const userId = parseUserId(rawUserId);
-  if (opts.period !== undefined && (opts.from !== undefined || opts.to !== undefined)) {
-    throw new CryptolambdaError('INVALID_ARGUMENT', '--period and --from/--to are exclusive');
+  if (opts.period !== undefined && opts.from !== undefined) {
+    throw new CryptolambdaError('INVALID_ARGUMENT', '--period and --from are exclusive (a period ends on --to)');
   }
   const to = opts.to === undefined ? await latestDay(ctx) : parseDate(opts.to, '--to');
   const period = opts.period ?? (opts.from === undefined ? 'ytd' : 'custom');
