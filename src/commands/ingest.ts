@@ -35,18 +35,15 @@ export default class Ingest extends BaseCommand<typeof Ingest> {
           acceptGap: this.flags['accept-gap'],
           // A terminal gets one line redrawn in place; pipes and logs get a plain line per second.
           onProgress: (p) => {
-            if (this.jsonEnabled()) return;
             const now = Date.now();
             if (!tty && now - last < 1000 && p.records < p.total) return;
             last = now;
-            process.stderr.write(
-              tty ? `\r\x1b[K${formatIngestProgress(p, true)}` : `${formatIngestProgress(p, false)}\n`,
-            );
+            this.logs.statusLine(formatIngestProgress(p, tty));
           },
         }),
       fillIngest,
     );
-    if (tty && !this.jsonEnabled()) process.stderr.write('\n');
+    this.logs.endStatus();
     for (const line of formatIngestSummary(r)) this.log(line);
     return r;
   }

@@ -93,6 +93,7 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
             `stream ${m.workerId} p[${m.partitions.join(',')}] ${m.eventsPerSec} ev/s, ${m.records} records, lag ${m.lag}, ` +
               `watermark delay ${m.watermarkDelayMs === null ? 'n/a' : `${(m.watermarkDelayMs / 1000).toFixed(1)} s`}, ` +
               `late ${m.late}, too late ${m.tooLate}, user events ${m.userEvents}, rejected ${m.rejected}, invalid ${m.invalid}`,
+            { metrics: m },
           ),
       }),
     ).finally(() => endpoint?.close());
