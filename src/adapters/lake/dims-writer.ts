@@ -1,7 +1,8 @@
 import { columnsDdl, DIM_ASSET, DIM_DATE, DIM_USER } from '../../core/warehouse/schema.js';
-import type { Duck } from '../duckdb/db.js';
+import { type Duck, literal } from '../duckdb/db.js';
 import type { Manifest } from './manifest.js';
 import { filesWhere, parquetList } from './raw-zone-reader.js';
+import { stagedPath } from './staging.js';
 
 /**
  * Stage the dimensions of the newest build (stage_dim_user / _asset / _date) from the raw zone up to
@@ -69,6 +70,7 @@ export const stageUserTiers = async (
   await duck.run('CREATE OR REPLACE TABLE stage_user_tier (user_id VARCHAR NOT NULL, tier VARCHAR NOT NULL)');
   if (files.length > 0)
     await duck.run(
-      `INSERT INTO stage_user_tier SELECT user_id, tier FROM read_parquet(${parquetList(lakeDir, files)})`,
+      // Shard tier files are never published: they stay under warehouse/_staging/ (staging.ts).
+      `INSERT INTO stage_user_tier SELECT user_id, tier FROM read_parquet([${files.map((f) => literal(stagedPath(lakeDir, f.path))).join(', ')}])`,
     );
 };

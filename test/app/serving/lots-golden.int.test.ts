@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
 import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
@@ -11,7 +10,7 @@ import { openServing } from '../../../src/app/serving/context.js';
 import { getGains } from '../../../src/app/serving/gains.js';
 import { getHistory, getPerformance } from '../../../src/app/serving/history.js';
 import { reconcile } from '../../../src/app/serving/reconcile.js';
-import { deleteKeyspace, runStream } from '../../../src/app/stream/run-stream.js';
+import { runStream } from '../../../src/app/stream/run-stream.js';
 import type { Config } from '../../../src/config/config.js';
 import type { UserEvent } from '../../../src/core/events/types.js';
 import type { Disposal } from '../../../src/core/portfolio/lot-accounting.js';
@@ -19,7 +18,7 @@ import type { CostMethod } from '../../../src/core/portfolio/lots.js';
 import { lotQueueFromJson } from '../../../src/core/portfolio/lots.js';
 import type { UserStateJson } from '../../../src/core/speed/user-ledger.js';
 import { reward, trade, tx } from '../../core/build.js';
-import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
+import { streamTestConfig } from '../../support/stream.js';
 import { produceEvents } from '../batch/support.js';
 
 /**
@@ -147,16 +146,10 @@ const rowOf = (d: Disposal): Row => [
   d.gain.toPlain(),
 ];
 
+/** The test's own topics, keyspace (support/stream.ts) and lake, with the method under test. */
 const setup = async (costBasis: CostMethod): Promise<Config> => {
-  const config = testConfig({ lakeDir: mkdtempSync(path.join(tmpdir(), 'cl-lots-')), costBasis });
-  cleanupTopicsAfter(config);
-  onTestFinished(async () => {
-    rmSync(config.lakeDir, { recursive: true, force: true });
-    const r = await connectRedis(config);
-    await deleteKeyspace(r, keyspaceFor(config.topicPrefix));
-    r.disconnect();
-  });
-  await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
+  const config = await streamTestConfig({ lakeDir: mkdtempSync(path.join(tmpdir(), 'cl-lots-')), costBasis });
+  onTestFinished(() => rmSync(config.lakeDir, { recursive: true, force: true }));
   return config;
 };
 
