@@ -82,6 +82,44 @@ STORED AS PARQUET
 LOCATION '${LAKE}/warehouse/fact_price_daily';
 MSCK REPAIR TABLE cryptolambda.fact_price_daily;
 
+CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.fact_lot_daily (
+  `date` DATE,
+  `user_id` STRING,
+  `asset` STRING,
+  `cost_method` STRING,
+  `lot_id` STRING,
+  `seq` BIGINT,
+  `acquired_at_ms` BIGINT,
+  `original_quantity` DECIMAL(38,18),
+  `original_cost` DECIMAL(38,12),
+  `quantity` DECIMAL(38,18),
+  `cost` DECIMAL(38,12)
+)
+PARTITIONED BY (dt STRING)
+STORED AS PARQUET
+LOCATION '${LAKE}/warehouse/fact_lot_daily';
+MSCK REPAIR TABLE cryptolambda.fact_lot_daily;
+
+CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.fact_realized_gain (
+  `date` DATE,
+  `user_id` STRING,
+  `asset` STRING,
+  `event_id` STRING,
+  `kind` STRING,
+  `piece` INT,
+  `lot_id` STRING,
+  `acquired_at_ms` BIGINT,
+  `disposed_at_ms` BIGINT,
+  `quantity` DECIMAL(38,18),
+  `proceeds` DECIMAL(38,12),
+  `cost_basis` DECIMAL(38,12),
+  `gain` DECIMAL(38,12)
+)
+PARTITIONED BY (dt STRING)
+STORED AS PARQUET
+LOCATION '${LAKE}/warehouse/fact_realized_gain';
+MSCK REPAIR TABLE cryptolambda.fact_realized_gain;
+
 CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.snapshot_user_state (
   `date` DATE,
   `user_id` STRING,

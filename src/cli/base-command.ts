@@ -139,6 +139,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: 'Prefix for every topic name [env: CRYPTOLAMBDA_TOPIC_PREFIX].',
       helpGroup: 'GLOBAL',
     }),
+    'cost-basis': Flags.string({
+      description: 'Cost-basis method of the deployment: average, fifo, lifo, hifo [env: CRYPTOLAMBDA_COST_BASIS].',
+      helpGroup: 'GLOBAL',
+    }),
   };
 
   protected flags!: BaseFlags<T>;
@@ -206,6 +210,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       stateDir: this.flags['state-dir'],
       lakeDir: this.flags['lake-dir'],
       topicPrefix: this.flags['topic-prefix'],
+      costBasis: this.flags['cost-basis'],
     };
   }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CryptolambdaError } from '../core/errors.js';
 import { Decimal, USD_SCALE } from '../core/money/decimal.js';
+import { COST_METHODS } from '../core/portfolio/lots.js';
 import { registerSecret } from '../core/redact.js';
 import { checkTiers, DEFAULT_TIERS, type TierDef } from '../core/rewards/tiers.js';
 import { tryParseDuration } from '../core/time/duration.js';
@@ -80,6 +81,11 @@ export const ConfigSchema = z.object({
   topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, dot, underscore and dash only'),
   /** Kafka client id and consumer-group prefix. */
   clientId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, underscore and dash only'),
+  /**
+   * The deployment's cost-basis method (docs/core.md §3a). Both layers must run with the same one;
+   * a state kept by another method is refused, never silently mixed (rebuild to change it).
+   */
+  costBasis: z.enum(COST_METHODS, { message: `expected one of ${COST_METHODS.join(', ')}` }),
   /**
    * The cashback tier table (thresholds ascending from 0). Both layers read it, so changing it
    * needs a rebuild (`pipeline run --from … --force all`) and a stream restart to reconcile.
@@ -163,6 +169,7 @@ const ENV: Partial<Record<ConfigKey, string>> = {
   redisUrl: 'CRYPTOLAMBDA_REDIS_URL',
   topicPrefix: 'CRYPTOLAMBDA_TOPIC_PREFIX',
   clientId: 'CRYPTOLAMBDA_CLIENT_ID',
+  costBasis: 'CRYPTOLAMBDA_COST_BASIS',
   kafkaSsl: 'CRYPTOLAMBDA_KAFKA_SSL',
   kafkaSslCa: 'CRYPTOLAMBDA_KAFKA_SSL_CA',
   kafkaSaslMechanism: 'CRYPTOLAMBDA_KAFKA_SASL_MECHANISM',
@@ -211,6 +218,7 @@ export const defaultConfig = (
   redisUrl: 'redis://127.0.0.1:16379/0',
   topicPrefix: '',
   clientId: 'cryptolambda',
+  costBasis: 'average',
   rewardTiers: DEFAULT_TIERS.map((t) => ({
     name: t.name,
     threshold: t.threshold.toPlain(),

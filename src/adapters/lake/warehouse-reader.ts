@@ -1,13 +1,18 @@
 import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
-import type { PriceEvent } from '../../core/events/types.js';
-import { PRICE_SCALE, USD_SCALE } from '../../core/money/decimal.js';
+import type { PriceEvent, UserEvent } from '../../core/events/types.js';
+import { validateReward, validateTransaction } from '../../core/events/validate.js';
+import { PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
+import type { Disposal, DisposalKind } from '../../core/portfolio/lot-accounting.js';
+import { type OpenLot, summarizeLots } from '../../core/portfolio/lots.js';
 import type { BatchPositionRow, BatchRewardRow } from '../../core/serving/reconcile.js';
 import type { DayRewards, UserStateJson } from '../../core/speed/user-ledger.js';
 import {
   FACT_ASSET_CORRELATION,
+  FACT_LOT_DAILY,
   FACT_PORTFOLIO_DAILY,
   FACT_PRICE_DAILY,
+  FACT_REALIZED_GAIN,
   FACT_REWARD_DAILY,
   SNAPSHOT_USER_STATE,
 } from '../../core/warehouse/schema.js';
@@ -195,7 +200,9 @@ export class WarehouseReader {
         `SELECT user_id, asset, quantity_held, staked, cost_basis, realized_pnl, fees_paid, reward_income, event_count, events_day FROM ${src} WHERE date = $1::DATE`,
       [date],
     );
+    const lots = await this.lotRows(date);
     return rows.map((r) => ({
+      ...(lots === null ? {} : { lots: summarizeLots(lots.get(`${r.user_id}|${r.asset}`) ?? []) }),
       userId: String(r.user_id),
       asset: String(r.asset),
       quantity: fromDuckDecimal(r.quantity_held),
@@ -206,6 +213,66 @@ export class WarehouseReader {
       rewardIncome: fromDuckDecimal(r.reward_income),
       eventCount: num(r.event_count),
       eventsDay: num(r.events_day),
+    }));
+  }
+
+  /**
+   * Open lots of `date` by `${user}|${asset}` (fact_lot_daily), or null for a build made before lots
+   * existed (then reconcile does not compare lots).
+   */
+  async lotRows(date: string, userId?: string): Promise<Map<string, OpenLot[]> | null> {
+    if (this.filesOf(FACT_LOT_DAILY.name, [date]).length === 0) return null;
+    const rows = await this.query<Record<string, unknown>>(
+      FACT_LOT_DAILY.name,
+      [date],
+      (src) =>
+        `SELECT user_id, asset, lot_id, seq, acquired_at_ms, original_quantity, original_cost, quantity, cost FROM ${src}
+         WHERE date = $1::DATE ${userId === undefined ? '' : 'AND user_id = $2'} ORDER BY user_id, asset, seq`,
+      userId === undefined ? [date] : [date, userId],
+    );
+    const out = new Map<string, OpenLot[]>();
+    for (const r of rows) {
+      const k = `${r.user_id}|${r.asset}`;
+      let l = out.get(k);
+      if (l === undefined) {
+        l = [];
+        out.set(k, l);
+      }
+      l.push({
+        lotId: String(r.lot_id),
+        seq: num(r.seq),
+        acquiredAt: num(r.acquired_at_ms),
+        originalQuantity: fromDuckDecimal(r.original_quantity).rescale(QTY_SCALE),
+        originalCost: fromDuckDecimal(r.original_cost).rescale(USD_SCALE),
+        quantity: fromDuckDecimal(r.quantity).rescale(QTY_SCALE),
+        cost: fromDuckDecimal(r.cost).rescale(USD_SCALE),
+      });
+    }
+    return out;
+  }
+
+  /** One user's fact_realized_gain rows with date in [from, to], in disposal order. */
+  async gainRows(userId: string, from: string, to: string): Promise<Disposal[]> {
+    const dates = this.dates().filter((d) => d >= from && d <= to);
+    const rows = await this.query<Record<string, unknown>>(
+      FACT_REALIZED_GAIN.name,
+      dates,
+      (src) => `SELECT * FROM ${src} WHERE user_id = $1 ORDER BY disposed_at_ms, event_id, piece`,
+      [userId],
+    );
+    return rows.map((r) => ({
+      eventId: String(r.event_id),
+      userId: String(r.user_id),
+      asset: String(r.asset),
+      kind: String(r.kind) as DisposalKind,
+      piece: num(r.piece),
+      lotId: String(r.lot_id),
+      acquiredAt: num(r.acquired_at_ms),
+      disposedAt: num(r.disposed_at_ms),
+      quantity: fromDuckDecimal(r.quantity).rescale(QTY_SCALE),
+      proceeds: fromDuckDecimal(r.proceeds).rescale(USD_SCALE),
+      costBasis: fromDuckDecimal(r.cost_basis).rescale(USD_SCALE),
+      gain: fromDuckDecimal(r.gain).rescale(USD_SCALE),
     }));
   }
 
@@ -365,5 +432,63 @@ export class WarehouseReader {
       tradeId: String(r.trade_id),
       source: r.source as PriceEvent['source'],
     }));
+  }
+
+  /**
+   * One user's raw-zone events with event time <= `to` (ms), validated by the core as the batch
+   * does (a row the validators refuse is skipped: the batch records it in batch_rejects).
+   */
+  async userEvents(userId: string, to: number): Promise<UserEvent[]> {
+    const m = await readManifest(this.lakeDir);
+    const of = (table: string) =>
+      m.files.filter((x) => x.table === table && x.minEventTime <= to).map((x) => path.join(this.lakeDir, x.path));
+    const out: UserEvent[] = [];
+    const tx = of('transactions');
+    if (tx.length > 0) {
+      const rows = await this.duck.rows<Record<string, unknown>>(
+        `SELECT event_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price,
+                CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms FROM ${files(tx)}
+         WHERE user_id = $1 AND event_time_ms <= $2`,
+        [userId, BigInt(to)],
+      );
+      for (const r of rows) {
+        const v = validateTransaction({
+          kind: 'transaction',
+          eventId: r.event_id,
+          userId,
+          type: r.type,
+          asset: r.asset,
+          quantity: r.quantity,
+          price: r.price,
+          fee: r.fee,
+          feeAsset: r.fee_asset,
+          eventTime: num(r.event_time_ms),
+        });
+        if (v.ok) out.push(v.event);
+      }
+    }
+    const rw = of('rewards');
+    if (rw.length > 0) {
+      const rows = await this.duck.rows<Record<string, unknown>>(
+        `SELECT event_id, reward_type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price,
+                event_time_ms, ref_event_id FROM ${files(rw)} WHERE user_id = $1 AND event_time_ms <= $2`,
+        [userId, BigInt(to)],
+      );
+      for (const r of rows) {
+        const v = validateReward({
+          kind: 'reward',
+          eventId: r.event_id,
+          userId,
+          rewardType: r.reward_type,
+          asset: r.asset,
+          quantity: r.quantity,
+          price: r.price,
+          eventTime: num(r.event_time_ms),
+          ...(r.ref_event_id === null || r.ref_event_id === undefined ? {} : { refEventId: r.ref_event_id }),
+        });
+        if (v.ok) out.push(v.event);
+      }
+    }
+    return out;
   }
 }

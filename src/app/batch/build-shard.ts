@@ -12,7 +12,9 @@ import { buildUserDay, type UserDayResult } from '../../core/warehouse/day-build
 import { carryForwardValid, previousDate } from '../../core/warehouse/pending.js';
 import {
   BATCH_REJECTS,
+  FACT_LOT_DAILY,
   FACT_PORTFOLIO_DAILY,
+  FACT_REALIZED_GAIN,
   FACT_REWARD_DAILY,
   SNAPSHOT_USER_STATE,
   type TableDef,
@@ -23,6 +25,8 @@ import { type ShardSpec, shardLabel } from '../../core/warehouse/shard.js';
 export const SHARD_TABLES: readonly TableDef[] = [
   FACT_PORTFOLIO_DAILY,
   FACT_REWARD_DAILY,
+  FACT_LOT_DAILY,
+  FACT_REALIZED_GAIN,
   SNAPSHOT_USER_STATE,
   BATCH_REJECTS,
 ];
@@ -71,8 +75,11 @@ export const buildShard = async (
       shard,
     });
     for await (const u of inputs) {
-      const start = u.stateJson === undefined ? undefined : userFromJson(JSON.parse(u.stateJson) as UserStateJson);
-      const r = buildUserDay(u.userId, start, u.events, date, closes, tiers);
+      const start =
+        u.stateJson === undefined
+          ? undefined
+          : userFromJson(JSON.parse(u.stateJson) as UserStateJson, config.costBasis);
+      const r = buildUserDay(u.userId, start, u.events, date, closes, tiers, config.costBasis);
       stageUser(stage, date, u.userId, r, u.invalid, stats.rejectsByCode);
       tierStage.appendVarchar(u.userId);
       tierStage.appendVarchar(r.tierAtEnd);
@@ -141,6 +148,38 @@ const stageUser = (
   invalid: UserDayResult['rejects'],
   rejectsByCode: Record<string, number>,
 ): void => {
+  for (const { asset, lot: l } of r.lots) {
+    stage.get(FACT_LOT_DAILY.name)!.appendRow({
+      date,
+      user_id: userId,
+      asset,
+      cost_method: r.state.costMethod,
+      lot_id: l.lotId,
+      seq: l.seq,
+      acquired_at_ms: l.acquiredAt,
+      original_quantity: l.originalQuantity,
+      original_cost: l.originalCost,
+      quantity: l.quantity,
+      cost: l.cost,
+    });
+  }
+  for (const g of r.gains) {
+    stage.get(FACT_REALIZED_GAIN.name)!.appendRow({
+      date,
+      user_id: userId,
+      asset: g.asset,
+      event_id: g.eventId,
+      kind: g.kind,
+      piece: g.piece,
+      lot_id: g.lotId,
+      acquired_at_ms: g.acquiredAt,
+      disposed_at_ms: g.disposedAt,
+      quantity: g.quantity,
+      proceeds: g.proceeds,
+      cost_basis: g.costBasis,
+      gain: g.gain,
+    });
+  }
   for (const f of r.portfolio) {
     const p = f.position;
     stage.get(FACT_PORTFOLIO_DAILY.name)!.appendRow({

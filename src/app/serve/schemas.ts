@@ -211,6 +211,79 @@ const check: Schema = { type: 'object', required: ['ok', 'ms'], properties: { ok
 export const READY: Schema = obj({ ok: bool, checks: obj({ kafka: check, redis: check, lake: check }) });
 export const LIVE: Schema = obj({ ok: bool });
 
+const gainTotals: Schema = obj({ proceeds: dec, costBasis: dec, gain: dec, rows: int });
+export const GAINS: Schema = obj({
+  userId: str,
+  year: int,
+  costMethod: str,
+  longAfterDays: int,
+  batchAsOf: nstr,
+  speedDays: arr(str),
+  rows: arr(
+    obj({
+      asset: str,
+      eventId: str,
+      kind: str,
+      lotId: str,
+      acquired: str,
+      disposed: str,
+      holdingDays: int,
+      term: str,
+      quantity: dec,
+      proceeds: dec,
+      costBasis: dec,
+      gain: dec,
+    }),
+  ),
+  short: gainTotals,
+  long: gainTotals,
+  other: dec,
+  realized: dec,
+  warnings: arr(str),
+});
+
+export const HISTORY: Schema = obj({
+  userId: str,
+  from: str,
+  to: str,
+  batchAsOf: nstr,
+  days: arr(
+    obj({
+      day: str,
+      marketValue: dec,
+      costBasis: dec,
+      realizedPnl: dec,
+      unrealizedPnl: dec,
+      cashIn: dec,
+      cashOut: dec,
+      fees: dec,
+      events: int,
+      unpriced: arr(str),
+    }),
+  ),
+  warnings: arr(str),
+});
+
+export const PERFORMANCE: Schema = obj({
+  userId: str,
+  period: str,
+  from: str,
+  to: str,
+  batchAsOf: nstr,
+  startValue: dec,
+  endValue: dec,
+  cashIn: dec,
+  cashOut: dec,
+  fees: dec,
+  netPnl: dec,
+  twr: dec,
+  twrPct: dec,
+  xirr: ndec,
+  xirrPct: ndec,
+  daily: arr(obj({ day: str, startValue: dec, endValue: dec, r: dec })),
+  warnings: arr(str),
+});
+
 const sc = (tags: string[], summary: string, extra: Schema, response: Schema): Schema => ({
   tags,
   summary,
@@ -240,6 +313,37 @@ export const ROUTE_SCHEMAS = {
       ...query({ from: DATE_PARAM, to: DATE_PARAM, days: { type: 'integer', minimum: 1, maximum: 3660, default: 30 } }),
     },
     REWARDS,
+  ),
+  gains: sc(
+    ['query'],
+    "A user's realized gains lot by lot for a tax year (= `gains <user> --year Y --json`).",
+    {
+      ...params({ user: USER_PARAM }),
+      ...query({
+        year: { type: 'integer', minimum: 2009, maximum: 2100 },
+        longAfterDays: { type: 'integer', minimum: 0, default: 365 },
+      }),
+    },
+    GAINS,
+  ),
+  history: sc(
+    ['query'],
+    "A user's portfolio day by day (= `history <user> --json`).",
+    { ...params({ user: USER_PARAM }), ...query({ from: DATE_PARAM, to: DATE_PARAM }) },
+    HISTORY,
+  ),
+  performance: sc(
+    ['query'],
+    "A user's TWR, XIRR, net P&L and fees over a period (= `performance <user> --json`).",
+    {
+      ...params({ user: USER_PARAM }),
+      ...query({
+        period: { type: 'string', enum: ['today', 'wtd', 'mtd', 'ytd', '1y', 'max'] },
+        from: DATE_PARAM,
+        to: DATE_PARAM,
+      }),
+    },
+    PERFORMANCE,
   ),
   ohlcv: sc(
     ['query'],

@@ -11,13 +11,18 @@ import { withAdmin } from '../../adapters/kafka/client.js';
 import { readLedger } from '../../adapters/lake/warehouse-store.js';
 import type { Registry } from '../../adapters/metrics/prometheus.js';
 import type { Config } from '../../config/config.js';
+import type { PeriodName } from '../../core/analytics/returns.js';
+import { historyToJson, performanceToJson } from '../../core/analytics/series-views.js';
 import { CryptolambdaError, type ErrorCode, isCryptolambdaError } from '../../core/errors.js';
 import { INTERVALS_MS } from '../../core/ohlcv/candle.js';
+import { gainsToJson } from '../../core/portfolio/gains.js';
 import { parseDate, parseInstant, parseSymbol, parseUserId } from '../../core/serving/input.js';
 import { portfolioToJson } from '../../core/serving/views.js';
 import { readPipelineStatus } from '../pipeline/ledger.js';
 import { pipelineStateDir } from '../pipeline/pipeline.js';
 import { getCorrelations, getTop } from '../serving/analytics.js';
+import { getGains } from '../serving/gains.js';
+import { getHistory, getPerformance } from '../serving/history.js';
 import { getOhlcv } from '../serving/ohlcv.js';
 import { getPortfolio } from '../serving/portfolio.js';
 import { storedReconcile } from '../serving/reconcile.js';
@@ -219,6 +224,34 @@ export const buildServer = async (deps: ServeDeps, opts: ServeOptions): Promise<
     { schema: ROUTE_SCHEMAS.rewards },
     (req: Req<{ user: string }, { from?: string; to?: string; days?: number }>) =>
       pool.use((ctx) => getRewards(ctx, req.params.user, req.query)),
+  );
+  app.get(
+    '/v1/gains/:user',
+    { schema: ROUTE_SCHEMAS.gains },
+    (req: Req<{ user: string }, { year?: number; longAfterDays?: number }>) =>
+      pool.use(async (ctx) => {
+        if (req.query.year === undefined) throw new CryptolambdaError('INVALID_ARGUMENT', 'year is required');
+        const r = await getGains(ctx, req.params.user, req.query.year, {
+          ...(req.query.longAfterDays === undefined ? {} : { longAfterDays: req.query.longAfterDays }),
+        });
+        return gainsToJson(r.userId, r.costMethod, r.report, {
+          batchAsOf: r.batchAsOf,
+          speedDays: r.speedDays,
+          warnings: r.warnings,
+        });
+      }),
+  );
+  app.get(
+    '/v1/history/:user',
+    { schema: ROUTE_SCHEMAS.history },
+    (req: Req<{ user: string }, { from?: string; to?: string }>) =>
+      pool.use(async (ctx) => historyToJson(await getHistory(ctx, req.params.user, req.query))),
+  );
+  app.get(
+    '/v1/performance/:user',
+    { schema: ROUTE_SCHEMAS.performance },
+    (req: Req<{ user: string }, { period?: PeriodName; from?: string; to?: string }>) =>
+      pool.use(async (ctx) => performanceToJson(await getPerformance(ctx, req.params.user, req.query))),
   );
   app.get(
     '/v1/ohlcv/:symbol',

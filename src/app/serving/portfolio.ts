@@ -48,6 +48,7 @@ export const readMerged = async (
     batch: cutoff === null ? null : { asOf: cutoff, builtAt: ctx.warehouse.builtAt(cutoff), state },
     speed: { deltas: speed.deltas, positions: speed.positions, tier: speed.tier, ...marks },
     tiers: tiersOf(ctx.config),
+    costMethod: ctx.config.costBasis,
   });
   if (merged === null) {
     throw new CryptolambdaError(

@@ -17,6 +17,7 @@ import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import type { Interval } from '../../core/ohlcv/candle.js';
 import { NO_WATERMARK } from '../../core/ohlcv/watermark.js';
 import { positionToJson } from '../../core/portfolio/codec.js';
+import { type CostMethod, type LotQueue, lotQueueToJson } from '../../core/portfolio/lots.js';
 import { compareEvents, type Position } from '../../core/portfolio/position.js';
 import { DEFAULT_TIERS, type TierChange, type TierDef } from '../../core/rewards/tiers.js';
 import {
@@ -76,6 +77,12 @@ interface UserEntry {
   days: Map<string, DayRewards>;
 }
 
+/** A user's book at the end of a day: positions and their open lots. */
+interface EodBook {
+  readonly positions: ReadonlyMap<string, Position>;
+  readonly lots: ReadonlyMap<string, LotQueue>;
+}
+
 interface UserDirty {
   assets: Set<string>;
   days: Set<string>;
@@ -92,7 +99,7 @@ interface UserDirty {
    * in place, so the open day (`eodOpen`) is read from the live book at flush time and copied only
    * when an event of a later day arrives (once per user and day, not per event).
    */
-  eod: Map<string, ReadonlyMap<string, Position>>;
+  eod: Map<string, EodBook>;
   eodOpen?: string;
   tier: boolean;
 }
@@ -146,6 +153,8 @@ export class SpeedHandler implements PartitionHandler {
   readonly deadLetters = new Map<string, number>();
   readonly topics: { prices: string; transactions: string; rewards: string; dlq: string; late: string; tiers: string };
 
+  private readonly costMethod: CostMethod;
+
   constructor(
     config: Config,
     readonly opts: SpeedOptions = DEFAULT_SPEED_OPTIONS,
@@ -154,6 +163,7 @@ export class SpeedHandler implements PartitionHandler {
     private readonly live: CommittedChangesSink = new LiveFeedWriter(keyspaceFor(config.topicPrefix)),
   ) {
     this.keys = speedKeys(keyspaceFor(config.topicPrefix));
+    this.costMethod = config.costBasis;
     const p = config.topicPrefix;
     this.topics = {
       prices: topicName(p, 'prices'),
@@ -216,7 +226,7 @@ export class SpeedHandler implements PartitionHandler {
         if (b === null) return;
         const blob = JSON.parse(b) as UserBlob;
         part.users.set(chunk[j]!, {
-          state: userFromJson(blob),
+          state: userFromJson(blob, this.costMethod),
           days: new Map(blob.days.map(([d, j2]) => [d, dayFromJson(j2)])),
         });
       });
@@ -363,14 +373,15 @@ export class SpeedHandler implements PartitionHandler {
   private applyUser(part: PartitionState, e: UserEvent): void {
     let u = part.users.get(e.userId);
     if (u === undefined) {
-      u = { state: emptyUser(e.userId, this.opts.tiers), days: new Map() };
+      u = { state: emptyUser(e.userId, this.opts.tiers, this.costMethod), days: new Map() };
       part.users.set(e.userId, u);
     }
     const day = dayOf(e.eventTime);
     const open = part.dirty.get(e.userId)?.eodOpen;
     if (open !== undefined && open !== day) {
       const dirty = this.dirtyOf(part, e.userId);
-      dirty.eod.set(open, new Map(u.state.positions));
+      // Lot queues are persistent: copying the map keeps that day's lots, whatever comes after.
+      dirty.eod.set(open, { positions: new Map(u.state.positions), lots: new Map(u.state.lots) });
       delete dirty.eodOpen;
     }
     const step = applyUserEvent(u.state, e, u.days.get(day), this.opts.tiers);
@@ -503,11 +514,15 @@ export class SpeedHandler implements PartitionHandler {
         tx.hset(k.delta(userId, day), Object.fromEntries(events));
         tx.expire(k.delta(userId, day), ttl);
       }
-      if (d.eodOpen !== undefined) d.eod.set(d.eodOpen, u.state.positions);
-      for (const [day, book] of d.eod) {
-        // The whole book after the user's latest event of that day: complete for reconcile.
+      if (d.eodOpen !== undefined) d.eod.set(d.eodOpen, u.state);
+      for (const [day, state] of d.eod) {
+        // The whole book after the user's latest event of that day, with each position's open lots:
+        // complete for reconcile.
         const fields: Record<string, string> = {};
-        for (const [a, p] of book) fields[a] = JSON.stringify(positionToJson(p));
+        for (const [a, p] of state.positions) {
+          const lots = state.lots.get(a);
+          fields[a] = JSON.stringify({ ...positionToJson(p), ...(lots ? { lots: lotQueueToJson(lots) } : {}) });
+        }
         if (Object.keys(fields).length > 0) {
           tx.hset(k.endOfDay(userId, day), fields);
           tx.expire(k.endOfDay(userId, day), ttl);

@@ -183,6 +183,19 @@ describe('serve on the real stack', () => {
       ['/v1/correlations', ['correlations']],
       [`/v1/reconcile/${GOLDEN_D}`, ['reconcile', '--date', GOLDEN_D]],
       ['/v1/pipeline/status', ['pipeline', 'status']],
+      ['/v1/gains/alice?year=2026', ['gains', 'alice', '--year', '2026']],
+      [
+        `/v1/history/alice?from=${GOLDEN_D}&to=${GOLDEN_D1}`,
+        ['history', 'alice', '--from', GOLDEN_D, '--to', GOLDEN_D1],
+      ],
+      [
+        `/v1/performance/alice?from=${GOLDEN_D}&to=${GOLDEN_D1}`,
+        ['performance', 'alice', '--from', GOLDEN_D, '--to', GOLDEN_D1],
+      ],
+      [
+        `/v1/performance/alice?period=mtd&to=${GOLDEN_D1}`,
+        ['performance', 'alice', '--period', 'mtd', '--to', GOLDEN_D1],
+      ],
     ];
     for (const [route, args] of pairs) {
       const [http, cli] = await Promise.all([get(route), cliJson(args)]);
@@ -228,6 +241,9 @@ describe('serve on the real stack', () => {
         '/health/live',
         '/health/ready',
         '/v1/correlations',
+        '/v1/gains/{user}',
+        '/v1/history/{user}',
+        '/v1/performance/{user}',
         '/v1/live/portfolio/{user}',
         '/v1/live/prices',
         '/v1/ohlcv/{symbol}',
