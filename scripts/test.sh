@@ -11,6 +11,7 @@ echo "[test] lint + format (biome)" >&2
 npx --no-install biome check .
 echo "[test] type check" >&2
 npx --no-install tsc -p tsconfig.json --noEmit
+npx --no-install tsc -p web/tsconfig.json
 echo "[test] vitest (unit + integration)" >&2
 mkdir -p .cryptolambda
 status=0

@@ -23,6 +23,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.fact_portfolio_daily (
   `event_count` BIGINT,
   `events_day` BIGINT,
   `last_event_time_ms` BIGINT,
+  `last_event_time` TIMESTAMP,
   `last_event_id` STRING,
   `close_price` DECIMAL(38,12),
   `market_value` DECIMAL(38,12),
@@ -80,6 +81,44 @@ PARTITIONED BY (dt STRING)
 STORED AS PARQUET
 LOCATION '${LAKE}/warehouse/fact_price_daily';
 MSCK REPAIR TABLE cryptolambda.fact_price_daily;
+
+CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.fact_lot_daily (
+  `date` DATE,
+  `user_id` STRING,
+  `asset` STRING,
+  `cost_method` STRING,
+  `lot_id` STRING,
+  `seq` BIGINT,
+  `acquired_at_ms` BIGINT,
+  `original_quantity` DECIMAL(38,18),
+  `original_cost` DECIMAL(38,12),
+  `quantity` DECIMAL(38,18),
+  `cost` DECIMAL(38,12)
+)
+PARTITIONED BY (dt STRING)
+STORED AS PARQUET
+LOCATION '${LAKE}/warehouse/fact_lot_daily';
+MSCK REPAIR TABLE cryptolambda.fact_lot_daily;
+
+CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.fact_realized_gain (
+  `date` DATE,
+  `user_id` STRING,
+  `asset` STRING,
+  `event_id` STRING,
+  `kind` STRING,
+  `piece` INT,
+  `lot_id` STRING,
+  `acquired_at_ms` BIGINT,
+  `disposed_at_ms` BIGINT,
+  `quantity` DECIMAL(38,18),
+  `proceeds` DECIMAL(38,12),
+  `cost_basis` DECIMAL(38,12),
+  `gain` DECIMAL(38,12)
+)
+PARTITIONED BY (dt STRING)
+STORED AS PARQUET
+LOCATION '${LAKE}/warehouse/fact_realized_gain';
+MSCK REPAIR TABLE cryptolambda.fact_realized_gain;
 
 CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.snapshot_user_state (
   `date` DATE,
@@ -160,7 +199,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.raw_prices (
   `source` STRING,
   `_topic` STRING,
   `_partition` INT,
-  `_offset` BIGINT
+  `_offset` BIGINT,
+  `event_time` TIMESTAMP
 )
 PARTITIONED BY (dt STRING)
 STORED AS PARQUET
@@ -179,7 +219,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.raw_transactions (
   `event_time_ms` BIGINT,
   `_topic` STRING,
   `_partition` INT,
-  `_offset` BIGINT
+  `_offset` BIGINT,
+  `event_time` TIMESTAMP
 )
 PARTITIONED BY (dt STRING)
 STORED AS PARQUET
@@ -197,7 +238,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.raw_rewards (
   `ref_event_id` STRING,
   `_topic` STRING,
   `_partition` INT,
-  `_offset` BIGINT
+  `_offset` BIGINT,
+  `event_time` TIMESTAMP
 )
 PARTITIONED BY (dt STRING)
 STORED AS PARQUET

@@ -1,30 +1,40 @@
-import type { ChalkInstance } from 'chalk';
-import type { CorrelationsResult, TopResult } from '../app/serving/analytics.js';
+import path from 'node:path';
+import { type CorrelationsResult, MIN_CORRELATION_DAYS, type TopResult } from '../app/serving/analytics.js';
 import type { OhlcvResult } from '../app/serving/ohlcv.js';
 import type { ReconcileReport } from '../app/serving/reconcile.js';
-import { Decimal } from '../core/money/decimal.js';
-import type { PortfolioJson, RewardsJson } from '../core/serving/views.js';
-import { renderTable } from './render.js';
+import type { PortfolioJson, PortfolioLineJson, RewardDayJson, RewardsJson } from '../core/serving/views.js';
+import { sign, usd } from './numbers.js';
+import { renderTableModel, type TableModel, type ViewOptions, wrapParts } from './table.js';
 
 /**
- * Human output of the serving commands, from the same typed results `--json` prints. Amounts are
- * rounded for display only (HALF-EVEN, 2 places for USD); quantities and prices are shown exact.
- * Colour: gains green, losses red, only when `color` (a terminal without NO_COLOR).
+ * Human output of the serving commands, from the same typed results `--json` prints: one table
+ * model per result (also the `--output csv` rows), rendered to fit 80 columns with numbers
+ * right-aligned at display precision (see numbers.ts); `--wide` shows every column and digit.
+ * P&L is named the same in every view: "unrealized P&L", "realized P&L", "total P&L".
+ * Colour: gains green, losses red, only when colour is on (a terminal without NO_COLOR/--no-color).
  */
-const D = (s: string): Decimal => Decimal.parse(s, 18, { round: true });
-export const usdText = (s: string | null): string => (s === null ? '-' : D(s).toDisplay(2, { group: true }));
-export const exactText = (s: string | null): string => (s === null ? '-' : D(s).toPlain());
-const iso = (t: number | null): string => (t === null ? '-' : new Date(t).toISOString().replace('.000Z', 'Z'));
+export const PNL = { unrealized: 'unrealized P&L', realized: 'realized P&L', total: 'total P&L' } as const;
 
-/** Sign-coloured USD: green above zero, red below. */
-export const signed = (c: ChalkInstance, s: string | null): string => {
-  const t = usdText(s);
-  if (s === null) return t;
-  const d = D(s);
-  return d.isPositive() ? c.green(t) : d.isNegative() ? c.red(t) : t;
+/** Sign-coloured USD text. */
+export const signedUsd = (o: ViewOptions, s: string | null): string => {
+  const t = usd(s);
+  if (!o.color || !/[1-9]/.test(t)) return t;
+  const k = sign(s);
+  return k > 0 ? o.c.green(t) : k < 0 ? o.c.red(t) : t;
 };
 
-const age = (ms: number | null): string => {
+/** A path shown on one line: relative to the working directory when shorter, else its tail. */
+export const fitPath = (p: string, width: number): string => {
+  const rel = path.relative(process.cwd(), p);
+  const s = rel.length < p.length && !rel.startsWith('..') ? rel : p;
+  return s.length <= width ? s : `…${s.slice(s.length - width + 1)}`;
+};
+
+export const iso = (t: number | null): string => (t === null ? '-' : new Date(t).toISOString().replace('.000Z', 'Z'));
+/** Minute resolution for candle starts: "2026-11-20 10:05". */
+const minute = (t: number): string => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
+
+export const age = (ms: number | null): string => {
   if (ms === null) return '-';
   if (ms < 120_000) return `${Math.round(ms / 1000)}s`;
   if (ms < 7_200_000) return `${Math.round(ms / 60_000)}m`;
@@ -38,175 +48,301 @@ const MODE_TEXT = {
   'speed-only': 'speed layer only',
 } as const;
 
-export const renderPortfolio = (p: PortfolioJson, c: ChalkInstance, color: boolean): string => {
-  const rows = p.positions.map((l) => [
-    l.asset,
-    exactText(l.quantity),
-    exactText(l.staked),
-    usdText(l.avgCost),
-    l.price === null ? '-' : `${exactText(l.price)}${l.priceSource === 'batch-close' ? ' (close)' : ''}`,
-    usdText(l.marketValue),
-    signed(c, l.unrealizedPnl),
-    signed(c, l.realizedPnl),
-    usdText(l.rewardIncome),
-  ]);
-  rows.push([
-    'TOTAL',
-    '',
-    '',
-    '',
-    '',
-    usdText(p.totals.marketValue),
-    signed(c, p.totals.unrealizedPnl),
-    signed(c, p.totals.realizedPnl),
-    usdText(p.totals.rewardIncome),
-  ]);
+type PortfolioRow = PortfolioLineJson | { asset: 'TOTAL'; total: PortfolioJson['totals'] };
+const isTotal = (r: PortfolioRow): r is { asset: 'TOTAL'; total: PortfolioJson['totals'] } => 'total' in r;
+
+export const portfolioModel = (p: PortfolioJson, withTotal = true): TableModel<PortfolioRow> => ({
+  columns: [
+    { header: 'asset', kind: 'text', value: (r) => r.asset },
+    { header: 'quantity', kind: 'qty', value: (r) => (isTotal(r) ? '' : r.quantity) },
+    { header: 'staked', kind: 'qty', priority: 4, value: (r) => (isTotal(r) ? '' : r.staked) },
+    { header: 'avg cost', kind: 'price', priority: 2, csv: 'avg_cost', value: (r) => (isTotal(r) ? '' : r.avgCost) },
+    {
+      header: 'price',
+      kind: 'price',
+      value: (r) => (isTotal(r) ? '' : r.price),
+    },
+    {
+      header: 'src',
+      kind: 'text',
+      priority: 5,
+      csv: 'price_source',
+      value: (r) => (isTotal(r) ? '' : (r.priceSource ?? null)),
+    },
+    {
+      header: 'value',
+      kind: 'usd',
+      csv: 'market_value',
+      value: (r) => (isTotal(r) ? r.total.marketValue : r.marketValue),
+    },
+    {
+      header: PNL.unrealized,
+      kind: 'pnl',
+      csv: 'unrealized_pnl',
+      value: (r) => (isTotal(r) ? r.total.unrealizedPnl : r.unrealizedPnl),
+    },
+    {
+      header: PNL.realized,
+      kind: 'pnl',
+      priority: 1,
+      csv: 'realized_pnl',
+      value: (r) => (isTotal(r) ? r.total.realizedPnl : r.realizedPnl),
+    },
+    {
+      header: 'rewards',
+      kind: 'usd',
+      priority: 3,
+      csv: 'reward_income',
+      value: (r) => (isTotal(r) ? r.total.rewardIncome : r.rewardIncome),
+    },
+  ],
+  rows: withTotal ? [...p.positions, { asset: 'TOTAL', total: p.totals }] : p.positions,
+});
+
+export const renderPortfolio = (p: PortfolioJson, o: ViewOptions): string => {
   const f = p.freshness;
-  const lines = [
-    `${p.userId}  tier ${p.tier ?? '-'}  30d spend ${usdText(p.spend30d)}  total P&L ${signed(c, p.totals.totalPnl)}  cost basis ${usdText(p.totals.costBasis)}  fees ${usdText(p.totals.feesPaid)}`,
-    renderTable(
-      ['asset', 'quantity', 'staked', 'avg cost', 'price', 'market value', 'unrealized', 'realized', 'rewards'],
-      rows,
-      { color },
-    ),
-    `source: ${MODE_TEXT[p.mode]}`,
-    `batch as of ${f.batchAsOf ?? '-'}${f.batchBuiltAt ? ` (built ${f.batchBuiltAt})` : ''}; speed days ${f.speedDays.join(', ') || '-'} (${f.speedEvents} events); users watermark ${iso(f.usersWatermark)}; price watermark ${iso(f.priceWatermark)}; oldest price ${iso(f.oldestPriceTime)} (age ${age(f.priceAgeMs)})`,
-  ];
-  for (const w of p.warnings) lines.push(c.yellow(`warning: ${w}`));
-  return lines.join('\n');
-};
-
-export const renderReconcile = (r: ReconcileReport, c: ChalkInstance, color: boolean, limit = 50): string => {
-  const s = r.summary;
-  const head = `reconcile ${r.date}: ${s.users} users, ${s.subjects} subjects, ${s.fieldsMatched} fields matched, ${s.fieldsMismatched} mismatched, ${s.missingInBatch} missing in batch, ${s.missingInSpeed} missing in speed`;
-  const lines = [s.clean ? c.green(`${head} — clean`) : c.red(`${head} — NOT clean`)];
-  if (r.findings.length > 0) {
-    lines.push(
-      renderTable(
-        ['user', 'subject', 'field', 'status', 'batch', 'speed', 'speed - batch'],
-        r.findings
-          .slice(0, limit)
-          .map((f) => [
-            f.userId,
-            f.subject,
-            f.field,
-            f.status,
-            f.batchValue ?? '-',
-            f.speedValue ?? '-',
-            f.difference ?? '-',
-          ]),
-        { color },
-      ),
-    );
-    if (r.findings.length > limit) lines.push(`… ${r.findings.length - limit} more (see --json or the file)`);
-  }
-  lines.push(`wrote ${r.rowsWritten} rows to ${r.file}`);
-  for (const w of r.warnings) lines.push(c.yellow(`warning: ${w}`));
-  return lines.join('\n');
-};
-
-export const renderOhlcv = (o: OhlcvResult, color: boolean): string =>
-  [
-    `${o.symbol} ${o.interval} ${iso(o.from)} .. ${iso(o.to)}: ${o.candles.length} candles (lake before ${iso(o.boundary)}, Redis from it; batch as of ${o.batchAsOf ?? '-'})`,
-    renderTable(
-      ['start', 'open', 'high', 'low', 'close', 'volume', 'trades', 'vwap', 'source'],
-      o.candles.map((k) => [
-        iso(k.start),
-        exactText(k.open),
-        exactText(k.high),
-        exactText(k.low),
-        exactText(k.close),
-        exactText(k.volume),
-        String(k.trades),
-        exactText(k.vwap),
-        `${k.source}${k.final ? '' : ' (open)'}`,
-      ]),
-      { color },
-    ),
-  ].join('\n');
-
-export const renderRewards = (r: RewardsJson, color: boolean): string =>
-  [
-    `${r.userId}  tier ${r.tier ?? '-'}  30d spend ${usdText(r.spend30d)}  ${r.from} .. ${r.to}  (batch as of ${r.freshness.batchAsOf ?? '-'})`,
-    renderTable(
-      ['date', 'spend', 'cashback owed', 'capped', 'cashback paid', 'staking', 'tier', '30d spend', 'events', 'source'],
+  const t = p.totals;
+  const lines = wrapParts(
+    [
+      `${p.userId}`,
+      `tier ${p.tier ?? '-'}`,
+      `30d spend ${usd(p.spend30d)}`,
+      `${PNL.total} ${signedUsd(o, t.totalPnl)}`,
+      `cost basis ${usd(t.costBasis)}`,
+      `fees ${usd(t.feesPaid)}`,
+    ],
+    o.width,
+  );
+  lines.push(renderTableModel(portfolioModel(p), o));
+  const closes = p.positions.filter((l) => l.priceSource === 'batch-close').map((l) => l.asset);
+  lines.push(
+    ...wrapParts(
       [
-        ...r.days.map((d) => [
-          d.date,
-          usdText(d.spend),
-          usdText(d.cashbackOwed),
-          usdText(d.cashbackCapped),
-          usdText(d.cashbackPaid),
-          usdText(d.stakingIncome),
-          d.tier,
-          usdText(d.spend30d),
-          String(d.events),
-          d.source,
-        ]),
-        [
-          'TOTAL',
-          usdText(r.totals.spend),
-          usdText(r.totals.cashbackOwed),
-          usdText(r.totals.cashbackCapped),
-          usdText(r.totals.cashbackPaid),
-          usdText(r.totals.stakingIncome),
-          '',
-          '',
-          '',
-          '',
-        ],
+        'amounts in USD, quantities in asset units',
+        ...(closes.length > 0
+          ? [`(${closes.join(', ')} at the batch close of ${f.batchAsOf ?? '-'}: no live price)`]
+          : []),
       ],
-      { color },
+      o.width,
+      ' ',
     ),
+  );
+  lines.push(
+    ...wrapParts(
+      [
+        `source: ${MODE_TEXT[p.mode]};`,
+        `batch as of ${f.batchAsOf ?? '-'}${f.batchBuiltAt ? ` (built ${f.batchBuiltAt})` : ''};`,
+        `speed days ${f.speedDays.join(', ') || '-'} (${f.speedEvents} events);`,
+        `users watermark ${iso(f.usersWatermark)};`,
+        `price watermark ${iso(f.priceWatermark)};`,
+        `oldest price ${iso(f.oldestPriceTime)} (age ${age(f.priceAgeMs)})`,
+      ],
+      o.width,
+      ' ',
+    ),
+  );
+  for (const w of p.warnings) lines.push(o.c.yellow(`warning: ${w}`));
+  return lines.join('\n');
+};
+
+export const reconcileModel = (r: ReconcileReport): TableModel<ReconcileReport['findings'][number]> => ({
+  columns: [
+    { header: 'user', kind: 'text', value: (f) => f.userId },
+    { header: 'subject', kind: 'text', value: (f) => f.subject },
+    { header: 'field', kind: 'text', value: (f) => f.field },
+    { header: 'status', kind: 'text', priority: 1, value: (f) => f.status },
+    { header: 'batch', kind: 'exact', priority: 2, value: (f) => f.batchValue ?? null },
+    { header: 'speed', kind: 'exact', priority: 2, value: (f) => f.speedValue ?? null },
+    { header: 'speed - batch', kind: 'exact', csv: 'difference', value: (f) => f.difference ?? null },
+  ],
+  rows: r.findings,
+});
+
+/** What to run next after a mismatch, by what the findings look like. */
+export const reconcileNextSteps = (r: ReconcileReport): string[] => {
+  const s = r.summary;
+  if (s.clean) return [];
+  const next: string[] = [];
+  if (s.missingInSpeed > 0 && s.missingInBatch === 0 && s.fieldsMismatched === 0)
+    next.push(
+      "next: the speed layer lacks rows of the day: check `cryptolambda stream status` (keys expired after retire or the stream did not consume the day's events)",
+    );
+  else if (s.missingInBatch > 0 && s.missingInSpeed === 0 && s.fieldsMismatched === 0)
+    next.push(
+      `next: the batch lacks rows: \`cryptolambda ingest\` then \`cryptolambda batch --date ${r.date}\`, and reconcile again`,
+    );
+  else
+    next.push(
+      `next: rebuild the date (\`cryptolambda pipeline run --date ${r.date} --force batch\`); if it persists, compare one user with \`cryptolambda portfolio <user> --json\` and see docs/operations.md`,
+    );
+  return next;
+};
+
+export const renderReconcile = (r: ReconcileReport, o: ViewOptions, limit = 50): string => {
+  const s = r.summary;
+  const head = wrapParts(
+    [
+      `reconcile ${r.date}:`,
+      `${s.users} users,`,
+      `${s.subjects} subjects,`,
+      `${s.fieldsMatched} fields matched,`,
+      `${s.fieldsMismatched} mismatched,`,
+      `${s.missingInBatch} missing in batch,`,
+      `${s.missingInSpeed} missing in speed`,
+      s.clean ? '— clean' : '— NOT clean',
+    ],
+    o.width,
+    ' ',
+  ).join('\n');
+  const lines = [s.clean ? o.c.green(head) : o.c.red(head)];
+  if (r.findings.length > 0) {
+    const m = reconcileModel(r);
+    lines.push(renderTableModel({ ...m, rows: m.rows.slice(0, limit) }, o));
+    if (r.findings.length > limit)
+      lines.push(`… ${r.findings.length - limit} more (see --json, --output csv or the file)`);
+  }
+  lines.push(`wrote ${r.rowsWritten} rows to`, `  ${fitPath(r.file, o.width - 2)}`);
+  for (const w of r.warnings) lines.push(o.c.yellow(`warning: ${w}`));
+  for (const n of reconcileNextSteps(r)) lines.push(...wrapParts(n.split(' '), o.width, ' '));
+  return lines.join('\n');
+};
+
+export const ohlcvModel = (r: OhlcvResult): TableModel<OhlcvResult['candles'][number]> => ({
+  columns: [
+    { header: 'start (UTC)', kind: 'text', csv: 'start', value: (k) => minute(k.start) },
+    { header: 'open', kind: 'price', value: (k) => k.open },
+    { header: 'high', kind: 'price', value: (k) => k.high },
+    { header: 'low', kind: 'price', value: (k) => k.low },
+    { header: 'close', kind: 'price', value: (k) => k.close },
+    { header: 'volume', kind: 'qty', priority: 1, value: (k) => k.volume },
+    { header: 'trades', kind: 'int', priority: 2, value: (k) => k.trades },
+    { header: 'vwap', kind: 'price', priority: 4, value: (k) => k.vwap },
+    { header: 'source', kind: 'text', priority: 3, value: (k) => `${k.source}${k.final ? '' : ' (open)'}` },
+  ],
+  rows: r.candles,
+});
+
+export const renderOhlcv = (r: OhlcvResult, o: ViewOptions): string =>
+  [
+    ...wrapParts(
+      [
+        `${r.symbol} ${r.interval}`,
+        `${iso(r.from)} .. ${iso(r.to)}:`,
+        `${r.candles.length} candles`,
+        `(lake before ${iso(r.boundary)}, Redis from it;`,
+        `batch as of ${r.batchAsOf ?? '-'})`,
+      ],
+      o.width,
+      ' ',
+    ),
+    renderTableModel(ohlcvModel(r), o),
   ].join('\n');
 
-export const renderCorrelations = (r: CorrelationsResult, color: boolean): string =>
+type RewardRow = RewardDayJson | { date: 'TOTAL'; total: RewardsJson['totals'] };
+const isRewardTotal = (r: RewardRow): r is { date: 'TOTAL'; total: RewardsJson['totals'] } => 'total' in r;
+
+export const rewardsModel = (r: RewardsJson, withTotal = true): TableModel<RewardRow> => {
+  const pick = (k: keyof RewardsJson['totals']) => (d: RewardRow) => (isRewardTotal(d) ? d.total[k] : d[k]);
+  return {
+    columns: [
+      { header: 'date', kind: 'text', value: (d) => d.date },
+      { header: 'spend', kind: 'usd', value: pick('spend') },
+      { header: 'cashback owed', kind: 'usd', csv: 'cashback_owed', value: pick('cashbackOwed') },
+      { header: 'capped', kind: 'usd', priority: 3, csv: 'cashback_capped', value: pick('cashbackCapped') },
+      { header: 'cashback paid', kind: 'usd', csv: 'cashback_paid', value: pick('cashbackPaid') },
+      { header: 'staking', kind: 'usd', csv: 'staking_income', value: pick('stakingIncome') },
+      { header: 'tier', kind: 'text', priority: 1, value: (d) => (isRewardTotal(d) ? '' : d.tier) },
+      { header: '30d spend', kind: 'usd', priority: 4, value: (d) => (isRewardTotal(d) ? '' : d.spend30d) },
+      { header: 'events', kind: 'int', priority: 2, value: (d) => (isRewardTotal(d) ? '' : d.events) },
+      { header: 'source', kind: 'text', priority: 5, value: (d) => (isRewardTotal(d) ? '' : d.source) },
+    ],
+    rows: withTotal ? [...r.days, { date: 'TOTAL', total: r.totals }] : r.days,
+  };
+};
+
+export const renderRewards = (r: RewardsJson, o: ViewOptions): string =>
+  [
+    ...wrapParts(
+      [
+        r.userId,
+        `tier ${r.tier ?? '-'}`,
+        `30d spend ${usd(r.spend30d)}`,
+        `${r.from} .. ${r.to}`,
+        `(batch as of ${r.freshness.batchAsOf ?? '-'})`,
+      ],
+      o.width,
+    ),
+    renderTableModel(rewardsModel(r), o),
+    'amounts in USD',
+  ].join('\n');
+
+export const correlationsModel = (r: CorrelationsResult): TableModel<CorrelationsResult['pairs'][number]> => ({
+  columns: [
+    { header: 'window', kind: 'text', value: (p) => `${p.windowDays}d` },
+    { header: 'asset a', kind: 'text', value: (p) => p.assetA },
+    { header: 'asset b', kind: 'text', value: (p) => p.assetB },
+    { header: 'observations', kind: 'int', value: (p) => p.observations },
+    { header: 'correlation', kind: 'ratio', value: (p) => p.correlation },
+  ],
+  rows: r.pairs,
+});
+
+/** Why a window shows few or no observations: the built days it has against those it needs. */
+export const correlationCoverage = (r: CorrelationsResult): string[] =>
+  r.windows
+    .filter((w) => w.builtDays < w.neededDays)
+    .map(
+      (w) =>
+        `${w.windowDays}d window: ${w.builtDays} of ${w.neededDays} built days ending ${r.date}` +
+        (w.builtDays < MIN_CORRELATION_DAYS
+          ? ` (a correlation needs at least ${MIN_CORRELATION_DAYS}; build more days with \`cryptolambda pipeline run --from A --to B\`)`
+          : ' (partial window)'),
+    );
+
+export const renderCorrelations = (r: CorrelationsResult, o: ViewOptions): string =>
   [
     `correlations of daily returns, windows ending ${r.date}`,
-    renderTable(
-      ['window', 'asset a', 'asset b', 'observations', 'correlation'],
-      r.pairs.map((p) => [
-        `${p.windowDays}d`,
-        p.assetA,
-        p.assetB,
-        String(p.observations),
-        p.correlation === null ? '-' : D(p.correlation).toDisplay(4),
-      ]),
-      { color },
-    ),
+    renderTableModel(correlationsModel(r), o),
+    ...correlationCoverage(r).flatMap((l) => wrapParts(l.split(' '), o.width, ' ')),
   ].join('\n');
 
-const TOP_DETAIL: Record<TopResult['by'], [string, string][]> = {
+const TOP_DETAIL: Record<TopResult['by'], [key: string, header: string, kind: 'usd' | 'pnl'][]> = {
   pnl: [
-    ['realizedPnl', 'realized'],
-    ['unrealizedPnl', 'unrealized'],
-    ['marketValue', 'market value'],
+    ['realizedPnl', PNL.realized, 'pnl'],
+    ['unrealizedPnl', PNL.unrealized, 'pnl'],
+    ['marketValue', 'market value', 'usd'],
   ],
   spend: [
-    ['cashbackOwed', 'cashback owed'],
-    ['cashbackPaid', 'cashback paid'],
+    ['cashbackOwed', 'cashback owed', 'usd'],
+    ['cashbackPaid', 'cashback paid', 'usd'],
   ],
   rewards: [
-    ['cashbackPaid', 'cashback paid'],
-    ['stakingIncome', 'staking'],
-    ['spend', 'spend'],
+    ['cashbackPaid', 'cashback paid', 'usd'],
+    ['stakingIncome', 'staking', 'usd'],
+    ['spend', 'spend', 'usd'],
   ],
 };
 
-export const renderTop = (t: TopResult, c: ChalkInstance, color: boolean): string => {
-  const detail = TOP_DETAIL[t.by];
-  const what = t.by === 'pnl' ? `total P&L at the end of ${t.date}` : `${t.by} over ${t.days} day(s) ending ${t.date}`;
-  return [
-    `top ${t.users.length} users by ${what}`,
-    renderTable(
-      ['#', 'user', t.by, ...detail.map(([, h]) => h)],
-      t.users.map((u) => [
-        String(u.rank),
-        u.userId,
-        t.by === 'pnl' ? signed(c, u.value) : usdText(u.value),
-        ...detail.map(([k]) => (k.endsWith('Pnl') ? signed(c, u.detail[k] ?? null) : usdText(u.detail[k] ?? null))),
-      ]),
-      { color },
-    ),
-  ].join('\n');
+const TOP_VALUE: Record<TopResult['by'], string> = { pnl: PNL.total, spend: 'spend', rewards: 'rewards' };
+
+export const topModel = (t: TopResult): TableModel<TopResult['users'][number]> => ({
+  columns: [
+    { header: '#', kind: 'int', csv: 'rank', value: (u) => u.rank },
+    { header: 'user', kind: 'text', value: (u) => u.userId },
+    { header: TOP_VALUE[t.by], kind: t.by === 'pnl' ? 'pnl' : 'usd', csv: t.by, value: (u) => u.value },
+    ...TOP_DETAIL[t.by].map(([k, h, kind], i) => ({
+      header: h,
+      kind,
+      priority: i + 1,
+      csv: k,
+      value: (u: TopResult['users'][number]) => u.detail[k] ?? null,
+    })),
+  ],
+  rows: t.users,
+});
+
+export const renderTop = (t: TopResult, o: ViewOptions): string => {
+  const what =
+    t.by === 'pnl' ? `${PNL.total} at the end of ${t.date}` : `${t.by} over ${t.days} day(s) ending ${t.date}`;
+  return [`top ${t.users.length} users by ${what} (USD)`, renderTableModel(topModel(t), o)].join('\n');
 };

@@ -1,9 +1,8 @@
 import { Flags } from '@oclif/core';
 import { type CorrelationsResult, getCorrelations } from '../app/serving/analytics.js';
 import { openServing } from '../app/serving/context.js';
-import { BaseCommand } from '../cli/base-command.js';
-import { colorEnabled } from '../cli/render.js';
-import { renderCorrelations } from '../cli/render-serving.js';
+import { BaseCommand, queryFlags } from '../cli/base-command.js';
+import { correlationsModel, renderCorrelations } from '../cli/render-serving.js';
 
 export default class Correlations extends BaseCommand<typeof Correlations> {
   static override summary = 'Pairwise correlation of daily returns over 30 and 90 days, from the warehouse.';
@@ -12,6 +11,7 @@ export default class Correlations extends BaseCommand<typeof Correlations> {
     '<%= config.bin %> correlations --date 2026-11-20 --window 30 --json',
   ];
   static override flags = {
+    ...queryFlags,
     date: Flags.string({ description: 'Last day of the windows (a built date); default: the batch cutoff.' }),
     window: Flags.string({ description: 'Only this window length in days.', options: ['30', '90'] }),
   };
@@ -21,7 +21,10 @@ export default class Correlations extends BaseCommand<typeof Correlations> {
     try {
       const { date, window } = this.flags;
       const r = await getCorrelations(ctx, { date, window: window === undefined ? undefined : Number(window) });
-      this.log(renderCorrelations(r, colorEnabled()));
+      this.show(
+        (o) => renderCorrelations(r, o),
+        () => correlationsModel(r),
+      );
       return r;
     } finally {
       ctx.close();

@@ -1,18 +1,23 @@
 import { Args } from '@oclif/core';
 import { openServing } from '../app/serving/context.js';
 import { getPortfolio } from '../app/serving/portfolio.js';
-import { BaseCommand } from '../cli/base-command.js';
-import { colorEnabled, makeChalk } from '../cli/render.js';
-import { renderPortfolio } from '../cli/render-serving.js';
+import { BaseCommand, queryFlags } from '../cli/base-command.js';
+import { portfolioModel, renderPortfolio } from '../cli/render-serving.js';
 import { parseUserId } from '../core/serving/input.js';
 import { type PortfolioJson, portfolioToJson } from '../core/serving/views.js';
 
 export default class Portfolio extends BaseCommand<typeof Portfolio> {
-  static override summary = "A user's portfolio: the batch snapshot + the speed layer's events since, at live prices.";
+  static override summary = "A user's portfolio: batch snapshot + speed-layer events since, at live prices.";
   static override description =
-    'Per asset quantity, average cost, market value, unrealized and realized P&L and reward income, with totals and how fresh each part is. Works with only the batch or only the speed layer, and says which.';
-  static override examples = ['<%= config.bin %> portfolio u0001', '<%= config.bin %> portfolio u0001 --json'];
+    'Per asset quantity, average cost, market value, unrealized and realized P&L and reward income, with totals and how fresh each part is. Works with only the batch or only the speed layer, and says which. An unknown user exits 5.';
+  static override examples = [
+    '<%= config.bin %> portfolio u0001',
+    '<%= config.bin %> portfolio u0001 --wide',
+    '<%= config.bin %> portfolio u0001 --output csv',
+    '<%= config.bin %> portfolio u0001 --json',
+  ];
   static override args = { user: Args.string({ description: 'User id ([A-Za-z0-9_-]{1,64}).', required: true }) };
+  static override flags = { ...queryFlags };
 
   async run(): Promise<PortfolioJson> {
     // Validated before anything is opened: a bad id never reaches Redis or DuckDB.
@@ -20,8 +25,10 @@ export default class Portfolio extends BaseCommand<typeof Portfolio> {
     const ctx = await openServing(this.appConfig);
     try {
       const view = portfolioToJson(await getPortfolio(ctx, user));
-      const color = colorEnabled();
-      this.log(renderPortfolio(view, makeChalk(color), color));
+      this.show(
+        (o) => renderPortfolio(view, o),
+        () => portfolioModel(view, false),
+      );
       return view;
     } finally {
       ctx.close();

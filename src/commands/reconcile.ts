@@ -1,9 +1,8 @@
 import { Flags } from '@oclif/core';
 import { openServing } from '../app/serving/context.js';
 import { type ReconcileReport, reconcile } from '../app/serving/reconcile.js';
-import { BaseCommand, EXIT_CODES } from '../cli/base-command.js';
-import { colorEnabled, makeChalk } from '../cli/render.js';
-import { renderReconcile } from '../cli/render-serving.js';
+import { BaseCommand, EXIT_CODES, queryFlags } from '../cli/base-command.js';
+import { reconcileModel, renderReconcile } from '../cli/render-serving.js';
 import { parseDate } from '../core/serving/input.js';
 
 export default class Reconcile extends BaseCommand<typeof Reconcile> {
@@ -15,6 +14,7 @@ export default class Reconcile extends BaseCommand<typeof Reconcile> {
     '<%= config.bin %> reconcile --date 2026-11-20 --json',
   ];
   static override flags = {
+    ...queryFlags,
     date: Flags.string({
       description: 'Date to reconcile (YYYY-MM-DD, UTC); must be built by the batch.',
       required: true,
@@ -31,8 +31,10 @@ export default class Reconcile extends BaseCommand<typeof Reconcile> {
     const ctx = await openServing(this.appConfig);
     try {
       const r = await reconcile(ctx, date);
-      const color = colorEnabled();
-      this.log(renderReconcile(r, makeChalk(color), color, this.flags.limit));
+      this.show(
+        (o) => renderReconcile(r, o, this.flags.limit),
+        () => reconcileModel(r),
+      );
       // A finding is an expected outcome (a returned value), but cron must see it: exit non-zero
       // after the report is printed (with --json too).
       if (!r.summary.clean) process.exitCode = EXIT_CODES.RECONCILE_MISMATCH;

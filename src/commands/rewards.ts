@@ -1,9 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { openServing } from '../app/serving/context.js';
 import { getRewards } from '../app/serving/rewards.js';
-import { BaseCommand } from '../cli/base-command.js';
-import { colorEnabled } from '../cli/render.js';
-import { renderRewards } from '../cli/render-serving.js';
+import { BaseCommand, queryFlags } from '../cli/base-command.js';
+import { renderRewards, rewardsModel } from '../cli/render-serving.js';
 import { parseUserId } from '../core/serving/input.js';
 import type { RewardsJson } from '../core/serving/views.js';
 
@@ -15,6 +14,7 @@ export default class Rewards extends BaseCommand<typeof Rewards> {
   ];
   static override args = { user: Args.string({ description: 'User id ([A-Za-z0-9_-]{1,64}).', required: true }) };
   static override flags = {
+    ...queryFlags,
     from: Flags.string({ description: 'First day (YYYY-MM-DD, UTC); default: --days before --to.' }),
     to: Flags.string({ description: 'Last day (YYYY-MM-DD); default: the latest day either layer has.' }),
     days: Flags.integer({ description: 'Days shown when --from is not given.', default: 30, min: 1, max: 3660 }),
@@ -26,7 +26,10 @@ export default class Rewards extends BaseCommand<typeof Rewards> {
     const ctx = await openServing(this.appConfig);
     try {
       const r = await getRewards(ctx, user, this.flags);
-      this.log(renderRewards(r, colorEnabled()));
+      this.show(
+        (o) => renderRewards(r, o),
+        () => rewardsModel(r, false),
+      );
       return r;
     } finally {
       ctx.close();

@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
-import { formatProgress, formatSummary, parseRate, parseSpan } from '../app/simulate/options.js';
+import { formatProgress, formatSummary, parseRate } from '../app/simulate/options.js';
 import { runSimulate, type SimulateResult } from '../app/simulate/simulate.js';
 import { BaseCommand } from '../cli/base-command.js';
+import { durationFlag } from '../cli/flags.js';
 import { MAX_USERS } from '../core/simulate/generator.js';
 
 export default class Simulate extends BaseCommand<typeof Simulate> {
@@ -25,8 +26,10 @@ export default class Simulate extends BaseCommand<typeof Simulate> {
     users: Flags.integer({ description: 'Number of simulated users.', default: 100, min: 1, max: MAX_USERS }),
     rate: Flags.string({ description: 'User transactions per second of EVENT time (e.g. 2, 0.05).', default: '1' }),
     count: Flags.integer({ description: 'Stop after this many user transactions (rewards not counted).', min: 1 }),
-    duration: Flags.string({
-      description: 'Stop after this much event time from the first price (e.g. 30m, 6h, 2d; plain number = seconds).',
+    duration: durationFlag({
+      description: 'Stop after this much event time from the first price',
+      bare: 's',
+      min: '1ms',
     }),
     follow: Flags.boolean({ description: 'Tail new prices live instead of reading the price topic to its end.' }),
   };
@@ -34,7 +37,6 @@ export default class Simulate extends BaseCommand<typeof Simulate> {
   async run(): Promise<SimulateResult> {
     const f = this.flags;
     const rate = parseRate(f.rate);
-    const tty = process.stderr.isTTY === true;
     return this.untilStopped(async (signal) => {
       const r = await runSimulate(this.appConfig, {
         seed: f.seed,
@@ -42,7 +44,7 @@ export default class Simulate extends BaseCommand<typeof Simulate> {
         rate,
         follow: f.follow,
         ...(f.count === undefined ? {} : { count: f.count }),
-        ...(f.duration === undefined ? {} : { durationMs: parseSpan(f.duration) }),
+        ...(f.duration === undefined ? {} : { durationMs: f.duration }),
         signal: signal,
         onReady: ({ prices }) =>
           this.progress(
@@ -52,11 +54,10 @@ export default class Simulate extends BaseCommand<typeof Simulate> {
           ),
         // A terminal gets one line rewritten in place; pipes and logs get one plain line per second.
         onProgress: (p) => {
-          if (this.jsonEnabled()) return;
-          process.stderr.write(tty ? `\r\x1b[K${formatProgress(p)}` : `${formatProgress(p)}\n`);
+          this.logs.statusLine(formatProgress(p));
         },
       });
-      if (tty && !this.jsonEnabled()) process.stderr.write('\n');
+      this.logs.endStatus();
       for (const line of formatSummary(r)) this.log(line);
       return r;
     });

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { MIN_INTERVAL_MS, openTickerSource, runPlainTicker, tickerOnce } from '../app/ticker/ticker.js';
 import { BaseCommand } from '../cli/base-command.js';
+import { durationFlag } from '../cli/flags.js';
 import { colorEnabled } from '../cli/render.js';
 import { plainLines } from '../core/ticker/format.js';
 import type { TickerView } from '../core/ticker/model.js';
@@ -17,12 +18,13 @@ export default class Ticker extends BaseCommand<typeof Ticker> {
   static override flags = {
     symbols: Flags.string({ description: 'Only these symbols, comma separated (default: every symbol seen).' }),
     user: Flags.string({ description: "Also show this user's portfolio value, unrealized P&L and tier." }),
-    interval: Flags.integer({ description: 'Refresh period in ms.', default: 1000, min: MIN_INTERVAL_MS }),
+    interval: durationFlag({ description: 'Refresh period', default: '1s', bare: 'ms', min: `${MIN_INTERVAL_MS}ms` }),
     once: Flags.boolean({ description: 'Print one snapshot and exit.' }),
-    'stale-after': Flags.integer({
-      description: 'Flag the view stale when the stream watermark is older than this (ms).',
-      default: 10_000,
-      min: 1,
+    'stale-after': durationFlag({
+      description: 'Flag the view stale when the stream watermark is older than this',
+      default: '10s',
+      bare: 'ms',
+      min: '1ms',
     }),
   };
 

@@ -1,9 +1,8 @@
 import { Flags } from '@oclif/core';
 import { getTop, type TopResult } from '../app/serving/analytics.js';
 import { openServing } from '../app/serving/context.js';
-import { BaseCommand } from '../cli/base-command.js';
-import { colorEnabled, makeChalk } from '../cli/render.js';
-import { renderTop } from '../cli/render-serving.js';
+import { BaseCommand, queryFlags } from '../cli/base-command.js';
+import { renderTop, topModel } from '../cli/render-serving.js';
 
 export default class Top extends BaseCommand<typeof Top> {
   static override summary = 'Top users of a built date by total P&L, card spend or rewards, from the warehouse.';
@@ -13,6 +12,7 @@ export default class Top extends BaseCommand<typeof Top> {
     '<%= config.bin %> top --by rewards --date 2026-11-20 --json',
   ];
   static override flags = {
+    ...queryFlags,
     by: Flags.string({ description: 'Ranking metric.', options: ['pnl', 'spend', 'rewards'], required: true }),
     date: Flags.string({ description: 'A built date (YYYY-MM-DD); default: the batch cutoff.' }),
     days: Flags.integer({
@@ -28,8 +28,10 @@ export default class Top extends BaseCommand<typeof Top> {
     const ctx = await openServing(this.appConfig, { redis: false });
     try {
       const r = await getTop(ctx, { ...this.flags, by: this.flags.by as TopResult['by'] });
-      const color = colorEnabled();
-      this.log(renderTop(r, makeChalk(color), color));
+      this.show(
+        (o) => renderTop(r, o),
+        () => topModel(r),
+      );
       return r;
     } finally {
       ctx.close();

@@ -18,20 +18,36 @@ export const ERROR_CODES = [
   'PIPELINE_FAILED',
   'RECONCILE_MISMATCH',
   'NO_DATA',
+  'DATA_GAP',
+  'PARTITION_MISMATCH',
   'INTERNAL',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * Whether trying again can succeed, decided per code: only faults of something outside us that
+ * comes back (a broker or Redis that is restarting, a lock another process holds). Bad input, no
+ * data, a failed gate or a bug give the same answer on every attempt, so a retry only delays the
+ * alert. The pipeline runner retries on this (and on foreign errors, which are usually I/O).
+ */
+export const RETRIABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'BROKER_UNREACHABLE',
+  'REDIS_UNREACHABLE',
+  'CONFLICT',
+]);
+
 export class CryptolambdaError extends Error {
   override readonly name = 'CryptolambdaError';
+  readonly retriable: boolean;
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly hint?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retriable?: boolean },
   ) {
     super(message, options);
+    this.retriable = options?.retriable ?? RETRIABLE_CODES.has(code);
   }
 }
 

@@ -1,13 +1,18 @@
 import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
-import type { PriceEvent } from '../../core/events/types.js';
-import { PRICE_SCALE, USD_SCALE } from '../../core/money/decimal.js';
+import type { PriceEvent, UserEvent } from '../../core/events/types.js';
+import { validateReward, validateTransaction } from '../../core/events/validate.js';
+import { PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
+import type { Disposal, DisposalKind } from '../../core/portfolio/lot-accounting.js';
+import { type OpenLot, summarizeLots } from '../../core/portfolio/lots.js';
 import type { BatchPositionRow, BatchRewardRow } from '../../core/serving/reconcile.js';
 import type { DayRewards, UserStateJson } from '../../core/speed/user-ledger.js';
 import {
   FACT_ASSET_CORRELATION,
+  FACT_LOT_DAILY,
   FACT_PORTFOLIO_DAILY,
   FACT_PRICE_DAILY,
+  FACT_REALIZED_GAIN,
   FACT_REWARD_DAILY,
   SNAPSHOT_USER_STATE,
 } from '../../core/warehouse/schema.js';
@@ -110,6 +115,13 @@ export class WarehouseReader {
     const withFiles = this.dates().filter((d) => d <= date && this.filesOf(SNAPSHOT_USER_STATE.name, [d]).length > 0);
     const from = withFiles.at(-1);
     if (from === undefined) return null;
+    const pre = this.preloaded;
+    if (pre !== undefined && pre.date === from) {
+      const hit = pre.rows.get(userId);
+      if (hit !== undefined) return JSON.parse(hit) as UserStateJson;
+      // A complete preload knows every user of the date: a miss is "no row", not "not loaded".
+      if (pre.complete) return null;
+    }
     const rows = await this.query<{ state_json: string }>(
       SNAPSHOT_USER_STATE.name,
       [from],
@@ -117,6 +129,45 @@ export class WarehouseReader {
       [userId, from],
     );
     return rows.length === 0 ? null : (JSON.parse(rows[0]!.state_json) as UserStateJson);
+  }
+
+  private preloaded?: { date: string; rows: Map<string, string>; complete: boolean };
+
+  /**
+   * For a long-running server: hold the snapshot rows of the newest date with snapshot files (the
+   * one every portfolio read needs) in memory, up to `maxBytes` of state JSON, so a lookup is a map
+   * read instead of a Parquet row-group decompression. The build is immutable for the life of this
+   * reader (a new build opens a new reader), so the copy can never be stale. Users past the cap are
+   * still read from Parquet. One scan of the date's files, in user order.
+   */
+  async preloadSnapshots(
+    maxBytes: number,
+  ): Promise<{ date: string; users: number; bytes: number; complete: boolean } | null> {
+    const from = this.dates()
+      .filter((d) => this.filesOf(SNAPSHOT_USER_STATE.name, [d]).length > 0)
+      .at(-1);
+    if (from === undefined || maxBytes <= 0) return null;
+    const rows = await this.query<{ user_id: string; state_json: string }>(
+      SNAPSHOT_USER_STATE.name,
+      [from],
+      (src) => `SELECT user_id, state_json FROM ${src} WHERE date = $1::DATE`,
+      [from],
+    );
+    const map = new Map<string, string>();
+    let bytes = 0;
+    let complete = true;
+    for (const r of rows) {
+      // UTF-16 in memory: two bytes a character, plus the key.
+      const size = 2 * (r.state_json.length + r.user_id.length) + 64;
+      if (bytes + size > maxBytes) {
+        complete = false;
+        break;
+      }
+      bytes += size;
+      map.set(r.user_id, r.state_json);
+    }
+    this.preloaded = { date: from, rows: map, complete };
+    return { date: from, users: map.size, bytes, complete };
   }
 
   private readonly closeCache = new Map<string, Promise<Map<string, string>>>();
@@ -149,7 +200,9 @@ export class WarehouseReader {
         `SELECT user_id, asset, quantity_held, staked, cost_basis, realized_pnl, fees_paid, reward_income, event_count, events_day FROM ${src} WHERE date = $1::DATE`,
       [date],
     );
+    const lots = await this.lotRows(date);
     return rows.map((r) => ({
+      ...(lots === null ? {} : { lots: summarizeLots(lots.get(`${r.user_id}|${r.asset}`) ?? []) }),
       userId: String(r.user_id),
       asset: String(r.asset),
       quantity: fromDuckDecimal(r.quantity_held),
@@ -160,6 +213,66 @@ export class WarehouseReader {
       rewardIncome: fromDuckDecimal(r.reward_income),
       eventCount: num(r.event_count),
       eventsDay: num(r.events_day),
+    }));
+  }
+
+  /**
+   * Open lots of `date` by `${user}|${asset}` (fact_lot_daily), or null for a build made before lots
+   * existed (then reconcile does not compare lots).
+   */
+  async lotRows(date: string, userId?: string): Promise<Map<string, OpenLot[]> | null> {
+    if (this.filesOf(FACT_LOT_DAILY.name, [date]).length === 0) return null;
+    const rows = await this.query<Record<string, unknown>>(
+      FACT_LOT_DAILY.name,
+      [date],
+      (src) =>
+        `SELECT user_id, asset, lot_id, seq, acquired_at_ms, original_quantity, original_cost, quantity, cost FROM ${src}
+         WHERE date = $1::DATE ${userId === undefined ? '' : 'AND user_id = $2'} ORDER BY user_id, asset, seq`,
+      userId === undefined ? [date] : [date, userId],
+    );
+    const out = new Map<string, OpenLot[]>();
+    for (const r of rows) {
+      const k = `${r.user_id}|${r.asset}`;
+      let l = out.get(k);
+      if (l === undefined) {
+        l = [];
+        out.set(k, l);
+      }
+      l.push({
+        lotId: String(r.lot_id),
+        seq: num(r.seq),
+        acquiredAt: num(r.acquired_at_ms),
+        originalQuantity: fromDuckDecimal(r.original_quantity).rescale(QTY_SCALE),
+        originalCost: fromDuckDecimal(r.original_cost).rescale(USD_SCALE),
+        quantity: fromDuckDecimal(r.quantity).rescale(QTY_SCALE),
+        cost: fromDuckDecimal(r.cost).rescale(USD_SCALE),
+      });
+    }
+    return out;
+  }
+
+  /** One user's fact_realized_gain rows with date in [from, to], in disposal order. */
+  async gainRows(userId: string, from: string, to: string): Promise<Disposal[]> {
+    const dates = this.dates().filter((d) => d >= from && d <= to);
+    const rows = await this.query<Record<string, unknown>>(
+      FACT_REALIZED_GAIN.name,
+      dates,
+      (src) => `SELECT * FROM ${src} WHERE user_id = $1 ORDER BY disposed_at_ms, event_id, piece`,
+      [userId],
+    );
+    return rows.map((r) => ({
+      eventId: String(r.event_id),
+      userId: String(r.user_id),
+      asset: String(r.asset),
+      kind: String(r.kind) as DisposalKind,
+      piece: num(r.piece),
+      lotId: String(r.lot_id),
+      acquiredAt: num(r.acquired_at_ms),
+      disposedAt: num(r.disposed_at_ms),
+      quantity: fromDuckDecimal(r.quantity).rescale(QTY_SCALE),
+      proceeds: fromDuckDecimal(r.proceeds).rescale(USD_SCALE),
+      costBasis: fromDuckDecimal(r.cost_basis).rescale(USD_SCALE),
+      gain: fromDuckDecimal(r.gain).rescale(USD_SCALE),
     }));
   }
 
@@ -319,5 +432,63 @@ export class WarehouseReader {
       tradeId: String(r.trade_id),
       source: r.source as PriceEvent['source'],
     }));
+  }
+
+  /**
+   * One user's raw-zone events with event time <= `to` (ms), validated by the core as the batch
+   * does (a row the validators refuse is skipped: the batch records it in batch_rejects).
+   */
+  async userEvents(userId: string, to: number): Promise<UserEvent[]> {
+    const m = await readManifest(this.lakeDir);
+    const of = (table: string) =>
+      m.files.filter((x) => x.table === table && x.minEventTime <= to).map((x) => path.join(this.lakeDir, x.path));
+    const out: UserEvent[] = [];
+    const tx = of('transactions');
+    if (tx.length > 0) {
+      const rows = await this.duck.rows<Record<string, unknown>>(
+        `SELECT event_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price,
+                CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms FROM ${files(tx)}
+         WHERE user_id = $1 AND event_time_ms <= $2`,
+        [userId, BigInt(to)],
+      );
+      for (const r of rows) {
+        const v = validateTransaction({
+          kind: 'transaction',
+          eventId: r.event_id,
+          userId,
+          type: r.type,
+          asset: r.asset,
+          quantity: r.quantity,
+          price: r.price,
+          fee: r.fee,
+          feeAsset: r.fee_asset,
+          eventTime: num(r.event_time_ms),
+        });
+        if (v.ok) out.push(v.event);
+      }
+    }
+    const rw = of('rewards');
+    if (rw.length > 0) {
+      const rows = await this.duck.rows<Record<string, unknown>>(
+        `SELECT event_id, reward_type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price,
+                event_time_ms, ref_event_id FROM ${files(rw)} WHERE user_id = $1 AND event_time_ms <= $2`,
+        [userId, BigInt(to)],
+      );
+      for (const r of rows) {
+        const v = validateReward({
+          kind: 'reward',
+          eventId: r.event_id,
+          userId,
+          rewardType: r.reward_type,
+          asset: r.asset,
+          quantity: r.quantity,
+          price: r.price,
+          eventTime: num(r.event_time_ms),
+          ...(r.ref_event_id === null || r.ref_event_id === undefined ? {} : { refEventId: r.ref_event_id }),
+        });
+        if (v.ok) out.push(v.event);
+      }
+    }
+    return out;
   }
 }

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { type ChainableCommander, Cluster, Redis } from 'ioredis';
-import { type Config, redisNodes } from '../../config/config.js';
+import { type Config, redactUrl, redisNodes } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
+import { maskSecrets } from '../../core/redact.js';
 
 /** A connection to a single Redis or to a Redis Cluster (the same commands; keys carry hash tags). */
 export type RedisConn = Redis | Cluster;
@@ -20,6 +22,8 @@ export const connectRedis = async (
     maxRetriesPerRequest: opts.retry ? 20 : 1,
     connectTimeout: 3000,
   };
+  // rediss:// turns TLS on; a private CA is added here (a missing file fails before connecting).
+  const ca = config.redisTlsCa ? [readCa(config.redisTlsCa)] : undefined;
   let redis: RedisConn;
   if (nodes.length > 1) {
     const first = new URL(nodes[0]!);
@@ -36,7 +40,7 @@ export const connectRedis = async (
           ...common,
           ...(first.password ? { password: decodeURIComponent(first.password) } : {}),
           ...(first.username ? { username: decodeURIComponent(first.username) } : {}),
-          ...(first.protocol === 'rediss:' ? { tls: {} } : {}),
+          ...(first.protocol === 'rediss:' ? { tls: ca ? { ca } : {} } : {}),
         },
       },
     );
@@ -46,22 +50,48 @@ export const connectRedis = async (
       lazyConnect: true,
       enableOfflineQueue: false,
       retryStrategy: opts.retry ? (times) => Math.min(times * 200, 2000) : () => null,
+      ...(ca ? { tls: { ca } } : {}),
     });
   }
-  // Without a listener ioredis prints unhandled 'error' events to stderr.
-  redis.on('error', () => undefined);
+  // Without a listener ioredis prints unhandled 'error' events to stderr. The last one is kept:
+  // a refused AUTH arrives here (WRONGPASS) while connect() only rejects "Connection is closed".
+  let lastError: unknown;
+  redis.on('error', (e) => {
+    lastError = e;
+  });
   try {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
     throw new CryptolambdaError(
       'REDIS_UNREACHABLE',
-      `cannot reach Redis at ${config.redisUrl}`,
+      maskSecrets(`cannot reach Redis at ${redactUrl(config.redisUrl)}${authFailure(lastError ?? err)}`),
       'start the local stack with `cryptolambda stack up`, or set CRYPTOLAMBDA_REDIS_URL',
       { cause: err },
     );
   }
   return redis;
+};
+
+const readCa = (file: string): string => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CryptolambdaError(
+      'INVALID_CONFIG',
+      `CRYPTOLAMBDA_REDIS_TLS_CA: cannot read ${file}`,
+      'point it at a PEM file',
+      {
+        cause: err,
+      },
+    );
+  }
+};
+
+/** Say why when Redis answered but refused the credentials (ACL user, AUTH password). */
+const authFailure = (err: unknown): string => {
+  const msg = String((err as { message?: string }).message ?? '');
+  return /WRONGPASS|NOAUTH|invalid password|invalid username/i.test(msg) ? ': the user or password was refused' : '';
 };
 
 /**

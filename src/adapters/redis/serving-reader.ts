@@ -136,6 +136,19 @@ export class SpeedReader {
     return out.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
   }
 
+  /** Symbols the stream has seen (the `symbols` set), sorted. */
+  async symbols(): Promise<string[]> {
+    // One set per partition (hash tag): their union.
+    const sets = await Promise.all(SPEED_PARTITIONS.map((n) => this.redis.smembers(this.keys.symbols(n))));
+    return [...new Set(sets.flat())].sort();
+  }
+
+  /** Start of the newest candle stored for the symbol, or null. */
+  async latestCandleStart(interval: CandleInterval, symbol: string): Promise<number | null> {
+    const last = await this.redis.zrange(this.keys.candles(interval, symbol), -1, -1, 'WITHSCORES');
+    return last.length === 2 ? Number(last[1]) : null;
+  }
+
   /** Candles with start in [from, to), and the start of the oldest candle stored for the symbol. */
   async candles(
     interval: CandleInterval,

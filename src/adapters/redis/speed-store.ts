@@ -7,6 +7,7 @@ import type { Interval } from '../../core/ohlcv/candle.js';
 import { NO_WATERMARK, type StreamWatermarks, streamWatermarks } from '../../core/ohlcv/watermark.js';
 import { SPEED_PARTITIONS } from '../../core/partitioning.js';
 import { type PositionJson, positionToJson } from '../../core/portfolio/codec.js';
+import { type CostMethod, type LotQueueJson, lotQueueToJson } from '../../core/portfolio/lots.js';
 import { compareEvents } from '../../core/portfolio/position.js';
 import type { SpendBucketJson, TierHeadJson } from '../../core/rewards/tiers.js';
 import type { DedupBucketJson, DedupHeadJson } from '../../core/speed/dedup.js';
@@ -44,6 +45,8 @@ export interface SpeedStoreOptions {
   readonly history: Readonly<Record<CandleInterval, number>>;
   /** TTL (s) of per-day keys (deltas, day rewards, end-of-day positions); batch shortens it once a day is covered. */
   readonly dayTtlSec: number;
+  /** The deployment's cost-basis method: restored lots must have been kept by it (FIFO when absent). */
+  readonly costMethod?: CostMethod;
 }
 
 /** What `load` rebuilds for one partition from earlier checkpoints. */
@@ -135,10 +138,16 @@ export class RedisSpeedStore {
         ['tierHead', JSON.stringify(parts.tierHead)],
         ['dedupHead', JSON.stringify(parts.dedupHead)],
         ['days', JSON.stringify([...user.days].map(([d, v]) => [d, dayToJson(v)]))],
+        ['costMethod', state.costMethod],
         ...ch.assets.map((a): [string, string] => [
           `pos:${a}`,
           JSON.stringify(positionToJson(state.positions.get(a)!)),
         ]),
+        // An asset's open lots change exactly when its position does: the same changed assets.
+        ...ch.assets.flatMap((a): [string, string][] => {
+          const lots = state.lots.get(a);
+          return lots === undefined ? [] : [[`lot:${a}`, JSON.stringify(lotQueueToJson(lots))]];
+        }),
       ]);
       if (parts.spendDays.length > 0) {
         tx.hset(
@@ -169,11 +178,15 @@ export class RedisSpeedStore {
         tx.add('EXPIRE', k.delta(userId, day, n), ttl);
       }
       for (const [day, book] of ch.endOfDay) {
-        // The whole book after the user's latest event of that day: complete for reconcile.
-        if (book.size === 0) continue;
+        // The whole book after the user's latest event of that day, with each position's open lots:
+        // complete for reconcile.
+        if (book.positions.size === 0) continue;
         tx.hset(
           k.endOfDay(userId, day, n),
-          [...book].map(([a, p]) => [a, JSON.stringify(positionToJson(p))]),
+          [...book.positions].map(([a, p]) => {
+            const lots = book.lots.get(a);
+            return [a, JSON.stringify({ ...positionToJson(p), ...(lots ? { lots: lotQueueToJson(lots) } : {}) })];
+          }),
         );
         tx.add('EXPIRE', k.endOfDay(userId, day, n), ttl);
       }
@@ -301,18 +314,25 @@ export class RedisSpeedStore {
           if (ids.length > 0) dedupDays.push([d, ids.sort((x, y) => x[1] - y[1] || byText(x[0], y[0]))]);
         }
         if (meta.tierHead === undefined || meta.dedupHead === undefined) continue;
-        const state = userFromParts({
-          userId,
-          positions: Object.entries(meta).flatMap(([f, v]) =>
-            f.startsWith('pos:') ? [JSON.parse(v) as PositionJson] : [],
-          ),
-          tierHead: JSON.parse(meta.tierHead) as TierHeadJson,
-          spendDays: Object.entries(spend)
-            .sort(([a], [b]) => byText(a, b))
-            .map(([d, v]): [string, SpendBucketJson] => [d, JSON.parse(v) as SpendBucketJson]),
-          dedupHead: JSON.parse(meta.dedupHead) as DedupHeadJson,
-          dedupDays,
-        });
+        const lots: Record<string, LotQueueJson> = {};
+        for (const [f, v] of Object.entries(meta)) if (f.startsWith('lot:')) lots[f.slice(4)] = JSON.parse(v);
+        const state = userFromParts(
+          {
+            userId,
+            ...(meta.costMethod === undefined ? {} : { costMethod: meta.costMethod as CostMethod }),
+            lots,
+            positions: Object.entries(meta).flatMap(([f, v]) =>
+              f.startsWith('pos:') ? [JSON.parse(v) as PositionJson] : [],
+            ),
+            tierHead: JSON.parse(meta.tierHead) as TierHeadJson,
+            spendDays: Object.entries(spend)
+              .sort(([a], [b]) => byText(a, b))
+              .map(([d, v]): [string, SpendBucketJson] => [d, JSON.parse(v) as SpendBucketJson]),
+            dedupHead: JSON.parse(meta.dedupHead) as DedupHeadJson,
+            dedupDays,
+          },
+          this.opts.costMethod,
+        );
         const days = new Map(
           (JSON.parse(meta.days ?? '[]') as [string, DayRewardsJson][]).map(([d, v]) => [d, dayFromJson(v)]),
         );

@@ -2,7 +2,13 @@ import { setTimeout as sleepTimer } from 'node:timers/promises';
 import type { Duck } from '../../adapters/duckdb/db.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import type { StepContext, StepDef } from '../../core/pipeline/dag.js';
-import { type DqCheck, defaultChecks } from '../../core/pipeline/dq.js';
+import {
+  DEFAULT_DQ_THRESHOLDS,
+  type DqCheck,
+  type DqThresholds,
+  defaultChecks,
+  WAREHOUSE_SCHEMA,
+} from '../../core/pipeline/dq.js';
 import { dqStep } from './dq-runner.js';
 
 /**
@@ -33,7 +39,11 @@ export interface DailyDeps {
   /** Dates present in the raw zone (dt= partitions). */
   readonly rawDates: () => Promise<readonly string[]>;
   /** Build date D; returns rows written across the facts. */
-  readonly batch: (date: string, log: (m: string) => void) => Promise<{ rows: number; detail?: string }>;
+  readonly batch: (
+    date: string,
+    log: (m: string) => void,
+    opts: { readonly allowEmpty: boolean },
+  ) => Promise<{ rows: number; detail?: string }>;
   /** A connection with the warehouse views, for the DQ checks (closed by `release`). */
   readonly warehouse: () => Promise<Duck>;
   /** Reconcile D; `mismatches` counts mismatched and missing rows. */
@@ -49,6 +59,8 @@ export interface DailyOptions {
   readonly sensorPollMs?: number;
   readonly allowEmpty?: boolean;
   readonly checks?: readonly DqCheck[];
+  /** Check ids not run this time (`pipeline run --skip-check`); the dq step records them in the ledger. */
+  readonly skipChecks?: readonly string[];
   readonly retries?: number;
   readonly backoffMs?: number;
   /** How long the speed layer's keys of a date live once the batch covered it (default 2 days). */
@@ -59,15 +71,12 @@ export const DEFAULT_SPEED_RETENTION_SEC = 2 * 86_400;
 
 const endOfDay = (date: string): number => Date.parse(`${date}T00:00:00.000Z`) + 86_400_000;
 
-/** An error the runner must not retry (a gate that failed on data, not a transient fault). */
-const final = (err: CryptolambdaError): CryptolambdaError => Object.assign(err, { retriable: false });
-
 /**
  * The data-quality checks of the daily run: the defaults plus valuation completeness (every
  * position's asset has a price at or before the end of the day, so market value is never missing).
  */
-export const dailyChecks = (): DqCheck[] => [
-  ...defaultChecks(),
+export const dailyChecks = (th: DqThresholds = DEFAULT_DQ_THRESHOLDS): DqCheck[] => [
+  ...defaultChecks(WAREHOUSE_SCHEMA, th),
   {
     id: 'fact_portfolio_daily.close_price.not_null',
     kind: 'not_null',
@@ -115,12 +124,11 @@ export const dailySteps = (deps: DailyDeps, o: DailyOptions): StepDef[] => {
         const r = await deps.ingest(ctx.signal, ctx.log);
         const dates = await deps.rawDates();
         if (!dates.includes(ctx.date) && !o.allowEmpty) {
-          throw final(
-            new CryptolambdaError(
-              'NO_DATA',
-              `the raw zone has no data for ${ctx.date} after ingest`,
-              'check the producers, or pass --allow-empty for a day without events',
-            ),
+          // NO_DATA is not retriable (CryptolambdaError decides per code): the data will not appear.
+          throw new CryptolambdaError(
+            'NO_DATA',
+            `the raw zone has no data for ${ctx.date} after ingest`,
+            'check the producers, or pass --allow-empty for a day without events',
           );
         }
         return { rows: r.rows, detail: `${r.rows} rows landed; raw zone holds ${ctx.date}` };
@@ -131,12 +139,13 @@ export const dailySteps = (deps: DailyDeps, o: DailyOptions): StepDef[] => {
       dependsOn: ['ingest'],
       retries,
       backoffMs,
-      run: async (ctx) => deps.batch(ctx.date, ctx.log),
+      run: async (ctx) => deps.batch(ctx.date, ctx.log, { allowEmpty: o.allowEmpty === true }),
     },
     dqStep({
       name: 'dq',
       dependsOn: ['batch'],
       checks: o.checks ?? dailyChecks(),
+      skip: o.skipChecks ?? [],
       connect: () => deps.warehouse(),
       release: (duck) => duck.close(),
     }),
@@ -148,7 +157,7 @@ export const dailySteps = (deps: DailyDeps, o: DailyOptions): StepDef[] => {
       run: async (ctx) => {
         const r = await deps.reconcile(ctx.date);
         if (r.mismatches > 0) {
-          throw final(new CryptolambdaError('RECONCILE_MISMATCH', `reconcile ${ctx.date}: ${r.summary}`));
+          throw new CryptolambdaError('RECONCILE_MISMATCH', `reconcile ${ctx.date}: ${r.summary}`);
         }
         return { rows: r.compared, detail: r.summary };
       },

@@ -66,9 +66,10 @@ export const realDailyDeps = (config: Config): DailyDeps => ({
     });
     return { rows: r.records };
   },
-  batch: async (date, log) => {
+  batch: async (date, log, { allowEmpty }) => {
     const r = await runBatch(config, {
       date,
+      allowEmpty,
       onProgress: (p) => {
         if (p.phase === 'published') log(`${p.users} users, ${p.events} events published`);
       },

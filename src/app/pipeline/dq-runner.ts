@@ -1,4 +1,5 @@
 import { type Duck, ident } from '../../adapters/duckdb/db.js';
+import { CryptolambdaError } from '../../core/errors.js';
 import type { StepDef } from '../../core/pipeline/dag.js';
 import {
   compileCheck,
@@ -6,6 +7,7 @@ import {
   type DqReport,
   type DqResult,
   DqViolationError,
+  describeViolation,
   validateCheck,
 } from '../../core/pipeline/dq.js';
 
@@ -38,7 +40,13 @@ export const runCheck = async (duck: Duck, check: DqCheck, date: string, sampleS
       const { violation_count: _c, ...rest } = r;
       return Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, jsonSafe(v)]));
     });
-    return { ...base, passed: count === 0, violationCount: count, sample };
+    return {
+      ...base,
+      passed: count === 0,
+      violationCount: count,
+      sample,
+      ...(count === 0 ? {} : { measured: describeViolation(check, count, sample) }),
+    };
   } catch (err) {
     return { ...base, passed: false, violationCount: 0, sample: [], error: oneLine(err) };
   }
@@ -70,16 +78,29 @@ export const dqStep = (opts: {
   connect: (date: string) => Promise<Duck>;
   release?: (duck: Duck) => void | Promise<void>;
   sampleSize?: number;
+  /** Check ids not run; recorded in the step's detail (the ledger), an unknown id is an error. */
+  skip?: readonly string[];
 }): StepDef => ({
   name: opts.name ?? 'dq',
   dependsOn: opts.dependsOn,
   retries: 0,
   backoffMs: 0,
   run: async (ctx) => {
+    const skip = [...new Set(opts.skip ?? [])];
+    const unknown = skip.filter((id) => !opts.checks.some((c) => c.id === id));
+    if (unknown.length > 0)
+      throw new CryptolambdaError(
+        'INVALID_ARGUMENT',
+        `--skip-check: no check named ${unknown.join(', ')}`,
+        `checks: ${opts.checks.map((c) => c.id).join(', ')}`,
+      );
+    const checks = opts.checks.filter((c) => !skip.includes(c.id));
+    const skipped = skip.length === 0 ? '' : `; skipped: ${skip.join(', ')}`;
+    if (skip.length > 0) ctx.log(`skipping ${skip.join(', ')} (--skip-check or dq.skip)`);
     const duck = await opts.connect(ctx.date);
     let report: DqReport;
     try {
-      report = await runChecks(duck, opts.checks, ctx.date, { sampleSize: opts.sampleSize ?? 5 });
+      report = await runChecks(duck, checks, ctx.date, { sampleSize: opts.sampleSize ?? 5 });
     } finally {
       await opts.release?.(duck);
     }
@@ -87,7 +108,7 @@ export const dqStep = (opts: {
     const warned = report.results.filter((r) => !r.passed);
     return {
       rows: report.results.length,
-      detail: `${report.results.length} checks passed${warned.length > 0 ? `, warnings: ${warned.map((w) => w.id).join(', ')}` : ''}`,
+      detail: `${report.results.length} checks passed${warned.length > 0 ? `, warnings: ${warned.map((w) => w.id).join(', ')}` : ''}${skipped}`,
     };
   },
 });

@@ -5,13 +5,15 @@ import type { AlertSink } from '../../core/pipeline/alerts.js';
 import { deadlineOn } from '../../core/pipeline/alerts.js';
 import type { Force } from '../../core/pipeline/dag.js';
 import type { RunRecord } from '../../core/pipeline/run.js';
-import { type DailyDeps, type DailyOptions, dailySteps } from './daily.js';
+import { type DailyDeps, type DailyOptions, dailyChecks, dailySteps } from './daily.js';
 import { realDailyDeps } from './deps.js';
 import { type BackfillProgress, type BackfillResult, type PipelineEvent, PipelineRunner } from './runner.js';
 
 /** What `pipeline run` needs besides the connection config. */
 export interface PipelineRunOptions extends Omit<DailyOptions, 'checks'> {
   readonly force?: Force;
+  /** `pipeline step`: run this one step (see RunDateOptions.only). */
+  readonly only?: string;
   /** `HH:MM` UTC on the day the run starts. */
   readonly deadline?: string;
   readonly signal?: AbortSignal;
@@ -33,7 +35,12 @@ const runnerFor = (config: Config, o: PipelineRunOptions): PipelineRunner => {
   const alerts = o.alerts ?? webhookAlerterFromEnv(o.env ?? process.env);
   return new PipelineRunner({
     stateDir: pipelineStateDir(config),
-    steps: dailySteps(o.deps ?? realDailyDeps(config), o),
+    // Thresholds and always-skipped checks come from the configuration's `dq` section.
+    steps: dailySteps(o.deps ?? realDailyDeps(config), {
+      ...o,
+      checks: dailyChecks(config.dq),
+      skipChecks: [...config.dq.skip, ...(o.skipChecks ?? [])],
+    }),
     ...(alerts ? { alerts } : {}),
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
@@ -41,6 +48,7 @@ const runnerFor = (config: Config, o: PipelineRunOptions): PipelineRunner => {
 
 const runDateOptions = (o: PipelineRunOptions) => ({
   ...(o.force !== undefined ? { force: o.force } : {}),
+  ...(o.only !== undefined ? { only: o.only } : {}),
   ...(o.signal ? { signal: o.signal } : {}),
   ...(o.deadline ? { deadline: deadlineOn(o.deadline, new Date()) } : {}),
 });

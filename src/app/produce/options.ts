@@ -21,17 +21,6 @@ export const parseSymbols = (text: string): string[] => {
   return out;
 };
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** "90" (seconds), "500ms", "30s", "5m", "2h" → milliseconds. */
-export const parseDuration = (text: string): number => {
-  const m = /^(\d+)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) return bad(`--duration: ${JSON.stringify(text)} is not a duration`, 'e.g. 30s, 5m, 2h or plain seconds');
-  const ms = Number(m[1]) * DURATION_UNITS[m[2] ?? 's']!;
-  if (!Number.isSafeInteger(ms) || ms <= 0) return bad(`--duration: ${text} is out of range`);
-  return ms;
-};
-
 /** A non-negative integer below 2^64 (the PRNG seeds from 64 bits). */
 export const parseSeed = (text: string): bigint => {
   const t = text.trim();
@@ -69,4 +58,9 @@ export const formatSummary = (r: ProducePricesResult): string[] => [
   `${n(r.produced)} price events from ${r.source} → ${r.topic} (${r.symbols.join(', ') || 'no symbols'})`,
   `${n(r.acked)} records acknowledged, ${n(r.deadLettered)} dead-lettered → ${r.deadLetterTopic}, ${n(r.ignored)} ignored, ${n(r.duplicates)} duplicates, ${n(r.dropped)} dropped`,
   `${(r.durationMs / 1000).toFixed(1)} s, ${n(r.eventsPerSec)} events/s, stopped by ${r.stoppedBy}`,
+  ...r.files.map(
+    (f) => `  ${f.file} (${f.symbol}): ${f.checksum === 'not-an-archive' ? 'plain CSV' : `checksum ${f.checksum}`}`,
+  ),
+  ...(r.rejections.length ? ['dead-lettered by reason:'] : []),
+  ...r.rejections.map((x) => `${n(x.count).padStart(10)}  ${x.reason}`),
 ];

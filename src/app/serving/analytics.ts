@@ -1,6 +1,7 @@
 import type { CorrelationRow, TopMetric, TopRow } from '../../adapters/lake/warehouse-reader.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { parseDate } from '../../core/serving/input.js';
+import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
 import type { ServingContext } from './context.js';
 
 /** The built date a warehouse-only query reads: --date when given (must be built), else the cutoff. */
@@ -23,17 +24,36 @@ const builtDate = (ctx: ServingContext, raw: string | undefined): string => {
   return date;
 };
 
+export interface CorrelationWindowCoverage {
+  readonly windowDays: number;
+  /** Built dates the window needs: W daily returns take W + 1 closes. */
+  readonly neededDays: number;
+  /** Built dates the warehouse has inside the window. */
+  readonly builtDays: number;
+}
+
 export interface CorrelationsResult {
   readonly date: string;
   readonly pairs: CorrelationRow[];
+  /** Per window, how many built days it needs and has (a correlation needs at least 3: two returns). */
+  readonly windows: CorrelationWindowCoverage[];
 }
+
+/** At least two returns (three daily closes) before a correlation is defined. */
+export const MIN_CORRELATION_DAYS = 3;
 
 export const getCorrelations = async (
   ctx: ServingContext,
   opts: { date?: string; window?: number },
 ): Promise<CorrelationsResult> => {
   const date = builtDate(ctx, opts.date);
-  return { date, pairs: await ctx.warehouse.correlations(date, opts.window) };
+  const built = new Set(ctx.warehouse.dates());
+  const windows = CORRELATION_WINDOWS.filter((w) => opts.window === undefined || w === opts.window).map((w) => ({
+    windowDays: w,
+    neededDays: w + 1,
+    builtDays: datesEnding(date, w + 1).filter((d) => built.has(d)).length,
+  }));
+  return { date, pairs: await ctx.warehouse.correlations(date, opts.window), windows };
 };
 
 export interface TopResult {

@@ -1,4 +1,5 @@
 import type { SpeedUser, SpeedWatermarks } from '../../adapters/redis/serving-reader.js';
+import { tiersOf } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { symbolOf } from '../../core/events/validate.js';
 import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
@@ -46,6 +47,8 @@ export const readMerged = async (
     userId,
     batch: cutoff === null ? null : { asOf: cutoff, builtAt: ctx.warehouse.builtAt(cutoff), state },
     speed: { deltas: speed.deltas, positions: speed.positions, tier: speed.tier, ...marks },
+    tiers: tiersOf(ctx.config),
+    costMethod: ctx.config.costBasis,
   });
   if (merged === null) {
     throw new CryptolambdaError(

@@ -21,17 +21,6 @@ export const parseRate = (text: string): Decimal => {
   return d;
 };
 
-const SPAN_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** An event-time span: "90" (seconds), "500ms", "30s", "5m", "2h", "7d" → milliseconds. */
-export const parseSpan = (text: string): number => {
-  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!m) return bad(`--duration: ${JSON.stringify(text)} is not a duration`, 'e.g. 30m, 6h, 2d or plain seconds');
-  const ms = Number(m[1]) * SPAN_UNITS[m[2] ?? 's']!;
-  if (!Number.isSafeInteger(ms) || ms <= 0) return bad(`--duration: ${text} is out of range`);
-  return ms;
-};
-
 const n = (x: number): string => x.toLocaleString('en-US');
 
 export const formatProgress = (p: SimulateProgress): string =>

@@ -1,17 +1,21 @@
 import { decodeRecord } from '../../adapters/avro/codec.js';
 import type { ConsumedRecord } from '../../adapters/kafka/consumer.js';
 import type { CheckpointTx } from '../../adapters/redis/checkpoint-tx.js';
+import type { CommittedChangesSink, LiveCandle, PriceChange } from '../../adapters/redis/live-feed.js';
 import type { CandleInterval } from '../../adapters/redis/speed-keys.js';
 import type { RedisSpeedStore } from '../../adapters/redis/speed-store.js';
 import type { Config } from '../../config/config.js';
 import { eventToRaw } from '../../core/events/json.js';
 import type { UserEvent } from '../../core/events/types.js';
+import { deadLetterCategory } from '../../core/metrics/dead-letter.js';
 import {
   DEFAULT_ENGINE_OPTIONS,
   PartitionEngine,
+  type SpeedChanges,
   type SpeedEngineOptions,
   type UserTable,
 } from '../../core/speed/engine.js';
+import { candleToJson } from '../../core/speed/price-windows.js';
 import { topicName } from '../../core/topics.js';
 import { DeadLetterSink } from '../produce/dead-letter.js';
 import type { OutboxMessage, PartitionHandler } from './runtime.js';
@@ -44,6 +48,8 @@ interface Partition {
  */
 export class SpeedHandler implements PartitionHandler {
   private readonly parts = new Map<number, Partition>();
+  /** Dead letters this process sent, by `topic|category` (metrics; monotonic, survives rebalances). */
+  readonly deadLetters = new Map<string, number>();
   readonly topics: { prices: string; transactions: string; rewards: string; dlq: string; late: string; tiers: string };
 
   constructor(
@@ -51,6 +57,11 @@ export class SpeedHandler implements PartitionHandler {
     private readonly store: RedisSpeedStore,
     readonly opts: SpeedOptions = DEFAULT_SPEED_OPTIONS,
     private readonly now: () => number = Date.now,
+    /**
+     * Told, inside the partition's checkpoint commit, what it commits (the live push reads this
+     * feed); none on a Redis Cluster, where the feed's keys cannot share the partition's slot.
+     */
+    private readonly live?: CommittedChangesSink,
   ) {
     const p = config.topicPrefix;
     this.topics = {
@@ -68,6 +79,11 @@ export class SpeedHandler implements PartitionHandler {
 
   engines(): ReadonlyMap<number, PartitionEngine> {
     return new Map([...this.parts].map(([n, p]) => [n, p.engine]));
+  }
+
+  /** The owned partitions' engines (metrics read their counters and watermarks). */
+  partitions(): ReadonlyMap<number, PartitionEngine> {
+    return this.engines();
   }
 
   async acquire(n: number): Promise<void> {
@@ -94,6 +110,8 @@ export class SpeedHandler implements PartitionHandler {
 
   private deadLetter(part: Partition, r: ConsumedRecord, reason: string): Promise<void> {
     part.engine.countInvalid();
+    const cat = `${r.topic}|${deadLetterCategory(reason)}`;
+    this.deadLetters.set(cat, (this.deadLetters.get(cat) ?? 0) + 1);
     return part.dlq.send({
       source: `stream:${r.topic}[${r.partition}]@${r.offset}`,
       reason,
@@ -146,6 +164,13 @@ export class SpeedHandler implements PartitionHandler {
     if (part === undefined) return [];
     const changes = part.engine.drain();
     this.store.write(tx, n, changes);
+    if (this.live !== undefined) {
+      this.live.prices(tx, priceChanges(changes));
+      this.live.users(
+        tx,
+        changes.users.map((u) => u.userId),
+      );
+    }
     for (const fx of changes.effects) {
       if (fx.kind === 'tier-change') {
         const c = fx.change;
@@ -170,3 +195,27 @@ export class SpeedHandler implements PartitionHandler {
     return part.outbox.splice(0, part.outbox.length);
   }
 }
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Per symbol whose last price changed: the price and the newest state of each candle written. */
+const priceChanges = (c: SpeedChanges): PriceChange[] => {
+  const candles = new Map<string, Map<string, LiveCandle>>();
+  for (const w of c.candles) {
+    let m = candles.get(w.candle.symbol);
+    if (m === undefined) {
+      m = new Map();
+      candles.set(w.candle.symbol, m);
+    }
+    const { symbol: _s, openKey: _o, closeKey: _c, ...fields } = candleToJson(w.candle, w.final);
+    m.set(`${w.interval}|${w.candle.start}`, { interval: w.interval as CandleInterval, ...fields });
+  }
+  return [...c.lastPrices]
+    .sort(([a], [b]) => byText(a, b))
+    .map(([symbol, p]) => ({
+      symbol,
+      price: p.price.toString(),
+      eventTime: p.eventTime,
+      candles: [...(candles.get(symbol)?.values() ?? [])],
+    }));
+};

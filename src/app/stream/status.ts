@@ -5,6 +5,8 @@ import { readWatermarks } from '../../adapters/redis/speed-store.js';
 import type { Config } from '../../config/config.js';
 import { SPEED_PARTITIONS } from '../../core/partitioning.js';
 import { topicName } from '../../core/topics.js';
+import { readSpeedGaps } from '../gaps.js';
+import type { RecordedGap } from './runtime.js';
 
 export interface PartitionStatus {
   readonly partition: number;
@@ -24,6 +26,9 @@ export interface StreamStatus {
   readonly partitions: PartitionStatus[];
   readonly workers: Record<string, unknown>[];
   readonly symbols: number;
+  /** Offsets lost from Kafka that a worker accepted with --accept-gap (data the speed layer never saw). */
+  readonly gaps: RecordedGap[];
+  readonly lostOffsets: number;
 }
 
 /** Read the speed layer's status from Redis (checkpointed state) and Kafka (end offsets for lag). */
@@ -40,11 +45,12 @@ export const streamStatus = async (config: Config): Promise<StreamStatus> => {
   });
   const redis = await connectRedis(config);
   try {
-    const [offsetHashes, wms, workers, symbolSets] = await Promise.all([
+    const [offsetHashes, wms, workers, symbolSets, gaps] = await Promise.all([
       Promise.all(SPEED_PARTITIONS.map((n) => redis.hgetall(keys.offsets(n)))),
       readWatermarks(redis, keys),
       redis.hgetall(keys.streamStatus()),
       Promise.all(SPEED_PARTITIONS.map((n) => redis.smembers(keys.symbols(n)))),
+      readSpeedGaps(redis, keys),
     ]);
     const offsets: Record<string, string> = Object.assign({}, ...offsetHashes);
     const symbols = new Set(symbolSets.flat()).size;
@@ -79,6 +85,8 @@ export const streamStatus = async (config: Config): Promise<StreamStatus> => {
       partitions,
       workers: Object.entries(workers).map(([id, v]) => ({ id, ...(JSON.parse(v) as Record<string, unknown>) })),
       symbols,
+      gaps,
+      lostOffsets: gaps.reduce((n, g) => n + g.lost, 0),
     };
   } finally {
     redis.disconnect();

@@ -1,10 +1,12 @@
 import { Flags } from '@oclif/core';
 import { bar } from '../../app/batch/format.js';
+import { finishPipelineRun, jobSinkFromEnv, startJob } from '../../app/metrics/job-metrics.js';
 import { runPipelineDate, runPipelineRange } from '../../app/pipeline/pipeline.js';
 import type { PipelineEvent } from '../../app/pipeline/runner.js';
-import { parseSpan } from '../../app/simulate/options.js';
 import { BaseCommand, EXIT_CODES } from '../../cli/base-command.js';
-import { renderTable } from '../../cli/render.js';
+import { durationFlag } from '../../cli/flags.js';
+import { jobMetricsFlags, jobSinkFlags } from '../../cli/metrics-flags.js';
+import { renderTableModel, type TableModel, type ViewOptions } from '../../cli/table.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { assertDate } from '../../core/pipeline/dag.js';
 import { type RunRecord, runFailureReason } from '../../core/pipeline/run.js';
@@ -13,19 +15,6 @@ export interface PipelineRunResult {
   readonly status: 'succeeded' | 'failed' | 'interrupted';
   readonly runs: readonly RunRecord[];
 }
-
-/** parseSpan with the flag's own name in the message. */
-export const spanFlag = (flag: string, text: string): number => {
-  try {
-    return parseSpan(text);
-  } catch {
-    throw new CryptolambdaError(
-      'INVALID_ARGUMENT',
-      `${flag}: ${JSON.stringify(text)} is not a duration`,
-      'e.g. 90s, 30m, 2h',
-    );
-  }
-};
 
 const yesterday = (): string => new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 
@@ -50,21 +39,28 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
       multiple: true,
     }),
     deadline: Flags.string({ description: 'Alert when the run is not finished by HH:MM UTC.' }),
-    'sensor-timeout': Flags.string({
-      description: 'How long the sensor waits for the date to be complete (e.g. 30m, 2h).',
+    'sensor-timeout': durationFlag({
+      description: 'How long the sensor waits for the date to be complete',
       default: '30m',
+      bare: 's',
     }),
-    'allowed-lateness': Flags.integer({
-      description: "Event-time slack (ms) after the day's end before the day counts as complete.",
-      default: 30_000,
-      min: 0,
+    'allowed-lateness': durationFlag({
+      description:
+        "Event-time slack after the day's end before the day counts as complete [default: speed.allowedLateness, 30s]",
+      bare: 'ms',
     }),
     'allow-empty': Flags.boolean({ description: 'A date without raw data is not a failure.' }),
-    retries: Flags.integer({ description: 'Retries of ingest and batch after a failure.', default: 2, min: 0 }),
-    'speed-retention': Flags.string({
-      description: "How long the speed layer's per-day keys of the date live once the batch covers it.",
-      default: '2d',
+    'skip-check': Flags.string({
+      description: 'Do not run this data-quality check (repeatable); the skip is recorded in the run ledger.',
+      multiple: true,
     }),
+    retries: Flags.integer({ description: 'Retries of ingest and batch after a failure.', default: 2, min: 0 }),
+    'speed-retention': durationFlag({
+      description: "How long the speed layer's per-day keys of the date live once the batch covers it",
+      default: '2d',
+      bare: 's',
+    }),
+    ...jobMetricsFlags,
   };
 
   async run(): Promise<PipelineRunResult> {
@@ -76,15 +72,18 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
     const date = f.from === undefined ? assertDate(f.date ?? yesterday()) : undefined;
     const force = f.force === undefined ? undefined : f.force.includes('all') ? true : f.force;
     const opts = {
-      allowedLatenessMs: f['allowed-lateness'],
-      sensorTimeoutMs: spanFlag('--sensor-timeout', f['sensor-timeout']),
+      allowedLatenessMs: f['allowed-lateness'] ?? this.appConfig.speed.allowedLateness,
+      sensorTimeoutMs: f['sensor-timeout'],
       allowEmpty: f['allow-empty'],
+      skipChecks: f['skip-check'] ?? [],
       retries: f.retries,
-      speedRetentionSec: Math.ceil(spanFlag('--speed-retention', f['speed-retention']) / 1000),
+      speedRetentionSec: Math.ceil(f['speed-retention'] / 1000),
       ...(force === undefined ? {} : { force }),
       ...(f.deadline === undefined ? {} : { deadline: f.deadline }),
-      onEvent: (e: PipelineEvent) => this.progress(describe(e)),
+      onEvent: (e: PipelineEvent) => this.progress(describeEvent(e), eventFields(e)),
     };
+    const sink = jobSinkFromEnv(jobSinkFlags(f));
+    const job = sink.textfile === undefined && sink.pushgateway === undefined ? null : startJob('pipeline', sink);
     return this.untilStopped(async (signal) => {
       let result: PipelineRunResult;
       if (date !== undefined) {
@@ -106,7 +105,8 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
         });
         result = { status: r.status, runs: r.runs };
       }
-      if (!this.jsonEnabled()) this.log(summary(result.runs));
+      if (!this.jsonEnabled()) this.log(runSummary(result.runs, this.viewOptions()));
+      await finishPipelineRun(job, result);
       const failed = result.runs.find((r) => r.status !== 'succeeded');
       if (failed !== undefined) {
         const reason = runFailureReason(failed) ?? `pipeline ${failed.date} ${failed.status}`;
@@ -121,7 +121,15 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
   }
 }
 
-const describe = (e: PipelineEvent): string => {
+/** The structured fields of a pipeline event for `--log-format json`. */
+export const eventFields = (e: PipelineEvent): Record<string, unknown> => ({
+  event: e.type,
+  ...('date' in e ? { date: e.date } : 'run' in e ? { date: e.run.date } : {}),
+  ...('step' in e ? { step: typeof e.step === 'string' ? e.step : e.step.name } : {}),
+  ...(e.type === 'step_end' ? { status: e.step.status } : {}),
+});
+
+export const describeEvent = (e: PipelineEvent): string => {
   switch (e.type) {
     case 'run_start':
       return `pipeline ${e.date}: run ${e.runId}, plan ${e.plan.map((p) => `${p.name}${p.action === 'skip' ? '(skip)' : ''}`).join(' → ')}`;
@@ -144,17 +152,24 @@ const describe = (e: PipelineEvent): string => {
   }
 };
 
-const summary = (runs: readonly RunRecord[]): string =>
-  renderTable(
-    ['date', 'step', 'status', 'attempts', 'rows', 'detail'],
-    runs.flatMap((r) =>
-      r.steps.map((s) => [
-        r.date,
-        s.name,
-        s.status,
-        String(s.attempts),
-        s.rows === undefined ? '' : String(s.rows),
-        (s.error ?? s.detail ?? s.reason ?? (s.blockedBy ? `blocked by ${s.blockedBy}` : '')).slice(0, 80),
-      ]),
-    ),
-  );
+type StepRow = { date: string; step: RunRecord['steps'][number] };
+
+const summaryModel = (runs: readonly RunRecord[]): TableModel<StepRow> => ({
+  columns: [
+    { header: 'date', kind: 'text', value: (r) => r.date },
+    { header: 'step', kind: 'text', value: (r) => r.step.name },
+    { header: 'status', kind: 'text', value: (r) => r.step.status },
+    { header: 'tries', kind: 'int', csv: 'attempts', value: (r) => r.step.attempts },
+    { header: 'rows', kind: 'int', value: (r) => r.step.rows ?? null },
+    {
+      header: 'detail',
+      kind: 'text',
+      value: (r) =>
+        r.step.error ?? r.step.detail ?? r.step.reason ?? (r.step.blockedBy ? `blocked by ${r.step.blockedBy}` : ''),
+    },
+  ],
+  rows: runs.flatMap((r) => r.steps.map((step) => ({ date: r.date, step }))),
+});
+
+export const runSummary = (runs: readonly RunRecord[], o: ViewOptions): string =>
+  renderTableModel(summaryModel(runs), o);

@@ -3,10 +3,10 @@ import { pipelineLockPath } from '../../app/pipeline/lock.js';
 import { pipelineStateDir, runPipelineDate } from '../../app/pipeline/pipeline.js';
 import { runSchedule } from '../../app/pipeline/schedule.js';
 import { BaseCommand } from '../../cli/base-command.js';
+import { durationFlag } from '../../cli/flags.js';
 import { isCryptolambdaError } from '../../core/errors.js';
 import { parseCron } from '../../core/pipeline/cron.js';
 import { runFailureReason } from '../../core/pipeline/run.js';
-import { spanFlag } from './run.js';
 
 export default class PipelineSchedule extends BaseCommand<typeof PipelineSchedule> {
   static override summary = 'Run the daily pipeline on a cron schedule, for machines without cron.';
@@ -25,11 +25,10 @@ export default class PipelineSchedule extends BaseCommand<typeof PipelineSchedul
       default: 1,
       min: 0,
     }),
-    'sensor-timeout': Flags.string({ description: 'How long the sensor waits for the date.', default: '2h' }),
-    'allowed-lateness': Flags.integer({
-      description: 'Event-time slack (ms) after the day end.',
-      default: 30_000,
-      min: 0,
+    'sensor-timeout': durationFlag({ description: 'How long the sensor waits for the date', default: '2h', bare: 's' }),
+    'allowed-lateness': durationFlag({
+      description: 'Event-time slack after the day end [default: speed.allowedLateness, 30s]',
+      bare: 'ms',
     }),
     deadline: Flags.string({ description: 'Alert when a run is not finished by HH:MM UTC.' }),
   };
@@ -37,7 +36,7 @@ export default class PipelineSchedule extends BaseCommand<typeof PipelineSchedul
   async run(): Promise<{ fired: number }> {
     const f = this.flags;
     const cron = parseCron(this.args.cron);
-    const sensorTimeoutMs = spanFlag('--sensor-timeout', f['sensor-timeout']);
+    const sensorTimeoutMs = f['sensor-timeout'];
     return this.untilStopped(async (signal) => {
       return await runSchedule({
         cron,
@@ -53,7 +52,7 @@ export default class PipelineSchedule extends BaseCommand<typeof PipelineSchedul
           const date = new Date(at.getTime() - f['days-back'] * 86_400_000).toISOString().slice(0, 10);
           try {
             const run = await runPipelineDate(this.appConfig, date, {
-              allowedLatenessMs: f['allowed-lateness'],
+              allowedLatenessMs: f['allowed-lateness'] ?? this.appConfig.speed.allowedLateness,
               sensorTimeoutMs,
               signal,
               ...(f.deadline === undefined ? {} : { deadline: f.deadline }),

@@ -1,7 +1,9 @@
 import { Flags } from '@oclif/core';
+import { newRegistry, serveMetrics } from '../../adapters/metrics/prometheus.js';
 import { resetSpeedLayer, runStream, type StreamSummary } from '../../app/stream/run-stream.js';
-import { DEFAULT_CHECKPOINT_INTERVAL_MS } from '../../app/stream/runtime.js';
 import { BaseCommand } from '../../cli/base-command.js';
+import { durationFlag } from '../../cli/flags.js';
+import { tiersOf } from '../../config/config.js';
 
 export default class Stream extends BaseCommand<typeof Stream> {
   static override summary = 'Run a speed-layer worker: candles, live positions and reward tiers into Redis.';
@@ -19,33 +21,45 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       description: "Wipe the speed layer's Redis state and rebuild it from the start of the Kafka logs.",
       default: false,
     }),
-    'out-of-orderness': Flags.integer({
-      description: 'Bounded out-of-orderness of event time (ms).',
-      default: 5000,
-      min: 0,
+    'out-of-orderness': durationFlag({
+      description: 'Bounded out-of-orderness of event time [default: speed.outOfOrderness of the config, 5s]',
+      bare: 'ms',
     }),
-    'allowed-lateness': Flags.integer({
-      description: 'How long closed windows accept late trades (ms).',
-      default: 30_000,
-      min: 0,
+    'allowed-lateness': durationFlag({
+      description: 'How long closed windows accept late trades [default: speed.allowedLateness, 30s]',
+      bare: 'ms',
     }),
-    'checkpoint-ms': Flags.integer({
-      description: 'Checkpoint interval under load (ms); quiet input is committed within a few ms anyway.',
-      default: DEFAULT_CHECKPOINT_INTERVAL_MS,
-      min: 50,
-      max: 60_000,
-    }),
-    'session-timeout': Flags.integer({
+    'checkpoint-interval': durationFlag({
       description:
-        'Kafka group session timeout (ms): how long a worker that died without leaving keeps its partitions.',
-      default: 10_000,
-      min: 6000,
-      max: 300_000,
+        'Checkpoint interval under load; quiet input is committed within a few ms anyway [default: speed.checkpointInterval, 250ms]',
+      bare: 'ms',
+      min: '50ms',
+      max: '60s',
+      aliases: ['checkpoint-ms'],
     }),
-    'metrics-every': Flags.integer({ description: 'Seconds between metrics lines.', default: 5, min: 1 }),
-    'exit-when-idle': Flags.integer({
-      description: 'Exit after catching up and seeing no new records for this many seconds (for scripts).',
-      min: 1,
+    'accept-gap': Flags.boolean({
+      description:
+        'Offsets gone from Kafka (retention) are data loss: record them as a gap and continue instead of exiting 10.',
+      default: false,
+    }),
+    'session-timeout': durationFlag({
+      description: 'Kafka group session timeout: how long a worker that died without leaving keeps its partitions',
+      default: '10s',
+      bare: 'ms',
+      min: '6s',
+      max: '300s',
+    }),
+    'metrics-every': durationFlag({ description: 'Time between metrics lines', default: '5s', bare: 's', min: '1s' }),
+    'metrics-port': Flags.integer({
+      description: 'Serve Prometheus metrics at http://<metrics-host>:<port>/metrics (0: any free port).',
+      min: 0,
+      max: 65_535,
+    }),
+    'metrics-host': Flags.string({ description: 'Address the metrics endpoint binds.', default: '127.0.0.1' }),
+    'exit-when-idle': durationFlag({
+      description: 'Exit after catching up and seeing no new records for this long (for scripts)',
+      bare: 's',
+      min: '1s',
     }),
   };
 
@@ -55,22 +69,35 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       const n = await resetSpeedLayer(config);
       this.progress(`stream: speed layer reset (${n} keys removed); rebuilding from the beginning of the logs`);
     }
+    const port = this.flags['metrics-port'];
+    const metrics = port === undefined ? undefined : newRegistry();
+    const endpoint =
+      metrics === undefined ? undefined : await serveMetrics(metrics, this.flags['metrics-host'], port ?? 0);
+    if (endpoint) this.progress(`stream: metrics at http://${this.flags['metrics-host']}:${endpoint.port}/metrics`);
     const s = await this.untilStopped((signal) =>
       runStream(config, {
-        speed: { outOfOrdernessMs: this.flags['out-of-orderness'], allowedLatenessMs: this.flags['allowed-lateness'] },
-        checkpointIntervalMs: this.flags['checkpoint-ms'],
+        ...(metrics === undefined ? {} : { metrics }),
+        speed: {
+          outOfOrdernessMs: this.flags['out-of-orderness'] ?? config.speed.outOfOrderness,
+          allowedLatenessMs: this.flags['allowed-lateness'] ?? config.speed.allowedLateness,
+          userIdleMs: config.speed.userIdle,
+          tiers: tiersOf(config),
+        },
+        checkpointIntervalMs: this.flags['checkpoint-interval'] ?? config.speed.checkpointInterval,
         sessionTimeoutMs: this.flags['session-timeout'],
-        metricsEveryMs: this.flags['metrics-every'] * 1000,
+        acceptGap: this.flags['accept-gap'],
+        metricsEveryMs: this.flags['metrics-every'],
         signal,
-        ...(this.flags['exit-when-idle'] === undefined ? {} : { exitWhenIdleMs: this.flags['exit-when-idle'] * 1000 }),
+        ...(this.flags['exit-when-idle'] === undefined ? {} : { exitWhenIdleMs: this.flags['exit-when-idle'] }),
         onMetrics: (m) =>
           this.progress(
             `stream ${m.workerId} p[${m.partitions.join(',')}] ${m.eventsPerSec} ev/s, ${m.records} records, lag ${m.lag}, ` +
               `watermark delay ${m.watermarkDelayMs === null ? 'n/a' : `${(m.watermarkDelayMs / 1000).toFixed(1)} s`}, ` +
               `late ${m.late}, too late ${m.tooLate}, user events ${m.userEvents}, rejected ${m.rejected}, invalid ${m.invalid}`,
+            { metrics: m },
           ),
       }),
-    );
+    ).finally(() => endpoint?.close());
     this.log(
       `stream stopped (${s.stoppedBy}) after ${s.seconds.toFixed(1)} s: ${s.records} records, ${s.userEvents} user events, ` +
         `late ${s.late}, too late ${s.tooLate}, rejected ${s.rejected}, invalid ${s.invalid}, ${s.checkpoints} checkpoints`,

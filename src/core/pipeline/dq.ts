@@ -65,7 +65,35 @@ export interface DqResult {
   readonly sample: readonly Record<string, unknown>[];
   /** Set when the query itself failed (missing table, bad column): counts as not passed. */
   readonly error?: string;
+  /** What was measured against which bounds, in words ("120 rows vs 300 on 2026-11-22: ratio 0.40, bounds [0.9, none]"). */
+  readonly measured?: string;
 }
+
+const num = (v: unknown): number => Number(v);
+const bound = (x: number | undefined): string => (x === undefined ? 'none' : String(x));
+
+/** The measured value and the bounds of a failed check, from its declaration and sample rows. */
+export const describeViolation = (
+  check: DqCheck,
+  count: number,
+  sample: readonly Record<string, unknown>[],
+): string => {
+  const first = sample[0] ?? {};
+  switch (check.kind) {
+    case 'row_count_vs_previous':
+      return `${num(first.row_count)} rows vs ${num(first.previous_row_count)} on ${String(first.previous_date)}: ratio ${num(first.ratio).toFixed(2)}, bounds [${bound(check.minRatio)}, ${bound(check.maxRatio)}]`;
+    case 'freshness':
+      return `newest ${check.columns[0]} ${first.newest === null ? 'none' : String(first.newest)}, must be at or after ${String(first.required_after)} (max age ${check.maxAgeHours} h)`;
+    case 'unique':
+      return `${count} duplicated ${check.columns.join(', ')} key(s), allowed 0`;
+    case 'referential':
+      return `${count} row(s) without a matching ${check.ref?.table ?? 'parent'}, allowed 0`;
+    case 'not_null':
+      return `${count} row(s) with a null ${check.columns.join(' or ')}, allowed 0`;
+    case 'non_negative':
+      return `${count} row(s) with a negative ${check.columns.join(' or ')}, allowed 0`;
+  }
+};
 
 export interface DqReport {
   readonly date: string;
@@ -84,7 +112,7 @@ export class DqViolationError extends Error {
     const failed = report.results.filter((r) => !r.passed && r.severity === 'error');
     super(
       `data-quality checks failed for ${report.date}: ${failed
-        .map((r) => (r.error ? `${r.id} (error: ${r.error})` : `${r.id} (${r.violationCount} rows)`))
+        .map((r) => (r.error ? `${r.id} (error: ${r.error})` : `${r.id}: ${r.measured ?? `${r.violationCount} rows`}`))
         .join(', ')}`,
     );
   }
@@ -256,7 +284,23 @@ export type WarehouseSchema = {
 };
 
 /** The default checks over the warehouse star schema for one date. */
-export const defaultChecks = (s: WarehouseSchema = WAREHOUSE_SCHEMA): DqCheck[] => {
+/** The thresholds of the default checks (from the configuration's `dq` section). */
+export interface DqThresholds {
+  readonly rowCountMinRatio: number | null;
+  readonly rowCountMaxRatio: number | null;
+  readonly freshnessMaxAgeHours: number;
+}
+
+export const DEFAULT_DQ_THRESHOLDS: DqThresholds = {
+  rowCountMinRatio: 0.9,
+  rowCountMaxRatio: null,
+  freshnessMaxAgeHours: 24,
+};
+
+export const defaultChecks = (
+  s: WarehouseSchema = WAREHOUSE_SCHEMA,
+  th: DqThresholds = DEFAULT_DQ_THRESHOLDS,
+): DqCheck[] => {
   const p = s.factPortfolioDaily;
   const r = s.factRewardDaily;
   return [
@@ -297,15 +341,16 @@ export const defaultChecks = (s: WarehouseSchema = WAREHOUSE_SCHEMA): DqCheck[] 
       columns: [p.asset],
       ref: { table: s.dimAsset.table, columns: [s.dimAsset.key] },
     },
-    // Holdings are carried forward daily: a sharp drop means a partial build, a jump a duplicated load.
+    // Holdings are carried forward daily: a sharp drop means a partial build. Growth is normal
+    // (new users), so there is no upper bound unless configured.
     {
       id: `${p.table}.row_count`,
       kind: 'row_count_vs_previous',
       table: p.table,
       dateColumn: p.date,
       columns: [],
-      minRatio: 0.9,
-      maxRatio: 1.5,
+      ...(th.rowCountMinRatio === null ? {} : { minRatio: th.rowCountMinRatio }),
+      ...(th.rowCountMaxRatio === null ? {} : { maxRatio: th.rowCountMaxRatio }),
     },
     {
       id: `${r.table}.keys.not_null`,
@@ -339,6 +384,12 @@ export const defaultChecks = (s: WarehouseSchema = WAREHOUSE_SCHEMA): DqCheck[] 
     { id: `${s.dimUser.table}.key.unique`, kind: 'unique', table: s.dimUser.table, columns: [s.dimUser.key] },
     { id: `${s.dimAsset.table}.key.unique`, kind: 'unique', table: s.dimAsset.table, columns: [s.dimAsset.key] },
     // The newest snapshot must be the run date itself (max(date) >= end of day - 24 h).
-    { id: `${p.table}.freshness`, kind: 'freshness', table: p.table, columns: [p.date], maxAgeHours: 24 },
+    {
+      id: `${p.table}.freshness`,
+      kind: 'freshness',
+      table: p.table,
+      columns: [p.date],
+      maxAgeHours: th.freshnessMaxAgeHours,
+    },
   ];
 };

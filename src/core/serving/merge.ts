@@ -2,6 +2,8 @@ import { userEventFromRaw } from '../events/json.js';
 import type { UserEvent } from '../events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../money/decimal.js';
 import { type PositionJson, positionFromJson } from '../portfolio/codec.js';
+import type { Disposal } from '../portfolio/lot-accounting.js';
+import type { CostMethod, LotQueue } from '../portfolio/lots.js';
 import { avgCost, compareEvents, type Position, valueAt } from '../portfolio/position.js';
 import { DEFAULT_TIERS, type TierDef } from '../rewards/tiers.js';
 import {
@@ -61,6 +63,8 @@ export interface MergeInput {
   readonly batch: BatchSide | null;
   readonly speed: SpeedSide;
   readonly tiers?: readonly TierDef[];
+  /** The deployment's cost-basis method (default average). */
+  readonly costMethod?: CostMethod;
 }
 
 export interface ReplayStats {
@@ -84,6 +88,10 @@ export interface MergedUser {
   readonly batchBuiltAt: string | null;
   readonly replay: ReplayStats;
   readonly warnings: string[];
+  /** Open lots per asset after the merge (empty in speed-only mode without a build: `pos:` has no lots). */
+  readonly lots: ReadonlyMap<string, LotQueue>;
+  /** Realized gains rows of the replayed speed-layer days (those after the batch cutoff). */
+  readonly gains: readonly Disposal[];
 }
 
 /** Replay delta events on top of a state; events of days <= `cutoff` are ignored (the batch has them). */
@@ -92,7 +100,7 @@ export const replayDeltas = (
   deltas: readonly DeltaDay[],
   cutoff: string | null,
   tiers: readonly TierDef[] = DEFAULT_TIERS,
-): { state: UserState; days: Map<string, DayRewards>; stats: ReplayStats } => {
+): { state: UserState; days: Map<string, DayRewards>; stats: ReplayStats; gains: Disposal[] } => {
   const byId = new Map<string, UserEvent>();
   const invalid: string[] = [];
   let deltaEvents = 0;
@@ -121,6 +129,7 @@ export const replayDeltas = (
   let state = start;
   const days = new Map<string, DayRewards>();
   const rejected: ReplayStats['rejected'] = [];
+  const gains: Disposal[] = [];
   let applied = 0;
   for (const e of [...byId.values()].sort(compareEvents)) {
     const day = dayOf(e.eventTime);
@@ -131,11 +140,12 @@ export const replayDeltas = (
     }
     state = step.state;
     days.set(day, step.day!);
+    gains.push(...step.disposals);
     if (step.outcome.kind === 'rejected') {
       rejected.push({ eventId: e.eventId, code: step.outcome.code, reason: step.outcome.reason });
     } else applied++;
   }
-  return { state, days, stats: { deltaDays, deltaEvents, applied, duplicates, rejected, invalid } };
+  return { state, days, stats: { deltaDays, deltaEvents, applied, duplicates, rejected, invalid }, gains };
 };
 
 const sortPositions = (ps: Iterable<Position>): Position[] =>
@@ -164,9 +174,12 @@ export const mergeUser = (input: MergeInput): MergedUser | null => {
       batchBuiltAt: null,
       replay: { deltaDays: [], deltaEvents: 0, applied: 0, duplicates: 0, rejected: [], invalid: [] },
       warnings,
+      lots: new Map(),
+      gains: [],
     };
   }
-  const start = batch.state === null ? emptyUser(userId, tiers) : userFromJson(batch.state);
+  const start =
+    batch.state === null ? emptyUser(userId, tiers, input.costMethod) : userFromJson(batch.state, input.costMethod);
   const r = replayDeltas(start, speed.deltas, batch.asOf, tiers);
   const hasSpeed = r.stats.deltaEvents > 0;
   if (batch.state === null && !hasSpeed) return null;
@@ -188,6 +201,8 @@ export const mergeUser = (input: MergeInput): MergedUser | null => {
     batchBuiltAt: batch.builtAt,
     replay: r.stats,
     warnings,
+    lots: r.state.lots,
+    gains: r.gains,
   };
 };
 

@@ -1,5 +1,6 @@
 import type { Decimal } from '../money/decimal.js';
 import { type PositionJson, positionFromJson } from '../portfolio/codec.js';
+import { type LotQueueJson, type LotSummary, lotQueueFromJson, summarizeLots } from '../portfolio/lots.js';
 import type { Position } from '../portfolio/position.js';
 import { type DayRewardsJson, dayFromJson, dayOf } from '../speed/user-ledger.js';
 
@@ -45,7 +46,12 @@ export interface BatchPositionRow {
   readonly rewardIncome: Decimal;
   readonly eventCount: number;
   readonly eventsDay: number;
+  /** The position's open lots of D (fact_lot_daily); absent for builds made before lots existed. */
+  readonly lots?: LotSummary;
 }
+
+/** An `eod:<user>:<D>` value: the position and, since lots exist, its open lots. */
+export type EodPositionJson = PositionJson & { lots?: LotQueueJson };
 
 /** A fact_reward_daily row of D. */
 export interface BatchRewardRow {
@@ -66,7 +72,7 @@ export interface BatchRewardRow {
 export interface SpeedUserDay {
   readonly userId: string;
   /** null when the key does not exist. */
-  readonly eod: readonly PositionJson[] | null;
+  readonly eod: readonly EodPositionJson[] | null;
   readonly rewards: DayRewardsJson | null;
 }
 
@@ -182,6 +188,7 @@ export const reconcileDay = (
     const batchRows = new Map((posByUser.get(userId) ?? []).map((p) => [p.asset, p]));
     const eod = speed?.eod ?? null;
     const speedBook = new Map((eod ?? []).map((j) => [j.asset, positionFromJson(j)]));
+    const speedLots = new Map((eod ?? []).flatMap((j) => (j.lots ? [[j.asset, j.lots] as const] : [])));
     const bookKnown = eod !== null;
     const assets = new Set([...batchRows.keys(), ...speedBook.keys()]);
     for (const asset of [...assets].sort(cmpStr)) {
@@ -192,6 +199,15 @@ export const reconcileDay = (
       if (b !== undefined && s !== undefined) {
         subjects++;
         for (const [f, fb, fs] of POSITION_FIELDS) push(userId, asset, f, fb(b), fs(s));
+        // Lots are compared when both sides carry them (builds and checkpoints made since lots exist).
+        const sl = speedLots.get(asset);
+        if (b.lots !== undefined && sl !== undefined) {
+          const l = summarizeLots(lotQueueFromJson(sl).open());
+          push(userId, asset, 'open_lots', int(b.lots.count), int(l.count));
+          push(userId, asset, 'lots_quantity', dec(b.lots.quantity), dec(l.quantity));
+          push(userId, asset, 'lots_cost', dec(b.lots.cost), dec(l.cost));
+          push(userId, asset, 'lots_digest', str(b.lots.digest), str(l.digest));
+        }
       } else if (b !== undefined && bHas && (bookKnown || b.eventsDay > 0)) {
         subjects++;
         push(userId, asset, '*', str('present'), null);

@@ -1,6 +1,7 @@
 import type { PriceEvent, UserEvent } from '../events/types.js';
 import type { Interval } from '../ohlcv/candle.js';
 import { NO_WATERMARK } from '../ohlcv/watermark.js';
+import type { CostMethod, LotQueue } from '../portfolio/lots.js';
 import {
   applyEvent,
   compareEvents,
@@ -46,6 +47,14 @@ export interface SpeedEngineOptions {
   /** Processing time without new user events after which buffered user events are released (ms). */
   readonly userIdleMs: number;
   readonly tiers: readonly TierDef[];
+  /** The deployment's cost-basis method new users' lots are kept by (docs/core.md §3a); FIFO when absent. */
+  readonly costMethod?: CostMethod;
+}
+
+/** A user's book at the end of a day: positions and their open lots. */
+export interface EodBook {
+  readonly positions: ReadonlyMap<string, Position>;
+  readonly lots: ReadonlyMap<string, LotQueue>;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: SpeedEngineOptions = {
@@ -97,7 +106,7 @@ export interface UserChange {
   /** Events applied (or rejected) per event day: the Lambda merge's per-day event sets. */
   readonly deltas: readonly (readonly [string, readonly UserEvent[]])[];
   /** Per day touched, the user's whole book right after their latest applied event of that day. */
-  readonly endOfDay: readonly (readonly [string, ReadonlyMap<string, Position>])[];
+  readonly endOfDay: readonly (readonly [string, EodBook])[];
   /** The public tier (tier:<user>) changed, also by expiry without an event. */
   readonly tier: boolean;
   /** The ledger's private state parts that changed (core/speed/user-ledger.ts `userChanges`). */
@@ -162,7 +171,7 @@ interface UserDirty {
   readonly retired: Map<string, DayRewards>;
   readonly deltas: Map<string, UserEvent[]>;
   /** Snapshots of the book at the end of days other than `eodDay` (taken when the day changed). */
-  readonly eod: Map<string, ReadonlyMap<string, Position>>;
+  readonly eod: Map<string, EodBook>;
   /** Day whose end-of-day book is the user's current book. */
   eodDay: string | undefined;
   /** Ids applied since the previous drain (the ledger's dedup buckets grew by these). */
@@ -398,7 +407,7 @@ export class PartitionEngine {
     let u = this.users.get(e.userId);
     let fresh = false;
     if (u === undefined) {
-      u = { state: emptyUser(e.userId, this.opts.tiers), days: new Map() };
+      u = { state: emptyUser(e.userId, this.opts.tiers, this.opts.costMethod), days: new Map() };
       this.users.set(e.userId, u);
       fresh = true;
     }
@@ -406,7 +415,11 @@ export class PartitionEngine {
     const prevDay = this.dirty.get(e.userId)?.eodDay;
     // The end-of-day book of the previous day this user touched is the book before this event: copy
     // it when the day changes (the ledger may update positions in place).
-    const before = prevDay !== undefined && prevDay !== day ? new Map(u.state.positions) : undefined;
+    // Lot queues are persistent: copying the map keeps that day's lots, whatever comes after.
+    const before: EodBook | undefined =
+      prevDay !== undefined && prevDay !== day
+        ? { positions: new Map(u.state.positions), lots: new Map(u.state.lots) }
+        : undefined;
     const expiryBefore = u.state.tier.nextExpiry();
     const step = applyUserEvent(u.state, e, u.days.get(day), this.opts.tiers);
     if (step.outcome.kind === 'duplicate') {
@@ -499,7 +512,7 @@ export class PartitionEngine {
     for (const [userId, d] of this.dirty) {
       const u = this.users.get(userId)!;
       const endOfDay = [...d.eod];
-      if (d.eodDay !== undefined) endOfDay.push([d.eodDay, u.state.positions]);
+      if (d.eodDay !== undefined) endOfDay.push([d.eodDay, { positions: u.state.positions, lots: u.state.lots }]);
       users.push({
         userId,
         user: u,

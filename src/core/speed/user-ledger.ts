@@ -1,3 +1,4 @@
+import { CryptolambdaError } from '../errors.js';
 import type { UserEvent } from '../events/types.js';
 import { Decimal, USD_SCALE } from '../money/decimal.js';
 import {
@@ -8,8 +9,16 @@ import {
   tierStateFromJson,
   tierStateToJson,
 } from '../portfolio/codec.js';
+import { applyLotEvent, type Disposal, openingLots } from '../portfolio/lot-accounting.js';
 import {
-  applyEvent,
+  type CostMethod,
+  DEFAULT_COST_METHOD,
+  LotQueue,
+  type LotQueueJson,
+  lotQueueFromJson,
+  lotQueueToJson,
+} from '../portfolio/lots.js';
+import {
   compareEvents,
   emptyPosition,
   notional,
@@ -25,7 +34,7 @@ import {
   type TierHeadJson,
   TierWindow,
 } from '../rewards/tiers.js';
-import { DAY_MS } from '../time/day.js';
+import { DAY_MS, dayOf, dayStart } from '../time/date.js';
 import { type DedupBucketJson, type DedupHeadJson, DedupIds } from './dedup.js';
 
 /**
@@ -39,9 +48,7 @@ import { type DedupBucketJson, type DedupHeadJson, DedupIds } from './dedup.js';
  * bucket of `TierWindow`. Nothing is copied per event. A caller that needs the state before an
  * event keeps a `cloneUser` (O(state)), as `replayUser` does for its start.
  */
-export { DAY_MS };
-export const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
-export const dayStart = (day: string): number => Date.parse(`${day}T00:00:00.000Z`);
+export { DAY_MS, dayOf, dayStart };
 
 /** How long event ids are remembered for duplicate detection, in event time. */
 export const DEDUP_WINDOW_MS = 2 * DAY_MS;
@@ -75,14 +82,27 @@ export interface UserState {
   readonly recent: DedupIds;
   /** Assets whose position changed since the last `clearUserChanges`. */
   readonly changedAssets: Set<string>;
+  /** The deployment's cost-basis method the lots are kept by (docs/core.md §3a). */
+  readonly costMethod: CostMethod;
+  /**
+   * Open tax lots per asset. The map is updated in place like `positions`; each queue is persistent
+   * (a new version per event, sharing structure), so `cloneUser` copies the map, never the lots.
+   */
+  readonly lots: ReadonlyMap<string, LotQueue>;
 }
 
-export const emptyUser = (userId: string, tiers: readonly TierDef[] = DEFAULT_TIERS): UserState => ({
+export const emptyUser = (
+  userId: string,
+  tiers: readonly TierDef[] = DEFAULT_TIERS,
+  costMethod: CostMethod = DEFAULT_COST_METHOD,
+): UserState => ({
   userId,
   positions: new Map(),
   tier: new TierWindow(tiers[0]!.name),
   recent: new DedupIds(DEDUP_WINDOW_MS),
   changedAssets: new Set(),
+  costMethod,
+  lots: new Map(),
 });
 
 /** An independent copy (O(state)): for a caller that must keep a state the ledger will update. */
@@ -92,6 +112,8 @@ export const cloneUser = (s: UserState): UserState => ({
   tier: s.tier.clone(),
   recent: s.recent.clone(),
   changedAssets: new Set(s.changedAssets),
+  costMethod: s.costMethod,
+  lots: new Map(s.lots),
 });
 
 const Z = Decimal.zero(USD_SCALE);
@@ -121,6 +143,8 @@ export interface UserStep {
   /** Asset whose position changed. */
   readonly asset?: string;
   readonly tierChanges: TierChange[];
+  /** Realized gains rows of this event, lot by lot (empty unless it disposed of units or expensed a fee). */
+  readonly disposals: readonly Disposal[];
 }
 
 /**
@@ -134,7 +158,7 @@ export const applyUserEvent = (
   day: DayRewards | undefined,
   tiers: readonly TierDef[] = DEFAULT_TIERS,
 ): UserStep => {
-  if (s.recent.has(e.eventId)) return { state: s, outcome: { kind: 'duplicate' }, tierChanges: [] };
+  if (s.recent.has(e.eventId)) return { state: s, outcome: { kind: 'duplicate' }, tierChanges: [], disposals: [] };
   s.recent.add(e.eventId, e.eventTime);
 
   const d = { ...(day ?? emptyDay(s.tier.tier)) };
@@ -142,16 +166,23 @@ export const applyUserEvent = (
   const tierChanges: TierChange[] = [];
   let outcome: UserOutcome = { kind: 'applied' };
   let asset: string | undefined;
+  let disposals: readonly Disposal[] = [];
 
   let spendUsd = Z;
   if (touchesPosition(e)) {
-    const r = applyEvent(s.positions.get(e.asset) ?? emptyPosition(e.userId, e.asset), e);
+    const r = applyLotEvent(
+      s.positions.get(e.asset) ?? emptyPosition(e.userId, e.asset),
+      s.lots.get(e.asset) ?? LotQueue.empty(s.costMethod),
+      e,
+    );
     if (!r.ok) {
       d.rejected++;
       outcome = { kind: 'rejected', code: r.code, reason: r.reason };
     } else {
       (s.positions as Map<string, Position>).set(e.asset, r.position);
+      (s.lots as Map<string, LotQueue>).set(e.asset, r.lots);
       s.changedAssets.add(e.asset);
+      disposals = r.disposals;
       asset = e.asset;
       d.realizedPnl = d.realizedPnl.add(r.effect.realized);
       spendUsd = r.effect.spendUsd;
@@ -183,6 +214,7 @@ export const applyUserEvent = (
     day: d,
     ...(asset === undefined ? {} : { asset }),
     tierChanges,
+    disposals,
   };
 };
 
@@ -238,6 +270,9 @@ export interface UserStateJson {
   positions: PositionJson[];
   tier: TierStateJson;
   recent: [string, number][];
+  /** Absent in states written before lots existed: read with the deployment's method, one opening lot per position. */
+  costMethod?: CostMethod;
+  lots?: Record<string, LotQueueJson>;
 }
 
 /** The whole state in one JSON value (the warehouse snapshot; unchanged since before the day buckets). */
@@ -246,15 +281,51 @@ export const userToJson = (s: UserState): UserStateJson => ({
   positions: [...s.positions.values()].map(positionToJson),
   tier: tierStateToJson(s.tier),
   recent: [...s.recent.entries()],
+  costMethod: s.costMethod,
+  lots: lotsToJson(s),
 });
 
-export const userFromJson = (j: UserStateJson): UserState => ({
-  userId: j.userId,
-  positions: new Map(j.positions.map((p) => [p.asset, positionFromJson(p)])),
-  tier: TierWindow.from(tierStateFromJson(j.tier)),
-  recent: DedupIds.fromEntries(DEDUP_WINDOW_MS, j.recent),
-  changedAssets: new Set(),
-});
+const lotsToJson = (s: UserState): Record<string, LotQueueJson> =>
+  Object.fromEntries([...s.lots].map(([a, q]) => [a, lotQueueToJson(q)]));
+
+/**
+ * A stored state's method and lots. A state written before lots existed has no method: it takes the
+ * deployment's, with one opening lot per position. A state kept by ANOTHER method is refused: mixing
+ * methods gives numbers no single method produces; changing it means rebuilding from history.
+ */
+const lotsFromJson = (
+  userId: string,
+  positions: ReadonlyMap<string, Position>,
+  stored: { costMethod?: CostMethod; lots?: Record<string, LotQueueJson> },
+  method: CostMethod,
+): Map<string, LotQueue> => {
+  if (stored.costMethod !== undefined && stored.costMethod !== method) {
+    throw new CryptolambdaError(
+      'INVALID_CONFIG',
+      `the state of ${userId} is kept by cost-basis method ${stored.costMethod}, this deployment uses ${method}`,
+      `run with --cost-basis ${stored.costMethod} (CRYPTOLAMBDA_COST_BASIS), or rebuild both layers from history to change it`,
+    );
+  }
+  const lots = new Map<string, LotQueue>();
+  for (const [asset, p] of positions) {
+    const q = stored.lots?.[asset];
+    lots.set(asset, q === undefined ? openingLots(p, method) : lotQueueFromJson(q));
+  }
+  return lots;
+};
+
+export const userFromJson = (j: UserStateJson, method: CostMethod = DEFAULT_COST_METHOD): UserState => {
+  const positions = new Map(j.positions.map((p) => [p.asset, positionFromJson(p)]));
+  return {
+    userId: j.userId,
+    positions,
+    tier: TierWindow.from(tierStateFromJson(j.tier)),
+    recent: DedupIds.fromEntries(DEDUP_WINDOW_MS, j.recent),
+    changedAssets: new Set(),
+    costMethod: method,
+    lots: lotsFromJson(j.userId, positions, j, method),
+  };
+};
 
 /**
  * The state as separately stored parts, for a store that writes what changed (issue 13): one value
@@ -268,6 +339,9 @@ export interface UserParts {
   spendDays: [string, SpendBucketJson][];
   dedupHead: DedupHeadJson;
   dedupDays: [string, DedupBucketJson][];
+  /** Lots per asset: written with the asset's position (both change together, see `changedAssets`). */
+  costMethod?: CostMethod;
+  lots?: Record<string, LotQueueJson>;
 }
 
 export const userToParts = (s: UserState): UserParts => ({
@@ -277,15 +351,22 @@ export const userToParts = (s: UserState): UserParts => ({
   spendDays: s.tier.bucketKeys().map((d) => [d, s.tier.bucketToJson(d)]),
   dedupHead: s.recent.headToJson(),
   dedupDays: s.recent.bucketKeys().map((d) => [d, s.recent.bucketToJson(d)]),
+  costMethod: s.costMethod,
+  lots: lotsToJson(s),
 });
 
-export const userFromParts = (p: UserParts): UserState => ({
-  userId: p.userId,
-  positions: new Map(p.positions.map((x) => [x.asset, positionFromJson(x)])),
-  tier: TierWindow.fromParts(p.tierHead, p.spendDays),
-  recent: DedupIds.fromParts(DEDUP_WINDOW_MS, p.dedupHead, p.dedupDays),
-  changedAssets: new Set(),
-});
+export const userFromParts = (p: UserParts, method: CostMethod = DEFAULT_COST_METHOD): UserState => {
+  const positions = new Map(p.positions.map((x) => [x.asset, positionFromJson(x)]));
+  return {
+    userId: p.userId,
+    positions,
+    tier: TierWindow.fromParts(p.tierHead, p.spendDays),
+    recent: DedupIds.fromParts(DEDUP_WINDOW_MS, p.dedupHead, p.dedupDays),
+    changedAssets: new Set(),
+    costMethod: method,
+    lots: lotsFromJson(p.userId, positions, p, method),
+  };
+};
 
 export interface UserChanges {
   /** Assets whose position value must be rewritten. */

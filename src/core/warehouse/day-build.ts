@@ -1,6 +1,8 @@
 import { eventToRaw } from '../events/json.js';
 import type { UserEvent } from '../events/types.js';
 import { Decimal, USD_SCALE } from '../money/decimal.js';
+import type { Disposal } from '../portfolio/lot-accounting.js';
+import type { CostMethod, OpenLot } from '../portfolio/lots.js';
 import { avgCost, compareEvents, type Position, valueAt } from '../portfolio/position.js';
 import { DEFAULT_TIERS, type TierDef } from '../rewards/tiers.js';
 import {
@@ -39,9 +41,18 @@ export interface RejectFact {
   readonly eventJson: string;
 }
 
+export interface LotFact {
+  readonly asset: string;
+  readonly lot: OpenLot;
+}
+
 export interface UserDayResult {
   readonly state: UserState;
   readonly portfolio: PortfolioFact[];
+  /** Open lots at the end of the date, by asset then acquisition order (fact_lot_daily). */
+  readonly lots: LotFact[];
+  /** Realized gains rows of the date's events (fact_realized_gain). */
+  readonly gains: Disposal[];
   /** The day aggregate (DayRewards), undefined when the user had no applied or rejected event on the date. */
   readonly rewards?: DayRewards;
   readonly rejects: RejectFact[];
@@ -70,9 +81,11 @@ export const buildUserDay = (
   date: string,
   closes: ReadonlyMap<string, Decimal>,
   tiers: readonly TierDef[] = DEFAULT_TIERS,
+  costMethod?: CostMethod,
 ): UserDayResult => {
   const from = dayStart(date);
-  let state = start ?? emptyUser(userId, tiers);
+  let state = start ?? emptyUser(userId, tiers, costMethod);
+  const gains: Disposal[] = [];
   let startPositions: ReadonlyMap<string, Position> = state.positions;
   let day: DayRewards | undefined;
   const rejects: RejectFact[] = [];
@@ -104,6 +117,7 @@ export const buildUserDay = (
     count++;
     state = step.state;
     day = step.day;
+    gains.push(...step.disposals);
     if (step.outcome.kind === 'rejected') {
       rejects.push({
         eventId: e.eventId,
@@ -134,9 +148,15 @@ export const buildUserDay = (
         : { closePrice: close, marketValue: v.marketValue, unrealizedPnl: v.unrealizedPnl }),
     });
   }
+  const lots: LotFact[] = [];
+  for (const p of portfolio) {
+    for (const lot of state.lots.get(p.position.asset)?.open() ?? []) lots.push({ asset: p.position.asset, lot });
+  }
   return {
     state,
     portfolio,
+    lots,
+    gains,
     ...(day === undefined ? {} : { rewards: day }),
     rejects,
     tierAtEnd: tierAtTime(state, dayEnd(date), tiers).tier,

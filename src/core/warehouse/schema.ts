@@ -4,7 +4,8 @@
  *
  * Every money column is an exact DuckDB DECIMAL(38, scale) mapped losslessly from core Decimal
  * (QTY_SCALE 18 for quantities, PRICE_SCALE / USD_SCALE 12 for prices and USD amounts). Times are
- * epoch milliseconds (BIGINT) in UTC, dates are DATE (UTC event date). Facts are written per date
+ * epoch milliseconds (BIGINT) in UTC, each beside a derived TIMESTAMPTZ (µs, UTC) for engines that
+ * want a timestamp type; dates are DATE (UTC event date). Facts are written per date
  * under `lake/warehouse/<table>/dt=YYYY-MM-DD/` sorted by user_id.
  *
  * docs/warehouse.md documents every table and column; keep it in step with this file.
@@ -20,6 +21,8 @@ export interface ColumnDef {
   readonly type: string;
   readonly nullable?: boolean;
   readonly doc: string;
+  /** Computed when the file is written from this epoch-ms column (TIMESTAMPTZ, µs, UTC); not staged. */
+  readonly derivedFrom?: string;
 }
 
 export interface TableDef {
@@ -64,6 +67,12 @@ export const FACT_PORTFOLIO_DAILY: TableDef = {
     col('event_count', 'BIGINT', 'Cumulative number of events applied to the position.'),
     col('events_day', 'BIGINT', 'Events applied to the position on this date.'),
     col('last_event_time_ms', 'BIGINT', 'Event time of the last applied event.'),
+    {
+      name: 'last_event_time',
+      type: 'TIMESTAMPTZ',
+      doc: 'last_event_time_ms as a UTC timestamp (µs precision; Parquet TIMESTAMP(MICROS, UTC)).',
+      derivedFrom: 'last_event_time_ms',
+    },
     col('last_event_id', 'VARCHAR', 'Event id of the last applied event.'),
     col(
       'close_price',
@@ -99,6 +108,67 @@ export const FACT_REWARD_DAILY: TableDef = {
     col('rolling_30d_spend', USD_TYPE, "30-day rolling spend after the user's last event of the day."),
     col('events', 'BIGINT', 'User events of the day (applied + rejected, duplicates excluded).'),
     col('rejected', 'BIGINT', 'Events rejected by accounting (e.g. sell beyond holdings); see batch_rejects.'),
+  ],
+};
+
+/**
+ * One row per open tax lot at the end of `date` (core LotQueue, docs/core.md §3a), carried forward
+ * like positions. For every (user, asset) the lots' quantity sums to fact_portfolio_daily's
+ * quantity_held, and under fifo/lifo/hifo their cost sums to its cost_basis. reconcile compares
+ * them with the lots in the speed layer's end-of-day state.
+ */
+export const FACT_LOT_DAILY: TableDef = {
+  name: 'fact_lot_daily',
+  perDate: true,
+  key: ['date', 'user_id', 'asset', 'lot_id'],
+  doc: 'Open tax lots per user and asset at the end of the date, by the deployment cost-basis method.',
+  columns: [
+    col('date', 'DATE', 'UTC date (end of day).'),
+    col('user_id', 'VARCHAR', 'User id.'),
+    col('asset', 'VARCHAR', 'Asset.'),
+    col('cost_method', 'VARCHAR', 'average, fifo, lifo or hifo.'),
+    col('lot_id', 'VARCHAR', 'Event id of the acquisition that opened the lot.'),
+    col('seq', 'BIGINT', 'Acquisition order within the user and asset.'),
+    col('acquired_at_ms', 'BIGINT', 'Event time of the acquisition.'),
+    col('original_quantity', QTY_TYPE, 'Units acquired.'),
+    col(
+      'original_cost',
+      USD_TYPE,
+      'Cost of the units acquired (fees capitalized; rewards at fair value under lot methods).',
+    ),
+    col('quantity', QTY_TYPE, 'Units of the lot still held.'),
+    col('cost', USD_TYPE, 'Remaining cost of those units.'),
+  ],
+};
+
+/**
+ * Realized gains lot by lot: one row per (disposal event, lot piece), plus rows without a lot for USD
+ * fees of withdrawals/stakes (`expense`) and cash that bought no unit (`void`). Per user and date the
+ * gains sum to fact_reward_daily.realized_pnl. `gains --year` reads this table.
+ */
+export const FACT_REALIZED_GAIN: TableDef = {
+  name: 'fact_realized_gain',
+  perDate: true,
+  key: ['date', 'user_id', 'event_id', 'piece'],
+  doc: 'Realized gains per disposal and lot (Form 8949 lines), by the deployment cost-basis method.',
+  columns: [
+    col('date', 'DATE', 'UTC date of the disposal.'),
+    col('user_id', 'VARCHAR', 'User id.'),
+    col('asset', 'VARCHAR', 'Asset disposed of.'),
+    col('event_id', 'VARCHAR', 'Disposal event id.'),
+    col('kind', 'VARCHAR', 'sell, card_spend, fee (units paid as a fee), expense (USD fee) or void.'),
+    col('piece', 'INTEGER', "Row's position among the event's rows: the order its lots were consumed in."),
+    col('lot_id', 'VARCHAR', "Lot the units came from; '' for expense and void rows."),
+    col('acquired_at_ms', 'BIGINT', 'Acquisition time of the lot.'),
+    col('disposed_at_ms', 'BIGINT', 'Event time of the disposal.'),
+    col('quantity', QTY_TYPE, 'Units disposed of from the lot.'),
+    col(
+      'proceeds',
+      USD_TYPE,
+      "The piece's share of the proceeds net of the USD fee (HALF-EVEN, remainder to the last piece).",
+    ),
+    col('cost_basis', USD_TYPE, 'Cost of the units disposed of.'),
+    col('gain', USD_TYPE, 'proceeds - cost_basis.'),
   ],
 };
 
@@ -233,6 +303,8 @@ export const WAREHOUSE_TABLES: readonly TableDef[] = [
   FACT_REWARD_DAILY,
   FACT_ASSET_CORRELATION,
   FACT_PRICE_DAILY,
+  FACT_LOT_DAILY,
+  FACT_REALIZED_GAIN,
   SNAPSHOT_USER_STATE,
   BATCH_REJECTS,
   DIM_USER,
@@ -241,5 +313,10 @@ export const WAREHOUSE_TABLES: readonly TableDef[] = [
 ];
 
 /** `CREATE TABLE` column list for a table definition. */
+/** The columns the batch fills (derived timestamps are computed at write time). */
+export const storedColumns = (t: TableDef): readonly ColumnDef[] => t.columns.filter((c) => !c.derivedFrom);
+
 export const columnsDdl = (t: TableDef): string =>
-  t.columns.map((c) => `"${c.name}" ${c.type}${c.nullable ? '' : ' NOT NULL'}`).join(', ');
+  storedColumns(t)
+    .map((c) => `"${c.name}" ${c.type}${c.nullable ? '' : ' NOT NULL'}`)
+    .join(', ');

@@ -2,7 +2,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Duck } from '../../../src/adapters/duckdb/db.js';
 import { dqStep, runChecks } from '../../../src/app/pipeline/dq-runner.js';
 import type { StepContext } from '../../../src/core/pipeline/dag.js';
-import { type DqCheck, type DqResult, DqViolationError, defaultChecks } from '../../../src/core/pipeline/dq.js';
+import {
+  type DqCheck,
+  type DqResult,
+  DqViolationError,
+  defaultChecks,
+  WAREHOUSE_SCHEMA,
+} from '../../../src/core/pipeline/dq.js';
 
 const DATE = '2024-03-02';
 const PREV = '2024-03-01';
@@ -102,7 +108,7 @@ describe('runChecks against DuckDB', () => {
     expect(report.results.filter((x) => !x.passed).map((x) => x.id)).toEqual(['fact_portfolio_daily.row_count']);
   });
 
-  it('passes the row-count check on the first date ever, and flags a jump above maxRatio', async () => {
+  it('passes the row-count check on the first date ever, a growth day by default, and flags a jump above a configured maxRatio, stating value and bounds', async () => {
     const first = byId((await runChecks(duck, defaultChecks(), PREV)).results).get('fact_portfolio_daily.row_count')!;
     expect(first.passed).toBe(true);
     for (const u of ['u1', 'u2', 'u3', 'u4']) {
@@ -111,8 +117,17 @@ describe('runChecks against DuckDB', () => {
         [u],
       );
     }
-    const jump = byId((await runChecks(duck, defaultChecks(), DATE)).results).get('fact_portfolio_daily.row_count')!;
+    // The snapshot doubled (new users): no upper bound by default, so a growth day passes.
+    const growth = byId((await runChecks(duck, defaultChecks(), DATE)).results).get('fact_portfolio_daily.row_count')!;
+    expect(growth.passed).toBe(true);
+    const strict = defaultChecks(WAREHOUSE_SCHEMA, {
+      rowCountMinRatio: 0.9,
+      rowCountMaxRatio: 1.5,
+      freshnessMaxAgeHours: 24,
+    });
+    const jump = byId((await runChecks(duck, strict, DATE)).results).get('fact_portfolio_daily.row_count')!;
     expect(jump.sample).toEqual([{ date: DATE, row_count: 16, previous_date: PREV, previous_row_count: 8, ratio: 2 }]);
+    expect(jump.measured).toBe(`16 rows vs 8 on ${PREV}: ratio 2.00, bounds [0.9, 1.5]`);
   });
 
   it('flags missing dimension rows for assets and stale data (freshness)', async () => {
@@ -182,7 +197,7 @@ describe('runChecks against DuckDB', () => {
     expect(err).toBeInstanceOf(DqViolationError);
     expect((err as DqViolationError).retriable).toBe(false);
     expect((err as Error).message).toBe(
-      `data-quality checks failed for ${DATE}: fact_portfolio_daily.keys.not_null (1 rows)`,
+      `data-quality checks failed for ${DATE}: fact_portfolio_daily.keys.not_null: 1 row(s) with a null user_id or asset, allowed 0`,
     );
   });
 

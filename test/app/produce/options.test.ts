@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   formatProgress,
   formatSummary,
-  parseDuration,
   parseSeed,
   parseStart,
   parseSymbols,
@@ -13,12 +12,6 @@ describe('produce prices flag parsing', () => {
     expect(parseSymbols(' btcusdt,ETHUSDT,,btcUSDT ')).toEqual(['BTCUSDT', 'ETHUSDT']);
     expect(() => parseSymbols('BTC/USDT')).toThrow('--symbols: "BTC/USDT" is not an exchange symbol');
     expect(() => parseSymbols(' , ')).toThrow('--symbols: no symbol given');
-  });
-
-  it('parses durations', () => {
-    expect(['90', '500ms', '30s', '5m', '2h'].map(parseDuration)).toEqual([90_000, 500, 30_000, 300_000, 7_200_000]);
-    expect(() => parseDuration('1.5m')).toThrow('--duration: "1.5m" is not a duration');
-    expect(() => parseDuration('0')).toThrow('--duration: 0 is out of range');
   });
 
   it('parses seeds and start times', () => {
@@ -68,11 +61,16 @@ describe('produce prices output', () => {
         durationMs: 500,
         eventsPerSec: 6,
         stoppedBy: 'end-of-input',
+        rejections: [{ reason: 'price: not a decimal number: …', count: 1 }],
+        files: [{ file: 'BTCUSDT-trades-2025-01-01.zip', symbol: 'BTCUSDT', checksum: 'verified' }],
       }),
     ).toEqual([
       '3 price events from replay → raw.prices (BTCUSDT)',
       '4 records acknowledged, 1 dead-lettered → dlq, 0 ignored, 0 duplicates, 0 dropped',
       '0.5 s, 6 events/s, stopped by end-of-input',
+      '  BTCUSDT-trades-2025-01-01.zip (BTCUSDT): checksum verified',
+      'dead-lettered by reason:',
+      '         1  price: not a decimal number: …',
     ]);
   });
 });

@@ -314,14 +314,19 @@ describe('serving on the real stack: batch + speed layer merged', () => {
     const dirty = await runCli(['reconcile', '--date', D, '--json'], cliEnv(config));
     expect(dirty.code).toBe(8);
     const r2 = JSON.parse(dirty.stdout);
-    expect(r2.summary).toMatchObject({ fieldsMismatched: 5, missingInBatch: 0, missingInSpeed: 0, clean: false });
-    expect(r2.findings).toEqual(
+    // 5 position/reward fields + the lots the withheld reward opened (count, quantity, digest).
+    expect(r2.summary).toMatchObject({ fieldsMismatched: 8, missingInBatch: 0, missingInSpeed: 0, clean: false });
+    const digest = r2.findings.find((f: { field: string }) => f.field === 'lots_digest');
+    expect(digest).toMatchObject({ subject: 'BTC', status: 'mismatch', difference: null });
+    expect(r2.findings.filter((f: { field: string }) => f.field !== 'lots_digest')).toEqual(
       [
         ['rewards', 'cashback_paid', '43.000000000000', '0.000000000000', '-43.000000000000'],
         ['rewards', 'events', '2', '1', '-1'],
         ['BTC', 'quantity_held', '1.001000000000000000', '1.000000000000000000', '-0.001000000000000000'],
         ['BTC', 'reward_income', '43.000000000000', '0.000000000000', '-43.000000000000'],
         ['BTC', 'event_count', '2', '1', '-1'],
+        ['BTC', 'open_lots', '2', '1', '-1'],
+        ['BTC', 'lots_quantity', '1.001000000000000000', '1.000000000000000000', '-0.001000000000000000'],
       ].map(([subject, field, batchValue, speedValue, difference]) => ({
         date: D,
         userId: 'zed',
@@ -366,7 +371,7 @@ describe('serving on the real stack: batch + speed layer merged', () => {
       '+------+---------+---------------+----------+----------------------+----------------------+-----------------------+';
     expect(human.stdout.replace(config.lakeDir, '<lake>')).toBe(
       [
-        `reconcile ${D}: ${r2.summary.users} users, ${r2.summary.subjects} subjects, ${r2.summary.fieldsMatched} fields matched, 5 mismatched, 0 missing in batch, 0 missing in speed — NOT clean`,
+        `reconcile ${D}: ${r2.summary.users} users, ${r2.summary.subjects} subjects, ${r2.summary.fieldsMatched} fields matched, 8 mismatched, 0 missing in batch, 0 missing in speed — NOT clean`,
         sep,
         '| user | subject | field         | status   | batch                | speed                | speed - batch         |',
         sep,
@@ -380,7 +385,13 @@ describe('serving on the real stack: batch + speed layer merged', () => {
         sep,
         '| zed  | BTC     | event_count   | mismatch | 2                    | 1                    | -1                    |',
         sep,
-        `wrote ${r2.summary.fieldsMatched + 5} rows to <lake>/warehouse/fact_reconciliation/dt=${D}/reconciliation.parquet`,
+        '| zed  | BTC     | open_lots     | mismatch | 2                    | 1                    | -1                    |',
+        sep,
+        '| zed  | BTC     | lots_quantity | mismatch | 1.001000000000000000 | 1.000000000000000000 | -0.001000000000000000 |',
+        sep,
+        '| zed  | BTC     | lots_digest   | mismatch | d35f32c7964932ee     | 4b0caaf2315adf1e     | -                     |',
+        sep,
+        `wrote ${r2.summary.fieldsMatched + 8} rows to <lake>/warehouse/fact_reconciliation/dt=${D}/reconciliation.parquet`,
         '',
       ].join('\n'),
     );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRecord } from '../../../src/adapters/avro/codec.js';
-import { formatProgress, formatSummary, parseRate, parseSpan } from '../../../src/app/simulate/options.js';
+import { formatProgress, formatSummary, parseRate } from '../../../src/app/simulate/options.js';
 import { encodeUserEvents, type SimulateResult } from '../../../src/app/simulate/simulate.js';
 import type { TransactionEvent } from '../../../src/core/events/types.js';
 import { Decimal, QTY_SCALE } from '../../../src/core/money/decimal.js';
@@ -18,20 +18,6 @@ describe('parseRate', () => {
     for (const bad of ['0', '-1', '0.0000001', 'fast', '', '1e9']) {
       expect(() => parseRate(bad), bad).toThrow(/^--rate: /);
     }
-  });
-});
-
-describe('parseSpan', () => {
-  it('reads units up to days; a plain number is seconds', () => {
-    expect(parseSpan('90')).toBe(90_000);
-    expect(parseSpan('500ms')).toBe(500);
-    expect(parseSpan('30m')).toBe(1_800_000);
-    expect(parseSpan('6h')).toBe(21_600_000);
-    expect(parseSpan('2d')).toBe(172_800_000);
-  });
-
-  it('rejects anything else', () => {
-    for (const bad of ['0', '1w', '-5m', '1.5h', 'soon']) expect(() => parseSpan(bad), bad).toThrow(/^--duration: /);
   });
 });
 

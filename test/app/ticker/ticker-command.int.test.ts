@@ -93,7 +93,7 @@ describe('cryptolambda ticker (built CLI, real Redis)', () => {
     expect([bad.code, bad.stdout, bad.stderr]).toEqual([2, '', 'Error: invalid user id "alice:*"\n']);
     const fast = await runCli(['ticker', '--interval', '500']);
     expect(fast.code).toBe(2);
-    expect(fast.stderr).toContain('Expected an integer greater than or equal to 1000');
+    expect(fast.stderr).toContain('Parsing --interval: 500ms is below the minimum 1000ms');
   });
 
   it('without --once keeps printing every interval and exits cleanly on SIGTERM', async () => {

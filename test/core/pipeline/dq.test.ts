@@ -123,7 +123,7 @@ describe('DqViolationError', () => {
         },
       ],
     });
-    expect(e.message).toBe(`data-quality checks failed for ${DATE}: a (3 rows), c (error: no table)`);
+    expect(e.message).toBe(`data-quality checks failed for ${DATE}: a: 3 rows, c (error: no table)`);
     expect(e.retriable).toBe(false);
   });
 });

@@ -1,0 +1,41 @@
+import { BaseCommand } from '../../cli/base-command.js';
+import { CONFIG_KEYS, type Config, configSources, maskSecrets } from '../../config/config.js';
+
+export interface ConfigShowResult {
+  /** The file read, or null when only flags, environment and defaults apply. */
+  readonly file: string | null;
+  readonly profile: string | null;
+  /** Every setting, secrets masked. */
+  readonly settings: Record<string, unknown>;
+  /** Where each setting came from: a flag, a variable, "file:line: key" or "default". */
+  readonly sources: Record<string, string>;
+}
+
+const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+export default class ConfigShow extends BaseCommand<typeof ConfigShow> {
+  static override summary = 'Print the resolved configuration and where each setting came from (secrets masked).';
+  static override description =
+    'Precedence: flags > environment (CRYPTOLAMBDA_*) > configuration file (with --profile) > defaults. The file is ' +
+    './cryptolambda.yaml (or .yml/.json), else $XDG_CONFIG_HOME/cryptolambda/config.yaml, or --config FILE.';
+  static override examples = [
+    '<%= config.bin %> config show',
+    '<%= config.bin %> config show --profile prod --json',
+    '<%= config.bin %> config show --config ./ops/cryptolambda.yaml',
+  ];
+
+  async run(): Promise<ConfigShowResult> {
+    const config: Config = this.appConfig;
+    const file = this.configFile;
+    const sources = configSources(this.configFlags, process.env, file);
+    const settings = maskSecrets(config) as Record<string, unknown>;
+    if (!this.jsonEnabled()) {
+      this.log(`file: ${file?.path ?? '(none)'}${file?.profile ? `  profile: ${file.profile}` : ''}`);
+      for (const key of CONFIG_KEYS) {
+        this.log(`${key}: ${show(settings[key])}`);
+        this.log(`  from ${sources[key]}`);
+      }
+    }
+    return { file: file?.path ?? null, profile: file?.profile ?? null, settings, sources };
+  }
+}

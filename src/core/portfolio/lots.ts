@@ -1,0 +1,375 @@
+import { CryptolambdaError } from '../errors.js';
+import type { EpochMillis } from '../events/types.js';
+import { Decimal, divRoundHalfEven, QTY_SCALE, USD_SCALE } from '../money/decimal.js';
+
+/**
+ * Tax lots of one (user, asset). Every acquisition opens a lot (its event id, time, units and cost);
+ * every disposal consumes lots in the order of the deployment's cost-basis method (docs/core.md §3a):
+ *
+ *   average  FIFO order, used only for acquisition dates and holding periods: the COST of a disposal
+ *            is still the weighted-average share of position.ts (today's numbers, unchanged)
+ *   fifo     oldest lot first                       deque, consumed at the head   amortized O(1)
+ *   lifo     newest lot first                       deque, consumed at the tail   amortized O(1)
+ *   hifo     highest unit cost at acquisition first binary heap                   O(log n)
+ *
+ * "Amortized O(1)": a disposal that empties k lots does k units of work, but each lot is emptied at
+ * most once, so the total over a history is O(acquisitions + disposals), whatever the number of
+ * partially consumed lots. The queue is PERSISTENT (immutable versions sharing structure), so a user
+ * state stays a value like the rest of the core: replaying two branches from one state (an as-of
+ * view, a test) is correct, and no event copies the lots.
+ *
+ * Quantities are integer units at QTY_SCALE, costs at USD_SCALE, held as bigints. A partial take of a
+ * lot removes cost x taken / units (HALF-EVEN), or the whole remaining cost when every unit is taken,
+ * so a lot emptied by several partial takes leaves no dust.
+ */
+export const COST_METHODS = ['average', 'fifo', 'lifo', 'hifo'] as const;
+export type CostMethod = (typeof COST_METHODS)[number];
+export const DEFAULT_COST_METHOD: CostMethod = 'average';
+
+export const isCostMethod = (s: string): s is CostMethod => (COST_METHODS as readonly string[]).includes(s);
+
+/** An open lot as callers see it (a snapshot; the queue's own record is private). */
+export interface OpenLot {
+  /** The acquiring event's id. */
+  readonly lotId: string;
+  readonly acquiredAt: EpochMillis;
+  /** Acquisition order within the (user, asset): the tie-break of equal times. */
+  readonly seq: number;
+  /** Units and cost at acquisition; the HIFO key is originalCost / originalQuantity and never changes. */
+  readonly originalQuantity: Decimal;
+  readonly originalCost: Decimal;
+  /** Units still held and their remaining cost. */
+  readonly quantity: Decimal;
+  readonly cost: Decimal;
+}
+
+/** Units taken from one lot by one consumption. `cost` is the lot's own cost share of the units. */
+export interface LotPiece {
+  readonly lotId: string;
+  readonly acquiredAt: EpochMillis;
+  readonly quantity: bigint;
+  readonly cost: bigint;
+}
+
+interface LotRec {
+  readonly lotId: string;
+  readonly acquiredAt: EpochMillis;
+  readonly seq: number;
+  readonly q0: bigint;
+  readonly c0: bigint;
+  q: bigint;
+  c: bigint;
+}
+
+/** HIFO priority: higher acquisition unit cost first (compared exactly, c0a/q0a vs c0b/q0b), then older. */
+const hifoBefore = (a: LotRec, b: LotRec): boolean => {
+  const l = a.c0 * b.q0;
+  const r = b.c0 * a.q0;
+  return l !== r ? l > r : a.seq < b.seq;
+};
+
+/** Cost share of `take` units of a lot: c x take / q HALF-EVEN, all of it when take = q. */
+const share = (c: bigint, take: bigint, q: bigint): bigint => (take === q ? c : divRoundHalfEven(c * take, q));
+
+const toRec = (l: OpenLot): LotRec => ({
+  lotId: l.lotId,
+  acquiredAt: l.acquiredAt,
+  seq: l.seq,
+  q0: l.originalQuantity.rescale(QTY_SCALE).units,
+  c0: l.originalCost.rescale(USD_SCALE).units,
+  q: l.quantity.rescale(QTY_SCALE).units,
+  c: l.cost.rescale(USD_SCALE).units,
+});
+
+const toOpen = (r: LotRec): OpenLot => ({
+  lotId: r.lotId,
+  acquiredAt: r.acquiredAt,
+  seq: r.seq,
+  originalQuantity: Decimal.fromUnits(r.q0, QTY_SCALE),
+  originalCost: Decimal.fromUnits(r.c0, USD_SCALE),
+  quantity: Decimal.fromUnits(r.q, QTY_SCALE),
+  cost: Decimal.fromUnits(r.c, USD_SCALE),
+});
+
+/**
+ * The three persistent shapes. Every operation returns a new shape and never changes one a caller
+ * may still hold, yet costs O(1) (deque, stack) or O(log n) (heap):
+ * - Deque (average, fifo): an append-only array shared by successive versions, each seeing
+ *   [head, len) with its own remainder of the head lot. Appending in place is safe while the array
+ *   ends at len (no later version wrote past it); otherwise the live part is copied first, which
+ *   only happens when two versions branch from one state.
+ * - Stack (lifo): an immutable linked list; a partial take replaces the top node.
+ * - Heap (hifo): a leftist heap of immutable nodes (O(log n) merge); a partial take replaces the
+ *   top node with the same priority (the key is the acquisition unit cost, which never changes).
+ */
+interface Deque {
+  readonly kind: 'deque';
+  readonly arr: LotRec[];
+  readonly head: number;
+  readonly len: number;
+  /** The head lot's remaining units and cost (the array keeps each lot as it was appended). */
+  readonly headRec: LotRec | undefined;
+}
+interface StackNode {
+  readonly rec: LotRec;
+  readonly next: StackNode | null;
+}
+interface Stack {
+  readonly kind: 'stack';
+  readonly top: StackNode | null;
+}
+interface HeapNode {
+  readonly rec: LotRec;
+  readonly rank: number;
+  readonly left: HeapNode | null;
+  readonly right: HeapNode | null;
+}
+interface Heap {
+  readonly kind: 'heap';
+  readonly root: HeapNode | null;
+}
+type Shape = Deque | Stack | Heap;
+
+const rank = (h: HeapNode | null): number => (h === null ? 0 : h.rank);
+const node = (rec: LotRec, a: HeapNode | null, b: HeapNode | null): HeapNode =>
+  rank(a) >= rank(b) ? { rec, rank: rank(b) + 1, left: a, right: b } : { rec, rank: rank(a) + 1, left: b, right: a };
+const merge = (a: HeapNode | null, b: HeapNode | null): HeapNode | null => {
+  if (a === null) return b;
+  if (b === null) return a;
+  if (hifoBefore(b.rec, a.rec)) [a, b] = [b, a];
+  return node(a.rec, a.left, merge(a.right, b));
+};
+
+const emptyShape = (method: CostMethod): Shape =>
+  method === 'lifo'
+    ? { kind: 'stack', top: null }
+    : method === 'hifo'
+      ? { kind: 'heap', root: null }
+      : { kind: 'deque', arr: [], head: 0, len: 0, headRec: undefined };
+
+const frontOf = (s: Shape): LotRec | undefined =>
+  s.kind === 'deque' ? s.headRec : s.kind === 'stack' ? s.top?.rec : s.root?.rec;
+
+const pushShape = (s: Shape, r: LotRec): Shape => {
+  if (s.kind === 'stack') return { kind: 'stack', top: { rec: r, next: s.top } };
+  if (s.kind === 'heap') return { kind: 'heap', root: merge(s.root, { rec: r, rank: 1, left: null, right: null }) };
+  let { arr, head, len } = s;
+  if (arr.length !== len) {
+    // Another version appended past us: copy our live part (only on a branch).
+    arr = arr.slice(head, len);
+    len -= head;
+    head = 0;
+  }
+  arr.push(r);
+  return { kind: 'deque', arr, head, len: len + 1, headRec: s.headRec ?? r };
+};
+
+/** Replace the front lot's remainder (a partial take). */
+const replaceFront = (s: Shape, r: LotRec): Shape => {
+  if (s.kind === 'deque') return { ...s, headRec: r };
+  if (s.kind === 'stack') return { kind: 'stack', top: { rec: r, next: s.top!.next } };
+  const root = s.root!;
+  return { kind: 'heap', root: { ...root, rec: r } };
+};
+
+const popFront = (s: Shape): Shape => {
+  if (s.kind === 'stack') return { kind: 'stack', top: s.top!.next };
+  if (s.kind === 'heap') return { kind: 'heap', root: merge(s.root!.left, s.root!.right) };
+  let { arr, head, len } = s;
+  head++;
+  // Drop the dead prefix once it is most of the array: each lot is copied O(1) times amortized.
+  if (head >= 64 && head * 2 >= len) {
+    arr = arr.slice(head, len);
+    len -= head;
+    head = 0;
+  }
+  return { kind: 'deque', arr, head, len, headRec: head < len ? arr[head] : undefined };
+};
+
+const liveRecs = (s: Shape): LotRec[] => {
+  if (s.kind === 'deque') {
+    const out = s.arr.slice(s.head, s.len);
+    if (out.length > 0) out[0] = s.headRec!;
+    return out;
+  }
+  const out: LotRec[] = [];
+  if (s.kind === 'stack') {
+    for (let n = s.top; n !== null; n = n.next) out.push(n.rec);
+  } else {
+    const walk: (HeapNode | null)[] = [s.root];
+    while (walk.length > 0) {
+      const n = walk.pop();
+      if (!n) continue;
+      out.push(n.rec);
+      walk.push(n.left, n.right);
+    }
+  }
+  return out.sort((a, b) => a.seq - b.seq);
+};
+
+/** An immutable queue of open lots; `acquire` and `consume` return the next version. */
+export class LotQueue {
+  private constructor(
+    readonly method: CostMethod,
+    private readonly shape: Shape,
+    /** Number of open lots. */
+    readonly size: number,
+    private readonly units: bigint,
+    private readonly costUnits: bigint,
+    /** Sequence number the next lot will get (persisted so a restored queue numbers on). */
+    readonly seq: number,
+  ) {}
+
+  static empty(method: CostMethod): LotQueue {
+    return new LotQueue(method, emptyShape(method), 0, 0n, 0n, 0);
+  }
+
+  /** Units held over all open lots (QTY_SCALE); equals the position's quantity. */
+  get quantity(): Decimal {
+    return Decimal.fromUnits(this.units, QTY_SCALE);
+  }
+
+  /** Remaining cost over all open lots (USD_SCALE); equals the position's cost basis for fifo/lifo/hifo. */
+  get cost(): Decimal {
+    return Decimal.fromUnits(this.costUnits, USD_SCALE);
+  }
+
+  /** Open a lot. A zero-unit acquisition opens none (the caller decides what its cost becomes). */
+  acquire(lotId: string, acquiredAt: EpochMillis, quantity: Decimal, cost: Decimal): LotQueue {
+    const q = quantity.rescale(QTY_SCALE).units;
+    const c = cost.rescale(USD_SCALE).units;
+    if (q < 0n || c < 0n) throw new CryptolambdaError('INTERNAL', `negative lot ${lotId}: ${q} units, ${c} cost`);
+    if (q === 0n) return this;
+    return this.with({ lotId, acquiredAt, seq: this.seq, q0: q, c0: c, q, c }, this.seq + 1);
+  }
+
+  private with(r: LotRec, seq: number): LotQueue {
+    return new LotQueue(
+      this.method,
+      pushShape(this.shape, r),
+      this.size + 1,
+      this.units + r.q,
+      this.costUnits + r.c,
+      seq,
+    );
+  }
+
+  /**
+   * Take `quantity` units in the method's order: the pieces taken (in consumption order) and the
+   * queue after. The caller has checked the holdings; more than the lots hold is a broken invariant.
+   */
+  consume(quantity: Decimal): { lots: LotQueue; pieces: LotPiece[] } {
+    let need = quantity.rescale(QTY_SCALE).units;
+    if (need > this.units) {
+      throw new CryptolambdaError('INTERNAL', `lots hold ${this.units} units, ${need} requested`);
+    }
+    if (need === 0n) return { lots: this, pieces: [] };
+    const pieces: LotPiece[] = [];
+    let shape = this.shape;
+    let size = this.size;
+    let units = this.units;
+    let costUnits = this.costUnits;
+    while (need > 0n) {
+      const lot = frontOf(shape)!;
+      const take = need < lot.q ? need : lot.q;
+      const cost = share(lot.c, take, lot.q);
+      pieces.push({ lotId: lot.lotId, acquiredAt: lot.acquiredAt, quantity: take, cost });
+      units -= take;
+      costUnits -= cost;
+      need -= take;
+      if (take === lot.q) {
+        shape = popFront(shape);
+        size--;
+      } else shape = replaceFront(shape, { ...lot, q: lot.q - take, c: lot.c - cost });
+    }
+    return { lots: new LotQueue(this.method, shape, size, units, costUnits, this.seq), pieces };
+  }
+
+  /** Open lots in acquisition order (seq), for snapshots, reconcile and display. O(n log n). */
+  open(): OpenLot[] {
+    return liveRecs(this.shape).map(toOpen);
+  }
+
+  /** Rebuild a queue from its open lots (any order) and the next sequence number. */
+  static restore(method: CostMethod, lots: readonly OpenLot[], nextSeq: number): LotQueue {
+    let q = LotQueue.empty(method);
+    for (const l of [...lots].sort((a, b) => a.seq - b.seq)) q = q.with(toRec(l), q.seq);
+    const seq = Math.max(
+      nextSeq,
+      lots.reduce((m, l) => Math.max(m, l.seq + 1), 0),
+    );
+    return new LotQueue(method, q.shape, q.size, q.units, q.costUnits, seq);
+  }
+}
+
+/** Lossless JSON of a queue (canonical decimal strings, lots in acquisition order). */
+export interface LotJson {
+  id: string;
+  t: number;
+  seq: number;
+  q0: string;
+  c0: string;
+  q: string;
+  c: string;
+}
+
+export interface LotQueueJson {
+  method: CostMethod;
+  nextSeq: number;
+  lots: LotJson[];
+}
+
+export const lotQueueToJson = (q: LotQueue): LotQueueJson => ({
+  method: q.method,
+  nextSeq: q.seq,
+  lots: q.open().map((l) => ({
+    id: l.lotId,
+    t: l.acquiredAt,
+    seq: l.seq,
+    q0: l.originalQuantity.toString(),
+    c0: l.originalCost.toString(),
+    q: l.quantity.toString(),
+    c: l.cost.toString(),
+  })),
+});
+
+export const lotQueueFromJson = (j: LotQueueJson): LotQueue =>
+  LotQueue.restore(
+    j.method,
+    j.lots.map((l) => ({
+      lotId: l.id,
+      acquiredAt: l.t,
+      seq: l.seq,
+      originalQuantity: Decimal.parse(l.q0, QTY_SCALE),
+      originalCost: Decimal.parse(l.c0, USD_SCALE),
+      quantity: Decimal.parse(l.q, QTY_SCALE),
+      cost: Decimal.parse(l.c, USD_SCALE),
+    })),
+    j.nextSeq,
+  );
+
+/** What reconcile compares per (user, asset): counts and sums exactly, and a digest of every lot. */
+export interface LotSummary {
+  readonly count: number;
+  readonly quantity: Decimal;
+  readonly cost: Decimal;
+  /** FNV-1a 64 over the canonical text of every open lot (id, time, seq, original and remaining). */
+  readonly digest: string;
+}
+
+const FNV_OFFSET = 0xcbf29ce484222325n;
+const FNV_PRIME = 0x100000001b3n;
+const MASK64 = (1n << 64n) - 1n;
+
+export const summarizeLots = (lots: readonly OpenLot[]): LotSummary => {
+  let h = FNV_OFFSET;
+  let quantity = Decimal.zero(QTY_SCALE);
+  let cost = Decimal.zero(USD_SCALE);
+  for (const l of [...lots].sort((a, b) => a.seq - b.seq)) {
+    const text = `${l.lotId}|${l.acquiredAt}|${l.seq}|${l.originalQuantity}|${l.originalCost}|${l.quantity}|${l.cost};`;
+    for (let i = 0; i < text.length; i++) h = ((h ^ BigInt(text.charCodeAt(i))) * FNV_PRIME) & MASK64;
+    quantity = quantity.add(l.quantity);
+    cost = cost.add(l.cost);
+  }
+  return { count: lots.length, quantity, cost, digest: h.toString(16).padStart(16, '0') };
+};
