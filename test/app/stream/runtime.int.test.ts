@@ -4,6 +4,7 @@ import type { ConsumedRecord } from '../../../src/adapters/kafka/consumer.js';
 import { BatchingProducer } from '../../../src/adapters/kafka/producer.js';
 import type { CheckpointTx } from '../../../src/adapters/redis/checkpoint-tx.js';
 import { connectRedis, type RedisConn as Redis } from '../../../src/adapters/redis/client.js';
+import { speedKeys } from '../../../src/adapters/redis/speed-keys.js';
 import { type OutboxMessage, type PartitionHandler, StreamRuntime } from '../../../src/app/stream/runtime.js';
 import type { Config } from '../../../src/config/config.js';
 import { cleanupTopicsAfter, deleteRecordsBefore, randomId, testConfig } from '../../support/int.js';
@@ -199,7 +200,7 @@ describe('StreamRuntime: exactly-once effects into Redis', () => {
       const offs = await withAdmin(t.config, (adm) => adm.fetchTopicOffsets(t.output));
       const sentCount = Number(offs[0]!.high);
       expect(sentCount).toBeGreaterThanOrEqual(t.produced() / 100);
-      expect(await t.redis.llen(`${t.ks}stream:outbox:0`)).toBe(0);
+      expect(await t.redis.llen(speedKeys(t.ks).outbox(0))).toBe(0);
     } finally {
       await t.cleanup();
     }
@@ -284,7 +285,7 @@ describe('StreamRuntime: exactly-once effects into Redis', () => {
       await waitCaughtUp(t.redis, t.ks, t.input, 600);
       // Another owner takes every partition (what a successor does while this worker is paused).
       const epochs: Record<number, string> = {};
-      for (let n = 0; n < 6; n++) epochs[n] = String(await t.redis.incr(`${t.ks}stream:epoch:${n}`));
+      for (let n = 0; n < 6; n++) epochs[n] = String(await t.redis.incr(speedKeys(t.ks).epoch(n)));
       await t.produce(600);
       for (let i = 0; i < 100 && a.metrics.owned.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
       expect(a.metrics.owned).toEqual([]);
@@ -293,7 +294,7 @@ describe('StreamRuntime: exactly-once effects into Redis', () => {
       await new Promise((r) => setTimeout(r, 1500));
       expect(a.metrics.fenced).toBeGreaterThan(0);
       // Before the fix the next fetched batch re-acquired each partition, bumping its epoch again.
-      for (let n = 0; n < 6; n++) expect(await t.redis.get(`${t.ks}stream:epoch:${n}`)).toBe(epochs[n]);
+      for (let n = 0; n < 6; n++) expect(await t.redis.get(speedKeys(t.ks).epoch(n))).toBe(epochs[n]);
     } finally {
       await t.cleanup();
     }
@@ -311,7 +312,7 @@ describe('StreamRuntime: exactly-once effects into Redis', () => {
       runtimes.splice(runtimes.indexOf(a), 1);
       await t.produce(600);
       // Retention in fast-forward: delete everything the stopped group has not read yet, and more.
-      const stored = await t.redis.hgetall(`${t.ks}stream:offsets`);
+      const stored = await storedOffsets(t.redis, t.ks);
       const ends = await withAdmin(t.config, (adm) => adm.fetchTopicOffsets(t.input));
       await deleteRecordsBefore(t.config, t.input, new Map(ends.map((o) => [o.partition, BigInt(o.high) - 10n])));
       const lost = ends.reduce((n, o) => n + (Number(o.high) - 10 - Number(stored[`${t.input}|${o.partition}`])), 0);
