@@ -2,8 +2,28 @@ import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { CONFIG_KEYS, type Config, type ConfigInput, resolveConfig } from '../config/config.js';
 import { type ConfigFile, findConfigFile, loadConfigFile } from '../config/file.js';
 import { CryptolambdaError, type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+import { describePending } from '../core/pending.js';
+import { maskSecrets } from '../core/redact.js';
+import { LOG_FORMATS, type LogFormat, ProgressLog } from './log.js';
 import { colorEnabled, makeChalk } from './render.js';
 import { DEFAULT_WIDTH, type TableModel, toCsv, type ViewOptions } from './table.js';
+
+/** How long a command may take to stop cleanly after SIGINT/SIGTERM (CRYPTOLAMBDA_STOP_GRACE_MS, default 15 s). */
+const stopGraceMs = (): number => {
+  const v = Number(process.env.CRYPTOLAMBDA_STOP_GRACE_MS);
+  return Number.isFinite(v) && v > 0 ? v : 15_000;
+};
+
+/** Stop now: one line saying why and one per piece of pending work, exit 128 + signal number. */
+const forcedExit = (sig: NodeJS.Signals, after: string): never => {
+  const pending = describePending();
+  process.stderr.write(
+    `${new Date().toISOString()} stopped by ${sig} without a clean shutdown (after ${after}); ${
+      pending.length === 0 ? 'nothing was left unacknowledged' : `left unacknowledged: ${pending.join('; ')}`
+    }\n`,
+  );
+  process.exit(sig === 'SIGINT' ? 130 : 143);
+};
 
 /** Exit codes are part of the CLI contract (README): cron and scripts branch on them. */
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -23,6 +43,10 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   RECONCILE_MISMATCH: 8,
   /** A date or query had no input data (batch without --allow-empty). */
   NO_DATA: 9,
+  /** Offsets were gone from Kafka (retention, deleted records) before they were read: data loss. */
+  DATA_GAP: 10,
+  /** A topic's partition count breaks the contract (src/core/topics.ts); never fixed silently. */
+  PARTITION_MISMATCH: 11,
   DECIMAL_OVERFLOW: 1,
   INTERNAL: 1,
 };
@@ -53,6 +77,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   static override baseFlags = {
     debug: Flags.boolean({ description: 'Show stack traces and client logs.', helpGroup: 'GLOBAL' }),
+    'log-format': Flags.string({
+      description:
+        'Progress and step lines on stderr: text (timestamped) or json (pino) [env: CRYPTOLAMBDA_LOG_FORMAT].',
+      options: ['text', 'json'],
+      helpGroup: 'GLOBAL',
+    }),
     color: Flags.boolean({
       description: 'Colour on a terminal (--no-color or NO_COLOR turns it off).',
       allowNo: true,
@@ -114,6 +144,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected flags!: BaseFlags<T>;
   protected args!: BaseArgs<T>;
   private _config?: Config;
+  /** Progress, metrics and step lines (stderr). */
+  protected logs!: ProgressLog;
   private _file?: ConfigFile | null;
 
   public override async init(): Promise<void> {
@@ -130,6 +162,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (this.flags.debug) process.env.CRYPTOLAMBDA_DEBUG = '1';
     // --no-color is NO_COLOR for this process: chalk, the tables and the Ink ticker all read it.
     if (this.flags.color === false) process.env.NO_COLOR = '1';
+    const format = (this.flags['log-format'] ?? process.env.CRYPTOLAMBDA_LOG_FORMAT ?? 'text') as LogFormat;
+    if (!LOG_FORMATS.includes(format))
+      throw new CryptolambdaError('INVALID_CONFIG', `CRYPTOLAMBDA_LOG_FORMAT: expected text or json (got "${format}")`);
+    // With --json, stdout is one document: text progress is silent, JSON logs still go to stderr.
+    this.logs = new ProgressLog(format, process.stderr, undefined, format === 'text' && this.jsonEnabled());
+  }
+
+  /** Results (stdout) never share a line with a progress bar (stderr) on a terminal. */
+  public override log(message = '', ...args: unknown[]): void {
+    this.logs?.clearStatus();
+    super.log(message, ...args);
   }
 
   /** How human output is laid out: 80 columns unless --wide (every column, every digit). */
@@ -195,12 +238,22 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected async untilStopped<R>(fn: (signal: AbortSignal) => Promise<R>): Promise<R> {
     const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    let deadline: NodeJS.Timeout | undefined;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stop.signal.aborted) forcedExit(sig, 'a second signal');
+      stop.abort();
+      // A clean stop flushes and checkpoints, but a broker or Redis that is down makes client
+      // retries run for minutes: past the grace period, exit anyway and say what was left.
+      deadline = setTimeout(() => forcedExit(sig, `${stopGraceMs() / 1000} s`), stopGraceMs());
+      deadline.unref();
+    };
+    // `on`, not `once`: a second signal during the grace period stops at once.
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
       return await fn(stop.signal);
     } finally {
+      if (deadline) clearTimeout(deadline);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
@@ -208,12 +261,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** A warning on stderr (also with --json, where stdout must stay one document). */
   protected warnLine(msg: string): void {
-    process.stderr.write(`${makeChalk(colorEnabled(process.stderr)).yellow(`warning: ${msg}`)}\n`);
+    if (this.logs.format === 'json') this.logs.line(msg, {}, 'warn');
+    else process.stderr.write(`${makeChalk(colorEnabled(process.stderr)).yellow(`warning: ${msg}`)}\n`);
   }
 
-  /** Human progress goes to stderr so stdout stays clean for --json and pipes. */
-  protected progress(msg: string): void {
-    if (!this.jsonEnabled()) process.stderr.write(`${msg}\n`);
+  /** A progress, metrics or step line on stderr (timestamped, or JSON), so stdout stays the result. */
+  protected progress(msg: string, fields: Record<string, unknown> = {}): void {
+    this.logs.line(maskSecrets(msg), fields);
   }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
@@ -238,12 +292,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.exitCode = code;
     // oclif spreads parse errors over several lines ("Parsing --count" / "Expected an integer…"):
     // fold them into the one line the CLI promises.
-    const message =
+    const message = maskSecrets(
       (err.message || String(err))
         .split('\n')
         .map((l) => l.trim())
         .filter((l) => l !== '' && !l.startsWith('See more help'))
-        .join(': ') || 'unknown error';
+        .join(': ') || 'unknown error',
+    );
+    if (hint) hint = maskSecrets(hint);
     if (this.jsonEnabled()) {
       this.logJson({ error: { code: errorCode, message: message.trim(), ...(hint ? { hint } : {}) } });
     } else {
@@ -252,7 +308,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
     if (debug)
       process.stderr.write(
-        `${err.stack ?? ''}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`,
+        maskSecrets(
+          `${err.stack ?? ''}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`,
+        ),
       );
   }
 }

@@ -15,6 +15,10 @@ export default class Ingest extends BaseCommand<typeof Ingest> {
   static override examples = ['<%= config.bin %> ingest', '<%= config.bin %> ingest --compact --json'];
   static override flags = {
     compact: Flags.boolean({ description: 'Afterwards, merge each partition’s small files into one.' }),
+    'accept-gap': Flags.boolean({
+      description:
+        'Offsets gone from Kafka (retention) are data loss: record them as a gap in the manifest and continue instead of exiting 10.',
+    }),
     ...jobMetricsFlags,
   };
 
@@ -28,20 +32,18 @@ export default class Ingest extends BaseCommand<typeof Ingest> {
       () =>
         runIngestRaw(this.appConfig, {
           compact: this.flags.compact,
+          acceptGap: this.flags['accept-gap'],
           // A terminal gets one line redrawn in place; pipes and logs get a plain line per second.
           onProgress: (p) => {
-            if (this.jsonEnabled()) return;
             const now = Date.now();
             if (!tty && now - last < 1000 && p.records < p.total) return;
             last = now;
-            process.stderr.write(
-              tty ? `\r\x1b[K${formatIngestProgress(p, true)}` : `${formatIngestProgress(p, false)}\n`,
-            );
+            this.logs.statusLine(formatIngestProgress(p, tty));
           },
         }),
       fillIngest,
     );
-    if (tty && !this.jsonEnabled()) process.stderr.write('\n');
+    this.logs.endStatus();
     for (const line of formatIngestSummary(r)) this.log(line);
     return r;
   }

@@ -3,9 +3,11 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CryptolambdaError } from '../core/errors.js';
 import { Decimal, USD_SCALE } from '../core/money/decimal.js';
+import { registerSecret } from '../core/redact.js';
 import { checkTiers, DEFAULT_TIERS, type TierDef } from '../core/rewards/tiers.js';
 import { tryParseDuration } from '../core/time/duration.js';
 import type { ConfigFile } from './file.js';
+import { withStackRedisCredentials } from './stack-credentials.js';
 
 /**
  * One place that decides where cryptolambda talks to and how it behaves:
@@ -315,7 +317,9 @@ export const resolveConfig = (
       `set ${ENV.kafkaSaslUsername} and ${ENV.kafkaSaslPassword}`,
     );
   }
-  return c;
+  if (c.kafkaSaslPassword !== '') registerSecret(c.kafkaSaslPassword);
+  // The local stack's generated Redis credentials (state dir, 0600), unless the URL carries its own.
+  return { ...c, redisUrl: withStackRedisCredentials(c.redisUrl, c.stateDir) };
 };
 
 /** Setting names whose values are secrets (masked by `config show`). */

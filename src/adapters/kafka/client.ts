@@ -3,7 +3,8 @@ import type { ConnectionOptions } from 'node:tls';
 import { type Admin, Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } from 'kafkajs';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
-import { ALL_TOPICS, type TopicSpec } from '../../core/topics.js';
+import { maskSecrets } from '../../core/redact.js';
+import { ALL_TOPICS, TOPICS, type TopicSpec } from '../../core/topics.js';
 
 /**
  * kafkajs logs JSON to stdout by default, which would corrupt `--json` output. Route its log
@@ -13,7 +14,7 @@ const stderrLogCreator: logCreator = () => (entry) => {
   const { message, ...rest } = entry.log;
   // A log entry may carry connection options (sasl, ssl): never print a credential or a key.
   const safe = JSON.stringify(rest, (k, v) => (/password|sasl|^key$|passphrase/i.test(k) ? '***' : v));
-  process.stderr.write(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${safe}\n`);
+  process.stderr.write(`${maskSecrets(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${safe}`)}\n`);
 };
 
 export interface KafkaClientOptions {
@@ -155,9 +156,62 @@ export interface EnsureTopicsResult {
   readonly existing: string[];
 }
 
+/** A topic whose partition count differs from the contract (src/core/topics.ts). */
+export interface PartitionMismatch {
+  readonly topic: string;
+  readonly expected: number;
+  readonly actual: number;
+}
+
+/** The co-partitioned input topics: the speed layer's state is sharded by their partition number. */
+const RAW_SPECS: readonly TopicSpec[] = [TOPICS.prices, TOPICS.transactions, TOPICS.rewards];
+
+/** Existing topics (of `specs`, plus the raw topics always) whose partition count is not the contract's. */
+export const partitionMismatches = async (
+  admin: Admin,
+  prefix: string,
+  specs: readonly TopicSpec[] = ALL_TOPICS,
+): Promise<PartitionMismatch[]> => {
+  const wanted = [...new Map([...RAW_SPECS, ...specs].map((s) => [s.name, s])).values()];
+  const existing = new Set(await admin.listTopics());
+  const present = wanted.filter((w) => existing.has(`${prefix}${w.name}`));
+  if (present.length === 0) return [];
+  const meta = await retryRetriable(() =>
+    admin.fetchTopicMetadata({ topics: present.map((w) => `${prefix}${w.name}`) }),
+  );
+  const out: PartitionMismatch[] = [];
+  for (const w of present) {
+    const t = meta.topics.find((m) => m.name === `${prefix}${w.name}`);
+    if (t !== undefined && t.partitions.length !== w.partitions)
+      out.push({ topic: t.name, expected: w.partitions, actual: t.partitions.length });
+  }
+  return out;
+};
+
 /**
- * Create topics idempotently with explicit partition counts. A topic that exists with fewer
- * partitions than the spec is grown (more partitions is allowed; fewer would need a re-key).
+ * Refuse to produce or consume over topics that break the partition contract. Growing a topic
+ * silently re-keys it: a user's later events land on a partition without their state (speed-only
+ * rejects, reconcile mismatches). Shrinking is impossible in Kafka. Either needs the documented
+ * repartition procedure, never an automatic fix.
+ */
+export const assertPartitionContract = async (
+  admin: Admin,
+  prefix: string,
+  specs: readonly TopicSpec[] = ALL_TOPICS,
+): Promise<void> => {
+  const bad = await partitionMismatches(admin, prefix, specs);
+  if (bad.length === 0) return;
+  throw new CryptolambdaError(
+    'PARTITION_MISMATCH',
+    `topic partition counts break the contract: ${bad.map((b) => `${b.topic} has ${b.actual}, expected ${b.expected}`).join('; ')}`,
+    'partition n of every raw topic must hold the same users and symbols; do not add partitions by hand. Repartition with the procedure in docs/runbook.md ("Repartitioning"): land the data in the lake, recreate the topics with `cryptolambda stack up`, rebuild the speed layer',
+  );
+};
+
+/**
+ * Create missing topics idempotently with explicit partition counts, then check the partition
+ * contract of every topic that already existed: a mismatch is refused (PARTITION_MISMATCH), never
+ * grown silently.
  */
 export const ensureTopics = async (
   admin: Admin,
@@ -185,16 +239,7 @@ export const ensureTopics = async (
       toCreate.map((w) => w.physical),
     );
   }
+  await assertPartitionContract(admin, prefix, specs);
   const present = wanted.filter((w) => existingNames.has(w.physical));
-  if (present.length > 0) {
-    const meta = await admin.fetchTopicMetadata({ topics: present.map((w) => w.physical) });
-    const grow = present.filter((w) => {
-      const t = meta.topics.find((m) => m.name === w.physical);
-      return t !== undefined && t.partitions.length < w.partitions;
-    });
-    if (grow.length > 0) {
-      await admin.createPartitions({ topicPartitions: grow.map((w) => ({ topic: w.physical, count: w.partitions })) });
-    }
-  }
   return { created: toCreate.map((w) => w.physical), existing: present.map((w) => w.physical) };
 };

@@ -66,6 +66,7 @@ const columnFor = (table: string, column: string, type: string): Column => {
 /** A staging table shaped like `def`, filled row by row, flushed to DuckDB a chunk at a time. */
 export class Staging {
   private readonly columns: Column[];
+  private readonly names: ReadonlySet<string>;
   private readonly stored: readonly ColumnDef[];
   private buffer: DuckDBValue[][];
   private buffered = 0;
@@ -78,12 +79,22 @@ export class Staging {
   ) {
     this.stored = storedColumns(def);
     this.columns = this.stored.map((c) => columnFor(def.name, c.name, c.type));
+    // Derived columns (timestamps computed at write time) are not the batch's to fill.
+    this.names = new Set(this.stored.map((c) => c.name));
     this.buffer = this.columns.map(() => []);
   }
 
   static async create(duck: Duck, def: TableDef, name = `stage_${def.name}`): Promise<Staging> {
     await duck.run(`CREATE OR REPLACE TABLE ${ident(name)} (${columnsDdl(def)})`);
     return new Staging(def, name, await duck.conn.createAppender(name));
+  }
+
+  /** A row by column name (the names of core/warehouse/schema.ts); a missing name is NULL. */
+  appendRow(row: Readonly<Record<string, CellValue>>): void {
+    const names = Object.keys(row);
+    if (names.length > this.stored.length || names.some((n) => !this.names.has(n)))
+      throw new CryptolambdaError('INTERNAL', `${this.def.name}: unknown column in ${names.join(', ')}`);
+    this.append(this.stored.map((c) => row[c.name]));
   }
 
   /** Values in the table's column order; null/undefined only for nullable columns. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { type Config, redactUrl } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
+import { maskSecrets } from '../../core/redact.js';
 
 /**
  * A Redis connection that fails fast with one clear error instead of ioredis's default of
@@ -30,7 +31,7 @@ export const connectRedis = async (config: Config, opts: { name?: string; retry?
     redis.disconnect();
     throw new CryptolambdaError(
       'REDIS_UNREACHABLE',
-      `cannot reach Redis at ${redactUrl(config.redisUrl)}${authFailure(lastError ?? err)}`,
+      maskSecrets(`cannot reach Redis at ${redactUrl(config.redisUrl)}${authFailure(lastError ?? err)}`),
       'start the local stack with `cryptolambda stack up`, or set CRYPTOLAMBDA_REDIS_URL',
       { cause: err },
     );

@@ -105,7 +105,19 @@ export const fillIngest = (reg: Registry, r: IngestRawResult): void => {
   );
 };
 
-export const fillBatch = (reg: Registry, r: { dates: readonly BatchResult[] }): void => {
+export const fillBatch = (
+  reg: Registry,
+  r: { dates: readonly BatchResult[] } | { shard: { readonly stats: { events: number; users: number } } },
+): void => {
+  if ('shard' in r) {
+    // One shard of a multi-machine build (`batch --shard i/N`): nothing is published yet.
+    g(reg, 'cryptolambda_batch_dates_built', 'Dates the run built.').set(0);
+    g(reg, 'cryptolambda_batch_events', 'Events the run replayed.').set(r.shard.stats.events);
+    g(reg, 'cryptolambda_batch_users', 'Users with a state at the end of the last built date.').set(
+      r.shard.stats.users,
+    );
+    return;
+  }
   g(reg, 'cryptolambda_batch_dates_built', 'Dates the run built.').set(r.dates.length);
   g(reg, 'cryptolambda_batch_events', 'Events the run replayed.').set(r.dates.reduce((a, d) => a + d.events, 0));
   g(reg, 'cryptolambda_batch_rejected_events', 'Events the ledger rejected (e.g. a sell beyond holdings).').set(

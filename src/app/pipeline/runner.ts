@@ -139,6 +139,7 @@ export class PipelineRunner {
    */
   async backfill(from: string, to: string, o: BackfillOptions = {}): Promise<BackfillResult> {
     const dates = dateRange(from, to);
+    if (dates.length === 0) throw new CryptolambdaError('INVALID_ARGUMENT', `backfill range is empty: ${from} > ${to}`);
     const lock = await acquireLock(pipelineLockPath(this.opts.stateDir), `backfill ${from}..${to}`);
     const runs: RunRecord[] = [];
     try {

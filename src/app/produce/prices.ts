@@ -101,6 +101,8 @@ export interface ProducePricesResult {
   readonly rejections: { readonly reason: string; readonly count: number }[];
   /** replay: each input and whether its .CHECKSUM was verified. */
   readonly files: { readonly file: string; readonly symbol: string; readonly checksum: ChecksumState }[];
+  /** Set when nothing was produced: why (each WebSocket connect error, the replay's first reason). */
+  readonly nothingProduced?: { readonly why: string; readonly hint?: string };
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
@@ -182,6 +184,10 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
 
   let stream: BinanceTradeStream | undefined;
   let items: AsyncGenerator<SourceItem>;
+  // Why nothing came, if nothing comes: the WebSocket's connect errors, per attempt.
+  const wsErrors: string[] = [];
+  let wsErrorCount = 0;
+  let wsOpened = 0;
   if (opts.source === 'synthetic') {
     const gen = new SyntheticPrices({
       seed: opts.seed ?? 1n,
@@ -197,7 +203,13 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
       ...opts.ws,
       symbols: opts.symbols,
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
-      ...(opts.onLifecycle ? { onLifecycle: opts.onLifecycle } : {}),
+      onLifecycle: (e) => {
+        if (e.type === 'error') {
+          wsErrorCount++;
+          if (wsErrors.length < 5) wsErrors.push(`attempt ${wsErrorCount}: ${e.message}`);
+        } else if (e.type === 'open') wsOpened++;
+        opts.onLifecycle?.(e);
+      },
     });
     stream = s;
     stop.signal.addEventListener('abort', () => s.stop(), { once: true });
@@ -244,6 +256,7 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
   const timer = opts.durationMs === undefined ? undefined : setTimeout(() => halt('duration'), opts.durationMs);
 
   let failure: unknown;
+  let firstReject: string | undefined;
   try {
     if (opts.count !== undefined && opts.count <= 0) halt('count');
     for await (const item of items) {
@@ -263,6 +276,7 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
       } else if (item.kind === 'reject') {
         const why = reasonClass(item.reason);
         rejected.set(why, (rejected.get(why) ?? 0) + 1);
+        firstReject ??= item.reason;
         await dlq.send({
           source: opts.source,
           reason: item.reason,
@@ -290,6 +304,27 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
     failure ??= err;
   }
   if (failure) throw failure;
+  // A producer that produced nothing did not do its job: the command says why instead of exiting 0.
+  let nothingProduced: { why: string; hint?: string } | undefined;
+  if (produced === 0 && !(opts.count !== undefined && opts.count <= 0)) {
+    const why =
+      opts.source === 'binance'
+        ? wsErrorCount > 0 && wsOpened === 0
+          ? `could not connect to ${opts.endpoint ?? 'the Binance WebSocket'} (${wsErrorCount} failed attempt(s): ${wsErrors.join('; ')}${wsErrorCount > wsErrors.length ? '; …' : ''})`
+          : `connected ${wsOpened} time(s) but received no trade for ${opts.symbols.join(', ')}${wsErrorCount > 0 ? ` (errors: ${wsErrors.join('; ')})` : ''}`
+        : opts.source === 'replay'
+          ? dlq.stats.total > 0
+            ? `no valid trade in ${(opts.files ?? []).join(', ')}: ${dlq.stats.total} line(s) dead-lettered (first: ${firstReject ?? '?'})`
+            : `no trade rows in ${(opts.files ?? []).join(', ')} (empty, or not a Binance trades/aggTrades CSV)`
+          : `the synthetic source stopped (${stoppedBy}) before its first tick`;
+    const hint =
+      opts.source === 'binance'
+        ? 'check the network/proxy and --endpoint, or replay a file with --source replay'
+        : opts.source === 'replay'
+          ? 'see the reasons with `cryptolambda topics tail dlq`; replay takes data.binance.vision archives'
+          : undefined;
+    nothingProduced = hint === undefined ? { why } : { why, hint };
+  }
 
   const durationMs = Math.round(performance.now() - t0);
   return {
@@ -309,6 +344,7 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
     lastEventTime,
     durationMs,
     eventsPerSec: Math.round((produced * 1000) / Math.max(1, durationMs)),
+    ...(nothingProduced === undefined ? {} : { nothingProduced }),
     stoppedBy,
     rejections: [...rejected].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
     files: replayFiles.map((f) => ({ file: path.basename(f.file), symbol: f.symbol, checksum: f.checksum })),

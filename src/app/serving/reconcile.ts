@@ -8,6 +8,7 @@ import {
 import { CryptolambdaError } from '../../core/errors.js';
 import { parseDate } from '../../core/serving/input.js';
 import { type ReconResult, type ReconRow, reconcileDay } from '../../core/serving/reconcile.js';
+import { gapWarnings, type RecordedGaps, readRecordedGaps } from '../gaps.js';
 import type { ServingContext } from './context.js';
 
 export interface ReconcileReport {
@@ -20,6 +21,8 @@ export interface ReconcileReport {
   readonly rowsWritten: number;
   /** Whole-side problems that explain a flood of findings (e.g. the speed layer's day keys expired). */
   readonly warnings: string[];
+  /** Accepted data loss in either layer: reconcile cannot see what both layers missed. */
+  readonly gaps: RecordedGaps;
 }
 
 /**
@@ -52,6 +55,8 @@ export const reconcile = async (ctx: ServingContext, rawDate: string): Promise<R
   if (positions.length === 0 && rewards.length === 0 && speed.length > 0) {
     warnings.push(`the batch build of ${date} has no user facts: every speed-layer user is missing in batch`);
   }
+  const gaps = await readRecordedGaps(ctx.warehouse.lakeDir, ctx.speed);
+  warnings.push(...gapWarnings(gaps));
   const written = await writeReconciliation(ctx.warehouse.lakeDir, date, result.rows);
   const report: ReconcileReport = {
     date,
@@ -60,6 +65,7 @@ export const reconcile = async (ctx: ServingContext, rawDate: string): Promise<R
     file: written.path,
     rowsWritten: written.rows,
     warnings,
+    gaps,
   };
   await writeReconciliationReport(ctx.warehouse.lakeDir, date, report);
   return report;

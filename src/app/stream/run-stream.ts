@@ -24,6 +24,8 @@ export interface StreamRunOptions {
   readonly sessionTimeoutMs?: number;
   /** Register the worker's Prometheus metrics here (scraped by `stream --metrics-port`). */
   readonly metrics?: Registry;
+  /** Record offsets gone from Kafka as a gap and continue, instead of stopping with DATA_GAP. */
+  readonly acceptGap?: boolean;
 }
 
 export interface StreamMetricsLine {
@@ -40,6 +42,8 @@ export interface StreamMetricsLine {
   readonly rejected: number;
   readonly invalid: number;
   readonly checkpoints: number;
+  /** Offsets this worker found gone from Kafka and recorded as a gap (--accept-gap). */
+  readonly lostOffsets: number;
 }
 
 export interface StreamSummary extends StreamMetricsLine {
@@ -81,6 +85,7 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
     rejected,
     invalid,
     checkpoints: m.checkpoints,
+    lostOffsets: m.lostOffsets,
   };
 };
 
@@ -102,6 +107,7 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
     ...(opts.workerId === undefined ? {} : { workerId: opts.workerId }),
     ...(opts.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: opts.sessionTimeoutMs }),
     ...(bound === undefined ? {} : { onCheckpoint: bound.onCheckpoint }),
+    ...(opts.acceptGap ? { acceptGap: true } : {}),
   });
   rtRef = rt;
   const t0 = Date.now();
@@ -155,9 +161,17 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
         resolve();
       });
     });
-  } finally {
-    await rt.stop();
+  } catch (err) {
+    // A failed worker (Redis gone, a data gap) leaves the group before the error is reported, so a
+    // supervisor sees a non-zero exit and the other workers get its partitions at once.
+    await rt.stop().catch(() => undefined);
+    statusRedis.disconnect();
+    throw err;
   }
+  await rt.stop().catch((err) => {
+    statusRedis.disconnect();
+    throw err;
+  });
   line = collect(handler, rt, prev, Date.now() - prevAt);
   await statusRedis
     .hset(keys.streamStatus(), rt.metrics.workerId, JSON.stringify({ ...line, at: Date.now(), stopped: true }))

@@ -8,6 +8,7 @@ import { BatchingProducer } from '../../adapters/kafka/producer.js';
 import { connectRedis } from '../../adapters/redis/client.js';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
+import { registerPending } from '../../core/pending.js';
 
 /** A message for Kafka produced as an effect of processing (late events, tier changes). */
 export interface OutboxMessage {
@@ -56,6 +57,24 @@ export interface RuntimeOptions {
   readonly sessionTimeoutMs?: number;
   /** Told about every checkpoint that wrote something (metrics): its duration and whether it committed. */
   readonly onCheckpoint?: (seconds: number, outcome: 'committed' | 'fenced' | 'failed') => void;
+  /**
+   * A stored offset below the log start (retention, deleted records) is data loss. By default the
+   * worker stops with DATA_GAP; with acceptGap it records the gap (`stream:gaps`) and moves on.
+   */
+  readonly acceptGap?: boolean;
+}
+
+/** Offsets that vanished from Kafka before they were processed, as recorded in `stream:gaps`. */
+export interface RecordedGap {
+  readonly topic: string;
+  readonly partition: number;
+  /** First lost offset. */
+  readonly from: string;
+  /** First offset still in the log (exclusive end of the gap). */
+  readonly to: string;
+  readonly lost: number;
+  readonly at: string;
+  readonly workerId: string;
 }
 
 export interface RuntimeMetrics {
@@ -82,6 +101,19 @@ interface Owned {
 
 const tpField = (topic: string, n: number): string => `${topic}|${n}`;
 
+/** Wait for a shutdown step at most `ms`; its failure is ignored (we are leaving anyway). */
+const bounded = async (p: Promise<unknown> | undefined, ms = 5000): Promise<void> => {
+  if (p === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    p.catch(() => undefined),
+    new Promise<void>((r) => {
+      timer = setTimeout(r, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+};
+
 /**
  * Exactly-once effects for a consumer group writing to Redis.
  *
@@ -104,6 +136,8 @@ export class StreamRuntime {
   private redis?: Redis;
   private redisTx?: Redis;
   private readonly owned = new Map<number, Owned>();
+  /** Partition numbers of the current group generation: the only ones this worker may acquire. */
+  private assigned = new Set<number>();
   private chain: Promise<unknown> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private sinceCheckpoint = 0;
@@ -149,7 +183,14 @@ export class StreamRuntime {
     return run;
   }
 
+  private unregister: () => void = () => undefined;
+
   async start(): Promise<void> {
+    this.unregister = registerPending(() =>
+      this.sinceCheckpoint > 0
+        ? `${this.sinceCheckpoint} record(s) processed since the last checkpoint (not acknowledged; the next owner redoes them)`
+        : undefined,
+    );
     this.redis = await connectRedis(this.config, { name: `cl-stream-${this.metrics.workerId}`, retry: true });
     this.redisTx = await connectRedis(this.config, { name: `cl-stream-tx-${this.metrics.workerId}`, retry: true });
     this.producer = await BatchingProducer.connect(this.config, { lingerMs: 5 }, this.kafka);
@@ -173,6 +214,7 @@ export class StreamRuntime {
     }
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const assigned = new Set(Object.values(e.payload.memberAssignment).flat());
+      this.assigned = assigned;
       // Not caught up until the new assignment is acquired (its partitions may have work pending).
       this.joined = false;
       const generation = ++this.joins;
@@ -181,7 +223,8 @@ export class StreamRuntime {
         // Acquire eagerly, not on the first batch: a partition with nothing new to read must still be
         // owned (fenced, caught-up known) so idleness and exit-when-idle can be decided.
         if (!this.stopped)
-          for (const n of [...assigned].sort((a, b) => a - b)) if (!this.owned.has(n)) await this.acquire(n);
+          for (const n of [...assigned].sort((a, b) => a - b))
+            if (!this.owned.has(n) && this.assigned === assigned) await this.acquire(n);
         if (generation === this.joins) this.joined = true;
       }).catch((err) => {
         this.failure = err;
@@ -280,10 +323,20 @@ export class StreamRuntime {
     }
     for (const topic of this.opts.topics) {
       const p = (await this.endOffsets(topic)).find((o) => o.partition === n);
+      const low = BigInt(p?.low ?? '0');
+      const stored = next.get(topic);
       // Partitions never checkpointed start at the log start, not wherever Kafka's group offsets say.
-      if (!next.has(topic)) next.set(topic, BigInt(p?.low ?? '0'));
+      if (stored === undefined) next.set(topic, low);
+      else if (stored < low) {
+        await this.gap(topic, n, stored, low);
+        next.set(topic, low);
+      }
       this.highWatermarks.set(tpField(topic, n), BigInt(p?.high ?? '0'));
     }
+    // Redis, not Kafka's group offsets, is the resume point: position the consumer there now. A
+    // group whose committed offsets are at the end (a finished run before --from-beginning) would
+    // otherwise fetch nothing and never get a batch to rewind on.
+    for (const [topic, offset] of next) this.consumer!.seek({ topic, partition: n, offset: offset.toString() });
     await this.relayOutbox(n, epoch);
     await this.handler.acquire(n, redis);
     const o: Owned = { epoch, next, dirty: false };
@@ -299,8 +352,12 @@ export class StreamRuntime {
     highWatermark: string,
     messages: { offset: string; key: Buffer | null; value: Buffer | null; timestamp: string; headers?: unknown }[],
   ): Promise<void> {
-    if (this.stopped || messages.length === 0) return;
-    const o = this.owned.get(n) ?? (await this.acquire(n));
+    if (this.stopped || this.failure !== undefined || messages.length === 0) return;
+    // Only partitions acquired for the current assignment are processed. A batch for one we do not
+    // own (fenced by a successor while this process was paused, or fetched before a revoke) is
+    // dropped: re-acquiring here would bump the epoch under the rightful owner and flap ownership.
+    const o = this.owned.get(n);
+    if (o === undefined) return;
     const field = tpField(topic, n);
     const hw = BigInt(highWatermark);
     if (hw > (this.highWatermarks.get(field) ?? -1n)) this.highWatermarks.set(field, hw);
@@ -320,11 +377,21 @@ export class StreamRuntime {
         this.consumer!.seek({ topic, partition: n, offset: expected.toString() });
         return;
       }
-      // Already rewound once and the log still starts later: retention removed those records.
-      this.metrics.lostOffsets += Number(first - expected);
-      process.stderr.write(
-        `stream: ${topic}[${n}] offsets ${expected}..${first - 1n} are gone from Kafka (retention); continuing at ${first}\n`,
+      // Rewound once and the batch still starts later: either a fetch from before the seek, or
+      // retention removed those records. Only the log start says which.
+      const low = BigInt(
+        (await retryRetriable(() => this.admin!.fetchTopicOffsets(topic))).find((p) => p.partition === n)?.low ?? '0',
       );
+      if (low <= expected) {
+        this.consumer!.seek({ topic, partition: n, offset: expected.toString() });
+        return;
+      }
+      try {
+        await this.gap(topic, n, expected, first);
+      } catch (err) {
+        this.failure = err;
+        return;
+      }
     }
     const records: ConsumedRecord[] = [];
     for (let i = start; i < messages.length; i++) {
@@ -346,6 +413,41 @@ export class StreamRuntime {
     this.sinceCheckpoint += records.length;
     this.metrics.records += records.length;
     this.updateLag(topic, n);
+  }
+
+  /**
+   * Offsets [from, to) of topic-partition n are gone from Kafka. Without acceptGap that is a
+   * DATA_GAP failure (the worker leaves the group and exits non-zero). Accepted, the gap is recorded
+   * in Redis (idempotent: one field per gap start, so a redo after a crash does not count it twice)
+   * and counted in lostOffsets.
+   */
+  private async gap(topic: string, n: number, from: bigint, to: bigint): Promise<void> {
+    const lost = Number(to - from);
+    if (!this.opts.acceptGap) {
+      throw new CryptolambdaError(
+        'DATA_GAP',
+        `${topic}[${n}]: offsets ${from}..${to - 1n} (${lost}) are gone from Kafka before the speed layer processed them`,
+        'the speed layer would silently miss those records: rebuild it from the batch (docs/runbook.md, "Gaps"), or rerun with --accept-gap to record the loss and continue',
+      );
+    }
+    const gap: RecordedGap = {
+      topic,
+      partition: n,
+      from: from.toString(),
+      to: to.toString(),
+      lost,
+      at: new Date().toISOString(),
+      workerId: this.metrics.workerId,
+    };
+    const isNew = await this.redis!.hsetnx(
+      this.key('gaps'), // = speedKeys(keyspace).gaps()
+      `${topic}|${n}|${from}`,
+      JSON.stringify(gap),
+    );
+    if (isNew === 1) this.metrics.lostOffsets += lost;
+    process.stderr.write(
+      `stream: ${topic}[${n}] offsets ${from}..${to - 1n} (${lost}) are gone from Kafka; gap accepted and recorded, continuing at ${to}\n`,
+    );
   }
 
   private async checkpoint(): Promise<void> {
@@ -447,22 +549,34 @@ export class StreamRuntime {
     await this.sendOutbox(n, epoch, msgs);
   }
 
-  /** Graceful: final checkpoint, then leave the group so partitions move at once. */
+  /**
+   * Graceful: final checkpoint, then leave the group so partitions move at once. The group is left
+   * and every connection closed even when the final checkpoint fails (Redis gone): a worker must
+   * never stay a member holding partitions it can no longer commit. The checkpoint's error is
+   * rethrown afterwards; work since the last good checkpoint is redone by the next owner.
+   */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    let failed: unknown;
     await this.locked(async () => {
-      if (!this.stopped) await this.checkpoint();
-      this.stopped = true;
+      if (!this.stopped && this.failure === undefined) await this.checkpoint();
+    }).catch((err) => {
+      failed = err;
     });
-    await this.consumer?.disconnect().catch(() => undefined);
-    await this.producer?.disconnect().catch(() => undefined);
-    await this.admin?.disconnect().catch(() => undefined);
+    this.stopped = true;
+    // A broker that is down makes kafkajs retry LeaveGroup for ~30 s: bound each step.
+    await bounded(this.consumer?.disconnect());
+    await bounded(this.producer?.disconnect());
+    await bounded(this.admin?.disconnect());
     this.redis?.disconnect();
     this.redisTx?.disconnect();
+    this.unregister();
+    if (failed !== undefined) throw failed;
   }
 
   /** Test hook: vanish like a killed process (no final checkpoint, no clean group leave). */
   async abort(): Promise<void> {
+    this.unregister();
     if (this.timer) clearInterval(this.timer);
     this.stopped = true;
     this.redis?.disconnect();

@@ -80,7 +80,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
       speedRetentionSec: Math.ceil(f['speed-retention'] / 1000),
       ...(force === undefined ? {} : { force }),
       ...(f.deadline === undefined ? {} : { deadline: f.deadline }),
-      onEvent: (e: PipelineEvent) => this.progress(describeEvent(e)),
+      onEvent: (e: PipelineEvent) => this.progress(describeEvent(e), eventFields(e)),
     };
     const sink = jobSinkFromEnv(jobSinkFlags(f));
     const job = sink.textfile === undefined && sink.pushgateway === undefined ? null : startJob('pipeline', sink);
@@ -120,6 +120,14 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
     });
   }
 }
+
+/** The structured fields of a pipeline event for `--log-format json`. */
+export const eventFields = (e: PipelineEvent): Record<string, unknown> => ({
+  event: e.type,
+  ...('date' in e ? { date: e.date } : 'run' in e ? { date: e.run.date } : {}),
+  ...('step' in e ? { step: typeof e.step === 'string' ? e.step : e.step.name } : {}),
+  ...(e.type === 'step_end' ? { status: e.step.status } : {}),
+});
 
 export const describeEvent = (e: PipelineEvent): string => {
   switch (e.type) {

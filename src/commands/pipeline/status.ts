@@ -25,11 +25,12 @@ export const pipelineStatusModel = (s: PipelineStatus, full = false): TableModel
       {
         header: 'last run (UTC)',
         kind: 'text',
+        priority: 2,
         csv: 'last_run',
         value: (d) => d.lastRun.startedAt.slice(0, 19).replace('T', ' '),
       },
       { header: 'status', kind: 'text', value: (d) => d.lastRun.status },
-      { header: 'runs', kind: 'int', value: (d) => d.runs },
+      { header: 'runs', kind: 'int', priority: 1, value: (d) => d.runs },
       ...steps.map((n) => ({
         header: n,
         kind: 'text' as const,
@@ -62,6 +63,7 @@ export default class PipelineStatusCommand extends BaseCommand<typeof PipelineSt
       ...(f.from === undefined ? {} : { from: assertDate(f.from) }),
       ...(f.to === undefined ? {} : { to: assertDate(f.to) }),
       limit: f.limit,
+      lakeDir: this.appConfig.lakeDir,
     });
     const lock =
       s.lock.state === 'held'
@@ -71,6 +73,11 @@ export default class PipelineStatusCommand extends BaseCommand<typeof PipelineSt
           : 'free';
     if (!this.jsonEnabled() && this.flags.output !== 'csv') {
       this.log(`lock: ${lock}`);
+      this.log(`lost offsets (accepted gaps in the raw zone): ${s.lostOffsets}`);
+      for (const g of s.gaps)
+        this.log(
+          `gap: ${g.topic}[${g.partition}] offsets ${g.from}..${BigInt(g.to) - 1n} (${g.lost}) accepted ${g.at}`,
+        );
       if (s.dates.length === 0) this.log('no runs recorded yet');
     }
     if (s.dates.length === 0) return s;

@@ -5,7 +5,7 @@ import { BaseCommand, EXIT_CODES } from '../../cli/base-command.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { assertDate } from '../../core/pipeline/dag.js';
 import { type RunRecord, runFailureReason } from '../../core/pipeline/run.js';
-import PipelineRun, { describeEvent, runSummary } from './run.js';
+import PipelineRun, { describeEvent, eventFields, runSummary } from './run.js';
 
 export const STEP_NAMES = ['sensor', 'ingest', 'batch', 'dq', 'reconcile', 'retire'] as const;
 
@@ -56,7 +56,7 @@ export default class PipelineStep extends BaseCommand<typeof PipelineStep> {
         skipChecks: f['skip-check'] ?? [],
         retries: f.retries,
         speedRetentionSec: Math.ceil(f['speed-retention'] / 1000),
-        onEvent: (e: PipelineEvent) => this.progress(describeEvent(e)),
+        onEvent: (e: PipelineEvent) => this.progress(describeEvent(e), eventFields(e)),
         signal,
       });
       const status = run.status === 'succeeded' ? 'succeeded' : run.status === 'failed' ? 'failed' : 'interrupted';

@@ -51,7 +51,6 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
     const symbols = parseSymbols(f.symbols);
     const speed = Number(f.speed);
     if (!Number.isFinite(speed) || speed < 0) this.error('--speed: expected a number >= 0', { exit: 2 });
-    const tty = process.stderr.isTTY === true;
     return this.untilStopped(async (signal) => {
       const r = await runProducePrices(this.appConfig, {
         source: f.source as (typeof PRICE_SOURCE_NAMES)[number],
@@ -66,20 +65,29 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
         ...(f.count === undefined ? {} : { count: f.count }),
         ...(f.duration === undefined ? {} : { durationMs: f.duration }),
         signal: signal,
+        // Each failed connect is a line (with --debug or not): a feed that never comes says why.
+        onLifecycle: (e) => {
+          if (e.type === 'error') this.progress(`binance: connection ${e.connection}: ${e.message}`, { lifecycle: e });
+          else if (e.type === 'reconnect-scheduled')
+            this.progress(`binance: reconnecting in ${Math.round(e.delayMs)} ms (attempt ${e.attempt + 1})`, {
+              lifecycle: e,
+            });
+          else if (e.type === 'open') this.progress(`binance: connected to ${e.url}`, { lifecycle: e });
+        },
         // A terminal gets one line rewritten in place; pipes and logs get one plain line per second.
         onProgress: (p) => {
-          if (this.jsonEnabled()) return;
-          process.stderr.write(tty ? `\r\x1b[K${formatProgress(p)}` : `${formatProgress(p)}\n`);
+          this.logs.statusLine(formatProgress(p));
         },
       });
-      if (tty && !this.jsonEnabled()) process.stderr.write('\n');
+      this.logs.endStatus();
       for (const line of formatSummary(r)) this.log(line);
       // A run that produced nothing did nothing: say so with a non-zero exit (cron, scripts).
-      if (r.produced === 0 && r.stoppedBy !== 'signal') {
+      if (r.nothingProduced !== undefined) {
+        const top = r.rejections[0] ? `most frequent reason: ${r.rejections[0].reason}` : undefined;
         throw new CryptolambdaError(
           'NO_DATA',
-          `no price events produced (${r.deadLettered} rows dead-lettered to ${r.deadLetterTopic})`,
-          r.rejections[0] ? `most frequent reason: ${r.rejections[0].reason}` : 'check the input',
+          `produced nothing: ${r.nothingProduced.why}`,
+          [top, r.nothingProduced.hint].filter(Boolean).join('; ') || 'check the input',
         );
       }
       return r;

@@ -36,6 +36,11 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       max: '60s',
       aliases: ['checkpoint-ms'],
     }),
+    'accept-gap': Flags.boolean({
+      description:
+        'Offsets gone from Kafka (retention) are data loss: record them as a gap and continue instead of exiting 10.',
+      default: false,
+    }),
     'session-timeout': durationFlag({
       description: 'Kafka group session timeout: how long a worker that died without leaving keeps its partitions',
       default: '10s',
@@ -79,6 +84,7 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
         },
         checkpointIntervalMs: this.flags['checkpoint-interval'] ?? config.speed.checkpointInterval,
         sessionTimeoutMs: this.flags['session-timeout'],
+        acceptGap: this.flags['accept-gap'],
         metricsEveryMs: this.flags['metrics-every'],
         signal,
         ...(this.flags['exit-when-idle'] === undefined ? {} : { exitWhenIdleMs: this.flags['exit-when-idle'] }),
@@ -87,6 +93,7 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
             `stream ${m.workerId} p[${m.partitions.join(',')}] ${m.eventsPerSec} ev/s, ${m.records} records, lag ${m.lag}, ` +
               `watermark delay ${m.watermarkDelayMs === null ? 'n/a' : `${(m.watermarkDelayMs / 1000).toFixed(1)} s`}, ` +
               `late ${m.late}, too late ${m.tooLate}, user events ${m.userEvents}, rejected ${m.rejected}, invalid ${m.invalid}`,
+            { metrics: m },
           ),
       }),
     ).finally(() => endpoint?.close());
