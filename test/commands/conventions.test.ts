@@ -19,10 +19,11 @@ describe('oclif conventions (plugin-help, plugin-not-found, plugin-autocomplete,
     for (const l of a.stdout.split('\n')) expect(l.length, l).toBeLessThanOrEqual(80);
   });
 
-  it('an unknown command exits 127 naming it (did-you-mean is asked on a terminal)', async () => {
+  it('an unknown command exits 127 naming it, with the closest command (asked interactively on a terminal)', async () => {
     const r = await runCli(['portfolo', 'u1']);
     expect(r.code).toBe(127);
     expect(r.stderr).toContain('portfolo u1 is not a cryptolambda command');
+    expect(r.stderr).toContain('Did you mean: cryptolambda portfolio?');
   });
 
   it('version, --version and -v', async () => {
