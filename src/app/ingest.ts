@@ -1,20 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Duck, literal } from '../adapters/duckdb/db.js';
-import { rangesToEnd, readRanges } from '../adapters/kafka/bounded-reader.js';
+import { type PartitionRange, rangesToEnd, readRanges } from '../adapters/kafka/bounded-reader.js';
+import { assertPartitionContract, withAdmin } from '../adapters/kafka/client.js';
 import type { ConsumedRecord } from '../adapters/kafka/consumer.js';
 import {
   commitManifest,
   type LakeFile,
   type Manifest,
+  type OffsetGap,
   readManifest,
   removeUnlisted,
 } from '../adapters/lake/manifest.js';
 import { eventDate, type Lineage, RAW_TABLES, type RawTableName } from '../adapters/lake/raw-tables.js';
-import { writeRawFile } from '../adapters/lake/raw-writer.js';
+import { rawFileSelect, writeRawFile } from '../adapters/lake/raw-writer.js';
+import { promote, stagedPath } from '../adapters/lake/staging.js';
 import { readLedger } from '../adapters/lake/warehouse-store.js';
 import type { Config } from '../config/config.js';
+import { CryptolambdaError } from '../core/errors.js';
 import type { DomainEvent } from '../core/events/types.js';
 import { topicName } from '../core/topics.js';
 
@@ -38,6 +42,8 @@ export interface IngestOptions {
   readonly rowsPerCommit?: number;
   /** Test hook: called after the Parquet files of a commit are written, before the manifest is. */
   readonly beforePublish?: () => Promise<void>;
+  /** Record offsets gone from Kafka as a gap in the manifest and go on, instead of failing with DATA_GAP. */
+  readonly acceptGap?: boolean;
 }
 
 export interface IngestResult {
@@ -51,7 +57,37 @@ export interface IngestResult {
   readonly lateDates: string[];
   readonly orphansRemoved: number;
   readonly manifestCommit: number;
+  /** Gaps accepted (and recorded in the manifest) by this run. */
+  readonly gaps: OffsetGap[];
 }
+
+/**
+ * Offsets below the log start are records ingest never saw: data loss, never skipped silently.
+ * Without acceptGap the run stops before reading anything (DATA_GAP, exit 10).
+ */
+const checkGaps = (ranges: readonly PartitionRange[], accept: boolean): OffsetGap[] => {
+  const at = new Date().toISOString();
+  const gaps: OffsetGap[] = ranges
+    .filter((r) => r.gapFrom !== undefined)
+    .map((r) => ({
+      topic: r.topic,
+      partition: r.partition,
+      from: r.gapFrom!.toString(),
+      to: r.from.toString(),
+      lost: Number(r.from - r.gapFrom!),
+      at,
+    }));
+  if (gaps.length > 0 && !accept) {
+    const lost = gaps.reduce((n, g) => n + g.lost, 0);
+    const where = gaps.map((g) => `${g.topic}[${g.partition}] ${g.from}..${BigInt(g.to) - 1n}`).join(', ');
+    throw new CryptolambdaError(
+      'DATA_GAP',
+      `${lost} offsets are gone from Kafka before ingest read them: ${where}`,
+      'the raw zone would have a hole there: restore those records if you can, otherwise rerun with --accept-gap to record the loss in the manifest and continue (docs/runbook.md, "Gaps")',
+    );
+  }
+  return gaps;
+};
 
 const TABLE_TOPICS: Record<RawTableName, 'prices' | 'transactions' | 'rewards'> = {
   prices: 'prices',
@@ -77,10 +113,14 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   const topicOf = Object.fromEntries(
     (Object.keys(TABLE_TOPICS) as RawTableName[]).map((t) => [topicName(config.topicPrefix, TABLE_TOPICS[t]), t]),
   ) as Record<string, RawTableName>;
+  // The raw zone and the warehouse read any partitioning, but a mismatch means the speed layer is
+  // sharded wrongly; refuse here too so the operator fixes it before both layers drift.
+  await withAdmin(config, (admin) => assertPartitionContract(admin, config.topicPrefix, []));
   const ranges = await rangesToEnd(config, Object.keys(topicOf), (topic, p) => {
     const s = manifest.offsets[topic]?.[String(p)];
     return s === undefined ? undefined : BigInt(s);
   });
+  const gaps = checkGaps(ranges, opts.acceptGap === true);
   const total = ranges.reduce((n, r) => n + Number(r.to - r.from), 0);
   const rowsPerCommit = opts.rowsPerCommit ?? 250_000;
 
@@ -97,8 +137,9 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   const lateDates = new Set<string>();
   const builds = (await readLedger(config.lakeDir)).builds;
 
+  let gapsToRecord = gaps;
   const publish = async (): Promise<void> => {
-    if (buffered === 0 && read.size === 0) return;
+    if (buffered === 0 && read.size === 0 && gapsToRecord.length === 0) return;
     const commit = manifest.commit + 1;
     const files: LakeFile[] = [];
     for (const [k, rows] of buffers) {
@@ -109,11 +150,12 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
         `dt=${dt}`,
         `part-${String(commit).padStart(6, '0')}-${randomUUID().slice(0, 8)}.parquet`,
       );
+      // Written under raw/_staging/ and moved into dt= only at publish (below).
       const { bytes } = await writeRawFile(
         duck,
         RAW_TABLES[table] as never,
         rows as never,
-        path.join(config.lakeDir, rel),
+        stagedPath(config.lakeDir, rel),
       );
       let min = Number.MAX_SAFE_INTEGER;
       let max = 0;
@@ -127,6 +169,10 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
       dates.add(dt);
     }
     await opts.beforePublish?.();
+    await promote(
+      config.lakeDir,
+      files.map((f) => f.path),
+    );
     const late: Record<string, number> = {};
     for (const [dt, c] of Object.entries(manifest.late ?? {})) {
       if ((builds[dt]?.rawCommit ?? 0) < c) late[dt] = c;
@@ -147,8 +193,12 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
       files: [...manifest.files, ...files],
       updatedAt: new Date().toISOString(),
       ...(Object.keys(late).length > 0 ? { late } : {}),
+      ...(manifest.gaps !== undefined || gapsToRecord.length > 0
+        ? { gaps: [...(manifest.gaps ?? []), ...gapsToRecord] }
+        : {}),
     };
     await commitManifest(config.lakeDir, manifest);
+    gapsToRecord = [];
     commits++;
     buffers.clear();
     read.clear();
@@ -184,9 +234,10 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
       opts.progress?.({ records, total, rejected, files: written.length, bytes: bytesTotal });
       if (buffered >= rowsPerCommit) await publish();
     });
-    // Ranges that ended on markers or gaps still advance to their end.
+    // Ranges that ended on markers or gaps still advance to their end; an accepted gap moves the
+    // stored offset to the log start even when nothing is left to read.
     for (const r of ranges) {
-      if (r.to > r.from) {
+      if (r.to > r.from || r.gapFrom !== undefined) {
         const parts = read.get(r.topic) ?? new Map<string, string>();
         const cur = BigInt(parts.get(String(r.partition)) ?? r.from.toString());
         if (cur < r.to) parts.set(String(r.partition), r.to.toString());
@@ -207,6 +258,7 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
     lateDates: [...lateDates].sort(),
     orphansRemoved,
     manifestCommit: manifest.commit,
+    gaps,
   };
 };
 
@@ -252,19 +304,22 @@ export const compactRawZone = async (config: Config, minFiles = 2): Promise<Comp
         `dt=${first.dt}`,
         `part-${String(commit).padStart(6, '0')}-c${randomUUID().slice(0, 8)}.parquet`,
       );
-      const out = path.join(config.lakeDir, rel);
+      const staged = stagedPath(config.lakeDir, rel);
+      await mkdir(path.dirname(staged), { recursive: true });
       const inputs = group.map((f) => literal(path.join(config.lakeDir, f.path))).join(', ');
+      // Column by column (union_by_name): files written before a column existed still merge, and
+      // the derived timestamps are recomputed, never copied from whichever file came first.
       await duck.run(
-        `COPY (SELECT * FROM read_parquet([${inputs}]) ORDER BY ${table.orderBy}) TO ${literal(`${out}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
+        `COPY (${rawFileSelect(table as never, `read_parquet([${inputs}], union_by_name = true)`)} ORDER BY ${table.orderBy}) TO ${literal(`${staged}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
       );
-      await rename(`${out}.tmp`, out);
+      await rename(`${staged}.tmp`, staged);
       for (const f of group) replaced.add(f.path);
       merged.push({
         table: first.table,
         dt: first.dt,
         path: rel,
         rows: group.reduce((n, f) => n + f.rows, 0),
-        bytes: (await stat(out)).size,
+        bytes: (await stat(staged)).size,
         // Keep the newest input commit: compaction adds no new data, so builds stay valid.
         commit: Math.max(...group.map((f) => f.commit)),
         minEventTime: Math.min(...group.map((f) => f.minEventTime)),
@@ -280,6 +335,10 @@ export const compactRawZone = async (config: Config, minFiles = 2): Promise<Comp
     files: [...m.files.filter((f) => !replaced.has(f.path)), ...merged],
     updatedAt: new Date().toISOString(),
   };
+  await promote(
+    config.lakeDir,
+    merged.map((f) => f.path),
+  );
   await commitManifest(config.lakeDir, next);
   for (const p of replaced) await unlink(path.join(config.lakeDir, p)).catch(() => undefined);
   return {

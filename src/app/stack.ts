@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { privateDirs } from '../adapters/files/private.js';
 import { ensureTopics, withAdmin } from '../adapters/kafka/client.js';
 import { kafkaStatus, type NodeStatus, startKafka } from '../adapters/stack/kafka-node.js';
 import { isOurs, readRecord, removeRecord, stopProcess } from '../adapters/stack/process.js';
@@ -57,6 +59,9 @@ const bringUp = async (
 
 /** Idempotent: a second `up` finds both services healthy and only re-checks the topics. */
 export const stackUp = async (config: Config, log: Log = () => undefined): Promise<StackUpResult> => {
+  // Data, logs and credentials of the stack are private to the user, also in a state dir made
+  // before this default (a directory 0700 closes everything under it).
+  await privateDirs([config.stateDir, ...['redis', 'kafka', 'logs', 'run'].map((d) => path.join(config.stateDir, d))]);
   // Redis first: it starts in milliseconds, so a broken install is reported before the JVM boots.
   const redis = await bringUp('redis', config, log, redisStatus, startRedis);
   const kafka = await bringUp('kafka', config, log, kafkaStatus, startKafka);

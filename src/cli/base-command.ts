@@ -2,6 +2,7 @@ import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { CONFIG_KEYS, type Config, type ConfigInput, resolveConfig } from '../config/config.js';
 import { type ConfigFile, findConfigFile, loadConfigFile } from '../config/file.js';
 import { CryptolambdaError, type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+import { maskSecrets } from '../core/redact.js';
 import { LOG_FORMATS, type LogFormat, ProgressLog } from './log.js';
 import { colorEnabled, makeChalk } from './render.js';
 import { DEFAULT_WIDTH, type TableModel, toCsv, type ViewOptions } from './table.js';
@@ -24,6 +25,10 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   RECONCILE_MISMATCH: 8,
   /** A date or query had no input data (batch without --allow-empty). */
   NO_DATA: 9,
+  /** Offsets were gone from Kafka (retention, deleted records) before they were read: data loss. */
+  DATA_GAP: 10,
+  /** A topic's partition count breaks the contract (src/core/topics.ts); never fixed silently. */
+  PARTITION_MISMATCH: 11,
   DECIMAL_OVERFLOW: 1,
   INTERNAL: 1,
 };
@@ -69,7 +74,32 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: 'Kafka bootstrap servers, comma separated [env: CRYPTOLAMBDA_KAFKA_BROKERS].',
       helpGroup: 'GLOBAL',
     }),
-    'redis-url': Flags.string({ description: 'Redis URL [env: CRYPTOLAMBDA_REDIS_URL].', helpGroup: 'GLOBAL' }),
+    'kafka-ssl': Flags.boolean({
+      description: 'TLS to the brokers [env: CRYPTOLAMBDA_KAFKA_SSL].',
+      helpGroup: 'GLOBAL',
+      allowNo: true,
+    }),
+    'kafka-ssl-ca': Flags.string({
+      description: "PEM file of the brokers' CA [env: CRYPTOLAMBDA_KAFKA_SSL_CA].",
+      helpGroup: 'GLOBAL',
+    }),
+    'kafka-sasl-mechanism': Flags.string({
+      description: 'SASL: none, plain, scram-sha-256, scram-sha-512 [env: CRYPTOLAMBDA_KAFKA_SASL_MECHANISM].',
+      helpGroup: 'GLOBAL',
+    }),
+    'kafka-sasl-username': Flags.string({
+      description:
+        'SASL user; the password only from CRYPTOLAMBDA_KAFKA_SASL_PASSWORD [env: CRYPTOLAMBDA_KAFKA_SASL_USERNAME].',
+      helpGroup: 'GLOBAL',
+    }),
+    'redis-url': Flags.string({
+      description: 'Redis URL, redis[s]://[user:password@]host:port/db [env: CRYPTOLAMBDA_REDIS_URL].',
+      helpGroup: 'GLOBAL',
+    }),
+    'redis-tls-ca': Flags.string({
+      description: "PEM file of a rediss:// server's CA [env: CRYPTOLAMBDA_REDIS_TLS_CA].",
+      helpGroup: 'GLOBAL',
+    }),
     config: Flags.string({
       description:
         'Configuration file (default: ./cryptolambda.yaml, then $XDG_CONFIG_HOME/cryptolambda/config.yaml) [env: CRYPTOLAMBDA_CONFIG].',
@@ -150,6 +180,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return {
       kafkaBrokers: this.flags['kafka-brokers'],
       redisUrl: this.flags['redis-url'],
+      redisTlsCa: this.flags['redis-tls-ca'],
+      kafkaSsl: this.flags['kafka-ssl'],
+      kafkaSslCa: this.flags['kafka-ssl-ca'],
+      kafkaSaslMechanism: this.flags['kafka-sasl-mechanism'],
+      kafkaSaslUsername: this.flags['kafka-sasl-username'],
       stateDir: this.flags['state-dir'],
       lakeDir: this.flags['lake-dir'],
       topicPrefix: this.flags['topic-prefix'],
@@ -204,7 +239,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** A progress, metrics or step line on stderr (timestamped, or JSON), so stdout stays the result. */
   protected progress(msg: string, fields: Record<string, unknown> = {}): void {
-    this.logs.line(msg, fields);
+    this.logs.line(maskSecrets(msg), fields);
   }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
@@ -229,12 +264,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     process.exitCode = code;
     // oclif spreads parse errors over several lines ("Parsing --count" / "Expected an integer…"):
     // fold them into the one line the CLI promises.
-    const message =
+    const message = maskSecrets(
       (err.message || String(err))
         .split('\n')
         .map((l) => l.trim())
         .filter((l) => l !== '' && !l.startsWith('See more help'))
-        .join(': ') || 'unknown error';
+        .join(': ') || 'unknown error',
+    );
+    if (hint) hint = maskSecrets(hint);
     if (this.jsonEnabled()) {
       this.logJson({ error: { code: errorCode, message: message.trim(), ...(hint ? { hint } : {}) } });
     } else {
@@ -243,7 +280,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
     if (debug)
       process.stderr.write(
-        `${err.stack ?? ''}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`,
+        maskSecrets(
+          `${err.stack ?? ''}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`,
+        ),
       );
   }
 }

@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'PIPELINE_FAILED',
   'RECONCILE_MISMATCH',
   'NO_DATA',
+  'DATA_GAP',
+  'PARTITION_MISMATCH',
   'INTERNAL',
 ] as const;
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -11,7 +11,7 @@ import { compactRawZone, type Decoder, runIngest } from '../../src/app/ingest.js
 import type { DomainEvent, PriceEvent, TransactionEvent } from '../../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../src/core/money/decimal.js';
 import { TOPICS, topicName } from '../../src/core/topics.js';
-import { cleanupTopicsAfter, testConfig } from '../support/int.js';
+import { cleanupTopicsAfter, deleteRecordsBefore, testConfig } from '../support/int.js';
 
 // The ingest pipeline is independent of the wire format; this test uses a JSON stand-in decoder so
 // it exercises Kafka → Parquet → manifest on its own. The Avro contracts have their own tests.
@@ -158,6 +158,11 @@ describe('ingest: Kafka → Parquet raw zone with an atomic manifest', () => {
     });
     await expect(crash).rejects.toThrow('injected crash');
     expect((await readManifest(t.config.lakeDir)).commit).toBe(0);
+    // The unpublished files are where a directory-listing engine (Spark, Hive) never looks.
+    const parquet = (dir: string) =>
+      existsSync(dir) ? readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.parquet')) : [];
+    expect(parquet(path.join(t.config.lakeDir, 'raw', 'prices'))).toEqual([]);
+    expect(parquet(path.join(t.config.lakeDir, 'raw', '_staging'))).toHaveLength(2);
 
     await t.send([price(3, 0)]);
     const rerun = await runIngest(t.config, { decode: jsonDecoder, onReject: async () => undefined });
@@ -198,5 +203,45 @@ describe('ingest: Kafka → Parquet raw zone with an atomic manifest', () => {
     expect(c).toMatchObject({ partitions: 2, filesBefore: 6, filesAfter: 2 });
     expect(await readLake(t.config.lakeDir, 'prices')).toEqual(before);
     expect((await compactRawZone(t.config)).partitions).toBe(0);
+  });
+
+  it('records deleted from Kafka before ingest read them stop it with DATA_GAP; --accept-gap records the hole', async () => {
+    const t = await setup();
+    const topic = topicName(t.config.topicPrefix, 'prices');
+    await t.send(Array.from({ length: 20 }, (_, i) => price(i, 0)));
+    const first = await runIngest(t.config, { decode: jsonDecoder, onReject: async () => undefined });
+    expect(first.records).toBe(20);
+    await t.send(Array.from({ length: 30 }, (_, i) => price(100 + i, 0)));
+    // What 7-day retention does to a lagging reader: the next 25 records vanish before ingest runs.
+    const m1 = await readManifest(t.config.lakeDir);
+    const p = Object.keys(m1.offsets[topic]!)[0]!;
+    const stored = BigInt(m1.offsets[topic]![p]!);
+    await deleteRecordsBefore(t.config, topic, new Map([[Number(p), stored + 25n]]));
+
+    await expect(runIngest(t.config, { decode: jsonDecoder, onReject: async () => undefined })).rejects.toMatchObject({
+      code: 'DATA_GAP',
+      message: expect.stringMatching(
+        new RegExp(`25 offsets are gone from Kafka.*\\[${p}\\] ${stored}\\.\\.${stored + 24n}`),
+      ),
+    });
+    // Nothing moved: the manifest still points at the first missing offset.
+    expect((await readManifest(t.config.lakeDir)).commit).toBe(m1.commit);
+
+    const accepted = await runIngest(t.config, {
+      decode: jsonDecoder,
+      onReject: async () => undefined,
+      acceptGap: true,
+    });
+    expect(accepted.records).toBe(5);
+    expect(accepted.gaps).toMatchObject([
+      { topic, partition: Number(p), from: String(stored), to: String(stored + 25n), lost: 25 },
+    ]);
+    const m2 = await readManifest(t.config.lakeDir);
+    expect(m2.gaps).toEqual(accepted.gaps);
+    expect(m2.offsets[topic]![p]).toBe(String(stored + 30n));
+    // The gap is recorded once: the next run finds nothing missing.
+    const again = await runIngest(t.config, { decode: jsonDecoder, onReject: async () => undefined });
+    expect(again.gaps).toEqual([]);
+    expect((await readManifest(t.config.lakeDir)).gaps).toHaveLength(1);
   });
 });

@@ -273,6 +273,7 @@ describe('80 columns and amounts of any size', () => {
         file: '/very/long/path/to/the/lake/warehouse/fact_reconciliation/dt=2026-11-23/part-0.parquet',
         rowsWritten: 7001,
         warnings: [],
+        gaps: { batch: [], speed: [], lostOffsets: { batch: 0, speed: 0 } },
       },
       view(false),
     );

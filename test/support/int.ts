@@ -22,3 +22,18 @@ export const cleanupTopicsAfter = (config: Config): void => {
 };
 
 export const randomId = (): string => randomUUID().slice(0, 8);
+
+/** Retention in fast-forward: delete the records of each partition below the given offset. */
+export const deleteRecordsBefore = (
+  config: Config,
+  topic: string,
+  before: ReadonlyMap<number, bigint>,
+): Promise<void> =>
+  withAdmin(config, async (admin) => {
+    // kafkajs finds partition leaders from cached metadata: load it first.
+    await admin.fetchTopicMetadata({ topics: [topic] });
+    await admin.deleteTopicRecords({
+      topic,
+      partitions: [...before].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
+    });
+  });

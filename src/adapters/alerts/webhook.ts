@@ -8,6 +8,8 @@ import { type Alert, type AlertSink, alertPayload } from '../../core/pipeline/al
  * network error code, and `redact` scrubs it from anything else that might echo it.
  */
 export const ALERT_WEBHOOK_ENV = 'CRYPTOLAMBDA_ALERT_WEBHOOK';
+/** Plain http:// is refused (the URL is a credential and alerts carry data) unless this is `1`. */
+export const ALERT_WEBHOOK_ALLOW_HTTP_ENV = 'CRYPTOLAMBDA_ALERT_WEBHOOK_ALLOW_HTTP';
 
 export interface WebhookOptions {
   readonly url: string;
@@ -71,10 +73,17 @@ export class WebhookAlerter implements AlertSink {
           headers: { 'content-type': 'application/json' },
           body,
           signal: AbortSignal.timeout(this.timeoutMs),
+          // A redirect would re-post the alert (307/308 keep the body) to wherever the receiver
+          // points, possibly another host: never follow one, report it.
+          redirect: 'manual',
         });
         // Drain the body so the connection is released (Slack answers "ok").
         await res.arrayBuffer().catch(() => undefined);
         if (res.ok) return;
+        if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400)) {
+          reason = `HTTP ${res.status || 'redirect'} (redirects are not followed: set the final URL)`;
+          break;
+        }
         reason = `HTTP ${res.status}`;
         if (!isRetriableStatus(res.status)) break;
       } catch (err) {
@@ -110,6 +119,13 @@ export const webhookAlerterFromEnv = (
       'INVALID_CONFIG',
       `${ALERT_WEBHOOK_ENV}: not a valid http(s) URL (value not shown)`,
       'set it to the incoming-webhook URL of the alert channel, or unset it to disable alerts',
+    );
+  }
+  if (parsed.protocol === 'http:' && env[ALERT_WEBHOOK_ALLOW_HTTP_ENV] !== '1') {
+    throw new CryptolambdaError(
+      'INVALID_CONFIG',
+      `${ALERT_WEBHOOK_ENV}: plain http:// is refused (value not shown): the URL is a credential and alerts carry data`,
+      `use the https:// URL, or set ${ALERT_WEBHOOK_ALLOW_HTTP_ENV}=1 for a receiver on a trusted network`,
     );
   }
   return new WebhookAlerter({ ...opts, url });

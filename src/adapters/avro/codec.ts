@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { PriceEvent, RewardEvent, TransactionEvent } from '../../core/events/types.js';
 import { validatePrice, validateReward, validateTransaction } from '../../core/events/validate.js';
@@ -20,7 +21,43 @@ export interface DeadLetter {
   readonly payload: Buffer;
   readonly receivedAt: number;
   readonly key?: string;
+  /** Size of the input as received (set by the encoder; absent in version 1 messages). */
+  readonly payloadSize?: number;
+  /** Hex SHA-256 of the whole input as received (set by the encoder; absent in version 1 messages). */
+  readonly payloadSha256?: string;
+  /** payload is only a prefix of the input: the whole would not fit the broker's record limit. */
+  readonly payloadTruncated?: boolean;
 }
+
+/**
+ * Dead letters must always fit in a Kafka record, or the DLQ send fails and the input blocks its
+ * partition for good (a poison pill): a record just under the broker's 1 MiB limit would not fit
+ * once wrapped. Payloads up to DEAD_LETTER_MAX_PAYLOAD are kept whole; larger ones are cut to a
+ * DEAD_LETTER_PREFIX-byte prefix, with the original size and SHA-256 (and the coordinates in
+ * source/key) so the record can still be found and identified in Kafka or the source.
+ * Half the producer's 768 KiB request cap leaves room for the other fields and record framing.
+ */
+export const DEAD_LETTER_MAX_PAYLOAD = 384 * 1024;
+export const DEAD_LETTER_PREFIX = 4096;
+/** Text fields are bounded too: a reason or key built from hostile input must not grow the envelope. */
+const MAX_TEXT = 2048;
+
+const clip = (s: string): string => (s.length <= MAX_TEXT ? s : `${s.slice(0, MAX_TEXT)}… (${s.length} chars)`);
+
+export const boundDeadLetter = (d: DeadLetter): DeadLetter => {
+  const size = d.payload.length;
+  const truncated = size > DEAD_LETTER_MAX_PAYLOAD;
+  return {
+    source: clip(d.source),
+    reason: clip(d.reason),
+    payload: truncated ? d.payload.subarray(0, DEAD_LETTER_PREFIX) : d.payload,
+    receivedAt: d.receivedAt,
+    ...(d.key === undefined ? {} : { key: clip(d.key) }),
+    payloadSize: size,
+    payloadSha256: createHash('sha256').update(d.payload).digest('hex'),
+    payloadTruncated: truncated,
+  };
+};
 
 export const CONTRACT_OF_TABLE: Record<EventTable, string> = {
   prices: 'price',
@@ -95,19 +132,33 @@ export const createCodec = (store: SchemaStore): Codec => {
         eventTime: e.eventTime,
         refEventId: e.refEventId ?? null,
       }),
-    encodeDeadLetter: (d) =>
-      store.encode('dead-letter', {
+    encodeDeadLetter: (input) => {
+      const d = boundDeadLetter(input);
+      return store.encode('dead-letter', {
         source: d.source,
         reason: d.reason,
         payload: d.payload,
         receivedAt: d.receivedAt,
         key: d.key ?? null,
-      }),
+        payloadSize: d.payloadSize ?? null,
+        payloadSha256: d.payloadSha256 ?? null,
+        payloadTruncated: d.payloadTruncated ?? false,
+      });
+    },
     decodeRecord: decodeRecord as Codec['decodeRecord'],
     decodeDeadLetter: (buf) => {
       const d = store.decode('dead-letter', buf);
       if (!d.ok) return d;
-      const r = d.record as { source: string; reason: string; payload: Buffer; receivedAt: number; key: string | null };
+      const r = d.record as {
+        source: string;
+        reason: string;
+        payload: Buffer;
+        receivedAt: number;
+        key: string | null;
+        payloadSize: number | null;
+        payloadSha256: string | null;
+        payloadTruncated: boolean;
+      };
       return {
         ok: true,
         event: {
@@ -116,6 +167,9 @@ export const createCodec = (store: SchemaStore): Codec => {
           payload: r.payload,
           receivedAt: r.receivedAt,
           ...(r.key === null ? {} : { key: r.key }),
+          ...(r.payloadSize === null ? {} : { payloadSize: r.payloadSize }),
+          ...(r.payloadSha256 === null ? {} : { payloadSha256: r.payloadSha256 }),
+          ...(r.payloadTruncated ? { payloadTruncated: true } : {}),
         },
       };
     },

@@ -10,6 +10,12 @@ export interface PartitionRange {
   readonly from: bigint;
   /** Stop before this offset (the high watermark when the read began). */
   readonly to: bigint;
+  /**
+   * Set when the requested start lies below the log start (retention or deleted records): the
+   * offsets [gapFrom, from) are gone. The read itself starts at the log start; the caller decides
+   * whether that loss is acceptable.
+   */
+  readonly gapFrom?: bigint;
 }
 
 /** Ranges from `start` offsets (missing = log start) up to each partition's current end. */
@@ -24,7 +30,13 @@ export const rangesToEnd = async (
       for (const o of await retryRetriable(() => admin.fetchTopicOffsets(topic))) {
         const low = BigInt(o.low);
         const from = start(topic, o.partition) ?? low;
-        out.push({ topic, partition: o.partition, from: from < low ? low : from, to: BigInt(o.high) });
+        out.push({
+          topic,
+          partition: o.partition,
+          from: from < low ? low : from,
+          to: BigInt(o.high),
+          ...(from < low ? { gapFrom: from } : {}),
+        });
       }
     }
     return out;

@@ -1,7 +1,10 @@
-import { type Admin, Kafka, type KafkaConfig, type logCreator, logLevel } from 'kafkajs';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { type Admin, Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } from 'kafkajs';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
-import { ALL_TOPICS, type TopicSpec } from '../../core/topics.js';
+import { maskSecrets } from '../../core/redact.js';
+import { ALL_TOPICS, TOPICS, type TopicSpec } from '../../core/topics.js';
 
 /**
  * kafkajs logs JSON to stdout by default, which would corrupt `--json` output. Route its log
@@ -9,7 +12,9 @@ import { ALL_TOPICS, type TopicSpec } from '../../core/topics.js';
  */
 const stderrLogCreator: logCreator = () => (entry) => {
   const { message, ...rest } = entry.log;
-  process.stderr.write(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${JSON.stringify(rest)}\n`);
+  // A log entry may carry connection options (sasl, ssl): never print a credential or a key.
+  const safe = JSON.stringify(rest, (k, v) => (/password|sasl|^key$|passphrase/i.test(k) ? '***' : v));
+  process.stderr.write(`${maskSecrets(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${safe}`)}\n`);
 };
 
 export interface KafkaClientOptions {
@@ -18,8 +23,38 @@ export interface KafkaClientOptions {
   readonly clientIdSuffix?: string;
 }
 
+/** The CA file is read when the client is built, so a missing file is one INVALID_CONFIG line. */
+const readPem = (file: string, setting: string): string => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CryptolambdaError('INVALID_CONFIG', `${setting}: cannot read ${file}`, 'point it at a PEM file', {
+      cause: err,
+    });
+  }
+};
+
+/** TLS and SASL as kafkajs takes them; plaintext and no auth when nothing is configured. */
+export const kafkaSecurity = (config: Config): Pick<KafkaConfig, 'ssl' | 'sasl'> => {
+  const out: Pick<KafkaConfig, 'ssl' | 'sasl'> = {};
+  if (config.kafkaSsl || config.kafkaSslCa) {
+    const tls: ConnectionOptions = {};
+    if (config.kafkaSslCa) tls.ca = [readPem(config.kafkaSslCa, 'CRYPTOLAMBDA_KAFKA_SSL_CA')];
+    out.ssl = config.kafkaSslCa ? tls : true;
+  }
+  if (config.kafkaSaslMechanism !== 'none') {
+    out.sasl = {
+      mechanism: config.kafkaSaslMechanism,
+      username: config.kafkaSaslUsername,
+      password: config.kafkaSaslPassword,
+    } as SASLOptions;
+  }
+  return out;
+};
+
 export const createKafka = (config: Config, opts: KafkaClientOptions = {}): Kafka => {
   const kc: KafkaConfig = {
+    ...kafkaSecurity(config),
     clientId: opts.clientIdSuffix ? `${config.clientId}-${opts.clientIdSuffix}` : config.clientId,
     brokers: [...config.kafkaBrokers],
     logLevel: process.env.CRYPTOLAMBDA_DEBUG ? logLevel.INFO : logLevel.NOTHING,
@@ -55,6 +90,14 @@ export const toBrokerError = (err: unknown, config: Config): unknown => {
   let e: unknown = err;
   for (let depth = 0; depth < 4 && e; depth++) {
     const name = (e as { name?: string }).name;
+    if (name === 'KafkaJSSASLAuthenticationError') {
+      return new CryptolambdaError(
+        'BROKER_UNREACHABLE',
+        `Kafka at ${config.kafkaBrokers.join(',')} refused SASL ${config.kafkaSaslMechanism} for user ${JSON.stringify(config.kafkaSaslUsername)}`,
+        'check CRYPTOLAMBDA_KAFKA_SASL_USERNAME / _PASSWORD / _MECHANISM',
+        { cause: err },
+      );
+    }
     if (name && CONNECTION_ERRORS.has(name)) {
       return new CryptolambdaError(
         'BROKER_UNREACHABLE',
@@ -113,9 +156,62 @@ export interface EnsureTopicsResult {
   readonly existing: string[];
 }
 
+/** A topic whose partition count differs from the contract (src/core/topics.ts). */
+export interface PartitionMismatch {
+  readonly topic: string;
+  readonly expected: number;
+  readonly actual: number;
+}
+
+/** The co-partitioned input topics: the speed layer's state is sharded by their partition number. */
+const RAW_SPECS: readonly TopicSpec[] = [TOPICS.prices, TOPICS.transactions, TOPICS.rewards];
+
+/** Existing topics (of `specs`, plus the raw topics always) whose partition count is not the contract's. */
+export const partitionMismatches = async (
+  admin: Admin,
+  prefix: string,
+  specs: readonly TopicSpec[] = ALL_TOPICS,
+): Promise<PartitionMismatch[]> => {
+  const wanted = [...new Map([...RAW_SPECS, ...specs].map((s) => [s.name, s])).values()];
+  const existing = new Set(await admin.listTopics());
+  const present = wanted.filter((w) => existing.has(`${prefix}${w.name}`));
+  if (present.length === 0) return [];
+  const meta = await retryRetriable(() =>
+    admin.fetchTopicMetadata({ topics: present.map((w) => `${prefix}${w.name}`) }),
+  );
+  const out: PartitionMismatch[] = [];
+  for (const w of present) {
+    const t = meta.topics.find((m) => m.name === `${prefix}${w.name}`);
+    if (t !== undefined && t.partitions.length !== w.partitions)
+      out.push({ topic: t.name, expected: w.partitions, actual: t.partitions.length });
+  }
+  return out;
+};
+
 /**
- * Create topics idempotently with explicit partition counts. A topic that exists with fewer
- * partitions than the spec is grown (more partitions is allowed; fewer would need a re-key).
+ * Refuse to produce or consume over topics that break the partition contract. Growing a topic
+ * silently re-keys it: a user's later events land on a partition without their state (speed-only
+ * rejects, reconcile mismatches). Shrinking is impossible in Kafka. Either needs the documented
+ * repartition procedure, never an automatic fix.
+ */
+export const assertPartitionContract = async (
+  admin: Admin,
+  prefix: string,
+  specs: readonly TopicSpec[] = ALL_TOPICS,
+): Promise<void> => {
+  const bad = await partitionMismatches(admin, prefix, specs);
+  if (bad.length === 0) return;
+  throw new CryptolambdaError(
+    'PARTITION_MISMATCH',
+    `topic partition counts break the contract: ${bad.map((b) => `${b.topic} has ${b.actual}, expected ${b.expected}`).join('; ')}`,
+    'partition n of every raw topic must hold the same users and symbols; do not add partitions by hand. Repartition with the procedure in docs/runbook.md ("Repartitioning"): land the data in the lake, recreate the topics with `cryptolambda stack up`, rebuild the speed layer',
+  );
+};
+
+/**
+ * Create missing topics idempotently with explicit partition counts, then check the partition
+ * contract of every topic that already existed: a mismatch is refused (PARTITION_MISMATCH), never
+ * grown silently.
  */
 export const ensureTopics = async (
   admin: Admin,
@@ -143,16 +239,7 @@ export const ensureTopics = async (
       toCreate.map((w) => w.physical),
     );
   }
+  await assertPartitionContract(admin, prefix, specs);
   const present = wanted.filter((w) => existingNames.has(w.physical));
-  if (present.length > 0) {
-    const meta = await admin.fetchTopicMetadata({ topics: present.map((w) => w.physical) });
-    const grow = present.filter((w) => {
-      const t = meta.topics.find((m) => m.name === w.physical);
-      return t !== undefined && t.partitions.length < w.partitions;
-    });
-    if (grow.length > 0) {
-      await admin.createPartitions({ topicPartitions: grow.map((w) => ({ topic: w.physical, count: w.partitions })) });
-    }
-  }
   return { created: toCreate.map((w) => w.physical), existing: present.map((w) => w.physical) };
 };

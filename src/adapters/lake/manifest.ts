@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { ManifestSchema, parseLakeFile } from './lake-schemas.js';
 
 /** One Parquet file of the raw zone, visible to readers only once a committed manifest lists it. */
 export interface LakeFile {
@@ -39,6 +40,22 @@ export interface Manifest {
    * from file commits vs build commits, including the dates after it that carry its positions.
    */
   readonly late?: Readonly<Record<string, number>>;
+  /**
+   * Offsets that were gone from Kafka (retention, deleted records) when ingest reached them and
+   * that the operator accepted as lost (`ingest --accept-gap`): the raw zone has a hole there.
+   */
+  readonly gaps?: readonly OffsetGap[];
+}
+
+/** A recorded hole in the log: offsets [from, to) of topic-partition were never ingested. */
+export interface OffsetGap {
+  readonly topic: string;
+  readonly partition: number;
+  readonly from: string;
+  readonly to: string;
+  readonly lost: number;
+  /** When the gap was accepted (ISO). */
+  readonly at: string;
 }
 
 export const EMPTY_MANIFEST: Manifest = { version: 1, commit: 0, offsets: {}, files: [], updatedAt: '' };
@@ -47,7 +64,8 @@ export const manifestPath = (lakeDir: string): string => path.join(lakeDir, 'raw
 
 export const readManifest = async (lakeDir: string): Promise<Manifest> => {
   try {
-    return JSON.parse(await readFile(manifestPath(lakeDir), 'utf8')) as Manifest;
+    const file = manifestPath(lakeDir);
+    return parseLakeFile(ManifestSchema, file, await readFile(file, 'utf8')) as Manifest;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_MANIFEST;
     throw err;

@@ -57,6 +57,8 @@ export const speedKeys = (keyspace: string) => ({
   watermarks: () => `${keyspace}stream:watermark`,
   /** HASH workerId -> metrics line JSON, written by each worker every metrics interval and at stop. */
   streamStatus: () => `${keyspace}stream:status`,
+  /** HASH `topic|n|from` -> RecordedGap JSON: offsets lost from Kafka that a worker accepted (--accept-gap). */
+  gaps: () => `${keyspace}stream:gaps`,
 });
 
 export type SpeedKeys = ReturnType<typeof speedKeys>;

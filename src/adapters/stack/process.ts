@@ -72,9 +72,11 @@ export const spawnDetached = async (
   args: readonly string[],
   opts: { logFile: string; cwd: string; env?: NodeJS.ProcessEnv },
 ): Promise<number> => {
-  await mkdir(path.dirname(opts.logFile), { recursive: true });
-  const fd = openSync(opts.logFile, 'a');
-  const child = spawn(command, args, {
+  await mkdir(path.dirname(opts.logFile), { recursive: true, mode: 0o700 });
+  const fd = openSync(opts.logFile, 'a', 0o600);
+  // The services write data (Redis AOF, Kafka logs) and logs that hold users' events: umask 077
+  // makes everything they create 0600/0700, whatever the caller's umask (Node has no spawn option).
+  const child = spawn('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', command, ...args], {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     detached: true,

@@ -1,4 +1,5 @@
 import { decodeRecord } from '../../adapters/avro/codec.js';
+import { privateDirs } from '../../adapters/files/private.js';
 import { BatchingProducer } from '../../adapters/kafka/producer.js';
 import type { Config } from '../../config/config.js';
 import { type CompactResult, compactRawZone, type IngestProgress, type IngestResult, runIngest } from '../ingest.js';
@@ -18,6 +19,8 @@ export interface IngestRawOptions {
   readonly rowsPerCommit?: number;
   /** Test hook, as in runIngest. */
   readonly beforePublish?: () => Promise<void>;
+  /** Record offsets gone from Kafka as a gap in the manifest instead of failing (DATA_GAP). */
+  readonly acceptGap?: boolean;
 }
 
 export interface IngestRawResult extends IngestResult {
@@ -29,6 +32,7 @@ export const runIngestRaw = (config: Config, opts: IngestRawOptions = {}): Promi
   withLakeLock(ingestLockPath(config.lakeDir), 'ingest', 'ingest', () => ingestLocked(config, opts));
 
 const ingestLocked = async (config: Config, opts: IngestRawOptions): Promise<IngestRawResult> => {
+  await privateDirs([config.lakeDir]);
   const producer = await BatchingProducer.connect(config);
   try {
     const dlq = new DeadLetterSink(producer, config);
@@ -47,6 +51,7 @@ const ingestLocked = async (config: Config, opts: IngestRawOptions): Promise<Ing
       },
       ...(opts.onProgress === undefined ? {} : { progress: opts.onProgress }),
       ...(opts.rowsPerCommit === undefined ? {} : { rowsPerCommit: opts.rowsPerCommit }),
+      ...(opts.acceptGap ? { acceptGap: true } : {}),
     });
     await producer.flush();
     const compaction = opts.compact ? await compactRawZone(config) : undefined;

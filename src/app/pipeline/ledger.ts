@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../../adapters/lake/manifest.js';
+import { type OffsetGap, readManifest, writeFileAtomic } from '../../adapters/lake/manifest.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { assertDate, effectiveStatuses, type StepStatus } from '../../core/pipeline/dag.js';
 import type { RunRecord, RunStatus } from '../../core/pipeline/run.js';
@@ -119,13 +119,17 @@ export interface PipelineStatus {
   readonly dates: readonly DateStatus[];
   /** Newest first. */
   readonly recentRuns: readonly RunRecord[];
+  /** Accepted data loss recorded in the raw zone (ingest --accept-gap). */
+  readonly gaps: readonly OffsetGap[];
+  readonly lostOffsets: number;
 }
 
 /** What `pipeline status` prints: the lock holder, each date's state, and recent runs. */
 export const readPipelineStatus = async (
   stateDir: string,
-  opts: { from?: string; to?: string; limit?: number } = {},
+  opts: { from?: string; to?: string; limit?: number; lakeDir?: string } = {},
 ): Promise<PipelineStatus> => {
+  const gaps = opts.lakeDir === undefined ? [] : ((await readManifest(opts.lakeDir)).gaps ?? []);
   const ledger = new RunLedger(stateDir);
   const dates = (await ledger.dates()).filter(
     (d) => (opts.from === undefined || d >= opts.from) && (opts.to === undefined || d <= opts.to),
@@ -151,5 +155,7 @@ export const readPipelineStatus = async (
     lock: await inspectLock(pipelineLockPath(stateDir)),
     dates: out,
     recentRuns: await ledger.history({ ...opts, limit: opts.limit ?? 20 }),
+    gaps,
+    lostOffsets: gaps.reduce((n, g) => n + g.lost, 0),
   };
 };

@@ -1,7 +1,14 @@
-import { reconciliationFile, writeReconciliation } from '../../adapters/lake/reconciliation-writer.js';
+import {
+  readReconciliationReport,
+  reconciledDates,
+  reconciliationFile,
+  writeReconciliation,
+  writeReconciliationReport,
+} from '../../adapters/lake/reconciliation-writer.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { parseDate } from '../../core/serving/input.js';
 import { type ReconResult, type ReconRow, reconcileDay } from '../../core/serving/reconcile.js';
+import { gapWarnings, type RecordedGaps, readRecordedGaps } from '../gaps.js';
 import type { ServingContext } from './context.js';
 
 export interface ReconcileReport {
@@ -14,6 +21,8 @@ export interface ReconcileReport {
   readonly rowsWritten: number;
   /** Whole-side problems that explain a flood of findings (e.g. the speed layer's day keys expired). */
   readonly warnings: string[];
+  /** Accepted data loss in either layer: reconcile cannot see what both layers missed. */
+  readonly gaps: RecordedGaps;
 }
 
 /**
@@ -46,15 +55,34 @@ export const reconcile = async (ctx: ServingContext, rawDate: string): Promise<R
   if (positions.length === 0 && rewards.length === 0 && speed.length > 0) {
     warnings.push(`the batch build of ${date} has no user facts: every speed-layer user is missing in batch`);
   }
+  const gaps = await readRecordedGaps(ctx.warehouse.lakeDir, ctx.speed);
+  warnings.push(...gapWarnings(gaps));
   const written = await writeReconciliation(ctx.warehouse.lakeDir, date, result.rows);
-  return {
+  const report: ReconcileReport = {
     date,
     summary: result.summary,
     findings: result.rows.filter((r) => r.status !== 'match'),
     file: written.path,
     rowsWritten: written.rows,
     warnings,
+    gaps,
   };
+  await writeReconciliationReport(ctx.warehouse.lakeDir, date, report);
+  return report;
+};
+
+/** The report the last `reconcile --date D` produced (its exact --json), as `serve` returns it. */
+export const storedReconcile = async (ctx: ServingContext, rawDate: string): Promise<ReconcileReport> => {
+  const date = parseDate(rawDate, 'date');
+  const r = await readReconciliationReport<ReconcileReport>(ctx.warehouse.lakeDir, date);
+  if (r === null) {
+    throw new CryptolambdaError(
+      'NOT_FOUND',
+      `no reconcile report for ${date}`,
+      `run \`cryptolambda reconcile --date ${date}\` (reconciled: ${(await reconciledDates(ctx.warehouse.lakeDir)).join(', ') || 'none'})`,
+    );
+  }
+  return r;
 };
 
 export { reconciliationFile };

@@ -54,6 +54,26 @@ export interface RuntimeOptions {
    * power loss) keeps its partitions before the broker reassigns them. Broker minimum 6000.
    */
   readonly sessionTimeoutMs?: number;
+  /** Told about every checkpoint that wrote something (metrics): its duration and whether it committed. */
+  readonly onCheckpoint?: (seconds: number, outcome: 'committed' | 'fenced' | 'failed') => void;
+  /**
+   * A stored offset below the log start (retention, deleted records) is data loss. By default the
+   * worker stops with DATA_GAP; with acceptGap it records the gap (`stream:gaps`) and moves on.
+   */
+  readonly acceptGap?: boolean;
+}
+
+/** Offsets that vanished from Kafka before they were processed, as recorded in `stream:gaps`. */
+export interface RecordedGap {
+  readonly topic: string;
+  readonly partition: number;
+  /** First lost offset. */
+  readonly from: string;
+  /** First offset still in the log (exclusive end of the gap). */
+  readonly to: string;
+  readonly lost: number;
+  readonly at: string;
+  readonly workerId: string;
 }
 
 export interface RuntimeMetrics {
@@ -80,6 +100,19 @@ interface Owned {
 
 const tpField = (topic: string, n: number): string => `${topic}|${n}`;
 
+/** Wait for a shutdown step at most `ms`; its failure is ignored (we are leaving anyway). */
+const bounded = async (p: Promise<unknown> | undefined, ms = 5000): Promise<void> => {
+  if (p === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    p.catch(() => undefined),
+    new Promise<void>((r) => {
+      timer = setTimeout(r, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+};
+
 /**
  * Exactly-once effects for a consumer group writing to Redis.
  *
@@ -102,6 +135,8 @@ export class StreamRuntime {
   private redis?: Redis;
   private redisTx?: Redis;
   private readonly owned = new Map<number, Owned>();
+  /** Partition numbers of the current group generation: the only ones this worker may acquire. */
+  private assigned = new Set<number>();
   private chain: Promise<unknown> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private sinceCheckpoint = 0;
@@ -171,6 +206,7 @@ export class StreamRuntime {
     }
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const assigned = new Set(Object.values(e.payload.memberAssignment).flat());
+      this.assigned = assigned;
       // Not caught up until the new assignment is acquired (its partitions may have work pending).
       this.joined = false;
       const generation = ++this.joins;
@@ -179,7 +215,8 @@ export class StreamRuntime {
         // Acquire eagerly, not on the first batch: a partition with nothing new to read must still be
         // owned (fenced, caught-up known) so idleness and exit-when-idle can be decided.
         if (!this.stopped)
-          for (const n of [...assigned].sort((a, b) => a - b)) if (!this.owned.has(n)) await this.acquire(n);
+          for (const n of [...assigned].sort((a, b) => a - b))
+            if (!this.owned.has(n) && this.assigned === assigned) await this.acquire(n);
         if (generation === this.joins) this.joined = true;
       }).catch((err) => {
         this.failure = err;
@@ -278,8 +315,14 @@ export class StreamRuntime {
     }
     for (const topic of this.opts.topics) {
       const p = (await this.endOffsets(topic)).find((o) => o.partition === n);
+      const low = BigInt(p?.low ?? '0');
+      const stored = next.get(topic);
       // Partitions never checkpointed start at the log start, not wherever Kafka's group offsets say.
-      if (!next.has(topic)) next.set(topic, BigInt(p?.low ?? '0'));
+      if (stored === undefined) next.set(topic, low);
+      else if (stored < low) {
+        await this.gap(topic, n, stored, low);
+        next.set(topic, low);
+      }
       this.highWatermarks.set(tpField(topic, n), BigInt(p?.high ?? '0'));
     }
     await this.relayOutbox(n, epoch);
@@ -297,8 +340,12 @@ export class StreamRuntime {
     highWatermark: string,
     messages: { offset: string; key: Buffer | null; value: Buffer | null; timestamp: string; headers?: unknown }[],
   ): Promise<void> {
-    if (this.stopped || messages.length === 0) return;
-    const o = this.owned.get(n) ?? (await this.acquire(n));
+    if (this.stopped || this.failure !== undefined || messages.length === 0) return;
+    // Only partitions acquired for the current assignment are processed. A batch for one we do not
+    // own (fenced by a successor while this process was paused, or fetched before a revoke) is
+    // dropped: re-acquiring here would bump the epoch under the rightful owner and flap ownership.
+    const o = this.owned.get(n);
+    if (o === undefined) return;
     const field = tpField(topic, n);
     const hw = BigInt(highWatermark);
     if (hw > (this.highWatermarks.get(field) ?? -1n)) this.highWatermarks.set(field, hw);
@@ -319,10 +366,12 @@ export class StreamRuntime {
         return;
       }
       // Already rewound once and the log still starts later: retention removed those records.
-      this.metrics.lostOffsets += Number(first - expected);
-      process.stderr.write(
-        `stream: ${topic}[${n}] offsets ${expected}..${first - 1n} are gone from Kafka (retention); continuing at ${first}\n`,
-      );
+      try {
+        await this.gap(topic, n, expected, first);
+      } catch (err) {
+        this.failure = err;
+        return;
+      }
     }
     const records: ConsumedRecord[] = [];
     for (let i = start; i < messages.length; i++) {
@@ -346,11 +395,55 @@ export class StreamRuntime {
     this.updateLag(topic, n);
   }
 
-  /** One atomic commit of state + offsets (+ outbox) for every dirty partition we still own. */
+  /**
+   * Offsets [from, to) of topic-partition n are gone from Kafka. Without acceptGap that is a
+   * DATA_GAP failure (the worker leaves the group and exits non-zero). Accepted, the gap is recorded
+   * in Redis (idempotent: one field per gap start, so a redo after a crash does not count it twice)
+   * and counted in lostOffsets.
+   */
+  private async gap(topic: string, n: number, from: bigint, to: bigint): Promise<void> {
+    const lost = Number(to - from);
+    if (!this.opts.acceptGap) {
+      throw new CryptolambdaError(
+        'DATA_GAP',
+        `${topic}[${n}]: offsets ${from}..${to - 1n} (${lost}) are gone from Kafka before the speed layer processed them`,
+        'the speed layer would silently miss those records: rebuild it from the batch (docs/runbook.md, "Gaps"), or rerun with --accept-gap to record the loss and continue',
+      );
+    }
+    const gap: RecordedGap = {
+      topic,
+      partition: n,
+      from: from.toString(),
+      to: to.toString(),
+      lost,
+      at: new Date().toISOString(),
+      workerId: this.metrics.workerId,
+    };
+    const isNew = await this.redis!.hsetnx(
+      this.key('gaps'), // = speedKeys(keyspace).gaps()
+      `${topic}|${n}|${from}`,
+      JSON.stringify(gap),
+    );
+    if (isNew === 1) this.metrics.lostOffsets += lost;
+    process.stderr.write(
+      `stream: ${topic}[${n}] offsets ${from}..${to - 1n} (${lost}) are gone from Kafka; gap accepted and recorded, continuing at ${to}\n`,
+    );
+  }
+
   private async checkpoint(): Promise<void> {
-    const dirty = [...this.owned.entries()].filter(([, o]) => o.dirty);
-    if (dirty.length === 0) return;
     const t0 = performance.now();
+    let outcome: 'committed' | 'fenced' | 'failed' | 'idle' = 'failed';
+    try {
+      outcome = await this.commit(t0);
+    } finally {
+      if (outcome !== 'idle') this.opts.onCheckpoint?.((performance.now() - t0) / 1000, outcome);
+    }
+  }
+
+  /** One atomic commit of state + offsets (+ outbox) for every dirty partition we still own. */
+  private async commit(t0: number): Promise<'committed' | 'fenced' | 'idle'> {
+    const dirty = [...this.owned.entries()].filter(([, o]) => o.dirty);
+    if (dirty.length === 0) return 'idle';
     const tx = this.redisTx!;
     const epochKeys = dirty.map(([n]) => this.key('epoch', n));
     await tx.watch(...epochKeys);
@@ -365,7 +458,7 @@ export class StreamRuntime {
     });
     if (live.length === 0) {
       await tx.unwatch();
-      return;
+      return 'fenced';
     }
     const multi = tx.multi();
     const outbox = new Map<number, OutboxMessage[]>();
@@ -389,7 +482,7 @@ export class StreamRuntime {
         this.metrics.fenced++;
         this.release(n);
       }
-      return;
+      return 'fenced';
     }
     const failed = res.find(([err]) => err);
     if (failed) throw new CryptolambdaError('INTERNAL', `checkpoint failed: ${String(failed[0])}`);
@@ -402,6 +495,7 @@ export class StreamRuntime {
       live.flatMap(([n, o]) => [...o.next].map(([topic, next]) => ({ topic, partition: n, offset: next.toString() }))),
     ).catch(() => undefined);
     this.metrics.lastCheckpointMs = Math.round((performance.now() - t0) * 10) / 10;
+    return 'committed';
   }
 
   private async sendOutbox(n: number, epoch: number | undefined, msgs: readonly OutboxMessage[]): Promise<void> {
@@ -435,18 +529,33 @@ export class StreamRuntime {
     await this.sendOutbox(n, epoch, msgs);
   }
 
-  /** Graceful: final checkpoint, then leave the group so partitions move at once. */
+  /**
+   * Graceful: final checkpoint, then leave the group so partitions move at once. The group is left
+   * and every connection closed even when the final checkpoint fails (Redis gone): a worker must
+   * never stay a member holding partitions it can no longer commit. The checkpoint's error is
+   * rethrown afterwards; work since the last good checkpoint is redone by the next owner.
+   */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    let failed: unknown;
     await this.locked(async () => {
-      if (!this.stopped) await this.checkpoint();
-      this.stopped = true;
+      if (!this.stopped && this.failure === undefined) await this.checkpoint();
+    }).catch((err) => {
+      failed = err;
     });
-    await this.consumer?.disconnect().catch(() => undefined);
-    await this.producer?.disconnect().catch(() => undefined);
-    await this.admin?.disconnect().catch(() => undefined);
+    this.stopped = true;
+    // A broker that is down makes kafkajs retry LeaveGroup for ~30 s: bound each step.
+    await bounded(this.consumer?.disconnect());
+    await bounded(this.producer?.disconnect());
+    await bounded(this.admin?.disconnect());
     this.redis?.disconnect();
     this.redisTx?.disconnect();
+    if (failed !== undefined) throw failed;
+  }
+
+  /** Records processed (or outbox messages) not yet covered by a successful checkpoint. */
+  get uncommitted(): number {
+    return this.sinceCheckpoint;
   }
 
   /** Test hook: vanish like a killed process (no final checkpoint, no clean group leave). */

@@ -1,11 +1,18 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { decodeRecord, encodeDeadLetter } from '../../adapters/avro/codec.js';
 import type { ConsumedRecord } from '../../adapters/kafka/consumer.js';
+import {
+  type CommittedChangesSink,
+  type LiveCandle,
+  LiveFeedWriter,
+  type PriceChange,
+} from '../../adapters/redis/live-feed.js';
 import { type CandleInterval, keyspaceFor, type SpeedKeys, speedKeys } from '../../adapters/redis/speed-keys.js';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { eventToRaw, userEventFromRaw } from '../../core/events/json.js';
 import type { UserEvent } from '../../core/events/types.js';
+import { deadLetterCategory } from '../../core/metrics/dead-letter.js';
 import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import type { Interval } from '../../core/ohlcv/candle.js';
 import { NO_WATERMARK } from '../../core/ohlcv/watermark.js';
@@ -80,11 +87,13 @@ interface UserDirty {
   /** Events applied per day (for the Lambda merge's per-day event sets). */
   deltas: Map<string, Map<string, string>>;
   /**
-   * Per day, the user's book right after their latest applied event of that day (the position maps
-   * are immutable, so this is a reference, not a copy). A flush can hold events of two days; the
-   * end of day D must not see day D+1's events.
+   * Per day, the user's book right after their latest applied event of that day. A flush can hold
+   * events of two days; the end of day D must not see day D+1's events. The ledger updates the book
+   * in place, so the open day (`eodOpen`) is read from the live book at flush time and copied only
+   * when an event of a later day arrives (once per user and day, not per event).
    */
   eod: Map<string, ReadonlyMap<string, Position>>;
+  eodOpen?: string;
   tier: boolean;
 }
 
@@ -133,12 +142,16 @@ interface UserBlob extends UserStateJson {
 export class SpeedHandler implements PartitionHandler {
   readonly keys: SpeedKeys;
   private readonly parts = new Map<number, PartitionState>();
+  /** Dead letters this process sent, by `topic|category` (metrics; monotonic, survives rebalances). */
+  readonly deadLetters = new Map<string, number>();
   readonly topics: { prices: string; transactions: string; rewards: string; dlq: string; late: string; tiers: string };
 
   constructor(
     config: Config,
     readonly opts: SpeedOptions = DEFAULT_SPEED_OPTIONS,
     private readonly now: () => number = Date.now,
+    /** Told, inside the checkpoint transaction, what it commits (the live push reads this feed). */
+    private readonly live: CommittedChangesSink = new LiveFeedWriter(keyspaceFor(config.topicPrefix)),
   ) {
     this.keys = speedKeys(keyspaceFor(config.topicPrefix));
     const p = config.topicPrefix;
@@ -223,6 +236,8 @@ export class SpeedHandler implements PartitionHandler {
   }
 
   private deadLetter(part: PartitionState, r: ConsumedRecord, reason: string): void {
+    const cat = `${r.topic}|${deadLetterCategory(reason)}`;
+    this.deadLetters.set(cat, (this.deadLetters.get(cat) ?? 0) + 1);
     part.outbox.push({
       topic: this.topics.dlq,
       key: `stream:${r.topic}`,
@@ -315,8 +330,7 @@ export class SpeedHandler implements PartitionHandler {
     if (part.userFrontier === NO_WATERMARK) return;
     for (const [userId, u] of part.users) {
       const r = advanceUser(u.state, part.userFrontier, this.opts.tiers);
-      if (r.changes.length === 0 && r.state === u.state) continue;
-      u.state = r.state;
+      if (!r.changed) continue;
       const dirty = this.dirtyOf(part, userId);
       dirty.tier = true;
       this.emitTierChanges(part, userId, r.changes);
@@ -353,13 +367,18 @@ export class SpeedHandler implements PartitionHandler {
       part.users.set(e.userId, u);
     }
     const day = dayOf(e.eventTime);
+    const open = part.dirty.get(e.userId)?.eodOpen;
+    if (open !== undefined && open !== day) {
+      const dirty = this.dirtyOf(part, e.userId);
+      dirty.eod.set(open, new Map(u.state.positions));
+      delete dirty.eodOpen;
+    }
     const step = applyUserEvent(u.state, e, u.days.get(day), this.opts.tiers);
     if (step.outcome.kind === 'duplicate') {
       part.counts.duplicates++;
       return;
     }
     part.counts.userEvents++;
-    u.state = step.state;
     u.days.set(day, step.day!);
     const dirty = this.dirtyOf(part, e.userId);
     dirty.days.add(day);
@@ -386,7 +405,7 @@ export class SpeedHandler implements PartitionHandler {
       });
     } else {
       if (step.asset !== undefined) dirty.assets.add(step.asset);
-      dirty.eod.set(day, u.state.positions);
+      dirty.eodOpen = day;
     }
     let deltas = dirty.deltas.get(day);
     if (deltas === undefined) {
@@ -424,11 +443,14 @@ export class SpeedHandler implements PartitionHandler {
     const k = this.keys;
     const ttl = this.opts.dayTtlSec;
     const touched = new Set<string>();
+    const liveCandles = new Map<string, Map<string, LiveCandle>>();
     for (const c of part.prices.drain()) {
       const key = k.candles(c.interval, c.candle.symbol);
+      const json = candleToJson(c.candle, c.final);
       tx.zremrangebyscore(key, c.candle.start, c.candle.start);
-      tx.zadd(key, c.candle.start, JSON.stringify(candleToJson(c.candle, c.final)));
+      tx.zadd(key, c.candle.start, JSON.stringify(json));
       touched.add(`${c.interval}|${key}`);
+      liveCandle(liveCandles, c.interval, json);
     }
     for (const t of touched) {
       const [interval, key] = t.split('|') as [CandleInterval, string];
@@ -445,8 +467,10 @@ export class SpeedHandler implements PartitionHandler {
       }
       tx.hset(k.lastPrice(), fields);
       tx.sadd(k.symbols(), ...part.prices.dirtySymbols);
+      this.live.prices(tx, priceChanges(part.prices.dirtySymbols, part.prices.last, liveCandles));
       part.prices.dirtySymbols.clear();
     }
+    this.live.users(tx, [...part.dirty.keys()]);
     for (const [userId, d] of part.dirty) {
       const u = part.users.get(userId)!;
       const blob: UserBlob = { ...userToJson(u.state), days: [...u.days].map(([day, v]) => [day, dayToJson(v)]) };
@@ -479,6 +503,7 @@ export class SpeedHandler implements PartitionHandler {
         tx.hset(k.delta(userId, day), Object.fromEntries(events));
         tx.expire(k.delta(userId, day), ttl);
       }
+      if (d.eodOpen !== undefined) d.eod.set(d.eodOpen, u.state.positions);
       for (const [day, book] of d.eod) {
         // The whole book after the user's latest event of that day: complete for reconcile.
         const fields: Record<string, string> = {};
@@ -531,6 +556,32 @@ const decodeBuffered = (s: string): UserEvent => {
   if (!r.ok) throw new CryptolambdaError('INTERNAL', `corrupt buffered event in checkpoint: ${r.reason}`);
   return r.event;
 };
+
+/** Keep the newest state of each (interval, window) a checkpoint wrote, per symbol, for the live feed. */
+const liveCandle = (acc: Map<string, Map<string, LiveCandle>>, interval: Interval, c: CandleStateJson): void => {
+  let m = acc.get(c.symbol);
+  if (m === undefined) {
+    m = new Map();
+    acc.set(c.symbol, m);
+  }
+  const { symbol: _s, openKey: _o, closeKey: _c, ...fields } = c;
+  m.set(`${interval}|${c.start}`, { interval, ...fields });
+};
+
+const priceChanges = (
+  symbols: ReadonlySet<string>,
+  last: ReadonlyMap<string, LastPrice>,
+  candles: ReadonlyMap<string, Map<string, LiveCandle>>,
+): PriceChange[] =>
+  [...symbols].sort(byText).map((s) => {
+    const p = last.get(s)!;
+    return {
+      symbol: s,
+      price: p.price.toString(),
+      eventTime: p.eventTime,
+      candles: [...(candles.get(s)?.values() ?? [])],
+    };
+  });
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

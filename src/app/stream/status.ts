@@ -3,6 +3,8 @@ import { connectRedis } from '../../adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
 import type { Config } from '../../config/config.js';
 import { topicName } from '../../core/topics.js';
+import { readSpeedGaps } from '../gaps.js';
+import type { RecordedGap } from './runtime.js';
 
 export interface PartitionStatus {
   readonly partition: number;
@@ -22,6 +24,9 @@ export interface StreamStatus {
   readonly partitions: PartitionStatus[];
   readonly workers: Record<string, unknown>[];
   readonly symbols: number;
+  /** Offsets lost from Kafka that a worker accepted with --accept-gap (data the speed layer never saw). */
+  readonly gaps: RecordedGap[];
+  readonly lostOffsets: number;
 }
 
 /** Read the speed layer's status from Redis (checkpointed state) and Kafka (end offsets for lag). */
@@ -38,11 +43,12 @@ export const streamStatus = async (config: Config): Promise<StreamStatus> => {
   });
   const redis = await connectRedis(config);
   try {
-    const [offsets, wms, workers, symbols] = await Promise.all([
+    const [offsets, wms, workers, symbols, gaps] = await Promise.all([
       redis.hgetall(`${ks}stream:offsets`),
       redis.hgetall(keys.watermarks()),
       redis.hgetall(keys.streamStatus()),
       redis.scard(keys.symbols()),
+      readSpeedGaps(redis, keys),
     ]);
     const parts = new Set<number>();
     for (const k of ends.keys()) parts.add(Number(k.split('|')[1]));
@@ -76,6 +82,8 @@ export const streamStatus = async (config: Config): Promise<StreamStatus> => {
       partitions,
       workers: Object.entries(workers).map(([id, v]) => ({ id, ...(JSON.parse(v) as Record<string, unknown>) })),
       symbols,
+      gaps,
+      lostOffsets: gaps.reduce((n, g) => n + g.lost, 0),
     };
   } finally {
     redis.disconnect();

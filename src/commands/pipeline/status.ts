@@ -63,6 +63,7 @@ export default class PipelineStatusCommand extends BaseCommand<typeof PipelineSt
       ...(f.from === undefined ? {} : { from: assertDate(f.from) }),
       ...(f.to === undefined ? {} : { to: assertDate(f.to) }),
       limit: f.limit,
+      lakeDir: this.appConfig.lakeDir,
     });
     const lock =
       s.lock.state === 'held'
@@ -72,6 +73,11 @@ export default class PipelineStatusCommand extends BaseCommand<typeof PipelineSt
           : 'free';
     if (!this.jsonEnabled() && this.flags.output !== 'csv') {
       this.log(`lock: ${lock}`);
+      this.log(`lost offsets (accepted gaps in the raw zone): ${s.lostOffsets}`);
+      for (const g of s.gaps)
+        this.log(
+          `gap: ${g.topic}[${g.partition}] offsets ${g.from}..${BigInt(g.to) - 1n} (${g.lost}) accepted ${g.at}`,
+        );
       if (s.dates.length === 0) this.log('no runs recorded yet');
     }
     if (s.dates.length === 0) return s;

@@ -3,6 +3,7 @@ import { formatProgress, formatSummary, parseSeed, parseStart, parseSymbols } fr
 import { PRICE_SOURCE_NAMES, type ProducePricesResult, runProducePrices } from '../../app/produce/prices.js';
 import { BaseCommand } from '../../cli/base-command.js';
 import { durationFlag } from '../../cli/flags.js';
+import { CryptolambdaError } from '../../core/errors.js';
 
 export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
   static override summary = 'Produce price events to raw.prices from Binance, a CSV replay or the synthetic generator.';
@@ -11,14 +12,19 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
     'Progress goes to stderr every second. SIGINT/SIGTERM stop the source, flush everything accepted and exit 0.';
   static override examples = [
     '<%= config.bin %> produce prices --source binance --symbols BTCUSDT,ETHUSDT --duration 10m',
-    '<%= config.bin %> produce prices --source replay --file BTCUSDT-trades-2025-01-01.csv --speed 60',
+    '<%= config.bin %> produce prices --source replay --file BTCUSDT-trades-2025-01-01.zip --speed 60',
+    '<%= config.bin %> produce prices --source replay --file data/*-aggTrades-2025-01-*.zip --speed 0',
     '<%= config.bin %> produce prices --source synthetic --symbols BTCUSDT,ETHUSDT --seed 7 --rate 0 --count 100000 --json',
   ];
   static override flags = {
     source: Flags.string({ description: 'Where prices come from.', options: [...PRICE_SOURCE_NAMES], required: true }),
     symbols: Flags.string({ description: 'Comma-separated exchange symbols.', default: 'BTCUSDT,ETHUSDT,SOLUSDT' }),
     endpoint: Flags.string({ description: 'Binance WebSocket endpoint.', default: 'wss://stream.binance.com:9443' }),
-    file: Flags.string({ description: 'Binance public-data CSV to replay (repeatable).', multiple: true }),
+    file: Flags.string({
+      description:
+        'Binance public-data archive (.zip, its .CHECKSUM verified) or CSV: trades, aggTrades, USD-M trades (repeatable; merged by event time).',
+      multiple: true,
+    }),
     speed: Flags.string({
       description: 'Replay pacing: 1 = original, N = N times faster, 0 = as fast as possible.',
       default: '1',
@@ -75,6 +81,15 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
       });
       this.logs.endStatus();
       for (const line of formatSummary(r)) this.log(line);
+      // A run that produced nothing did nothing: say so with a non-zero exit (cron, scripts).
+      if (r.nothingProduced !== undefined) {
+        const top = r.rejections[0] ? `most frequent reason: ${r.rejections[0].reason}` : undefined;
+        throw new CryptolambdaError(
+          'NO_DATA',
+          `produced nothing: ${r.nothingProduced.why}`,
+          [top, r.nothingProduced.hint].filter(Boolean).join('; ') || 'check the input',
+        );
+      }
       return r;
     });
   }

@@ -45,10 +45,14 @@ export default class StreamStatusCommand extends BaseCommand<typeof StreamStatus
     const s = await streamStatus(this.appConfig);
     const warning = emptyKeyspaceWarning(s, this.appConfig.topicPrefix);
     if (warning !== undefined) this.warnLine(warning);
+    for (const g of s.gaps)
+      this.warnLine(
+        `gap: ${g.topic}[${g.partition}] offsets ${g.from}..${BigInt(g.to) - 1n} (${g.lost}) lost, accepted ${g.at}`,
+      );
     this.show(
       (o) =>
         [
-          `watermark ${iso(s.watermark)}  lag ${s.totalLag}  symbols ${s.symbols}`,
+          `watermark ${iso(s.watermark)}  lag ${s.totalLag}  symbols ${s.symbols}  lost offsets ${s.lostOffsets}`,
           renderTableModel(streamModel(s), o),
         ].join('\n'),
       () => streamModel(s),

@@ -1,4 +1,5 @@
 import { Decimal, USD_SCALE } from '../money/decimal.js';
+import { dayFromKey, dayIndex, dayKey, monthKey } from '../time/date.js';
 
 /**
  * Reward tiers on 30-day rolling card spend, in event time.
@@ -57,7 +58,11 @@ export interface Spend {
   readonly amount: Decimal;
 }
 
-/** One user's reward state. Immutable; every function returns a new one. */
+/**
+ * One user's reward state as readers see it. The ledger's own copy is a `TierWindow` (below), which
+ * implements this interface and is updated in place; the functions `advanceTo` / `recordSpend`
+ * keep the value-style API for callers that hold many versions (tests, the simulator, golden cases).
+ */
 export interface TierState {
   /** Spends still inside the window, ordered by (eventTime, eventId). */
   readonly spends: readonly Spend[];
@@ -77,47 +82,7 @@ export interface TierChange {
   readonly spend30d: Decimal;
 }
 
-export const initialTierState = (tiers: readonly TierDef[] = DEFAULT_TIERS): TierState => ({
-  spends: [],
-  spend30d: Decimal.zero(USD_SCALE),
-  tier: tiers[0]!.name,
-  since: 0,
-  month: '',
-  owedThisMonth: Decimal.zero(USD_SCALE),
-});
-
-export const monthOf = (t: number): string => new Date(t).toISOString().slice(0, 7);
-
-const retier = (s: TierState, tiers: readonly TierDef[], at: number, changes: TierChange[]): TierState => {
-  const t = tierFor(tiers, s.spend30d).name;
-  if (t === s.tier) return s;
-  changes.push({ at, from: s.tier, to: t, spend30d: s.spend30d });
-  return { ...s, tier: t, since: at };
-};
-
-/**
- * Expire spend that left the window by event time `t` (every spend with eventTime + 30d <= t),
- * in expiry order, re-evaluating the tier at each expiry instant. Returns the changes it caused.
- */
-export const advanceTo = (
-  s: TierState,
-  t: number,
-  tiers: readonly TierDef[] = DEFAULT_TIERS,
-): { state: TierState; changes: TierChange[] } => {
-  const changes: TierChange[] = [];
-  let state = s;
-  while (state.spends.length > 0 && state.spends[0]!.eventTime + WINDOW_MS <= t) {
-    const expiry = state.spends[0]!.eventTime + WINDOW_MS;
-    let i = 0;
-    let spend30d = state.spend30d;
-    while (i < state.spends.length && state.spends[i]!.eventTime + WINDOW_MS === expiry) {
-      spend30d = spend30d.sub(state.spends[i]!.amount);
-      i++;
-    }
-    state = retier({ ...state, spends: state.spends.slice(i), spend30d }, tiers, expiry, changes);
-  }
-  return { state, changes };
-};
+export const monthOf = (t: number): string => monthKey(t);
 
 export interface SpendResult {
   readonly state: TierState;
@@ -130,28 +95,253 @@ export interface SpendResult {
   readonly capped: Decimal;
 }
 
+/** Stored form of the small part of a TierWindow, rewritten whenever anything changes. */
+export interface TierHeadJson {
+  tier: string;
+  spend30d: string;
+  since: number;
+  month: string;
+  owedThisMonth: string;
+}
+/** Stored form of one event-day bucket of spends: [eventId, eventTime, amount] in window order. */
+export type SpendBucketJson = [string, number, string][];
+
+export interface TierChanges {
+  /** Tier, 30-day spend, month or owed cashback changed. */
+  head: boolean;
+  /** Spend day buckets (YYYY-MM-DD) with new spends or spends that left the window. */
+  readonly days: Set<string>;
+  /** Spend day buckets that emptied (delete them from the store). */
+  readonly dropped: Set<string>;
+}
+
+interface SpendBucket {
+  readonly day: number;
+  readonly spends: Spend[];
+  /** Spends before `head` have left the window. */
+  head: number;
+}
+
+const bySpendKey = (a: Spend, b: Spend): number =>
+  a.eventTime - b.eventTime || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0);
+
 /**
- * Record a card spend (events must come in (eventTime, eventId) order per user). Expires old spend
- * first, so the tier is always that of the window ending at the spend.
+ * The 30-day window in amortized O(1) per spend: spends queued in event-day buckets (time order),
+ * a running sum, and expiry popping from the front. Each spend enters once and leaves once, and the
+ * tier is re-evaluated at each distinct expiry instant exactly as the rule above states. Owned and
+ * mutated in place by one user's ledger; `changes` tells a store which buckets to rewrite.
+ */
+export class TierWindow implements TierState {
+  private buckets: SpendBucket[] = [];
+  /** Buckets before `first` are empty and gone. */
+  private first = 0;
+  spend30d: Decimal = Decimal.zero(USD_SCALE);
+  since = 0;
+  month = '';
+  owedThisMonth: Decimal = Decimal.zero(USD_SCALE);
+  readonly changes: TierChanges = { head: false, days: new Set(), dropped: new Set() };
+
+  constructor(public tier: string) {}
+
+  /** The spends in the window, in order (a copy: for codecs and tests, not the per-event path). */
+  get spends(): readonly Spend[] {
+    const out: Spend[] = [];
+    for (let i = this.first; i < this.buckets.length; i++) {
+      const b = this.buckets[i]!;
+      for (let j = b.head; j < b.spends.length; j++) out.push(b.spends[j]!);
+    }
+    return out;
+  }
+
+  /** Event time at which the oldest spend leaves the window (undefined when empty). */
+  nextExpiry(): number | undefined {
+    const b = this.buckets[this.first];
+    return b === undefined ? undefined : b.spends[b.head]!.eventTime + WINDOW_MS;
+  }
+
+  /**
+   * Expire spend that left the window by event time `t` (every spend with eventTime + 30d <= t),
+   * in expiry order, re-evaluating the tier at each expiry instant; changes are appended to `out`.
+   * Returns whether anything expired.
+   */
+  advance(t: number, tiers: readonly TierDef[], out: TierChange[]): boolean {
+    let moved = false;
+    for (let expiry = this.nextExpiry(); expiry !== undefined && expiry <= t; expiry = this.nextExpiry()) {
+      while (this.nextExpiry() === expiry) {
+        const b = this.buckets[this.first]!;
+        this.spend30d = this.spend30d.sub(b.spends[b.head]!.amount);
+        b.head++;
+        this.changes.days.add(dayKey(b.day));
+        if (b.head === b.spends.length) this.dropFirst();
+      }
+      this.retier(tiers, expiry, out);
+      moved = true;
+    }
+    if (moved) this.changes.head = true;
+    return moved;
+  }
+
+  /**
+   * Record a card spend. Expires old spend first, so the tier is always that of the window ending at
+   * the spend. A spend recorded out of (eventTime, eventId) order takes its place in the queue.
+   */
+  record(spend: Spend, tiers: readonly TierDef[]): Omit<SpendResult, 'state'> {
+    const changes: TierChange[] = [];
+    this.advance(spend.eventTime, tiers, changes);
+    const amount = spend.amount.rescale(USD_SCALE);
+    this.insert({ eventId: spend.eventId, eventTime: spend.eventTime, amount });
+    this.spend30d = this.spend30d.add(amount);
+    this.retier(tiers, spend.eventTime, changes);
+    const tier = tierFor(tiers, this.spend30d);
+    const month = monthOf(spend.eventTime);
+    const owedBefore = month === this.month ? this.owedThisMonth : Decimal.zero(USD_SCALE);
+    const full = amount.mul(tier.rate, USD_SCALE);
+    const room = Decimal.max(tier.monthlyCap.sub(owedBefore), Decimal.zero(USD_SCALE));
+    const cashback = Decimal.min(full, room);
+    this.month = month;
+    this.owedThisMonth = owedBefore.add(cashback);
+    this.changes.head = true;
+    return { changes, tier, cashback, capped: full.sub(cashback) };
+  }
+
+  /** Tier name and 30-day spend at event time t (t at or after the last spend), without changing the window. */
+  peekAt(t: number, tiers: readonly TierDef[]): { tier: string; spend30d: Decimal } {
+    let spend30d = this.spend30d;
+    outer: for (let i = this.first; i < this.buckets.length; i++) {
+      const b = this.buckets[i]!;
+      for (let j = b.head; j < b.spends.length; j++) {
+        if (b.spends[j]!.eventTime + WINDOW_MS > t) break outer;
+        spend30d = spend30d.sub(b.spends[j]!.amount);
+      }
+    }
+    return { tier: tierFor(tiers, spend30d).name, spend30d };
+  }
+
+  headToJson(): TierHeadJson {
+    return {
+      tier: this.tier,
+      spend30d: this.spend30d.toString(),
+      since: this.since,
+      month: this.month,
+      owedThisMonth: this.owedThisMonth.toString(),
+    };
+  }
+
+  /** Keys of the day buckets holding spends in the window, ascending. */
+  bucketKeys(): string[] {
+    return this.buckets.slice(this.first).map((b) => dayKey(b.day));
+  }
+
+  /** One day bucket's stored form (empty when the bucket is gone). */
+  bucketToJson(day: string): SpendBucketJson {
+    const d = dayFromKey(day);
+    const b = this.buckets.slice(this.first).find((x) => x.day === d);
+    return b === undefined
+      ? []
+      : b.spends.slice(b.head).map((s): [string, number, string] => [s.eventId, s.eventTime, s.amount.toString()]);
+  }
+
+  clearChanges(): void {
+    this.changes.head = false;
+    this.changes.days.clear();
+    this.changes.dropped.clear();
+  }
+
+  clone(): TierWindow {
+    return TierWindow.from(this);
+  }
+
+  /** A fresh window holding the same state (O(spends in the window)). */
+  static from(s: TierState): TierWindow {
+    const w = new TierWindow(s.tier);
+    w.spend30d = s.spend30d;
+    w.since = s.since;
+    w.month = s.month;
+    w.owedThisMonth = s.owedThisMonth;
+    for (const x of s.spends) w.insert(x);
+    w.clearChanges();
+    return w;
+  }
+
+  static fromParts(head: TierHeadJson, buckets: Iterable<[string, SpendBucketJson]>): TierWindow {
+    const w = new TierWindow(head.tier);
+    w.spend30d = Decimal.parse(head.spend30d, USD_SCALE);
+    w.since = head.since;
+    w.month = head.month;
+    w.owedThisMonth = Decimal.parse(head.owedThisMonth, USD_SCALE);
+    for (const [, rows] of buckets)
+      for (const [eventId, eventTime, amount] of rows)
+        w.insert({ eventId, eventTime, amount: Decimal.parse(amount, USD_SCALE) });
+    w.clearChanges();
+    return w;
+  }
+
+  private retier(tiers: readonly TierDef[], at: number, out: TierChange[]): void {
+    const t = tierFor(tiers, this.spend30d).name;
+    if (t === this.tier) return;
+    out.push({ at, from: this.tier, to: t, spend30d: this.spend30d });
+    this.tier = t;
+    this.since = at;
+  }
+
+  private dropFirst(): void {
+    const b = this.buckets[this.first]!;
+    this.changes.days.delete(dayKey(b.day));
+    this.changes.dropped.add(dayKey(b.day));
+    this.first++;
+    // Compact now and then so the bucket list does not keep every day ever seen.
+    if (this.first > 16 && this.first * 2 > this.buckets.length) {
+      this.buckets = this.buckets.slice(this.first);
+      this.first = 0;
+    }
+  }
+
+  /** Append in order; an out-of-order spend walks back from the tail to its place. */
+  private insert(s: Spend): void {
+    const d = dayIndex(s.eventTime);
+    let i = this.buckets.length;
+    while (i > this.first && this.buckets[i - 1]!.day > d) i--;
+    let b = i > this.first ? this.buckets[i - 1] : undefined;
+    if (b === undefined || b.day !== d) {
+      b = { day: d, spends: [], head: 0 };
+      this.buckets.splice(i, 0, b);
+    }
+    let j = b.spends.length;
+    while (j > b.head && bySpendKey(b.spends[j - 1]!, s) > 0) j--;
+    if (j === b.spends.length) b.spends.push(s);
+    else b.spends.splice(j, 0, s);
+    this.changes.days.add(dayKey(d));
+    this.changes.dropped.delete(dayKey(d));
+  }
+}
+
+export const initialTierState = (tiers: readonly TierDef[] = DEFAULT_TIERS): TierState =>
+  new TierWindow(tiers[0]!.name);
+
+/**
+ * Value-style expiry: `s` is left as it is. Only when something expires is the state copied
+ * (O(window)); the ledger's per-event path uses `TierWindow.advance` in place instead.
+ */
+export const advanceTo = (
+  s: TierState,
+  t: number,
+  tiers: readonly TierDef[] = DEFAULT_TIERS,
+): { state: TierState; changes: TierChange[] } => {
+  const head = s instanceof TierWindow ? s.nextExpiry() : s.spends[0] && s.spends[0].eventTime + WINDOW_MS;
+  if (head === undefined || head > t) return { state: s, changes: [] };
+  const w = TierWindow.from(s);
+  const changes: TierChange[] = [];
+  w.advance(t, tiers, changes);
+  return { state: w, changes };
+};
+
+/**
+ * Value-style `TierWindow.record` (events in (eventTime, eventId) order per user): `s` is left as
+ * it is and the result carries a new state (a copy, O(window)).
  */
 export const recordSpend = (s: TierState, spend: Spend, tiers: readonly TierDef[] = DEFAULT_TIERS): SpendResult => {
-  const adv = advanceTo(s, spend.eventTime, tiers);
-  const amount = spend.amount.rescale(USD_SCALE);
-  const changes = adv.changes;
-  let state: TierState = {
-    ...adv.state,
-    spends: [...adv.state.spends, { ...spend, amount }],
-    spend30d: adv.state.spend30d.add(amount),
-  };
-  state = retier(state, tiers, spend.eventTime, changes);
-  const tier = tierFor(tiers, state.spend30d);
-  const month = monthOf(spend.eventTime);
-  const owedBefore = month === state.month ? state.owedThisMonth : Decimal.zero(USD_SCALE);
-  const full = amount.mul(tier.rate, USD_SCALE);
-  const room = Decimal.max(tier.monthlyCap.sub(owedBefore), Decimal.zero(USD_SCALE));
-  const cashback = Decimal.min(full, room);
-  state = { ...state, month, owedThisMonth: owedBefore.add(cashback) };
-  return { state, changes, tier, cashback, capped: full.sub(cashback) };
+  const w = TierWindow.from(s);
+  return { state: w, ...w.record(spend, tiers) };
 };
 
 /** Tier at event time t for a user's full spend history (any order). */

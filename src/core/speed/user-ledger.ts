@@ -18,21 +18,26 @@ import {
   touchesPosition,
 } from '../portfolio/position.js';
 import {
-  advanceTo,
   DEFAULT_TIERS,
-  initialTierState,
-  recordSpend,
+  type SpendBucketJson,
   type TierChange,
   type TierDef,
-  type TierState,
-  tierFor,
+  type TierHeadJson,
+  TierWindow,
 } from '../rewards/tiers.js';
 import { DAY_MS, dayOf, dayStart } from '../time/date.js';
+import { type DedupBucketJson, type DedupHeadJson, DedupIds } from './dedup.js';
 
 /**
  * One user's complete state as both layers keep it: positions per asset, the reward-tier state and
  * per-day reward aggregates. `applyUserEvent` is THE function the speed layer (per Kafka record) and
  * the batch layer (per day, events sorted by (eventTime, eventId)) call, so their numbers are equal.
+ *
+ * The state is owned by whoever holds it and updated IN PLACE (as a Kafka Streams processor updates
+ * its store): an event costs amortized O(1) whatever the user's history — one position replaced in
+ * the positions map, the event id added to a day bucket of `DedupIds`, the spend queued in a day
+ * bucket of `TierWindow`. Nothing is copied per event. A caller that needs the state before an
+ * event keeps a `cloneUser` (O(state)), as `replayUser` does for its start.
  */
 export { DAY_MS, dayOf, dayStart };
 
@@ -61,17 +66,30 @@ export interface DayRewards {
 
 export interface UserState {
   readonly userId: string;
+  /** Position per asset; the map is updated in place, Position values are immutable. */
   readonly positions: ReadonlyMap<string, Position>;
-  readonly tier: TierState;
-  /** Recently applied event ids with their event time (duplicate detection). */
-  readonly recent: ReadonlyMap<string, number>;
+  readonly tier: TierWindow;
+  /** Recently applied event ids (duplicate detection, DEDUP_WINDOW_MS of event time). */
+  readonly recent: DedupIds;
+  /** Assets whose position changed since the last `clearUserChanges`. */
+  readonly changedAssets: Set<string>;
 }
 
 export const emptyUser = (userId: string, tiers: readonly TierDef[] = DEFAULT_TIERS): UserState => ({
   userId,
   positions: new Map(),
-  tier: initialTierState(tiers),
-  recent: new Map(),
+  tier: new TierWindow(tiers[0]!.name),
+  recent: new DedupIds(DEDUP_WINDOW_MS),
+  changedAssets: new Set(),
+});
+
+/** An independent copy (O(state)): for a caller that must keep a state the ledger will update. */
+export const cloneUser = (s: UserState): UserState => ({
+  userId: s.userId,
+  positions: new Map(s.positions),
+  tier: s.tier.clone(),
+  recent: s.recent.clone(),
+  changedAssets: new Set(s.changedAssets),
 });
 
 const Z = Decimal.zero(USD_SCALE);
@@ -104,7 +122,8 @@ export interface UserStep {
 }
 
 /**
- * Apply one event. `day` is the running aggregate of the event's day (or undefined for a fresh day).
+ * Apply one event to `s` IN PLACE (the returned `state` is `s`). `day` is the running aggregate of
+ * the event's day (or undefined for a fresh day); it is not modified, the step carries the new one.
  * Rejected events (sell beyond holdings...) change no position but are counted in the day.
  */
 export const applyUserEvent = (
@@ -114,28 +133,23 @@ export const applyUserEvent = (
   tiers: readonly TierDef[] = DEFAULT_TIERS,
 ): UserStep => {
   if (s.recent.has(e.eventId)) return { state: s, outcome: { kind: 'duplicate' }, tierChanges: [] };
-  const recent = new Map(s.recent);
-  recent.set(e.eventId, e.eventTime);
-  for (const [id, t] of recent) if (t < e.eventTime - DEDUP_WINDOW_MS) recent.delete(id);
+  s.recent.add(e.eventId, e.eventTime);
 
-  let d = { ...(day ?? emptyDay(s.tier.tier)) };
+  const d = { ...(day ?? emptyDay(s.tier.tier)) };
   d.events++;
-  let positions = s.positions;
-  let tier = s.tier;
   const tierChanges: TierChange[] = [];
   let outcome: UserOutcome = { kind: 'applied' };
   let asset: string | undefined;
 
   let spendUsd = Z;
   if (touchesPosition(e)) {
-    const r = applyEvent(positions.get(e.asset) ?? emptyPosition(e.userId, e.asset), e);
+    const r = applyEvent(s.positions.get(e.asset) ?? emptyPosition(e.userId, e.asset), e);
     if (!r.ok) {
       d.rejected++;
       outcome = { kind: 'rejected', code: r.code, reason: r.reason };
     } else {
-      const next = new Map(positions);
-      next.set(e.asset, r.position);
-      positions = next;
+      (s.positions as Map<string, Position>).set(e.asset, r.position);
+      s.changedAssets.add(e.asset);
       asset = e.asset;
       d.realizedPnl = d.realizedPnl.add(r.effect.realized);
       spendUsd = r.effect.spendUsd;
@@ -146,25 +160,23 @@ export const applyUserEvent = (
   }
 
   if (outcome.kind === 'applied' && e.kind === 'transaction' && e.type === 'card_spend') {
-    const r = recordSpend(tier, { eventId: e.eventId, eventTime: e.eventTime, amount: spendUsd }, tiers);
-    tier = r.state;
+    const r = s.tier.record({ eventId: e.eventId, eventTime: e.eventTime, amount: spendUsd }, tiers);
     tierChanges.push(...r.changes);
     d.spend = d.spend.add(spendUsd);
     d.cashbackOwed = d.cashbackOwed.add(r.cashback);
     d.cashbackCapped = d.cashbackCapped.add(r.capped);
   } else if (outcome.kind === 'applied') {
-    const r = advanceTo(tier, e.eventTime, tiers);
-    tier = r.state;
-    tierChanges.push(...r.changes);
+    s.tier.advance(e.eventTime, tiers, tierChanges);
     if (e.kind === 'reward') {
       const value = notional(e.quantity, e.price);
       if (e.rewardType === 'cashback') d.cashbackPaid = d.cashbackPaid.add(value);
       else d.stakingIncome = d.stakingIncome.add(value);
     }
   }
-  d = { ...d, tier: tier.tier, spend30d: tier.spend30d };
+  d.tier = s.tier.tier;
+  d.spend30d = s.tier.spend30d;
   return {
-    state: { userId: s.userId, positions, tier, recent },
+    state: s,
     outcome,
     day: d,
     ...(asset === undefined ? {} : { asset }),
@@ -172,23 +184,23 @@ export const applyUserEvent = (
   };
 };
 
-/** Expire old spend up to event time t (the watermark): tiers can drop without a new event. */
+/**
+ * Expire old spend up to event time t (the watermark), in place: tiers can drop without a new event.
+ * `changed` says whether the tier state moved (spend left the window), with or without a tier change.
+ */
 export const advanceUser = (
   s: UserState,
   t: number,
   tiers: readonly TierDef[] = DEFAULT_TIERS,
-): { state: UserState; changes: TierChange[] } => {
-  const r = advanceTo(s.tier, t, tiers);
-  return r.changes.length === 0 && r.state === s.tier
-    ? { state: s, changes: [] }
-    : { state: { ...s, tier: r.state }, changes: r.changes };
+): { state: UserState; changes: TierChange[]; changed: boolean } => {
+  const changes: TierChange[] = [];
+  const changed = s.tier.advance(t, tiers, changes);
+  return { state: s, changes, changed };
 };
 
 /** Tier name and 30-day spend at event time t without mutating the state. */
-export const tierAtTime = (s: UserState, t: number, tiers: readonly TierDef[] = DEFAULT_TIERS) => {
-  const r = advanceTo(s.tier, t, tiers);
-  return { tier: tierFor(tiers, r.state.spend30d).name, spend30d: r.state.spend30d };
-};
+export const tierAtTime = (s: UserState, t: number, tiers: readonly TierDef[] = DEFAULT_TIERS) =>
+  s.tier.peekAt(t, tiers);
 
 /** Apply a user's events (any order; sorted by the tie-break rule) and collect per-day aggregates. */
 export const replayUser = (
@@ -200,13 +212,19 @@ export const replayUser = (
   days: Map<string, DayRewards>;
   rejected: { event: UserEvent; reason: string; code: RejectCode }[];
 } => {
-  let state = start;
+  // `start` stays as it was (callers replay several sequences from one start).
+  const state = cloneUser(start);
   const days = new Map<string, DayRewards>();
   const rejected: { event: UserEvent; reason: string; code: RejectCode }[] = [];
+  let dayCache = { from: 0, to: -1, key: '' };
   for (const e of [...events].sort(compareEvents)) {
-    const day = dayOf(e.eventTime);
+    // dayOf formats a date; the events are sorted, so it changes once a day, not once an event.
+    if (e.eventTime < dayCache.from || e.eventTime > dayCache.to) {
+      const key = dayOf(e.eventTime);
+      dayCache = { from: dayStart(key), to: dayStart(key) + DAY_MS - 1, key };
+    }
+    const day = dayCache.key;
     const r = applyUserEvent(state, e, days.get(day), tiers);
-    state = r.state;
     if (r.day) days.set(day, r.day);
     if (r.outcome.kind === 'rejected') rejected.push({ event: e, reason: r.outcome.reason, code: r.outcome.code });
   }
@@ -220,19 +238,82 @@ export interface UserStateJson {
   recent: [string, number][];
 }
 
+/** The whole state in one JSON value (the warehouse snapshot; unchanged since before the day buckets). */
 export const userToJson = (s: UserState): UserStateJson => ({
   userId: s.userId,
   positions: [...s.positions.values()].map(positionToJson),
   tier: tierStateToJson(s.tier),
-  recent: [...s.recent],
+  recent: [...s.recent.entries()],
 });
 
 export const userFromJson = (j: UserStateJson): UserState => ({
   userId: j.userId,
   positions: new Map(j.positions.map((p) => [p.asset, positionFromJson(p)])),
-  tier: tierStateFromJson(j.tier),
-  recent: new Map(j.recent),
+  tier: TierWindow.from(tierStateFromJson(j.tier)),
+  recent: DedupIds.fromEntries(DEDUP_WINDOW_MS, j.recent),
+  changedAssets: new Set(),
 });
+
+/**
+ * The state as separately stored parts, for a store that writes what changed (issue 13): one value
+ * per asset, a small tier head, the spend of each event day, a small dedup head and the event ids of
+ * each event day. `userChanges` names the parts to rewrite or delete since `clearUserChanges`.
+ */
+export interface UserParts {
+  userId: string;
+  positions: PositionJson[];
+  tierHead: TierHeadJson;
+  spendDays: [string, SpendBucketJson][];
+  dedupHead: DedupHeadJson;
+  dedupDays: [string, DedupBucketJson][];
+}
+
+export const userToParts = (s: UserState): UserParts => ({
+  userId: s.userId,
+  positions: [...s.positions.values()].map(positionToJson),
+  tierHead: s.tier.headToJson(),
+  spendDays: s.tier.bucketKeys().map((d) => [d, s.tier.bucketToJson(d)]),
+  dedupHead: s.recent.headToJson(),
+  dedupDays: s.recent.bucketKeys().map((d) => [d, s.recent.bucketToJson(d)]),
+});
+
+export const userFromParts = (p: UserParts): UserState => ({
+  userId: p.userId,
+  positions: new Map(p.positions.map((x) => [x.asset, positionFromJson(x)])),
+  tier: TierWindow.fromParts(p.tierHead, p.spendDays),
+  recent: DedupIds.fromParts(DEDUP_WINDOW_MS, p.dedupHead, p.dedupDays),
+  changedAssets: new Set(),
+});
+
+export interface UserChanges {
+  /** Assets whose position value must be rewritten. */
+  readonly assets: ReadonlySet<string>;
+  readonly tierHead: boolean;
+  /** Spend day buckets to rewrite / to delete. */
+  readonly spendDays: ReadonlySet<string>;
+  readonly spendDaysDropped: ReadonlySet<string>;
+  readonly dedupHead: boolean;
+  /** Event-id day buckets to rewrite (the ids added since; buckets only grow) / to delete. */
+  readonly dedupDays: ReadonlySet<string>;
+  readonly dedupDaysDropped: ReadonlySet<string>;
+}
+
+/** What changed since the last `clearUserChanges` (live views: read them before clearing). */
+export const userChanges = (s: UserState): UserChanges => ({
+  assets: s.changedAssets,
+  tierHead: s.tier.changes.head,
+  spendDays: s.tier.changes.days,
+  spendDaysDropped: s.tier.changes.dropped,
+  dedupHead: s.recent.changes.head,
+  dedupDays: s.recent.changes.days,
+  dedupDaysDropped: s.recent.changes.dropped,
+});
+
+export const clearUserChanges = (s: UserState): void => {
+  s.changedAssets.clear();
+  s.tier.clearChanges();
+  s.recent.clearChanges();
+};
 
 export interface DayRewardsJson {
   spend: string;

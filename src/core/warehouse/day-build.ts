@@ -61,6 +61,7 @@ const Z = Decimal.zero(USD_SCALE);
  * user), `events` every event of the user with event time <= the end of `date` that is not yet in
  * `start` (earlier ones when building from history). Rejects and duplicates of `date` become
  * RejectFacts; the day aggregate covers only `date`'s events (it starts empty, as in the speed layer).
+ * `start` is updated in place and returned as `state` (the ledger owns its state; see user-ledger.ts).
  */
 export const buildUserDay = (
   userId: string,
@@ -72,7 +73,7 @@ export const buildUserDay = (
 ): UserDayResult => {
   const from = dayStart(date);
   let state = start ?? emptyUser(userId, tiers);
-  let startPositions = state.positions;
+  let startPositions: ReadonlyMap<string, Position> = state.positions;
   let day: DayRewards | undefined;
   const rejects: RejectFact[] = [];
   let count = 0;
@@ -80,7 +81,8 @@ export const buildUserDay = (
   for (const e of [...events].sort(compareEvents)) {
     if (!inDate && e.eventTime >= from) {
       inDate = true;
-      startPositions = state.positions;
+      // The ledger updates positions in place: keep the book as the date starts (O(assets), once).
+      startPositions = new Map(state.positions);
     }
     const step = applyUserEvent(state, e, inDate ? day : undefined, tiers);
     if (!inDate) {

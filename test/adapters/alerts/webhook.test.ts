@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  ALERT_WEBHOOK_ALLOW_HTTP_ENV,
   ALERT_WEBHOOK_ENV,
   redact,
   WebhookAlerter,
@@ -69,7 +70,10 @@ describe('webhook alerts', () => {
     rx = await receiver();
     const events: PipelineEvent[] = [];
     let broken = true;
-    const alerter = webhookAlerterFromEnv({ [ALERT_WEBHOOK_ENV]: rx.url }, { retryDelayMs: 1 })!;
+    const alerter = webhookAlerterFromEnv(
+      { [ALERT_WEBHOOK_ENV]: rx.url, [ALERT_WEBHOOK_ALLOW_HTTP_ENV]: '1' },
+      { retryDelayMs: 1 },
+    )!;
     const runner = new PipelineRunner({
       stateDir,
       steps: [
@@ -236,6 +240,43 @@ describe('webhook alerts', () => {
       msg = (e as Error).message;
     }
     expect(msg).toBe('CRYPTOLAMBDA_ALERT_WEBHOOK: not a valid http(s) URL (value not shown)');
+  });
+
+  it('refuses plain http:// unless explicitly allowed, without echoing the URL', () => {
+    const url = `http://hooks.example${SECRET_PATH}`;
+    let msg = '';
+    try {
+      webhookAlerterFromEnv({ [ALERT_WEBHOOK_ENV]: url });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(/^CRYPTOLAMBDA_ALERT_WEBHOOK: plain http:\/\/ is refused \(value not shown\)/);
+    expect(webhookAlerterFromEnv({ [ALERT_WEBHOOK_ENV]: url, [ALERT_WEBHOOK_ALLOW_HTTP_ENV]: '1' })).toBeDefined();
+    expect(webhookAlerterFromEnv({ [ALERT_WEBHOOK_ENV]: `https://hooks.example${SECRET_PATH}` })).toBeDefined();
+  });
+
+  it('never follows a redirect: a 307 is reported, and the alert is not re-posted elsewhere', async () => {
+    const elsewhere = await receiver();
+    const redirecting = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.statusCode = 307;
+        res.setHeader('location', elsewhere.url);
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => redirecting.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}${SECRET_PATH}`;
+      const alerter = new WebhookAlerter({ url, retryDelayMs: 1 });
+      await expect(
+        alerter.send({ kind: 'step_failure', date: '2026-11-20', runId: 'r1', failed: [], blocked: [] }),
+      ).rejects.toThrow(/HTTP 307 \(redirects are not followed/);
+      expect(elsewhere.bodies).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => redirecting.close(() => r()));
+      await elsewhere.close();
+    }
   });
 
   it('redact removes the URL and its path from arbitrary text', () => {

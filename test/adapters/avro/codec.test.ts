@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import avsc from 'avsc';
 import { describe, expect, it } from 'vitest';
 import {
   codec,
+  DEAD_LETTER_MAX_PAYLOAD,
+  DEAD_LETTER_PREFIX,
   decodeDeadLetter,
   decodeRecord,
   encodeDeadLetter,
@@ -116,9 +119,57 @@ describe('codec (schemas/)', () => {
 
   it('encodes and decodes dead letters', () => {
     const d = { source: 'binance', reason: 'not JSON', payload: Buffer.from('{oops'), receivedAt: 1_700_000_000_000 };
-    expect(decodeDeadLetter(encodeDeadLetter(d))).toEqual({ ok: true, event: d });
+    const sha = createHash('sha256').update('{oops').digest('hex');
+    expect(decodeDeadLetter(encodeDeadLetter(d))).toEqual({
+      ok: true,
+      event: { ...d, payloadSize: 5, payloadSha256: sha },
+    });
     const k = decodeDeadLetter(encodeDeadLetter({ ...d, key: 'btcusdt@trade' }));
     expect(k.ok && k.event.key).toBe('btcusdt@trade');
+  });
+
+  it('a payload too large to dead-letter whole becomes a bounded envelope: prefix, size, SHA-256, reason', () => {
+    // A record at the broker's limit (the poison pill of issue 15): its whole envelope would not fit.
+    const payload = Buffer.alloc(1_048_400, 0x61);
+    payload.write('HEAD', 0);
+    const buf = encodeDeadLetter({
+      source: 'ingest:raw.prices',
+      reason: `not Avro: ${'x'.repeat(100_000)}`,
+      payload,
+      receivedAt: 1_700_000_000_000,
+      key: 'raw.prices[3]@9001',
+    });
+    expect(buf.length).toBeLessThan(DEAD_LETTER_PREFIX + 8 * 1024);
+    const d = decodeDeadLetter(buf);
+    if (!d.ok) throw new Error(d.reason);
+    expect(d.event.payloadTruncated).toBe(true);
+    expect(d.event.payloadSize).toBe(1_048_400);
+    expect(d.event.payloadSha256).toBe(createHash('sha256').update(payload).digest('hex'));
+    expect(d.event.payload.equals(payload.subarray(0, DEAD_LETTER_PREFIX))).toBe(true);
+    expect(d.event.key).toBe('raw.prices[3]@9001');
+    expect(d.event.reason).toMatch(/^not Avro: x+… \(100010 chars\)$/);
+    // Under the bound the payload is kept whole.
+    const whole = Buffer.alloc(DEAD_LETTER_MAX_PAYLOAD, 0x62);
+    const w = decodeDeadLetter(encodeDeadLetter({ source: 's', reason: 'r', payload: whole, receivedAt: 1 }));
+    expect(w.ok && w.event.payload.equals(whole) && w.event.payloadTruncated === undefined).toBe(true);
+  });
+
+  it('reads version-1 dead letters (no size or digest) with the version-2 reader', () => {
+    const v1 = codec()
+      .store.contract('dead-letter')
+      .versions.find((v) => v.version === 1)!;
+    const body = v1.type.toBuffer({
+      source: 'binance',
+      reason: 'r',
+      payload: Buffer.from('x'),
+      receivedAt: 5,
+      key: null,
+    });
+    const buf = Buffer.concat([Buffer.from([0xc3, 0x01]), fingerprintBytesLE(v1.fingerprint), body]);
+    expect(decodeDeadLetter(buf)).toEqual({
+      ok: true,
+      event: { source: 'binance', reason: 'r', payload: Buffer.from('x'), receivedAt: 5 },
+    });
   });
 
   it('pins the published fingerprints (a published version is immutable; docs/contracts.md)', () => {
@@ -133,6 +184,7 @@ describe('codec (schemas/)', () => {
       'transaction.v1': '7ebe2ddeaace8d4f',
       'reward.v1': 'accf32c555c570a3',
       'dead-letter.v1': 'e9662e47bc95fe76',
+      'dead-letter.v2': 'de259289c5f8c565',
     });
   });
 

@@ -35,11 +35,13 @@ describe('batch and ingest text', () => {
       orphansRemoved: 0,
       manifestCommit: 4,
       deadLetters: 1,
+      gaps: [{ topic: 'raw.prices', partition: 2, from: '100', to: '3100', lost: 3000, at: '2026-01-11T00:00:00Z' }],
     } satisfies IngestRawResult;
     expect(formatIngestSummary(r)).toEqual([
       'ingested 10 records: 9 rows in 1 files, 1 to the dead-letter topic (manifest commit 4)',
       'dates: 2026-01-10',
       'late data for already built dates (rebuild them): 2026-01-10',
+      'gap accepted: raw.prices[2] offsets 100..3099 (3,000) were gone from Kafka; recorded in the manifest',
     ]);
   });
 });

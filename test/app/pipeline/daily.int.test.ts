@@ -134,7 +134,7 @@ describe('pipeline run: the daily DAG on the real stack', () => {
     const hook = await receiver();
     const r = await runCli(
       ['pipeline', 'run', '--date', DAY, '--sensor-timeout', '10s', '--retries', '0'],
-      cliEnv(config, { CRYPTOLAMBDA_ALERT_WEBHOOK: hook.url }),
+      cliEnv(config, { CRYPTOLAMBDA_ALERT_WEBHOOK: hook.url, CRYPTOLAMBDA_ALERT_WEBHOOK_ALLOW_HTTP: '1' }),
       120_000,
     );
     expect(r.code).toBe(7);

@@ -6,7 +6,7 @@ import { BatchingProducer } from '../../../src/adapters/kafka/producer.js';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { type OutboxMessage, type PartitionHandler, StreamRuntime } from '../../../src/app/stream/runtime.js';
 import type { Config } from '../../../src/config/config.js';
-import { cleanupTopicsAfter, randomId, testConfig } from '../../support/int.js';
+import { cleanupTopicsAfter, deleteRecordsBefore, randomId, testConfig } from '../../support/int.js';
 
 /**
  * A deterministic handler: per key, the count and sum of the integer values seen, plus one outbox
@@ -17,6 +17,8 @@ class SumHandler implements PartitionHandler {
   private readonly state = new Map<number, Map<string, { count: number; sum: bigint }>>();
   private readonly dirty = new Map<number, Set<string>>();
   private readonly out = new Map<number, OutboxMessage[]>();
+  /** Test hook: make the next flush throw (a checkpoint that cannot be written). */
+  failFlush = false;
   constructor(
     private readonly ks: string,
     private readonly outTopic: string,
@@ -49,6 +51,7 @@ class SumHandler implements PartitionHandler {
     }
   }
   flush(n: number, tx: ChainableCommander): OutboxMessage[] {
+    if (this.failFlush) throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
     const s = this.state.get(n)!;
     for (const k of this.dirty.get(n)!) {
       const cur = s.get(k)!;
@@ -109,17 +112,28 @@ const setup = async () => {
   return { config, input, output, ks, redis, produce, expected, cleanup, produced: () => produced };
 };
 
-const worker = (config: Config, ks: string, input: string, output: string, groupId: string) => {
-  const rt = new StreamRuntime(config, new SumHandler(ks, output), {
+const worker = (
+  config: Config,
+  ks: string,
+  input: string,
+  output: string,
+  groupId: string,
+  opts: { acceptGap?: boolean; handler?: SumHandler } = {},
+) => {
+  const rt = new StreamRuntime(config, opts.handler ?? new SumHandler(ks, output), {
     groupId,
     topics: [input],
     keyspace: ks,
     checkpointIntervalMs: 100,
     checkpointRecords: 500,
+    ...(opts.acceptGap ? { acceptGap: true } : {}),
   });
   runtimes.push(rt);
   return rt;
 };
+
+const groupMembers = (config: Config, group: string) =>
+  withAdmin(config, async (a) => (await a.describeGroups([group])).groups[0]?.members.length ?? 0);
 
 /** Wait until the offsets stored with the state cover every record in the topic. */
 const waitCaughtUp = async (redis: Redis, ks: string, input: string, total: number, timeoutMs = 45_000) => {
@@ -212,6 +226,92 @@ describe('StreamRuntime: exactly-once effects into Redis', () => {
       await waitCaughtUp(t.redis, t.ks, t.input, 1500);
       expect(b.metrics.records).toBe(500);
       expect(await readSums(t.redis, t.ks, t.expected.keys())).toEqual(t.expected);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('stop() leaves the group and closes its connections even when the final checkpoint fails', async () => {
+    const t = await setup();
+    try {
+      const group = `g-${randomId()}`;
+      const handler = new SumHandler(t.ks, t.output);
+      const a = worker(t.config, t.ks, t.input, t.output, group, { handler });
+      await a.start();
+      await t.produce(300);
+      for (let i = 0; i < 100 && a.metrics.records < 300; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await groupMembers(t.config, group)).toBe(1);
+      await t.produce(10);
+      for (let i = 0; i < 100 && a.metrics.records < 310; i++) await new Promise((r) => setTimeout(r, 50));
+      handler.failFlush = true;
+      await expect(a.stop()).rejects.toThrow(/writeable/);
+      runtimes.splice(runtimes.indexOf(a), 1);
+      // Before the fix the consumer stayed in the group holding all six partitions.
+      expect(await groupMembers(t.config, group)).toBe(0);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('a fenced worker never re-acquires a partition it is not assigned (no ownership flapping)', async () => {
+    const t = await setup();
+    try {
+      const group = `g-${randomId()}`;
+      const a = worker(t.config, t.ks, t.input, t.output, group);
+      await a.start();
+      for (let i = 0; i < 100 && a.metrics.owned.length < 6; i++) await new Promise((r) => setTimeout(r, 100));
+      await t.produce(600);
+      await waitCaughtUp(t.redis, t.ks, t.input, 600);
+      // Another owner takes every partition (what a successor does while this worker is paused).
+      const epochs: Record<number, string> = {};
+      for (let n = 0; n < 6; n++) epochs[n] = String(await t.redis.incr(`${t.ks}stream:epoch:${n}`));
+      await t.produce(600);
+      for (let i = 0; i < 100 && a.metrics.owned.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(a.metrics.owned).toEqual([]);
+      // Records for the fenced partitions keep arriving at the worker, which is still assigned them.
+      await t.produce(600);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(a.metrics.fenced).toBeGreaterThan(0);
+      // Before the fix the next fetched batch re-acquired each partition, bumping its epoch again.
+      for (let n = 0; n < 6; n++) expect(await t.redis.get(`${t.ks}stream:epoch:${n}`)).toBe(epochs[n]);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('a stored offset below the log start stops the worker with DATA_GAP unless the gap is accepted', async () => {
+    const t = await setup();
+    try {
+      const group = `g-${randomId()}`;
+      await t.produce(600);
+      const a = worker(t.config, t.ks, t.input, t.output, group);
+      await a.start();
+      await waitCaughtUp(t.redis, t.ks, t.input, 600);
+      await a.stop();
+      runtimes.splice(runtimes.indexOf(a), 1);
+      await t.produce(600);
+      // Retention in fast-forward: delete everything the stopped group has not read yet, and more.
+      const stored = await t.redis.hgetall(`${t.ks}stream:offsets`);
+      const ends = await withAdmin(t.config, (adm) => adm.fetchTopicOffsets(t.input));
+      await deleteRecordsBefore(t.config, t.input, new Map(ends.map((o) => [o.partition, BigInt(o.high) - 10n])));
+      const lost = ends.reduce((n, o) => n + (Number(o.high) - 10 - Number(stored[`${t.input}|${o.partition}`])), 0);
+
+      const b = worker(t.config, t.ks, t.input, t.output, group);
+      await b.start();
+      for (let i = 0; i < 100 && b.error === undefined; i++) await new Promise((r) => setTimeout(r, 100));
+      expect((b.error as { code?: string }).code).toBe('DATA_GAP');
+      expect(String((b.error as Error).message)).toMatch(/are gone from Kafka/);
+      await b.stop();
+      runtimes.splice(runtimes.indexOf(b), 1);
+
+      const c = worker(t.config, t.ks, t.input, t.output, group, { acceptGap: true });
+      await c.start();
+      await waitCaughtUp(t.redis, t.ks, t.input, t.produced());
+      expect(c.error).toBeUndefined();
+      expect(c.metrics.lostOffsets).toBe(lost);
+      const gaps = Object.values(await t.redis.hgetall(`${t.ks}stream:gaps`)).map((v) => JSON.parse(v));
+      expect(gaps).toHaveLength(6);
+      expect(gaps.reduce((n, g) => n + g.lost, 0)).toBe(lost);
     } finally {
       await t.cleanup();
     }

@@ -1,0 +1,260 @@
+/**
+ * Duplicate detection for one user's events in amortized O(1) per event, whatever the history.
+ *
+ * The rule (docs/core.md §6) is the one the ledger always had: an applied event's id is remembered
+ * until an event applied AFTER it has an event time more than `windowMs` later. For events applied
+ * in event-time order that is "remembered while eventTime >= frontier - windowMs", the frontier
+ * being the latest event time applied; so ids live in buckets by event day and a bucket is dropped
+ * whole once its last millisecond leaves the window. An id inside a partly expired bucket is simply
+ * no longer matched (the frontier check) and leaves with its bucket.
+ *
+ * An event applied more than the window BEHIND the frontier (a very late straggler) is the one case
+ * the frontier rule would forget at once: the rule keeps it until a later-applied event is more than
+ * a window after it. Stragglers sit in a min-heap by event time and leave as soon as that happens,
+ * so they cost O(log k) each; in practice the next on-time event removes them.
+ *
+ * The structure is owned and mutated by one user's ledger (`user-ledger.ts`), like a Kafka Streams
+ * state store: `changes` records which parts a store must rewrite (the head, the touched day
+ * buckets, the dropped ones) so a checkpoint writes what changed, not the history.
+ */
+import { DAY_MS, dayFromKey, dayIndex, dayKey } from '../time/date.js';
+
+/** Stored form of the small, always-rewritten part: the frontier and the stragglers. */
+export interface DedupHeadJson {
+  /** Latest event time applied (null before the first event). */
+  frontier: number | null;
+  stragglers: [string, number][];
+}
+/** Stored form of one event-day bucket: [eventId, eventTime] in insertion order. */
+export type DedupBucketJson = [string, number][];
+
+export interface DedupChanges {
+  /** The frontier or the stragglers changed. */
+  head: boolean;
+  /** Day buckets with new ids (YYYY-MM-DD). */
+  readonly days: Set<string>;
+  /** Day buckets dropped whole (delete them from the store). */
+  readonly dropped: Set<string>;
+}
+
+export class DedupIds {
+  /** Remembered windowed ids → event time (one lookup per event). */
+  private readonly index = new Map<string, number>();
+  /** Day index → ids added with an event time in that day. At most windowMs/DAY_MS + 1 are live. */
+  private readonly buckets = new Map<number, string[]>();
+  /** Bucket days, ascending (tiny: the window spans three days). */
+  private days: number[] = [];
+  private frontier = Number.NEGATIVE_INFINITY;
+  private readonly stragglers = new Map<string, number>();
+  /** Min-heap of [eventTime, eventId] over `stragglers`. */
+  private readonly heap: [number, string][] = [];
+  readonly changes: DedupChanges = { head: false, days: new Set(), dropped: new Set() };
+
+  constructor(readonly windowMs: number) {}
+
+  /** True when `id` was applied and is still remembered. */
+  has(id: string): boolean {
+    const t = this.index.get(id);
+    if (t !== undefined && t >= this.frontier - this.windowMs) return true;
+    return this.stragglers.size > 0 && this.stragglers.has(id);
+  }
+
+  /** Remember an applied event (call after `has(id)` said false). */
+  add(id: string, t: number): void {
+    this.expireStragglers(t);
+    if (t < this.frontier - this.windowMs) {
+      this.stragglers.set(id, t);
+      this.heapPush([t, id]);
+      this.changes.head = true;
+      return;
+    }
+    const d = dayIndex(t);
+    let b = this.buckets.get(d);
+    if (b === undefined) {
+      b = [];
+      this.buckets.set(d, b);
+      this.insertDay(d);
+    }
+    b.push(id);
+    this.index.set(id, t);
+    this.changes.days.add(dayKey(d));
+    if (t > this.frontier) {
+      this.frontier = t;
+      this.changes.head = true;
+      this.dropExpiredBuckets();
+    }
+  }
+
+  /** Live ids with their event time: windowed ones by day, then stragglers. */
+  *entries(): IterableIterator<[string, number]> {
+    const floor = this.frontier - this.windowMs;
+    for (const d of this.days) for (const [id, t] of this.bucketEntries(d)) if (t >= floor) yield [id, t];
+    yield* this.stragglers;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const _ of this.entries()) n++;
+    return n;
+  }
+
+  /** Keys of the live day buckets, ascending. */
+  bucketKeys(): string[] {
+    return this.days.map(dayKey);
+  }
+
+  headToJson(): DedupHeadJson {
+    return {
+      frontier: this.frontier === Number.NEGATIVE_INFINITY ? null : this.frontier,
+      stragglers: [...this.stragglers],
+    };
+  }
+
+  /** One day bucket's stored form (empty when the bucket is gone). */
+  bucketToJson(day: string): DedupBucketJson {
+    return this.bucketEntries(dayFromKey(day));
+  }
+
+  /** The ids of a day bucket that still belong to it (an id re-applied later moved on), once each. */
+  private bucketEntries(d: number): [string, number][] {
+    const out: [string, number][] = [];
+    const ids = this.buckets.get(d);
+    if (ids === undefined) return out;
+    const seen = new Set<string>();
+    for (const id of ids) {
+      const t = this.index.get(id);
+      if (t === undefined || dayIndex(t) !== d || seen.has(id)) continue;
+      seen.add(id);
+      out.push([id, t]);
+    }
+    return out;
+  }
+
+  /** Forget the recorded changes (after a store wrote them). */
+  clearChanges(): void {
+    this.changes.head = false;
+    this.changes.days.clear();
+    this.changes.dropped.clear();
+  }
+
+  clone(): DedupIds {
+    const c = DedupIds.fromParts(this.windowMs, this.headToJson(), []);
+    for (const d of this.days) c.buckets.set(d, [...this.buckets.get(d)!]);
+    for (const [id, t] of this.index) c.index.set(id, t);
+    c.days = [...this.days];
+    return c;
+  }
+
+  /** Rebuild from stored parts (head + the live buckets, in any order). */
+  static fromParts(windowMs: number, head: DedupHeadJson, buckets: Iterable<[string, DedupBucketJson]>): DedupIds {
+    const s = new DedupIds(windowMs);
+    s.frontier = head.frontier ?? Number.NEGATIVE_INFINITY;
+    for (const [id, t] of head.stragglers) {
+      s.stragglers.set(id, t);
+      s.heapPush([t, id]);
+    }
+    for (const [key, entries] of buckets) {
+      const d = dayFromKey(key);
+      if (!s.buckets.has(d)) s.insertDay(d);
+      const ids = s.buckets.get(d) ?? [];
+      for (const [id, t] of entries) {
+        ids.push(id);
+        s.index.set(id, t);
+      }
+      s.buckets.set(d, ids);
+    }
+    s.dropExpiredBuckets();
+    s.clearChanges();
+    return s;
+  }
+
+  /**
+   * Rebuild from the live ids alone (the whole-state JSON form). Exact: the event at the frontier
+   * is never forgotten, so the frontier is the latest time listed, and a live id more than a window
+   * behind it can only be a straggler.
+   */
+  static fromEntries(windowMs: number, entries: Iterable<readonly [string, number]>): DedupIds {
+    const list = [...entries];
+    let frontier = Number.NEGATIVE_INFINITY;
+    for (const [, t] of list) if (t > frontier) frontier = t;
+    const stragglers: [string, number][] = [];
+    const byDay = new Map<string, DedupBucketJson>();
+    for (const [id, t] of list) {
+      if (t < frontier - windowMs) stragglers.push([id, t]);
+      else {
+        const key = dayKey(dayIndex(t));
+        const b = byDay.get(key) ?? [];
+        b.push([id, t]);
+        byDay.set(key, b);
+      }
+    }
+    return DedupIds.fromParts(
+      windowMs,
+      { frontier: frontier === Number.NEGATIVE_INFINITY ? null : frontier, stragglers },
+      byDay,
+    );
+  }
+
+  private insertDay(d: number): void {
+    let i = this.days.length;
+    while (i > 0 && this.days[i - 1]! > d) i--;
+    this.days.splice(i, 0, d);
+  }
+
+  private dropExpiredBuckets(): void {
+    const floor = this.frontier - this.windowMs;
+    while (this.days.length > 0 && (this.days[0]! + 1) * DAY_MS - 1 < floor) {
+      const d = this.days.shift()!;
+      for (const id of this.buckets.get(d)!) {
+        const t = this.index.get(id);
+        if (t !== undefined && dayIndex(t) === d) this.index.delete(id);
+      }
+      this.buckets.delete(d);
+      const key = dayKey(d);
+      this.changes.days.delete(key);
+      this.changes.dropped.add(key);
+    }
+  }
+
+  /** An applied event at t ends every straggler more than a window before it. */
+  private expireStragglers(t: number): void {
+    while (this.heap.length > 0 && this.heap[0]![0] < t - this.windowMs) {
+      const [, id] = this.heapPop();
+      this.stragglers.delete(id);
+      this.changes.head = true;
+    }
+  }
+
+  private heapPush(x: [number, string]): void {
+    const h = this.heap;
+    h.push(x);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p]![0] <= h[i]![0]) break;
+      [h[p], h[i]] = [h[i]!, h[p]!];
+      i = p;
+    }
+  }
+
+  private heapPop(): [number, string] {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && h[l]![0] < h[m]![0]) m = l;
+        if (r < h.length && h[r]![0] < h[m]![0]) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
