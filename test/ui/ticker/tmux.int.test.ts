@@ -2,13 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { connectRedis } from '../../../src/adapters/redis/client.js';
-import { keyspaceFor } from '../../../src/adapters/redis/speed-keys.js';
-import type { RawSnapshot } from '../../../src/core/ticker/snapshot.js';
-import { seedSpeedLayer, shiftSnapshot } from '../../app/ticker/seed.js';
-import { loadSnapshot } from '../../core/ticker/load-fixture.js';
+import { seedLiveToday } from '../../app/ticker/seed.js';
 import { BIN } from '../../support/cli.js';
-import { testConfig } from '../../support/int.js';
 
 /**
  * The full-screen ticker in a real terminal: tmux gives it an 80x24 pty (a TTY, so Ink renders),
@@ -20,19 +15,7 @@ const tmux = (...args: string[]): string => execFileSync('tmux', args, { encodin
 
 describe.skipIf(!hasTmux)('ticker at 80x24 in tmux (built CLI, real Redis)', () => {
   it('fits the terminal: no line beyond 80 columns, every symbol and the portfolio on screen; q quits', async () => {
-    const config = testConfig();
-    const redis = await connectRedis(config);
-    onTestFinished(() => redis.disconnect());
-    const live = loadSnapshot('live');
-    const today: RawSnapshot = {
-      ...live,
-      candles1m: { ...live.candles1m, BTCUSDT: live.candles1m.BTCUSDT!.slice(2) },
-    };
-    await seedSpeedLayer(
-      redis,
-      keyspaceFor(config.topicPrefix),
-      shiftSnapshot(today, Math.floor((Date.now() - live.now) / 60_000) * 60_000),
-    );
+    const config = await seedLiveToday();
     const session = `cl-ticker-${randomUUID().slice(0, 8)}`;
     const env = Object.entries({
       CRYPTOLAMBDA_REDIS_URL: config.redisUrl,
