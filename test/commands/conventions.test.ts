@@ -80,6 +80,16 @@ describe('configuration file through the CLI', () => {
     expect(r.stdout).not.toContain('s3cret');
   });
 
+  it('config show for people: every setting with its source, within 80 columns', async () => {
+    const r = await runCli(['config', 'show', '--config', file], { CRYPTOLAMBDA_TOPIC_PREFIX: '' });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(80);
+    expect(lines[0]).toBe(`file: ${file}`);
+    expect(r.stdout).toContain('topicPrefix: file.\n  from ');
+    expect(r.stdout).toMatch(/\nrewardTiers:\n {4}- name: Bronze\n/);
+  });
+
   it('a bad value in the file exits 2 naming file, line and key', async () => {
     const bad = path.join(dir, 'bad.yaml');
     writeFileSync(bad, 'topicPrefix: ok\ndq:\n  rowCountMinRatio: -1\n');
