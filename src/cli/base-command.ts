@@ -2,10 +2,28 @@ import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { CONFIG_KEYS, type Config, type ConfigInput, resolveConfig } from '../config/config.js';
 import { type ConfigFile, findConfigFile, loadConfigFile } from '../config/file.js';
 import { CryptolambdaError, type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+import { describePending } from '../core/pending.js';
 import { maskSecrets } from '../core/redact.js';
 import { LOG_FORMATS, type LogFormat, ProgressLog } from './log.js';
 import { colorEnabled, makeChalk } from './render.js';
 import { DEFAULT_WIDTH, type TableModel, toCsv, type ViewOptions } from './table.js';
+
+/** How long a command may take to stop cleanly after SIGINT/SIGTERM (CRYPTOLAMBDA_STOP_GRACE_MS, default 15 s). */
+const stopGraceMs = (): number => {
+  const v = Number(process.env.CRYPTOLAMBDA_STOP_GRACE_MS);
+  return Number.isFinite(v) && v > 0 ? v : 15_000;
+};
+
+/** Stop now: one line saying why and one per piece of pending work, exit 128 + signal number. */
+const forcedExit = (sig: NodeJS.Signals, after: string): never => {
+  const pending = describePending();
+  process.stderr.write(
+    `${new Date().toISOString()} stopped by ${sig} without a clean shutdown (after ${after}); ${
+      pending.length === 0 ? 'nothing was left unacknowledged' : `left unacknowledged: ${pending.join('; ')}`
+    }\n`,
+  );
+  process.exit(sig === 'SIGINT' ? 130 : 143);
+};
 
 /** Exit codes are part of the CLI contract (README): cron and scripts branch on them. */
 export const EXIT_CODES: Record<ErrorCode, number> = {
@@ -220,12 +238,22 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected async untilStopped<R>(fn: (signal: AbortSignal) => Promise<R>): Promise<R> {
     const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    let deadline: NodeJS.Timeout | undefined;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stop.signal.aborted) forcedExit(sig, 'a second signal');
+      stop.abort();
+      // A clean stop flushes and checkpoints, but a broker or Redis that is down makes client
+      // retries run for minutes: past the grace period, exit anyway and say what was left.
+      deadline = setTimeout(() => forcedExit(sig, `${stopGraceMs() / 1000} s`), stopGraceMs());
+      deadline.unref();
+    };
+    // `on`, not `once`: a second signal during the grace period stops at once.
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
       return await fn(stop.signal);
     } finally {
+      if (deadline) clearTimeout(deadline);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }

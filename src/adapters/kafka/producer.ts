@@ -1,5 +1,6 @@
 import { CompressionTypes, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { Config } from '../../config/config.js';
+import { registerPending } from '../../core/pending.js';
 import { createKafka, toBrokerError } from './client.js';
 
 export interface OutgoingRecord {
@@ -78,8 +79,17 @@ export class BatchingProducer {
     } catch (err) {
       throw toBrokerError(err, config);
     }
-    return new BatchingProducer(producer, config, opts);
+    const bp = new BatchingProducer(producer, config, opts);
+    bp.unregister = registerPending(() => {
+      const n = bp.stats.accepted - bp.stats.acked;
+      return n > 0
+        ? `${n} record(s) accepted but not acknowledged by Kafka (not sent, or sent unconfirmed)`
+        : undefined;
+    });
+    return bp;
   }
+
+  private unregister: () => void = () => undefined;
 
   /** Records accepted but not yet acknowledged. */
   get pending(): number {
@@ -127,6 +137,7 @@ export class BatchingProducer {
       await this.flush();
     } finally {
       if (this.timer) clearTimeout(this.timer);
+      this.unregister();
       await this.producer.disconnect();
     }
   }

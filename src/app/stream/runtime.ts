@@ -8,6 +8,7 @@ import { BatchingProducer } from '../../adapters/kafka/producer.js';
 import { connectRedis } from '../../adapters/redis/client.js';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
+import { registerPending } from '../../core/pending.js';
 
 /** A message for Kafka produced as an effect of processing (late events, tier changes). */
 export interface OutboxMessage {
@@ -182,7 +183,14 @@ export class StreamRuntime {
     return run;
   }
 
+  private unregister: () => void = () => undefined;
+
   async start(): Promise<void> {
+    this.unregister = registerPending(() =>
+      this.sinceCheckpoint > 0
+        ? `${this.sinceCheckpoint} record(s) processed since the last checkpoint (not acknowledged; the next owner redoes them)`
+        : undefined,
+    );
     this.redis = await connectRedis(this.config, { name: `cl-stream-${this.metrics.workerId}`, retry: true });
     this.redisTx = await connectRedis(this.config, { name: `cl-stream-tx-${this.metrics.workerId}`, retry: true });
     this.producer = await BatchingProducer.connect(this.config, { lingerMs: 5 }, this.kafka);
@@ -325,6 +333,10 @@ export class StreamRuntime {
       }
       this.highWatermarks.set(tpField(topic, n), BigInt(p?.high ?? '0'));
     }
+    // Redis, not Kafka's group offsets, is the resume point: position the consumer there now. A
+    // group whose committed offsets are at the end (a finished run before --from-beginning) would
+    // otherwise fetch nothing and never get a batch to rewind on.
+    for (const [topic, offset] of next) this.consumer!.seek({ topic, partition: n, offset: offset.toString() });
     await this.relayOutbox(n, epoch);
     await this.handler.acquire(n, redis);
     const o: Owned = { epoch, next, dirty: false };
@@ -365,7 +377,15 @@ export class StreamRuntime {
         this.consumer!.seek({ topic, partition: n, offset: expected.toString() });
         return;
       }
-      // Already rewound once and the log still starts later: retention removed those records.
+      // Rewound once and the batch still starts later: either a fetch from before the seek, or
+      // retention removed those records. Only the log start says which.
+      const low = BigInt(
+        (await retryRetriable(() => this.admin!.fetchTopicOffsets(topic))).find((p) => p.partition === n)?.low ?? '0',
+      );
+      if (low <= expected) {
+        this.consumer!.seek({ topic, partition: n, offset: expected.toString() });
+        return;
+      }
       try {
         await this.gap(topic, n, expected, first);
       } catch (err) {
@@ -550,16 +570,13 @@ export class StreamRuntime {
     await bounded(this.admin?.disconnect());
     this.redis?.disconnect();
     this.redisTx?.disconnect();
+    this.unregister();
     if (failed !== undefined) throw failed;
-  }
-
-  /** Records processed (or outbox messages) not yet covered by a successful checkpoint. */
-  get uncommitted(): number {
-    return this.sinceCheckpoint;
   }
 
   /** Test hook: vanish like a killed process (no final checkpoint, no clean group leave). */
   async abort(): Promise<void> {
+    this.unregister();
     if (this.timer) clearInterval(this.timer);
     this.stopped = true;
     this.redis?.disconnect();

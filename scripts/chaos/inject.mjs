@@ -1,0 +1,71 @@
+// Fault injection helpers for the chaos suite (loopback broker only):
+//   pill               one 1,048,400-byte record on raw.prices (just under the broker's limit)
+//   bad N              N malformed records on raw.transactions (not Avro, truncated Avro, empty)
+//   delete-ahead K     delete records up to K offsets past what the raw zone and the speed layer
+//                      stored, per raw.prices partition (what retention does to a lagging reader)
+import { createKafka, withAdmin } from '../../dist/adapters/kafka/client.js';
+import { readManifest } from '../../dist/adapters/lake/manifest.js';
+import { connectRedis } from '../../dist/adapters/redis/client.js';
+import { keyspaceFor } from '../../dist/adapters/redis/speed-keys.js';
+import { resolveConfig } from '../../dist/config/config.js';
+import { topicName } from '../../dist/core/topics.js';
+
+const config = resolveConfig();
+for (const b of config.kafkaBrokers) {
+  if (!/^(127\.|localhost:)/.test(b)) throw new Error(`chaos runs on a loopback broker only, not ${b}`);
+}
+const [cmd, arg] = process.argv.slice(2);
+const prices = topicName(config.topicPrefix, 'prices');
+const txs = topicName(config.topicPrefix, 'transactions');
+const producer = createKafka(config).producer({ allowAutoTopicCreation: false });
+await producer.connect();
+try {
+  if (cmd === 'pill') {
+    await producer.send({
+      topic: prices,
+      acks: -1,
+      messages: [{ key: 'BTCUSDT', value: Buffer.alloc(1_048_400, 0x7b) }],
+    });
+    console.log(JSON.stringify({ injected: 1, bytes: 1_048_400 }));
+  } else if (cmd === 'bad') {
+    const n = Number(arg ?? 10);
+    const messages = [];
+    for (let i = 0; i < n; i++) {
+      const value =
+        i % 3 === 0
+          ? Buffer.from(`{"not":"avro","i":${i}}`)
+          : i % 3 === 1
+            ? Buffer.from([0xc3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+            : Buffer.alloc(0);
+      messages.push({ key: `u-bad-${i}`, value });
+    }
+    await producer.send({ topic: txs, acks: -1, messages });
+    console.log(JSON.stringify({ injected: n }));
+  } else if (cmd === 'delete-ahead') {
+    const k = BigInt(arg ?? 100);
+    const m = await readManifest(config.lakeDir);
+    const redis = await connectRedis(config);
+    const stored = await redis.hgetall(`${keyspaceFor(config.topicPrefix)}stream:offsets`);
+    redis.disconnect();
+    const deleted = await withAdmin(config, async (admin) => {
+      await admin.fetchTopicMetadata({ topics: [prices] });
+      const parts = [];
+      let n = 0n;
+      for (const o of await admin.fetchTopicOffsets(prices)) {
+        const a = BigInt(m.offsets[prices]?.[String(o.partition)] ?? o.low);
+        const b = BigInt(stored[`${prices}|${o.partition}`] ?? o.low);
+        const to = (a > b ? a : b) + k;
+        const cut = to > BigInt(o.high) ? BigInt(o.high) : to;
+        parts.push({ partition: o.partition, offset: cut.toString() });
+        n += cut - (a < b ? a : b);
+      }
+      await admin.deleteTopicRecords({ topic: prices, partitions: parts });
+      return n;
+    });
+    console.log(JSON.stringify({ deletedUpTo: Number(deleted) }));
+  } else {
+    throw new Error(`unknown injection ${cmd}`);
+  }
+} finally {
+  await producer.disconnect();
+}
