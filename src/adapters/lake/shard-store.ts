@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ShardSpec } from '../../core/warehouse/shard.js';
 import { writeFileAtomic } from './manifest.js';
+import { stagedPath } from './staging.js';
 import { type WarehouseFile, warehouseDir } from './warehouse-store.js';
 
 /**
@@ -64,9 +65,18 @@ export const allShardBuilds = async (lakeDir: string): Promise<ShardBuild[]> => 
   return out;
 };
 
-const removeFiles = async (lakeDir: string, b: ShardBuild): Promise<void> => {
-  for (const f of [...b.files, b.tierFile]) await unlink(path.join(lakeDir, f.path)).catch(() => undefined);
+/** A shard's file, wherever it is: staged until published, in place after. */
+const unlinkFile = async (lakeDir: string, rel: string): Promise<void> => {
+  await unlink(stagedPath(lakeDir, rel)).catch(() => undefined);
+  await unlink(path.join(lakeDir, rel)).catch(() => undefined);
 };
+
+const removeFiles = async (lakeDir: string, b: ShardBuild): Promise<void> => {
+  for (const f of [...b.files, b.tierFile]) await unlinkFile(lakeDir, f.path);
+};
+
+/** Where a shard's unpublished file is (its tier file is never published: read it here). */
+export const shardFilePath = (lakeDir: string, f: { path: string }): string => stagedPath(lakeDir, f.path);
 
 /** Record a shard; a previous build of the same shard is replaced and its files deleted. */
 export const writeShardBuild = async (lakeDir: string, b: ShardBuild): Promise<void> => {
@@ -86,8 +96,7 @@ export const writeShardBuild = async (lakeDir: string, b: ShardBuild): Promise<v
 export const clearShardBuilds = async (lakeDir: string, date: string, published: readonly ShardBuild[]) => {
   const keep = new Set(published.flatMap((b) => b.files.map((f) => f.path)));
   for (const b of await readShardBuilds(lakeDir, date)) {
-    for (const f of [...b.files, b.tierFile])
-      if (!keep.has(f.path)) await unlink(path.join(lakeDir, f.path)).catch(() => undefined);
+    for (const f of [...b.files, b.tierFile]) if (!keep.has(f.path)) await unlinkFile(lakeDir, f.path);
   }
   await rm(shardsDir(lakeDir, date), { recursive: true, force: true });
 };

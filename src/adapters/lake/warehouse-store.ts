@@ -176,6 +176,8 @@ export const removeWarehouseOrphans = async (
   let removed = 0;
   for (const t of tables) removed += await removeUnlisted(path.join(warehouseDir(lakeDir), t), listed, minAgeMs, now);
   // Staged files are never listed: those older than the margin belong to a build that died.
-  removed += await removeUnlisted(path.join(warehouseDir(lakeDir), STAGING), new Set(), minAgeMs, now);
+  // Files of shards built but not yet published stay staged until their publish.
+  const staged = new Set(alsoListed.map((f) => stagedPath(lakeDir, f.path)));
+  removed += await removeUnlisted(path.join(warehouseDir(lakeDir), STAGING), staged, minAgeMs, now);
   return removed;
 };
