@@ -119,7 +119,7 @@ describe('cryptolambda batch (built CLI)', { timeout: 60_000 }, () => {
       '2025-01-01: 0 users (0 active), 0 events, 0 rejects; fact_portfolio_daily 0, fact_reward_daily 0, fact_price_daily 0, fact_asset_correlation 0; from history, no raw data (--allow-empty); raw commit 0; 1 shard',
       '2025-01-02: 0 users (0 active), 0 events, 0 rejects; fact_portfolio_daily 0, fact_reward_daily 0, fact_price_daily 0, fact_asset_correlation 0; from the previous snapshot, no raw data (--allow-empty); raw commit 0; 1 shard',
     ]);
-    // Log lines carry an ISO timestamp (non-TTY stderr).
+    // Progress lines carry their UTC timestamp (cron logs); the text after it is pinned.
     expect(text.stderr.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z /gm, '')).toBe(
       'batch 0/2 dates (2025-01-01)\nbatch 1/2 dates\nbatch 1/2 dates (2025-01-02)\nbatch 2/2 dates\n',
     );

@@ -65,18 +65,10 @@ export const allShardBuilds = async (lakeDir: string): Promise<ShardBuild[]> => 
   return out;
 };
 
-/** A shard's file, wherever it is: staged until published, in place after. */
-const unlinkFile = async (lakeDir: string, rel: string): Promise<void> => {
-  await unlink(stagedPath(lakeDir, rel)).catch(() => undefined);
-  await unlink(path.join(lakeDir, rel)).catch(() => undefined);
-};
-
 const removeFiles = async (lakeDir: string, b: ShardBuild): Promise<void> => {
-  for (const f of [...b.files, b.tierFile]) await unlinkFile(lakeDir, f.path);
+  // A shard's files stay staged until a publish promotes them.
+  for (const f of [...b.files, b.tierFile]) await unlink(stagedPath(lakeDir, f.path)).catch(() => undefined);
 };
-
-/** Where a shard's unpublished file is (its tier file is never published: read it here). */
-export const shardFilePath = (lakeDir: string, f: { path: string }): string => stagedPath(lakeDir, f.path);
 
 /** Record a shard; a previous build of the same shard is replaced and its files deleted. */
 export const writeShardBuild = async (lakeDir: string, b: ShardBuild): Promise<void> => {
@@ -96,7 +88,8 @@ export const writeShardBuild = async (lakeDir: string, b: ShardBuild): Promise<v
 export const clearShardBuilds = async (lakeDir: string, date: string, published: readonly ShardBuild[]) => {
   const keep = new Set(published.flatMap((b) => b.files.map((f) => f.path)));
   for (const b of await readShardBuilds(lakeDir, date)) {
-    for (const f of [...b.files, b.tierFile]) if (!keep.has(f.path)) await unlinkFile(lakeDir, f.path);
+    for (const f of [...b.files, b.tierFile])
+      if (!keep.has(f.path)) await unlink(stagedPath(lakeDir, f.path)).catch(() => undefined);
   }
   await rm(shardsDir(lakeDir, date), { recursive: true, force: true });
 };

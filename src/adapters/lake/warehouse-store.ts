@@ -175,8 +175,8 @@ export const removeWarehouseOrphans = async (
   ]);
   let removed = 0;
   for (const t of tables) removed += await removeUnlisted(path.join(warehouseDir(lakeDir), t), listed, minAgeMs, now);
-  // Staged files are never listed: those older than the margin belong to a build that died.
-  // Files of shards built but not yet published stay staged until their publish.
+  // Staged files older than the margin belong to a build that died, except the shards built and
+  // not yet published (a multi-machine build publishes them later).
   const staged = new Set(alsoListed.map((f) => stagedPath(lakeDir, f.path)));
   removed += await removeUnlisted(path.join(warehouseDir(lakeDir), STAGING), staged, minAgeMs, now);
   return removed;

@@ -3,7 +3,8 @@ import { Duck } from '../../adapters/duckdb/db.js';
 import { stageDims, stageUserTiers } from '../../adapters/lake/dims-writer.js';
 import { type Manifest, readManifest } from '../../adapters/lake/manifest.js';
 import { stagePriceDaily, windowCloses } from '../../adapters/lake/raw-zone-reader.js';
-import { clearShardBuilds, readShardBuilds, type ShardBuild, shardFilePath } from '../../adapters/lake/shard-store.js';
+import { clearShardBuilds, readShardBuilds, type ShardBuild } from '../../adapters/lake/shard-store.js';
+import { stagedPath } from '../../adapters/lake/staging.js';
 import { Staging } from '../../adapters/lake/warehouse-rows.js';
 import {
   type DateBuild,
@@ -144,11 +145,11 @@ export const publishShards = async (
     const newest = Object.keys(ledger.builds).every((d) => d <= date);
     let dims: WarehouseFile[] = [];
     if (newest) {
-      // Tier files are read where they are staged (they are never published).
+      // Shard files are unpublished until the commit below: they are read from the staging area.
       await stageUserTiers(
         duck,
         lakeDir,
-        shards.map((s) => ({ path: path.relative(lakeDir, shardFilePath(lakeDir, s.tierFile)) })),
+        shards.map((s) => ({ path: path.relative(lakeDir, stagedPath(lakeDir, s.tierFile.path)) })),
       );
       await stageDims(duck, lakeDir, manifest, date, [...new Set([...Object.keys(ledger.builds), date])].sort());
       dims = await writeStaged(duck, lakeDir, null, [DIM_USER, DIM_ASSET, DIM_DATE]);
