@@ -87,10 +87,11 @@ v="worker exit ${wcode} after ${took}s"
 check_layers "kill9-redis" yes "($v)"
 
 # 4. SIGSTOP of one of two workers past its session timeout (6 s), then SIGCONT.
-node bin/run.js stream --from-beginning --session-timeout 6s --exit-when-idle 8s >/dev/null 2>&1 &
-a=$!; sleep 1.5
-node bin/run.js stream --session-timeout 6s --exit-when-idle 8s >/dev/null 2>&1 &
-b=$!; sleep 1
+node scripts/chaos/inject.mjs reset >/dev/null
+node bin/run.js stream --session-timeout 6s --checkpoint-interval 200ms --exit-when-idle 8s >/dev/null 2>&1 &
+a=$!
+node bin/run.js stream --session-timeout 6s --checkpoint-interval 200ms --exit-when-idle 8s >/dev/null 2>&1 &
+b=$!; sleep 2
 kill -STOP "$a"; sleep 9; kill -CONT "$a"
 ( sleep 120; kill -9 "$a" "$b" 2>/dev/null ) & guard=$!
 wait "$a"; ca=$?; wait "$b"; cb=$?; kill "$guard" 2>/dev/null
