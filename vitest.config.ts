@@ -12,6 +12,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
           exclude: ['test/**/*.int.test.ts', 'test/**/*.int.test.tsx'],
+          // Some unit tests spawn the built CLI (help, config file, exit codes): a loaded 2-core
+          // machine takes seconds per spawn, so the 5 s default would fail on load, not on a defect.
+          testTimeout: 30_000,
         },
       },
       {

@@ -1,7 +1,13 @@
 /**
- * `batch` seconds for a day of 100k users and 1M transactions. Prints figures; not a test.
+ * `batch` seconds and peak memory for a day of 100k users and 1M user events, built with 1, 2 and 4
+ * shards (issue 16). Prints figures; not a test.
  *
- *   npx tsc -p bench/tsconfig.json && node .cryptolambda/bench/bench/batch.js [users] [transactions] [days]
+ *   npx tsc -p bench/tsconfig.json && node .cryptolambda/bench/bench/batch.js [users] [transactions] [days] [shards,..]
+ *
+ * Users' events are spread with a Zipf-like skew (user rank r gets ~1/r of the events) plus one heavy
+ * user holding 10% of each day, and land in the Kafka partition the producer would pick (murmur2 of
+ * the user id over 12 partitions), as ingest writes them. Sharded builds run as child processes of
+ * the built CLI (`npm run build` first): their peak RSS is reported by each shard.
  *
  * The events are written straight into a throw-away raw zone (the same Parquet writer and manifest
  * `ingest` uses) instead of going through Kafka: producing and ingesting 1M Avro records would
@@ -10,21 +16,26 @@
  * figure includes carrying every user's state forward.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Duck } from '../src/adapters/duckdb/db.js';
 import { commitManifest, type LakeFile, type Manifest } from '../src/adapters/lake/manifest.js';
 import { type Lineage, RAW_TABLES } from '../src/adapters/lake/raw-tables.js';
 import { writeRawFile } from '../src/adapters/lake/raw-writer.js';
+import { readLedger } from '../src/adapters/lake/warehouse-store.js';
 import { runBatch } from '../src/app/batch/run-batch.js';
 import { resolveConfig } from '../src/config/config.js';
 import type { PriceEvent, RewardEvent, TransactionEvent } from '../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../src/core/money/decimal.js';
+import { partitionOf } from '../src/core/warehouse/shard.js';
 import { report } from './report.js';
 
 const USERS = Number(process.argv[2] ?? 100_000);
 const TXS = Number(process.argv[3] ?? 1_000_000);
 const DAYS = Number(process.argv[4] ?? 2);
+const SHARDS = (process.argv[5] ?? '1,2,4').split(',').map(Number);
+const PARTITIONS = 12;
+const HEAVY = 'u-heavy';
 const DAY0 = Date.UTC(2026, 0, 10);
 const DAY_MS = 86_400_000;
 const CHUNK = 250_000;
@@ -32,12 +43,29 @@ const ASSETS = ['BTC', 'ETH', 'SOL'];
 const BASE: Record<string, bigint> = { BTC: 43_000n, ETH: 2_300n, SOL: 60n };
 
 const lineage: Lineage = { topic: 'bench', partition: 0, offset: '0' };
+const lineages = new Map<string, Lineage>();
+/** The partition the producer would have sent the user's events to. */
+const lineageOf = (userId: string): Lineage => {
+  let l = lineages.get(userId);
+  if (l === undefined) {
+    l = { topic: 'raw.transactions', partition: partitionOf(userId, PARTITIONS), offset: '0' };
+    lineages.set(userId, l);
+  }
+  return l;
+};
 const q = (units: bigint) => Decimal.fromUnits(units, QTY_SCALE);
 
-/** Deterministic: event i of a day belongs to user i % USERS; a user's k-th event of the day has kind k (+ day). */
+/** Zipf-like: a uniform draw u maps to rank floor(USERS^u) - 1, so rank r has probability ~1/r. */
+const userOf = (i: number): string => {
+  if (i % 10 === 0) return HEAVY;
+  const u = ((i * 2654435761) % 4294967296) / 4294967296;
+  return `u${String(Math.min(USERS - 1, Math.floor(USERS ** u) - 1)).padStart(7, '0')}`;
+};
+
+/** Deterministic: event i of a day belongs to userOf(i); its kind follows i (+ day). */
 const txOf = (day: number, i: number): TransactionEvent | RewardEvent => {
-  const user = `u${String(i % USERS).padStart(6, '0')}`;
-  const round = Math.floor(i / USERS);
+  const user = userOf(i);
+  const round = Math.floor(i / 7);
   const kind = (round + day) % 5;
   // buy BTC, buy ETH, sell BTC, card spend in ETH, staking reward in SOL: few rejects, 3 positions a user.
   const asset = ASSETS[[0, 1, 0, 1, 2][kind]!]!;
@@ -73,8 +101,8 @@ const main = async (): Promise<void> => {
         const rws: { event: RewardEvent; lineage: Lineage }[] = [];
         for (let i = from; i < Math.min(TXS, from + CHUNK); i++) {
           const e = txOf(day, i);
-          if (e.kind === 'transaction') txs.push({ event: e, lineage });
-          else rws.push({ event: e, lineage });
+          if (e.kind === 'transaction') txs.push({ event: e, lineage: lineageOf(e.userId) });
+          else rws.push({ event: e, lineage: lineageOf(e.userId) });
         }
         for (const [table, rows] of [
           ['transactions', txs],
@@ -125,32 +153,53 @@ const main = async (): Promise<void> => {
       commit++;
     }
     duck.close();
-    const manifest: Manifest = { version: 1, commit, offsets: {}, files, updatedAt: new Date().toISOString() };
+    const parts = Object.fromEntries([...Array(PARTITIONS).keys()].map((p) => [String(p), '0']));
+    const manifest: Manifest = {
+      version: 1,
+      commit,
+      offsets: { 'raw.transactions': parts, 'raw.rewards': parts },
+      files,
+      updatedAt: new Date().toISOString(),
+    };
     await commitManifest(lakeDir, manifest);
     const rawMb = files.reduce((n, f) => n + f.bytes, 0) / 1e6;
     console.log(
       `generated raw zone: ${files.length} files, ${rawMb.toFixed(1)} MB in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
 
-    for (let day = 0; day < DAYS; day++) {
-      const date = new Date(DAY0 + day * DAY_MS).toISOString().slice(0, 10);
-      const rss0 = process.memoryUsage().rss;
-      const r = await runBatch(config, { date });
-      const rss = process.memoryUsage().rss;
-      report(
-        'batch',
-        `seconds for one day (${r.fromHistory ? 'from history' : 'from snapshot'})`,
-        r.seconds,
-        's',
-        `${r.users} users, ${r.events} events, peak rss ${(rss / 1e6).toFixed(0)} MB`,
-      );
-      console.log(
-        `batch ${date} (${r.fromHistory ? 'from history' : 'from snapshot'}): ${r.seconds.toFixed(1)} s  ` +
-          `${r.users.toLocaleString('en-US')} users, ${r.events.toLocaleString('en-US')} events ` +
-          `(${Math.round(r.events / r.seconds).toLocaleString('en-US')} events/s), ${r.rejects.toLocaleString('en-US')} rejects, ` +
-          `portfolio rows ${r.rows.fact_portfolio_daily?.toLocaleString('en-US')}, rss ${(rss0 / 1e6).toFixed(0)} → ${(rss / 1e6).toFixed(0)} MB; phases ${JSON.stringify(r.phases)}`,
-      );
+    const seconds = new Map<number, number>();
+    for (const shards of SHARDS) {
+      for (let day = 0; day < DAYS; day++) {
+        const date = new Date(DAY0 + day * DAY_MS).toISOString().slice(0, 10);
+        const r = await runBatch(config, { date, shards });
+        const stats = (await readLedger(lakeDir)).builds[date]!.stats;
+        const rss = Math.round(process.resourceUsage().maxRSS / 1024);
+        const peak = Math.max(rss, stats.shardPeakRssMb ?? 0);
+        const how = r.fromHistory ? 'from history' : 'from snapshot';
+        if (day === DAYS - 1) seconds.set(shards, r.seconds);
+        report('batch', `seconds, ${shards} shard(s), ${how}`, r.seconds, 's', `${r.users} users, ${r.events} events`);
+        report(
+          'batch',
+          `peak rss MB, ${shards} shard(s), ${how}`,
+          peak,
+          'MB',
+          'max of the publishing process and any shard',
+        );
+        console.log(
+          `batch ${date} ${shards} shard(s) (${how}): ${r.seconds.toFixed(1)} s  ` +
+            `${r.users.toLocaleString('en-US')} users, ${r.events.toLocaleString('en-US')} events ` +
+            `(${Math.round(r.events / r.seconds).toLocaleString('en-US')} events/s), ${r.rejects.toLocaleString('en-US')} rejects, ` +
+            `portfolio rows ${r.rows.fact_portfolio_daily?.toLocaleString('en-US')}, peak rss ${peak} MB ` +
+            `(this process ${rss}, largest shard ${stats.shardPeakRssMb ?? 0}); phases ${JSON.stringify(r.phases)}`,
+        );
+      }
     }
+    const one = seconds.get(SHARDS[0]!);
+    for (const [n, s] of seconds)
+      if (one !== undefined && n !== SHARDS[0]) {
+        console.log(`speed-up ${n} shards vs ${SHARDS[0]}: ${(one / s).toFixed(2)}x`);
+        report('batch', `speed-up ${n} vs ${SHARDS[0]} shard(s)`, one / s, 'x', `${os.cpus().length} cores`);
+      }
   } finally {
     rmSync(lakeDir, { recursive: true, force: true });
   }

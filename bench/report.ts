@@ -8,3 +8,6 @@ export const report = (bench: string, metric: string, value: number, unit: strin
   const file = process.env.BENCH_RESULT_FILE;
   if (file) appendFileSync(file, `${JSON.stringify({ bench, metric, value, unit, note })}\n`);
 };
+
+/** Exit code of a bench that cannot run on this machine (it says why); run-all lists it as skipped. */
+export const SKIPPED_EXIT = 75;

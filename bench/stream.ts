@@ -13,44 +13,41 @@
  *
  * BENCH_PROFILE=<file.cpuprofile> writes a CPU profile of phase (b) only (open it in Chrome DevTools).
  */
-import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { encodePrice } from '../src/adapters/avro/codec.js';
-import { createKafka, ensureTopics, withAdmin } from '../src/adapters/kafka/client.js';
+import { createKafka } from '../src/adapters/kafka/client.js';
 import { BatchingProducer } from '../src/adapters/kafka/producer.js';
 import { connectRedis } from '../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../src/adapters/redis/speed-keys.js';
-import { runProducePrices } from '../src/app/produce/prices.js';
-import { deleteKeyspace, runStream } from '../src/app/stream/run-stream.js';
-import { resolveConfig } from '../src/config/config.js';
+import { deleteKeyspace } from '../src/app/stream/run-stream.js';
 import type { PriceEvent } from '../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../src/core/money/decimal.js';
 import { topicName } from '../src/core/topics.js';
 import { report } from './report.js';
+import {
+  BENCH_SYMBOLS,
+  benchConfig,
+  dropBenchTopics,
+  fmt,
+  producePriceInput,
+  sleep,
+  timeStreamToCheckpoint,
+} from './speed-run.js';
 
 const N = Number(process.argv[2] ?? 300_000);
-const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT', 'ADAUSDT', 'DOGEUSDT'].slice(
-  0,
-  Number(process.argv[3] ?? 7),
-);
+const SYMBOLS = BENCH_SYMBOLS.slice(0, Number(process.argv[3] ?? 7));
 const CHECKPOINT_MS = Number(process.argv[4] ?? 500);
 const LIVE_RATE = 200; // ticks per second
 const LIVE_SECONDS = 10;
 const LIVE_SYMBOL = 'LATUSDT';
-const START = Date.UTC(2025, 0, 1);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 
-const config = resolveConfig(
-  { topicPrefix: `bench${randomUUID().slice(0, 8)}.` },
-  { ...process.env, CRYPTOLAMBDA_TOPIC_PREFIX: '' },
-);
+const config = await benchConfig();
 const pricesTopic = topicName(config.topicPrefix, 'prices');
 
 /** (a) kafkajs eachBatch over the whole topic, doing nothing with the records. */
@@ -95,22 +92,12 @@ const main = async (): Promise<void> => {
   console.log(
     `node ${process.version}, ${fmt(N)} price events, ${SYMBOLS.length} symbols, checkpoint every ${CHECKPOINT_MS} ms`,
   );
-  await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
   const redis = await connectRedis(config);
   const ks = keyspaceFor(config.topicPrefix);
   const keys = speedKeys(ks);
   const ac = new AbortController();
   try {
-    const produced = await runProducePrices(config, {
-      source: 'synthetic',
-      symbols: SYMBOLS,
-      seed: 7n,
-      startTime: START,
-      stepMs: 10,
-      rate: 0,
-      count: N,
-    });
-    if (produced.acked !== N) throw new Error(`acked ${produced.acked} of ${N}`);
+    const produced = await producePriceInput(config, N, SYMBOLS);
     console.log(`produced ${fmt(N)} in ${fmt(produced.durationMs)} ms (${fmt(produced.eventsPerSec)} ev/s)`);
 
     const raw = await rawConsume();
@@ -118,39 +105,17 @@ const main = async (): Promise<void> => {
     const rawSteady = (N * 1000) / raw.steadyMs;
 
     // (b) the speed layer, in this process, until Redis holds checkpointed offsets for all N events.
-    const offsetsDone = async () =>
-      Object.entries(await redis.hgetall(`${ks}stream:offsets`))
-        .filter(([f]) => f.startsWith(`${pricesTopic}|`))
-        .reduce((a, [, v]) => a + Number(v), 0);
     const profile = process.env.BENCH_PROFILE ? new Session() : undefined;
     if (profile) {
       profile.connect();
       await profile.post('Profiler.enable');
       await profile.post('Profiler.start');
     }
-    const t0 = performance.now();
-    const stream = runStream(config, {
-      checkpointIntervalMs: CHECKPOINT_MS,
-      metricsEveryMs: 60_000,
+    const { t0, firstAt, firstDone, doneAt, stream } = await timeStreamToCheckpoint(config, redis, ks, {
+      n: N,
+      checkpointMs: CHECKPOINT_MS,
       signal: ac.signal,
     });
-    let firstAt = 0;
-    let firstDone = 0;
-    let doneAt = 0;
-    for (;;) {
-      const done = await offsetsDone();
-      const now = performance.now();
-      if (done > 0 && firstAt === 0) {
-        firstAt = now;
-        firstDone = done;
-      }
-      if (done >= N) {
-        doneAt = now;
-        break;
-      }
-      if (now - t0 > 600_000) throw new Error(`stream checkpointed ${done} of ${N} in 10 minutes`);
-      await sleep(5);
-    }
     if (profile) {
       const { profile: p } = await profile.post('Profiler.stop');
       writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(p));
@@ -235,10 +200,7 @@ const main = async (): Promise<void> => {
     ac.abort();
     await deleteKeyspace(redis, ks);
     redis.disconnect();
-    await withAdmin(config, async (admin) => {
-      const mine = (await admin.listTopics()).filter((t) => t.startsWith(config.topicPrefix));
-      if (mine.length) await admin.deleteTopics({ topics: mine });
-    });
+    await dropBenchTopics(config);
   }
 };
 

@@ -23,6 +23,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.fact_portfolio_daily (
   `event_count` BIGINT,
   `events_day` BIGINT,
   `last_event_time_ms` BIGINT,
+  `last_event_time` TIMESTAMP,
   `last_event_id` STRING,
   `close_price` DECIMAL(38,12),
   `market_value` DECIMAL(38,12),
@@ -160,7 +161,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.raw_prices (
   `source` STRING,
   `_topic` STRING,
   `_partition` INT,
-  `_offset` BIGINT
+  `_offset` BIGINT,
+  `event_time` TIMESTAMP
 )
 PARTITIONED BY (dt STRING)
 STORED AS PARQUET
@@ -179,7 +181,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.raw_transactions (
   `event_time_ms` BIGINT,
   `_topic` STRING,
   `_partition` INT,
-  `_offset` BIGINT
+  `_offset` BIGINT,
+  `event_time` TIMESTAMP
 )
 PARTITIONED BY (dt STRING)
 STORED AS PARQUET
@@ -197,7 +200,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.raw_rewards (
   `ref_event_id` STRING,
   `_topic` STRING,
   `_partition` INT,
-  `_offset` BIGINT
+  `_offset` BIGINT,
+  `event_time` TIMESTAMP
 )
 PARTITIONED BY (dt STRING)
 STORED AS PARQUET

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Duck, literal } from '../adapters/duckdb/db.js';
 import { type PartitionRange, rangesToEnd, readRanges } from '../adapters/kafka/bounded-reader.js';
@@ -14,7 +14,8 @@ import {
   removeUnlisted,
 } from '../adapters/lake/manifest.js';
 import { eventDate, type Lineage, RAW_TABLES, type RawTableName } from '../adapters/lake/raw-tables.js';
-import { writeRawFile } from '../adapters/lake/raw-writer.js';
+import { rawFileSelect, writeRawFile } from '../adapters/lake/raw-writer.js';
+import { promote, stagedPath } from '../adapters/lake/staging.js';
 import { readLedger } from '../adapters/lake/warehouse-store.js';
 import type { Config } from '../config/config.js';
 import { CryptolambdaError } from '../core/errors.js';
@@ -149,11 +150,12 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
         `dt=${dt}`,
         `part-${String(commit).padStart(6, '0')}-${randomUUID().slice(0, 8)}.parquet`,
       );
+      // Written under raw/_staging/ and moved into dt= only at publish (below).
       const { bytes } = await writeRawFile(
         duck,
         RAW_TABLES[table] as never,
         rows as never,
-        path.join(config.lakeDir, rel),
+        stagedPath(config.lakeDir, rel),
       );
       let min = Number.MAX_SAFE_INTEGER;
       let max = 0;
@@ -167,6 +169,10 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
       dates.add(dt);
     }
     await opts.beforePublish?.();
+    await promote(
+      config.lakeDir,
+      files.map((f) => f.path),
+    );
     const late: Record<string, number> = {};
     for (const [dt, c] of Object.entries(manifest.late ?? {})) {
       if ((builds[dt]?.rawCommit ?? 0) < c) late[dt] = c;
@@ -298,19 +304,22 @@ export const compactRawZone = async (config: Config, minFiles = 2): Promise<Comp
         `dt=${first.dt}`,
         `part-${String(commit).padStart(6, '0')}-c${randomUUID().slice(0, 8)}.parquet`,
       );
-      const out = path.join(config.lakeDir, rel);
+      const staged = stagedPath(config.lakeDir, rel);
+      await mkdir(path.dirname(staged), { recursive: true });
       const inputs = group.map((f) => literal(path.join(config.lakeDir, f.path))).join(', ');
+      // Column by column (union_by_name): files written before a column existed still merge, and
+      // the derived timestamps are recomputed, never copied from whichever file came first.
       await duck.run(
-        `COPY (SELECT * FROM read_parquet([${inputs}]) ORDER BY ${table.orderBy}) TO ${literal(`${out}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
+        `COPY (${rawFileSelect(table as never, `read_parquet([${inputs}], union_by_name = true)`)} ORDER BY ${table.orderBy}) TO ${literal(`${staged}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
       );
-      await rename(`${out}.tmp`, out);
+      await rename(`${staged}.tmp`, staged);
       for (const f of group) replaced.add(f.path);
       merged.push({
         table: first.table,
         dt: first.dt,
         path: rel,
         rows: group.reduce((n, f) => n + f.rows, 0),
-        bytes: (await stat(out)).size,
+        bytes: (await stat(staged)).size,
         // Keep the newest input commit: compaction adds no new data, so builds stay valid.
         commit: Math.max(...group.map((f) => f.commit)),
         minEventTime: Math.min(...group.map((f) => f.minEventTime)),
@@ -326,6 +335,10 @@ export const compactRawZone = async (config: Config, minFiles = 2): Promise<Comp
     files: [...m.files.filter((f) => !replaced.has(f.path)), ...merged],
     updatedAt: new Date().toISOString(),
   };
+  await promote(
+    config.lakeDir,
+    merged.map((f) => f.path),
+  );
   await commitManifest(config.lakeDir, next);
   for (const p of replaced) await unlink(path.join(config.lakeDir, p)).catch(() => undefined);
   return {

@@ -4,6 +4,7 @@ import { type ConfigFile, findConfigFile, loadConfigFile } from '../config/file.
 import { CryptolambdaError, type ErrorCode, isCryptolambdaError } from '../core/errors.js';
 import { describePending } from '../core/pending.js';
 import { maskSecrets } from '../core/redact.js';
+import { LOG_FORMATS, type LogFormat, ProgressLog } from './log.js';
 import { colorEnabled, makeChalk } from './render.js';
 import { DEFAULT_WIDTH, type TableModel, toCsv, type ViewOptions } from './table.js';
 
@@ -76,6 +77,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   static override baseFlags = {
     debug: Flags.boolean({ description: 'Show stack traces and client logs.', helpGroup: 'GLOBAL' }),
+    'log-format': Flags.string({
+      description:
+        'Progress and step lines on stderr: text (timestamped) or json (pino) [env: CRYPTOLAMBDA_LOG_FORMAT].',
+      options: ['text', 'json'],
+      helpGroup: 'GLOBAL',
+    }),
     color: Flags.boolean({
       description: 'Colour on a terminal (--no-color or NO_COLOR turns it off).',
       allowNo: true,
@@ -85,7 +92,32 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       description: 'Kafka bootstrap servers, comma separated [env: CRYPTOLAMBDA_KAFKA_BROKERS].',
       helpGroup: 'GLOBAL',
     }),
-    'redis-url': Flags.string({ description: 'Redis URL [env: CRYPTOLAMBDA_REDIS_URL].', helpGroup: 'GLOBAL' }),
+    'kafka-ssl': Flags.boolean({
+      description: 'TLS to the brokers [env: CRYPTOLAMBDA_KAFKA_SSL].',
+      helpGroup: 'GLOBAL',
+      allowNo: true,
+    }),
+    'kafka-ssl-ca': Flags.string({
+      description: "PEM file of the brokers' CA [env: CRYPTOLAMBDA_KAFKA_SSL_CA].",
+      helpGroup: 'GLOBAL',
+    }),
+    'kafka-sasl-mechanism': Flags.string({
+      description: 'SASL: none, plain, scram-sha-256, scram-sha-512 [env: CRYPTOLAMBDA_KAFKA_SASL_MECHANISM].',
+      helpGroup: 'GLOBAL',
+    }),
+    'kafka-sasl-username': Flags.string({
+      description:
+        'SASL user; the password only from CRYPTOLAMBDA_KAFKA_SASL_PASSWORD [env: CRYPTOLAMBDA_KAFKA_SASL_USERNAME].',
+      helpGroup: 'GLOBAL',
+    }),
+    'redis-url': Flags.string({
+      description: 'Redis URL, redis[s]://[user:password@]host:port/db [env: CRYPTOLAMBDA_REDIS_URL].',
+      helpGroup: 'GLOBAL',
+    }),
+    'redis-tls-ca': Flags.string({
+      description: "PEM file of a rediss:// server's CA [env: CRYPTOLAMBDA_REDIS_TLS_CA].",
+      helpGroup: 'GLOBAL',
+    }),
     config: Flags.string({
       description:
         'Configuration file (default: ./cryptolambda.yaml, then $XDG_CONFIG_HOME/cryptolambda/config.yaml) [env: CRYPTOLAMBDA_CONFIG].',
@@ -112,6 +144,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected flags!: BaseFlags<T>;
   protected args!: BaseArgs<T>;
   private _config?: Config;
+  /** Progress, metrics and step lines (stderr). */
+  protected logs!: ProgressLog;
   private _file?: ConfigFile | null;
 
   public override async init(): Promise<void> {
@@ -128,6 +162,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (this.flags.debug) process.env.CRYPTOLAMBDA_DEBUG = '1';
     // --no-color is NO_COLOR for this process: chalk, the tables and the Ink ticker all read it.
     if (this.flags.color === false) process.env.NO_COLOR = '1';
+    const format = (this.flags['log-format'] ?? process.env.CRYPTOLAMBDA_LOG_FORMAT ?? 'text') as LogFormat;
+    if (!LOG_FORMATS.includes(format))
+      throw new CryptolambdaError('INVALID_CONFIG', `CRYPTOLAMBDA_LOG_FORMAT: expected text or json (got "${format}")`);
+    // With --json, stdout is one document: text progress is silent, JSON logs still go to stderr.
+    this.logs = new ProgressLog(format, process.stderr, undefined, format === 'text' && this.jsonEnabled());
+  }
+
+  /** Results (stdout) never share a line with a progress bar (stderr) on a terminal. */
+  public override log(message = '', ...args: unknown[]): void {
+    this.logs?.clearStatus();
+    super.log(message, ...args);
   }
 
   /** How human output is laid out: 80 columns unless --wide (every column, every digit). */
@@ -153,6 +198,11 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return {
       kafkaBrokers: this.flags['kafka-brokers'],
       redisUrl: this.flags['redis-url'],
+      redisTlsCa: this.flags['redis-tls-ca'],
+      kafkaSsl: this.flags['kafka-ssl'],
+      kafkaSslCa: this.flags['kafka-ssl-ca'],
+      kafkaSaslMechanism: this.flags['kafka-sasl-mechanism'],
+      kafkaSaslUsername: this.flags['kafka-sasl-username'],
       stateDir: this.flags['state-dir'],
       lakeDir: this.flags['lake-dir'],
       topicPrefix: this.flags['topic-prefix'],
@@ -211,12 +261,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   /** A warning on stderr (also with --json, where stdout must stay one document). */
   protected warnLine(msg: string): void {
-    process.stderr.write(`${makeChalk(colorEnabled(process.stderr)).yellow(`warning: ${msg}`)}\n`);
+    if (this.logs.format === 'json') this.logs.line(msg, {}, 'warn');
+    else process.stderr.write(`${makeChalk(colorEnabled(process.stderr)).yellow(`warning: ${msg}`)}\n`);
   }
 
-  /** Human progress goes to stderr so stdout stays clean for --json and pipes. */
-  protected progress(msg: string): void {
-    if (!this.jsonEnabled()) process.stderr.write(`${maskSecrets(msg)}\n`);
+  /** A progress, metrics or step line on stderr (timestamped, or JSON), so stdout stays the result. */
+  protected progress(msg: string, fields: Record<string, unknown> = {}): void {
+    this.logs.line(maskSecrets(msg), fields);
   }
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {

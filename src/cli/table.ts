@@ -19,8 +19,10 @@ export type Kind =
   | 'pnl'
   | 'qty'
   | 'price'
-  /** a count */
+  /** a count (grouped) */
   | 'int'
+  /** a number that is a name: port, pid, partition (right-aligned, not grouped) */
+  | 'id'
   /** a ratio such as a correlation, 4 decimals */
   | 'ratio'
   /** exact decimal text, trailing zeros dropped (reconcile values) */
@@ -54,7 +56,7 @@ export interface ViewOptions {
 export const DEFAULT_WIDTH = 80;
 const GAP = '  ';
 
-const RIGHT: ReadonlySet<Kind> = new Set(['usd', 'pnl', 'qty', 'price', 'int', 'ratio', 'exact']);
+const RIGHT: ReadonlySet<Kind> = new Set(['usd', 'pnl', 'qty', 'price', 'int', 'id', 'ratio', 'exact']);
 
 /** Display text of one cell. */
 export const cellText = (kind: Kind, v: Cell, wide: boolean): string => {

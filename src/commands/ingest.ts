@@ -1,7 +1,9 @@
 import { Flags } from '@oclif/core';
 import { formatIngestProgress, formatIngestSummary } from '../app/batch/format.js';
 import { type IngestRawResult, runIngestRaw } from '../app/batch/ingest-raw.js';
+import { fillIngest, jobSinkFromEnv, withJobMetrics } from '../app/metrics/job-metrics.js';
 import { BaseCommand } from '../cli/base-command.js';
+import { jobMetricsFlags, jobSinkFlags } from '../cli/metrics-flags.js';
 
 export default class Ingest extends BaseCommand<typeof Ingest> {
   static override summary = 'Land raw.prices, raw.transactions and raw.rewards in the Parquet raw zone (lake/raw).';
@@ -17,24 +19,31 @@ export default class Ingest extends BaseCommand<typeof Ingest> {
       description:
         'Offsets gone from Kafka (retention) are data loss: record them as a gap in the manifest and continue instead of exiting 10.',
     }),
+    ...jobMetricsFlags,
   };
 
   async run(): Promise<IngestRawResult> {
     const tty = process.stderr.isTTY === true;
     let last = 0;
-    const r = await runIngestRaw(this.appConfig, {
-      compact: this.flags.compact,
-      acceptGap: this.flags['accept-gap'],
-      // A terminal gets one line redrawn in place; pipes and logs get a plain line per second.
-      onProgress: (p) => {
-        if (this.jsonEnabled()) return;
-        const now = Date.now();
-        if (!tty && now - last < 1000 && p.records < p.total) return;
-        last = now;
-        process.stderr.write(tty ? `\r\x1b[K${formatIngestProgress(p, true)}` : `${formatIngestProgress(p, false)}\n`);
-      },
-    });
-    if (tty && !this.jsonEnabled()) process.stderr.write('\n');
+    const sink = jobSinkFromEnv(jobSinkFlags(this.flags));
+    const r = await withJobMetrics(
+      'ingest',
+      sink,
+      () =>
+        runIngestRaw(this.appConfig, {
+          compact: this.flags.compact,
+          acceptGap: this.flags['accept-gap'],
+          // A terminal gets one line redrawn in place; pipes and logs get a plain line per second.
+          onProgress: (p) => {
+            const now = Date.now();
+            if (!tty && now - last < 1000 && p.records < p.total) return;
+            last = now;
+            this.logs.statusLine(formatIngestProgress(p, tty));
+          },
+        }),
+      fillIngest,
+    );
+    this.logs.endStatus();
     for (const line of formatIngestSummary(r)) this.log(line);
     return r;
   }

@@ -37,7 +37,6 @@ export default class Simulate extends BaseCommand<typeof Simulate> {
   async run(): Promise<SimulateResult> {
     const f = this.flags;
     const rate = parseRate(f.rate);
-    const tty = process.stderr.isTTY === true;
     return this.untilStopped(async (signal) => {
       const r = await runSimulate(this.appConfig, {
         seed: f.seed,
@@ -55,11 +54,10 @@ export default class Simulate extends BaseCommand<typeof Simulate> {
           ),
         // A terminal gets one line rewritten in place; pipes and logs get one plain line per second.
         onProgress: (p) => {
-          if (this.jsonEnabled()) return;
-          process.stderr.write(tty ? `\r\x1b[K${formatProgress(p)}` : `${formatProgress(p)}\n`);
+          this.logs.statusLine(formatProgress(p));
         },
       });
-      if (tty && !this.jsonEnabled()) process.stderr.write('\n');
+      this.logs.endStatus();
       for (const line of formatSummary(r)) this.log(line);
       return r;
     });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CryptolambdaError } from '../core/errors.js';
 import { Decimal, USD_SCALE } from '../core/money/decimal.js';
+import { registerSecret } from '../core/redact.js';
 import { checkTiers, DEFAULT_TIERS, type TierDef } from '../core/rewards/tiers.js';
 import { tryParseDuration } from '../core/time/duration.js';
 import type { ConfigFile } from './file.js';
@@ -45,6 +46,14 @@ const ratio = z.number().positive().nullable();
 export const TierSettingSchema = z
   .object({ name: z.string().min(1), threshold: decimalText, rate: decimalText, monthlyCap: decimalText })
   .strict();
+
+/** An on/off setting as it arrives from a flag, a variable or a file. */
+const flag = z.union([
+  z.boolean(),
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+    .transform((v) => ['true', '1', 'yes'].includes(v)),
+]);
 
 export const ConfigSchema = z.object({
   /** Project state: pids, logs, Kafka and Redis data of the local stack (git-ignored). */
@@ -112,6 +121,19 @@ export const ConfigSchema = z.object({
       checkpointInterval: duration,
     })
     .strict(),
+  /** TLS to the brokers (a managed cluster's SSL or SASL_SSL listener). */
+  kafkaSsl: flag,
+  /** PEM file of the CA that signed the brokers' certificates; empty = the system's trust store. */
+  kafkaSslCa: z.string(),
+  /** SASL mechanism; `none` for an unauthenticated listener. */
+  kafkaSaslMechanism: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512'], {
+    message: 'expected none, plain, scram-sha-256 or scram-sha-512',
+  }),
+  kafkaSaslUsername: z.string(),
+  /** Secret: never printed (see SECRET_KEYS); set it through the environment, not a flag. */
+  kafkaSaslPassword: z.string(),
+  /** PEM file of the CA that signed a rediss:// server's certificate; empty = the system's trust store. */
+  redisTlsCa: z.string(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -130,7 +152,7 @@ export const tierDefOf = (t: z.infer<typeof TierSettingSchema>): TierDef => ({
 export const tiersOf = (config: Pick<Config, 'rewardTiers'>): readonly TierDef[] => config.rewardTiers.map(tierDefOf);
 
 /** Flag values (strings as oclif parses them) for the flat settings; nested ones come from the file. */
-export type ConfigInput = { [K in ConfigKey]?: string | number | undefined };
+export type ConfigInput = { [K in ConfigKey]?: string | number | boolean | undefined };
 
 const ENV: Partial<Record<ConfigKey, string>> = {
   stateDir: 'CRYPTOLAMBDA_STATE_DIR',
@@ -141,12 +163,40 @@ const ENV: Partial<Record<ConfigKey, string>> = {
   redisUrl: 'CRYPTOLAMBDA_REDIS_URL',
   topicPrefix: 'CRYPTOLAMBDA_TOPIC_PREFIX',
   clientId: 'CRYPTOLAMBDA_CLIENT_ID',
+  kafkaSsl: 'CRYPTOLAMBDA_KAFKA_SSL',
+  kafkaSslCa: 'CRYPTOLAMBDA_KAFKA_SSL_CA',
+  kafkaSaslMechanism: 'CRYPTOLAMBDA_KAFKA_SASL_MECHANISM',
+  kafkaSaslUsername: 'CRYPTOLAMBDA_KAFKA_SASL_USERNAME',
+  kafkaSaslPassword: 'CRYPTOLAMBDA_KAFKA_SASL_PASSWORD',
+  redisTlsCa: 'CRYPTOLAMBDA_REDIS_TLS_CA',
+};
+
+/** Values that are never echoed back (errors, --debug, logs): they are replaced by `***`. */
+export const SECRET_KEYS: ReadonlySet<keyof ConfigInput> = new Set(['kafkaSaslPassword']);
+
+/** A URL with its password (Redis ACL or legacy AUTH) replaced by `***`, for messages and logs. */
+export const redactUrl = (url: string): string => {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    // Not a URL: hide anything between `:` and `@` that could be a password.
+    return url.replace(/:[^:@/]*@/, ':***@');
+  }
+};
+
+const shown = (key: keyof ConfigInput, value: unknown): string => {
+  if (SECRET_KEYS.has(key)) return '"***"';
+  if (key === 'redisUrl' && typeof value === 'string') return JSON.stringify(redactUrl(value));
+  return JSON.stringify(value);
 };
 
 export const ENV_VARS: Readonly<Partial<Record<ConfigKey, string>>> = ENV;
 
 /** Settings that are directories: relative values resolve against cwd (flags, env) or the file's directory. */
-const PATH_KEYS: ReadonlySet<string> = new Set(['stateDir', 'cacheDir', 'lakeDir']);
+const PATH_KEYS: ReadonlySet<string> = new Set(['stateDir', 'cacheDir', 'lakeDir', 'kafkaSslCa', 'redisTlsCa']);
 
 export const defaultConfig = (
   cwd: string,
@@ -169,6 +219,12 @@ export const defaultConfig = (
   })),
   dq: { rowCountMinRatio: 0.9, rowCountMaxRatio: null, freshnessMaxAgeHours: 24, skip: [] },
   speed: { outOfOrderness: '5s', allowedLateness: '30s', userIdle: '2s', checkpointInterval: '500ms' },
+  kafkaSsl: false,
+  kafkaSslCa: '',
+  kafkaSaslMechanism: 'none',
+  kafkaSaslUsername: '',
+  kafkaSaslPassword: '',
+  redisTlsCa: '',
 });
 
 const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -220,7 +276,7 @@ export const resolveConfig = (
       v = defaults[key];
       source[key] = 'default';
     }
-    if (PATH_KEYS.has(key) && typeof v === 'string') v = path.resolve(base, v);
+    if (PATH_KEYS.has(key) && typeof v === 'string' && v !== '') v = path.resolve(base, v);
     if (key === 'kafkaBrokers' && typeof v === 'string')
       v = v
         .split(',')
@@ -245,7 +301,7 @@ export const resolveConfig = (
     const envName = ENV[key];
     throw new CryptolambdaError(
       'INVALID_CONFIG',
-      `${where}: ${issue.message}${value === undefined || typeof value === 'object' ? '' : ` (got ${JSON.stringify(value)})`}`,
+      `${where}: ${issue.message}${value === undefined || typeof value === 'object' ? '' : ` (got ${shown(key, value)})`}`,
       source[key] === 'file'
         ? 'fix the file, or override the setting with its flag or variable'
         : envName
@@ -253,12 +309,21 @@ export const resolveConfig = (
           : 'see `cryptolambda config show`',
     );
   }
+  const c = parsed.data;
+  if (c.kafkaSaslMechanism !== 'none' && (!c.kafkaSaslUsername || !c.kafkaSaslPassword)) {
+    throw new CryptolambdaError(
+      'INVALID_CONFIG',
+      `${source.kafkaSaslMechanism}: SASL ${c.kafkaSaslMechanism} needs a username and a password`,
+      `set ${ENV.kafkaSaslUsername} and ${ENV.kafkaSaslPassword}`,
+    );
+  }
+  if (c.kafkaSaslPassword !== '') registerSecret(c.kafkaSaslPassword);
   // The local stack's generated Redis credentials (state dir, 0600), unless the URL carries its own.
-  return { ...parsed.data, redisUrl: withStackRedisCredentials(parsed.data.redisUrl, parsed.data.stateDir) };
+  return { ...c, redisUrl: withStackRedisCredentials(c.redisUrl, c.stateDir) };
 };
 
 /** Setting names whose values are secrets (masked by `config show`). */
-const SECRET_KEY_RE = /pass(word)?|secret|token|credential|sasl|key$/i;
+const SECRET_KEY_RE = /pass(word)?|secret|token|credential|key$/i;
 
 /** A copy for display: secrets masked, URL passwords replaced. Generic over new settings. */
 export const maskSecrets = (value: unknown, key = ''): unknown => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -158,6 +158,11 @@ describe('ingest: Kafka → Parquet raw zone with an atomic manifest', () => {
     });
     await expect(crash).rejects.toThrow('injected crash');
     expect((await readManifest(t.config.lakeDir)).commit).toBe(0);
+    // The unpublished files are where a directory-listing engine (Spark, Hive) never looks.
+    const parquet = (dir: string) =>
+      existsSync(dir) ? readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.parquet')) : [];
+    expect(parquet(path.join(t.config.lakeDir, 'raw', 'prices'))).toEqual([]);
+    expect(parquet(path.join(t.config.lakeDir, 'raw', '_staging'))).toHaveLength(2);
 
     await t.send([price(3, 0)]);
     const rerun = await runIngest(t.config, { decode: jsonDecoder, onReject: async () => undefined });

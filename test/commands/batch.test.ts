@@ -45,6 +45,21 @@ describe('cryptolambda batch (built CLI)', { timeout: 60_000 }, () => {
     expect(JSON.parse(j.stdout).error.code).toBe('NO_DATA');
   });
 
+  it('batch publish without shards exits 9 and says what to run; --shard is checked', async () => {
+    const lake = emptyLake();
+    const r = await runCli(['batch', 'publish', '--date', '2025-01-01'], { CRYPTOLAMBDA_LAKE_DIR: lake });
+    expect(r).toMatchObject({
+      code: 9,
+      stderr:
+        'Error: no shard of 2025-01-01 has been built\nHint: run `cryptolambda batch --date 2025-01-01 --shard i/N` for every i, then publish\n',
+    });
+    const bad = await runCli(['batch', '--date', '2025-01-01', '--shard', '2/2'], { CRYPTOLAMBDA_LAKE_DIR: lake });
+    expect(bad).toMatchObject({
+      code: 2,
+      stderr: 'Error: --shard: expected i/N with 0 <= i < N (e.g. 0/4), got "2/2"\n',
+    });
+  });
+
   it('--allow-empty builds the date; --json returns { dates: [BatchResult] }', async () => {
     const lake = emptyLake();
     const r = await runCli(['batch', '--date', '2025-01-01', '--allow-empty', '--json'], {
@@ -69,6 +84,7 @@ describe('cryptolambda batch (built CLI)', { timeout: 60_000 }, () => {
         'rejectsByCode',
         'rows',
         'seconds',
+        'shards',
         'users',
       ].sort(),
     );
@@ -100,8 +116,8 @@ describe('cryptolambda batch (built CLI)', { timeout: 60_000 }, () => {
         .filter(Boolean)
         .map((l) => l.replace(/; [0-9.]+ s$/, '')),
     ).toEqual([
-      '2025-01-01: 0 users (0 active), 0 events, 0 rejects; fact_portfolio_daily 0, fact_reward_daily 0, fact_price_daily 0, fact_asset_correlation 0; from history, no raw data (--allow-empty); raw commit 0',
-      '2025-01-02: 0 users (0 active), 0 events, 0 rejects; fact_portfolio_daily 0, fact_reward_daily 0, fact_price_daily 0, fact_asset_correlation 0; from the previous snapshot, no raw data (--allow-empty); raw commit 0',
+      '2025-01-01: 0 users (0 active), 0 events, 0 rejects; fact_portfolio_daily 0, fact_reward_daily 0, fact_price_daily 0, fact_asset_correlation 0; from history, no raw data (--allow-empty); raw commit 0; 1 shard',
+      '2025-01-02: 0 users (0 active), 0 events, 0 rejects; fact_portfolio_daily 0, fact_reward_daily 0, fact_price_daily 0, fact_asset_correlation 0; from the previous snapshot, no raw data (--allow-empty); raw commit 0; 1 shard',
     ]);
     expect(text.stderr).toBe(
       'batch 0/2 dates (2025-01-01)\nbatch 1/2 dates\nbatch 1/2 dates (2025-01-02)\nbatch 2/2 dates\n',

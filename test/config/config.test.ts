@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../src/config/config.js';
+import { redactUrl, resolveConfig } from '../../src/config/config.js';
 import { CryptolambdaError } from '../../src/core/errors.js';
 
 const cwd = '/srv/app';
@@ -52,5 +52,59 @@ describe('resolveConfig', () => {
       expect((e as CryptolambdaError).code).toBe('INVALID_CONFIG');
       expect((e as CryptolambdaError).message).toBe(message);
     }
+  });
+});
+
+describe('secured connections', () => {
+  it('TLS and SASL come from flags or CRYPTOLAMBDA_* and default to plaintext without auth', () => {
+    const d = resolveConfig({}, {}, cwd);
+    expect([d.kafkaSsl, d.kafkaSslCa, d.kafkaSaslMechanism, d.redisTlsCa]).toEqual([false, '', 'none', '']);
+    const env = {
+      CRYPTOLAMBDA_KAFKA_SSL: 'true',
+      CRYPTOLAMBDA_KAFKA_SSL_CA: 'certs/ca.pem',
+      CRYPTOLAMBDA_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      CRYPTOLAMBDA_KAFKA_SASL_USERNAME: 'svc',
+      CRYPTOLAMBDA_KAFKA_SASL_PASSWORD: 's3cret',
+    };
+    const c = resolveConfig({}, env, cwd);
+    expect(c).toMatchObject({
+      kafkaSsl: true,
+      kafkaSslCa: '/srv/app/certs/ca.pem',
+      kafkaSaslMechanism: 'scram-sha-512',
+      kafkaSaslUsername: 'svc',
+      kafkaSaslPassword: 's3cret',
+    });
+    expect(resolveConfig({ kafkaSsl: false, kafkaSaslMechanism: 'plain' }, env, cwd)).toMatchObject({
+      kafkaSsl: false,
+      kafkaSaslMechanism: 'plain',
+    });
+  });
+
+  it('a mechanism without credentials is one INVALID_CONFIG line', () => {
+    expect(() => resolveConfig({ kafkaSaslMechanism: 'plain' }, {}, cwd)).toThrow(
+      '--kafka-sasl-mechanism: SASL plain needs a username and a password',
+    );
+    expect(() => resolveConfig({ kafkaSaslMechanism: 'gssapi' }, {}, cwd)).toThrow(
+      '--kafka-sasl-mechanism: expected none, plain, scram-sha-256 or scram-sha-512 (got "gssapi")',
+    );
+  });
+
+  it('never echoes a password back in an error', () => {
+    const bad = (): unknown => {
+      try {
+        resolveConfig({}, { CRYPTOLAMBDA_REDIS_URL: 'redis://app:hunter2@h:6379/0 x' }, cwd);
+      } catch (e) {
+        return e;
+      }
+    };
+    const err = bad() as CryptolambdaError;
+    expect(err.code).toBe('INVALID_CONFIG');
+    expect(err.message).not.toContain('hunter2');
+    expect(err.message).toContain('***');
+  });
+
+  it('redactUrl hides the password of a Redis URL and keeps the user', () => {
+    expect(redactUrl('rediss://app:hunter2@r.example:6380/1')).toBe('rediss://app:***@r.example:6380/1');
+    expect(redactUrl('redis://127.0.0.1:6379/0')).toBe('redis://127.0.0.1:6379/0');
   });
 });

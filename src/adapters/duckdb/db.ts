@@ -1,4 +1,11 @@
-import { type DuckDBConnection, DuckDBDecimalValue, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import {
+  type DuckDBConnection,
+  DuckDBDecimalValue,
+  DuckDBInstance,
+  type DuckDBValue,
+  quotedIdentifier,
+  quotedString,
+} from '@duckdb/node-api';
 import { CryptolambdaError } from '../../core/errors.js';
 import { Decimal, MAX_PRECISION } from '../../core/money/decimal.js';
 
@@ -38,10 +45,10 @@ export class Duck {
   }
 }
 
-/** Quote an SQL identifier. Only for names from code, never user input. */
-export const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;
-/** Quote a string literal (file paths in COPY/read_parquet, which DuckDB cannot bind). */
-export const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+/** Quote an SQL identifier with DuckDB's own quoting. Only for names from code, never user input. */
+export const ident = (name: string): string => quotedIdentifier(name);
+/** Quote a string literal with DuckDB's own quoting (file paths in COPY/read_parquet, which DuckDB cannot bind). */
+export const literal = (s: string): string => quotedString(s);
 
 /** Exact Decimal → DuckDB DECIMAL(38, scale) value (bigint units, no float on the way). */
 export const toDuckDecimal = (d: Decimal, scale: number = d.scale): DuckDBDecimalValue => {

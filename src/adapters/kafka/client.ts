@@ -1,4 +1,6 @@
-import { type Admin, Kafka, type KafkaConfig, type logCreator, logLevel } from 'kafkajs';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { type Admin, Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } from 'kafkajs';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { maskSecrets } from '../../core/redact.js';
@@ -10,9 +12,9 @@ import { ALL_TOPICS, TOPICS, type TopicSpec } from '../../core/topics.js';
  */
 const stderrLogCreator: logCreator = () => (entry) => {
   const { message, ...rest } = entry.log;
-  process.stderr.write(
-    `${maskSecrets(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${JSON.stringify(rest)}`)}\n`,
-  );
+  // A log entry may carry connection options (sasl, ssl): never print a credential or a key.
+  const safe = JSON.stringify(rest, (k, v) => (/password|sasl|^key$|passphrase/i.test(k) ? '***' : v));
+  process.stderr.write(`${maskSecrets(`kafkajs ${entry.label} [${entry.namespace}] ${message} ${safe}`)}\n`);
 };
 
 export interface KafkaClientOptions {
@@ -21,8 +23,38 @@ export interface KafkaClientOptions {
   readonly clientIdSuffix?: string;
 }
 
+/** The CA file is read when the client is built, so a missing file is one INVALID_CONFIG line. */
+const readPem = (file: string, setting: string): string => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CryptolambdaError('INVALID_CONFIG', `${setting}: cannot read ${file}`, 'point it at a PEM file', {
+      cause: err,
+    });
+  }
+};
+
+/** TLS and SASL as kafkajs takes them; plaintext and no auth when nothing is configured. */
+export const kafkaSecurity = (config: Config): Pick<KafkaConfig, 'ssl' | 'sasl'> => {
+  const out: Pick<KafkaConfig, 'ssl' | 'sasl'> = {};
+  if (config.kafkaSsl || config.kafkaSslCa) {
+    const tls: ConnectionOptions = {};
+    if (config.kafkaSslCa) tls.ca = [readPem(config.kafkaSslCa, 'CRYPTOLAMBDA_KAFKA_SSL_CA')];
+    out.ssl = config.kafkaSslCa ? tls : true;
+  }
+  if (config.kafkaSaslMechanism !== 'none') {
+    out.sasl = {
+      mechanism: config.kafkaSaslMechanism,
+      username: config.kafkaSaslUsername,
+      password: config.kafkaSaslPassword,
+    } as SASLOptions;
+  }
+  return out;
+};
+
 export const createKafka = (config: Config, opts: KafkaClientOptions = {}): Kafka => {
   const kc: KafkaConfig = {
+    ...kafkaSecurity(config),
     clientId: opts.clientIdSuffix ? `${config.clientId}-${opts.clientIdSuffix}` : config.clientId,
     brokers: [...config.kafkaBrokers],
     logLevel: process.env.CRYPTOLAMBDA_DEBUG ? logLevel.INFO : logLevel.NOTHING,
@@ -58,6 +90,14 @@ export const toBrokerError = (err: unknown, config: Config): unknown => {
   let e: unknown = err;
   for (let depth = 0; depth < 4 && e; depth++) {
     const name = (e as { name?: string }).name;
+    if (name === 'KafkaJSSASLAuthenticationError') {
+      return new CryptolambdaError(
+        'BROKER_UNREACHABLE',
+        `Kafka at ${config.kafkaBrokers.join(',')} refused SASL ${config.kafkaSaslMechanism} for user ${JSON.stringify(config.kafkaSaslUsername)}`,
+        'check CRYPTOLAMBDA_KAFKA_SASL_USERNAME / _PASSWORD / _MECHANISM',
+        { cause: err },
+      );
+    }
     if (name && CONNECTION_ERRORS.has(name)) {
       return new CryptolambdaError(
         'BROKER_UNREACHABLE',

@@ -15,6 +15,8 @@ export interface RawTable<E extends DomainEvent> {
   readonly name: 'prices' | 'transactions' | 'rewards';
   /** DuckDB column definitions, in order. Amounts are exact DECIMAL(38, s), never DOUBLE. */
   readonly columns: readonly (readonly [string, string])[];
+  /** Derived UTC timestamps, [name, epoch-ms column], computed when a file is written. */
+  readonly timestamps: readonly (readonly [string, string])[];
   readonly orderBy: string;
   append(a: RowSink, e: E, l: Lineage): void;
 }
@@ -29,6 +31,7 @@ export const PRICES_TABLE: RawTable<PriceEvent> = {
   name: 'prices',
   // The column contract lives in core (docs and Hive DDL are generated from it); append() follows it.
   columns: RAW_PRICES.columns,
+  timestamps: RAW_PRICES.timestamps,
   orderBy: RAW_PRICES.orderBy,
   append(a, e, l) {
     a.appendVarchar(e.eventId);
@@ -47,6 +50,7 @@ export const TRANSACTIONS_TABLE: RawTable<TransactionEvent> = {
   name: 'transactions',
   // The column contract lives in core (docs and Hive DDL are generated from it); append() follows it.
   columns: RAW_TRANSACTIONS.columns,
+  timestamps: RAW_TRANSACTIONS.timestamps,
   orderBy: RAW_TRANSACTIONS.orderBy,
   append(a, e, l) {
     a.appendVarchar(e.eventId);
@@ -67,6 +71,7 @@ export const REWARDS_TABLE: RawTable<RewardEvent> = {
   name: 'rewards',
   // The column contract lives in core (docs and Hive DDL are generated from it); append() follows it.
   columns: RAW_REWARDS.columns,
+  timestamps: RAW_REWARDS.timestamps,
   orderBy: RAW_REWARDS.orderBy,
   append(a, e, l) {
     a.appendVarchar(e.eventId);

@@ -4,7 +4,18 @@ import path from 'node:path';
 import type { DomainEvent } from '../../core/events/types.js';
 import { type Duck, ident, literal } from '../duckdb/db.js';
 import type { Lineage, RawTable } from './raw-tables.js';
+import { utcTimestampSql } from './staging.js';
 import { ChunkAppender } from './warehouse-rows.js';
+
+/**
+ * The stored columns of a raw table plus its derived UTC timestamps, in the contract's order, from
+ * `source` (a table or `read_parquet(…)`): the one SELECT every raw file is written with.
+ */
+export const rawFileSelect = (table: RawTable<DomainEvent>, source: string): string =>
+  `SELECT ${[
+    ...table.columns.map(([n]) => ident(n)),
+    ...table.timestamps.map(([n, from]) => `${utcTimestampSql(from)} AS ${ident(n)}`),
+  ].join(', ')} FROM ${source}`;
 
 /**
  * Write one raw-zone Parquet file (zstd, rows sorted by the table's key) through DuckDB's own
@@ -28,7 +39,7 @@ export const writeRawFile = async <E extends DomainEvent>(
     await mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.tmp`;
     await duck.run(
-      `COPY (SELECT * FROM ${ident(tmpTable)} ORDER BY ${table.orderBy}) TO ${literal(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (${rawFileSelect(table, ident(tmpTable))} ORDER BY ${table.orderBy}) TO ${literal(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
     );
     await rename(tmp, file);
     return { bytes: (await stat(file)).size };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ReconRow } from '../../core/serving/reconcile.js';
 import { columnsDdl, FACT_RECONCILIATION } from '../../core/warehouse/schema.js';
@@ -58,4 +58,39 @@ export const writeReconciliation = async (
     duck.close();
   }
   return { path: file, rows: rows.length, bytes: (await stat(file)).size };
+};
+
+/**
+ * The report `reconcile --json` printed for the date, stored next to its rows so `serve` answers
+ * `/v1/reconcile/{date}` with exactly that result without re-running the comparison.
+ */
+export const reconciliationReportFile = (lakeDir: string, date: string): string =>
+  path.join(path.dirname(reconciliationFile(lakeDir, date)), 'report.json');
+
+export const writeReconciliationReport = async (lakeDir: string, date: string, report: unknown): Promise<void> => {
+  const file = reconciliationReportFile(lakeDir, date);
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`;
+  await writeFile(tmp, `${JSON.stringify(report)}\n`);
+  await rename(tmp, file);
+};
+
+/** The stored report of the date, or null when `reconcile` never ran for it. */
+export const readReconciliationReport = async <T>(lakeDir: string, date: string): Promise<T | null> => {
+  try {
+    return JSON.parse(await readFile(reconciliationReportFile(lakeDir, date), 'utf8')) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+};
+
+/** Dates with a stored report, ascending. */
+export const reconciledDates = async (lakeDir: string): Promise<string[]> => {
+  const dir = path.dirname(path.dirname(reconciliationFile(lakeDir, '2000-01-01')));
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names
+    .filter((n) => /^dt=\d{4}-\d{2}-\d{2}$/.test(n))
+    .map((n) => n.slice(3))
+    .sort();
 };

@@ -14,7 +14,7 @@ import {
 } from '@duckdb/node-api';
 import { CryptolambdaError } from '../../core/errors.js';
 import { Decimal } from '../../core/money/decimal.js';
-import { columnsDdl, type TableDef } from '../../core/warehouse/schema.js';
+import { type ColumnDef, columnsDdl, storedColumns, type TableDef } from '../../core/warehouse/schema.js';
 import { type Duck, ident, toDuckDecimal } from '../duckdb/db.js';
 
 /**
@@ -66,6 +66,8 @@ const columnFor = (table: string, column: string, type: string): Column => {
 /** A staging table shaped like `def`, filled row by row, flushed to DuckDB a chunk at a time. */
 export class Staging {
   private readonly columns: Column[];
+  private readonly names: ReadonlySet<string>;
+  private readonly stored: readonly ColumnDef[];
   private buffer: DuckDBValue[][];
   private buffered = 0;
   rows = 0;
@@ -75,7 +77,10 @@ export class Staging {
     readonly name: string,
     private readonly appender: DuckDBAppender,
   ) {
-    this.columns = def.columns.map((c) => columnFor(def.name, c.name, c.type));
+    this.stored = storedColumns(def);
+    this.columns = this.stored.map((c) => columnFor(def.name, c.name, c.type));
+    // Derived columns (timestamps computed at write time) are not the batch's to fill.
+    this.names = new Set(this.stored.map((c) => c.name));
     this.buffer = this.columns.map(() => []);
   }
 
@@ -84,9 +89,17 @@ export class Staging {
     return new Staging(def, name, await duck.conn.createAppender(name));
   }
 
+  /** A row by column name (the names of core/warehouse/schema.ts); a missing name is NULL. */
+  appendRow(row: Readonly<Record<string, CellValue>>): void {
+    const names = Object.keys(row);
+    if (names.length > this.stored.length || names.some((n) => !this.names.has(n)))
+      throw new CryptolambdaError('INTERNAL', `${this.def.name}: unknown column in ${names.join(', ')}`);
+    this.append(this.stored.map((c) => row[c.name]));
+  }
+
   /** Values in the table's column order; null/undefined only for nullable columns. */
   append(values: readonly CellValue[]): void {
-    const cols = this.def.columns;
+    const cols = this.stored;
     for (let i = 0; i < cols.length; i++) {
       const v = values[i];
       if (v === null || v === undefined) {

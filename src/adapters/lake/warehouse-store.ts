@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { WAREHOUSE_TABLES } from '../../core/warehouse/schema.js';
 import { type Duck, ident, literal } from '../duckdb/db.js';
 import { LedgerSchema, parseLakeFile } from './lake-schemas.js';
 import { removeUnlisted, writeFileAtomic } from './manifest.js';
+import { promote, STAGING, stagedPath, utcTimestampSql } from './staging.js';
 
 /** One published warehouse file: table `table`, partition dt=`date`. */
 export interface WarehouseFile {
@@ -65,13 +67,18 @@ export const writeTableFile = async (
     ...(date ? [`dt=${date}`] : []),
     `part-${Date.now()}-${randomUUID().slice(0, 8)}.parquet`,
   );
-  const file = path.join(lakeDir, rel);
+  // Staged under warehouse/_staging/ until publish() moves it into place with the ledger commit.
+  const file = stagedPath(lakeDir, rel);
   await mkdir(path.dirname(file), { recursive: true });
   // ROW_GROUP_SIZE keeps groups small enough that a point lookup on the sort key (user id) reads
   // one group instead of the file: the min/max statistics prune the rest. Tables with wide rows
   // (snapshot_user_state's JSON) use smaller groups, since a lookup decompresses its whole group.
+  const def = WAREHOUSE_TABLES.find((t) => t.name === table);
+  const select = def
+    ? def.columns.map((c) => (c.derivedFrom ? `${utcTimestampSql(c.derivedFrom)} AS ${ident(c.name)}` : ident(c.name)))
+    : ['*'];
   await duck.run(
-    `COPY (SELECT * FROM (${sql}) ORDER BY ${orderBy}) TO ${literal(`${file}.tmp`)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${Math.trunc(rowGroupSize)})`,
+    `COPY (SELECT ${select.join(', ')} FROM (${sql}) ORDER BY ${orderBy}) TO ${literal(`${file}.tmp`)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${Math.trunc(rowGroupSize)})`,
   );
   await rename(`${file}.tmp`, file);
   const [{ n }] = (await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM read_parquet(${literal(file)})`)) as [
@@ -104,6 +111,10 @@ export const publish = async (
     dims[d.table] = d;
   }
   const next: WarehouseLedger = { version: 1, builds, dims };
+  await promote(
+    lakeDir,
+    [...(update.build?.files ?? []), ...(update.dims ?? [])].map((f) => f.path),
+  );
   await writeFileAtomic(ledgerPath(lakeDir), `${JSON.stringify(next, null, 1)}\n`);
   for (const p of obsolete) await unlink(path.join(lakeDir, p)).catch(() => undefined);
   return next;
@@ -119,10 +130,22 @@ export const tableFiles = (ledger: WarehouseLedger, lakeDir: string, table: stri
     .map((f) => path.join(lakeDir, f.path));
 };
 
-/** A view per table over exactly its published files (empty tables get no view). */
-export const createViews = async (duck: Duck, ledger: WarehouseLedger, lakeDir: string, tables: readonly string[]) => {
+/**
+ * A view per table over exactly its published files (empty tables get no view). With `relative`,
+ * the views name files relative to the lake (`warehouse/<table>/dt=…/part-….parquet`), so a catalog
+ * file stays valid when the lake is moved or mounted elsewhere: DuckDB resolves relative paths
+ * against the working directory or `file_search_path`, set here to bind the views.
+ */
+export const createViews = async (
+  duck: Duck,
+  ledger: WarehouseLedger,
+  lakeDir: string,
+  tables: readonly string[],
+  opts: { relative?: boolean } = {},
+) => {
+  if (opts.relative) await duck.run(`SET file_search_path = ${literal(lakeDir)}`);
   for (const t of tables) {
-    const files = tableFiles(ledger, lakeDir, t);
+    const files = tableFiles(ledger, lakeDir, t).map((f) => (opts.relative ? path.relative(lakeDir, f) : f));
     if (files.length === 0) continue;
     await duck.run(
       `CREATE OR REPLACE VIEW ${ident(t)} AS SELECT * FROM read_parquet([${files.map(literal).join(', ')}], union_by_name = true)`,
@@ -142,12 +165,17 @@ export const removeWarehouseOrphans = async (
   tables: readonly string[],
   minAgeMs: number,
   now: number = Date.now(),
+  /** Files referenced outside the ledger (shards built but not yet published). */
+  alsoListed: readonly { path: string }[] = [],
 ): Promise<number> => {
   const listed = new Set([
     ...Object.values(ledger.builds).flatMap((b) => b.files.map((f) => path.join(lakeDir, f.path))),
     ...Object.values(ledger.dims).map((f) => path.join(lakeDir, f.path)),
+    ...alsoListed.map((f) => path.join(lakeDir, f.path)),
   ]);
   let removed = 0;
   for (const t of tables) removed += await removeUnlisted(path.join(warehouseDir(lakeDir), t), listed, minAgeMs, now);
+  // Staged files are never listed: those older than the margin belong to a build that died.
+  removed += await removeUnlisted(path.join(warehouseDir(lakeDir), STAGING), new Set(), minAgeMs, now);
   return removed;
 };

@@ -86,7 +86,7 @@ log.retention.check.interval.ms=300000
 `;
 };
 
-const javaArgs = (libs: string, logDir: string): string[] => [
+export const javaArgs = (libs: string, logDir: string): string[] => [
   '-Xms256m',
   '-Xmx1g',
   '-XX:+UseG1GC',

@@ -1,3 +1,4 @@
+import type { ShardBuild } from '../../adapters/lake/shard-store.js';
 import type { IngestProgress } from '../ingest.js';
 import type { IngestRawResult } from './ingest-raw.js';
 import type { BatchResult } from './run-batch.js';
@@ -45,7 +46,12 @@ export const formatBatchSummary = (r: BatchResult): string => {
     .map((t) => `${t} ${n(r.rows[t] ?? 0)}`)
     .join(', ');
   const how = r.fromHistory ? 'from history' : 'from the previous snapshot';
-  return `${r.date}: ${n(r.users)} users (${n(r.activeUsers)} active), ${n(r.events)} events, ${n(r.rejects)} rejects; ${facts}; ${how}${r.empty ? ', no raw data (--allow-empty)' : ''}; raw commit ${r.rawCommit}; ${r.seconds.toFixed(1)} s`;
+  return `${r.date}: ${n(r.users)} users (${n(r.activeUsers)} active), ${n(r.events)} events, ${n(r.rejects)} rejects; ${facts}; ${how}${r.empty ? ', no raw data (--allow-empty)' : ''}; raw commit ${r.rawCommit}; ${n(r.shards)} shard${r.shards === 1 ? '' : 's'}; ${r.seconds.toFixed(1)} s`;
+};
+
+export const formatShardSummary = (b: ShardBuild): string => {
+  const rows = b.files.map((f) => `${f.table} ${n(f.rows)}`).join(', ');
+  return `${b.date} shard ${b.shard.index}/${b.shard.of}: ${n(b.stats.users)} users (${n(b.stats.activeUsers)} active), ${n(b.stats.events)} events; ${rows}; raw commit ${b.rawCommit}; not published (run \`batch publish --date ${b.date}\` once every shard is built)`;
 };
 
 export const formatBackfillProgress = (done: number, total: number, date: string, tty: boolean): string =>

@@ -12,6 +12,8 @@ import { type BackfillProgress, type BackfillResult, type PipelineEvent, Pipelin
 /** What `pipeline run` needs besides the connection config. */
 export interface PipelineRunOptions extends Omit<DailyOptions, 'checks'> {
   readonly force?: Force;
+  /** `pipeline step`: run this one step (see RunDateOptions.only). */
+  readonly only?: string;
   /** `HH:MM` UTC on the day the run starts. */
   readonly deadline?: string;
   readonly signal?: AbortSignal;
@@ -46,6 +48,7 @@ const runnerFor = (config: Config, o: PipelineRunOptions): PipelineRunner => {
 
 const runDateOptions = (o: PipelineRunOptions) => ({
   ...(o.force !== undefined ? { force: o.force } : {}),
+  ...(o.only !== undefined ? { only: o.only } : {}),
   ...(o.signal ? { signal: o.signal } : {}),
   ...(o.deadline ? { deadline: deadlineOn(o.deadline, new Date()) } : {}),
 });

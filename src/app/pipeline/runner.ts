@@ -55,6 +55,12 @@ export interface RunDateOptions {
   readonly signal?: AbortSignal;
   /** Absolute deadline; see `deadlineOn` for `--deadline HH:MM`. */
   readonly deadline?: Date;
+  /**
+   * Run this one step only (`pipeline step`, one task of an external orchestrator's DAG): its
+   * dependencies must have succeeded in the ledger, otherwise it is recorded 'blocked' and the run
+   * fails; a step that already succeeded is skipped unless forced.
+   */
+  readonly only?: string;
 }
 
 export interface BackfillProgress {
@@ -133,6 +139,7 @@ export class PipelineRunner {
    */
   async backfill(from: string, to: string, o: BackfillOptions = {}): Promise<BackfillResult> {
     const dates = dateRange(from, to);
+    if (dates.length === 0) throw new CryptolambdaError('INVALID_ARGUMENT', `backfill range is empty: ${from} > ${to}`);
     const lock = await acquireLock(pipelineLockPath(this.opts.stateDir), `backfill ${from}..${to}`);
     const runs: RunRecord[] = [];
     try {
@@ -208,7 +215,18 @@ export class PipelineRunner {
 
   private async runLocked(date: string, o: RunDateOptions): Promise<RunRecord> {
     const previous = await this.recover(date);
-    const plan = planRun(this.opts.steps, effectiveStatuses(previous), o.force ?? false);
+    const before = effectiveStatuses(previous);
+    let plan = planRun(this.opts.steps, before, o.force ?? false);
+    if (o.only !== undefined) {
+      if (!plan.some((p) => p.name === o.only)) {
+        throw new CryptolambdaError(
+          'INVALID_ARGUMENT',
+          `unknown step ${JSON.stringify(o.only)}`,
+          `one of ${plan.map((p) => p.name).join(', ')}`,
+        );
+      }
+      plan = plan.filter((p) => p.name === o.only);
+    }
     const defs = new Map(this.opts.steps.map((s) => [s.name, s]));
     const signal = o.signal ?? new AbortController().signal;
     const pidStart = processStartTicks(process.pid);
@@ -260,7 +278,8 @@ export class PipelineRunner {
       }
     }
 
-    const current = new Map<string, StepStatus>();
+    // A single step sees its dependencies as the ledger left them; a whole run starts from nothing.
+    const current = new Map<string, StepStatus>(o.only !== undefined ? before : []);
     let interrupted = false;
     try {
       for (const p of plan) {
@@ -293,7 +312,9 @@ export class PipelineRunner {
     } finally {
       if (timer) clearTimeout(timer);
     }
-    const failed = records.some((s) => s.status === 'failed');
+    // 'blocked' fails the run too: in a whole run it only follows a failure, but a single step
+    // whose dependency has not succeeded yet must not report success.
+    const failed = records.some((s) => s.status === 'failed' || s.status === 'blocked');
     const missed = o.deadline !== undefined && this.now().getTime() > o.deadline.getTime();
     await save({
       status: interrupted ? 'interrupted' : failed ? 'failed' : 'succeeded',

@@ -58,4 +58,9 @@ export const formatSummary = (r: ProducePricesResult): string[] => [
   `${n(r.produced)} price events from ${r.source} → ${r.topic} (${r.symbols.join(', ') || 'no symbols'})`,
   `${n(r.acked)} records acknowledged, ${n(r.deadLettered)} dead-lettered → ${r.deadLetterTopic}, ${n(r.ignored)} ignored, ${n(r.duplicates)} duplicates, ${n(r.dropped)} dropped`,
   `${(r.durationMs / 1000).toFixed(1)} s, ${n(r.eventsPerSec)} events/s, stopped by ${r.stoppedBy}`,
+  ...r.files.map(
+    (f) => `  ${f.file} (${f.symbol}): ${f.checksum === 'not-an-archive' ? 'plain CSV' : `checksum ${f.checksum}`}`,
+  ),
+  ...(r.rejections.length ? ['dead-lettered by reason:'] : []),
+  ...r.rejections.map((x) => `${n(x.count).padStart(10)}  ${x.reason}`),
 ];

@@ -1,18 +1,17 @@
-import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { encodePrice } from '../../adapters/avro/codec.js';
 import { BinanceTradeStream, type BinanceWsOptions, type LifecycleEvent } from '../../adapters/binance/ws-client.js';
-import { readLines } from '../../adapters/files/lines.js';
+import type { ChecksumState } from '../../adapters/files/binance-archive.js';
 import { ensureTopics, withAdmin } from '../../adapters/kafka/client.js';
 import { BatchingProducer, type BatchingProducerOptions } from '../../adapters/kafka/producer.js';
 import type { Config } from '../../config/config.js';
-import { CryptolambdaError } from '../../core/errors.js';
 import type { PriceEvent } from '../../core/events/types.js';
 import { parseBinanceFrame } from '../../core/sources/binance.js';
-import { csvFileInfo, paceDelayMs, parseBinanceCsvLine } from '../../core/sources/binance-csv.js';
+import { reasonClass } from '../../core/sources/binance-csv.js';
 import { SyntheticPrices } from '../../core/sources/synthetic.js';
 import { TOPICS, topicName } from '../../core/topics.js';
 import { DeadLetterSink } from './dead-letter.js';
+import { prepareReplay, type ReplayFile, replaySource } from './replay.js';
 
 /**
  * `produce prices`: one of three price sources → Avro PriceEvents on raw.prices (key = symbol),
@@ -98,6 +97,12 @@ export interface ProducePricesResult {
   readonly durationMs: number;
   readonly eventsPerSec: number;
   readonly stoppedBy: StopReason;
+  /** Dead-lettered input grouped by what was wrong (values stripped), most frequent first. */
+  readonly rejections: { readonly reason: string; readonly count: number }[];
+  /** replay: each input and whether its .CHECKSUM was verified. */
+  readonly files: { readonly file: string; readonly symbol: string; readonly checksum: ChecksumState }[];
+  /** Set when nothing was produced: why (each WebSocket connect error, the replay's first reason). */
+  readonly nothingProduced?: { readonly why: string; readonly hint?: string };
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
@@ -132,54 +137,6 @@ export async function* syntheticSource(
   }
 }
 
-/** Binance public-data CSV files, in order, paced by event time / speed (0 = unpaced). */
-export async function* replaySource(
-  files: readonly string[],
-  opts: { symbols: readonly string[]; speed: number; signal: AbortSignal; now?: () => number },
-): AsyncGenerator<SourceItem> {
-  const now = opts.now ?? Date.now;
-  let first: number | undefined;
-  let startedAt = 0;
-  for (const file of files) {
-    const info = csvFileInfo(file);
-    let symbol = info?.symbol;
-    if (!symbol) {
-      if (opts.symbols.length !== 1) {
-        throw new CryptolambdaError(
-          'INVALID_ARGUMENT',
-          `cannot tell the symbol of ${file}`,
-          'name it like Binance does (BTCUSDT-trades-2025-01-01.csv) or pass exactly one --symbols',
-        );
-      }
-      symbol = opts.symbols[0]!;
-    }
-    const base = path.basename(file);
-    let lineNo = 0;
-    for await (const line of readLines(file)) {
-      if (opts.signal.aborted) return;
-      lineNo++;
-      const row = parseBinanceCsvLine(line, {
-        symbol,
-        ...(info?.kind ? { kind: info.kind } : {}),
-        firstLine: lineNo === 1,
-      });
-      if (row.kind === 'skip') continue;
-      if (row.kind === 'bad') {
-        yield { kind: 'reject', reason: row.reason, payload: line, key: `${base}:${lineNo}` };
-        continue;
-      }
-      if (first === undefined) {
-        first = row.event.eventTime;
-        startedAt = now();
-      }
-      const wait = paceDelayMs(opts.speed, first, row.event.eventTime, startedAt, now());
-      if (wait > 0) await sleep(wait, opts.signal);
-      if (opts.signal.aborted) return;
-      yield { kind: 'event', event: row.event };
-    }
-  }
-}
-
 /**
  * Live Binance trades. Trade ids are increasing per symbol, so anything at or below the last id
  * forwarded (an overlapping planned reconnect, a server replay after reconnect) is a duplicate.
@@ -207,18 +164,9 @@ export async function* binanceSource(stream: BinanceTradeStream): AsyncGenerator
 
 export const runProducePrices = async (config: Config, opts: ProducePricesOptions): Promise<ProducePricesResult> => {
   const topic = topicName(config.topicPrefix, 'prices');
-  if (opts.source === 'replay' && !opts.files?.length) {
-    throw new CryptolambdaError(
-      'INVALID_ARGUMENT',
-      'replay needs --file',
-      'pass one or more Binance public-data CSV files',
-    );
-  }
-  for (const f of opts.source === 'replay' ? (opts.files ?? []) : []) {
-    await access(f).catch(() => {
-      throw new CryptolambdaError('NOT_FOUND', `cannot read ${f}`, 'unzip the data.binance.vision archive first');
-    });
-  }
+  // Replay inputs are checked (exist, symbol, not klines, checksum) before anything is produced.
+  const replayFiles: readonly ReplayFile[] =
+    opts.source === 'replay' ? await prepareReplay(opts.files ?? [], opts.symbols) : [];
   await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix, [TOPICS.prices, TOPICS.deadLetter]));
   const producer = await BatchingProducer.connect(config, opts.producer);
   const dlq = new DeadLetterSink(producer, config);
@@ -236,6 +184,10 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
 
   let stream: BinanceTradeStream | undefined;
   let items: AsyncGenerator<SourceItem>;
+  // Why nothing came, if nothing comes: the WebSocket's connect errors, per attempt.
+  const wsErrors: string[] = [];
+  let wsErrorCount = 0;
+  let wsOpened = 0;
   if (opts.source === 'synthetic') {
     const gen = new SyntheticPrices({
       seed: opts.seed ?? 1n,
@@ -245,13 +197,19 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
     });
     items = syntheticSource(gen, opts.rate ?? 0, stop.signal);
   } else if (opts.source === 'replay') {
-    items = replaySource(opts.files ?? [], { symbols: opts.symbols, speed: opts.speed ?? 1, signal: stop.signal });
+    items = replaySource(replayFiles, { speed: opts.speed ?? 1, signal: stop.signal });
   } else {
     const s = new BinanceTradeStream({
       ...opts.ws,
       symbols: opts.symbols,
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
-      ...(opts.onLifecycle ? { onLifecycle: opts.onLifecycle } : {}),
+      onLifecycle: (e) => {
+        if (e.type === 'error') {
+          wsErrorCount++;
+          if (wsErrors.length < 5) wsErrors.push(`attempt ${wsErrorCount}: ${e.message}`);
+        } else if (e.type === 'open') wsOpened++;
+        opts.onLifecycle?.(e);
+      },
     });
     stream = s;
     stop.signal.addEventListener('abort', () => s.stop(), { once: true });
@@ -269,6 +227,7 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
     }
   };
   let produced = 0;
+  const rejected = new Map<string, number>();
   let ignored = 0;
   let duplicates = 0;
   let firstEventTime: number | null = null;
@@ -297,6 +256,7 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
   const timer = opts.durationMs === undefined ? undefined : setTimeout(() => halt('duration'), opts.durationMs);
 
   let failure: unknown;
+  let firstReject: string | undefined;
   try {
     if (opts.count !== undefined && opts.count <= 0) halt('count');
     for await (const item of items) {
@@ -314,6 +274,9 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
           break;
         }
       } else if (item.kind === 'reject') {
+        const why = reasonClass(item.reason);
+        rejected.set(why, (rejected.get(why) ?? 0) + 1);
+        firstReject ??= item.reason;
         await dlq.send({
           source: opts.source,
           reason: item.reason,
@@ -341,6 +304,27 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
     failure ??= err;
   }
   if (failure) throw failure;
+  // A producer that produced nothing did not do its job: the command says why instead of exiting 0.
+  let nothingProduced: { why: string; hint?: string } | undefined;
+  if (produced === 0 && !(opts.count !== undefined && opts.count <= 0)) {
+    const why =
+      opts.source === 'binance'
+        ? wsErrorCount > 0 && wsOpened === 0
+          ? `could not connect to ${opts.endpoint ?? 'the Binance WebSocket'} (${wsErrorCount} failed attempt(s): ${wsErrors.join('; ')}${wsErrorCount > wsErrors.length ? '; …' : ''})`
+          : `connected ${wsOpened} time(s) but received no trade for ${opts.symbols.join(', ')}${wsErrorCount > 0 ? ` (errors: ${wsErrors.join('; ')})` : ''}`
+        : opts.source === 'replay'
+          ? dlq.stats.total > 0
+            ? `no valid trade in ${(opts.files ?? []).join(', ')}: ${dlq.stats.total} line(s) dead-lettered (first: ${firstReject ?? '?'})`
+            : `no trade rows in ${(opts.files ?? []).join(', ')} (empty, or not a Binance trades/aggTrades CSV)`
+          : `the synthetic source stopped (${stoppedBy}) before its first tick`;
+    const hint =
+      opts.source === 'binance'
+        ? 'check the network/proxy and --endpoint, or replay a file with --source replay'
+        : opts.source === 'replay'
+          ? 'see the reasons with `cryptolambda topics tail dlq`; replay takes data.binance.vision archives'
+          : undefined;
+    nothingProduced = hint === undefined ? { why } : { why, hint };
+  }
 
   const durationMs = Math.round(performance.now() - t0);
   return {
@@ -360,6 +344,9 @@ export const runProducePrices = async (config: Config, opts: ProducePricesOption
     lastEventTime,
     durationMs,
     eventsPerSec: Math.round((produced * 1000) / Math.max(1, durationMs)),
+    ...(nothingProduced === undefined ? {} : { nothingProduced }),
     stoppedBy,
+    rejections: [...rejected].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
+    files: replayFiles.map((f) => ({ file: path.basename(f.file), symbol: f.symbol, checksum: f.checksum })),
   };
 };

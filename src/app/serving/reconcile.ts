@@ -1,4 +1,10 @@
-import { reconciliationFile, writeReconciliation } from '../../adapters/lake/reconciliation-writer.js';
+import {
+  readReconciliationReport,
+  reconciledDates,
+  reconciliationFile,
+  writeReconciliation,
+  writeReconciliationReport,
+} from '../../adapters/lake/reconciliation-writer.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { parseDate } from '../../core/serving/input.js';
 import { type ReconResult, type ReconRow, reconcileDay } from '../../core/serving/reconcile.js';
@@ -52,7 +58,7 @@ export const reconcile = async (ctx: ServingContext, rawDate: string): Promise<R
   const gaps = await readRecordedGaps(ctx.warehouse.lakeDir, ctx.speed);
   warnings.push(...gapWarnings(gaps));
   const written = await writeReconciliation(ctx.warehouse.lakeDir, date, result.rows);
-  return {
+  const report: ReconcileReport = {
     date,
     summary: result.summary,
     findings: result.rows.filter((r) => r.status !== 'match'),
@@ -61,6 +67,22 @@ export const reconcile = async (ctx: ServingContext, rawDate: string): Promise<R
     warnings,
     gaps,
   };
+  await writeReconciliationReport(ctx.warehouse.lakeDir, date, report);
+  return report;
+};
+
+/** The report the last `reconcile --date D` produced (its exact --json), as `serve` returns it. */
+export const storedReconcile = async (ctx: ServingContext, rawDate: string): Promise<ReconcileReport> => {
+  const date = parseDate(rawDate, 'date');
+  const r = await readReconciliationReport<ReconcileReport>(ctx.warehouse.lakeDir, date);
+  if (r === null) {
+    throw new CryptolambdaError(
+      'NOT_FOUND',
+      `no reconcile report for ${date}`,
+      `run \`cryptolambda reconcile --date ${date}\` (reconciled: ${(await reconciledDates(ctx.warehouse.lakeDir)).join(', ') || 'none'})`,
+    );
+  }
+  return r;
 };
 
 export { reconciliationFile };

@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
 import { ensureTopics, withAdmin } from '../../adapters/kafka/client.js';
+import type { Registry } from '../../adapters/metrics/prometheus.js';
 import { connectRedis } from '../../adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { NO_WATERMARK } from '../../core/ohlcv/watermark.js';
+import { bindStreamMetrics } from './metrics.js';
 import { StreamRuntime } from './runtime.js';
 import { DEFAULT_SPEED_OPTIONS, SpeedHandler, type SpeedOptions } from './speed-handler.js';
 
@@ -20,6 +22,8 @@ export interface StreamRunOptions {
   readonly workerId?: string;
   /** Kafka group session timeout (ms): how soon a dead worker's partitions move to the others. */
   readonly sessionTimeoutMs?: number;
+  /** Register the worker's Prometheus metrics here (scraped by `stream --metrics-port`). */
+  readonly metrics?: Registry;
   /** Record offsets gone from Kafka as a gap and continue, instead of stopping with DATA_GAP. */
   readonly acceptGap?: boolean;
 }
@@ -92,6 +96,8 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
 export const runStream = async (config: Config, opts: StreamRunOptions = {}): Promise<StreamSummary> => {
   await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
   const handler = new SpeedHandler(config, { ...DEFAULT_SPEED_OPTIONS, ...opts.speed });
+  let rtRef: StreamRuntime | undefined;
+  const bound = opts.metrics ? bindStreamMetrics(opts.metrics, handler, () => rtRef?.metrics) : undefined;
   const rt = new StreamRuntime(config, handler, {
     groupId: streamGroupId(config),
     topics: streamTopics(handler),
@@ -100,8 +106,10 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
     ...(opts.checkpointRecords === undefined ? {} : { checkpointRecords: opts.checkpointRecords }),
     ...(opts.workerId === undefined ? {} : { workerId: opts.workerId }),
     ...(opts.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: opts.sessionTimeoutMs }),
+    ...(bound === undefined ? {} : { onCheckpoint: bound.onCheckpoint }),
     ...(opts.acceptGap ? { acceptGap: true } : {}),
   });
+  rtRef = rt;
   const t0 = Date.now();
   await rt.start();
   const statusRedis = await connectRedis(config, { name: 'cl-stream-status', retry: true });

@@ -55,6 +55,8 @@ export interface RuntimeOptions {
    * power loss) keeps its partitions before the broker reassigns them. Broker minimum 6000.
    */
   readonly sessionTimeoutMs?: number;
+  /** Told about every checkpoint that wrote something (metrics): its duration and whether it committed. */
+  readonly onCheckpoint?: (seconds: number, outcome: 'committed' | 'fenced' | 'failed') => void;
   /**
    * A stored offset below the log start (retention, deleted records) is data loss. By default the
    * worker stops with DATA_GAP; with acceptGap it records the gap (`stream:gaps`) and moves on.
@@ -448,11 +450,20 @@ export class StreamRuntime {
     );
   }
 
-  /** One atomic commit of state + offsets (+ outbox) for every dirty partition we still own. */
   private async checkpoint(): Promise<void> {
-    const dirty = [...this.owned.entries()].filter(([, o]) => o.dirty);
-    if (dirty.length === 0) return;
     const t0 = performance.now();
+    let outcome: 'committed' | 'fenced' | 'failed' | 'idle' = 'failed';
+    try {
+      outcome = await this.commit(t0);
+    } finally {
+      if (outcome !== 'idle') this.opts.onCheckpoint?.((performance.now() - t0) / 1000, outcome);
+    }
+  }
+
+  /** One atomic commit of state + offsets (+ outbox) for every dirty partition we still own. */
+  private async commit(t0: number): Promise<'committed' | 'fenced' | 'idle'> {
+    const dirty = [...this.owned.entries()].filter(([, o]) => o.dirty);
+    if (dirty.length === 0) return 'idle';
     const tx = this.redisTx!;
     const epochKeys = dirty.map(([n]) => this.key('epoch', n));
     await tx.watch(...epochKeys);
@@ -467,7 +478,7 @@ export class StreamRuntime {
     });
     if (live.length === 0) {
       await tx.unwatch();
-      return;
+      return 'fenced';
     }
     const multi = tx.multi();
     const outbox = new Map<number, OutboxMessage[]>();
@@ -491,7 +502,7 @@ export class StreamRuntime {
         this.metrics.fenced++;
         this.release(n);
       }
-      return;
+      return 'fenced';
     }
     const failed = res.find(([err]) => err);
     if (failed) throw new CryptolambdaError('INTERNAL', `checkpoint failed: ${String(failed[0])}`);
@@ -504,6 +515,7 @@ export class StreamRuntime {
       live.flatMap(([n, o]) => [...o.next].map(([topic, next]) => ({ topic, partition: n, offset: next.toString() }))),
     ).catch(() => undefined);
     this.metrics.lastCheckpointMs = Math.round((performance.now() - t0) * 10) / 10;
+    return 'committed';
   }
 
   private async sendOutbox(n: number, epoch: number | undefined, msgs: readonly OutboxMessage[]): Promise<void> {

@@ -1,11 +1,18 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { decodeRecord, encodeDeadLetter } from '../../adapters/avro/codec.js';
 import type { ConsumedRecord } from '../../adapters/kafka/consumer.js';
+import {
+  type CommittedChangesSink,
+  type LiveCandle,
+  LiveFeedWriter,
+  type PriceChange,
+} from '../../adapters/redis/live-feed.js';
 import { type CandleInterval, keyspaceFor, type SpeedKeys, speedKeys } from '../../adapters/redis/speed-keys.js';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { eventToRaw, userEventFromRaw } from '../../core/events/json.js';
 import type { UserEvent } from '../../core/events/types.js';
+import { deadLetterCategory } from '../../core/metrics/dead-letter.js';
 import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import type { Interval } from '../../core/ohlcv/candle.js';
 import { NO_WATERMARK } from '../../core/ohlcv/watermark.js';
@@ -135,12 +142,16 @@ interface UserBlob extends UserStateJson {
 export class SpeedHandler implements PartitionHandler {
   readonly keys: SpeedKeys;
   private readonly parts = new Map<number, PartitionState>();
+  /** Dead letters this process sent, by `topic|category` (metrics; monotonic, survives rebalances). */
+  readonly deadLetters = new Map<string, number>();
   readonly topics: { prices: string; transactions: string; rewards: string; dlq: string; late: string; tiers: string };
 
   constructor(
     config: Config,
     readonly opts: SpeedOptions = DEFAULT_SPEED_OPTIONS,
     private readonly now: () => number = Date.now,
+    /** Told, inside the checkpoint transaction, what it commits (the live push reads this feed). */
+    private readonly live: CommittedChangesSink = new LiveFeedWriter(keyspaceFor(config.topicPrefix)),
   ) {
     this.keys = speedKeys(keyspaceFor(config.topicPrefix));
     const p = config.topicPrefix;
@@ -225,6 +236,8 @@ export class SpeedHandler implements PartitionHandler {
   }
 
   private deadLetter(part: PartitionState, r: ConsumedRecord, reason: string): void {
+    const cat = `${r.topic}|${deadLetterCategory(reason)}`;
+    this.deadLetters.set(cat, (this.deadLetters.get(cat) ?? 0) + 1);
     part.outbox.push({
       topic: this.topics.dlq,
       key: `stream:${r.topic}`,
@@ -430,11 +443,14 @@ export class SpeedHandler implements PartitionHandler {
     const k = this.keys;
     const ttl = this.opts.dayTtlSec;
     const touched = new Set<string>();
+    const liveCandles = new Map<string, Map<string, LiveCandle>>();
     for (const c of part.prices.drain()) {
       const key = k.candles(c.interval, c.candle.symbol);
+      const json = candleToJson(c.candle, c.final);
       tx.zremrangebyscore(key, c.candle.start, c.candle.start);
-      tx.zadd(key, c.candle.start, JSON.stringify(candleToJson(c.candle, c.final)));
+      tx.zadd(key, c.candle.start, JSON.stringify(json));
       touched.add(`${c.interval}|${key}`);
+      liveCandle(liveCandles, c.interval, json);
     }
     for (const t of touched) {
       const [interval, key] = t.split('|') as [CandleInterval, string];
@@ -451,8 +467,10 @@ export class SpeedHandler implements PartitionHandler {
       }
       tx.hset(k.lastPrice(), fields);
       tx.sadd(k.symbols(), ...part.prices.dirtySymbols);
+      this.live.prices(tx, priceChanges(part.prices.dirtySymbols, part.prices.last, liveCandles));
       part.prices.dirtySymbols.clear();
     }
+    this.live.users(tx, [...part.dirty.keys()]);
     for (const [userId, d] of part.dirty) {
       const u = part.users.get(userId)!;
       const blob: UserBlob = { ...userToJson(u.state), days: [...u.days].map(([day, v]) => [day, dayToJson(v)]) };
@@ -538,6 +556,32 @@ const decodeBuffered = (s: string): UserEvent => {
   if (!r.ok) throw new CryptolambdaError('INTERNAL', `corrupt buffered event in checkpoint: ${r.reason}`);
   return r.event;
 };
+
+/** Keep the newest state of each (interval, window) a checkpoint wrote, per symbol, for the live feed. */
+const liveCandle = (acc: Map<string, Map<string, LiveCandle>>, interval: Interval, c: CandleStateJson): void => {
+  let m = acc.get(c.symbol);
+  if (m === undefined) {
+    m = new Map();
+    acc.set(c.symbol, m);
+  }
+  const { symbol: _s, openKey: _o, closeKey: _c, ...fields } = c;
+  m.set(`${interval}|${c.start}`, { interval, ...fields });
+};
+
+const priceChanges = (
+  symbols: ReadonlySet<string>,
+  last: ReadonlyMap<string, LastPrice>,
+  candles: ReadonlyMap<string, Map<string, LiveCandle>>,
+): PriceChange[] =>
+  [...symbols].sort(byText).map((s) => {
+    const p = last.get(s)!;
+    return {
+      symbol: s,
+      price: p.price.toString(),
+      eventTime: p.eventTime,
+      candles: [...(candles.get(s)?.values() ?? [])],
+    };
+  });
 
 const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

@@ -1,9 +1,11 @@
 import { Flags } from '@oclif/core';
 import { bar } from '../../app/batch/format.js';
+import { finishPipelineRun, jobSinkFromEnv, startJob } from '../../app/metrics/job-metrics.js';
 import { runPipelineDate, runPipelineRange } from '../../app/pipeline/pipeline.js';
 import type { PipelineEvent } from '../../app/pipeline/runner.js';
 import { BaseCommand, EXIT_CODES } from '../../cli/base-command.js';
 import { durationFlag } from '../../cli/flags.js';
+import { jobMetricsFlags, jobSinkFlags } from '../../cli/metrics-flags.js';
 import { renderTableModel, type TableModel, type ViewOptions } from '../../cli/table.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { assertDate } from '../../core/pipeline/dag.js';
@@ -58,6 +60,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
       default: '2d',
       bare: 's',
     }),
+    ...jobMetricsFlags,
   };
 
   async run(): Promise<PipelineRunResult> {
@@ -77,8 +80,10 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
       speedRetentionSec: Math.ceil(f['speed-retention'] / 1000),
       ...(force === undefined ? {} : { force }),
       ...(f.deadline === undefined ? {} : { deadline: f.deadline }),
-      onEvent: (e: PipelineEvent) => this.progress(describe(e)),
+      onEvent: (e: PipelineEvent) => this.progress(describeEvent(e), eventFields(e)),
     };
+    const sink = jobSinkFromEnv(jobSinkFlags(f));
+    const job = sink.textfile === undefined && sink.pushgateway === undefined ? null : startJob('pipeline', sink);
     return this.untilStopped(async (signal) => {
       let result: PipelineRunResult;
       if (date !== undefined) {
@@ -100,7 +105,8 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
         });
         result = { status: r.status, runs: r.runs };
       }
-      if (!this.jsonEnabled()) this.log(summary(result.runs, this.viewOptions()));
+      if (!this.jsonEnabled()) this.log(runSummary(result.runs, this.viewOptions()));
+      await finishPipelineRun(job, result);
       const failed = result.runs.find((r) => r.status !== 'succeeded');
       if (failed !== undefined) {
         const reason = runFailureReason(failed) ?? `pipeline ${failed.date} ${failed.status}`;
@@ -115,7 +121,15 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
   }
 }
 
-const describe = (e: PipelineEvent): string => {
+/** The structured fields of a pipeline event for `--log-format json`. */
+export const eventFields = (e: PipelineEvent): Record<string, unknown> => ({
+  event: e.type,
+  ...('date' in e ? { date: e.date } : 'run' in e ? { date: e.run.date } : {}),
+  ...('step' in e ? { step: typeof e.step === 'string' ? e.step : e.step.name } : {}),
+  ...(e.type === 'step_end' ? { status: e.step.status } : {}),
+});
+
+export const describeEvent = (e: PipelineEvent): string => {
   switch (e.type) {
     case 'run_start':
       return `pipeline ${e.date}: run ${e.runId}, plan ${e.plan.map((p) => `${p.name}${p.action === 'skip' ? '(skip)' : ''}`).join(' → ')}`;
@@ -157,4 +171,5 @@ const summaryModel = (runs: readonly RunRecord[]): TableModel<StepRow> => ({
   rows: runs.flatMap((r) => r.steps.map((step) => ({ date: r.date, step }))),
 });
 
-const summary = (runs: readonly RunRecord[], o: ViewOptions): string => renderTableModel(summaryModel(runs), o);
+export const runSummary = (runs: readonly RunRecord[], o: ViewOptions): string =>
+  renderTableModel(summaryModel(runs), o);

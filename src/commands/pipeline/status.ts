@@ -25,11 +25,12 @@ export const pipelineStatusModel = (s: PipelineStatus, full = false): TableModel
       {
         header: 'last run (UTC)',
         kind: 'text',
+        priority: 2,
         csv: 'last_run',
         value: (d) => d.lastRun.startedAt.slice(0, 19).replace('T', ' '),
       },
       { header: 'status', kind: 'text', value: (d) => d.lastRun.status },
-      { header: 'runs', kind: 'int', value: (d) => d.runs },
+      { header: 'runs', kind: 'int', priority: 1, value: (d) => d.runs },
       ...steps.map((n) => ({
         header: n,
         kind: 'text' as const,

@@ -3,6 +3,7 @@ import { formatProgress, formatSummary, parseSeed, parseStart, parseSymbols } fr
 import { PRICE_SOURCE_NAMES, type ProducePricesResult, runProducePrices } from '../../app/produce/prices.js';
 import { BaseCommand } from '../../cli/base-command.js';
 import { durationFlag } from '../../cli/flags.js';
+import { CryptolambdaError } from '../../core/errors.js';
 
 export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
   static override summary = 'Produce price events to raw.prices from Binance, a CSV replay or the synthetic generator.';
@@ -11,14 +12,19 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
     'Progress goes to stderr every second. SIGINT/SIGTERM stop the source, flush everything accepted and exit 0.';
   static override examples = [
     '<%= config.bin %> produce prices --source binance --symbols BTCUSDT,ETHUSDT --duration 10m',
-    '<%= config.bin %> produce prices --source replay --file BTCUSDT-trades-2025-01-01.csv --speed 60',
+    '<%= config.bin %> produce prices --source replay --file BTCUSDT-trades-2025-01-01.zip --speed 60',
+    '<%= config.bin %> produce prices --source replay --file data/*-aggTrades-2025-01-*.zip --speed 0',
     '<%= config.bin %> produce prices --source synthetic --symbols BTCUSDT,ETHUSDT --seed 7 --rate 0 --count 100000 --json',
   ];
   static override flags = {
     source: Flags.string({ description: 'Where prices come from.', options: [...PRICE_SOURCE_NAMES], required: true }),
     symbols: Flags.string({ description: 'Comma-separated exchange symbols.', default: 'BTCUSDT,ETHUSDT,SOLUSDT' }),
     endpoint: Flags.string({ description: 'Binance WebSocket endpoint.', default: 'wss://stream.binance.com:9443' }),
-    file: Flags.string({ description: 'Binance public-data CSV to replay (repeatable).', multiple: true }),
+    file: Flags.string({
+      description:
+        'Binance public-data archive (.zip, its .CHECKSUM verified) or CSV: trades, aggTrades, USD-M trades (repeatable; merged by event time).',
+      multiple: true,
+    }),
     speed: Flags.string({
       description: 'Replay pacing: 1 = original, N = N times faster, 0 = as fast as possible.',
       default: '1',
@@ -45,7 +51,6 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
     const symbols = parseSymbols(f.symbols);
     const speed = Number(f.speed);
     if (!Number.isFinite(speed) || speed < 0) this.error('--speed: expected a number >= 0', { exit: 2 });
-    const tty = process.stderr.isTTY === true;
     return this.untilStopped(async (signal) => {
       const r = await runProducePrices(this.appConfig, {
         source: f.source as (typeof PRICE_SOURCE_NAMES)[number],
@@ -60,14 +65,31 @@ export default class ProducePrices extends BaseCommand<typeof ProducePrices> {
         ...(f.count === undefined ? {} : { count: f.count }),
         ...(f.duration === undefined ? {} : { durationMs: f.duration }),
         signal: signal,
+        // Each failed connect is a line (with --debug or not): a feed that never comes says why.
+        onLifecycle: (e) => {
+          if (e.type === 'error') this.progress(`binance: connection ${e.connection}: ${e.message}`, { lifecycle: e });
+          else if (e.type === 'reconnect-scheduled')
+            this.progress(`binance: reconnecting in ${Math.round(e.delayMs)} ms (attempt ${e.attempt + 1})`, {
+              lifecycle: e,
+            });
+          else if (e.type === 'open') this.progress(`binance: connected to ${e.url}`, { lifecycle: e });
+        },
         // A terminal gets one line rewritten in place; pipes and logs get one plain line per second.
         onProgress: (p) => {
-          if (this.jsonEnabled()) return;
-          process.stderr.write(tty ? `\r\x1b[K${formatProgress(p)}` : `${formatProgress(p)}\n`);
+          this.logs.statusLine(formatProgress(p));
         },
       });
-      if (tty && !this.jsonEnabled()) process.stderr.write('\n');
+      this.logs.endStatus();
       for (const line of formatSummary(r)) this.log(line);
+      // A run that produced nothing did nothing: say so with a non-zero exit (cron, scripts).
+      if (r.nothingProduced !== undefined) {
+        const top = r.rejections[0] ? `most frequent reason: ${r.rejections[0].reason}` : undefined;
+        throw new CryptolambdaError(
+          'NO_DATA',
+          `produced nothing: ${r.nothingProduced.why}`,
+          [top, r.nothingProduced.hint].filter(Boolean).join('; ') || 'check the input',
+        );
+      }
       return r;
     });
   }

@@ -8,8 +8,8 @@ export const stackModel = (r: StackStatusResult): TableModel<Component> => ({
   columns: [
     { header: 'component', kind: 'text', value: (s) => s.name },
     { header: 'healthy', kind: 'text', value: (s) => (s.healthy ? 'yes' : 'no') },
-    { header: 'port', kind: 'int', value: (s) => s.port },
-    { header: 'pid', kind: 'int', priority: 2, value: (s) => s.pid ?? null },
+    { header: 'port', kind: 'id', value: (s) => s.port },
+    { header: 'pid', kind: 'id', priority: 2, value: (s) => s.pid ?? null },
     { header: 'version', kind: 'text', priority: 1, value: (s) => s.version ?? null },
     { header: 'data dir', kind: 'text', priority: 3, csv: 'data_dir', value: (s) => s.dataDir },
     { header: 'detail', kind: 'text', value: (s) => s.detail },

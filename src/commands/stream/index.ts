@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import { newRegistry, serveMetrics } from '../../adapters/metrics/prometheus.js';
 import { resetSpeedLayer, runStream, type StreamSummary } from '../../app/stream/run-stream.js';
 import { BaseCommand } from '../../cli/base-command.js';
 import { durationFlag } from '../../cli/flags.js';
@@ -48,6 +49,12 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       max: '300s',
     }),
     'metrics-every': durationFlag({ description: 'Time between metrics lines', default: '5s', bare: 's', min: '1s' }),
+    'metrics-port': Flags.integer({
+      description: 'Serve Prometheus metrics at http://<metrics-host>:<port>/metrics (0: any free port).',
+      min: 0,
+      max: 65_535,
+    }),
+    'metrics-host': Flags.string({ description: 'Address the metrics endpoint binds.', default: '127.0.0.1' }),
     'exit-when-idle': durationFlag({
       description: 'Exit after catching up and seeing no new records for this long (for scripts)',
       bare: 's',
@@ -61,8 +68,14 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       const n = await resetSpeedLayer(config);
       this.progress(`stream: speed layer reset (${n} keys removed); rebuilding from the beginning of the logs`);
     }
+    const port = this.flags['metrics-port'];
+    const metrics = port === undefined ? undefined : newRegistry();
+    const endpoint =
+      metrics === undefined ? undefined : await serveMetrics(metrics, this.flags['metrics-host'], port ?? 0);
+    if (endpoint) this.progress(`stream: metrics at http://${this.flags['metrics-host']}:${endpoint.port}/metrics`);
     const s = await this.untilStopped((signal) =>
       runStream(config, {
+        ...(metrics === undefined ? {} : { metrics }),
         speed: {
           outOfOrdernessMs: this.flags['out-of-orderness'] ?? config.speed.outOfOrderness,
           allowedLatenessMs: this.flags['allowed-lateness'] ?? config.speed.allowedLateness,
@@ -80,9 +93,10 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
             `stream ${m.workerId} p[${m.partitions.join(',')}] ${m.eventsPerSec} ev/s, ${m.records} records, lag ${m.lag}, ` +
               `watermark delay ${m.watermarkDelayMs === null ? 'n/a' : `${(m.watermarkDelayMs / 1000).toFixed(1)} s`}, ` +
               `late ${m.late}, too late ${m.tooLate}, user events ${m.userEvents}, rejected ${m.rejected}, invalid ${m.invalid}`,
+            { metrics: m },
           ),
       }),
-    );
+    ).finally(() => endpoint?.close());
     this.log(
       `stream stopped (${s.stoppedBy}) after ${s.seconds.toFixed(1)} s: ${s.records} records, ${s.userEvents} user events, ` +
         `late ${s.late}, too late ${s.tooLate}, rejected ${s.rejected}, invalid ${s.invalid}, ${s.checkpoints} checkpoints`,

@@ -7,7 +7,7 @@ const count = (k: string) => (p: PartitionStatus) => p.counts[k] ?? 0;
 
 export const streamModel = (s: StreamStatus): TableModel<PartitionStatus> => ({
   columns: [
-    { header: 'part', kind: 'int', csv: 'partition', value: (p) => p.partition },
+    { header: 'part', kind: 'id', csv: 'partition', value: (p) => p.partition },
     { header: 'watermark', kind: 'text', value: (p) => iso(p.watermark) },
     {
       header: 'users watermark',

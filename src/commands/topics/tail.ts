@@ -7,13 +7,18 @@ import { TOPICS } from '../../core/topics.js';
 
 /** One line per record: where, when, key, then the decoded value (a dead letter leads with its reason). */
 export const tailLine = (r: TailRecord, width: number): string => {
-  const head = `${new Date(r.timestamp).toISOString().replace('.000Z', 'Z')} p${r.partition}@${r.offset}${r.key === null ? '' : ` ${r.key}`}`;
+  const v = (r.value ?? {}) as Record<string, unknown>;
+  const dead = r.topic === TOPICS.deadLetter.name && r.error === undefined;
+  // A dead letter's own key (file:line, stream name) says more than the Kafka key (its source).
+  const key = dead && typeof v.key === 'string' ? v.key : r.key;
+  const head = `${new Date(r.timestamp).toISOString()} p${r.partition}@${r.offset}${key === null ? '' : ` ${key}`}`;
   let body: string;
   if (r.error !== undefined) body = `undecodable: ${r.error}`;
-  else if (r.topic === TOPICS.deadLetter.name && r.value) {
-    const { reason, source, payload, ...rest } = r.value as Record<string, unknown>;
-    body = `${String(source)}: ${String(reason)}  payload ${String(payload)}${Object.keys(rest).length ? `  ${JSON.stringify(rest)}` : ''}`;
-  } else body = JSON.stringify(r.value);
+  else if (dead) body = `${String(v.source)}: ${String(v.reason)}  payload ${String(v.payload)}`;
+  else {
+    const { kind: _k, ...fields } = v;
+    body = JSON.stringify(fields);
+  }
   const line = `${head}  ${body}`;
   return visibleWidth(line) <= width ? line : `${[...line].slice(0, width - 1).join('')}…`;
 };

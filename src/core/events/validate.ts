@@ -46,6 +46,21 @@ const str = (o: Record<string, unknown>, field: string, re: RegExp): string => {
   return v;
 };
 
+/**
+ * The warehouse keeps quantities as DECIMAL(38,18) and USD amounts as DECIMAL(38,12): at most 20 and
+ * 26 integer digits. Each decimal field is held to its column by `Decimal.tryParse` (precision 38);
+ * the amounts an event PRODUCES (quantity x price, a base fee's value) are checked here, so a valid
+ * event can never make a build or a valuation overflow a column for everyone (issue 16): beyond
+ * that it is refused at the boundary with the reason (dead letter in `stream` and `ingest`).
+ */
+export const MAX_EVENT_USD = Decimal.parse('99999999999999999999999999.999999999999', USD_SCALE);
+
+const fitsUsd = (label: string, q: Decimal, price: Decimal): void => {
+  const v = q.mul(price, USD_SCALE);
+  if (v.gt(MAX_EVENT_USD))
+    fail(`${label}: ${v.toPlain()} USD does not fit the warehouse (at most 26 integer digits, DECIMAL(38,12))`);
+};
+
 type Sign = 'positive' | 'non-negative';
 
 const dec = (o: Record<string, unknown>, field: string, scale: number, sign: Sign): Decimal => {
@@ -94,12 +109,16 @@ export const validatePrice = (raw: unknown): Validated<PriceEvent> =>
   guard(() => {
     const o = obj(raw);
     kind(o, 'price');
+    const price = dec(o, 'price', PRICE_SCALE, 'positive');
+    const quantity = dec(o, 'quantity', QTY_SCALE, 'non-negative');
+    // A trade's quote volume (candles, fact_price_daily) is quantity x price.
+    fitsUsd('quantity x price', quantity, price);
     return {
       kind: 'price',
       eventId: str(o, 'eventId', EVENT_ID_RE),
       symbol: str(o, 'symbol', SYMBOL_RE),
-      price: dec(o, 'price', PRICE_SCALE, 'positive'),
-      quantity: dec(o, 'quantity', QTY_SCALE, 'non-negative'),
+      price,
+      quantity,
       eventTime: time(o, 'eventTime'),
       tradeId: str(o, 'tradeId', EVENT_ID_RE),
       source: oneOf(o, 'source', PRICE_SOURCES),
@@ -123,6 +142,8 @@ export const validateTransaction = (raw: unknown): Validated<TransactionEvent> =
     // make the holding shrink on a buy/deposit (negative quantity on an empty position).
     if ((type === 'buy' || type === 'deposit') && feeAsset === asset && fee.gt(quantity))
       fail(`fee: a base-asset fee cannot exceed the quantity ${type === 'buy' ? 'bought' : 'deposited'}`);
+    fitsUsd('quantity x price', quantity, price);
+    if (feeAsset !== USD) fitsUsd('fee x price', fee, price);
     return {
       kind: 'transaction',
       eventId: str(o, 'eventId', EVENT_ID_RE),
@@ -156,6 +177,7 @@ export const validateReward = (raw: unknown): Validated<RewardEvent> =>
       eventTime: time(o, 'eventTime'),
       ...(refEventId === undefined ? {} : { refEventId }),
     };
+    fitsUsd('quantity x price', ev.quantity, ev.price);
     return ev;
   });
 

@@ -1,4 +1,5 @@
 import { CryptolambdaError } from '../errors.js';
+import { parseDate } from '../time/date.js';
 
 /**
  * The daily pipeline as data: named steps with dependencies, retry policy and an injected `run`.
@@ -39,30 +40,10 @@ export interface StepDef {
 export const STEP_STATUSES = ['running', 'succeeded', 'failed', 'blocked', 'skipped'] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
-export const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
-
 /** Validates a YYYY-MM-DD calendar date (it also names ledger files, so it must be strict). */
-export const assertDate = (date: string): string => {
-  const d = new Date(`${date}T00:00:00Z`);
-  if (!DATE_RE.test(date) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== date) {
-    throw new CryptolambdaError('INVALID_ARGUMENT', `invalid date ${JSON.stringify(date)}`, 'expected YYYY-MM-DD');
-  }
-  return date;
-};
+export const assertDate = (date: string): string => parseDate(date, 'date');
 
-/** Dates from..to inclusive, in order. */
-export const dateRange = (from: string, to: string): string[] => {
-  assertDate(from);
-  assertDate(to);
-  if (from > to) throw new CryptolambdaError('INVALID_ARGUMENT', `backfill range is empty: ${from} > ${to}`);
-  const out: string[] = [];
-  for (let t = Date.parse(`${from}T00:00:00Z`); ; t += 86_400_000) {
-    const d = new Date(t).toISOString().slice(0, 10);
-    if (d > to) break;
-    out.push(d);
-  }
-  return out;
-};
+export { dateRange } from '../time/date.js';
 
 const STEP_NAME_RE = /^[a-z][a-z0-9_-]{0,63}$/;
 

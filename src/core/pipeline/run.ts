@@ -54,5 +54,9 @@ export const runFailureReason = (run: RunRecord): string | undefined => {
   if (run.status === 'running') return `pipeline ${run.date} still running`;
   const failed = run.steps.filter((s) => s.status === 'failed').map((s) => `${s.name} (${s.error ?? 'unknown error'})`);
   const blocked = run.steps.filter((s) => s.status === 'blocked').map((s) => s.name);
+  if (failed.length === 0 && blocked.length > 0) {
+    const first = run.steps.find((s) => s.status === 'blocked')!;
+    return `pipeline ${run.date}: ${blocked.join(', ')} blocked by ${first.blockedBy ?? 'a dependency'} (not succeeded yet)`;
+  }
   return `pipeline ${run.date} failed: ${failed.join(', ')}${blocked.length > 0 ? `; blocked: ${blocked.join(', ')}` : ''}`;
 };

@@ -1,5 +1,5 @@
 import { Decimal, USD_SCALE } from '../money/decimal.js';
-import { dayFromKey, dayIndex, dayKey, monthKey } from '../time/day.js';
+import { dayFromKey, dayIndex, dayKey, monthKey } from '../time/date.js';
 
 /**
  * Reward tiers on 30-day rolling card spend, in event time.

@@ -17,7 +17,7 @@
  * state store: `changes` records which parts a store must rewrite (the head, the touched day
  * buckets, the dropped ones) so a checkpoint writes what changed, not the history.
  */
-import { DAY_MS, dayFromKey, dayIndex, dayKey } from '../time/day.js';
+import { DAY_MS, dayFromKey, dayIndex, dayKey } from '../time/date.js';
 
 /** Stored form of the small, always-rewritten part: the frontier and the stragglers. */
 export interface DedupHeadJson {

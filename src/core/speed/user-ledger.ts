@@ -25,7 +25,7 @@ import {
   type TierHeadJson,
   TierWindow,
 } from '../rewards/tiers.js';
-import { DAY_MS } from '../time/day.js';
+import { DAY_MS, dayOf, dayStart } from '../time/date.js';
 import { type DedupBucketJson, type DedupHeadJson, DedupIds } from './dedup.js';
 
 /**
@@ -39,9 +39,7 @@ import { type DedupBucketJson, type DedupHeadJson, DedupIds } from './dedup.js';
  * bucket of `TierWindow`. Nothing is copied per event. A caller that needs the state before an
  * event keeps a `cloneUser` (O(state)), as `replayUser` does for its start.
  */
-export { DAY_MS };
-export const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
-export const dayStart = (day: string): number => Date.parse(`${day}T00:00:00.000Z`);
+export { DAY_MS, dayOf, dayStart };
 
 /** How long event ids are remembered for duplicate detection, in event time. */
 export const DEDUP_WINDOW_MS = 2 * DAY_MS;

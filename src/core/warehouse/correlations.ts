@@ -1,6 +1,6 @@
 import { correlationMatrix } from '../analytics/correlation.js';
 import type { Decimal } from '../money/decimal.js';
-import { DAY_MS, dayStart } from '../speed/user-ledger.js';
+import { datesEnding } from '../time/date.js';
 
 /** One row of fact_asset_correlation (before the date column). */
 export interface CorrelationFact {
@@ -13,11 +13,7 @@ export interface CorrelationFact {
 
 export const CORRELATION_WINDOWS = [30, 90] as const;
 
-/** The `n` UTC dates ending at `date` (inclusive), oldest first. */
-export const datesEnding = (date: string, n: number): string[] => {
-  const end = dayStart(date);
-  return Array.from({ length: n }, (_, i) => new Date(end - (n - 1 - i) * DAY_MS).toISOString().slice(0, 10));
-};
+export { datesEnding };
 
 /**
  * Pairwise correlations of daily close-to-close returns over each window ending at `date`

@@ -1,4 +1,4 @@
-import { RAW_ZONE_TABLES, type RawZoneTable } from './raw-zone.js';
+import { RAW_ZONE_TABLES, type RawZoneTable, rawFileColumns } from './raw-zone.js';
 import { FACT_RECONCILIATION, type TableDef, WAREHOUSE_TABLES } from './schema.js';
 
 /**
@@ -27,6 +27,7 @@ const rawMarkdown = (t: RawZoneTable): string[] => [
   '| column | type |',
   '|---|---|',
   ...t.columns.map(([n, ty]) => `| \`${n}\` | ${ty} |`),
+  ...t.timestamps.map(([n, from]) => `| \`${n}\` | TIMESTAMPTZ (\`${from}\` as a UTC timestamp, µs) |`),
   '',
 ];
 
@@ -51,6 +52,8 @@ const LAKE = '${LAKE}';
 
 const hiveType = (t: string): string => {
   if (t === 'VARCHAR') return 'STRING';
+  // Parquet TIMESTAMP(MICROS, isAdjustedToUTC=true): Hive's and Spark's TIMESTAMP.
+  if (t === 'TIMESTAMPTZ') return 'TIMESTAMP';
   if (t === 'INTEGER') return 'INT';
   return t.replace(/^DECIMAL\(38, ?(\d+)\)$/, 'DECIMAL(38,$1)');
 };
@@ -92,5 +95,5 @@ export const hiveDdl = (): string =>
         t.perDate,
       ),
     ),
-    ...RAW_ZONE_TABLES.map((t) => hiveTable(`raw_${t.name}`, t.columns, `raw/${t.name}`, true)),
+    ...RAW_ZONE_TABLES.map((t) => hiveTable(`raw_${t.name}`, rawFileColumns(t), `raw/${t.name}`, true)),
   ].join('\n');

@@ -48,23 +48,5 @@ export const pendingDates = (files: readonly RawFileRef[], builds: readonly Buil
 export const carryForwardValid = (files: readonly RawFileRef[], prev: BuildRef): boolean =>
   files.every((f) => f.dt > prev.date || f.commit <= prev.rawCommit);
 
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
-
-/** A real calendar date YYYY-MM-DD, or undefined. */
-export const parseDate = (s: string): string | undefined => {
-  const m = DATE_RE.exec(s);
-  if (!m) return undefined;
-  const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  return new Date(t).toISOString().slice(0, 10) === s ? s : undefined;
-};
-
-/** Dates from..to inclusive, oldest first. */
-export const dateRange = (from: string, to: string): string[] => {
-  const out: string[] = [];
-  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000)
-    out.push(new Date(t).toISOString().slice(0, 10));
-  return out;
-};
-
-export const previousDate = (date: string): string =>
-  new Date(Date.parse(`${date}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+// A real calendar date or undefined; from..to inclusive; the day before: the one UTC date module.
+export { dateRange, previousDate, tryParseDate as parseDate } from '../time/date.js';

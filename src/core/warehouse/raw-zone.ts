@@ -8,8 +8,23 @@ export interface RawZoneTable {
   readonly name: 'prices' | 'transactions' | 'rewards';
   readonly doc: string;
   readonly columns: readonly (readonly [string, string])[];
+  /**
+   * Columns computed when the file is written: [name, ms column]. Event times are also stored as
+   * TIMESTAMPTZ, which Parquet holds as TIMESTAMP(MICROS, isAdjustedToUTC=true): the type Spark,
+   * Hive, Trino and pandas read as a UTC instant. Never nanoseconds (Spark rejects them).
+   */
+  readonly timestamps: readonly (readonly [string, string])[];
   readonly orderBy: string;
 }
+
+/** The DuckDB type of a derived event-time column (µs, UTC). */
+export const TIMESTAMP_TYPE = 'TIMESTAMPTZ';
+
+/** Stored columns followed by the derived timestamps: the file's full column list. */
+export const rawFileColumns = (t: RawZoneTable): readonly (readonly [string, string])[] => [
+  ...t.columns,
+  ...t.timestamps.map(([n]) => [n, TIMESTAMP_TYPE] as const),
+];
 
 const QTY = `DECIMAL(38,${QTY_SCALE})`;
 const PRICE = `DECIMAL(38,${PRICE_SCALE})`;
@@ -34,6 +49,7 @@ export const RAW_PRICES: RawZoneTable = {
     ['source', 'VARCHAR'],
     ...LINEAGE,
   ],
+  timestamps: [['event_time', 'event_time_ms']],
   orderBy: 'symbol, event_time_ms, event_id',
 };
 
@@ -52,6 +68,7 @@ export const RAW_TRANSACTIONS: RawZoneTable = {
     ['event_time_ms', 'BIGINT'],
     ...LINEAGE,
   ],
+  timestamps: [['event_time', 'event_time_ms']],
   orderBy: 'user_id, event_time_ms, event_id',
 };
 
@@ -69,6 +86,7 @@ export const RAW_REWARDS: RawZoneTable = {
     ['ref_event_id', 'VARCHAR'],
     ...LINEAGE,
   ],
+  timestamps: [['event_time', 'event_time_ms']],
   orderBy: 'user_id, event_time_ms, event_id',
 };
 

@@ -4,7 +4,8 @@
  *
  * Every money column is an exact DuckDB DECIMAL(38, scale) mapped losslessly from core Decimal
  * (QTY_SCALE 18 for quantities, PRICE_SCALE / USD_SCALE 12 for prices and USD amounts). Times are
- * epoch milliseconds (BIGINT) in UTC, dates are DATE (UTC event date). Facts are written per date
+ * epoch milliseconds (BIGINT) in UTC, each beside a derived TIMESTAMPTZ (µs, UTC) for engines that
+ * want a timestamp type; dates are DATE (UTC event date). Facts are written per date
  * under `lake/warehouse/<table>/dt=YYYY-MM-DD/` sorted by user_id.
  *
  * docs/warehouse.md documents every table and column; keep it in step with this file.
@@ -20,6 +21,8 @@ export interface ColumnDef {
   readonly type: string;
   readonly nullable?: boolean;
   readonly doc: string;
+  /** Computed when the file is written from this epoch-ms column (TIMESTAMPTZ, µs, UTC); not staged. */
+  readonly derivedFrom?: string;
 }
 
 export interface TableDef {
@@ -64,6 +67,12 @@ export const FACT_PORTFOLIO_DAILY: TableDef = {
     col('event_count', 'BIGINT', 'Cumulative number of events applied to the position.'),
     col('events_day', 'BIGINT', 'Events applied to the position on this date.'),
     col('last_event_time_ms', 'BIGINT', 'Event time of the last applied event.'),
+    {
+      name: 'last_event_time',
+      type: 'TIMESTAMPTZ',
+      doc: 'last_event_time_ms as a UTC timestamp (µs precision; Parquet TIMESTAMP(MICROS, UTC)).',
+      derivedFrom: 'last_event_time_ms',
+    },
     col('last_event_id', 'VARCHAR', 'Event id of the last applied event.'),
     col(
       'close_price',
@@ -241,5 +250,10 @@ export const WAREHOUSE_TABLES: readonly TableDef[] = [
 ];
 
 /** `CREATE TABLE` column list for a table definition. */
+/** The columns the batch fills (derived timestamps are computed at write time). */
+export const storedColumns = (t: TableDef): readonly ColumnDef[] => t.columns.filter((c) => !c.derivedFrom);
+
 export const columnsDdl = (t: TableDef): string =>
-  t.columns.map((c) => `"${c.name}" ${c.type}${c.nullable ? '' : ' NOT NULL'}`).join(', ');
+  storedColumns(t)
+    .map((c) => `"${c.name}" ${c.type}${c.nullable ? '' : ' NOT NULL'}`)
+    .join(', ');

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Duck, literal } from '../../../src/adapters/duckdb/db.js';
@@ -231,6 +231,8 @@ describe('batch: a simulated day through Kafka, ingest and batch equals the core
     expect(readdirSync(config.lakeDir)).toContain('warehouse.duckdb');
     const catalog = await Duck.open(path.join(config.lakeDir, 'warehouse.duckdb'));
     try {
+      // As `cd lake && duckdb warehouse.duckdb` resolves them: paths are relative to the lake.
+      await catalog.run(`SET file_search_path = '${config.lakeDir}'`);
       const views = await catalog.rows<{ n: string }>(
         `SELECT view_name AS n FROM duckdb_views() WHERE NOT internal ORDER BY 1`,
       );
@@ -242,6 +244,35 @@ describe('batch: a simulated day through Kafka, ingest and batch equals the core
     } finally {
       catalog.close();
     }
+    // A moved lake keeps a working catalog: the views name files relative to the lake.
+    const moved = path.join(path.dirname(config.lakeDir), `moved-${path.basename(config.lakeDir)}`);
+    cpSync(config.lakeDir, moved, { recursive: true });
+    const elsewhere = await Duck.open(path.join(moved, 'warehouse.duckdb'));
+    try {
+      const [sql] = await elsewhere.rows<{ s: string }>(
+        `SELECT sql AS s FROM duckdb_views() WHERE view_name = 'fact_portfolio_daily'`,
+      );
+      expect(sql!.s).not.toContain(config.lakeDir);
+      await elsewhere.run(`SET file_search_path = '${moved}'`);
+      const [n] = await elsewhere.rows<{ n: bigint }>(
+        `SELECT count(*) AS n FROM fact_portfolio_daily WHERE date = DATE '2026-01-12'`,
+      );
+      expect(Number(n!.n)).toBe(carried.length);
+      // Event times are also a UTC TIMESTAMP in µs (never ns): what Spark and Hive read as TIMESTAMP.
+      const [t] = await elsewhere.rows<{ ok: boolean; lt: string }>(
+        `SELECT bool_and(last_event_time = make_timestamptz(last_event_time_ms * 1000)) AS ok,
+                any_value(typeof(last_event_time)) AS lt FROM fact_portfolio_daily`,
+      );
+      expect(t).toEqual({ ok: true, lt: 'TIMESTAMP WITH TIME ZONE' });
+    } finally {
+      elsewhere.close();
+      rmSync(moved, { recursive: true, force: true });
+    }
+    expect(
+      readdirSync(path.join(config.lakeDir, 'warehouse', '_staging'), { recursive: true }).filter((f) =>
+        String(f).endsWith('.parquet'),
+      ),
+    ).toEqual([]);
   });
 });
 

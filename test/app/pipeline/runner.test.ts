@@ -408,4 +408,52 @@ describe('PipelineRunner', () => {
         }),
     ).toThrow(/dependency cycle: a -> b -> a/);
   });
+
+  describe('one step at a time (pipeline step, an orchestrator task per step)', () => {
+    it('runs only the named step, in the same ledger, and refuses when its dependency has not succeeded', async () => {
+      const h = harness();
+      const early = await runner(h.steps).runDate(DATE, { only: 'batch' });
+      expect(early.status).toBe('failed');
+      expect(early.steps).toEqual([{ name: 'batch', status: 'blocked', attempts: 0, blockedBy: 'ingest' }]);
+      expect(h.calls).toEqual([]);
+      const { runFailureReason } = await import('../../../src/core/pipeline/run.js');
+      expect(runFailureReason(early)).toBe(`pipeline ${DATE}: batch blocked by ingest (not succeeded yet)`);
+
+      expect((await runner(h.steps).runDate(DATE, { only: 'ingest' })).status).toBe('succeeded');
+      const b = await runner(h.steps).runDate(DATE, { only: 'batch' });
+      expect([b.status, statuses(b)]).toEqual(['succeeded', { batch: 'succeeded' }]);
+      expect(h.calls).toEqual([`ingest@${DATE}#1`, `batch@${DATE}#1`]);
+
+      // A retried task whose step already succeeded is a no-op; --force runs it again.
+      const again = await runner(h.steps).runDate(DATE, { only: 'batch' });
+      expect(statuses(again)).toEqual({ batch: 'skipped' });
+      await runner(h.steps).runDate(DATE, { only: 'batch', force: ['batch'] });
+      expect(h.calls).toEqual([`ingest@${DATE}#1`, `batch@${DATE}#1`, `batch@${DATE}#1`]);
+
+      // pipeline run afterwards sees what the single steps did and runs only the rest.
+      const rest = await runner(h.steps).runDate(DATE);
+      expect(statuses(rest)).toEqual({
+        ingest: 'skipped',
+        batch: 'skipped',
+        reconcile: 'succeeded',
+        dq: 'succeeded',
+        report: 'succeeded',
+      });
+    });
+
+    it('retries a failing step like a run does and takes the same lock', async () => {
+      const h = harness();
+      h.failures.set('batch', 1);
+      await runner(h.steps).runDate(DATE, { only: 'ingest' });
+      const b = await runner(h.steps).runDate(DATE, { only: 'batch' });
+      expect(b.steps[0]).toMatchObject({ status: 'succeeded', attempts: 2 });
+      await expect(runner(h.steps).runDate(DATE, { only: 'nope' })).rejects.toThrow('unknown step "nope"');
+      await mkdir(path.dirname(pipelineLockPath(stateDir)), { recursive: true });
+      await writeFile(
+        pipelineLockPath(stateDir),
+        JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), what: 'run' }),
+      );
+      await expect(runner(h.steps).runDate(DATE, { only: 'dq' })).rejects.toMatchObject({ code: 'CONFLICT' });
+    });
+  });
 });

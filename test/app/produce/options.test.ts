@@ -61,11 +61,16 @@ describe('produce prices output', () => {
         durationMs: 500,
         eventsPerSec: 6,
         stoppedBy: 'end-of-input',
+        rejections: [{ reason: 'price: not a decimal number: …', count: 1 }],
+        files: [{ file: 'BTCUSDT-trades-2025-01-01.zip', symbol: 'BTCUSDT', checksum: 'verified' }],
       }),
     ).toEqual([
       '3 price events from replay → raw.prices (BTCUSDT)',
       '4 records acknowledged, 1 dead-lettered → dlq, 0 ignored, 0 duplicates, 0 dropped',
       '0.5 s, 6 events/s, stopped by end-of-input',
+      '  BTCUSDT-trades-2025-01-01.zip (BTCUSDT): checksum verified',
+      'dead-lettered by reason:',
+      '         1  price: not a decimal number: …',
     ]);
   });
 });

@@ -115,6 +115,11 @@ describe('serving over the warehouse only', () => {
         { assetA: 'BTC', assetB: 'SOL', windowDays: 30, observations: 29, correlation: '-0.250000000000' },
         { assetA: 'BTC', assetB: 'ETH', windowDays: 90, observations: 89, correlation: null },
       ],
+      // How many built days each window needs and has (this fixture builds two dates).
+      windows: [
+        { windowDays: 30, neededDays: 31, builtDays: 2 },
+        { windowDays: 90, neededDays: 91, builtDays: 2 },
+      ],
     });
     expect((await getCorrelations(ctx, { date: D, window: 90 })).pairs).toHaveLength(1);
     expect(await code(getCorrelations(ctx, { date: '2026-11-21' }))).toBe('NOT_FOUND');

@@ -73,6 +73,8 @@ describe('cryptolambda produce prices (built CLI, real Kafka)', () => {
       durationMs: expect.any(Number),
       eventsPerSec: expect.any(Number),
       stoppedBy: 'count',
+      rejections: [],
+      files: [],
     });
 
     const got = await decodedPrices(config);
@@ -165,5 +167,33 @@ describe('cryptolambda produce prices (built CLI, real Kafka)', () => {
     expect(d.stderr.split('\n')[0]).toBe(
       'Error: Parsing --duration: "soon" is not a duration (e.g. 500ms, 30s, 5m, 2h, 2d)',
     );
+  });
+
+  it('--source replay: all rows bad exits 9 with the summary by reason; klines and a bad checksum exit 2', async () => {
+    const config = testConfig();
+    cleanupTopicsAfter(config);
+    const { mkdtempSync, writeFileSync, copyFileSync } = await import('node:fs');
+    const dir = mkdtempSync(`${(await import('node:os')).tmpdir()}/replay-cli-`);
+    const bad = `${dir}/BTCUSDT-trades-2025-01-01.csv`;
+    writeFileSync(bad, '1,abc,1,1,1735689600000,true,true\n2,x,1,1,1735689600001,true,true\n3,1\n');
+    const env = { CRYPTOLAMBDA_TOPIC_PREFIX: config.topicPrefix };
+    const r = await runCli(['produce', 'prices', '--source', 'replay', '--speed', '0', '--file', bad], env);
+    expect(r.code).toBe(9);
+    expect(r.stdout).toContain('dead-lettered by reason:');
+    expect(r.stdout).toContain('         2  price: not a decimal number: …');
+    expect(r.stdout).toContain('         1  expected 7 columns (trades), got 2');
+    expect(r.stderr).toMatch(/produced nothing: no valid trade in .*: 3 line\(s\) dead-lettered \(first: /);
+    const k = await runCli(
+      ['produce', 'prices', '--source', 'replay', '--file', 'fixtures/binance-archives/ETHUSDT-1m-2025-01-01.zip'],
+      env,
+    );
+    expect(k.code).toBe(2);
+    expect(k.stderr).toContain('klines are candles, not trades');
+    const zip = `${dir}/BTCUSDT-trades-2025-01-01.zip`;
+    copyFileSync('fixtures/binance-archives/BTCUSDT-trades-2025-01-01.zip', zip);
+    writeFileSync(`${zip}.CHECKSUM`, `${'a'.repeat(64)}  BTCUSDT-trades-2025-01-01.zip\n`);
+    const c = await runCli(['produce', 'prices', '--source', 'replay', '--file', zip], env);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain('does not match its .CHECKSUM');
   });
 });

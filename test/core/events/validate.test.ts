@@ -189,3 +189,23 @@ describe('symbols', () => {
     expect(assetOf('ETHBTC')).toBeUndefined();
   });
 });
+
+describe('bounded values (issue 16: nothing valid overflows a warehouse DECIMAL)', () => {
+  it('refuses quantity 1e19 x price 1e25, the case that used to fail a whole build', () => {
+    expect(reasonOf(validateTransaction(rawTx({ quantity: '1e19', price: '1e25' })))).toBe(
+      'quantity x price: 100000000000000000000000000000000000000000000 USD does not fit the warehouse (at most 26 integer digits, DECIMAL(38,12))',
+    );
+    expect(reasonOf(validateReward(rawReward({ quantity: '1e19', price: '1e25' })))).toMatch(/^quantity x price: /);
+    expect(reasonOf(validatePrice(rawPrice({ quantity: '1e19', price: '1e25' })))).toMatch(/^quantity x price: /);
+  });
+
+  it('accepts up to 26 integer digits of USD, checks a base fee valued at the price', () => {
+    expect(validateTransaction(rawTx({ quantity: '1e12', price: '99999999999999.99' })).ok).toBe(true);
+    expect(reasonOf(validateTransaction(rawTx({ quantity: '1e12', price: '1e14' })))).toMatch(
+      /^quantity x price: 100000000000000000000000000 USD/,
+    );
+    expect(
+      reasonOf(validateTransaction(rawTx({ type: 'sell', quantity: '1', fee: '1e19', feeAsset: 'BTC', price: '1e8' }))),
+    ).toMatch(/^fee x price: /);
+  });
+});

@@ -5,6 +5,7 @@ import {
   intervalLabel,
   paceDelayMs,
   parseBinanceCsvLine,
+  reasonClass,
 } from '../../../src/core/sources/binance-csv.js';
 
 const row = (r: CsvRow): unknown =>
@@ -29,26 +30,45 @@ describe('parseBinanceCsvLine', () => {
     ]);
   });
 
-  it('turns a kline row into one event at the close', () => {
-    const r = parseBinanceCsvLine(
+  it('refuses a kline row (a candle is not a trade) and parses aggTrades and USD-M trades', () => {
+    const k = parseBinanceCsvLine(
       '1735689540000,3332.2,3334.1,3331,3333.98,98.25,1735689599999,327524.17,655,50,166699,0',
       { symbol: 'ETHUSDT' },
     );
-    expect(r.kind === 'event' && JSON.parse(JSON.stringify(r.event))).toEqual({
-      kind: 'price',
-      eventId: 'replay:ETHUSDT:kline:1m:1735689540000',
-      symbol: 'ETHUSDT',
-      price: '3333.980000000000',
-      quantity: '98.250000000000000000',
-      eventTime: 1735689599999,
-      tradeId: 'kline:1m:1735689540000',
-      source: 'replay',
+    expect(k.kind === 'bad' && k.reason).toMatch(/^klines are candles, not trades/);
+    expect(row(parseBinanceCsvLine('7,189.1,3.5,9,11,1735689600200000,True,True', { symbol: 'SOLUSDT' }))).toEqual([
+      'replay:SOLUSDT:agg:7',
+      '189.100000000000',
+      '3.500000000000000000',
+      1735689600200,
+    ]);
+    const header = parseBinanceCsvLine('id,price,qty,quote_qty,time,is_buyer_maker', { ...ctx, firstLine: true });
+    expect(header).toEqual({ kind: 'skip', why: 'header', shape: { kind: 'trades', market: 'um' } });
+    const um = parseBinanceCsvLine('31,702.15,0.5,351.075,1735689600300,true', {
+      ...ctx,
+      shape: { kind: 'trades', market: 'um' },
     });
+    expect(row(um)).toEqual(['replay:BTCUSDT:um:31', '702.150000000000', '0.500000000000000000', 1735689600300]);
+    const umAgg = parseBinanceCsvLine(
+      'agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker',
+      { ...ctx, firstLine: true },
+    );
+    expect(umAgg).toMatchObject({ shape: { kind: 'aggTrades', market: 'um' } });
+    expect(
+      row(parseBinanceCsvLine('8,1,2,3,4,1735689600300,false', { ...ctx, shape: { kind: 'aggTrades', market: 'um' } })),
+    ).toEqual(['replay:BTCUSDT:um-agg:8', '1.000000000000', '2.000000000000000000', 1735689600300]);
+  });
+
+  it('groups reasons by class, not by value', () => {
+    expect(reasonClass('price: not a decimal number: "abc"')).toBe(reasonClass('price: not a decimal number: "x1"'));
+    expect(reasonClass('time: timestamp "17356896x" is not a non-negative integer')).toBe(
+      'time: timestamp … is not a non-negative integer',
+    );
   });
 
   it('tolerates a header on the first line only, and blank lines', () => {
     const header = 'id,price,qty,quote_qty,time,is_buyer_maker,is_best_match';
-    expect(row(parseBinanceCsvLine(header, { ...ctx, firstLine: true }))).toEqual(['skip', 'header']);
+    expect(parseBinanceCsvLine(header, { ...ctx, firstLine: true })).toMatchObject({ kind: 'skip', why: 'header' });
     expect(row(parseBinanceCsvLine(header, ctx))).toEqual(['bad', 'id: "id" is not a trade id']);
     expect(row(parseBinanceCsvLine('  ', ctx))).toEqual(['skip', 'blank']);
   });
@@ -56,11 +76,11 @@ describe('parseBinanceCsvLine', () => {
   it('gives a reason for bad rows', () => {
     expect(row(parseBinanceCsvLine('1,2,3', ctx))).toEqual([
       'bad',
-      'expected 7 (trades) or 12 (klines) columns, got 3',
+      'expected 6, 7 or 8 (trades, aggTrades) or 12 (klines) columns, got 3',
     ]);
     expect(row(parseBinanceCsvLine('1,2,3,4,5,6,7,8,9,10,11,12', { ...ctx, kind: 'trades' }))).toEqual([
       'bad',
-      'expected 7 columns (trades), got 12',
+      'expected 6 or 7 columns (trades), got 12',
     ]);
     expect(row(parseBinanceCsvLine('9,abc,0.1,0,1735689600300000,False,True', ctx))).toEqual([
       'bad',
@@ -78,10 +98,6 @@ describe('parseBinanceCsvLine', () => {
       'bad',
       'eventTime: 1735689600 is outside 2009-01-03..2100-01-01 (milliseconds expected)',
     ]);
-    expect(row(parseBinanceCsvLine('1735689600000,1,1,1,1,1,1735689500000,1,1,1,1,0', ctx))).toEqual([
-      'bad',
-      'close_time 1735689500000 is before open_time 1735689600000',
-    ]);
   });
 
   it('gives identical eventIds when the same line is replayed', () => {
@@ -94,6 +110,7 @@ describe('helpers', () => {
   it('reads symbol and kind from Binance file names', () => {
     expect(csvFileInfo('data/BTCUSDT-trades-2025-01-01.csv')).toEqual({ symbol: 'BTCUSDT', kind: 'trades' });
     expect(csvFileInfo('ETHUSDT-1m-2024-12.csv')).toEqual({ symbol: 'ETHUSDT', kind: 'klines', interval: '1m' });
+    expect(csvFileInfo('SOLUSDT-aggTrades-2025-01.zip')).toEqual({ symbol: 'SOLUSDT', kind: 'aggTrades' });
     expect(csvFileInfo('prices.csv')).toBeUndefined();
   });
 

@@ -1,0 +1,257 @@
+import path from 'node:path';
+import type { DuckDBValue } from '@duckdb/node-api';
+import { CryptolambdaError } from '../../core/errors.js';
+import type { UserEvent } from '../../core/events/types.js';
+import { assetOf, validateReward, validateTransaction } from '../../core/events/validate.js';
+import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
+import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
+import { dayEnd, type RejectFact } from '../../core/warehouse/day-build.js';
+import { FACT_PRICE_DAILY } from '../../core/warehouse/schema.js';
+import { partitionOf, type ShardSpec, shardOfUser } from '../../core/warehouse/shard.js';
+import { type Duck, literal } from '../duckdb/db.js';
+import type { LakeFile, Manifest } from './manifest.js';
+import { streamRows } from './warehouse-rows.js';
+import type { WarehouseLedger } from './warehouse-store.js';
+
+/**
+ * The batch layer's reads over the raw zone (lake/raw) and the published warehouse: every SQL the
+ * build runs on them lives here. File names are quoted with DuckDB's own quoting; values are bound.
+ */
+export const filesWhere = (m: Manifest, table: string, pred: (dt: string) => boolean): LakeFile[] =>
+  m.files.filter((f) => f.table === table && pred(f.dt));
+
+export const parquetList = (lakeDir: string, files: readonly { path: string }[]): string =>
+  `[${files.map((f) => literal(path.join(lakeDir, f.path))).join(', ')}]`;
+
+/**
+ * Partitions of the user topics the raw zone was ingested from (the manifest's offsets name them),
+ * the modulus of the producer's murmur2 partitioning. 0 when unknown (no user offsets).
+ */
+export const userTopicPartitions = (m: Manifest): number => {
+  let n = 0;
+  for (const [topic, parts] of Object.entries(m.offsets))
+    if (topic.endsWith('raw.transactions') || topic.endsWith('raw.rewards')) n = Math.max(n, Object.keys(parts).length);
+  return n;
+};
+
+/** One user's input to a shard's build: the previous end state (if any) and the raw rows. */
+export interface UserInput {
+  readonly userId: string;
+  /** snapshot_user_state.state_json of the previous date. */
+  readonly stateJson?: string;
+  readonly events: UserEvent[];
+  /** Raw rows of the date the core validators refuse. */
+  readonly invalid: RejectFact[];
+}
+
+// Columns of the merged stream: user_id, k (0 snapshot, 1 event), then the event columns, then state.
+const EVENT_COLS =
+  'user_id, 1 AS k, src, event_id, type, asset, quantity, price, fee, fee_asset, event_time_ms, ref, _partition, NULL::VARCHAR AS state_json';
+
+const userEventsSql = (lakeDir: string, m: Manifest, pred: (dt: string) => boolean, where: string): string[] => {
+  const parts: string[] = [];
+  const tx = filesWhere(m, 'transactions', pred);
+  const rw = filesWhere(m, 'rewards', pred);
+  if (tx.length > 0)
+    parts.push(
+      `SELECT ${EVENT_COLS} FROM (SELECT 'transactions' AS src, event_id, user_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms, NULL::VARCHAR AS ref, _partition FROM read_parquet(${parquetList(lakeDir, tx)}) ${where})`,
+    );
+  if (rw.length > 0)
+    parts.push(
+      `SELECT ${EVENT_COLS} FROM (SELECT 'rewards' AS src, event_id, user_id, reward_type AS type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, NULL::VARCHAR AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, _partition FROM read_parquet(${parquetList(lakeDir, rw)}) ${where})`,
+    );
+  return parts;
+};
+
+/** One raw user row → a validated core event, or a reason. */
+const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false; reason: string; raw: object } => {
+  const [, , src, eventId, type, asset, quantity, price, fee, feeAsset, t, ref] = r;
+  const userId = r[0];
+  const eventTime = typeof t === 'bigint' ? Number(t) : t;
+  const raw =
+    src === 'transactions'
+      ? { kind: 'transaction', eventId, userId, type, asset, quantity, price, fee, feeAsset, eventTime }
+      : {
+          kind: 'reward',
+          eventId,
+          userId,
+          rewardType: type,
+          asset,
+          quantity,
+          price,
+          eventTime,
+          ...(ref === null ? {} : { refEventId: ref }),
+        };
+  const v = src === 'transactions' ? validateTransaction(raw) : validateReward(raw);
+  return v.ok ? v : { ok: false, reason: v.reason, raw };
+};
+
+/**
+ * Stream a shard's users in user_id order, each with its previous snapshot row and its raw events,
+ * from ONE query (snapshot rows and events merged and sorted by DuckDB, which spills to disk when
+ * needed): memory holds one user at a time, not the platform. Events are read only from the
+ * shard's Kafka partitions (`_partition % N = i`, every raw row carries it); snapshot rows are
+ * kept by the same murmur2 partition of their user id, and every event row is checked against it,
+ * so a raw zone not partitioned by user id is refused instead of splitting a user over two shards.
+ */
+export async function* streamShardUsers(
+  duck: Duck,
+  lakeDir: string,
+  m: Manifest,
+  opts: {
+    snapshotFiles: readonly { path: string }[];
+    eventDates: (dt: string) => boolean;
+    date: string;
+    shard: ShardSpec;
+  },
+): AsyncGenerator<UserInput> {
+  const { shard, date } = opts;
+  const sharded = shard.of > 1;
+  const partitions = userTopicPartitions(m);
+  if (sharded && partitions === 0)
+    throw new CryptolambdaError(
+      'NO_DATA',
+      'the raw zone names no user-topic partitions (manifest offsets): cannot shard by user',
+      'build with one shard (--shards 1)',
+    );
+  const where = sharded ? `WHERE _partition % ${shard.of} = ${shard.index}` : '';
+  const parts = userEventsSql(lakeDir, m, opts.eventDates, where);
+  const eventsOnly = parts.join(' UNION ALL ');
+  if (opts.snapshotFiles.length > 0)
+    parts.push(
+      `SELECT user_id, 0 AS k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state_json FROM read_parquet(${parquetList(lakeDir, opts.snapshotFiles)})`,
+    );
+  if (parts.length === 0) return;
+  const sql = `${parts.join(' UNION ALL ')} ORDER BY user_id, k`;
+  let cur: { userId: string; stateJson?: string; events: UserEvent[]; invalid: RejectFact[] } | undefined;
+  let eventRows = 0;
+  const mine = (userId: string) => !sharded || shardOfUser(userId, partitions, shard.of) === shard.index;
+  for await (const r of streamRows(duck, sql)) {
+    const userId = String(r[0]);
+    const isEvent = r[1] === 1;
+    if (isEvent) eventRows++;
+    else if (!mine(userId)) continue;
+    if (cur === undefined || cur.userId !== userId) {
+      if (cur) yield cur;
+      cur = { userId, events: [], invalid: [] };
+    }
+    if (!isEvent) {
+      cur.stateJson = String(r[13]);
+      continue;
+    }
+    if (sharded && partitionOf(userId, partitions) !== Number(r[12]))
+      throw new CryptolambdaError(
+        'INTERNAL',
+        `raw row ${String(r[3])} of user ${userId} is in partition ${String(r[12])}, not ${partitionOf(userId, partitions)} (murmur2 of the user id over ${partitions} partitions): the raw zone is not partitioned by user`,
+        'build with one shard (--shards 1)',
+      );
+    const v = toEvent(r);
+    if (v.ok) cur.events.push(v.event);
+    else if (new Date(Number(r[10])).toISOString().slice(0, 10) === date)
+      // A raw row the core validators refuse (the raw zone holds what ingest's decoder accepted).
+      cur.invalid.push({
+        eventId: String(r[3]),
+        userId,
+        sourceTable: String(r[2]),
+        code: 'INVALID',
+        reason: v.reason,
+        eventJson: JSON.stringify(v.raw),
+      });
+  }
+  if (cur) yield cur;
+  // Every raw row must have been seen: a stream cut short would silently drop users.
+  if (eventsOnly === '') return;
+  const [{ n }] = (await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM (${eventsOnly})`)) as [{ n: bigint }];
+  if (BigInt(eventRows) !== n)
+    throw new CryptolambdaError(
+      'INTERNAL',
+      `read ${eventRows} raw user rows, the raw zone holds ${n}: stream ended early`,
+    );
+}
+
+/** Last trade price per asset (of <asset>USDT) at or before the end of `date`, over every price file dated <= date. */
+export const valuationCloses = async (
+  duck: Duck,
+  lakeDir: string,
+  m: Manifest,
+  date: string,
+): Promise<Map<string, Decimal>> => {
+  const files = filesWhere(m, 'prices', (dt) => dt <= date);
+  const out = new Map<string, Decimal>();
+  if (files.length === 0) return out;
+  const rows = await duck.rows<{ symbol: string; close: string }>(
+    `SELECT symbol, CAST(first(price ORDER BY event_time_ms DESC, event_id DESC) AS VARCHAR) AS close
+     FROM read_parquet(${parquetList(lakeDir, files)}) WHERE event_time_ms <= $1 GROUP BY symbol`,
+    [BigInt(dayEnd(date))],
+  );
+  for (const r of rows) {
+    const asset = assetOf(r.symbol);
+    if (asset !== undefined) out.set(asset, Decimal.parse(r.close, PRICE_SCALE));
+  }
+  return out;
+};
+
+/** Trades of the given files, each event id once (a trade produced twice counts once, as in candles). */
+const dedupedPrices = (lakeDir: string, files: readonly LakeFile[]): string =>
+  `(SELECT * FROM read_parquet(${parquetList(lakeDir, files)})
+    QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _topic, _partition, _offset) = 1)`;
+
+/** Fill stage_fact_price_daily (created by the caller) with the date's OHLCV per symbol. */
+export const stagePriceDaily = async (duck: Duck, lakeDir: string, m: Manifest, date: string): Promise<void> => {
+  const priceFiles = filesWhere(m, 'prices', (dt) => dt === date);
+  if (priceFiles.length === 0) return;
+  await duck.run(
+    `INSERT INTO stage_fact_price_daily
+     SELECT $1::DATE, symbol, regexp_extract(symbol, '^(.+)USDT$', 1),
+            first(price ORDER BY event_time_ms, event_id), max(price), min(price),
+            first(price ORDER BY event_time_ms DESC, event_id DESC), sum(quantity), count(*)
+     FROM ${dedupedPrices(lakeDir, priceFiles)} GROUP BY symbol`,
+    [date],
+  );
+};
+
+/**
+ * Daily closes per asset for the correlation windows ending at `date`: fact_price_daily.close of
+ * the published builds in the window, D's own from this build's staging table, and for window dates
+ * never built, the same close rule over their raw prices (so a first run or a gap still has them).
+ */
+export const windowCloses = async (
+  duck: Duck,
+  lakeDir: string,
+  m: Manifest,
+  ledger: WarehouseLedger,
+  date: string,
+): Promise<Map<string, Map<string, Decimal>>> => {
+  const window = datesEnding(date, Math.max(...CORRELATION_WINDOWS) + 1).slice(0, -1);
+  const built = window.filter((d) => ledger.builds[d] !== undefined);
+  const published = built.flatMap((d) => ledger.builds[d]!.files.filter((f) => f.table === FACT_PRICE_DAILY.name));
+  const unbuilt = new Set(window.filter((d) => ledger.builds[d] === undefined));
+  const raw = filesWhere(m, 'prices', (dt) => unbuilt.has(dt));
+  const sources = [
+    'SELECT symbol, CAST(date AS VARCHAR) AS d, CAST(close AS VARCHAR) AS close FROM stage_fact_price_daily',
+    ...(published.length
+      ? [
+          `SELECT symbol, CAST(date AS VARCHAR), CAST(close AS VARCHAR) FROM read_parquet(${parquetList(lakeDir, published)})`,
+        ]
+      : []),
+    ...(raw.length
+      ? [
+          `SELECT symbol, CAST(CAST(epoch_ms(event_time_ms) AS DATE) AS VARCHAR),
+                  CAST(first(price ORDER BY event_time_ms DESC, event_id DESC) AS VARCHAR)
+           FROM ${dedupedPrices(lakeDir, raw)} GROUP BY ALL`,
+        ]
+      : []),
+  ];
+  const out = new Map<string, Map<string, Decimal>>();
+  for (const r of await duck.rows<{ symbol: string; d: string; close: string }>(sources.join(' UNION ALL '))) {
+    const asset = assetOf(r.symbol);
+    if (asset === undefined) continue;
+    let byDate = out.get(asset);
+    if (!byDate) {
+      byDate = new Map();
+      out.set(asset, byDate);
+    }
+    byDate.set(r.d, Decimal.parse(r.close, PRICE_SCALE));
+  }
+  return out;
+};

@@ -1,0 +1,199 @@
+import { Duck } from '../../adapters/duckdb/db.js';
+import { readManifest } from '../../adapters/lake/manifest.js';
+import { streamShardUsers, valuationCloses } from '../../adapters/lake/raw-zone-reader.js';
+import { SHARD_TIER_TABLE, type ShardBuild, writeShardBuild } from '../../adapters/lake/shard-store.js';
+import { Staging } from '../../adapters/lake/warehouse-rows.js';
+import { readLedger, writeTableFile } from '../../adapters/lake/warehouse-store.js';
+import { type Config, tiersOf } from '../../config/config.js';
+import { CryptolambdaError } from '../../core/errors.js';
+import type { TierDef } from '../../core/rewards/tiers.js';
+import { type UserStateJson, userFromJson, userToJson } from '../../core/speed/user-ledger.js';
+import { buildUserDay, type UserDayResult } from '../../core/warehouse/day-build.js';
+import { carryForwardValid, previousDate } from '../../core/warehouse/pending.js';
+import {
+  BATCH_REJECTS,
+  FACT_PORTFOLIO_DAILY,
+  FACT_REWARD_DAILY,
+  SNAPSHOT_USER_STATE,
+  type TableDef,
+} from '../../core/warehouse/schema.js';
+import { type ShardSpec, shardLabel } from '../../core/warehouse/shard.js';
+
+/** The per-user tables a shard writes; prices, correlations and dimensions are built once at publish. */
+export const SHARD_TABLES: readonly TableDef[] = [
+  FACT_PORTFOLIO_DAILY,
+  FACT_REWARD_DAILY,
+  SNAPSHOT_USER_STATE,
+  BATCH_REJECTS,
+];
+
+export interface ShardOptions {
+  readonly tiers?: readonly TierDef[];
+  readonly onProgress?: (users: number, events: number) => void;
+  /** DuckDB threads of this shard (default 1 when several shards share the machine). */
+  readonly threads?: number;
+}
+
+/**
+ * Build one shard of date D: the users whose Kafka partition p has p % N = i. Streams the previous
+ * date's end state and D's events of those users from one sorted query (memory: one user), applies
+ * the core ledger, stages the shard's rows and writes them as Parquet files that no reader sees
+ * until `publishShards` names them in the ledger. Re-running a shard replaces it.
+ */
+export const buildShard = async (
+  config: Config,
+  date: string,
+  shard: ShardSpec,
+  opts: ShardOptions = {},
+): Promise<ShardBuild> => {
+  const t0 = performance.now();
+  // The configured tier table (the stream reads the same one), unless a caller passes its own.
+  const tiers = opts.tiers ?? tiersOf(config);
+  const lakeDir = config.lakeDir;
+  const manifest = await readManifest(lakeDir);
+  const ledger = await readLedger(lakeDir);
+  const prev = ledger.builds[previousDate(date)];
+  const fromSnapshot = prev !== undefined && carryForwardValid(manifest.files, prev);
+  const phases: Record<string, number> = {};
+  const duck = await Duck.open(':memory:', { threads: opts.threads ?? (shard.of > 1 ? 1 : 2) });
+  try {
+    const closes = await valuationCloses(duck, lakeDir, manifest, date);
+    const stage = new Map<string, Staging>();
+    for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(duck, d));
+    await duck.run('CREATE OR REPLACE TABLE stage_user_tier (user_id VARCHAR NOT NULL, tier VARCHAR NOT NULL)');
+    const tierStage = await duck.conn.createAppender('stage_user_tier');
+    const stats = { users: 0, activeUsers: 0, events: 0, rejectsByCode: {} as Record<string, number> };
+
+    const inputs = streamShardUsers(duck, lakeDir, manifest, {
+      snapshotFiles: fromSnapshot ? prev.files.filter((f) => f.table === SNAPSHOT_USER_STATE.name) : [],
+      eventDates: fromSnapshot ? (dt) => dt === date : (dt) => dt <= date,
+      date,
+      shard,
+    });
+    for await (const u of inputs) {
+      const start = u.stateJson === undefined ? undefined : userFromJson(JSON.parse(u.stateJson) as UserStateJson);
+      const r = buildUserDay(u.userId, start, u.events, date, closes, tiers);
+      stageUser(stage, date, u.userId, r, u.invalid, stats.rejectsByCode);
+      tierStage.appendVarchar(u.userId);
+      tierStage.appendVarchar(r.tierAtEnd);
+      tierStage.endRow();
+      stats.users++;
+      if (r.events > 0 || u.invalid.length > 0 || r.rejects.length > 0) stats.activeUsers++;
+      stats.events += r.events;
+      if (stats.users % 5000 === 0) opts.onProgress?.(stats.users, stats.events);
+    }
+    tierStage.closeSync();
+    for (const s of stage.values()) s.close();
+    phases.replaying = Math.round(performance.now() - t0) / 1000;
+
+    const t1 = performance.now();
+    const files = [];
+    for (const def of SHARD_TABLES)
+      files.push(
+        await writeTableFile(
+          duck,
+          lakeDir,
+          def.name,
+          date,
+          `SELECT * FROM stage_${def.name}`,
+          def.key.join(', '),
+          def.rowGroupSize,
+        ),
+      );
+    const tierFile = await writeTableFile(
+      duck,
+      lakeDir,
+      SHARD_TIER_TABLE,
+      date,
+      'SELECT * FROM stage_user_tier',
+      'user_id',
+    );
+    phases.writing = Math.round(performance.now() - t1) / 1000;
+    const build: ShardBuild = {
+      version: 1,
+      date,
+      shard,
+      rawCommit: manifest.commit,
+      basis: fromSnapshot ? prev.builtAt : 'history',
+      builtAt: new Date().toISOString(),
+      files,
+      tierFile,
+      stats,
+      phases,
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    };
+    await writeShardBuild(lakeDir, build);
+    return build;
+  } catch (err) {
+    if (err instanceof CryptolambdaError) throw err;
+    throw new CryptolambdaError('INTERNAL', `shard ${shardLabel(shard)} of ${date}: ${(err as Error).message}`);
+  } finally {
+    duck.close();
+  }
+};
+
+/** One user's rows, appended by column name (core/warehouse/schema.ts). */
+const stageUser = (
+  stage: Map<string, Staging>,
+  date: string,
+  userId: string,
+  r: UserDayResult,
+  invalid: UserDayResult['rejects'],
+  rejectsByCode: Record<string, number>,
+): void => {
+  for (const f of r.portfolio) {
+    const p = f.position;
+    stage.get(FACT_PORTFOLIO_DAILY.name)!.appendRow({
+      date,
+      user_id: userId,
+      asset: p.asset,
+      quantity_held: p.quantity,
+      staked: p.staked,
+      cost_basis: p.costBasis,
+      avg_cost_basis: f.avgCostBasis,
+      realized_pnl: p.realizedPnl,
+      realized_pnl_day: f.realizedPnlDay,
+      fees_paid: p.feesPaid,
+      reward_income: p.rewardIncome,
+      event_count: p.eventCount,
+      events_day: f.eventsDay,
+      last_event_time_ms: p.lastEventTime,
+      last_event_id: p.lastEventId,
+      close_price: f.closePrice,
+      market_value: f.marketValue,
+      unrealized_pnl: f.unrealizedPnl,
+    });
+  }
+  if (r.rewards) {
+    const d = r.rewards;
+    stage.get(FACT_REWARD_DAILY.name)!.appendRow({
+      date,
+      user_id: userId,
+      spend: d.spend,
+      cashback_owed: d.cashbackOwed,
+      cashback_capped: d.cashbackCapped,
+      cashback_paid: d.cashbackPaid,
+      staking_income: d.stakingIncome,
+      realized_pnl: d.realizedPnl,
+      tier_at_time: d.tier,
+      rolling_30d_spend: d.spend30d,
+      events: d.events,
+      rejected: d.rejected,
+    });
+  }
+  for (const x of [...invalid, ...r.rejects]) {
+    stage.get(BATCH_REJECTS.name)!.appendRow({
+      date,
+      event_id: x.eventId,
+      user_id: x.userId,
+      source_table: x.sourceTable,
+      code: x.code,
+      reason: x.reason,
+      event_json: x.eventJson,
+    });
+    rejectsByCode[x.code] = (rejectsByCode[x.code] ?? 0) + 1;
+  }
+  stage
+    .get(SNAPSHOT_USER_STATE.name)!
+    .appendRow({ date, user_id: userId, state_json: JSON.stringify(userToJson(r.state)) });
+};

@@ -1,0 +1,115 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { readManifest } from '../../../src/adapters/lake/manifest.js';
+import { userTopicPartitions } from '../../../src/adapters/lake/raw-zone-reader.js';
+import { readLedger } from '../../../src/adapters/lake/warehouse-store.js';
+import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
+import { runBatch } from '../../../src/app/batch/run-batch.js';
+import type { DomainEvent } from '../../../src/core/events/types.js';
+import { WAREHOUSE_TABLES } from '../../../src/core/warehouse/schema.js';
+import { runCli } from '../../support/cli.js';
+import { makeDataset } from '../../support/events.js';
+import { batchSetup, dumpTable, produceEvents, withWarehouse } from './support.js';
+
+const D1 = '2026-01-10';
+const D2 = '2026-01-11';
+
+/** Every warehouse table as sorted text rows (shards write rows in other files and orders). */
+const dumpSorted = (lakeDir: string) =>
+  withWarehouse(lakeDir, async (duck) => {
+    const out: Record<string, string[]> = {};
+    for (const t of WAREHOUSE_TABLES) {
+      if (t.name === 'fact_reconciliation') continue;
+      out[t.name] = (await dumpTable(duck, t.name).catch(() => [])).map((r) => JSON.stringify(r)).sort();
+    }
+    return out;
+  });
+
+const shuffled = <T>(xs: readonly T[], seed: number): T[] => {
+  const out = [...xs];
+  let s = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+};
+
+describe('batch shards by user (issue 16)', { timeout: 600_000 }, () => {
+  it('every fact table equals the one-shard build, for random shard counts, in-process or as N processes + publish', async () => {
+    const config = await batchSetup();
+    const data = makeDataset({ seed: 16, start: Date.UTC(2026, 0, 10, 23, 0), minutes: 90, users: 60 });
+    // Arrival order differs from event order: the producer sends a shuffled stream.
+    const events: DomainEvent[] = shuffled([...data.prices, ...data.transactions, ...data.rewards], 16);
+    await produceEvents(config, events);
+    const ingest = await runIngestRaw(config);
+    expect(ingest.dates).toEqual([D1, D2]);
+    expect(userTopicPartitions(await readManifest(config.lakeDir))).toBeGreaterThan(1);
+
+    const one1 = await runBatch(config, { date: D1, shards: 1 });
+    expect(one1.shards).toBe(1);
+    const base1 = await dumpSorted(config.lakeDir);
+    const one2 = await runBatch(config, { date: D2, shards: 1 });
+    const base2 = await dumpSorted(config.lakeDir);
+    expect(one2.fromHistory).toBe(false);
+    expect(base2.fact_portfolio_daily!.length).toBeGreaterThan(50);
+
+    // Any shard count, D1 from history and D2 from D1's (sharded) snapshot with another count.
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 2, max: 6 }), fc.integer({ min: 2, max: 6 }), async (n1, n2) => {
+        const r1 = await runBatch(config, { date: D1, shards: n1, inline: true });
+        expect(r1.shards).toBe(Math.min(n1, userTopicPartitions(await readManifest(config.lakeDir))));
+        expect(r1.users).toBe(one1.users);
+        const r2 = await runBatch(config, { date: D2, shards: n2, inline: true });
+        expect(r2.fromHistory).toBe(false);
+        expect(await dumpSorted(config.lakeDir)).toEqual(base2);
+      }),
+      { numRuns: 3 },
+    );
+    // D1 again after D2: not the newest build, dims untouched, facts as the one-shard D1.
+    await runBatch(config, { date: D1, shards: 3, inline: true });
+    const again = await dumpSorted(config.lakeDir);
+    for (const t of ['fact_portfolio_daily', 'fact_reward_daily', 'snapshot_user_state', 'batch_rejects'])
+      expect(again[t]!.filter((r) => r.includes(D1))).toEqual(base1[t]!.filter((r) => r.includes(D1)));
+
+    // The many-machines contract through the built CLI: shard processes, then one publish.
+    const env = { CRYPTOLAMBDA_LAKE_DIR: config.lakeDir };
+    const s0 = await runCli(['batch', '--date', D2, '--shard', '0/3', '--json'], env);
+    expect(s0.code).toBe(0);
+    expect(JSON.parse(s0.stdout).shard.shard).toEqual({ index: 0, of: 3 });
+    const missing = await runCli(['batch', 'publish', '--date', D2], env);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain(`Error: cannot publish ${D2}: shards 1/3, 2/3 missing`);
+    const [s1, s2] = await Promise.all([
+      runCli(['batch', '--date', D2, '--shard', '1/3'], env),
+      runCli(['batch', '--date', D2, '--shard', '2/3'], env),
+    ]);
+    expect([s1.code, s2.code]).toEqual([0, 0]);
+    expect(s1.stdout).toMatch(new RegExp(`^${D2} shard 1/3: \\d+ users`));
+    // Re-running a shard replaces it.
+    expect((await runCli(['batch', '--date', D2, '--shard', '1/3'], env)).code).toBe(0);
+    const pub = await runCli(['batch', 'publish', '--date', D2, '--json'], env);
+    expect(pub.code).toBe(0);
+    expect(JSON.parse(pub.stdout)).toMatchObject({ date: D2, shards: 3, users: one2.users });
+    expect(await dumpSorted(config.lakeDir)).toEqual(base2);
+    expect((await readLedger(config.lakeDir)).builds[D2]!.stats.shards).toBe(3);
+
+    // A shard built before the raw zone moved is stale: publish refuses it.
+    const t0 = await runCli(['batch', '--date', D2, '--shard', '0/2'], env);
+    const t1 = await runCli(['batch', '--date', D2, '--shard', '1/2'], env);
+    expect([t0.code, t1.code]).toEqual([0, 0]);
+    await produceEvents(config, [{ ...data.transactions.at(-1)!, eventId: 'late-1' }]);
+    await runIngestRaw(config);
+    const stale = await runCli(['batch', 'publish', '--date', D2], env);
+    expect(stale.code).not.toBe(0);
+    expect(stale.stderr).toMatch(
+      /Error: cannot publish 2026-01-11: shard 0\/2 read raw-zone commit \d+, the raw zone is at commit \d+/,
+    );
+
+    // `batch --date D --shards 2` runs the shards as child processes and publishes once.
+    const full = await runCli(['batch', '--date', D2, '--shards', '2', '--json'], env);
+    expect(full.code).toBe(0);
+    expect(JSON.parse(full.stdout).dates[0]).toMatchObject({ shards: 2, events: one2.events + 1 });
+  });
+});
