@@ -1,8 +1,10 @@
+import path from 'node:path';
 import { Duck } from '../../adapters/duckdb/db.js';
 import { stageDims, stageUserTiers } from '../../adapters/lake/dims-writer.js';
 import { type Manifest, readManifest } from '../../adapters/lake/manifest.js';
 import { stagePriceDaily, windowCloses } from '../../adapters/lake/raw-zone-reader.js';
 import { clearShardBuilds, readShardBuilds, type ShardBuild } from '../../adapters/lake/shard-store.js';
+import { stagedPath } from '../../adapters/lake/staging.js';
 import { Staging } from '../../adapters/lake/warehouse-rows.js';
 import {
   type DateBuild,
@@ -143,10 +145,12 @@ export const publishShards = async (
     const newest = Object.keys(ledger.builds).every((d) => d <= date);
     let dims: WarehouseFile[] = [];
     if (newest) {
+      // A shard's tier file is never published: it stays staged (warehouse/_staging/...) until the
+      // shard builds are cleared, so read it there.
       await stageUserTiers(
         duck,
         lakeDir,
-        shards.map((s) => s.tierFile),
+        shards.map((s) => ({ path: path.relative(lakeDir, stagedPath(lakeDir, s.tierFile.path)) })),
       );
       await stageDims(duck, lakeDir, manifest, date, [...new Set([...Object.keys(ledger.builds), date])].sort());
       dims = await writeStaged(duck, lakeDir, null, [DIM_USER, DIM_ASSET, DIM_DATE]);
