@@ -113,7 +113,7 @@ describe('batch: a simulated day through Kafka, ingest and batch equals the core
 
     const b2 = await runBatch(config, { date: D2 });
     expect(b2.fromHistory).toBe(false);
-    expect(b2.orphansRemoved).toBe(9); // the crashed run's 6 date files + 3 dims
+    expect(b2.orphansRemoved).toBe(10); // the crashed run's 6 date files + 3 dims + its shard's staged tier file
     const first = await dumpAll(config.lakeDir);
     // One batch at a time per lake: a second one started while D2 is being rebuilt is refused.
     let concurrent: unknown;
