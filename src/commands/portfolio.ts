@@ -25,6 +25,12 @@ export default class Portfolio extends BaseCommand<typeof Portfolio> {
     const ctx = await openServing(this.appConfig);
     try {
       const view = portfolioToJson(await getPortfolio(ctx, user));
+      // No speed-layer watermark at all under this prefix: most likely the wrong --topic-prefix
+      // (the demo's ends with "."), which would otherwise quietly serve batch-only numbers.
+      if (ctx.speed !== null && view.freshness.usersWatermark === null && view.freshness.priceWatermark === null)
+        this.warnLine(
+          `no speed-layer state for topic prefix ${JSON.stringify(this.appConfig.topicPrefix)}: showing the batch only; is the prefix right?`,
+        );
       this.show(
         (o) => renderPortfolio(view, o),
         () => portfolioModel(view, false),
