@@ -12,6 +12,8 @@ export interface RejectedInput {
   readonly key?: string;
   /** When it was received (ms); defaults to the sink's clock. */
   readonly receivedAt?: number;
+  /** The Kafka key when it is not the source (the stream keys by input topic; its source names the offset). */
+  readonly kafkaKey?: string;
 }
 
 /** Where dead letters go: a producer, or a transactional outbox that produces them after a commit. */
@@ -51,6 +53,6 @@ export class DeadLetterSink {
     });
     this.stats.total++;
     this.stats.bySource[input.source] = (this.stats.bySource[input.source] ?? 0) + 1;
-    await this.producer.push(this.topic, [{ key: input.source, value }]);
+    await this.producer.push(this.topic, [{ key: input.kafkaKey ?? input.source, value }]);
   }
 }

@@ -114,6 +114,7 @@ export class SpeedHandler implements PartitionHandler {
     this.deadLetters.set(cat, (this.deadLetters.get(cat) ?? 0) + 1);
     return part.dlq.send({
       source: `stream:${r.topic}[${r.partition}]@${r.offset}`,
+      kafkaKey: `stream:${r.topic}`,
       reason,
       payload: r.value ?? Buffer.alloc(0),
       ...(r.key === null ? {} : { key: r.key }),
