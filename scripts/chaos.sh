@@ -11,7 +11,7 @@ cd "$root"
 case "${CRYPTOLAMBDA_KAFKA_BROKERS:-127.0.0.1:19092}" in 127.*|localhost:*) ;; *) echo "chaos: loopback broker only" >&2; exit 2 ;; esac
 case "${CRYPTOLAMBDA_REDIS_URL:-redis://127.0.0.1:16379/0}" in redis://127.*|redis://localhost*) ;; *) echo "chaos: loopback Redis only" >&2; exit 2 ;; esac
 
-npm run build >/dev/null
+npm run build >/dev/null || { echo "chaos: build failed" >&2; exit 1; }
 cli() { timeout "${T:-180}" node bin/run.js "$@"; }
 state="${CRYPTOLAMBDA_STATE_DIR:-$root/.cryptolambda}"
 pid_of() { node -p "require('$state/run/$1.json').pid"; }
@@ -48,8 +48,8 @@ echo "chaos: prefix $CRYPTOLAMBDA_TOPIC_PREFIX, lake $CRYPTOLAMBDA_LAKE_DIR" >&2
 cli stack up >/dev/null || { echo "chaos: stack up failed" >&2; exit 1; }
 
 # Data: 30 h of synthetic prices (one tick per 10 s per symbol) and 100 simulated users.
-P="$(cli produce prices --source synthetic --seed 7 --start "${DAY1}T00:00:00Z" --step 10s --rate 0 --count 10800 --json)"
-S="$(cli simulate --seed 7 --users 100 --rate 0.05 --json)"
+P="$(cli produce prices --source synthetic --seed 7 --start "${DAY1}T00:00:00Z" --step 10s --rate 0 --count 10800 --json)" || { echo "chaos: produce failed" >&2; exit 1; }
+S="$(cli simulate --seed 7 --users 100 --rate 0.05 --json)" || { echo "chaos: simulate failed" >&2; exit 1; }
 IN=$(( $(field "$P" produced) + $(field "$S" events) ))
 echo "chaos: produced $IN events" >&2
 stream_idle --from-beginning
@@ -87,10 +87,11 @@ v="worker exit ${wcode} after ${took}s"
 check_layers "kill9-redis" yes "($v)"
 
 # 4. SIGSTOP of one of two workers past its session timeout (6 s), then SIGCONT.
-node bin/run.js stream --from-beginning --session-timeout 6s --exit-when-idle 8s >/dev/null 2>&1 &
-a=$!; sleep 1.5
-node bin/run.js stream --session-timeout 6s --exit-when-idle 8s >/dev/null 2>&1 &
-b=$!; sleep 1
+node scripts/chaos/inject.mjs reset >/dev/null
+node bin/run.js stream --session-timeout 6s --checkpoint-interval 200ms --exit-when-idle 8s >/dev/null 2>&1 &
+a=$!
+node bin/run.js stream --session-timeout 6s --checkpoint-interval 200ms --exit-when-idle 8s >/dev/null 2>&1 &
+b=$!; sleep 2
 kill -STOP "$a"; sleep 9; kill -CONT "$a"
 ( sleep 120; kill -9 "$a" "$b" 2>/dev/null ) & guard=$!
 wait "$a"; ca=$?; wait "$b"; cb=$?; kill "$guard" 2>/dev/null

@@ -55,7 +55,7 @@ cat <<HINT
   node bin/run.js ohlcv BTCUSDT --interval 5m # the last 60 candles, Redis + warehouse merged
   node bin/run.js rewards u000001             # cashback owed vs paid, tiers
   node bin/run.js top --by spend --days 1     # the day's biggest card spenders
-  node bin/run.js topics tail dlq --from-beginning --limit 5   # what was dead-lettered, and why
+  node bin/run.js topics tail tier.changes --limit 5   # decoded records (dlq: rejects + reasons)
   node bin/run.js pipeline status
 The stack stays up; stop it with: node bin/run.js stack down
 HINT

@@ -1,12 +1,14 @@
 // Fault injection helpers for the chaos suite (loopback broker only):
 //   pill               one 1,048,400-byte record on raw.prices (just under the broker's limit)
 //   bad N              N malformed records on raw.transactions (not Avro, truncated Avro, empty)
+//   reset              wipe the prefix's speed layer (retried while the group still lists members)
 //   delete-ahead K     delete records up to K offsets past what the raw zone and the speed layer
 //                      stored, per raw.prices partition (what retention does to a lagging reader)
 import { createKafka, withAdmin } from '../../dist/adapters/kafka/client.js';
 import { readManifest } from '../../dist/adapters/lake/manifest.js';
 import { connectRedis } from '../../dist/adapters/redis/client.js';
 import { keyspaceFor } from '../../dist/adapters/redis/speed-keys.js';
+import { resetSpeedLayer } from '../../dist/app/stream/run-stream.js';
 import { resolveConfig } from '../../dist/config/config.js';
 import { topicName } from '../../dist/core/topics.js';
 
@@ -41,6 +43,16 @@ try {
     }
     await producer.send({ topic: txs, acks: -1, messages });
     console.log(JSON.stringify({ injected: n }));
+  } else if (cmd === 'reset') {
+    for (let i = 0; ; i++) {
+      try {
+        console.log(JSON.stringify({ keysRemoved: await resetSpeedLayer(config) }));
+        break;
+      } catch (err) {
+        if (err.code !== 'CONFLICT' || i >= 60) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   } else if (cmd === 'delete-ahead') {
     const k = BigInt(arg ?? 100);
     const m = await readManifest(config.lakeDir);

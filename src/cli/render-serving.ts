@@ -183,7 +183,7 @@ export const reconcileNextSteps = (r: ReconcileReport): string[] => {
     );
   else
     next.push(
-      `next: rebuild the date (\`cryptolambda pipeline run --date ${r.date} --force batch\`); if it persists, compare one user with \`cryptolambda portfolio <user> --json\` and see docs/operations.md`,
+      `next: rebuild the date (\`cryptolambda pipeline run --date ${r.date} --force batch\`); if it persists, compare one user with \`cryptolambda portfolio <user> --json\` and see docs/runbook.md`,
     );
   return next;
 };

@@ -34,6 +34,18 @@ export default class Portfolio extends BaseCommand<typeof Portfolio> {
       const view = portfolioToJson(
         await getPortfolio(ctx, user, this.flags.date === undefined ? {} : { date: this.flags.date }),
       );
+      // No speed-layer watermark at all under this prefix: most likely the wrong --topic-prefix
+      // (the demo's ends with "."), which would otherwise quietly serve batch-only numbers.
+      // (Not with --date: a built date reads the batch alone by design.)
+      if (
+        this.flags.date === undefined &&
+        ctx.speed !== null &&
+        view.freshness.usersWatermark === null &&
+        view.freshness.priceWatermark === null
+      )
+        this.warnLine(
+          `no speed-layer state for topic prefix ${JSON.stringify(this.appConfig.topicPrefix)}: showing the batch only; is the prefix right?`,
+        );
       this.show(
         (o) => renderPortfolio(view, o),
         () => portfolioModel(view, false),

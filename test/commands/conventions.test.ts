@@ -19,10 +19,11 @@ describe('oclif conventions (plugin-help, plugin-not-found, plugin-autocomplete,
     for (const l of a.stdout.split('\n')) expect(l.length, l).toBeLessThanOrEqual(80);
   });
 
-  it('an unknown command exits 127 naming it (did-you-mean is asked on a terminal)', async () => {
+  it('an unknown command exits 127 naming it, with the closest command (asked interactively on a terminal)', async () => {
     const r = await runCli(['portfolo', 'u1']);
     expect(r.code).toBe(127);
     expect(r.stderr).toContain('portfolo u1 is not a cryptolambda command');
+    expect(r.stderr).toContain('Did you mean: cryptolambda portfolio?');
   });
 
   it('version, --version and -v', async () => {
@@ -77,6 +78,16 @@ describe('configuration file through the CLI', () => {
       clientId: 'default',
     });
     expect(r.stdout).not.toContain('s3cret');
+  });
+
+  it('config show for people: every setting with its source, within 80 columns', async () => {
+    const r = await runCli(['config', 'show', '--config', file], { CRYPTOLAMBDA_TOPIC_PREFIX: '' });
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(80);
+    expect(lines[0]).toBe(`file: ${file}`);
+    expect(r.stdout).toContain('topicPrefix: file.\n  from ');
+    expect(r.stdout).toMatch(/\nrewardTiers:\n {4}- name: Bronze\n/);
   });
 
   it('a bad value in the file exits 2 naming file, line and key', async () => {

@@ -96,3 +96,31 @@ describe('truthful outcomes (built CLI, real Kafka)', () => {
     expect(r.stderr).toMatch(/^warning: no speed-layer state under keyspace .*is the prefix right/);
   });
 });
+
+describe('unknown user and symbol (built CLI, real Redis, empty lake)', () => {
+  it('exit 5 with what is known, as one line and as JSON', async () => {
+    const config = testConfig();
+    const env = { CRYPTOLAMBDA_LAKE_DIR: path.join(dir, `empty-${Date.now()}`) };
+    const flags = ['--topic-prefix', config.topicPrefix];
+    const u = await runCli(['portfolio', 'nobody', ...flags], env);
+    expect(u.code).toBe(5);
+    expect(u.stderr.split('\n').slice(0, 2)).toEqual([
+      'Error: no data for user nobody',
+      'Hint: neither the batch (as of no build) nor the speed layer knows this user',
+    ]);
+    const s = await runCli(['ohlcv', 'NOPEUSDT', ...flags], env);
+    expect(s.code).toBe(5);
+    expect(s.stderr).toBe(
+      'Error: no data for symbol NOPEUSDT\nHint: neither the batch nor the speed layer holds any symbol yet (is the topic prefix right?)\n',
+    );
+    const j = await runCli(['ohlcv', 'NOPEUSDT', '--json', ...flags], env);
+    expect(j.code).toBe(5);
+    expect(JSON.parse(j.stdout)).toEqual({
+      error: {
+        code: 'NOT_FOUND',
+        message: 'no data for symbol NOPEUSDT',
+        hint: 'neither the batch nor the speed layer holds any symbol yet (is the topic prefix right?)',
+      },
+    });
+  });
+});

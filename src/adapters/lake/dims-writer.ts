@@ -1,9 +1,7 @@
-import path from 'node:path';
 import { columnsDdl, DIM_ASSET, DIM_DATE, DIM_USER } from '../../core/warehouse/schema.js';
 import type { Duck } from '../duckdb/db.js';
 import type { Manifest } from './manifest.js';
 import { filesWhere, parquetList } from './raw-zone-reader.js';
-import { stagedPath } from './staging.js';
 
 /**
  * Stage the dimensions of the newest build (stage_dim_user / _asset / _date) from the raw zone up to
@@ -71,10 +69,6 @@ export const stageUserTiers = async (
   await duck.run('CREATE OR REPLACE TABLE stage_user_tier (user_id VARCHAR NOT NULL, tier VARCHAR NOT NULL)');
   if (files.length > 0)
     await duck.run(
-      // Shard tier files are never published: they stay where writeTableFile staged them.
-      `INSERT INTO stage_user_tier SELECT user_id, tier FROM read_parquet(${parquetList(
-        lakeDir,
-        files.map((f) => ({ path: path.relative(lakeDir, stagedPath(lakeDir, f.path)) })),
-      )})`,
+      `INSERT INTO stage_user_tier SELECT user_id, tier FROM read_parquet(${parquetList(lakeDir, files)})`,
     );
 };

@@ -2,7 +2,6 @@ import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ShardSpec } from '../../core/warehouse/shard.js';
 import { writeFileAtomic } from './manifest.js';
-import { stagedPath } from './staging.js';
 import { type WarehouseFile, warehouseDir } from './warehouse-store.js';
 
 /**
@@ -66,8 +65,7 @@ export const allShardBuilds = async (lakeDir: string): Promise<ShardBuild[]> => 
 };
 
 const removeFiles = async (lakeDir: string, b: ShardBuild): Promise<void> => {
-  // A shard's files stay staged until a publish promotes them.
-  for (const f of [...b.files, b.tierFile]) await unlink(stagedPath(lakeDir, f.path)).catch(() => undefined);
+  for (const f of [...b.files, b.tierFile]) await unlink(path.join(lakeDir, f.path)).catch(() => undefined);
 };
 
 /** Record a shard; a previous build of the same shard is replaced and its files deleted. */
@@ -89,7 +87,7 @@ export const clearShardBuilds = async (lakeDir: string, date: string, published:
   const keep = new Set(published.flatMap((b) => b.files.map((f) => f.path)));
   for (const b of await readShardBuilds(lakeDir, date)) {
     for (const f of [...b.files, b.tierFile])
-      if (!keep.has(f.path)) await unlink(stagedPath(lakeDir, f.path)).catch(() => undefined);
+      if (!keep.has(f.path)) await unlink(path.join(lakeDir, f.path)).catch(() => undefined);
   }
   await rm(shardsDir(lakeDir, date), { recursive: true, force: true });
 };

@@ -5,7 +5,7 @@ import { WAREHOUSE_TABLES } from '../../core/warehouse/schema.js';
 import { type Duck, ident, literal } from '../duckdb/db.js';
 import { LedgerSchema, parseLakeFile } from './lake-schemas.js';
 import { removeUnlisted, writeFileAtomic } from './manifest.js';
-import { promote, STAGING, stagedPath, utcTimestampSql } from './staging.js';
+import { STAGING, stagedPath, utcTimestampSql } from './staging.js';
 
 /** One published warehouse file: table `table`, partition dt=`date`. */
 export interface WarehouseFile {
@@ -50,7 +50,9 @@ export const readLedger = async (lakeDir: string): Promise<WarehouseLedger> => {
 
 /**
  * Write the rows of `sql` (a query over the build connection) to a new Parquet file of `table`
- * under dt=`date` (or the table root for dimensions). Not visible until `publish` names it.
+ * under dt=`date` (or the table root for dimensions). Not visible until `publish` names it: the
+ * file lives under warehouse/_staging/ and the returned `path` says so, so a shard's files can be
+ * read and listed by that path until the publish moves them and records their final paths.
  */
 export const writeTableFile = async (
   duck: Duck,
@@ -84,8 +86,20 @@ export const writeTableFile = async (
   const [{ n }] = (await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM read_parquet(${literal(file)})`)) as [
     { n: bigint },
   ];
-  return { table, date: date ?? '', path: rel, rows: Number(n), bytes: (await stat(file)).size };
+  return {
+    table,
+    date: date ?? '',
+    path: path.relative(lakeDir, file),
+    rows: Number(n),
+    bytes: (await stat(file)).size,
+  };
 };
+
+const STAGED_PREFIX = path.join('warehouse', STAGING) + path.sep;
+
+/** The published path of a file written by writeTableFile (staged paths lose their `_staging/`). */
+const finalPath = (rel: string): string =>
+  rel.startsWith(STAGED_PREFIX) ? path.join('warehouse', rel.slice(STAGED_PREFIX.length)) : rel;
 
 /**
  * Atomically replace what a date (and optionally the dimensions) consist of: one ledger rename.
@@ -100,6 +114,15 @@ export const publish = async (
   const builds = { ...prev.builds };
   const dims = { ...prev.dims };
   const obsolete: string[] = [];
+  // Staged files move into their dt= directories right before the ledger commit that names them.
+  const staged = [...(update.build?.files ?? []), ...(update.dims ?? [])]
+    .map((f) => f.path)
+    .filter((p) => p.startsWith(STAGED_PREFIX));
+  const moved = (f: WarehouseFile): WarehouseFile => ({ ...f, path: finalPath(f.path) });
+  update = {
+    ...(update.build ? { build: { ...update.build, files: update.build.files.map(moved) } } : {}),
+    ...(update.dims ? { dims: update.dims.map(moved) } : {}),
+  };
   if (update.build) {
     const old = builds[update.build.date];
     if (old) obsolete.push(...old.files.map((f) => f.path));
@@ -111,10 +134,11 @@ export const publish = async (
     dims[d.table] = d;
   }
   const next: WarehouseLedger = { version: 1, builds, dims };
-  await promote(
-    lakeDir,
-    [...(update.build?.files ?? []), ...(update.dims ?? [])].map((f) => f.path),
-  );
+  for (const p of staged) {
+    const dest = path.join(lakeDir, finalPath(p));
+    await mkdir(path.dirname(dest), { recursive: true });
+    await rename(path.join(lakeDir, p), dest);
+  }
   await writeFileAtomic(ledgerPath(lakeDir), `${JSON.stringify(next, null, 1)}\n`);
   for (const p of obsolete) await unlink(path.join(lakeDir, p)).catch(() => undefined);
   return next;
@@ -175,9 +199,7 @@ export const removeWarehouseOrphans = async (
   ]);
   let removed = 0;
   for (const t of tables) removed += await removeUnlisted(path.join(warehouseDir(lakeDir), t), listed, minAgeMs, now);
-  // Staged files older than the margin belong to a build that died, except the shards built and
-  // not yet published (a multi-machine build publishes them later).
-  const staged = new Set(alsoListed.map((f) => stagedPath(lakeDir, f.path)));
-  removed += await removeUnlisted(path.join(warehouseDir(lakeDir), STAGING), staged, minAgeMs, now);
+  // Staged files not held by a pending shard and older than the margin belong to a build that died.
+  removed += await removeUnlisted(path.join(warehouseDir(lakeDir), STAGING), listed, minAgeMs, now);
   return removed;
 };

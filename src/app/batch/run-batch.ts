@@ -6,12 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Duck, ident, literal } from '../../adapters/duckdb/db.js';
 import { type Manifest, readManifest } from '../../adapters/lake/manifest.js';
 import { userTopicPartitions } from '../../adapters/lake/raw-zone-reader.js';
-import {
-  allShardBuilds,
-  forgetShardBuilds,
-  SHARD_TIER_TABLE,
-  type ShardBuild,
-} from '../../adapters/lake/shard-store.js';
+import { allShardBuilds, forgetShardBuilds, type ShardBuild } from '../../adapters/lake/shard-store.js';
 import {
   createViews,
   readLedger,
@@ -128,10 +123,7 @@ const checkRawData = (m: Manifest, lakeDir: string, date: string, allowEmpty: bo
 const removeOrphans = async (lakeDir: string, ledger: WarehouseLedger, minAgeMs: number): Promise<number> => {
   const pending = (await allShardBuilds(lakeDir)).flatMap((b) => [...b.files, b.tierFile]);
   const tables = WAREHOUSE_TABLES.map((t) => t.name);
-  const removed = await removeWarehouseOrphans(lakeDir, ledger, tables, minAgeMs, Date.now(), pending);
-  // The shards' tier files are internal to a build (dim_user input): cleaned, not counted.
-  await removeWarehouseOrphans(lakeDir, ledger, [SHARD_TIER_TABLE], minAgeMs, Date.now(), pending);
-  return removed;
+  return removeWarehouseOrphans(lakeDir, ledger, tables, minAgeMs, Date.now(), pending);
 };
 
 /** Shards to use: as asked (default 1), at most one per user-topic partition (a shard is a set of them). */
@@ -172,7 +164,8 @@ const buildDate = async (config: Config, date: string, opts: BatchOptions): Prom
   opts.onProgress?.({ date, phase: 'reading', users: 0, events: 0 });
   opts.onProgress?.({ date, phase: 'replaying', users: 0, events: 0 });
   const tShards = performance.now();
-  if (n === 1 || opts.inline) {
+  // Child processes read the tier table from the same config; a table passed in runs in this process.
+  if (n === 1 || opts.inline || opts.tiers !== undefined) {
     for (let i = 0; i < n; i++)
       await buildShard(
         config,

@@ -4,7 +4,7 @@ import { rangesToEnd, readRanges } from '../../adapters/kafka/bounded-reader.js'
 import { ensureTopics, withAdmin } from '../../adapters/kafka/client.js';
 import { type ConsumedRecord, runConsumer } from '../../adapters/kafka/consumer.js';
 import { BatchingProducer, type BatchingProducerOptions, type OutgoingRecord } from '../../adapters/kafka/producer.js';
-import type { Config } from '../../config/config.js';
+import { type Config, tiersOf } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import type { PriceEvent, UserEvent } from '../../core/events/types.js';
 import { validateReward, validateTransaction } from '../../core/events/validate.js';
@@ -231,7 +231,7 @@ export const runSimulate = async (config: Config, opts: SimulateRunOptions): Pro
   let failure: unknown;
   try {
     if (opts.follow) {
-      sim = new Simulator({ ...simOptions(opts), signupSpanMs: plannedSpanMs(opts, undefined) });
+      sim = new Simulator({ ...simOptions(config, opts), signupSpanMs: plannedSpanMs(opts, undefined) });
       stoppedBy = await follow(config, opts, topics.prices, sim, decodePrice, emit);
     } else {
       const ranges = await rangesToEnd(config, [topics.prices], () => undefined);
@@ -245,7 +245,7 @@ export const runSimulate = async (config: Config, opts: SimulateRunOptions): Pro
       const ordered = orderPrices(prices);
       opts.onReady?.({ prices: ordered.length });
       const span = ordered.length > 0 ? ordered.at(-1)!.eventTime - ordered[0]!.eventTime : 0;
-      sim = new Simulator({ ...simOptions(opts), signupSpanMs: plannedSpanMs(opts, span) });
+      sim = new Simulator({ ...simOptions(config, opts), signupSpanMs: plannedSpanMs(opts, span) });
       let yieldedAt = performance.now();
       for (const tick of ordered) {
         // Generation is CPU-bound and producer pushes rarely wait, so without a break the event loop
@@ -309,7 +309,9 @@ export const runSimulate = async (config: Config, opts: SimulateRunOptions): Pro
   };
 };
 
-const simOptions = (opts: SimulateRunOptions) => ({
+/** The generator's options; its cashback follows the configured tier table, as both layers do. */
+const simOptions = (config: Config, opts: SimulateRunOptions) => ({
+  tiers: tiersOf(config),
   seed: opts.seed,
   users: opts.users,
   rate: opts.rate,

@@ -220,6 +220,16 @@ export class StreamRuntime {
       const generation = ++this.joins;
       void this.locked(async () => {
         for (const n of [...this.owned.keys()]) if (!assigned.has(n)) this.release(n);
+        // A partition kept across generations is re-acquired if another worker took it meanwhile
+        // (this one was paused past its session): its epoch moved, so our state of it is stale, and
+        // keeping it would get every checkpoint fenced while the group still assigns it to us.
+        const kept = [...this.owned.keys()];
+        if (kept.length > 0) {
+          const epochs = await this.redis!.mget(...kept.map((n) => this.key('epoch', n)));
+          kept.forEach((n, i) => {
+            if (epochs[i] !== String(this.owned.get(n)!.epoch)) this.release(n);
+          });
+        }
         // Acquire eagerly, not on the first batch: a partition with nothing new to read must still be
         // owned (fenced, caught-up known) so idleness and exit-when-idle can be decided.
         if (!this.stopped)

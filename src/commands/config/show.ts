@@ -1,3 +1,4 @@
+import { stringify } from 'yaml';
 import { BaseCommand } from '../../cli/base-command.js';
 import { CONFIG_KEYS, type Config, configSources, maskSecrets } from '../../config/config.js';
 
@@ -11,7 +12,17 @@ export interface ConfigShowResult {
   readonly sources: Record<string, string>;
 }
 
-const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+/** A scalar on the key's line; a list or section as indented YAML below it (fits 80 columns). */
+const show = (v: unknown): string =>
+  typeof v === 'string'
+    ? v
+    : v !== null && typeof v === 'object'
+      ? `\n${stringify(v, { lineWidth: 76, flowCollectionPadding: false })
+          .trimEnd()
+          .split('\n')
+          .map((l) => `    ${l}`)
+          .join('\n')}`
+      : JSON.stringify(v);
 
 export default class ConfigShow extends BaseCommand<typeof ConfigShow> {
   static override summary = 'Print the resolved configuration and where each setting came from (secrets masked).';
@@ -32,7 +43,8 @@ export default class ConfigShow extends BaseCommand<typeof ConfigShow> {
     if (!this.jsonEnabled()) {
       this.log(`file: ${file?.path ?? '(none)'}${file?.profile ? `  profile: ${file.profile}` : ''}`);
       for (const key of CONFIG_KEYS) {
-        this.log(`${key}: ${show(settings[key])}`);
+        const v = show(settings[key]);
+        this.log(v.startsWith('\n') ? `${key}:${v}` : `${key}: ${v}`);
         this.log(`  from ${sources[key]}`);
       }
     }

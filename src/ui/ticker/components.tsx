@@ -105,7 +105,8 @@ export const UserPanel = ({ user, color }: { user: UserView } & ColorProps) => (
   </Text>
 );
 
-const CW = { time: 5, price: 12, volume: 12, trades: 7, pct: 8 } as const;
+/** Candle columns: 2 + 5 + 4x10 + 10 + 7 + 8 + "  open" = 78, so a row fits 80 columns. */
+const CW = { time: 5, price: 10, volume: 10, trades: 7, pct: 8 } as const;
 
 const CandleRow = ({ c, color }: { c: CandleView } & ColorProps) => (
   <Text>
@@ -115,17 +116,32 @@ const CandleRow = ({ c, color }: { c: CandleView } & ColorProps) => (
   </Text>
 );
 
-export const CandleTable = ({ s, color }: { s: SymbolView } & ColorProps) => (
-  <Box flexDirection="column">
-    <Text bold>{`${s.symbol} last ${s.recent.length} 1m candles (UTC)`}</Text>
-    <Text>
-      {`  ${'TIME'.padEnd(CW.time)}${['OPEN', 'HIGH', 'LOW', 'CLOSE'].map((h) => h.padStart(CW.price)).join('')}${'VOLUME'.padStart(CW.volume)}${'TRADES'.padStart(CW.trades)}${'CHG'.padStart(CW.pct)}`}
-    </Text>
-    {s.recent.map((c) => (
-      <CandleRow key={c.start} c={c} color={color} />
-    ))}
-  </Box>
-);
+export const CandleTable = ({
+  s,
+  color,
+  max = Number.POSITIVE_INFINITY,
+}: { s: SymbolView; max?: number } & ColorProps) => {
+  // The newest candles first in the view model: keep as many as the terminal has rows for.
+  const recent = s.recent.slice(0, Math.max(1, max));
+  return (
+    <Box flexDirection="column">
+      <Text bold>{`${s.symbol} last ${recent.length} 1m candles (UTC)`}</Text>
+      <Text>
+        {`  ${'TIME'.padEnd(CW.time)}${['OPEN', 'HIGH', 'LOW', 'CLOSE'].map((h) => h.padStart(CW.price)).join('')}${'VOLUME'.padStart(CW.volume)}${'TRADES'.padStart(CW.trades)}${'CHG'.padStart(CW.pct)}`}
+      </Text>
+      {recent.map((c) => (
+        <CandleRow key={c.start} c={c} color={color} />
+      ))}
+    </Box>
+  );
+};
+
+/**
+ * Lines the screen uses besides the candle rows: header, margins, the symbol table, movers, the
+ * user line, the candle title and header, the key help, and the line Ink leaves for the cursor.
+ */
+export const fixedLines = (view: TickerView, error: string | null): number =>
+  11 + Math.max(1, view.symbols.length) + (view.user ? 1 : 0) + (error ? 1 : 0);
 
 /** The whole screen for one view model and one selection. */
 export const TickerScreen = ({
@@ -133,7 +149,8 @@ export const TickerScreen = ({
   selected,
   error,
   color,
-}: { view: TickerView | null; selected: number; error: string | null } & ColorProps) => {
+  rows = Number.POSITIVE_INFINITY,
+}: { view: TickerView | null; selected: number; error: string | null; rows?: number } & ColorProps) => {
   const current = view?.symbols[selected];
   return (
     <Box flexDirection="column">
@@ -147,7 +164,7 @@ export const TickerScreen = ({
           {view.user ? <UserPanel user={view.user} color={color} /> : null}
           {current ? (
             <Box marginTop={1}>
-              <CandleTable s={current} color={color} />
+              <CandleTable s={current} color={color} max={view ? rows - fixedLines(view, error) : rows} />
             </Box>
           ) : null}
         </Box>

@@ -1,4 +1,4 @@
-import { useApp, useInput, useStdin } from 'ink';
+import { useApp, useInput, useStdin, useStdout } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import { buildTickerView, type TickerOptions, type TickerView } from '../../core/ticker/model.js';
 import type { TickerSource } from '../../core/ticker/snapshot.js';
@@ -78,5 +78,15 @@ export const TickerApp = ({ source, intervalMs, options, color }: TickerAppProps
     { isActive: isRawModeSupported },
   );
 
-  return <TickerScreen view={view} selected={selected} error={error} color={color} />;
+  // Fit the terminal's height too: a screen taller than the terminal scrolls its top away.
+  const { stdout } = useStdout();
+  return (
+    <TickerScreen
+      view={view}
+      selected={selected}
+      error={error}
+      color={color}
+      rows={stdout.rows ?? Number.POSITIVE_INFINITY}
+    />
+  );
 };

@@ -57,7 +57,7 @@ beforeAll(async () => {
       // Send part of the body, then drop the connection: what a flaky network does mid-download.
       res.write(slice.subarray(0, knobs.cutAfter));
       knobs.cutAfter = 0;
-      setTimeout(() => res.socket?.destroy(), 20);
+      setTimeout(() => res.socket?.destroy(), 200);
       return;
     }
     res.end(slice);
@@ -111,11 +111,14 @@ describe('runFetchBinance against a local archive server', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'fetch-'));
     knobs.cutAfter = 100;
     await expect(runFetchBinance({ ...spec, dir, baseUrl: base })).rejects.toThrow();
-    expect(readFileSync(path.join(dir, 'BTCUSDT-trades-2025-01-01.zip.part'))).toHaveLength(100);
+    // What reached the disk before the connection dropped (all 100 bytes unless the machine is slow).
+    const have = readFileSync(path.join(dir, 'BTCUSDT-trades-2025-01-01.zip.part')).length;
+    expect(have).toBeGreaterThan(0);
+    expect(have).toBeLessThanOrEqual(100);
     requests.length = 0;
     const r = await runFetchBinance({ ...spec, dir, baseUrl: base });
-    expect(r).toMatchObject({ action: 'resumed', bytes: ZIP.length - 100, size: ZIP.length });
-    expect(requests.find((q) => q.path.endsWith('.zip'))?.range).toBe('bytes=100-');
+    expect(r).toMatchObject({ action: 'resumed', bytes: ZIP.length - have, size: ZIP.length });
+    expect(requests.find((q) => q.path.endsWith('.zip'))?.range).toBe(`bytes=${have}-`);
     expect(readFileSync(r.file).equals(ZIP)).toBe(true);
     expect(existsSync(`${r.file}.part`)).toBe(false);
   });

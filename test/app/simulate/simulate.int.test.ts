@@ -294,7 +294,6 @@ describe('simulate (real broker)', () => {
     });
     child.kill('SIGINT');
     expect(await exited).toBe(0);
-    // Every progress line carries its UTC timestamp (cron logs).
     expect(stderr).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z simulate: 1,800 price events read\n/);
     expect(stderr).toMatch(
       /simulate \d+s {2}sent [\d,]+ \([\d,]+\/s\) {2}tx [\d,]+ {2}rewards [\d,]+ {2}acked [\d,]+ {2}errors 0 {2}event time 2024-/,

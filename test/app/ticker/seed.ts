@@ -1,7 +1,11 @@
 import type { Redis } from 'ioredis';
 import { onTestFinished } from 'vitest';
-import { speedKeys } from '../../../src/adapters/redis/speed-keys.js';
+import { connectRedis } from '../../../src/adapters/redis/client.js';
+import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
+import type { Config } from '../../../src/config/config.js';
 import type { RawCandle, RawSnapshot } from '../../../src/core/ticker/snapshot.js';
+import { loadSnapshot } from '../../core/ticker/load-fixture.js';
+import { testConfig } from '../../support/int.js';
 
 /**
  * Writes a ticker fixture into Redis exactly as the speed layer stores it (speed-keys.ts): the
@@ -60,4 +64,23 @@ export const shiftSnapshot = (snap: RawSnapshot, delta: number): RawSnapshot => 
       tier: { ...(snap.user.tier as object), since: (snap.user.tier as { since: number }).since + delta },
     },
   };
+};
+
+/**
+ * The live fixture moved to the current minute (without its day-old candles, so the 24h reference
+ * is the first candle of today's series whatever the seconds are), written under the config's
+ * keyspace in the real Redis. Returns the config the CLI should be pointed at.
+ */
+export const seedLiveToday = async (): Promise<Config> => {
+  const config = testConfig();
+  const redis = await connectRedis(config);
+  onTestFinished(() => redis.disconnect());
+  const live = loadSnapshot('live');
+  const today: RawSnapshot = {
+    ...live,
+    candles1m: { ...live.candles1m, BTCUSDT: live.candles1m.BTCUSDT!.slice(2) },
+  };
+  const snap = shiftSnapshot(today, Math.floor((Date.now() - live.now) / 60_000) * 60_000);
+  await seedSpeedLayer(redis, keyspaceFor(config.topicPrefix), snap);
+  return config;
 };

@@ -1,12 +1,7 @@
 import { spawn } from 'node:child_process';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { connectRedis } from '../../../src/adapters/redis/client.js';
-import { keyspaceFor } from '../../../src/adapters/redis/speed-keys.js';
-import type { RawSnapshot } from '../../../src/core/ticker/snapshot.js';
-import { loadSnapshot } from '../../core/ticker/load-fixture.js';
+import { describe, expect, it } from 'vitest';
 import { BIN, runCli } from '../../support/cli.js';
-import { testConfig } from '../../support/int.js';
-import { seedSpeedLayer, shiftSnapshot } from './seed.js';
+import { seedLiveToday } from './seed.js';
 
 /**
  * `cryptolambda ticker` through the built CLI (non-TTY stdout) against the real Redis. The live
@@ -14,16 +9,7 @@ import { seedSpeedLayer, shiftSnapshot } from './seed.js';
  * first candle of today's series whatever the seconds are) and written under a random keyspace.
  */
 const seed = async () => {
-  const config = testConfig();
-  const redis = await connectRedis(config);
-  onTestFinished(() => redis.disconnect());
-  const live = loadSnapshot('live');
-  const today: RawSnapshot = {
-    ...live,
-    candles1m: { ...live.candles1m, BTCUSDT: live.candles1m.BTCUSDT!.slice(2) },
-  };
-  const snap = shiftSnapshot(today, Math.floor((Date.now() - live.now) / 60_000) * 60_000);
-  await seedSpeedLayer(redis, keyspaceFor(config.topicPrefix), snap);
+  const config = await seedLiveToday();
   return ['--topic-prefix', config.topicPrefix, '--stale-after', '600000'];
 };
 
