@@ -222,7 +222,9 @@ describe('serving on the real stack: batch + speed layer merged', () => {
     expect(human.code).toBe(0);
     expect(human.stdout.includes(String.fromCharCode(27))).toBe(false);
     // 80 columns, numbers right-aligned at display precision (--json above keeps the exact strings).
-    expect(human.stdout).toContain('BTC     1.50000000  50,000.00   75,000.00       14,992.50      2,492.50     0.00');
+    // alloc 75,000 / 100,002.5 = 75.00 %, P&L % 14,992.5 / 60,007.5 = 24.98 %; realized moves to the header.
+    expect(human.stdout).toContain('BTC     1.50000000  50,000.00  live   75,000.00  75.00%       14,992.50  24.98%');
+    expect(human.stdout).toContain('realized P&L 2,492.50');
     for (const l of human.stdout.split('\n')) expect(l.length, l).toBeLessThanOrEqual(80);
     expect(human.stdout).toContain('source: batch + speed layer');
     const missing = await runCli(['portfolio', 'dave'], cliEnv(config));
