@@ -1,22 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
-import { connectRedis } from '../../../src/adapters/redis/client.js';
-import { keyspaceFor } from '../../../src/adapters/redis/speed-keys.js';
+import { describe, expect, it } from 'vitest';
 import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
 import { runBatch } from '../../../src/app/batch/run-batch.js';
 import { openServing } from '../../../src/app/serving/context.js';
 import { getPortfolio } from '../../../src/app/serving/portfolio.js';
-import { deleteKeyspace, runStream } from '../../../src/app/stream/run-stream.js';
-import type { Config } from '../../../src/config/config.js';
 import type { DomainEvent, PriceEvent } from '../../../src/core/events/types.js';
 import { type PortfolioJson, portfolioToJson } from '../../../src/core/serving/views.js';
 import { trade } from '../../core/build.js';
 import { runCli } from '../../support/cli.js';
-import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
 import { GOLDEN_D, GOLDEN_D1, GOLDEN_EXPECTED, goldenEvents } from '../../support/serving-golden.js';
+import { servingSetup, streamToIdle } from '../../support/serving-stack.js';
 import { produceEvents } from '../batch/support.js';
 
 /**
@@ -24,19 +16,6 @@ import { produceEvents } from '../batch/support.js';
  * a built date comes from the snapshot of D at fact_price_daily's closes, a later date from the cutoff
  * plus the speed deltas up to it at that day's last 5m candle.
  */
-const setup = async (): Promise<Config> => {
-  const config = testConfig({ lakeDir: mkdtempSync(path.join(tmpdir(), 'cl-pfdate-')) });
-  cleanupTopicsAfter(config);
-  onTestFinished(async () => {
-    rmSync(config.lakeDir, { recursive: true, force: true });
-    const r = await connectRedis(config);
-    await deleteKeyspace(r, keyspaceFor(config.topicPrefix));
-    r.disconnect();
-  });
-  await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
-  return config;
-};
-
 const at = (iso: string): number => Date.parse(iso);
 const px = (sym: string, iso: string, price: string, id: string): PriceEvent =>
   trade({ eventId: `synthetic:${sym}:${id}`, symbol: sym, price, quantity: '0.1', eventTime: at(iso) });
@@ -56,16 +35,11 @@ const strip = (p: PortfolioJson) => p.positions.map(({ price: _p, priceTime: _t,
 
 describe('portfolio --date on the real stack', () => {
   it('a built date and a speed-only date give the hand-worked books', async () => {
-    const config = await setup();
+    const config = await servingSetup('cl-pfdate-');
     const g = goldenEvents('alice');
     const events: DomainEvent[] = [...PRICES, ...g.dayD, ...g.dayD1];
     await produceEvents(config, events);
-    await runStream(config, {
-      exitWhenIdleMs: 2000,
-      checkpointIntervalMs: 200,
-      metricsEveryMs: 60_000,
-      speed: { userIdleMs: 800 },
-    });
+    await streamToIdle(config);
     await runIngestRaw(config);
     await runBatch(config, { date: GOLDEN_D });
 
