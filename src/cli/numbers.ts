@@ -75,6 +75,16 @@ export const fixed = (s: string | null, dp: number, opts: { group?: boolean } = 
 };
 
 export const usd = (s: string | null): string => fixed(s, 2);
+
+/** A fraction (0.125) as a percent at `dp` decimals ("12.50%"): the decimal point moves two places, exactly. */
+export const percent = (s: string | null, dp = 2): string => {
+  if (s === null) return '-';
+  const p = parse(s);
+  if (!p) return s;
+  const moved = p.scale >= 2 ? { ...p, scale: p.scale - 2 } : { ...p, units: p.units * pow10(2 - p.scale), scale: 0 };
+  const r = roundTo(moved, dp);
+  return `${p.neg && !r.zero ? '-' : ''}${group(r.int)}${dp > 0 ? `.${r.frac}` : ''}%`;
+};
 export const quantity = (s: string | null): string => fixed(s, 8);
 
 /** Decimals a price gets, by its magnitude (see the module comment). */

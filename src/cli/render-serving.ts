@@ -75,11 +75,19 @@ export const portfolioModel = (p: PortfolioJson, withTotal = true): TableModel<P
       csv: 'market_value',
       value: (r) => (isTotal(r) ? r.total.marketValue : r.marketValue),
     },
+    { header: 'alloc', kind: 'pct', priority: 1, csv: 'allocation', value: (r) => (isTotal(r) ? '' : r.allocation) },
     {
       header: PNL.unrealized,
       kind: 'pnl',
       csv: 'unrealized_pnl',
       value: (r) => (isTotal(r) ? r.total.unrealizedPnl : r.unrealizedPnl),
+    },
+    {
+      header: 'P&L %',
+      kind: 'pct',
+      priority: 1,
+      csv: 'unrealized_pnl_pct',
+      value: (r) => (isTotal(r) ? r.total.unrealizedPnlPct : r.unrealizedPnlPct),
     },
     {
       header: PNL.realized,
@@ -108,6 +116,8 @@ export const renderPortfolio = (p: PortfolioJson, o: ViewOptions): string => {
       `tier ${p.tier ?? '-'}`,
       `30d spend ${usd(p.spend30d)}`,
       `${PNL.total} ${signedUsd(o, t.totalPnl)}`,
+      // In the header too: at 80 columns the realized column gives way to allocation and P&L %.
+      `${PNL.realized} ${signedUsd(o, t.realizedPnl)}`,
       `cost basis ${usd(t.costBasis)}`,
       `fees ${usd(t.feesPaid)}`,
     ],

@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk';
-import { exact, fixed, integer, priceText, quantity, sign, usd } from './numbers.js';
+import { exact, fixed, integer, percent, priceText, quantity, sign, usd } from './numbers.js';
 
 /**
  * One table model per query result, rendered three ways: a human table that fits the terminal
@@ -25,6 +25,8 @@ export type Kind =
   | 'id'
   /** a ratio such as a correlation, 4 decimals */
   | 'ratio'
+  /** a fraction shown as a percent, 2 decimals ("12.50%"); --wide/--json keep the fraction */
+  | 'pct'
   /** exact decimal text, trailing zeros dropped (reconcile values) */
   | 'exact';
 
@@ -56,7 +58,7 @@ export interface ViewOptions {
 export const DEFAULT_WIDTH = 80;
 const GAP = '  ';
 
-const RIGHT: ReadonlySet<Kind> = new Set(['usd', 'pnl', 'qty', 'price', 'int', 'id', 'ratio', 'exact']);
+const RIGHT: ReadonlySet<Kind> = new Set(['usd', 'pnl', 'qty', 'price', 'int', 'id', 'ratio', 'pct', 'exact']);
 
 /** Display text of one cell. */
 export const cellText = (kind: Kind, v: Cell, wide: boolean): string => {
@@ -73,6 +75,8 @@ export const cellText = (kind: Kind, v: Cell, wide: boolean): string => {
       return priceText(v);
     case 'ratio':
       return fixed(v, 4);
+    case 'pct':
+      return percent(v);
     case 'exact':
       return exact(v);
     case 'int':

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exact, fixed, priceDecimals, priceText, quantity, sign, usd } from '../../src/cli/numbers.js';
+import { exact, fixed, percent, priceDecimals, priceText, quantity, sign, usd } from '../../src/cli/numbers.js';
 
 describe('display numbers', () => {
   it('USD: 2 decimals, grouped, HALF-EVEN, no "-0.00"', () => {
@@ -44,5 +44,15 @@ describe('display numbers', () => {
   it('sign and fixed', () => {
     expect([sign('-0.1'), sign('0.000'), sign('3'), sign(null)]).toEqual([-1, 0, 1, 0]);
     expect(fixed('12345.6789', 2, { group: false })).toBe('12345.68');
+  });
+
+  it('percent moves the point two places exactly, HALF-EVEN at 2 decimals', () => {
+    expect(percent('0.125000')).toBe('12.50%');
+    expect(percent('-0.250000')).toBe('-25.00%');
+    expect(percent('0.000125')).toBe('0.01%');
+    expect(percent('0.000050')).toBe('0.00%');
+    expect(percent('-0.000040')).toBe('0.00%');
+    expect(percent('12')).toBe('1,200.00%');
+    expect(percent(null)).toBe('-');
   });
 });

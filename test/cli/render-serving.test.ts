@@ -94,16 +94,21 @@ describe('serving renderers', () => {
   });
 });
 
-/** ETH at 1500 < its average cost: unrealized -4998.5; total P&L = 14992.5 - 4998.5 + 2492.5. */
+/**
+ * ETH at 1500 < its average cost: unrealized -4998.5; total P&L = 14992.5 - 4998.5 + 2492.5.
+ * alloc = value / 90,001.5 (83.33%, 16.67%); P&L % = unrealized / cost basis: 14,992.5 / 60,007.5 =
+ * 24.98%, -4,998.5 / 20,000 = -24.99% (-24.9925 rounded), 9,994 / 80,007.5 = 12.49%.
+ */
 const PLAIN = [
   'alice  tier Silver  30d spend 1,100.00  total P&L 12,486.50',
-  'cost basis 80,007.50  fees 35.00',
-  'asset     quantity      price      value  unrealized P&L  realized P&L  rewards',
-  '─────  ───────────  ─────────  ─────────  ──────────────  ────────────  ───────',
-  'BTC     1.50000000  50,000.00  75,000.00       14,992.50      2,492.50     0.00',
-  'ETH    10.00100000   1,500.00  15,001.50       -4,998.50          0.00    24.10',
-  'TOTAL                          90,001.50        9,994.00      2,492.50    24.10',
-  '(src, staked, avg cost hidden to fit 80 columns; --wide shows all)',
+  'realized P&L 2,492.50  cost basis 80,007.50  fees 35.00',
+  'asset     quantity      price      value   alloc  unrealized P&L    P&L %',
+  '─────  ───────────  ─────────  ─────────  ──────  ──────────────  ───────',
+  'BTC     1.50000000  50,000.00  75,000.00  83.33%       14,992.50   24.98%',
+  'ETH    10.00100000   1,500.00  15,001.50  16.67%       -4,998.50  -24.99%',
+  'TOTAL                          90,001.50                9,994.00   12.49%',
+  '(src, staked, rewards, avg cost, realized P&L hidden to fit 80 columns; --wide',
+  'shows all)',
   'amounts in USD, quantities in asset units',
   '(ETH at the batch close of 2026-11-20: no live price)',
   'source: batch + speed layer; batch as of 2026-11-20;',

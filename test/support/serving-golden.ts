@@ -114,6 +114,9 @@ export const GOLDEN_EXPECTED = {
       costBasis: '60007.500000000000',
       marketValue: '75000.000000000000',
       unrealizedPnl: '14992.500000000000',
+      // 75,000 / 100,002.5 = 0.7499812504… and 14,992.5 / 60,007.5 = 0.2498437695… (HALF-EVEN, 6 dp)
+      allocation: '0.749981',
+      unrealizedPnlPct: '0.249844',
       realizedPnl: '2492.500000000000',
       rewardIncome: '0.000000000000',
       feesPaid: '15.000000000000',
@@ -127,6 +130,9 @@ export const GOLDEN_EXPECTED = {
       costBasis: '20000.000000000000',
       marketValue: '25002.500000000000',
       unrealizedPnl: '5002.500000000000',
+      // 25,002.5 / 100,002.5 = 0.2500187495… and 5,002.5 / 20,000 = 0.250125 exactly
+      allocation: '0.250019',
+      unrealizedPnlPct: '0.250125',
       realizedPnl: '0.000000000000',
       rewardIncome: '24.100000000000',
       feesPaid: '20.000000000000',
@@ -137,6 +143,8 @@ export const GOLDEN_EXPECTED = {
     marketValue: '100002.500000000000',
     costBasis: '80007.500000000000',
     unrealizedPnl: '19995.000000000000',
+    // 19,995 / 80,007.5 = 0.2499140705…
+    unrealizedPnlPct: '0.249914',
     realizedPnl: '2492.500000000000',
     totalPnl: '22487.500000000000',
     rewardIncome: '24.100000000000',

@@ -95,6 +95,29 @@ export const writeTableFile = async (
   };
 };
 
+/** One file per table of `defs` from its staging table `stage_<name>`, sorted by the table's key. */
+export const writeStagedTables = async (
+  duck: Duck,
+  lakeDir: string,
+  date: string | null,
+  defs: readonly { name: string; key: readonly string[]; rowGroupSize?: number }[],
+): Promise<WarehouseFile[]> => {
+  const out: WarehouseFile[] = [];
+  for (const def of defs)
+    out.push(
+      await writeTableFile(
+        duck,
+        lakeDir,
+        def.name,
+        date,
+        `SELECT * FROM stage_${def.name}`,
+        def.key.join(', '),
+        def.rowGroupSize,
+      ),
+    );
+  return out;
+};
+
 const STAGED_PREFIX = path.join('warehouse', STAGING) + path.sep;
 
 /** The published path of a file written by writeTableFile (staged paths lose their `_staging/`). */

@@ -80,6 +80,12 @@ export class SpeedReader {
     return { deltas, positions, tier: t === null ? null : parse<TierJson>(this.keys.tier(userId), t), dayRewards };
   }
 
+  /** `eod:<user>:<date>`: the user's book at the end of `date` (empty when the stream kept none). */
+  async endOfDay(userId: string, date: string): Promise<PositionJson[]> {
+    const key = this.keys.endOfDay(userId, date);
+    return (await this.redis.hvals(key)).map((s) => parse<PositionJson>(key, s));
+  }
+
   async watermarks(): Promise<SpeedWatermarks> {
     const w = await readWatermarks(this.redis, this.keys);
     return { usersWatermark: w.users, priceWatermark: w.price };

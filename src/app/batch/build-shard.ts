@@ -3,7 +3,7 @@ import { readManifest } from '../../adapters/lake/manifest.js';
 import { streamShardUsers, valuationCloses } from '../../adapters/lake/raw-zone-reader.js';
 import { SHARD_TIER_TABLE, type ShardBuild, writeShardBuild } from '../../adapters/lake/shard-store.js';
 import { Staging } from '../../adapters/lake/warehouse-rows.js';
-import { readLedger, writeTableFile } from '../../adapters/lake/warehouse-store.js';
+import { readLedger, writeStagedTables, writeTableFile } from '../../adapters/lake/warehouse-store.js';
 import { type Config, tiersOf } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import type { TierDef } from '../../core/rewards/tiers.js';
@@ -94,19 +94,7 @@ export const buildShard = async (
     phases.replaying = Math.round(performance.now() - t0) / 1000;
 
     const t1 = performance.now();
-    const files = [];
-    for (const def of SHARD_TABLES)
-      files.push(
-        await writeTableFile(
-          duck,
-          lakeDir,
-          def.name,
-          date,
-          `SELECT * FROM stage_${def.name}`,
-          def.key.join(', '),
-          def.rowGroupSize,
-        ),
-      );
+    const files = await writeStagedTables(duck, lakeDir, date, SHARD_TABLES);
     const tierFile = await writeTableFile(
       duck,
       lakeDir,

@@ -10,7 +10,7 @@ import {
   readLedger,
   type WarehouseFile,
   type WarehouseLedger,
-  writeTableFile,
+  writeStagedTables,
 } from '../../adapters/lake/warehouse-store.js';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
@@ -24,7 +24,6 @@ import {
   DIM_USER,
   FACT_ASSET_CORRELATION,
   FACT_PRICE_DAILY,
-  type TableDef,
 } from '../../core/warehouse/schema.js';
 import { shardLabel } from '../../core/warehouse/shard.js';
 
@@ -91,23 +90,6 @@ export const checkShards = (all: readonly ShardBuild[], date: string, m: Manifes
   return set.sort((a, b) => a.shard.index - b.shard.index);
 };
 
-const writeStaged = async (duck: Duck, lakeDir: string, date: string | null, defs: readonly TableDef[]) => {
-  const out: WarehouseFile[] = [];
-  for (const def of defs)
-    out.push(
-      await writeTableFile(
-        duck,
-        lakeDir,
-        def.name,
-        date,
-        `SELECT * FROM stage_${def.name}`,
-        def.key.join(', '),
-        def.rowGroupSize,
-      ),
-    );
-  return out;
-};
-
 /**
  * Publish date D from its shards in ONE ledger commit: the shards' per-user files, plus what is
  * built once for the whole platform (fact_price_daily, fact_asset_correlation, and the dimensions
@@ -138,7 +120,7 @@ export const publishShards = async (
         correlation: f.correlation,
       });
     corr.close();
-    const global = await writeStaged(duck, lakeDir, date, [FACT_PRICE_DAILY, FACT_ASSET_CORRELATION]);
+    const global = await writeStagedTables(duck, lakeDir, date, [FACT_PRICE_DAILY, FACT_ASSET_CORRELATION]);
     // Dimensions describe the newest build: rebuilding an older date leaves them alone.
     const newest = Object.keys(ledger.builds).every((d) => d <= date);
     let dims: WarehouseFile[] = [];
@@ -149,7 +131,7 @@ export const publishShards = async (
         shards.map((s) => s.tierFile),
       );
       await stageDims(duck, lakeDir, manifest, date, [...new Set([...Object.keys(ledger.builds), date])].sort());
-      dims = await writeStaged(duck, lakeDir, null, [DIM_USER, DIM_ASSET, DIM_DATE]);
+      dims = await writeStagedTables(duck, lakeDir, null, [DIM_USER, DIM_ASSET, DIM_DATE]);
     }
     const files = [...shards.flatMap((s) => s.files), ...global];
     const rows: Record<string, number> = {};

@@ -75,6 +75,8 @@ const portfolioLine = obj({
   priceTime: nint,
   marketValue: ndec,
   unrealizedPnl: ndec,
+  allocation: ndec,
+  unrealizedPnlPct: ndec,
   realizedPnl: dec,
   rewardIncome: dec,
   feesPaid: dec,
@@ -92,6 +94,7 @@ export const PORTFOLIO: Schema = obj({
     marketValue: dec,
     costBasis: dec,
     unrealizedPnl: dec,
+    unrealizedPnlPct: ndec,
     realizedPnl: dec,
     totalPnl: dec,
     rewardIncome: dec,
@@ -301,8 +304,8 @@ const query = (q: Record<string, Schema>): Schema => ({
 export const ROUTE_SCHEMAS = {
   portfolio: sc(
     ['query'],
-    "A user's merged portfolio (= `portfolio <user> --json`).",
-    params({ user: USER_PARAM }),
+    "A user's merged portfolio (= `portfolio <user> [--date D] --json`); `date`: as of the end of that UTC day.",
+    { ...params({ user: USER_PARAM }), ...query({ date: DATE_PARAM }) },
     PORTFOLIO,
   ),
   rewards: sc(

@@ -216,8 +216,8 @@ export const buildServer = async (deps: ServeDeps, opts: ServeOptions): Promise<
     Querystring: Q;
   }>;
 
-  app.get('/v1/portfolio/:user', { schema: ROUTE_SCHEMAS.portfolio }, (req: Req<{ user: string }>) =>
-    pool.use(async (ctx) => portfolioToJson(await getPortfolio(ctx, req.params.user))),
+  app.get('/v1/portfolio/:user', { schema: ROUTE_SCHEMAS.portfolio }, (req: Req<{ user: string }, { date?: string }>) =>
+    pool.use(async (ctx) => portfolioToJson(await getPortfolio(ctx, req.params.user, req.query))),
   );
   app.get(
     '/v1/rewards/:user',

@@ -4,12 +4,11 @@ import { type PeriodName, type PeriodReturns, periodReturns, periodStart } from 
 import { CryptolambdaError } from '../../core/errors.js';
 import { userEventFromRaw } from '../../core/events/json.js';
 import type { UserEvent } from '../../core/events/types.js';
-import { symbolOf } from '../../core/events/validate.js';
-import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
+import type { Decimal } from '../../core/money/decimal.js';
 import { addDays, parseDate, parseUserId } from '../../core/serving/input.js';
 import { DAY_MS, dayOf, dayStart } from '../../core/speed/user-ledger.js';
 import type { ServingContext } from './context.js';
-import { readMerged } from './portfolio.js';
+import { dayCloses, readMerged } from './portfolio.js';
 
 /**
  * `history` and `performance`: the user's portfolio day by day from the core replay of their events
@@ -25,8 +24,6 @@ export interface Series {
   readonly points: readonly SeriesPoint[];
   readonly warnings: string[];
 }
-
-const assetOfSymbol = (s: string): string => s.replace(/USDT$/, '');
 
 const loadSeries = async (ctx: ServingContext, userId: string, from: string, to: string): Promise<Series> => {
   const cutoff = ctx.warehouse.cutoff();
@@ -44,19 +41,7 @@ const loadSeries = async (ctx: ServingContext, userId: string, from: string, to:
   }
   const assets = [...new Set(events.map((e) => e.asset))].filter((a) => a !== 'USD');
   const closes = new Map<string, Map<string, Decimal>>();
-  for (let d = addDays(from, -1); d <= to; d = addDays(d, 1)) {
-    const m = new Map<string, Decimal>();
-    if (cutoff !== null && d <= cutoff) {
-      for (const [sym, px] of await ctx.warehouse.closes(d)) m.set(assetOfSymbol(sym), Decimal.parse(px, PRICE_SCALE));
-    } else if (ctx.speed) {
-      for (const a of assets) {
-        const c = await ctx.speed.candles('5m', symbolOf(a), dayStart(d), dayStart(d) + DAY_MS);
-        const lastCandle = c.candles.at(-1);
-        if (lastCandle) m.set(a, lastCandle.candle.close);
-      }
-    }
-    closes.set(d, m);
-  }
+  for (let d = addDays(from, -1); d <= to; d = addDays(d, 1)) closes.set(d, await dayCloses(ctx, d, assets));
   const points = dailySeries(userId, events, addDays(from, -1), to, (d) => closes.get(d) ?? new Map(), {
     tiers: tiersOf(ctx.config),
     costMethod: ctx.config.costBasis,

@@ -206,7 +206,8 @@ export const mergeUser = (input: MergeInput): MergedUser | null => {
   };
 };
 
-export type PriceSource = 'live' | 'batch-close';
+/** live: `price:last`; batch-close: fact_price_daily; candle-close: a day's last 5m candle (after the cutoff). */
+export type PriceSource = 'live' | 'batch-close' | 'candle-close';
 
 export interface PriceQuote {
   readonly price: Decimal;

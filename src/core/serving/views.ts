@@ -1,6 +1,7 @@
 import { Decimal, USD_SCALE } from '../money/decimal.js';
 import { type DayRewards, type DayRewardsJson, dayToJson } from '../speed/user-ledger.js';
 import type { PortfolioMode, PortfolioView, PriceSource } from './merge.js';
+import { portfolioShares } from './shares.js';
 
 /**
  * The JSON shapes of the serving commands (`--json`), pinned by tests. Every exact amount is its
@@ -17,6 +18,10 @@ export interface PortfolioLineJson {
   priceTime: number | null;
   marketValue: string | null;
   unrealizedPnl: string | null;
+  /** marketValue / totals.marketValue, a fraction at scale 6 (HALF-EVEN); null when unpriced or the total is 0. */
+  allocation: string | null;
+  /** unrealizedPnl / costBasis, a fraction at scale 6 (HALF-EVEN); null when unpriced or the cost basis is 0. */
+  unrealizedPnlPct: string | null;
   realizedPnl: string;
   rewardIncome: string;
   feesPaid: string;
@@ -34,6 +39,8 @@ export interface PortfolioJson {
     marketValue: string;
     costBasis: string;
     unrealizedPnl: string;
+    /** unrealizedPnl / the cost basis of the priced positions (fraction, scale 6, HALF-EVEN); null when that is 0. */
+    unrealizedPnlPct: string | null;
     realizedPnl: string;
     totalPnl: string;
     rewardIncome: string;
@@ -58,12 +65,13 @@ const s = (d: Decimal | null): string | null => (d === null ? null : d.toString(
 
 export const portfolioToJson = (v: PortfolioView): PortfolioJson => {
   const { mode: _m, ...freshness } = v.freshness;
+  const shares = portfolioShares(v.lines, v.totals.marketValue);
   return {
     userId: v.userId,
     mode: v.mode,
     tier: v.tier?.tier ?? null,
     spend30d: v.tier ? v.tier.spend30d.toString() : null,
-    positions: v.lines.map((l) => ({
+    positions: v.lines.map((l, i) => ({
       asset: l.asset,
       quantity: l.quantity.toString(),
       staked: l.staked.toString(),
@@ -74,6 +82,8 @@ export const portfolioToJson = (v: PortfolioView): PortfolioJson => {
       priceTime: l.price?.eventTime ?? null,
       marketValue: s(l.marketValue),
       unrealizedPnl: s(l.unrealizedPnl),
+      allocation: s(shares.lines[i]!.allocation),
+      unrealizedPnlPct: s(shares.lines[i]!.unrealizedPnlPct),
       realizedPnl: l.realizedPnl.toString(),
       rewardIncome: l.rewardIncome.toString(),
       feesPaid: l.feesPaid.toString(),
@@ -84,6 +94,7 @@ export const portfolioToJson = (v: PortfolioView): PortfolioJson => {
       marketValue: v.totals.marketValue.toString(),
       costBasis: v.totals.costBasis.toString(),
       unrealizedPnl: v.totals.unrealizedPnl.toString(),
+      unrealizedPnlPct: s(shares.totalUnrealizedPnlPct),
       realizedPnl: v.totals.realizedPnl.toString(),
       totalPnl: v.totals.totalPnl.toString(),
       rewardIncome: v.totals.rewardIncome.toString(),

@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Duck, literal } from '../../../src/adapters/duckdb/db.js';
-import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
-import { keyspaceFor } from '../../../src/adapters/redis/speed-keys.js';
 import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
 import { runBatch } from '../../../src/app/batch/run-batch.js';
 import { getTop } from '../../../src/app/serving/analytics.js';
@@ -14,7 +9,6 @@ import { getOhlcv } from '../../../src/app/serving/ohlcv.js';
 import { getPortfolio } from '../../../src/app/serving/portfolio.js';
 import { reconcile } from '../../../src/app/serving/reconcile.js';
 import { getRewards } from '../../../src/app/serving/rewards.js';
-import { deleteKeyspace, runStream } from '../../../src/app/stream/run-stream.js';
 import type { Config } from '../../../src/config/config.js';
 import type { DomainEvent, PriceEvent } from '../../../src/core/events/types.js';
 import { buildCandles } from '../../../src/core/ohlcv/candle.js';
@@ -23,31 +17,12 @@ import { candleToJson } from '../../../src/core/speed/price-windows.js';
 import { reward, trade, tx } from '../../core/build.js';
 import { runCli } from '../../support/cli.js';
 import { makeDataset, produceDataset } from '../../support/events.js';
-import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
+import { testConfig } from '../../support/int.js';
 import { GOLDEN_D, GOLDEN_D1, GOLDEN_EXPECTED, goldenEvents } from '../../support/serving-golden.js';
+import { servingSetup, streamToIdle } from '../../support/serving-stack.js';
 import { produceEvents } from '../batch/support.js';
 
-/** A fresh topic prefix, Redis keyspace and lake dir for one test, all removed afterwards. */
-const setup = async (): Promise<Config> => {
-  const config = testConfig({ lakeDir: mkdtempSync(path.join(tmpdir(), 'cl-serving-')) });
-  cleanupTopicsAfter(config);
-  onTestFinished(async () => {
-    rmSync(config.lakeDir, { recursive: true, force: true });
-    const r = await connectRedis(config);
-    await deleteKeyspace(r, keyspaceFor(config.topicPrefix));
-    r.disconnect();
-  });
-  await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
-  return config;
-};
-
-const streamToIdle = (config: Config) =>
-  runStream(config, {
-    exitWhenIdleMs: 2000,
-    checkpointIntervalMs: 200,
-    metricsEveryMs: 60_000,
-    speed: { userIdleMs: 800 },
-  });
+const setup = (): Promise<Config> => servingSetup();
 
 const cliEnv = (config: Config) => ({
   CRYPTOLAMBDA_TOPIC_PREFIX: config.topicPrefix,
@@ -222,7 +197,9 @@ describe('serving on the real stack: batch + speed layer merged', () => {
     expect(human.code).toBe(0);
     expect(human.stdout.includes(String.fromCharCode(27))).toBe(false);
     // 80 columns, numbers right-aligned at display precision (--json above keeps the exact strings).
-    expect(human.stdout).toContain('BTC     1.50000000  50,000.00   75,000.00       14,992.50      2,492.50     0.00');
+    // alloc 75,000 / 100,002.5 = 75.00 %, P&L % 14,992.5 / 60,007.5 = 24.98 %; realized moves to the header.
+    expect(human.stdout).toContain('BTC     1.50000000  50,000.00  live   75,000.00  75.00%       14,992.50  24.98%');
+    expect(human.stdout).toContain('realized P&L 2,492.50');
     for (const l of human.stdout.split('\n')) expect(l.length, l).toBeLessThanOrEqual(80);
     expect(human.stdout).toContain('source: batch + speed layer');
     const missing = await runCli(['portfolio', 'dave'], cliEnv(config));
