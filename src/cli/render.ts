@@ -11,6 +11,17 @@ export const colorEnabled = (stream: NodeJS.WriteStream = process.stdout, env = 
   return Boolean(stream.isTTY);
 };
 
+/**
+ * A full-screen (Ink) view only on a terminal outside CI: with CI or CONTINUOUS_INTEGRATION set
+ * (any value but 0 or false, the rule of the is-in-ci package Ink itself reads), Ink draws no
+ * frame until it exits, so a full-screen command would show a blank screen. Callers fall back to
+ * their plain line output there.
+ */
+export const fullScreenEnabled = (stream: NodeJS.WriteStream = process.stdout, env = process.env): boolean => {
+  const flagged = (key: string) => env[key] !== undefined && env[key] !== '0' && env[key] !== 'false';
+  return stream.isTTY === true && !flagged('CI') && !flagged('CONTINUOUS_INTEGRATION');
+};
+
 export const makeChalk = (enabled = colorEnabled()): ChalkInstance => new Chalk({ level: enabled ? 1 : 0 });
 
 export const renderTable = (head: string[], rows: (string | number)[][], opts: { color?: boolean } = {}): string => {

@@ -2,14 +2,14 @@ import { Flags } from '@oclif/core';
 import { MIN_INTERVAL_MS, openTickerSource, runPlainTicker, tickerOnce } from '../app/ticker/ticker.js';
 import { BaseCommand } from '../cli/base-command.js';
 import { durationFlag } from '../cli/flags.js';
-import { colorEnabled } from '../cli/render.js';
+import { colorEnabled, fullScreenEnabled } from '../cli/render.js';
 import { plainLines } from '../core/ticker/format.js';
 import type { TickerView } from '../core/ticker/model.js';
 
 export default class Ticker extends BaseCommand<typeof Ticker> {
   static override summary = 'Live prices, candles, movers and a portfolio from the speed layer.';
   static override description =
-    `Full-screen on a terminal (↑/↓ select a symbol, q quits). When stdout is not a terminal, prints one plain line per symbol per refresh. --once prints one snapshot and exits; --json (implies --once) prints the view model.`;
+    `Full-screen on a terminal (↑/↓ select a symbol, q quits). When stdout is not a terminal (or CI is set, where Ink draws no frames), prints one plain line per symbol per refresh. --once prints one snapshot and exits; --json (implies --once) prints the view model.`;
   static override examples = [
     '<%= config.bin %> ticker',
     '<%= config.bin %> ticker --symbols BTCUSDT,ETHUSDT --user alice',
@@ -46,7 +46,7 @@ export default class Ticker extends BaseCommand<typeof Ticker> {
         for (const line of plainLines(view)) this.log(line);
         return view;
       }
-      if (process.stdout.isTTY) {
+      if (fullScreenEnabled()) {
         const { runTickerScreen } = await import('../ui/ticker/run.js');
         await runTickerScreen({ source, intervalMs: flags.interval, options, color: colorEnabled() });
         return undefined;

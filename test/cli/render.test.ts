@@ -1,8 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { colorEnabled, makeChalk, renderTable } from '../../src/cli/render.js';
+import { colorEnabled, fullScreenEnabled, makeChalk, renderTable } from '../../src/cli/render.js';
 
 const tty = { isTTY: true } as NodeJS.WriteStream;
 const pipe = { isTTY: false } as NodeJS.WriteStream;
+
+describe('fullScreenEnabled', () => {
+  it('is on for a terminal outside CI, off for a pipe', () => {
+    expect(fullScreenEnabled(tty, {})).toBe(true);
+    expect(fullScreenEnabled(pipe, {})).toBe(false);
+  });
+  it('is off in CI, where Ink would draw no frame until exit, unless CI is 0 or false', () => {
+    expect(fullScreenEnabled(tty, { CI: 'true' })).toBe(false);
+    expect(fullScreenEnabled(tty, { CI: '' })).toBe(false);
+    expect(fullScreenEnabled(tty, { CONTINUOUS_INTEGRATION: '1' })).toBe(false);
+    expect(fullScreenEnabled(tty, { CI: '0' })).toBe(true);
+    expect(fullScreenEnabled(tty, { CI: 'false' })).toBe(true);
+  });
+});
 
 describe('colorEnabled', () => {
   it('is on for a terminal, off for a pipe', () => {
