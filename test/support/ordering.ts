@@ -164,6 +164,9 @@ export interface ReconcileOutcome {
   summary: { users: number; fieldsMatched: number; fieldsMismatched: number; clean: boolean };
   /** The first findings (subject, field, speed vs batch), for the failure message. */
   findings: unknown[];
+  /** Mismatched fields counted by field name, and the users they belong to. */
+  byField: Record<string, number>;
+  users: string[];
 }
 
 /** `ingest`, `batch --from --to` over the days, then `reconcile --date D --json` per day (the built CLI). */
@@ -178,8 +181,14 @@ export const batchAndReconcile = async (config: Config, days: readonly string[])
   for (const date of sorted) {
     const r = await runCli(['reconcile', '--date', date, '--json'], env);
     if (r.code !== 0 && r.code !== 8) throw new Error(`reconcile --date ${date}: exit ${r.code}: ${r.stderr}`);
-    const j = JSON.parse(r.stdout) as { summary: ReconcileOutcome['summary']; findings: unknown[] };
-    out.push({ date, code: r.code, summary: j.summary, findings: j.findings.slice(0, 5) });
+    const j = JSON.parse(r.stdout) as {
+      summary: ReconcileOutcome['summary'];
+      findings: { field: string; userId: string; status: string }[];
+    };
+    const byField: Record<string, number> = {};
+    for (const f of j.findings) byField[f.field] = (byField[f.field] ?? 0) + 1;
+    const users = [...new Set(j.findings.map((f) => f.userId))].sort();
+    out.push({ date, code: r.code, summary: j.summary, findings: j.findings.slice(0, 5), byField, users });
   }
   return out;
 };
@@ -189,7 +198,8 @@ export const reconcileLine = (rs: readonly ReconcileOutcome[]): string =>
   rs
     .map(
       (r) =>
-        `${r.date}: exit ${r.code}, ${r.summary.users} users, ${r.summary.fieldsMatched} matched, ${r.summary.fieldsMismatched} mismatched`,
+        `${r.date}: exit ${r.code}, ${r.summary.users} users, ${r.summary.fieldsMatched} matched, ${r.summary.fieldsMismatched} mismatched` +
+        (r.users.length === 0 ? '' : ` (${r.users.length} users; ${JSON.stringify(r.byField)})`),
     )
     .join('; ');
 
