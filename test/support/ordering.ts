@@ -1,8 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { expect } from 'vitest';
-import { encodePrice, encodeReward, encodeTransaction } from '../../src/adapters/avro/codec.js';
 import { withAdmin } from '../../src/adapters/kafka/client.js';
-import { BatchingProducer } from '../../src/adapters/kafka/producer.js';
 import { connectRedis, type RedisConn } from '../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../src/adapters/redis/speed-keys.js';
 import type { Config } from '../../src/config/config.js';
@@ -12,6 +10,7 @@ import { compareEvents } from '../../src/core/portfolio/position.js';
 import { dayOf, emptyUser, replayUser } from '../../src/core/speed/user-ledger.js';
 import { topicName } from '../../src/core/topics.js';
 import { BIN, type CliResult, runCli } from './cli.js';
+import { produceDataset } from './events.js';
 import { storedOffsets } from './redis-dump.js';
 
 /**
@@ -29,32 +28,12 @@ export const cliEnv = (config: Config): Record<string, string> => ({
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Produce events in exactly the given order per topic (keys: symbol / user id, through the real codec). */
-export const produceInOrder = async (config: Config, events: readonly (UserEvent | PriceEvent)[]): Promise<void> => {
-  const p = await BatchingProducer.connect(config);
-  try {
-    const prices = events.filter((e): e is PriceEvent => e.kind === 'price');
-    const txs = events.filter((e): e is TransactionEvent => e.kind === 'transaction');
-    const rws = events.filter((e): e is RewardEvent => e.kind === 'reward');
-    if (prices.length > 0)
-      await p.push(
-        topicName(config.topicPrefix, 'prices'),
-        prices.map((e) => ({ key: e.symbol, value: encodePrice(e) })),
-      );
-    if (txs.length > 0)
-      await p.push(
-        topicName(config.topicPrefix, 'transactions'),
-        txs.map((e) => ({ key: e.userId, value: encodeTransaction(e) })),
-      );
-    if (rws.length > 0)
-      await p.push(
-        topicName(config.topicPrefix, 'rewards'),
-        rws.map((e) => ({ key: e.userId, value: encodeReward(e) })),
-      );
-    await p.flush();
-  } finally {
-    await p.disconnect();
-  }
-};
+export const produceInOrder = (config: Config, events: readonly (UserEvent | PriceEvent)[]): Promise<void> =>
+  produceDataset(config, {
+    prices: events.filter((e): e is PriceEvent => e.kind === 'price'),
+    transactions: events.filter((e): e is TransactionEvent => e.kind === 'transaction'),
+    rewards: events.filter((e): e is RewardEvent => e.kind === 'reward'),
+  });
 
 /** High watermark of every partition of the three input topics (`topic|n` -> offset), empty ones left out. */
 const inputHighs = async (config: Config): Promise<Map<string, bigint>> => {
@@ -143,8 +122,9 @@ export class StreamProcess {
   }
 
   /** Only if a test failed before stop(). */
-  kill(): void {
+  async kill(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    (await this.redis).disconnect();
   }
 }
 

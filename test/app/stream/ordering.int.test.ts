@@ -167,7 +167,7 @@ const D_OWN: UserEvent[] = [
 ];
 
 describe('speed layer order is independent of arrival timing (issue 14, real stack)', () => {
-  it(`(a) accelerated event time, live users: ${A_EVENTS.length} user events of ${A_HOURS} h (+${A_PRICES.length} prices) produced in topic bursts within seconds; reconcile clean, books = in-order replay`, async () => {
+  it(`(a) accelerated event time, live users: ${A_EVENTS.length} user events of ${A_HOURS} h (+${A_PRICES.length} prices) produced in ~30 s, one topic's burst up to 1 h of event time behind the other's; reconcile clean, books = in-order replay`, async () => {
     const { config, stream } = await start();
     // Per slice of one hour: one user topic's burst, the stream catches up and sits idle past
     // userIdleMs, then the other topic's burst of the same hour. Which topic goes first alternates.
