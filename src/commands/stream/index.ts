@@ -31,7 +31,7 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
     }),
     'user-lateness': durationFlag({
       description:
-        "How far behind its user's latest event an event is still applied in (eventTime, eventId) order; older ones are dead-lettered TOO_LATE [default: speed.userLateness, 15m, at most 1d]",
+        "How far behind its user's latest event an event is still applied in (eventTime, eventId) order; older ones are dead-lettered TOO_LATE [default: speed.userLateness, 1h, at most 1d]",
       bare: 'ms',
       min: '1ms',
       max: '1d',

@@ -52,7 +52,7 @@ export interface SpeedEngineOptions {
   /**
    * Allowed user lateness (event time, ms): an event up to this much older than its user's latest
    * event is put in its (eventTime, eventId) place by re-applying the user's later events; older
-   * ones are TOO_LATE (docs/core.md §2b). Default 15 minutes.
+   * ones are TOO_LATE (docs/core.md §2b). Default 1 hour.
    */
   readonly userLatenessMs?: number;
   readonly tiers: readonly TierDef[];
@@ -66,7 +66,7 @@ export interface EodBook {
   readonly lots: ReadonlyMap<string, LotQueue>;
 }
 
-export const DEFAULT_USER_LATENESS_MS = 15 * 60_000;
+export const DEFAULT_USER_LATENESS_MS = 60 * 60_000;
 
 export const DEFAULT_ENGINE_OPTIONS: SpeedEngineOptions = {
   outOfOrdernessMs: 5_000,
