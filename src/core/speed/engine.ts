@@ -513,9 +513,9 @@ export class PartitionEngine {
     if (step.outcome.kind === 'rejected') {
       this.counts.rejected++;
       this.effects.push({ kind: 'rejected', event: e, code: step.outcome.code, reason: step.outcome.reason });
-      u.hist!.append(e, { code: step.outcome.code, reason: step.outcome.reason });
+      u.hist!.append(e, { code: step.outcome.code, reason: step.outcome.reason }, u.state, u.days);
     } else {
-      u.hist!.append(e, undefined);
+      u.hist!.append(e, undefined, u.state, u.days);
       if (step.asset !== undefined) dirty.assets.add(step.asset);
       if (before !== undefined && dirty.eodDay !== undefined) dirty.eod.set(dirty.eodDay, before);
       dirty.eod.delete(day);
