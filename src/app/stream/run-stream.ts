@@ -41,7 +41,11 @@ export interface StreamMetricsLine {
   readonly watermarkDelayMs: number | null;
   readonly late: number;
   readonly tooLate: number;
+  /** Trades dropped as duplicates (same event id in a window that can still change). */
+  readonly duplicateTrades: number;
   readonly userEvents: number;
+  /** User events dropped as duplicates (same event id within the dedup window). */
+  readonly duplicateEvents: number;
   readonly rejected: number;
   readonly invalid: number;
   readonly checkpoints: number;
@@ -61,14 +65,18 @@ export const streamTopics = (h: SpeedHandler): string[] => [h.topics.prices, h.t
 const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: number): StreamMetricsLine => {
   let late = 0;
   let tooLate = 0;
+  let duplicateTrades = 0;
   let userEvents = 0;
+  let duplicateEvents = 0;
   let rejected = 0;
   let invalid = 0;
   let minWm = Number.POSITIVE_INFINITY;
   for (const p of h.engines().values()) {
     late += p.prices.counts.late;
     tooLate += p.prices.counts.tooLate;
+    duplicateTrades += p.prices.counts.duplicates;
     userEvents += p.counts.userEvents;
+    duplicateEvents += p.counts.duplicates;
     rejected += p.counts.rejected;
     invalid += p.counts.invalid;
     const wm = p.prices.watermark();
@@ -84,7 +92,9 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
     watermarkDelayMs: Number.isFinite(minWm) ? Date.now() - minWm : null,
     late,
     tooLate,
+    duplicateTrades,
     userEvents,
+    duplicateEvents,
     rejected,
     invalid,
     checkpoints: m.checkpoints,
