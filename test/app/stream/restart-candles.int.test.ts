@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { newRegistry } from '../../../src/adapters/metrics/prometheus.js';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
+import { runStream } from '../../../src/app/stream/run-stream.js';
 import type { StreamStatus } from '../../../src/app/stream/status.js';
 import type { Config } from '../../../src/config/config.js';
 import type { PriceEvent } from '../../../src/core/events/types.js';
@@ -15,9 +17,10 @@ import { dumpKeyspace, RUN_SPECIFIC, storedOffsets } from '../../support/redis-d
 import { runStreamToIdle, streamTestConfig } from '../../support/stream.js';
 
 /**
- * Issue 14 item 3: a trade re-delivered after a restart (graceful SIGTERM or kill -9: the partition is
- * re-acquired and its state restored from Redis) into a candle window that is still open is dropped
- * exactly as in an uninterrupted run, and `stream status` counts it.
+ * Issue 14 item 3: a trade re-delivered after a restart (graceful SIGTERM, kill -9) or a rebalance
+ * (the partition is re-acquired and its state restored from Redis) into a candle window that is still
+ * open is dropped exactly as in an uninterrupted run, and `stream status` (and the Prometheus
+ * counter) counts it.
  *
  * 3,000 BTCUSDT trades and 600 ETHUSDT trades over two minutes of event time inside one 5m window
  * (12:00:10-12:02:10): at the end the 5m windows and the last 1m windows are open, the first 1m
@@ -102,7 +105,7 @@ const state = async (config: Config) => {
 };
 
 describe('restart-proof candles (real Kafka, Redis and the built CLI)', () => {
-  it('trades re-delivered after a SIGTERM restart or a kill -9 into open windows are dropped and counted, as without a restart', async () => {
+  it('trades re-delivered after a SIGTERM restart, a kill -9 or a rebalance into open windows are dropped and counted, as without a restart', async () => {
     const all = trades();
     const n = all.length;
 
@@ -128,9 +131,59 @@ describe('restart-proof candles (real Kafka, Redis and the built CLI)', () => {
       });
       // The same trades (same ids) delivered again, into windows the stopped worker left open.
       await produceDataset(config, prices(all));
-      const s1 = await runStreamToIdle(config);
+      const metrics = newRegistry();
+      const s1 = await runStreamToIdle(config, { metrics });
       expect(s1.records).toBe(n);
       expect(s1.duplicateTrades).toBe(n);
+      // The Prometheus counter the worker exports counts them too.
+      expect(await metrics.getSingleMetricAsString('cryptolambda_stream_duplicates_dropped_total')).toContain(
+        `cryptolambda_stream_duplicates_dropped_total{kind="trade"} ${n}`,
+      );
+      expect(statusDuplicates(await status(config))).toBe(n);
+      restarted.push(config);
+    }
+
+    // A rebalance: worker B joins while A runs (the group splits the partitions, B restores its
+    // share from A's checkpoints), then A leaves (SIGTERM) and B re-acquires the rest; the trades
+    // are re-delivered to B only.
+    {
+      const config = await streamTestConfig();
+      const a = startWorker(config);
+      await produceDataset(config, prices(all));
+      await waitCheckpointed(config, n);
+      const abort = new AbortController();
+      const b = runStream(config, {
+        signal: abort.signal,
+        checkpointIntervalMs: 200,
+        metricsEveryMs: 200,
+        speed: { userIdleMs: 1000 },
+        workerId: 'b',
+      });
+      const r = await connectRedis(config);
+      const owned = async () => {
+        const line = await r.hget(speedKeys(keyspaceFor(config.topicPrefix)).streamStatus(), 'b');
+        return line === null ? 0 : (JSON.parse(line) as { partitions: number[] }).partitions.length;
+      };
+      const until = async (ok: (owned: number) => boolean, what: string) => {
+        const deadline = Date.now() + 60_000;
+        while (!ok(await owned())) {
+          if (Date.now() > deadline) throw new Error(`worker b never ${what}`);
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      };
+      try {
+        await until((o) => o > 0 && o < 6, 'shared the partitions with a');
+        a.child.kill('SIGTERM');
+        expect(await a.exited).toBe(0);
+        await until((o) => o === 6, 'took all partitions');
+        await produceDataset(config, prices(all));
+        await waitCheckpointed(config, 2 * n);
+      } finally {
+        abort.abort();
+        r.disconnect();
+      }
+      const s = await b;
+      expect(s.duplicateTrades).toBe(n);
       expect(statusDuplicates(await status(config))).toBe(n);
       restarted.push(config);
     }
