@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRegistry } from '../../../src/adapters/metrics/prometheus.js';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
@@ -13,6 +13,7 @@ import { symbolPartition } from '../../../src/core/partitioning.js';
 import { candleToJson } from '../../../src/core/speed/price-windows.js';
 import { BIN, runCli } from '../../support/cli.js';
 import { type Dataset, produceDataset } from '../../support/events.js';
+import { startCluster, stopCluster } from '../../support/redis-cluster.js';
 import { dumpKeyspace, RUN_SPECIFIC, storedOffsets } from '../../support/redis-dump.js';
 import { runStreamToIdle, streamTestConfig } from '../../support/stream.js';
 
@@ -219,4 +220,48 @@ describe('restart-proof candles (real Kafka, Redis and the built CLI)', () => {
     expect(Object.keys(want).some((key) => key.startsWith('stream:trades:'))).toBe(true);
     for (const config of restarted) expect(await state(config)).toEqual(want);
   }, 180_000);
+});
+
+describe('restart-proof candles on a real Redis Cluster (3 masters)', () => {
+  let url = '';
+  beforeAll(() => {
+    url = startCluster();
+  }, 60_000);
+  afterAll(() => stopCluster());
+
+  it('the open windows’ ids commit in the partition’s slot and a restarted worker drops the re-sent trades', async () => {
+    const all = trades();
+    const n = all.length;
+    const clean = await streamTestConfig({ redisUrl: url });
+    await produceDataset(clean, prices(all));
+    await produceDataset(clean, prices(all));
+    expect((await runStreamToIdle(clean)).duplicateTrades).toBe(n);
+
+    const config = await streamTestConfig({ redisUrl: url });
+    await produceDataset(config, prices(all));
+    expect((await runStreamToIdle(config)).duplicateTrades).toBe(0);
+    await produceDataset(config, prices(all));
+    const s = await runStreamToIdle(config);
+    expect(s.records).toBe(n);
+    expect(s.duplicateTrades).toBe(n);
+    const st = await runCli(['stream', 'status', '--json'], {
+      CRYPTOLAMBDA_TOPIC_PREFIX: config.topicPrefix,
+      CRYPTOLAMBDA_REDIS_URL: url,
+    });
+    expect(st.code, st.stderr).toBe(0);
+    expect(statusDuplicates(JSON.parse(st.stdout) as StreamStatus)).toBe(n);
+    const r = await connectRedis(config);
+    try {
+      const key = speedKeys(keyspaceFor(config.topicPrefix)).tradeIds(
+        symbolPartition('BTCUSDT'),
+        '5m',
+        'BTCUSDT',
+        Date.UTC(2026, 10, 20, 12),
+      );
+      expect(await r.scard(key)).toBe(3000);
+    } finally {
+      r.disconnect();
+    }
+    expect(await state(config)).toEqual(await state(clean));
+  }, 120_000);
 });
