@@ -140,6 +140,10 @@ describe('restart-proof candles (real Kafka, Redis and the built CLI)', () => {
       expect(await metrics.getSingleMetricAsString('cryptolambda_stream_duplicates_dropped_total')).toContain(
         `cryptolambda_stream_duplicates_dropped_total{kind="trade"} ${n}`,
       );
+      // The ids of the open 5m windows (each trade once), restored and held for duplicate detection.
+      expect(await metrics.getSingleMetricAsString('cryptolambda_stream_trade_ids_held')).toContain(
+        `cryptolambda_stream_trade_ids_held ${n}`,
+      );
       expect(statusDuplicates(await status(config))).toBe(n);
       restarted.push(config);
     }
