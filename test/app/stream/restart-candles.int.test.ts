@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { newRegistry } from '../../../src/adapters/metrics/prometheus.js';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
@@ -10,11 +10,13 @@ import type { PriceEvent } from '../../../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../../src/core/money/decimal.js';
 import { buildCandles, INTERVALS_MS } from '../../../src/core/ohlcv/candle.js';
 import { symbolPartition } from '../../../src/core/partitioning.js';
-import { candleToJson } from '../../../src/core/speed/price-windows.js';
+import { candleToJson, PriceWindows } from '../../../src/core/speed/price-windows.js';
 import { BIN, runCli } from '../../support/cli.js';
-import { type Dataset, produceDataset } from '../../support/events.js';
+import { type Dataset, makeDataset, produceDataset, userEvents } from '../../support/events.js';
+import { batchAndReconcile, compareWithInOrder, daysOf, reconcileLine, StreamProcess } from '../../support/ordering.js';
 import { startCluster, stopCluster } from '../../support/redis-cluster.js';
 import { dumpKeyspace, RUN_SPECIFIC, storedOffsets } from '../../support/redis-dump.js';
+import { servingSetup } from '../../support/serving-stack.js';
 import { runStreamToIdle, streamTestConfig } from '../../support/stream.js';
 
 /**
@@ -268,4 +270,78 @@ describe('restart-proof candles on a real Redis Cluster (3 masters)', () => {
     }
     expect(await state(config)).toEqual(await state(clean));
   }, 120_000);
+});
+
+describe('issue 14 (e): a restart between a trade and its re-delivery (real stack, batch and reconcile)', () => {
+  it('trades and user events re-delivered after a SIGTERM restart are dropped once, counted; reconcile clean, books = in-order replay', async () => {
+    const config = await servingSetup('cl-restart-');
+    const d = makeDataset({ seed: 21, start: Date.UTC(2026, 10, 21, 12, 0), minutes: 4, users: 30 });
+    const first = StreamProcess.start(config);
+    onTestFinished(() => first.kill());
+    await produceDataset(config, d);
+    await first.idle(3_000);
+    const s1 = await first.stop();
+    expect(s1.duplicateTrades).toBe(0);
+
+    // Re-delivered copies (same ids, same content) of every other trade and every third user event,
+    // after the restart, into windows (and dedup buckets) the stopped worker left open.
+    const again: Dataset = {
+      prices: d.prices.filter((_, i) => i % 2 === 0),
+      transactions: d.transactions.filter((_, i) => i % 3 === 0),
+      rewards: d.rewards.filter((_, i) => i % 3 === 0),
+    };
+    // What an uninterrupted run does with the same arrivals (the core's windows as the oracle): the
+    // copies in windows that can still change are duplicates, any in a final window too late.
+    const oracle = new PriceWindows({ intervals: ['1m', '5m'], outOfOrdernessMs: 5_000, allowedLatenessMs: 30_000 });
+    for (const e of [...d.prices, ...again.prices]) oracle.add(e);
+    expect(oracle.counts.duplicates).toBeGreaterThan(again.prices.length / 2);
+
+    const second = StreamProcess.start(config);
+    onTestFinished(() => second.kill());
+    await produceDataset(config, again);
+    await second.idle(3_000);
+    const s2 = await second.stop();
+    const resentUser = again.transactions.length + again.rewards.length;
+    expect({ trades: s2.duplicateTrades, tooLate: s2.tooLate, userEvents: s2.duplicateEvents }).toEqual({
+      trades: oracle.counts.duplicates,
+      tooLate: oracle.counts.tooLate,
+      userEvents: resentUser,
+    });
+    const st = await status(config);
+    expect(statusDuplicates(st)).toBe(oracle.counts.duplicates);
+    expect(st.partitions.reduce((n, p) => n + (p.counts.duplicates ?? 0), 0)).toBe(resentUser);
+
+    // The candles hold each trade once (the core's over the distinct trades).
+    const r = await connectRedis(config);
+    const k = speedKeys(keyspaceFor(config.topicPrefix));
+    try {
+      for (const interval of ['1m', '5m'] as const) {
+        for (const symbol of ['BTCUSDT', 'ETHUSDT', 'SOLUSDT']) {
+          const stored = (await r.zrange(k.candles(interval, symbol), 0, -1)).map((m) => JSON.parse(m));
+          const want = buildCandles(
+            d.prices.filter((e) => e.symbol === symbol),
+            INTERVALS_MS[interval],
+          ).map((c) => candleToJson(c, false));
+          expect(stored.map(({ final: _f, ...c }) => c)).toEqual(want.map(({ final: _f, ...c }) => c));
+        }
+      }
+    } finally {
+      r.disconnect();
+    }
+
+    // Both layers apply each user event once: reconcile is clean, the books are the in-order replay's.
+    const events = userEvents(d);
+    const reconcile = await batchAndReconcile(config, daysOf([...events, ...d.prices]));
+    const books = await compareWithInOrder(config, events);
+    console.log(
+      `[restart e] ${d.prices.length} trades + ${events.length} user events, re-sent ${again.prices.length} trades ` +
+        `+ ${resentUser} user events after a restart: duplicates ${s2.duplicateTrades} trades / ${s2.duplicateEvents} ` +
+        `user events; reconcile ${reconcileLine(reconcile)}; books differing ${books.differing.length}/${books.users}`,
+    );
+    expect(reconcile.map((x) => ({ date: x.date, code: x.code, mismatched: x.summary.fieldsMismatched }))).toEqual(
+      reconcile.map((x) => ({ date: x.date, code: 0, mismatched: 0 })),
+    );
+    expect(books.differing).toEqual([]);
+    expect(books.users).toBeGreaterThan(10);
+  }, 180_000);
 });
