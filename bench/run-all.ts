@@ -34,6 +34,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'portfolio', args: [] },
   { name: 'serve', args: [] },
   { name: 'core-replay', args: [] },
+  { name: 'speed-order', args: [] },
   { name: 'lots', args: [] },
   // Kafka Streams side by side (bench/peer.ts): needs Java 17 + Maven; --skip peer leaves it out,
   // BENCH_PEER_SIZES=30000,300000 changes the sizes (default 30k, 300k, 3M prices).

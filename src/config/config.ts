@@ -238,7 +238,7 @@ export const defaultConfig = (
     outOfOrderness: '5s',
     allowedLateness: '30s',
     userIdle: '2s',
-    userLateness: '15m',
+    userLateness: '1h',
     checkpointInterval: '250ms',
   },
   kafkaSsl: false,

@@ -131,6 +131,9 @@ export class StreamProcess {
 export interface StreamSummaryJson {
   records: number;
   userEvents: number;
+  userDuplicates: number;
+  reordered: number;
+  userTooLate: number;
   late: number;
   tooLate: number;
   rejected: number;

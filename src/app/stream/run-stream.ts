@@ -44,8 +44,12 @@ export interface StreamMetricsLine {
   /** Trades dropped as duplicates (same event id in a window that can still change). */
   readonly duplicateTrades: number;
   readonly userEvents: number;
-  /** User events dropped as duplicates (same event id within the dedup window). */
-  readonly duplicateEvents: number;
+  /** User events dropped as duplicates (an id already applied). */
+  readonly userDuplicates: number;
+  /** Late user events put in their (eventTime, eventId) place by re-applying the user's later events. */
+  readonly reordered: number;
+  /** User events beyond the user lateness: dead-lettered TOO_LATE (kept in their day's delta). */
+  readonly userTooLate: number;
   readonly rejected: number;
   readonly invalid: number;
   readonly checkpoints: number;
@@ -67,7 +71,9 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
   let tooLate = 0;
   let duplicateTrades = 0;
   let userEvents = 0;
-  let duplicateEvents = 0;
+  let userDuplicates = 0;
+  let reordered = 0;
+  let userTooLate = 0;
   let rejected = 0;
   let invalid = 0;
   let minWm = Number.POSITIVE_INFINITY;
@@ -76,7 +82,9 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
     tooLate += p.prices.counts.tooLate;
     duplicateTrades += p.prices.counts.duplicates;
     userEvents += p.counts.userEvents;
-    duplicateEvents += p.counts.duplicates;
+    userDuplicates += p.counts.duplicates;
+    reordered += p.counts.reordered;
+    userTooLate += p.counts.tooLateUser;
     rejected += p.counts.rejected;
     invalid += p.counts.invalid;
     const wm = p.prices.watermark();
@@ -94,7 +102,9 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
     tooLate,
     duplicateTrades,
     userEvents,
-    duplicateEvents,
+    userDuplicates,
+    reordered,
+    userTooLate,
     rejected,
     invalid,
     checkpoints: m.checkpoints,

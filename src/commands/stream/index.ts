@@ -31,7 +31,7 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
     }),
     'user-lateness': durationFlag({
       description:
-        "How far behind its user's latest event an event is still applied in (eventTime, eventId) order; older ones are dead-lettered TOO_LATE [default: speed.userLateness, 15m, at most 1d]",
+        "How far behind its user's latest event an event is still applied in (eventTime, eventId) order; older ones are dead-lettered TOO_LATE [default: speed.userLateness, 1h, at most 1d]",
       bare: 'ms',
       min: '1ms',
       max: '1d',
@@ -102,14 +102,14 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
             `stream ${m.workerId} p[${m.partitions.join(',')}] ${m.eventsPerSec} ev/s, ${m.records} records, lag ${m.lag}, ` +
               `watermark delay ${m.watermarkDelayMs === null ? 'n/a' : `${(m.watermarkDelayMs / 1000).toFixed(1)} s`}, ` +
               `late ${m.late}, too late ${m.tooLate}, duplicate trades ${m.duplicateTrades}, user events ${m.userEvents}, ` +
-              `duplicate user events ${m.duplicateEvents}, rejected ${m.rejected}, invalid ${m.invalid}`,
+              `duplicate user events ${m.userDuplicates}, rejected ${m.rejected}, invalid ${m.invalid}`,
             { metrics: m },
           ),
       }),
     ).finally(() => endpoint?.close());
     this.log(
       `stream stopped (${s.stoppedBy}) after ${s.seconds.toFixed(1)} s: ${s.records} records, ${s.userEvents} user events, ` +
-        `late ${s.late}, too late ${s.tooLate}, duplicates ${s.duplicateTrades} trades / ${s.duplicateEvents} user events, ` +
+        `late ${s.late}, too late ${s.tooLate}, duplicates ${s.duplicateTrades} trades / ${s.userDuplicates} user events, ` +
         `rejected ${s.rejected}, invalid ${s.invalid}, ${s.checkpoints} checkpoints`,
     );
     return s;

@@ -52,7 +52,7 @@ export interface SpeedEngineOptions {
   /**
    * Allowed user lateness (event time, ms): an event up to this much older than its user's latest
    * event is put in its (eventTime, eventId) place by re-applying the user's later events; older
-   * ones are TOO_LATE (docs/core.md §2b). Default 15 minutes.
+   * ones are TOO_LATE (docs/core.md §2b). Default 1 hour.
    */
   readonly userLatenessMs?: number;
   readonly tiers: readonly TierDef[];
@@ -66,7 +66,7 @@ export interface EodBook {
   readonly lots: ReadonlyMap<string, LotQueue>;
 }
 
-export const DEFAULT_USER_LATENESS_MS = 15 * 60_000;
+export const DEFAULT_USER_LATENESS_MS = 60 * 60_000;
 
 export const DEFAULT_ENGINE_OPTIONS: SpeedEngineOptions = {
   outOfOrdernessMs: 5_000,
@@ -517,9 +517,9 @@ export class PartitionEngine {
     if (step.outcome.kind === 'rejected') {
       this.counts.rejected++;
       this.effects.push({ kind: 'rejected', event: e, code: step.outcome.code, reason: step.outcome.reason });
-      u.hist!.append(e, { code: step.outcome.code, reason: step.outcome.reason });
+      u.hist!.append(e, { code: step.outcome.code, reason: step.outcome.reason }, u.state, u.days);
     } else {
-      u.hist!.append(e, undefined);
+      u.hist!.append(e, undefined, u.state, u.days);
       if (step.asset !== undefined) dirty.assets.add(step.asset);
       if (before !== undefined && dirty.eodDay !== undefined) dirty.eod.set(dirty.eodDay, before);
       dirty.eod.delete(day);

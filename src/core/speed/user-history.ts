@@ -69,10 +69,28 @@ const keepDays = (days: Map<string, DayRewards>, day: string): void => {
   for (const d of days.keys()) if (Date.parse(d) < keepFrom) days.delete(d);
 };
 
+/** The live book before `entries[at]` (in memory only; a restart starts again from base). */
+interface Snapshot {
+  at: number;
+  readonly state: UserState;
+  readonly days: Map<string, DayRewards>;
+}
+
+/** Events between snapshots: at least this many, and at least 1/16 of the spends a snapshot copies. */
+const SNAPSHOT_EVERY = 256;
+
 export class UserHistory {
   /** Log entries before `head` have been folded into base. */
   private head = 0;
   private readonly entries: UserEvent[] = [];
+  /**
+   * Copies of the live book every SNAPSHOT_EVERY (or more) log events, so a late event re-applies
+   * only the events after the last copy before its place: O(spacing + events after it), not the
+   * whole log. The spacing grows with the 30-day spends a copy holds, so copies cost O(1) per event
+   * amortized (at most 16 copied spend references per event) and their memory is bounded by 16
+   * times the log's size.
+   */
+  private snaps: Snapshot[] = [];
   /** Ids of log events the ledger rejected. */
   readonly rejected = new Map<string, Rejection>();
   /** Store change tracking: log events to write (by id) / ids to delete, and whether base changed. */
@@ -128,12 +146,24 @@ export class UserHistory {
     return last === undefined || compareEvents(last, e) < 0;
   }
 
-  /** Record an event applied in order to the live state. */
-  append(e: UserEvent, rejection: Rejection | undefined): void {
+  /** Record an event applied in order to the live state (`live`, `liveDays`: the book after it). */
+  append(
+    e: UserEvent,
+    rejection: Rejection | undefined,
+    live: UserState,
+    liveDays: ReadonlyMap<string, DayRewards>,
+  ): void {
     this.entries.push(e);
     this.added.set(e.eventId, e);
     if (rejection !== undefined) this.rejected.set(e.eventId, rejection);
     if (e.eventTime > this.maxEventTime) this.maxEventTime = e.eventTime;
+    this.maybeSnapshot(this.entries.length, live, liveDays);
+  }
+
+  private maybeSnapshot(at: number, live: UserState, liveDays: ReadonlyMap<string, DayRewards>): void {
+    const from = this.snaps.at(-1)?.at ?? this.head;
+    if (at - from < Math.max(SNAPSHOT_EVERY, live.tier.size / 16)) return;
+    this.snaps.push({ at, state: bookCopy(live), days: new Map(liveDays) });
   }
 
   /**
@@ -145,15 +175,19 @@ export class UserHistory {
     while (i > this.head && compareEvents(this.entries[i - 1]!, e) > 0) i--;
     this.entries.splice(i, 0, e);
     if (e.eventTime > this.maxEventTime) this.maxEventTime = e.eventTime;
-    const b = bookCopy(this.base);
+    // Start from the last copy at or before the insertion point (copies after it lack the event).
+    while (this.snaps.length > 0 && this.snaps.at(-1)!.at > i) this.snaps.pop();
+    const from = this.snaps.at(-1);
+    const b = bookCopy(from?.state ?? this.base);
     const s: UserState = { ...b, recent: live.recent, changedAssets: live.changedAssets };
-    const days = new Map(this.baseDays);
+    const days = new Map(from?.days ?? this.baseDays);
     const endOfDay: Replay['endOfDay'] = new Map();
     const assets = new Set<string>();
     const newlyRejected: [UserEvent, Rejection][] = [];
     const noLongerRejected: UserEvent[] = [];
     let day = '';
-    for (let j = this.head; j < this.entries.length; j++) {
+    for (let j = from?.at ?? this.head; j < this.entries.length; j++) {
+      if (j > i) this.maybeSnapshot(j, s, days);
       const ev = this.entries[j]!;
       const d = dayOf(ev.eventTime);
       if (day !== '' && d !== day) endOfDay.set(day, { positions: new Map(s.positions), lots: new Map(s.lots) });
@@ -193,9 +227,11 @@ export class UserHistory {
       if (!this.added.delete(ev.eventId)) this.dropped.add(ev.eventId);
       this.baseChanged = true;
     }
+    while (this.snaps.length > 0 && this.snaps[0]!.at <= this.head) this.snaps.shift();
     // Compact now and then: the array never keeps much more than the horizon's events.
     if (this.head > 64 && this.head * 2 > this.entries.length) {
       this.entries.splice(0, this.head);
+      for (const sn of this.snaps) sn.at -= this.head;
       this.head = 0;
     }
   }

@@ -302,7 +302,7 @@ describe('issue 14 (e): a restart between a trade and its re-delivery (real stac
     await second.idle(3_000);
     const s2 = await second.stop();
     const resentUser = again.transactions.length + again.rewards.length;
-    expect({ trades: s2.duplicateTrades, tooLate: s2.tooLate, userEvents: s2.duplicateEvents }).toEqual({
+    expect({ trades: s2.duplicateTrades, tooLate: s2.tooLate, userEvents: s2.userDuplicates }).toEqual({
       trades: oracle.counts.duplicates,
       tooLate: oracle.counts.tooLate,
       userEvents: resentUser,
@@ -335,7 +335,7 @@ describe('issue 14 (e): a restart between a trade and its re-delivery (real stac
     const books = await compareWithInOrder(config, events);
     console.log(
       `[restart e] ${d.prices.length} trades + ${events.length} user events, re-sent ${again.prices.length} trades ` +
-        `+ ${resentUser} user events after a restart: duplicates ${s2.duplicateTrades} trades / ${s2.duplicateEvents} ` +
+        `+ ${resentUser} user events after a restart: duplicates ${s2.duplicateTrades} trades / ${s2.userDuplicates} ` +
         `user events; reconcile ${reconcileLine(reconcile)}; books differing ${books.differing.length}/${books.users}`,
     );
     expect(reconcile.map((x) => ({ date: x.date, code: x.code, mismatched: x.summary.fieldsMismatched }))).toEqual(

@@ -119,6 +119,26 @@ describe('speed engine order: any arrival order gives the in-order book (propert
     );
   });
 
+  it('a heavy user with events a little late everywhere: re-applied from in-memory copies of the book', () => {
+    const heavy = makeDataset({ seed: 33, start: START, minutes: 14, users: 1 });
+    const evs = [...heavy.transactions, ...heavy.rewards].sort(compareEvents);
+    expect(evs.length).toBeGreaterThan(1_000);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat({ max: evs.length - 1 }), fc.nat({ max: 60 })), { maxLength: 80 }),
+        (swaps) => {
+          const arrival = [...evs];
+          for (const [i, k] of swaps) {
+            const j = Math.min(arrival.length - 1, i + k);
+            [arrival[i], arrival[j]] = [arrival[j]!, arrival[i]!];
+          }
+          expectSame(run(arrival, new Set([100, 400, 700]), opts), truth(evs));
+        },
+      ),
+      { numRuns: 15, seed: 7 },
+    );
+  });
+
   it('arrival in reverse event order (every event late) still gives the in-order book', () => {
     const got = run([...all].sort(compareEvents).reverse(), new Set([0, 1, 2, 10, 50]), opts);
     expectSame(got, want);
