@@ -27,6 +27,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'producer', args: ['200000', '3'] },
   { name: 'stream', args: [] },
   { name: 'stream-users', args: [] },
+  { name: 'stream-restore', args: [] },
   { name: 'ingest', args: [] },
   { name: 'batch', args: [] },
   { name: 'parquet-writers', args: [] },

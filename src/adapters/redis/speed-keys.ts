@@ -20,6 +20,13 @@ export const assertKeyPart = (what: string, value: string): string => {
   return value;
 };
 
+/** A window start (epoch ms) as a key part: a non-negative integer, nothing else. */
+const windowStartPart = (start: number): string => {
+  if (!Number.isSafeInteger(start) || start < 0)
+    throw new CryptolambdaError('INVALID_ARGUMENT', `invalid window start ${start}`);
+  return String(start);
+};
+
 export const CANDLE_INTERVALS = ['1m', '5m'] as const;
 export type CandleInterval = (typeof CANDLE_INTERVALS)[number];
 
@@ -77,6 +84,12 @@ export const speedKeys = (keyspace: string) => {
     partitionUsers: (n: number) => `${keyspace}stream:users:${partitionTag(n)}`,
     /** HASH of partition n's scalars: price max event time, open windows, last prices, counters, user topics' max. */
     partitionState: (n: number) => `${keyspace}stream:part:${partitionTag(n)}`,
+    /**
+     * SET of the trade event ids of one open candle window of partition n (the coarsest interval's:
+     * see core/speed/price-windows.ts), appended per checkpoint, deleted when the window is final.
+     */
+    tradeIds: (n: number, interval: CandleInterval, symbol: string, start: number) =>
+      `${keyspace}stream:trades:${partitionTag(n)}:${interval}:${assertKeyPart('symbol', symbol)}:${windowStartPart(start)}`,
     /** HASH eventId -> JSON list of raw user events waiting in partition n's merge buffer. */
     partitionBuffer: (n: number) => `${keyspace}stream:buffer:${partitionTag(n)}`,
     /** HASH {price, users} -> watermark (ms) of partition n (core/ohlcv/watermark.ts has the stream-wide rule). */

@@ -18,7 +18,13 @@ import type {
   SpeedChanges,
   StoredUser,
 } from '../../core/speed/engine.js';
-import { type CandleStateJson, candleFromJson, candleToJson, type LastPrice } from '../../core/speed/price-windows.js';
+import {
+  type CandleStateJson,
+  candleFromJson,
+  candleToJson,
+  type LastPrice,
+  windowKey,
+} from '../../core/speed/price-windows.js';
 import { type EventKey, type Rejection, UserHistory } from '../../core/speed/user-history.js';
 import {
   DAY_MS,
@@ -60,6 +66,8 @@ export interface SpeedStoreOptions {
 /** What `load` rebuilds for one partition from earlier checkpoints. */
 export interface LoadedPartition {
   readonly snapshot?: PartitionSnapshot;
+  /** Trade ids of the snapshot's open windows, by `windowKey` (only windows that hold ids). */
+  readonly tradeIds: Map<string, string[]>;
   readonly buffer: UserEvent[];
   readonly users: [string, StoredUser][];
 }
@@ -101,6 +109,12 @@ export class RedisSpeedStore {
       tx.add('ZADD', key, w.candle.start, JSON.stringify(candleToJson(w.candle, w.final)));
       touched.set(key, w.interval as CandleInterval);
     }
+    // The open windows' trade ids: append what entered since the previous checkpoint, delete a
+    // window's set once it is final. No TTL: a set lives exactly as long as its window can change
+    // (a TTL in processing time could expire ids of a window a stopped worker still has open).
+    for (const [w, ids] of c.tradeIds.added)
+      tx.list('SADD', k.tradeIds(n, w.interval as CandleInterval, w.symbol, w.start), ids);
+    for (const w of c.tradeIds.dropped) tx.add('DEL', k.tradeIds(n, w.interval as CandleInterval, w.symbol, w.start));
     for (const [key, interval] of touched) {
       const keep = this.opts.history[interval];
       tx.add('ZREMRANGEBYRANK', key, 0, -(keep + 1));
@@ -368,6 +382,7 @@ export class RedisSpeedStore {
       this.redis.smembers(k.partitionUsers(n)),
     ]);
     let snapshot: PartitionSnapshot | undefined;
+    const tradeIds = new Map<string, string[]>();
     if (h.maxEventTime !== undefined) {
       const open = JSON.parse(h.open ?? '[]') as [Interval, CandleStateJson][];
       const last = new Map<string, LastPrice>(
@@ -387,6 +402,18 @@ export class RedisSpeedStore {
         userMax: new Map(JSON.parse(h.userMax ?? '[]') as [string, number][]),
         userFrontier: storedTime(h.userFrontier),
       };
+      // One SMEMBERS per open window (a window without ids answers an empty set): on acquire only.
+      const p = this.redis.pipeline();
+      for (const w of snapshot.openWindows)
+        p.smembers(k.tradeIds(n, w.interval as CandleInterval, w.candle.symbol, w.candle.start));
+      const sets = ((await p.exec()) ?? []).map(([err, v]) => {
+        if (err) throw err;
+        return v as string[];
+      });
+      snapshot.openWindows.forEach((w, i) => {
+        const ids = sets[i]!;
+        if (ids.length > 0) tradeIds.set(windowKey(w.interval, w.candle.symbol, w.candle.start), ids.sort(byText));
+      });
     }
     const where = k.partitionBuffer(n);
     const buffer = buf
@@ -457,7 +484,7 @@ export class RedisSpeedStore {
         users.push([userId, { state, days, ...(hist === undefined ? {} : { hist }) }]);
       }
     }
-    return { ...(snapshot === undefined ? {} : { snapshot }), buffer, users };
+    return { ...(snapshot === undefined ? {} : { snapshot }), tradeIds, buffer, users };
   }
 }
 

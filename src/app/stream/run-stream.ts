@@ -41,6 +41,8 @@ export interface StreamMetricsLine {
   readonly watermarkDelayMs: number | null;
   readonly late: number;
   readonly tooLate: number;
+  /** Trades dropped as duplicates (same event id in a window that can still change). */
+  readonly duplicateTrades: number;
   readonly userEvents: number;
   /** User events dropped as duplicates (an id already applied). */
   readonly userDuplicates: number;
@@ -67,6 +69,7 @@ export const streamTopics = (h: SpeedHandler): string[] => [h.topics.prices, h.t
 const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: number): StreamMetricsLine => {
   let late = 0;
   let tooLate = 0;
+  let duplicateTrades = 0;
   let userEvents = 0;
   let userDuplicates = 0;
   let reordered = 0;
@@ -77,6 +80,7 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
   for (const p of h.engines().values()) {
     late += p.prices.counts.late;
     tooLate += p.prices.counts.tooLate;
+    duplicateTrades += p.prices.counts.duplicates;
     userEvents += p.counts.userEvents;
     userDuplicates += p.counts.duplicates;
     reordered += p.counts.reordered;
@@ -96,6 +100,7 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
     watermarkDelayMs: Number.isFinite(minWm) ? Date.now() - minWm : null,
     late,
     tooLate,
+    duplicateTrades,
     userEvents,
     userDuplicates,
     reordered,

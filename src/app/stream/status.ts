@@ -14,6 +14,11 @@ export interface PartitionStatus {
   readonly watermark: number | null;
   readonly usersWatermark: number | null;
   readonly lag: Record<string, number>;
+  /**
+   * The partition's checkpointed counters: the price windows' (onTime, late, tooLate,
+   * duplicateTrades) and the users' (userEvents, duplicates = duplicate user events, rejected,
+   * invalid, lateUser, tierChanges). Cumulative over restarts: they move with the partition state.
+   */
   readonly counts: Record<string, number>;
 }
 
@@ -30,6 +35,18 @@ export interface StreamStatus {
   readonly gaps: RecordedGap[];
   readonly lostOffsets: number;
 }
+
+/**
+ * Both counter sets name their duplicates `duplicates`: the trades' become `duplicateTrades` so a
+ * spread of the two cannot hide one under the other (it used to show the user events' count only).
+ */
+const partitionCounts = (
+  price: string | null | undefined,
+  users: string | null | undefined,
+): Record<string, number> => {
+  const { duplicates, ...p } = JSON.parse(price ?? '{}') as Record<string, number>;
+  return { ...p, duplicateTrades: duplicates ?? 0, ...(JSON.parse(users ?? '{}') as Record<string, number>) };
+};
 
 /** Read the speed layer's status from Redis (checkpointed state) and Kafka (end offsets for lag). */
 export const streamStatus = async (config: Config): Promise<StreamStatus> => {
@@ -73,7 +90,7 @@ export const streamStatus = async (config: Config): Promise<StreamStatus> => {
         watermark: wms.partitions.find((m) => m.partition === n)?.price ?? null,
         usersWatermark: wms.partitions.find((m) => m.partition === n)?.users ?? null,
         lag,
-        counts: { ...JSON.parse(st[0] ?? '{}'), ...JSON.parse(st[1] ?? '{}') },
+        counts: partitionCounts(st[0], st[1]),
       });
     }
     const watermark = wms.price;

@@ -101,14 +101,16 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
           this.progress(
             `stream ${m.workerId} p[${m.partitions.join(',')}] ${m.eventsPerSec} ev/s, ${m.records} records, lag ${m.lag}, ` +
               `watermark delay ${m.watermarkDelayMs === null ? 'n/a' : `${(m.watermarkDelayMs / 1000).toFixed(1)} s`}, ` +
-              `late ${m.late}, too late ${m.tooLate}, user events ${m.userEvents}, rejected ${m.rejected}, invalid ${m.invalid}`,
+              `late ${m.late}, too late ${m.tooLate}, duplicate trades ${m.duplicateTrades}, user events ${m.userEvents}, ` +
+              `duplicate user events ${m.userDuplicates}, rejected ${m.rejected}, invalid ${m.invalid}`,
             { metrics: m },
           ),
       }),
     ).finally(() => endpoint?.close());
     this.log(
       `stream stopped (${s.stoppedBy}) after ${s.seconds.toFixed(1)} s: ${s.records} records, ${s.userEvents} user events, ` +
-        `late ${s.late}, too late ${s.tooLate}, rejected ${s.rejected}, invalid ${s.invalid}, ${s.checkpoints} checkpoints`,
+        `late ${s.late}, too late ${s.tooLate}, duplicates ${s.duplicateTrades} trades / ${s.userDuplicates} user events, ` +
+        `rejected ${s.rejected}, invalid ${s.invalid}, ${s.checkpoints} checkpoints`,
     );
     return s;
   }

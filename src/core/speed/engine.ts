@@ -14,7 +14,7 @@ import {
 import type { SpendBucketJson, TierHeadJson } from '../rewards/tiers.js';
 import { DEFAULT_TIERS, type TierChange, type TierDef } from '../rewards/tiers.js';
 import type { DedupHeadJson } from './dedup.js';
-import { type EmittedCandle, type LastPrice, PriceWindows } from './price-windows.js';
+import { type EmittedCandle, type LastPrice, PriceWindows, type TradeIdChanges } from './price-windows.js';
 import { type EventKey, type Rejection, UserHistory } from './user-history.js';
 import {
   advanceUser,
@@ -194,6 +194,8 @@ export type SpeedEffect =
 /** Everything a checkpoint of partition n must write: its cost grows with these, not with history. */
 export interface SpeedChanges {
   readonly candles: readonly EmittedCandle[];
+  /** Trade ids that entered open windows (appended) and windows whose ids are final (deleted). */
+  readonly tradeIds: TradeIdChanges;
   readonly lastPrices: readonly (readonly [string, LastPrice])[];
   readonly users: readonly UserChange[];
   /** Buffered user events added since the last drain, grouped by event id (the store's field). */
@@ -280,6 +282,8 @@ export class PartitionEngine {
     private readonly acquiredAt: number,
     restored?: {
       readonly snapshot?: PartitionSnapshot;
+      /** Trade ids of the snapshot's open windows, by `windowKey` (duplicates stay duplicates). */
+      readonly tradeIds?: ReadonlyMap<string, readonly string[]>;
       readonly buffer?: readonly UserEvent[];
       readonly users?: Iterable<readonly [string, StoredUser]>;
     },
@@ -300,7 +304,7 @@ export class PartitionEngine {
     });
     const s = restored?.snapshot;
     if (s !== undefined) {
-      this.prices.restore(s.priceMaxEventTime, s.openWindows, s.lastPrices);
+      this.prices.restore(s.priceMaxEventTime, s.openWindows, s.lastPrices, restored?.tradeIds);
       this.prices.counts = { ...s.priceCounts };
       this.counts = { ...emptyCounts(), ...s.counts };
       for (const [t, m] of s.userMax) this.userMax.set(t, m);
@@ -702,8 +706,11 @@ export class PartitionEngine {
     this.prices.dirtySymbols.clear();
     const effects = this.effects;
     this.effects = [];
+    const candles = this.prices.drain();
     const changes: SpeedChanges = {
-      candles: this.prices.drain(),
+      candles,
+      // After drain, which seals: the ids of windows that just became final are deleted, not written.
+      tradeIds: this.prices.drainTradeIds(),
       lastPrices,
       users,
       bufferPut,
