@@ -155,6 +155,7 @@ export class RedisSpeedStore {
         tx.add('SET', k.tier(userId, n), JSON.stringify(t));
       }
       const parts = ch.parts;
+      const histFields = ch.hist === undefined ? [] : this.writeHist(tx, n, userId, ch.hist);
       // The committed positions live here too (`pos:<asset>` fields, the same changed assets): the
       // public pos:<user> may hold provisional values, which a restore must never load.
       tx.hset(k.userState(userId, n), [
@@ -171,6 +172,7 @@ export class RedisSpeedStore {
           const lots = state.lots.get(a);
           return lots === undefined ? [] : [[`lot:${a}`, JSON.stringify(lotQueueToJson(lots))]];
         }),
+        ...histFields,
       ]);
       // Assets a re-application left without a position: gone from the public and the private book.
       const gone = ch.assets.filter((a) => !state.positions.has(a));
@@ -182,7 +184,6 @@ export class RedisSpeedStore {
           gone.flatMap((a) => [`pos:${a}`, `lot:${a}`]),
         );
       }
-      if (ch.hist !== undefined) this.writeHist(tx, n, userId, ch.hist);
       if (parts.spendDays.length > 0) {
         tx.hset(
           k.spendDays(userId, n),
@@ -287,7 +288,7 @@ export class RedisSpeedStore {
    * The user's re-application history (core/speed/user-history.ts): log events added / folded,
    * and base's parts when events folded into it, beside the live state's (`b:` fields).
    */
-  private writeHist(tx: CheckpointTx, n: number, userId: string, h: HistChanges): void {
+  private writeHist(tx: CheckpointTx, n: number, userId: string, h: HistChanges): [string, string][] {
     const k = this.keys;
     if (h.logPut.length > 0) {
       tx.hset(
@@ -296,11 +297,13 @@ export class RedisSpeedStore {
       );
     }
     if (h.logDel.length > 0) tx.list('HDEL', k.userLog(userId, n), h.logDel);
-    const fields: [string, string][] = [['b:max', String(h.maxEventTime)]];
+    const fields: [string, string][] = [
+      ['b:max', String(h.maxEventTime)],
+      ['b:key', JSON.stringify(h.key ?? null)],
+    ];
     const b = h.base;
     if (b !== undefined) {
       fields.push(
-        ['b:key', JSON.stringify(b.key ?? null)],
         ['b:tierHead', JSON.stringify(b.tierHead)],
         ['b:days', JSON.stringify(b.days.map(([d, v]) => [d, dayToJson(v)]))],
       );
@@ -313,6 +316,8 @@ export class RedisSpeedStore {
         }
       }
       if (gone.length > 0) tx.list('HDEL', k.userState(userId, n), gone);
+      // A base copied from the live book again replaces whatever an earlier base left.
+      if (b.full) tx.add('DEL', k.baseSpend(userId, n));
       if (b.spendDays.length > 0) {
         tx.hset(
           k.baseSpend(userId, n),
@@ -321,7 +326,8 @@ export class RedisSpeedStore {
       }
       if (b.spendDaysDropped.length > 0) tx.list('HDEL', k.baseSpend(userId, n), b.spendDaysDropped);
     }
-    tx.hset(k.userState(userId, n), fields);
+    // Written with the live state's fields in one HSET.
+    return fields;
   }
 
   /** A user's re-application history from its `b:` fields, its log and its base spend buckets. */
@@ -337,6 +343,10 @@ export class RedisSpeedStore {
       if (f.startsWith('b:lot:')) lots[f.slice(6)] = JSON.parse(v);
       else if (f.startsWith('b:pos:')) positions.push(JSON.parse(v) as PositionJson);
     }
+    const key = (JSON.parse(meta['b:key'] ?? 'null') as EventKey | null) ?? undefined;
+    const max = Number(meta['b:max']);
+    // An empty log: the history was collapsed into the live book (no second book to load).
+    if (Object.keys(log).length === 0) return new UserHistory(undefined, undefined, key, max);
     const empty = emptyUser(userId, undefined, this.opts.costMethod);
     const base =
       meta['b:tierHead'] === undefined
@@ -366,8 +376,8 @@ export class RedisSpeedStore {
     return new UserHistory(
       base,
       new Map((JSON.parse(meta['b:days'] ?? '[]') as [string, DayRewardsJson][]).map(([d, v]) => [d, dayFromJson(v)])),
-      (JSON.parse(meta['b:key'] ?? 'null') as EventKey | null) ?? undefined,
-      Number(meta['b:max']),
+      key,
+      max,
       entries.map(([e]) => e),
       entries.flatMap(([e, r]) => (r === null ? [] : [[e.eventId, r] as const])),
     );

@@ -15,6 +15,7 @@ import type { SpendBucketJson, TierHeadJson } from '../rewards/tiers.js';
 import { DEFAULT_TIERS, type TierChange, type TierDef } from '../rewards/tiers.js';
 import type { DedupHeadJson } from './dedup.js';
 import { type EmittedCandle, type LastPrice, PriceWindows, type TradeIdChanges } from './price-windows.js';
+import { TimeHeap } from './time-heap.js';
 import { type EventKey, type Rejection, UserHistory } from './user-history.js';
 import {
   advanceUser,
@@ -171,8 +172,11 @@ export interface HistChanges {
   readonly logPut: readonly (readonly [UserEvent, Rejection | undefined])[];
   readonly logDel: readonly string[];
   readonly maxEventTime: number;
+  /** The last event folded into base (the too-late boundary). */
+  readonly key: EventKey | undefined;
   readonly base?: {
-    readonly key: EventKey | undefined;
+    /** Base was copied from the live book again: every part is written, older ones deleted first. */
+    readonly full: boolean;
     readonly tierHead: TierHeadJson;
     readonly days: readonly (readonly [string, DayRewards])[];
     /** Assets whose base position (and lots) changed: null = none any more. */
@@ -269,7 +273,13 @@ export class PartitionEngine {
    * stale entries are skipped on pop). Keeps tier expiry O(log n) per spend instead of a scan of
    * every user of the partition per batch.
    */
-  private readonly expiries: [number, string][] = [];
+  private readonly expiries = new TimeHeap();
+  /**
+   * Min-heap of [event time of the oldest logged event, userId]: users whose re-application log
+   * the users' watermark may fold (lazy like `expiries`), so a user who goes quiet does not keep
+   * the lateness' worth of events and a second book in memory.
+   */
+  private readonly folds = new TimeHeap();
   /** Users with events added to the buffer since the previous drain. */
   private readonly bufferedUsers = new Set<string>();
   /** Per user, the assets whose provisional value is in the store (rewritten until they are committed). */
@@ -319,37 +329,7 @@ export class PartitionEngine {
 
   private scheduleExpiry(userId: string, u: StoredUser): void {
     const t = u.state.tier.nextExpiry();
-    if (t === undefined) return;
-    const h = this.expiries;
-    h.push([t, userId]);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  private popExpiry(): [number, string] {
-    const h = this.expiries;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
+    if (t !== undefined) this.expiries.push(t, userId);
   }
 
   get buffered(): number {
@@ -437,6 +417,7 @@ export class PartitionEngine {
     if (frontier > this.userFrontier) this.userFrontier = frontier;
     this.scalarsDirty = true;
     this.expireTiers();
+    this.foldQuietUsers();
   }
 
   /**
@@ -446,8 +427,8 @@ export class PartitionEngine {
    */
   private expireTiers(): void {
     if (this.userFrontier === NO_WATERMARK) return;
-    while (this.expiries.length > 0 && this.expiries[0]![0] <= this.userFrontier) {
-      const [t, userId] = this.popExpiry();
+    while (this.expiries.size > 0 && this.expiries.peek()![0] <= this.userFrontier) {
+      const [t, userId] = this.expiries.pop();
       const u = this.users.get(userId);
       if (u === undefined || u.state.tier.nextExpiry() !== t) continue;
       const r = advanceUser(u.state, this.userFrontier, this.opts.tiers);
@@ -488,10 +469,41 @@ export class PartitionEngine {
     }
     u.hist ??= UserHistory.startingAt(u.state, u.days);
     const h = u.hist;
-    if (h.isTooLate(e)) this.tooLate(u, e);
-    else if (h.isInOrder(e)) this.applyInOrder(u, e, fresh);
+    if (h.isTooLate(e)) {
+      this.tooLate(u, e);
+      return;
+    }
+    // A quiet user's history is collapsed into the live book: copy it as base again.
+    if (h.prepare(u.state, u.days) || h.size === 0) this.folds.push(e.eventTime, e.userId);
+    if (h.isInOrder(e)) this.applyInOrder(u, e, fresh);
     else this.reapply(u, e);
-    h.fold(this.opts.userLatenessMs ?? DEFAULT_USER_LATENESS_MS, this.opts.tiers);
+    this.foldUser(h);
+  }
+
+  private get lateness(): number {
+    return this.opts.userLatenessMs ?? DEFAULT_USER_LATENESS_MS;
+  }
+
+  /** Fold what is beyond the lateness of the later of the user's latest event and the users' watermark. */
+  private foldUser(h: UserHistory): void {
+    h.fold(Math.max(h.maxEventTime, this.userFrontier) - this.lateness, this.opts.tiers);
+  }
+
+  /**
+   * The users' watermark moved: fold the logs of users whose oldest logged event is now beyond the
+   * lateness behind it (users who went quiet), in time order; a fold is a change the store writes.
+   */
+  private foldQuietUsers(): void {
+    const horizon = this.userFrontier - this.lateness;
+    while (this.folds.size > 0 && this.folds.peek()![0] < horizon) {
+      const [, userId] = this.folds.pop();
+      const h = this.users.get(userId)?.hist;
+      if (h === undefined || h.size === 0) continue;
+      const before = h.oldest;
+      this.foldUser(h);
+      if (h.oldest !== before) this.dirtyOf(userId);
+      if (h.oldest !== undefined) this.folds.push(h.oldest, userId);
+    }
   }
 
   /** The common case: the event comes after every event of its user; applied to the live state in place. */
@@ -592,8 +604,9 @@ export class PartitionEngine {
     const h = u.hist!;
     const reason =
       `event time ${new Date(e.eventTime).toISOString()} is more than the user lateness ` +
-      `(${(this.opts.userLatenessMs ?? DEFAULT_USER_LATENESS_MS) / 60_000} min) before ` +
-      `${new Date(h.maxEventTime).toISOString()}, the latest event of ${e.userId}`;
+      `(${this.lateness / 60_000} min) before ` +
+      `${new Date(Math.max(h.maxEventTime, this.userFrontier)).toISOString()}, the later of the latest event of ` +
+      `${e.userId} and the users' watermark`;
     this.effects.push({ kind: 'rejected', event: e, code: 'TOO_LATE', reason });
     this.addDelta(this.dirtyOf(e.userId), dayOf(e.eventTime), e);
   }
@@ -760,33 +773,33 @@ const partChanges = (s: UserState, seen: readonly [string, number][]): UserPartC
   };
 };
 
-const before = (a: readonly [number, string], b: readonly [number, string]): boolean =>
-  a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
-
 /** Read (and clear) what changed in a user's history since the previous drain. */
 const histChanges = (h: UserHistory): HistChanges => {
   const b = h.base;
-  const c = userChanges(b);
+  const days = h.baseDays;
+  let base: HistChanges['base'];
+  // A collapsed history (empty log) writes no base: a restore with an empty log needs none.
+  if (h.baseChanged && b !== undefined && days !== undefined) {
+    const c = userChanges(b);
+    const assets = h.baseFull ? [...b.positions.keys()] : [...c.assets];
+    const spendDays = h.baseFull ? b.tier.bucketKeys() : [...c.spendDays].filter((d) => !c.spendDaysDropped.has(d));
+    base = {
+      full: h.baseFull,
+      tierHead: b.tier.headToJson(),
+      days: [...days],
+      assets: assets.map((a) => [a, b.positions.get(a) ?? null, b.lots.get(a) ?? null] as const),
+      spendDays: spendDays.map((d) => [d, b.tier.bucketToJson(d)] as const),
+      spendDaysDropped: h.baseFull ? [] : [...c.spendDaysDropped],
+    };
+  }
   const out: HistChanges = {
     logPut: [...h.added.values()].map((e) => [e, h.rejected.get(e.eventId)] as const),
     logDel: [...h.dropped],
     maxEventTime: h.maxEventTime,
-    ...(h.baseChanged
-      ? {
-          base: {
-            key: h.baseKey,
-            tierHead: b.tier.headToJson(),
-            days: [...h.baseDays],
-            assets: [...c.assets].map((a) => [a, b.positions.get(a) ?? null, b.lots.get(a) ?? null] as const),
-            spendDays: [...c.spendDays]
-              .filter((d) => !c.spendDaysDropped.has(d))
-              .map((d) => [d, b.tier.bucketToJson(d)] as const),
-            spendDaysDropped: [...c.spendDaysDropped],
-          },
-        }
-      : {}),
+    key: h.baseKey,
+    ...(base === undefined ? {} : { base }),
   };
   h.clearChanges();
-  clearUserChanges(b);
+  if (b !== undefined) clearUserChanges(b);
   return out;
 };

@@ -97,11 +97,17 @@ export class UserHistory {
   readonly added = new Map<string, UserEvent>();
   readonly dropped = new Set<string>();
   baseChanged = false;
+  /** Base was re-created from the live book: a store rewrites all its parts. */
+  baseFull = false;
 
   constructor(
-    readonly base: UserState,
+    /**
+     * undefined = collapsed: the log is empty and base is the live book itself, so a user who went
+     * quiet keeps one book, not two (`prepare` copies it again before the user's next event).
+     */
+    private baseBook: UserState | undefined,
     /** Day aggregates of base (its last three event days). */
-    readonly baseDays: Map<string, DayRewards>,
+    private baseDayMap: Map<string, DayRewards> | undefined,
     /** The last event folded into base: events ordered at or before it are too late. */
     public baseKey: EventKey | undefined,
     /** Latest event time applied for this user (the horizon's reference). */
@@ -115,12 +121,42 @@ export class UserHistory {
 
   /** A history for a state restored without one (written before issue 14): base = the state now. */
   static startingAt(state: UserState, days: ReadonlyMap<string, DayRewards>): UserHistory {
-    return new UserHistory(
+    const h = new UserHistory(
       bookCopy(state),
       new Map(days),
       undefined,
       state.recent.headToJson().frontier ?? Number.NEGATIVE_INFINITY,
     );
+    // Nothing of this base is stored yet: the next checkpoint writes all of it.
+    h.baseChanged = true;
+    h.baseFull = true;
+    return h;
+  }
+
+  get base(): UserState | undefined {
+    return this.baseBook;
+  }
+
+  get baseDays(): ReadonlyMap<string, DayRewards> | undefined {
+    return this.baseDayMap;
+  }
+
+  /** Event time of the oldest logged event (undefined when the log is empty). */
+  get oldest(): number | undefined {
+    return this.size === 0 ? undefined : this.entries[this.head]!.eventTime;
+  }
+
+  /**
+   * Before an event is applied: a collapsed history copies the live book as its base again (the
+   * store rewrites that base whole). Returns true when it did (the log starts again).
+   */
+  prepare(live: UserState, liveDays: ReadonlyMap<string, DayRewards>): boolean {
+    if (this.baseBook !== undefined) return false;
+    this.baseBook = bookCopy(live);
+    this.baseDayMap = new Map(liveDays);
+    this.baseChanged = true;
+    this.baseFull = true;
+    return true;
   }
 
   get log(): readonly UserEvent[] {
@@ -178,9 +214,9 @@ export class UserHistory {
     // Start from the last copy at or before the insertion point (copies after it lack the event).
     while (this.snaps.length > 0 && this.snaps.at(-1)!.at > i) this.snaps.pop();
     const from = this.snaps.at(-1);
-    const b = bookCopy(from?.state ?? this.base);
+    const b = bookCopy(from?.state ?? this.baseBook!);
     const s: UserState = { ...b, recent: live.recent, changedAssets: live.changedAssets };
-    const days = new Map(from?.days ?? this.baseDays);
+    const days = new Map(from?.days ?? this.baseDayMap!);
     const endOfDay: Replay['endOfDay'] = new Map();
     const assets = new Set<string>();
     const newlyRejected: [UserEvent, Rejection][] = [];
@@ -211,23 +247,31 @@ export class UserHistory {
   }
 
   /**
-   * Fold the events more than `latenessMs` older than the user's latest event time into base (in
-   * order): the horizon within which a late event can still be placed.
+   * Fold the logged events older than `horizon` (event time) into base, in order: the engine passes
+   * the later of the user's latest event time and the users' watermark, minus the user lateness.
+   * An emptied log collapses base into the live book.
    */
-  fold(latenessMs: number, tiers: readonly TierDef[] = DEFAULT_TIERS): void {
-    const horizon = this.maxEventTime - latenessMs;
+  fold(horizon: number, tiers: readonly TierDef[] = DEFAULT_TIERS): void {
     while (this.head < this.entries.length && this.entries[this.head]!.eventTime < horizon) {
       const ev = this.entries[this.head++]!;
       const d = dayOf(ev.eventTime);
-      const step = applyUserEvent(this.base, ev, this.baseDays.get(d), tiers, false);
-      this.baseDays.set(d, step.day!);
-      keepDays(this.baseDays, d);
+      const step = applyUserEvent(this.baseBook!, ev, this.baseDayMap!.get(d), tiers, false);
+      this.baseDayMap!.set(d, step.day!);
+      keepDays(this.baseDayMap!, d);
       this.baseKey = { eventTime: ev.eventTime, eventId: ev.eventId };
       this.rejected.delete(ev.eventId);
       if (!this.added.delete(ev.eventId)) this.dropped.add(ev.eventId);
       this.baseChanged = true;
     }
     while (this.snaps.length > 0 && this.snaps[0]!.at <= this.head) this.snaps.shift();
+    if (this.size === 0 && this.baseBook !== undefined) {
+      this.baseBook = undefined;
+      this.baseDayMap = undefined;
+      this.entries.length = 0;
+      this.head = 0;
+      this.snaps = [];
+      return;
+    }
     // Compact now and then: the array never keeps much more than the horizon's events.
     if (this.head > 64 && this.head * 2 > this.entries.length) {
       this.entries.splice(0, this.head);
@@ -240,5 +284,6 @@ export class UserHistory {
     this.added.clear();
     this.dropped.clear();
     this.baseChanged = false;
+    this.baseFull = false;
   }
 }
