@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { CryptolambdaError } from '../../core/errors.js';
-import type { UserEvent } from '../../core/events/types.js';
-import { assetOf, validateReward, validateTransaction } from '../../core/events/validate.js';
+import type { PriceEvent, UserEvent } from '../../core/events/types.js';
+import { assetOf, validatePrice, validateReward, validateTransaction } from '../../core/events/validate.js';
 import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
 import { dayEnd, type RejectFact } from '../../core/warehouse/day-build.js';
@@ -167,6 +167,68 @@ export async function* streamShardUsers(
       'INTERNAL',
       `read ${eventRows} raw user rows, the raw zone holds ${n}: stream ended early`,
     );
+}
+
+/**
+ * The raw zone's user events of Kafka partition n of the two user topics, dated after `after`, in
+ * (event time, event id) order: what `stream --bootstrap-from-batch` replays on top of the batch's
+ * snapshot of `after`. Rows the core validators refuse are counted, not yielded (the live stream
+ * dead-lettered them). Every row's partition is checked against murmur2 of its user id: the speed
+ * layer keys a user's state by that partition, so a raw zone partitioned otherwise is refused.
+ */
+export async function* streamPartitionUserEvents(
+  duck: Duck,
+  lakeDir: string,
+  m: Manifest,
+  opts: { after: string; partition: number; partitions: number; onInvalid?: (reason: string) => void },
+): AsyncGenerator<{ table: 'transactions' | 'rewards'; event: UserEvent }> {
+  const n = Math.trunc(opts.partition);
+  const parts = userEventsSql(lakeDir, m, (dt) => dt > opts.after, `WHERE _partition = ${n}`);
+  if (parts.length === 0) return;
+  for await (const r of streamRows(duck, `${parts.join(' UNION ALL ')} ORDER BY event_time_ms, event_id, src`)) {
+    const userId = String(r[0]);
+    if (partitionOf(userId, opts.partitions) !== n)
+      throw new CryptolambdaError(
+        'PARTITION_MISMATCH',
+        `raw row ${String(r[3])} of user ${userId} is in partition ${n}, not ${partitionOf(userId, opts.partitions)} (murmur2 of the user id over ${opts.partitions} partitions): the raw zone is not partitioned by user`,
+        'the speed layer cannot be seeded from it; rebuild from the logs (`stream --from-beginning`)',
+      );
+    const v = toEvent(r);
+    if (v.ok) yield { table: r[2] === 'transactions' ? 'transactions' : 'rewards', event: v.event };
+    else opts.onInvalid?.(v.reason);
+  }
+}
+
+/**
+ * The raw zone's trades of Kafka partition n of the price topic in the files dated `from` or later,
+ * in OFFSET order: the order the live stream read them in, so the rebuilt candles (lateness and
+ * finality depend on arrival order) and last prices are the ones it made.
+ */
+export async function* streamPartitionPrices(
+  duck: Duck,
+  lakeDir: string,
+  m: Manifest,
+  opts: { from: string; partition: number; onInvalid?: (reason: string) => void },
+): AsyncGenerator<PriceEvent> {
+  const f = filesWhere(m, 'prices', (dt) => dt >= opts.from);
+  if (f.length === 0) return;
+  const sql = `SELECT event_id, symbol, CAST(price AS VARCHAR), CAST(quantity AS VARCHAR), event_time_ms, trade_id, source
+     FROM read_parquet(${parquetList(lakeDir, f)}) WHERE _partition = ${Math.trunc(opts.partition)} ORDER BY _offset`;
+  for await (const r of streamRows(duck, sql)) {
+    const [eventId, symbol, price, quantity, t, tradeId, source] = r;
+    const v = validatePrice({
+      kind: 'price',
+      eventId,
+      symbol,
+      price,
+      quantity,
+      eventTime: typeof t === 'bigint' ? Number(t) : t,
+      tradeId,
+      source,
+    });
+    if (v.ok) yield v.event;
+    else opts.onInvalid?.(v.reason);
+  }
 }
 
 /** Last trade price per asset (of <asset>USDT) at or before the end of `date`, over every price file dated <= date. */

@@ -110,7 +110,8 @@ interface Owned {
   dirty: boolean;
 }
 
-const tpField = (topic: string, n: number): string => `${topic}|${n}`;
+/** The field of `stream:offsets:<t>` holding topic-partition n's next offset. */
+export const tpField = (topic: string, n: number): string => `${topic}|${n}`;
 
 /** Wait for a shutdown step at most `ms`; its failure is ignored (we are leaving anyway). */
 const bounded = async (p: Promise<unknown> | undefined, ms = 5000): Promise<void> => {
