@@ -10,7 +10,13 @@ import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import type { UserEvent } from '../../core/events/types.js';
 import { partitionFor, SPEED_PARTITIONS } from '../../core/partitioning.js';
-import { type BootstrapPlan, type LogRange, planBootstrap, priceReplayFrom } from '../../core/speed/bootstrap.js';
+import {
+  type BootstrapPlan,
+  chooseBuild,
+  type LogRange,
+  planBootstrap,
+  priceReplayFrom,
+} from '../../core/speed/bootstrap.js';
 import { PartitionEngine } from '../../core/speed/engine.js';
 import { type DayRewards, userFromJson } from '../../core/speed/user-ledger.js';
 import { addDays, parseDate } from '../../core/time/date.js';
@@ -81,6 +87,9 @@ export const bootstrapFromBatch = async (config: Config, opts: BootstrapOptions)
   const [manifest, reader] = [await readManifest(config.lakeDir), await WarehouseReader.open(config.lakeDir)];
   let redis: RedisConn | undefined;
   try {
+    // The lake decides first: without a usable build there is nothing to ask Kafka or Redis about.
+    const builds = Object.values(reader.ledger.builds);
+    chooseBuild({ ...(date === undefined ? {} : { date }), builds, files: manifest.files });
     const logs = await withAdmin(config, async (admin) => {
       await assertPartitionContract(admin, config.topicPrefix);
       const out = new Map<string, Map<number, LogRange>>();
@@ -92,7 +101,7 @@ export const bootstrapFromBatch = async (config: Config, opts: BootstrapOptions)
     });
     const plan = planBootstrap({
       ...(date === undefined ? {} : { date }),
-      builds: Object.values(reader.ledger.builds),
+      builds,
       files: manifest.files,
       manifestCommit: manifest.commit,
       offsets: manifest.offsets,

@@ -71,7 +71,8 @@ export interface BootstrapPlan {
   readonly resume: ReadonlyMap<number, readonly TopicResume[]>;
 }
 
-const pickBuild = (input: BootstrapInput): BuildRef => {
+/** The build that seeds the users (the latest unless named); refuses none, an unknown date and a stale build. */
+export const chooseBuild = (input: Pick<BootstrapInput, 'date' | 'builds' | 'files'>): BuildRef => {
   const dates = input.builds.map((b) => b.date).sort();
   if (dates.length === 0)
     throw new CryptolambdaError(
@@ -124,7 +125,7 @@ const resumeOf = (input: BootstrapInput, topic: string, n: number): TopicResume 
 };
 
 export const planBootstrap = (input: BootstrapInput): BootstrapPlan => {
-  const build = pickBuild(input);
+  const build = chooseBuild(input);
   const resume = new Map<number, TopicResume[]>();
   const t = input.topics;
   for (let n = 0; n < input.partitions; n++)
