@@ -170,50 +170,60 @@ export async function* streamShardUsers(
 }
 
 /**
- * The raw zone's user events of Kafka partition n of the two user topics, dated after `after`, in
- * (event time, event id) order: what `stream --bootstrap-from-batch` replays on top of the batch's
- * snapshot of `after`. Rows the core validators refuse are counted, not yielded (the live stream
- * dead-lettered them). Every row's partition is checked against murmur2 of its user id: the speed
- * layer keys a user's state by that partition, so a raw zone partitioned otherwise is refused.
+ * The raw zone's user events dated after `after` of the users `keep` selects, in (event time, event
+ * id) order: what `stream --bootstrap-from-batch` replays on top of the batch's snapshot of `after`.
+ * Users are selected by the caller (murmur2 of the user id: the partition the speed layer keys them
+ * by, whatever partition a row was ingested from, so a repartitioned log bootstraps too). Rows the
+ * core validators refuse are counted, not yielded (the live stream dead-lettered them).
  */
-export async function* streamPartitionUserEvents(
+export async function* streamUserEventsAfter(
   duck: Duck,
   lakeDir: string,
   m: Manifest,
-  opts: { after: string; partition: number; partitions: number; onInvalid?: (reason: string) => void },
+  opts: { after: string; keep: (userId: string) => boolean; onInvalid?: (reason: string) => void },
 ): AsyncGenerator<{ table: 'transactions' | 'rewards'; event: UserEvent }> {
-  const n = Math.trunc(opts.partition);
-  const parts = userEventsSql(lakeDir, m, (dt) => dt > opts.after, `WHERE _partition = ${n}`);
+  const parts = userEventsSql(lakeDir, m, (dt) => dt > opts.after, '');
   if (parts.length === 0) return;
   for await (const r of streamRows(duck, `${parts.join(' UNION ALL ')} ORDER BY event_time_ms, event_id, src`)) {
-    const userId = String(r[0]);
-    if (partitionOf(userId, opts.partitions) !== n)
-      throw new CryptolambdaError(
-        'PARTITION_MISMATCH',
-        `raw row ${String(r[3])} of user ${userId} is in partition ${n}, not ${partitionOf(userId, opts.partitions)} (murmur2 of the user id over ${opts.partitions} partitions): the raw zone is not partitioned by user`,
-        'the speed layer cannot be seeded from it; rebuild from the logs (`stream --from-beginning`)',
-      );
+    if (!opts.keep(String(r[0]))) continue;
     const v = toEvent(r);
     if (v.ok) yield { table: r[2] === 'transactions' ? 'transactions' : 'rewards', event: v.event };
     else opts.onInvalid?.(v.reason);
   }
 }
 
-/**
- * The raw zone's trades of Kafka partition n of the price topic in the files dated `from` or later,
- * in OFFSET order: the order the live stream read them in, so the rebuilt candles (lateness and
- * finality depend on arrival order) and last prices are the ones it made.
- */
-export async function* streamPartitionPrices(
+/** Symbols of the price files dated `from` or later, with the Kafka partitions they were ingested from. */
+export const priceSymbols = async (
   duck: Duck,
   lakeDir: string,
   m: Manifest,
-  opts: { from: string; partition: number; onInvalid?: (reason: string) => void },
+  from: string,
+): Promise<{ symbol: string; partition: number }[]> => {
+  const f = filesWhere(m, 'prices', (dt) => dt >= from);
+  if (f.length === 0) return [];
+  const rows = await duck.rows<{ symbol: string; p: number }>(
+    `SELECT DISTINCT symbol, _partition AS p FROM read_parquet(${parquetList(lakeDir, f)}) ORDER BY symbol, p`,
+  );
+  return rows.map((r) => ({ symbol: r.symbol, partition: Number(r.p) }));
+};
+
+/**
+ * The raw zone's trades of the given symbols in the files dated `from` or later. `offset` order
+ * (one source partition) is the order the live stream read them in, so the rebuilt candles (lateness
+ * and finality depend on arrival order) and last prices are the ones it made; `time` order
+ * (event time, id) is for symbols gathered from several source partitions (a repartitioned log).
+ */
+export async function* streamPrices(
+  duck: Duck,
+  lakeDir: string,
+  m: Manifest,
+  opts: { from: string; symbols: readonly string[]; order: 'offset' | 'time'; onInvalid?: (reason: string) => void },
 ): AsyncGenerator<PriceEvent> {
   const f = filesWhere(m, 'prices', (dt) => dt >= opts.from);
-  if (f.length === 0) return;
+  if (f.length === 0 || opts.symbols.length === 0) return;
+  const order = opts.order === 'offset' ? '_partition, _offset' : 'event_time_ms, event_id, _partition, _offset';
   const sql = `SELECT event_id, symbol, CAST(price AS VARCHAR), CAST(quantity AS VARCHAR), event_time_ms, trade_id, source
-     FROM read_parquet(${parquetList(lakeDir, f)}) WHERE _partition = ${Math.trunc(opts.partition)} ORDER BY _offset`;
+     FROM read_parquet(${parquetList(lakeDir, f)}) WHERE symbol IN (${opts.symbols.map(literal).join(', ')}) ORDER BY ${order}`;
   for await (const r of streamRows(duck, sql)) {
     const [eventId, symbol, price, quantity, t, tradeId, source] = r;
     const v = validatePrice({

@@ -1,6 +1,6 @@
 import { assertPartitionContract, retryRetriable, withAdmin } from '../../adapters/kafka/client.js';
 import { readManifest } from '../../adapters/lake/manifest.js';
-import { streamPartitionPrices, streamPartitionUserEvents } from '../../adapters/lake/raw-zone-reader.js';
+import { priceSymbols, streamPrices, streamUserEventsAfter } from '../../adapters/lake/raw-zone-reader.js';
 import { dayRewardsOf, WarehouseReader } from '../../adapters/lake/warehouse-reader.js';
 import { CheckpointTx, commitFenced } from '../../adapters/redis/checkpoint-tx.js';
 import { connectRedis, firstKey, type RedisConn } from '../../adapters/redis/client.js';
@@ -137,7 +137,20 @@ export const bootstrapFromBatch = async (config: Config, opts: BootstrapOptions)
     const latestPrice = Math.max(0, ...manifest.files.filter((f) => f.table === 'prices').map((f) => f.maxEventTime));
     const span = Math.max(opts.speed.history['1m'] * 60_000, opts.speed.history['5m'] * 300_000);
     const pricesFrom = latestPrice > 0 ? priceReplayFrom(latestPrice, span) : null;
-    const ctx: PartitionCtx = { config, opts, plan, reader, manifest, store, redis, keys, pricesFrom, invalid: 0 };
+    const symbols = pricesFrom === null ? [] : await priceSymbols(reader.duck, config.lakeDir, manifest, pricesFrom);
+    const ctx: PartitionCtx = {
+      config,
+      opts,
+      plan,
+      reader,
+      manifest,
+      store,
+      redis,
+      keys,
+      pricesFrom,
+      symbols,
+      invalid: 0,
+    };
     const partitions: BootstrapPartition[] = [];
     for (const n of SPEED_PARTITIONS) partitions.push(await bootstrapPartition(ctx, n));
     await redis.del(keys.bootstrapMarker());
@@ -171,6 +184,7 @@ interface PartitionCtx {
   readonly redis: RedisConn;
   readonly keys: SpeedKeys;
   readonly pricesFrom: string | null;
+  readonly symbols: readonly { symbol: string; partition: number }[];
   invalid: number;
 }
 
@@ -252,10 +266,9 @@ const bootstrapPartition = async (ctx: PartitionCtx, n: number): Promise<Bootstr
     rw = [];
   };
   pending = 0;
-  for await (const r of streamPartitionUserEvents(ctx.reader.duck, ctx.config.lakeDir, ctx.manifest, {
+  for await (const r of streamUserEventsAfter(ctx.reader.duck, ctx.config.lakeDir, ctx.manifest, {
     after: plan.replayUsersAfter,
-    partition: n,
-    partitions: P,
+    keep: (userId) => partitionFor(userId, P) === n,
     onInvalid,
   })) {
     (r.table === 'transactions' ? tx : rw).push(r.event);
@@ -270,11 +283,16 @@ const bootstrapPartition = async (ctx: PartitionCtx, n: number): Promise<Bootstr
   feed();
   await commit();
 
-  if (ctx.pricesFrom !== null) {
+  // The symbols partition n holds (murmur2, as the producer keys them). Read in offset order when they
+  // all came from source partition n (the usual case: the live stream's exact order); a symbol set
+  // gathered from other partitions (a repartitioned log) is merged in event time instead.
+  const mine = ctx.symbols.filter((s) => partitionFor(s.symbol, P) === n);
+  if (ctx.pricesFrom !== null && mine.length > 0) {
     pending = 0;
-    for await (const p of streamPartitionPrices(ctx.reader.duck, ctx.config.lakeDir, ctx.manifest, {
+    for await (const p of streamPrices(ctx.reader.duck, ctx.config.lakeDir, ctx.manifest, {
       from: ctx.pricesFrom,
-      partition: n,
+      symbols: [...new Set(mine.map((s) => s.symbol))],
+      order: mine.every((s) => s.partition === n) ? 'offset' : 'time',
       onInvalid,
     })) {
       engine.addPrice(p);

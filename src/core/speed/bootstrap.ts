@@ -113,6 +113,13 @@ const resumeOf = (input: BootstrapInput, topic: string, n: number): TopicResume 
     );
   }
   const offset = BigInt(stored);
+  if (offset > log.high)
+    throw new CryptolambdaError(
+      'CONFLICT',
+      `the raw-zone manifest has ${topic}[${n}] at offset ${offset}, past the end of Kafka's log (${log.high}): the topic was recreated, or the lake belongs to another cluster`,
+      'after recreating topics set the manifest offsets of those topics to 0 (docs/runbook.md, "Repartitioning"), then bootstrap',
+      { retriable: false },
+    );
   if (offset >= log.low) return { topic, partition: n, offset, source: 'manifest', lost: 0n };
   const lost = log.low - offset;
   if (!input.acceptGap)

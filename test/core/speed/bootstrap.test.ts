@@ -119,6 +119,15 @@ describe('planBootstrap (which build seeds the users, where each partition resum
     expect(plan.resume.get(1)![0]).toMatchObject({ offset: 101n, lost: 0n });
   });
 
+  it('a manifest offset past the end of the log (topics recreated) is refused', () => {
+    const base = input();
+    const offsets = { ...base.offsets, [T.rewards]: { ...base.offsets[T.rewards], '1': '5000' } };
+    expect(refusal(() => planBootstrap({ ...base, offsets }))).toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining(`${T.rewards}[1] at offset 5000, past the end of Kafka's log (1000)`),
+    });
+  });
+
   it('replays prices from the day holding the latest trade minus the history span, minus a day', () => {
     expect(priceReplayFrom(Date.UTC(2026, 10, 24, 12), 7 * 86_400_000)).toBe('2026-11-16');
     expect(priceReplayFrom(Date.UTC(2026, 10, 24, 0, 30), 86_400_000)).toBe('2026-11-22');
