@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { readManifest } from '../../../src/adapters/lake/manifest.js';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
-import { keyspaceFor } from '../../../src/adapters/redis/speed-keys.js';
+import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
 import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
 import { runBatch } from '../../../src/app/batch/run-batch.js';
 import { deleteKeyspace } from '../../../src/app/stream/run-stream.js';
@@ -15,6 +15,7 @@ import { datasetSize, makeDataset, produceDataset, sliceDataset } from '../../su
 import { deleteRecordsBefore, testConfig } from '../../support/int.js';
 import { dumpKeyspace, RUN_SPECIFIC } from '../../support/redis-dump.js';
 import { servingSetup, streamToIdle } from '../../support/serving-stack.js';
+import { streamTestConfig } from '../../support/stream.js';
 
 const DAY1 = '2026-11-23';
 const DAY2 = '2026-11-24';
@@ -124,6 +125,19 @@ describe('stream --bootstrap-from-batch (rebuild the speed layer once Kafka expi
     expect(report.summary).toMatchObject({ clean: true, fieldsMismatched: 0, missingInBatch: 0, missingInSpeed: 0 });
     expect(report.summary.users).toBeGreaterThan(30);
   }, 300_000);
+
+  it('a bootstrap that died half way leaves its marker: stream refuses to start on the partial state', async () => {
+    const config = await streamTestConfig();
+    const redis = await connectRedis(config);
+    await redis.set(
+      speedKeys(keyspaceFor(config.topicPrefix)).bootstrapMarker(),
+      JSON.stringify({ date: DAY1, startedAt: '2026-11-24T01:00:00.000Z', pid: 1 }),
+    );
+    redis.disconnect();
+    const r = await runCli(['stream', '--exit-when-idle', '1s'], cliEnv(config));
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/a bootstrap from the batch did not finish .*: the speed layer's state is partial/);
+  });
 
   it('refuses without a build, with exit 5 and one line', async () => {
     const config = testConfig({ lakeDir: mkdtempSync(path.join(tmpdir(), 'cl-bootstrap-empty-')) });
