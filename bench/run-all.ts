@@ -33,6 +33,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'portfolio', args: [] },
   { name: 'serve', args: [] },
   { name: 'core-replay', args: [] },
+  { name: 'speed-order', args: [] },
   { name: 'lots', args: [] },
   { name: 'bootstrap', args: [] },
   // Kafka Streams side by side (bench/peer.ts): needs Java 17 + Maven; --skip peer leaves it out,

@@ -128,6 +128,8 @@ export const ConfigSchema = z.object({
       outOfOrderness: duration,
       allowedLateness: duration,
       userIdle: duration,
+      /** Allowed user lateness: how far behind its user's latest event an event is still put in order. */
+      userLateness: duration,
       checkpointInterval: duration,
     })
     .strict(),
@@ -232,7 +234,13 @@ export const defaultConfig = (
     monthlyCap: t.monthlyCap.toPlain(),
   })),
   dq: { rowCountMinRatio: 0.9, rowCountMaxRatio: null, freshnessMaxAgeHours: 24, skip: [] },
-  speed: { outOfOrderness: '5s', allowedLateness: '30s', userIdle: '2s', checkpointInterval: '250ms' },
+  speed: {
+    outOfOrderness: '5s',
+    allowedLateness: '30s',
+    userIdle: '2s',
+    userLateness: '1h',
+    checkpointInterval: '250ms',
+  },
   kafkaSsl: false,
   kafkaSslCa: '',
   kafkaSaslMechanism: 'none',

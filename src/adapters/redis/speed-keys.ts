@@ -66,6 +66,13 @@ export const speedKeys = (keyspace: string) => {
     spendDays: (userId: string, n?: number) => u('stream:spend', userId, n),
     /** HASH eventId -> event time: ids of one event day remembered for duplicate detection (append-only). */
     seen: (userId: string, day: string, n?: number) => `${u('stream:seen', userId, n)}:${assertKeyPart('day', day)}`,
+    /**
+     * HASH eventId -> {e: raw event, r: rejection|null}: the user's events within the user lateness
+     * (core/speed/user-history.ts), for in-order re-application after a restart.
+     */
+    userLog: (userId: string, n?: number) => u('stream:hlog', userId, n),
+    /** HASH day -> SpendBucketJson: the card spends of the user's base book (before its log). */
+    baseSpend: (userId: string, n?: number) => u('stream:bspend', userId, n),
     /** SET of user ids owned by partition n (loaded on acquire so tier expiry reaches every user). */
     partitionUsers: (n: number) => `${keyspace}stream:users:${partitionTag(n)}`,
     /** HASH of partition n's scalars: price max event time, open windows, last prices, counters, user topics' max. */

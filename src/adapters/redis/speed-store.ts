@@ -11,8 +11,15 @@ import { type CostMethod, type LotQueueJson, lotQueueToJson } from '../../core/p
 import { compareEvents } from '../../core/portfolio/position.js';
 import type { SpendBucketJson, TierHeadJson } from '../../core/rewards/tiers.js';
 import type { DedupBucketJson, DedupHeadJson } from '../../core/speed/dedup.js';
-import type { PartitionCounts, PartitionSnapshot, SpeedChanges, StoredUser } from '../../core/speed/engine.js';
+import type {
+  HistChanges,
+  PartitionCounts,
+  PartitionSnapshot,
+  SpeedChanges,
+  StoredUser,
+} from '../../core/speed/engine.js';
 import { type CandleStateJson, candleFromJson, candleToJson, type LastPrice } from '../../core/speed/price-windows.js';
+import { type EventKey, type Rejection, UserHistory } from '../../core/speed/user-history.js';
 import {
   DAY_MS,
   type DayRewardsJson,
@@ -20,6 +27,7 @@ import {
   dayFromJson,
   dayOf,
   dayToJson,
+  emptyUser,
   userFromParts,
 } from '../../core/speed/user-ledger.js';
 
@@ -117,10 +125,11 @@ export class RedisSpeedStore {
       const { userId, user } = ch;
       const state = user.state;
       newUsers.push(userId);
-      if (ch.assets.length > 0) {
+      const held = ch.assets.filter((a) => state.positions.has(a));
+      if (held.length > 0) {
         tx.hset(
           k.positions(userId, n),
-          ch.assets.map((a) => [a, JSON.stringify(positionToJson(state.positions.get(a)!))]),
+          held.map((a) => [a, JSON.stringify(positionToJson(state.positions.get(a)!))]),
         );
       }
       if (ch.tier) {
@@ -139,16 +148,27 @@ export class RedisSpeedStore {
         ['dedupHead', JSON.stringify(parts.dedupHead)],
         ['days', JSON.stringify([...user.days].map(([d, v]) => [d, dayToJson(v)]))],
         ['costMethod', state.costMethod],
-        ...ch.assets.map((a): [string, string] => [
-          `pos:${a}`,
-          JSON.stringify(positionToJson(state.positions.get(a)!)),
-        ]),
+        ...ch.assets.flatMap((a): [string, string][] => {
+          const p = state.positions.get(a);
+          return p === undefined ? [] : [[`pos:${a}`, JSON.stringify(positionToJson(p))]];
+        }),
         // An asset's open lots change exactly when its position does: the same changed assets.
         ...ch.assets.flatMap((a): [string, string][] => {
           const lots = state.lots.get(a);
           return lots === undefined ? [] : [[`lot:${a}`, JSON.stringify(lotQueueToJson(lots))]];
         }),
       ]);
+      // Assets a re-application left without a position: gone from the public and the private book.
+      const gone = ch.assets.filter((a) => !state.positions.has(a));
+      if (gone.length > 0) {
+        tx.list('HDEL', k.positions(userId, n), gone);
+        tx.list(
+          'HDEL',
+          k.userState(userId, n),
+          gone.flatMap((a) => [`pos:${a}`, `lot:${a}`]),
+        );
+      }
+      if (ch.hist !== undefined) this.writeHist(tx, n, userId, ch.hist);
       if (parts.spendDays.length > 0) {
         tx.hset(
           k.spendDays(userId, n),
@@ -249,6 +269,96 @@ export class RedisSpeedStore {
     }
   }
 
+  /**
+   * The user's re-application history (core/speed/user-history.ts): log events added / folded,
+   * and base's parts when events folded into it, beside the live state's (`b:` fields).
+   */
+  private writeHist(tx: CheckpointTx, n: number, userId: string, h: HistChanges): void {
+    const k = this.keys;
+    if (h.logPut.length > 0) {
+      tx.hset(
+        k.userLog(userId, n),
+        h.logPut.map(([e, r]) => [e.eventId, JSON.stringify({ e: eventToRaw(e), r: r ?? null })]),
+      );
+    }
+    if (h.logDel.length > 0) tx.list('HDEL', k.userLog(userId, n), h.logDel);
+    const fields: [string, string][] = [['b:max', String(h.maxEventTime)]];
+    const b = h.base;
+    if (b !== undefined) {
+      fields.push(
+        ['b:key', JSON.stringify(b.key ?? null)],
+        ['b:tierHead', JSON.stringify(b.tierHead)],
+        ['b:days', JSON.stringify(b.days.map(([d, v]) => [d, dayToJson(v)]))],
+      );
+      const gone: string[] = [];
+      for (const [a, p, lots] of b.assets) {
+        if (p === null) gone.push(`b:pos:${a}`, `b:lot:${a}`);
+        else {
+          fields.push([`b:pos:${a}`, JSON.stringify(positionToJson(p))]);
+          if (lots !== null) fields.push([`b:lot:${a}`, JSON.stringify(lotQueueToJson(lots))]);
+        }
+      }
+      if (gone.length > 0) tx.list('HDEL', k.userState(userId, n), gone);
+      if (b.spendDays.length > 0) {
+        tx.hset(
+          k.baseSpend(userId, n),
+          b.spendDays.map(([d, v]) => [d, JSON.stringify(v)]),
+        );
+      }
+      if (b.spendDaysDropped.length > 0) tx.list('HDEL', k.baseSpend(userId, n), b.spendDaysDropped);
+    }
+    tx.hset(k.userState(userId, n), fields);
+  }
+
+  /** A user's re-application history from its `b:` fields, its log and its base spend buckets. */
+  private loadHist(
+    userId: string,
+    meta: Record<string, string>,
+    log: Record<string, string>,
+    baseSpend: Record<string, string>,
+  ): UserHistory {
+    const lots: Record<string, LotQueueJson> = {};
+    const positions: PositionJson[] = [];
+    for (const [f, v] of Object.entries(meta)) {
+      if (f.startsWith('b:lot:')) lots[f.slice(6)] = JSON.parse(v);
+      else if (f.startsWith('b:pos:')) positions.push(JSON.parse(v) as PositionJson);
+    }
+    const empty = emptyUser(userId, undefined, this.opts.costMethod);
+    const base =
+      meta['b:tierHead'] === undefined
+        ? empty
+        : userFromParts(
+            {
+              userId,
+              costMethod: empty.costMethod,
+              lots,
+              positions,
+              tierHead: JSON.parse(meta['b:tierHead']) as TierHeadJson,
+              spendDays: Object.entries(baseSpend)
+                .sort(([a], [b]) => byText(a, b))
+                .map(([d, v]): [string, SpendBucketJson] => [d, JSON.parse(v) as SpendBucketJson]),
+              dedupHead: { frontier: null, stragglers: [] },
+              dedupDays: [],
+            },
+            this.opts.costMethod,
+          );
+    const where = this.keys.userLog(userId);
+    const entries = Object.values(log).map((v) => {
+      const j = JSON.parse(v) as { e: unknown; r: Rejection | null };
+      const r = userEventFromRaw(j.e);
+      if (!r.ok) throw new CryptolambdaError('INTERNAL', `corrupt event in ${where}: ${r.reason}`);
+      return [r.event, j.r] as const;
+    });
+    return new UserHistory(
+      base,
+      new Map((JSON.parse(meta['b:days'] ?? '[]') as [string, DayRewardsJson][]).map(([d, v]) => [d, dayFromJson(v)])),
+      (JSON.parse(meta['b:key'] ?? 'null') as EventKey | null) ?? undefined,
+      Number(meta['b:max']),
+      entries.map(([e]) => e),
+      entries.flatMap(([e, r]) => (r === null ? [] : [[e.eventId, r] as const])),
+    );
+  }
+
   /** Everything earlier checkpoints of partition n wrote that the worker keeps in memory. */
   async load(n: number): Promise<LoadedPartition> {
     const k = this.keys;
@@ -290,9 +400,16 @@ export class RedisSpeedStore {
       for (const u of chunk) {
         p1.hgetall(k.userState(u, n));
         p1.hgetall(k.spendDays(u, n));
+        p1.hgetall(k.userLog(u, n));
+        p1.hgetall(k.baseSpend(u, n));
       }
       const r1 = await results(p1);
-      const parts = chunk.map((_, j) => ({ meta: r1[2 * j]!, spend: r1[2 * j + 1]! }));
+      const parts = chunk.map((_, j) => ({
+        meta: r1[4 * j]!,
+        spend: r1[4 * j + 1]!,
+        log: r1[4 * j + 2]!,
+        baseSpend: r1[4 * j + 3]!,
+      }));
       // The live dedup buckets: the event days whose end is still within the window of the frontier.
       const p2 = this.redis.pipeline();
       const daysOf: string[][] = [];
@@ -306,7 +423,7 @@ export class RedisSpeedStore {
       const r2 = await results(p2);
       let at = 0;
       for (const [j, userId] of chunk.entries()) {
-        const { meta, spend } = parts[j]!;
+        const { meta, spend, log, baseSpend } = parts[j]!;
         const dedupDays: [string, DedupBucketJson][] = [];
         for (const d of daysOf[j]!) {
           const h2 = r2[at++]!;
@@ -336,7 +453,8 @@ export class RedisSpeedStore {
         const days = new Map(
           (JSON.parse(meta.days ?? '[]') as [string, DayRewardsJson][]).map(([d, v]) => [d, dayFromJson(v)]),
         );
-        users.push([userId, { state, days }]);
+        const hist = meta['b:max'] === undefined ? undefined : this.loadHist(userId, meta, log, baseSpend);
+        users.push([userId, { state, days, ...(hist === undefined ? {} : { hist }) }]);
       }
     }
     return { ...(snapshot === undefined ? {} : { snapshot }), buffer, users };

@@ -42,6 +42,12 @@ export interface StreamMetricsLine {
   readonly late: number;
   readonly tooLate: number;
   readonly userEvents: number;
+  /** User events dropped as duplicates (an id already applied). */
+  readonly userDuplicates: number;
+  /** Late user events put in their (eventTime, eventId) place by re-applying the user's later events. */
+  readonly reordered: number;
+  /** User events beyond the user lateness: dead-lettered TOO_LATE (kept in their day's delta). */
+  readonly userTooLate: number;
   readonly rejected: number;
   readonly invalid: number;
   readonly checkpoints: number;
@@ -62,6 +68,9 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
   let late = 0;
   let tooLate = 0;
   let userEvents = 0;
+  let userDuplicates = 0;
+  let reordered = 0;
+  let userTooLate = 0;
   let rejected = 0;
   let invalid = 0;
   let minWm = Number.POSITIVE_INFINITY;
@@ -69,6 +78,9 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
     late += p.prices.counts.late;
     tooLate += p.prices.counts.tooLate;
     userEvents += p.counts.userEvents;
+    userDuplicates += p.counts.duplicates;
+    reordered += p.counts.reordered;
+    userTooLate += p.counts.tooLateUser;
     rejected += p.counts.rejected;
     invalid += p.counts.invalid;
     const wm = p.prices.watermark();
@@ -85,6 +97,9 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
     late,
     tooLate,
     userEvents,
+    userDuplicates,
+    reordered,
+    userTooLate,
     rejected,
     invalid,
     checkpoints: m.checkpoints,

@@ -15,12 +15,14 @@ import type { SpendBucketJson, TierHeadJson } from '../rewards/tiers.js';
 import { DEFAULT_TIERS, type TierChange, type TierDef } from '../rewards/tiers.js';
 import type { DedupHeadJson } from './dedup.js';
 import { type EmittedCandle, type LastPrice, PriceWindows } from './price-windows.js';
+import { type EventKey, type Rejection, UserHistory } from './user-history.js';
 import {
   advanceUser,
   applyUserEvent,
   clearUserChanges,
   DAY_MS,
   type DayRewards,
+  DEDUP_WINDOW_MS,
   dayOf,
   emptyUser,
   type UserState,
@@ -47,6 +49,12 @@ export interface SpeedEngineOptions {
   readonly allowedLatenessMs: number;
   /** Processing time without new user events after which buffered user events are released (ms). */
   readonly userIdleMs: number;
+  /**
+   * Allowed user lateness (event time, ms): an event up to this much older than its user's latest
+   * event is put in its (eventTime, eventId) place by re-applying the user's later events; older
+   * ones are TOO_LATE (docs/core.md §2b). Default 1 hour.
+   */
+  readonly userLatenessMs?: number;
   readonly tiers: readonly TierDef[];
   /** The deployment's cost-basis method new users' lots are kept by (docs/core.md §3a); FIFO when absent. */
   readonly costMethod?: CostMethod;
@@ -58,10 +66,13 @@ export interface EodBook {
   readonly lots: ReadonlyMap<string, LotQueue>;
 }
 
+export const DEFAULT_USER_LATENESS_MS = 60 * 60_000;
+
 export const DEFAULT_ENGINE_OPTIONS: SpeedEngineOptions = {
   outOfOrdernessMs: 5_000,
   allowedLatenessMs: 30_000,
   userIdleMs: 2_000,
+  userLatenessMs: DEFAULT_USER_LATENESS_MS,
   tiers: DEFAULT_TIERS,
 };
 
@@ -76,13 +87,33 @@ export interface PartitionCounts {
   invalid: number;
   lateUser: number;
   tierChanges: number;
+  /** Late events put in their place by re-applying the user's later events. */
+  reordered: number;
+  /** Events beyond the user lateness horizon (dead-lettered TOO_LATE, kept in the day's delta). */
+  tooLateUser: number;
+  /** Events rejected earlier that a late event made valid (their dead letter stays in the topic). */
+  unrejected: number;
 }
+
+export const emptyCounts = (): PartitionCounts => ({
+  userEvents: 0,
+  duplicates: 0,
+  rejected: 0,
+  invalid: 0,
+  lateUser: 0,
+  tierChanges: 0,
+  reordered: 0,
+  tooLateUser: 0,
+  unrejected: 0,
+});
 
 /** A user as the worker keeps it: the ledger state plus the aggregates of its recent days. */
 export interface StoredUser {
   state: UserState;
   /** Day aggregates of the last three days the user had events (older days are final and written). */
   days: Map<string, DayRewards>;
+  /** Base book and recent events for in-order re-application (created on the first event when absent). */
+  hist?: UserHistory;
 }
 
 /** The partition-wide scalars a checkpoint stores (small, rewritten when they change). */
@@ -112,6 +143,8 @@ export interface UserChange {
   readonly tier: boolean;
   /** The ledger's private state parts that changed (core/speed/user-ledger.ts `userChanges`). */
   readonly parts: UserPartChanges;
+  /** The re-application history's parts that changed (absent when nothing did). */
+  readonly hist?: HistChanges;
 }
 
 /** The ledger-state parts a store rewrites: small heads, touched day buckets, dropped buckets. */
@@ -130,9 +163,33 @@ export interface UserPartChanges {
   readonly dedupDaysDropped: readonly string[];
 }
 
+/**
+ * What changed in a user's `UserHistory`: log events to write (with the rejection the ledger gave
+ * them) and to delete (folded into base), and base's parts when events folded into it.
+ */
+export interface HistChanges {
+  readonly logPut: readonly (readonly [UserEvent, Rejection | undefined])[];
+  readonly logDel: readonly string[];
+  readonly maxEventTime: number;
+  readonly base?: {
+    readonly key: EventKey | undefined;
+    readonly tierHead: TierHeadJson;
+    readonly days: readonly (readonly [string, DayRewards])[];
+    /** Assets whose base position (and lots) changed: null = none any more. */
+    readonly assets: readonly (readonly [string, Position | null, LotQueue | null])[];
+    readonly spendDays: readonly (readonly [string, SpendBucketJson])[];
+    readonly spendDaysDropped: readonly string[];
+  };
+}
+
 export type SpeedEffect =
   | { readonly kind: 'tier-change'; readonly userId: string; readonly change: TierChange }
-  | { readonly kind: 'rejected'; readonly event: UserEvent; readonly code: RejectCode; readonly reason: string };
+  | {
+      readonly kind: 'rejected';
+      readonly event: UserEvent;
+      readonly code: RejectCode | 'TOO_LATE';
+      readonly reason: string;
+    };
 
 /** Everything a checkpoint of partition n must write: its cost grows with these, not with history. */
 export interface SpeedChanges {
@@ -194,7 +251,7 @@ const newDirty = (): UserDirty => ({
 export class PartitionEngine {
   readonly prices: PriceWindows;
   readonly users = new Map<string, StoredUser>();
-  counts: PartitionCounts = { userEvents: 0, duplicates: 0, rejected: 0, invalid: 0, lateUser: 0, tierChanges: 0 };
+  counts: PartitionCounts = emptyCounts();
   /** User events waiting for both user topics' event time to pass them. */
   private buffer: UserEvent[] = [];
   private readonly bufferDirty = new Set<string>();
@@ -229,6 +286,15 @@ export class PartitionEngine {
       readonly users?: Iterable<readonly [string, StoredUser]>;
     },
   ) {
+    const lateness = opts.userLatenessMs ?? DEFAULT_USER_LATENESS_MS;
+    // Duplicates must be recognised for as long as an event can still be placed: ids are kept for
+    // DEDUP_WINDOW_MS behind the user's latest event, so the lateness may use at most half of it.
+    if (!(lateness > 0 && lateness <= DEDUP_WINDOW_MS / 2)) {
+      throw new CryptolambdaError(
+        'INVALID_CONFIG',
+        `speed.userLateness must be between 1ms and ${DEDUP_WINDOW_MS / 2 / 3_600_000}h (got ${lateness} ms)`,
+      );
+    }
     this.prices = new PriceWindows({
       intervals: INTERVALS,
       outOfOrdernessMs: opts.outOfOrdernessMs,
@@ -238,7 +304,7 @@ export class PartitionEngine {
     if (s !== undefined) {
       this.prices.restore(s.priceMaxEventTime, s.openWindows, s.lastPrices);
       this.prices.counts = { ...s.priceCounts };
-      this.counts = { ...s.counts };
+      this.counts = { ...emptyCounts(), ...s.counts };
       for (const [t, m] of s.userMax) this.userMax.set(t, m);
       this.userFrontier = s.userFrontier;
     }
@@ -431,6 +497,20 @@ export class PartitionEngine {
       this.users.set(e.userId, u);
       fresh = true;
     }
+    if (u.state.recent.has(e.eventId)) {
+      this.counts.duplicates++;
+      return;
+    }
+    u.hist ??= UserHistory.startingAt(u.state, u.days);
+    const h = u.hist;
+    if (h.isTooLate(e)) this.tooLate(u, e);
+    else if (h.isInOrder(e)) this.applyInOrder(u, e, fresh);
+    else this.reapply(u, e);
+    h.fold(this.opts.userLatenessMs ?? DEFAULT_USER_LATENESS_MS, this.opts.tiers);
+  }
+
+  /** The common case: the event comes after every event of its user; applied to the live state in place. */
+  private applyInOrder(u: StoredUser, e: UserEvent, fresh: boolean): void {
     const day = dayOf(e.eventTime);
     const prevDay = this.dirty.get(e.userId)?.eodDay;
     // The end-of-day book of the previous day this user touched is the book before this event: copy
@@ -442,44 +522,117 @@ export class PartitionEngine {
         : undefined;
     const expiryBefore = u.state.tier.nextExpiry();
     const step = applyUserEvent(u.state, e, u.days.get(day), this.opts.tiers);
-    if (step.outcome.kind === 'duplicate') {
-      this.counts.duplicates++;
-      return;
-    }
     this.counts.userEvents++;
     const dirty = this.dirtyOf(e.userId);
     u.state = step.state;
-    u.days.set(day, step.day!);
-    dirty.days.add(day);
-    dirty.retired.delete(day);
+    this.setDay(u, dirty, day, step.day!);
     dirty.seen.push([e.eventId, e.eventTime]);
-    // Keep three days of aggregates in the worker; older days no longer receive on-time events.
-    const keepFrom = Date.parse(day) - 2 * DAY_MS;
-    for (const [d, agg] of u.days) {
-      if (Date.parse(d) >= keepFrom) continue;
-      u.days.delete(d);
-      if (dirty.days.has(d)) dirty.retired.set(d, agg);
-    }
     // tier:<user> is derived from the tier head: rewrite it when that changed (or for a new user).
     if (fresh || userChanges(u.state).tierHead) dirty.tier = true;
     if (step.outcome.kind === 'rejected') {
       this.counts.rejected++;
       this.effects.push({ kind: 'rejected', event: e, code: step.outcome.code, reason: step.outcome.reason });
+      u.hist!.append(e, { code: step.outcome.code, reason: step.outcome.reason }, u.state, u.days);
     } else {
+      u.hist!.append(e, undefined, u.state, u.days);
       if (step.asset !== undefined) dirty.assets.add(step.asset);
       if (before !== undefined && dirty.eodDay !== undefined) dirty.eod.set(dirty.eodDay, before);
       dirty.eod.delete(day);
       dirty.eodDay = day;
     }
+    this.addDelta(dirty, day, e);
+    // Any applied event may expire old spend (the ledger advances the window to its time) or add one.
+    if (u.state.tier.nextExpiry() !== expiryBefore) this.scheduleExpiry(e.userId, u);
+    this.emitTierChanges(e.userId, step.tierChanges);
+  }
+
+  /**
+   * A late event within the user lateness: inserted in (eventTime, eventId) order and the user's
+   * later events re-applied from the base book, so the book is what in-order application gives.
+   * Every day, asset, end-of-day book and the tier the replay touched is rewritten; dead letters
+   * go out for events the replay newly rejects; the public tier changes once, to its final value.
+   */
+  private reapply(u: StoredUser, e: UserEvent): void {
+    const old = u.state;
+    const tierBefore = old.tier.tier;
+    const oldTierDays = [...old.tier.changes.days];
+    const oldTierDropped = [...old.tier.changes.dropped];
+    old.recent.add(e.eventId, e.eventTime);
+    const [s, r] = u.hist!.insertAndReplay(e, old, this.opts.tiers);
+    // The live tier was also advanced by the users' watermark (tier expiry without events).
+    if (this.userFrontier !== NO_WATERMARK) s.tier.advance(this.userFrontier, this.opts.tiers, []);
+    // Carry the store changes the old window had not written yet; buckets it held that the
+    // replayed one lacks are deleted.
+    const live = new Set(s.tier.bucketKeys());
+    for (const d of [...oldTierDays, ...oldTierDropped]) {
+      if (live.has(d)) s.tier.changes.days.add(d);
+      else s.tier.changes.dropped.add(d);
+    }
+    s.tier.changes.head = true;
+    u.state = s;
+    this.counts.userEvents++;
+    this.counts.reordered++;
+    const dirty = this.dirtyOf(e.userId);
+    dirty.seen.push([e.eventId, e.eventTime]);
+    dirty.tier = true;
+    for (const day of [...r.endOfDay.keys(), r.lastDay]) this.setDay(u, dirty, day, r.days.get(day)!);
+    for (const a of r.assets) dirty.assets.add(a);
+    // Assets a replay left without a position (their only applied events are now rejected).
+    for (const a of old.positions.keys()) if (!s.positions.has(a)) dirty.assets.add(a);
+    for (const [day, book] of r.endOfDay) dirty.eod.set(day, book);
+    dirty.eod.delete(r.lastDay);
+    dirty.eodDay = r.lastDay;
+    this.addDelta(dirty, dayOf(e.eventTime), e);
+    for (const [ev, why] of r.newlyRejected) {
+      this.counts.rejected++;
+      this.effects.push({ kind: 'rejected', event: ev, code: why.code, reason: why.reason });
+    }
+    this.counts.rejected -= r.noLongerRejected.length;
+    this.counts.unrejected += r.noLongerRejected.length;
+    if (s.tier.tier !== tierBefore) {
+      this.emitTierChanges(e.userId, [
+        { at: e.eventTime, from: tierBefore, to: s.tier.tier, spend30d: s.tier.spend30d },
+      ]);
+    }
+    this.scheduleExpiry(e.userId, u);
+  }
+
+  /**
+   * Beyond the user lateness: the book is not changed (placing it would need events already folded
+   * away). Dead-lettered TOO_LATE and kept in its day's delta, so the serving merge (which replays
+   * deltas in order) and the batch (which applies it in order) count it; its id is not remembered.
+   */
+  private tooLate(u: StoredUser, e: UserEvent): void {
+    this.counts.tooLateUser++;
+    const h = u.hist!;
+    const reason =
+      `event time ${new Date(e.eventTime).toISOString()} is more than the user lateness ` +
+      `(${(this.opts.userLatenessMs ?? DEFAULT_USER_LATENESS_MS) / 60_000} min) before ` +
+      `${new Date(h.maxEventTime).toISOString()}, the latest event of ${e.userId}`;
+    this.effects.push({ kind: 'rejected', event: e, code: 'TOO_LATE', reason });
+    this.addDelta(this.dirtyOf(e.userId), dayOf(e.eventTime), e);
+  }
+
+  private setDay(u: StoredUser, dirty: UserDirty, day: string, agg: DayRewards): void {
+    u.days.set(day, agg);
+    dirty.days.add(day);
+    dirty.retired.delete(day);
+    // Keep three days of aggregates in the worker; older days no longer receive on-time events.
+    const keepFrom = Date.parse(day) - 2 * DAY_MS;
+    for (const [d, a] of u.days) {
+      if (Date.parse(d) >= keepFrom) continue;
+      u.days.delete(d);
+      if (dirty.days.has(d)) dirty.retired.set(d, a);
+    }
+  }
+
+  private addDelta(dirty: UserDirty, day: string, e: UserEvent): void {
     let deltas = dirty.deltas.get(day);
     if (deltas === undefined) {
       deltas = [];
       dirty.deltas.set(day, deltas);
     }
     deltas.push(e);
-    // Any applied event may expire old spend (the ledger advances the window to its time) or add one.
-    if (u.state.tier.nextExpiry() !== expiryBefore) this.scheduleExpiry(e.userId, u);
-    this.emitTierChanges(e.userId, step.tierChanges);
   }
 
   /**
@@ -542,6 +695,7 @@ export class PartitionEngine {
         endOfDay,
         tier: d.tier,
         parts: this.seeded.has(userId) ? wholeParts(u.state) : partChanges(u.state, d.seen),
+        ...(u.hist === undefined ? {} : { hist: histChanges(u.hist) }),
       });
       clearUserChanges(u.state);
     }
@@ -631,3 +785,31 @@ const wholeParts = (s: UserState): UserPartChanges => ({
 
 const before = (a: readonly [number, string], b: readonly [number, string]): boolean =>
   a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+
+/** Read (and clear) what changed in a user's history since the previous drain. */
+const histChanges = (h: UserHistory): HistChanges => {
+  const b = h.base;
+  const c = userChanges(b);
+  const out: HistChanges = {
+    logPut: [...h.added.values()].map((e) => [e, h.rejected.get(e.eventId)] as const),
+    logDel: [...h.dropped],
+    maxEventTime: h.maxEventTime,
+    ...(h.baseChanged
+      ? {
+          base: {
+            key: h.baseKey,
+            tierHead: b.tier.headToJson(),
+            days: [...h.baseDays],
+            assets: [...c.assets].map((a) => [a, b.positions.get(a) ?? null, b.lots.get(a) ?? null] as const),
+            spendDays: [...c.spendDays]
+              .filter((d) => !c.spendDaysDropped.has(d))
+              .map((d) => [d, b.tier.bucketToJson(d)] as const),
+            spendDaysDropped: [...c.spendDaysDropped],
+          },
+        }
+      : {}),
+  };
+  h.clearChanges();
+  clearUserChanges(b);
+  return out;
+};

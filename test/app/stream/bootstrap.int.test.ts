@@ -29,8 +29,12 @@ const cliEnv = (config: Config) => ({
  * The speed layer's state that must not depend on how it was built. Left out: worker bookkeeping
  * (epochs, outbox, status), the live feed (the bootstrap replays history, it does not re-announce it),
  * the day keys of the cutoff day and before (the batch covers those days; the bootstrap writes day
- * keys only for the days it replays) and the per-partition user counters (they count what this
- * process applied: the replay counts the days after the cutoff only).
+ * keys only for the days it replays), the per-partition user counters (they count what this
+ * process applied: the replay counts the days after the cutoff only) and the in-order
+ * re-application history (`b:*` base book fields, `stream:hlog`, `stream:bspend`): how a user's
+ * recent events split into a base book and a log depends on where a worker started, and a seeded
+ * user's history starts at the seed; the book, every part it is restored from and every public key
+ * must still be equal.
  */
 const speedState = async (config: Config): Promise<Record<string, unknown>> => {
   const redis = await connectRedis(config);
@@ -40,11 +44,14 @@ const speedState = async (config: Config): Promise<Record<string, unknown>> => {
       /^live:/,
       new RegExp(`^(delta|rw|eod):.*:${DAY1}$`),
       new RegExp(`^days:.*:${DAY1}$`),
+      /^stream:(hlog|bspend):/,
     ]);
     for (const [k, v] of Object.entries(dump))
       if (k.startsWith('stream:part:')) {
         const { userCounts: _u, ...rest } = v as Record<string, string>;
         dump[k] = rest;
+      } else if (k.startsWith('stream:user:')) {
+        dump[k] = Object.fromEntries(Object.entries(v as Record<string, string>).filter(([f]) => !f.startsWith('b:')));
       }
     return dump;
   } finally {
