@@ -47,8 +47,9 @@ check_layers() { # name, expect reconcile (yes/no), extra detail
 echo "chaos: prefix $CRYPTOLAMBDA_TOPIC_PREFIX, lake $CRYPTOLAMBDA_LAKE_DIR" >&2
 cli stack up >/dev/null || { echo "chaos: stack up failed" >&2; exit 1; }
 
-# Data: 30 h of synthetic prices (one tick per 10 s per symbol) and 100 simulated users.
-P="$(cli produce prices --source synthetic --seed 7 --start "${DAY1}T00:00:00Z" --step 10s --rate 0 --count 10800 --json)" || { echo "chaos: produce failed" >&2; exit 1; }
+# Data: 30 h of synthetic prices (a tick every 10 s, one trade per symbol per tick: 3 x 10,800 trades)
+# and 100 simulated users. (10,800 trades were 10 h only: the pipeline sensor never saw day 1 end.)
+P="$(cli produce prices --source synthetic --seed 7 --start "${DAY1}T00:00:00Z" --step 10s --rate 0 --count 32400 --json)" || { echo "chaos: produce failed" >&2; exit 1; }
 S="$(cli simulate --seed 7 --users 100 --rate 0.05 --json)" || { echo "chaos: simulate failed" >&2; exit 1; }
 IN=$(( $(field "$P" produced) + $(field "$S" events) ))
 echo "chaos: produced $IN events" >&2
