@@ -36,6 +36,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'core-replay', args: [] },
   { name: 'speed-order', args: [] },
   { name: 'lots', args: [] },
+  { name: 'bootstrap', args: [] },
   // Kafka Streams side by side (bench/peer.ts): needs Java 17 + Maven; --skip peer leaves it out,
   // BENCH_PEER_SIZES=30000,300000 changes the sizes (default 30k, 300k, 3M prices).
   { name: 'peer', args: [] },

@@ -21,6 +21,48 @@ import { GOLDEN_D, GOLDEN_D1, goldenEvents } from '../test/support/serving-golde
 const TEMPLATE = 'uTEMPLATEu';
 export const userId = (i: number): string => `u${String(i).padStart(7, '0')}`;
 
+/**
+ * Publish a warehouse build of `date` whose snapshot_user_state holds `rows` ([user id, state JSON],
+ * in any order: written sorted by user id with the table's row groups, as the batch does), plus any
+ * other files `more` writes with the same DuckDB connection.
+ */
+export const publishSnapshotBuild = async (
+  lakeDir: string,
+  date: string,
+  rows: Iterable<readonly [string, string]>,
+  more: (duck: Duck) => Promise<WarehouseFile[]> = async () => [],
+): Promise<WarehouseFile[]> => {
+  const duck = await Duck.open(':memory:', { threads: 2 });
+  const files: WarehouseFile[] = [];
+  try {
+    await duck.run(`CREATE TABLE snap (${columnsDdl(SNAPSHOT_USER_STATE)})`);
+    const a = await duck.conn.createAppender('snap');
+    for (const [u, json] of rows) {
+      a.appendVarchar(date);
+      a.appendVarchar(u);
+      a.appendVarchar(json);
+      a.endRow();
+    }
+    a.closeSync();
+    files.push(
+      await writeTableFile(
+        duck,
+        lakeDir,
+        SNAPSHOT_USER_STATE.name,
+        date,
+        'SELECT * FROM snap',
+        'user_id',
+        SNAPSHOT_USER_STATE.rowGroupSize,
+      ),
+    );
+    files.push(...(await more(duck)));
+  } finally {
+    duck.close();
+  }
+  await publish(lakeDir, { build: { date, rawCommit: 0, builtAt: new Date().toISOString(), files, stats: {} } });
+  return files;
+};
+
 export const seedPortfolioUsers = async (config: Config, redis: RedisConn, USERS: number): Promise<void> => {
   const lakeDir = config.lakeDir;
   const keys = speedKeys(keyspaceFor(config.topicPrefix));
@@ -32,42 +74,21 @@ export const seedPortfolioUsers = async (config: Config, redis: RedisConn, USERS
   const pos = [...book.positions.values()].map((p) => [p.asset, JSON.stringify(positionToJson(p))] as const);
 
   let t0 = performance.now();
-  const duck = await Duck.open(':memory:', { threads: 2 });
-  const files: WarehouseFile[] = [];
-  try {
-    await duck.run(`CREATE TABLE snap (${columnsDdl(SNAPSHOT_USER_STATE)})`);
-    const a = await duck.conn.createAppender('snap');
-    for (let i = 0; i < USERS; i++) {
-      const u = userId(i);
-      a.appendVarchar(GOLDEN_D);
-      a.appendVarchar(u);
-      a.appendVarchar(stateD.replaceAll(TEMPLATE, u));
-      a.endRow();
-    }
-    a.closeSync();
-    files.push(
-      await writeTableFile(
-        duck,
-        lakeDir,
-        SNAPSHOT_USER_STATE.name,
-        GOLDEN_D,
-        'SELECT * FROM snap',
-        'user_id',
-        SNAPSHOT_USER_STATE.rowGroupSize,
-      ),
-    );
-    await duck.run(`CREATE TABLE px (${columnsDdl(FACT_PRICE_DAILY)})`);
-    await duck.run(
-      `INSERT INTO px VALUES ($1::DATE, 'BTCUSDT', 'BTC', 40000, 42000, 39000, 41000, 10, 100), ($1::DATE, 'ETHUSDT', 'ETH', 2000, 2200, 1900, 2100, 10, 100)`,
-      [GOLDEN_D],
-    );
-    files.push(await writeTableFile(duck, lakeDir, FACT_PRICE_DAILY.name, GOLDEN_D, 'SELECT * FROM px', 'symbol'));
-  } finally {
-    duck.close();
-  }
-  await publish(lakeDir, {
-    build: { date: GOLDEN_D, rawCommit: 0, builtAt: new Date().toISOString(), files, stats: {} },
-  });
+  const files = await publishSnapshotBuild(
+    lakeDir,
+    GOLDEN_D,
+    (function* () {
+      for (let i = 0; i < USERS; i++) yield [userId(i), stateD.replaceAll(TEMPLATE, userId(i))] as const;
+    })(),
+    async (duck) => {
+      await duck.run(`CREATE TABLE px (${columnsDdl(FACT_PRICE_DAILY)})`);
+      await duck.run(
+        `INSERT INTO px VALUES ($1::DATE, 'BTCUSDT', 'BTC', 40000, 42000, 39000, 41000, 10, 100), ($1::DATE, 'ETHUSDT', 'ETH', 2000, 2200, 1900, 2100, 10, 100)`,
+        [GOLDEN_D],
+      );
+      return [await writeTableFile(duck, lakeDir, FACT_PRICE_DAILY.name, GOLDEN_D, 'SELECT * FROM px', 'symbol')];
+    },
+  );
   const snapBytes = files[0]!.bytes;
   console.log(
     `warehouse: ${USERS.toLocaleString('en-US')} snapshots in ${(snapBytes / 1e6).toFixed(1)} MB Parquet, written in ${((performance.now() - t0) / 1000).toFixed(1)} s`,

@@ -114,6 +114,24 @@ export const scanKeys = async (
   }
 };
 
+/** SCAN pattern of every key under a prefix (built from the validated topic prefix; glob characters escaped anyway). */
+export const prefixPattern = (prefix: string): string => `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+
+/** Some key under `prefix`, or undefined: an emptiness check that stops at the first hit. */
+export const firstKey = async (redis: RedisConn, prefix: string): Promise<string | undefined> => {
+  const pattern = prefixPattern(prefix);
+  const nodes: Redis[] = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      if (keys.length > 0) return keys[0];
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return undefined;
+};
+
 export const redisVersion = async (redis: RedisConn): Promise<string> => {
   const info = await (redis instanceof Cluster ? redis.nodes('master')[0]! : redis).info('server');
   return /redis_version:([^\r\n]+)/.exec(info)?.[1] ?? 'unknown';

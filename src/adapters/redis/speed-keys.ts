@@ -102,6 +102,8 @@ export const speedKeys = (keyspace: string) => {
     outbox: (n: number) => `${keyspace}stream:outbox:${partitionTag(n)}`,
     /** HASH workerId -> metrics line JSON, written by each worker every metrics interval and at stop. */
     streamStatus: () => `${keyspace}stream:status`,
+    /** STRING JSON {date, startedAt, pid}: a bootstrap from the batch is writing (deleted when it finished). */
+    bootstrapMarker: () => `${keyspace}stream:bootstrap`,
     /** HASH `topic|n|from` -> RecordedGap JSON: offsets lost from Kafka that a worker accepted (--accept-gap). */
     gaps: () => `${keyspace}stream:gaps`,
   };

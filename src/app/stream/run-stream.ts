@@ -1,6 +1,6 @@
 import { ensureTopics, withAdmin } from '../../adapters/kafka/client.js';
 import type { Registry } from '../../adapters/metrics/prometheus.js';
-import { connectRedis, type RedisConn, scanKeys } from '../../adapters/redis/client.js';
+import { connectRedis, prefixPattern, type RedisConn, scanKeys } from '../../adapters/redis/client.js';
 import { LiveFeedWriter } from '../../adapters/redis/live-feed.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
 import { RedisSpeedStore } from '../../adapters/redis/speed-store.js';
@@ -121,6 +121,19 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
   const speed = { ...DEFAULT_SPEED_OPTIONS, costMethod: config.costBasis, ...opts.speed };
   const storeRedis = await connectRedis(config, { name: 'cl-stream-store', retry: true });
   const keys = speedKeys(keyspaceFor(config.topicPrefix));
+  const unfinished = await storeRedis.get(keys.bootstrapMarker()).catch((err) => {
+    storeRedis.disconnect();
+    throw err;
+  });
+  if (unfinished !== null) {
+    storeRedis.disconnect();
+    throw new CryptolambdaError(
+      'CONFLICT',
+      `a bootstrap from the batch did not finish (${unfinished}): the speed layer's state is partial`,
+      'rerun `cryptolambda stream --bootstrap-from-batch --force` (or `stream --from-beginning` while Kafka still holds the history)',
+      { retriable: false },
+    );
+  }
   // The live feed's two streams are single keys: inside a partition's one-slot commit only on a
   // single Redis (on a Redis Cluster they would cross slots), so a cluster runs without the feed.
   const live = isRedisCluster(config) ? undefined : new LiveFeedWriter(keyspaceFor(config.topicPrefix));
@@ -217,6 +230,17 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
  * rebuilds everything from the start of the Kafka logs. Refused while workers of the group run.
  */
 export const resetSpeedLayer = async (config: Config): Promise<number> => {
+  await assertNoStreamWorkers(config, 'rebuilding from the beginning');
+  const redis = await connectRedis(config);
+  try {
+    return await deleteKeyspace(redis, keyspaceFor(config.topicPrefix));
+  } finally {
+    redis.disconnect();
+  }
+};
+
+/** Refuse while workers of the prefix's stream group run: they would write over a rebuild. */
+export const assertNoStreamWorkers = async (config: Config, what: string): Promise<void> => {
   const groupId = streamGroupId(config);
   const members = await withAdmin(config, async (admin) => {
     const d = await admin.describeGroups([groupId]);
@@ -226,22 +250,14 @@ export const resetSpeedLayer = async (config: Config): Promise<number> => {
     throw new CryptolambdaError(
       'CONFLICT',
       `${members} stream worker(s) of group ${groupId} are running`,
-      'stop them before rebuilding from the beginning',
+      `stop them before ${what}`,
     );
-  }
-  const redis = await connectRedis(config);
-  try {
-    return await deleteKeyspace(redis, keyspaceFor(config.topicPrefix));
-  } finally {
-    redis.disconnect();
   }
 };
 
 export const deleteKeyspace = async (redis: RedisConn, keyspace: string): Promise<number> => {
   let deleted = 0;
-  // The keyspace is built from the validated topic prefix; escape glob characters anyway.
-  const pattern = `${keyspace.replace(/[*?[\]\\]/g, '\\$&')}*`;
-  await scanKeys(redis, pattern, async (keys) => {
+  await scanKeys(redis, prefixPattern(keyspace), async (keys) => {
     // One UNLINK per key: on a cluster the keys of one batch live in different slots.
     for (const k of keys) deleted += await redis.unlink(k);
   });

@@ -110,7 +110,8 @@ interface Owned {
   dirty: boolean;
 }
 
-const tpField = (topic: string, n: number): string => `${topic}|${n}`;
+/** The field of `stream:offsets:<t>` holding topic-partition n's next offset. */
+export const tpField = (topic: string, n: number): string => `${topic}|${n}`;
 
 /** Wait for a shutdown step at most `ms`; its failure is ignored (we are leaving anyway). */
 const bounded = async (p: Promise<unknown> | undefined, ms = 5000): Promise<void> => {
@@ -369,8 +370,12 @@ export class StreamRuntime {
       const low = BigInt(p?.low ?? '0');
       const stored = next.get(topic);
       // Partitions never checkpointed start at the log start, not wherever Kafka's group offsets say.
-      if (stored === undefined) next.set(topic, low);
-      else if (stored < low) {
+      // A log that no longer starts at 0 lost records this speed layer never saw (a keyspace wiped
+      // after retention): that is a gap too, or a rebuild from the logs would skip them silently.
+      if (stored === undefined) {
+        if (low > 0n) await this.gap(topic, n, 0n, low);
+        next.set(topic, low);
+      } else if (stored < low) {
         await this.gap(topic, n, stored, low);
         next.set(topic, low);
       }
@@ -470,7 +475,7 @@ export class StreamRuntime {
       throw new CryptolambdaError(
         'DATA_GAP',
         `${topic}[${n}]: offsets ${from}..${to - 1n} (${lost}) are gone from Kafka before the speed layer processed them`,
-        'the speed layer would silently miss those records: rebuild it from the batch (docs/runbook.md, "Gaps"), or rerun with --accept-gap to record the loss and continue',
+        'the speed layer would silently miss those records: rebuild it from the batch (`stream --bootstrap-from-batch`, docs/runbook.md), or rerun with --accept-gap to record the loss and continue',
       );
     }
     const gap: RecordedGap = {

@@ -1,6 +1,8 @@
 import { Flags } from '@oclif/core';
 import { newRegistry, serveMetrics } from '../../adapters/metrics/prometheus.js';
+import { type BootstrapResult, bootstrapFromBatch } from '../../app/stream/bootstrap.js';
 import { resetSpeedLayer, runStream, type StreamSummary } from '../../app/stream/run-stream.js';
+import { DEFAULT_SPEED_OPTIONS } from '../../app/stream/speed-handler.js';
 import { BaseCommand } from '../../cli/base-command.js';
 import { durationFlag } from '../../cli/flags.js';
 import { tiersOf } from '../../config/config.js';
@@ -14,12 +16,31 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
   static override examples = [
     '<%= config.bin %> stream',
     '<%= config.bin %> stream --from-beginning',
+    '<%= config.bin %> stream --bootstrap-from-batch',
+    '<%= config.bin %> stream --bootstrap-from-batch --date 2026-11-23 --force',
     '<%= config.bin %> stream --exit-when-idle 5 --json',
   ];
   static override flags = {
     'from-beginning': Flags.boolean({
       description: "Wipe the speed layer's Redis state and rebuild it from the start of the Kafka logs.",
       default: false,
+    }),
+    'bootstrap-from-batch': Flags.boolean({
+      description:
+        "Rebuild the speed layer from the batch first: every user's state from the warehouse snapshot, the raw zone's later events and prices, then resume each partition at the offsets the raw zone covered (for when Kafka no longer holds the history).",
+      default: false,
+      exclusive: ['from-beginning'],
+    }),
+    date: Flags.string({
+      description:
+        'With --bootstrap-from-batch: the build to seed from (YYYY-MM-DD) [default: the latest published build]',
+      dependsOn: ['bootstrap-from-batch'],
+    }),
+    force: Flags.boolean({
+      description:
+        "With --bootstrap-from-batch: delete the prefix's speed-layer keys first instead of refusing a non-empty keyspace.",
+      default: false,
+      dependsOn: ['bootstrap-from-batch'],
     }),
     'out-of-orderness': durationFlag({
       description: 'Bounded out-of-orderness of event time [default: speed.outOfOrderness of the config, 5s]',
@@ -70,12 +91,36 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
     }),
   };
 
-  async run(): Promise<StreamSummary> {
+  async run(): Promise<StreamSummary & { bootstrap?: BootstrapResult }> {
     const config = this.appConfig;
     if (this.flags['from-beginning']) {
       const n = await resetSpeedLayer(config);
       this.progress(`stream: speed layer reset (${n} keys removed); rebuilding from the beginning of the logs`);
     }
+    const speed = {
+      ...DEFAULT_SPEED_OPTIONS,
+      costMethod: config.costBasis,
+      outOfOrdernessMs: this.flags['out-of-orderness'] ?? config.speed.outOfOrderness,
+      allowedLatenessMs: this.flags['allowed-lateness'] ?? config.speed.allowedLateness,
+      userIdleMs: config.speed.userIdle,
+      userLatenessMs: this.flags['user-lateness'] ?? config.speed.userLateness,
+      tiers: tiersOf(config),
+    };
+    const bootstrap = this.flags['bootstrap-from-batch']
+      ? await bootstrapFromBatch(config, {
+          speed,
+          force: this.flags.force,
+          acceptGap: this.flags['accept-gap'],
+          ...(this.flags.date === undefined ? {} : { date: this.flags.date }),
+          progress: (line) => this.progress(line),
+        })
+      : undefined;
+    if (bootstrap)
+      this.progress(
+        `stream: bootstrapped from the build of ${bootstrap.date} in ${bootstrap.seconds.toFixed(1)} s: ${bootstrap.users} users, ` +
+          `${bootstrap.userEvents} user events and ${bootstrap.prices} prices replayed from the raw zone; catching up from Kafka`,
+        { bootstrap },
+      );
     const port = this.flags['metrics-port'];
     const metrics = port === undefined ? undefined : newRegistry();
     const endpoint =
@@ -84,13 +129,7 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
     const s = await this.untilStopped((signal) =>
       runStream(config, {
         ...(metrics === undefined ? {} : { metrics }),
-        speed: {
-          outOfOrdernessMs: this.flags['out-of-orderness'] ?? config.speed.outOfOrderness,
-          allowedLatenessMs: this.flags['allowed-lateness'] ?? config.speed.allowedLateness,
-          userIdleMs: config.speed.userIdle,
-          userLatenessMs: this.flags['user-lateness'] ?? config.speed.userLateness,
-          tiers: tiersOf(config),
-        },
+        speed,
         checkpointIntervalMs: this.flags['checkpoint-interval'] ?? config.speed.checkpointInterval,
         sessionTimeoutMs: this.flags['session-timeout'],
         acceptGap: this.flags['accept-gap'],
@@ -112,6 +151,6 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
         `late ${s.late}, too late ${s.tooLate}, duplicates ${s.duplicateTrades} trades / ${s.userDuplicates} user events, ` +
         `rejected ${s.rejected}, invalid ${s.invalid}, ${s.checkpoints} checkpoints`,
     );
-    return s;
+    return bootstrap === undefined ? s : { ...s, bootstrap };
   }
 }

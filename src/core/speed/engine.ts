@@ -285,6 +285,8 @@ export class PartitionEngine {
   /** Per user, the assets whose provisional value is in the store (rewritten until they are committed). */
   private readonly provisionalAssets = new Map<string, Set<string>>();
   private scalarsDirty = false;
+  /** Users seeded whole since the previous drain (bootstrap from the batch): the drain writes every part. */
+  private readonly seeded = new Set<string>();
 
   constructor(
     readonly opts: SpeedEngineOptions,
@@ -330,6 +332,23 @@ export class PartitionEngine {
   private scheduleExpiry(userId: string, u: StoredUser): void {
     const t = u.state.tier.nextExpiry();
     if (t !== undefined) this.expiries.push(t, userId);
+  }
+
+  /**
+   * Add a user whose complete state comes from elsewhere (the batch's snapshot: `stream
+   * --bootstrap-from-batch`). The next drain emits the user with EVERY part (each position, the whole
+   * spend window and dedup buckets, the tier), so the store writes it in exactly the shape a checkpoint
+   * would have left; no day keys (deltas, eod, rw) are written for it, those belong to the days it
+   * has events on. `user.days` (recent day aggregates) is kept for late events of those days.
+   */
+  seedUser(userId: string, user: StoredUser): void {
+    if (this.users.has(userId)) throw new CryptolambdaError('INTERNAL', `user ${userId} seeded twice`);
+    this.users.set(userId, user);
+    this.scheduleExpiry(userId, user);
+    this.seeded.add(userId);
+    const d = this.dirtyOf(userId);
+    for (const a of user.state.positions.keys()) d.assets.add(a);
+    d.tier = true;
   }
 
   get buffered(): number {
@@ -692,12 +711,13 @@ export class PartitionEngine {
         deltas: [...d.deltas],
         endOfDay,
         tier: d.tier,
-        parts: partChanges(u.state, d.seen),
+        parts: this.seeded.has(userId) ? wholeParts(u.state) : partChanges(u.state, d.seen),
         ...(u.hist === undefined ? {} : { hist: histChanges(u.hist) }),
       });
       clearUserChanges(u.state);
     }
     this.dirty.clear();
+    this.seeded.clear();
     const bufferPut: [string, UserEvent[]][] = [];
     const bufferDel: string[] = [];
     if (this.bufferDirty.size > 0) {
@@ -772,6 +792,16 @@ const partChanges = (s: UserState, seen: readonly [string, number][]): UserPartC
     dedupDaysDropped: [...c.dedupDaysDropped],
   };
 };
+
+/** Every part of a user's ledger state, as changes (a seeded user's first write). */
+const wholeParts = (s: UserState): UserPartChanges => ({
+  tierHead: s.tier.headToJson(),
+  spendDays: s.tier.bucketKeys().map((d) => [d, s.tier.bucketToJson(d)] as const),
+  spendDaysDropped: [],
+  dedupHead: s.recent.headToJson(),
+  dedupAdded: s.recent.bucketKeys().map((d) => [d, s.recent.bucketToJson(d)] as const),
+  dedupDaysDropped: [],
+});
 
 /** Read (and clear) what changed in a user's history since the previous drain. */
 const histChanges = (h: UserHistory): HistChanges => {
