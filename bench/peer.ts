@@ -10,11 +10,11 @@
  * Per size, on fresh topics (deleted afterwards):
  *   0. first a correctness-only case of out-of-order and late trades (produceLateInput);
  *   1. produce N synthetic prices (bench/speed-run.ts, the input bench/stream.ts uses);
- *   2. `stream` in this process, from start until every offset is checkpointed in Redis;
+ *   2. `stream` in this process, from start until every offset is checkpointed in RedisConn;
  *   3. the Kafka Streams peer (one stream thread, exactly_once_v2, in-memory window stores with
  *      changelogs, commit interval = our checkpoint interval) from KafkaStreams.start() until its
  *      committed offsets cover all N; the JVM's own start-up is reported apart;
- *   4. correctness: every candle the speed layer holds in Redis is compared field by field with the
+ *   4. correctness: every candle the speed layer holds in RedisConn is compared field by field with the
  *      peer's last output for that window, and (up to MAX_REFERENCE events) both with candles built
  *      by src/core/ohlcv from the same synthetic input. A peer that computes something else is not a
  *      fair comparison: any difference fails the bench (exit 1).
@@ -23,23 +23,24 @@
  * BENCH_PEER_STORE (memory | rocksdb), BENCH_PEER_GRACE_MS (35000; see GRACE_MS).
  * Exit 75 = skipped (no Java, or Maven could not build the peer).
  */
+
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Redis } from 'ioredis';
 import { encodePrice } from '../src/adapters/avro/codec.js';
 import { createKafka, withAdmin } from '../src/adapters/kafka/client.js';
 import { BatchingProducer } from '../src/adapters/kafka/producer.js';
-import { connectRedis } from '../src/adapters/redis/client.js';
+import { connectRedis, type RedisConn } from '../src/adapters/redis/client.js';
 import { CANDLE_INTERVALS, type CandleJson, keyspaceFor, speedKeys } from '../src/adapters/redis/speed-keys.js';
 import { deleteKeyspace } from '../src/app/stream/run-stream.js';
 import type { Config } from '../src/config/config.js';
 import type { PriceEvent } from '../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../src/core/money/decimal.js';
 import { addTrade, type Candle, INTERVALS_MS, windowStart } from '../src/core/ohlcv/candle.js';
+import { SPEED_PARTITIONS } from '../src/core/partitioning.js';
 import { Prng } from '../src/core/simulate/prng.js';
 import { SyntheticPrices } from '../src/core/sources/synthetic.js';
 import { type CandleFieldsJson, candleToJson } from '../src/core/speed/price-windows.js';
@@ -241,10 +242,11 @@ const readPeerCandles = async (config: Config, topic: string): Promise<Map<strin
 };
 
 /** The speed layer's candles: every window it still holds of every symbol it saw (at these sizes, all). */
-const readOurCandles = async (redis: Redis, ks: string): Promise<Map<string, Fields>> => {
+const readOurCandles = async (redis: RedisConn, ks: string): Promise<Map<string, Fields>> => {
   const keys = speedKeys(ks);
   const out = new Map<string, Fields>();
-  for (const symbol of await redis.smembers(keys.symbols())) {
+  const sets = await Promise.all(SPEED_PARTITIONS.map((n) => redis.smembers(keys.symbols(n))));
+  for (const symbol of new Set(sets.flat())) {
     for (const interval of CANDLE_INTERVALS) {
       for (const m of await redis.zrange(keys.candles(interval, symbol), 0, -1)) {
         const c = JSON.parse(m) as CandleJson;

@@ -26,13 +26,17 @@ interface Figure {
 const BENCHES: { name: string; args: string[] }[] = [
   { name: 'producer', args: ['200000', '3'] },
   { name: 'stream', args: [] },
+  { name: 'stream-users', args: [] },
+  { name: 'stream-restore', args: [] },
   { name: 'ingest', args: [] },
   { name: 'batch', args: [] },
   { name: 'parquet-writers', args: [] },
   { name: 'portfolio', args: [] },
   { name: 'serve', args: [] },
   { name: 'core-replay', args: [] },
+  { name: 'speed-order', args: [] },
   { name: 'lots', args: [] },
+  { name: 'bootstrap', args: [] },
   // Kafka Streams side by side (bench/peer.ts): needs Java 17 + Maven; --skip peer leaves it out,
   // BENCH_PEER_SIZES=30000,300000 changes the sizes (default 30k, 300k, 3M prices).
   { name: 'peer', args: [] },

@@ -17,8 +17,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
-import { connectRedis } from '../src/adapters/redis/client.js';
+import { connectRedis, type RedisConn } from '../src/adapters/redis/client.js';
 import { LiveFeedWriter } from '../src/adapters/redis/live-feed.js';
 import { keyspaceFor, speedKeys } from '../src/adapters/redis/speed-keys.js';
 import { deleteKeyspace } from '../src/app/stream/run-stream.js';
@@ -116,7 +115,7 @@ const load = async (
 
 const portfolioRuns = async (
   config: Config,
-  redis: Redis,
+  redis: RedisConn,
   users: number,
   clientsList: number[],
   opts: { seed?: boolean; uncached?: boolean } = {},
@@ -173,7 +172,7 @@ const portfolioRuns = async (
 };
 
 /** N SSE subscribers; ticks committed through the checkpoint's writer; delivery = receive - commit. */
-const fanout = async (config: Config, redis: Redis, subscribers: number, ticks: number): Promise<number[]> => {
+const fanout = async (config: Config, redis: RedisConn, subscribers: number, ticks: number): Promise<number[]> => {
   const server = await startServe(config);
   const delays: number[] = [];
   const reqs: http.ClientRequest[] = [];
@@ -203,7 +202,7 @@ const fanout = async (config: Config, redis: Redis, subscribers: number, ticks: 
     const writer = new LiveFeedWriter(keyspaceFor(config.topicPrefix));
     for (let i = 0; i < ticks; i++) {
       const multi = redis.multi();
-      writer.prices(multi, [
+      writer.prices({ add: (cmd, key, ...args) => void multi.call(cmd, key, ...args) }, [
         { symbol: 'BTCUSDT', price: `${50_000 + i}.000000000000`, eventTime: Date.now(), candles: [] },
       ]);
       await multi.exec();

@@ -1,14 +1,17 @@
 /**
  * What the speed-layer benches share (bench/stream.ts, bench/peer.ts): throw-away topics under a
  * fresh prefix, the synthetic price input, and the measurement of `stream` from start until every
- * input offset is checkpointed in Redis (i.e. the state of all N events is committed).
+ * input offset is checkpointed in RedisConn (i.e. the state of all N events is committed).
  */
+
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { ensureTopics, withAdmin } from '../src/adapters/kafka/client.js';
+import type { RedisConn } from '../src/adapters/redis/client.js';
+import { speedKeys } from '../src/adapters/redis/speed-keys.js';
 import { runProducePrices } from '../src/app/produce/prices.js';
 import { runStream, type StreamSummary } from '../src/app/stream/run-stream.js';
 import { type Config, resolveConfig } from '../src/config/config.js';
+import { SPEED_PARTITIONS } from '../src/core/partitioning.js';
 import { topicName } from '../src/core/topics.js';
 
 export const BENCH_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'SOLUSDT', 'BNBUSDT', 'XRPUSDT', 'ADAUSDT', 'DOGEUSDT'] as const;
@@ -18,7 +21,7 @@ export const BENCH_START = Date.UTC(2025, 0, 1);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-/** A config whose topics and Redis keyspace belong to this run only; the topics are created. */
+/** A config whose topics and RedisConn keyspace belong to this run only; the topics are created. */
 export const benchConfig = async (): Promise<Config> => {
   const config = resolveConfig(
     { topicPrefix: `bench${randomUUID().slice(0, 8)}.` },
@@ -65,18 +68,21 @@ export interface StreamTiming {
 }
 
 /**
- * Start one speed-layer worker in this process and wait until Redis holds checkpointed offsets on
+ * Start one speed-layer worker in this process and wait until RedisConn holds checkpointed offsets on
  * the run's raw.prices for all `n` events (polled every 5 ms). The worker keeps running.
  */
 export const timeStreamToCheckpoint = async (
   config: Config,
-  redis: Redis,
+  redis: RedisConn,
   keyspace: string,
   o: { n: number; checkpointMs: number; signal: AbortSignal },
 ): Promise<StreamTiming> => {
   const pricesTopic = topicName(config.topicPrefix, 'prices');
+  const keys = speedKeys(keyspace);
+  // One offsets hash per partition (hash tag).
   const offsetsDone = async () =>
-    Object.entries(await redis.hgetall(`${keyspace}stream:offsets`))
+    (await Promise.all(SPEED_PARTITIONS.map((n) => redis.hgetall(keys.offsets(n)))))
+      .flatMap((h) => Object.entries(h))
       .filter(([f]) => f.startsWith(`${pricesTopic}|`))
       .reduce((a, [, v]) => a + Number(v), 0);
   const t0 = performance.now();

@@ -21,8 +21,10 @@ import { BatchingProducer } from '../src/adapters/kafka/producer.js';
 import { connectRedis } from '../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../src/adapters/redis/speed-keys.js';
 import { deleteKeyspace } from '../src/app/stream/run-stream.js';
+import { DEFAULT_CHECKPOINT_INTERVAL_MS } from '../src/app/stream/runtime.js';
 import type { PriceEvent } from '../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../src/core/money/decimal.js';
+import { symbolPartition } from '../src/core/partitioning.js';
 import { topicName } from '../src/core/topics.js';
 import { report } from './report.js';
 import {
@@ -37,7 +39,8 @@ import {
 
 const N = Number(process.argv[2] ?? 300_000);
 const SYMBOLS = BENCH_SYMBOLS.slice(0, Number(process.argv[3] ?? 7));
-const CHECKPOINT_MS = Number(process.argv[4] ?? 500);
+/** Checkpoint interval under load; without an argument the runtime's default (adaptive) policy runs. */
+const CHECKPOINT_MS = process.argv[4] === undefined ? DEFAULT_CHECKPOINT_INTERVAL_MS : Number(process.argv[4]);
 const LIVE_RATE = 200; // ticks per second
 const LIVE_SECONDS = 10;
 const LIVE_SYMBOL = 'LATUSDT';
@@ -134,7 +137,7 @@ const main = async (): Promise<void> => {
     let seenUpTo = -1;
     const poller = (async () => {
       while (polling) {
-        const v = await redis.hget(keys.lastPrice(), LIVE_SYMBOL);
+        const v = await redis.hget(keys.lastPrice(symbolPartition(LIVE_SYMBOL)), LIVE_SYMBOL);
         const now = performance.now();
         if (v !== null) {
           const i = (JSON.parse(v) as { eventTime: number }).eventTime - base;

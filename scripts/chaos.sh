@@ -47,8 +47,9 @@ check_layers() { # name, expect reconcile (yes/no), extra detail
 echo "chaos: prefix $CRYPTOLAMBDA_TOPIC_PREFIX, lake $CRYPTOLAMBDA_LAKE_DIR" >&2
 cli stack up >/dev/null || { echo "chaos: stack up failed" >&2; exit 1; }
 
-# Data: 30 h of synthetic prices (one tick per 10 s per symbol) and 100 simulated users.
-P="$(cli produce prices --source synthetic --seed 7 --start "${DAY1}T00:00:00Z" --step 10s --rate 0 --count 10800 --json)" || { echo "chaos: produce failed" >&2; exit 1; }
+# Data: 30 h of synthetic prices (a tick every 10 s, one trade per symbol per tick: 3 x 10,800 trades)
+# and 100 simulated users. (10,800 trades were 10 h only: the pipeline sensor never saw day 1 end.)
+P="$(cli produce prices --source synthetic --seed 7 --start "${DAY1}T00:00:00Z" --step 10s --rate 0 --count 32400 --json)" || { echo "chaos: produce failed" >&2; exit 1; }
 S="$(cli simulate --seed 7 --users 100 --rate 0.05 --json)" || { echo "chaos: simulate failed" >&2; exit 1; }
 IN=$(( $(field "$P" produced) + $(field "$S" events) ))
 echo "chaos: produced $IN events" >&2
@@ -137,6 +138,36 @@ c="$(counts)"
 v=ok; { [ $g1 -eq 10 ] && [ $g2 -eq 10 ] && [ $g3 -eq 0 ] && [ $g4 -eq 0 ] && [ "$(field "$c" rawZoneGaps)" -gt 0 ] && [ "$(field "$c" speedGaps)" -gt 0 ]; } || v=FAIL
 lost="$(cli pipeline status --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(String(JSON.parse(s).lostOffsets)))')"
 report "gap" "$v" "deleted=$del ingest exit $g1 stream exit $g2; accepted: ingest $g3 stream $g4; raw-zone gaps $(field "$c" rawZoneGaps) (lost offsets $lost) speed gaps $(field "$c" speedGaps); kafka=$(field "$c" inKafka) redis=$(field "$c" speedOffsets)"
+
+# 8. Redis wiped after retention, then bootstrap: the raw zone covers the whole log, Kafka deletes
+#    everything it covered, Redis loses the keyspace. A plain stream must refuse (exit 10: the logs
+#    no longer start at 0); `stream --bootstrap-from-batch` rebuilds from the build of day 1 and the
+#    raw zone, then day 2 is built and reconciled against the rebuilt speed layer.
+DAY2=2026-11-24
+# Day 2 activity of the simulated users (half of it ingested before retention, half only in Kafka):
+# buys on top of the positions the batch snapshot of day 1 carries.
+day2() { node -e '
+  const [from, n] = [Number(process.argv[1]), Number(process.argv[2])];
+  for (let i = from; i < from + n; i++) console.log(JSON.stringify({ eventId: `chaos-d2-${i}`, userId: `u${String(1 + (i % 100)).padStart(6, "0")}`,
+    type: "buy", asset: "BTC", quantity: "0.001", price: "43000.5", fee: "0.25", feeAsset: "USD", eventTime: Date.parse("2026-11-24T08:00:00Z") + i * 7000 }));' "$1" "$2" >"$base/day2-$1.jsonl"
+  cli produce transactions --file "$base/day2-$1.jsonl" >/dev/null 2>>"$base/bootstrap.err"; }
+day2 0 150
+cli ingest >/dev/null 2>>"$base/bootstrap.err"
+day2 150 150
+cdel="$(field "$(node scripts/chaos/inject.mjs delete-covered)" deleted)"
+node scripts/chaos/inject.mjs reset >/dev/null
+stream_idle; b1=$?
+t0=$(date +%s)
+cli stream --bootstrap-from-batch --force --exit-when-idle 3s --metrics-every 60s --json >"$base/bootstrap.json" 2>>"$base/bootstrap.err"; b2=$?
+took=$(( $(date +%s) - t0 ))
+seeded="$(node -e "const r=require('$base/bootstrap.json');process.stdout.write(r.bootstrap.users+' users, '+r.bootstrap.userEvents+' user events, '+r.bootstrap.prices+' prices from the lake')" 2>/dev/null)"
+cli ingest >/dev/null 2>>"$base/bootstrap.err"   # the day-2 buys that only Kafka had
+cli batch --date "$DAY2" >/dev/null 2>>"$base/bootstrap.err"; b3=$?
+cli reconcile --date "$DAY2" --json >"$base/reconcile.json" 2>/dev/null; b4=$?
+c="$(counts)"
+v=ok; { [ $b1 -eq 10 ] && [ $b2 -eq 0 ] && [ $b3 -eq 0 ] && [ $b4 -eq 0 ] && [ "$(field "$c" speedOffsets)" = "$(field "$c" kafkaEnds)" ]; } || v=FAIL
+[ "$(node -e "process.stdout.write(String(require('$base/reconcile.json').summary.users))")" -ge 90 ] || v=FAIL
+report "wipe+bootstrap" "$v" "day-2 buys=300 (150 only in Kafka); deleted=$cdel; plain stream exit $b1; bootstrap exit $b2 in ${took}s ($seeded); kafka=$(field "$c" inKafka) ends=$(field "$c" kafkaEnds) redis=$(field "$c" speedOffsets); batch $DAY2 exit $b3; reconcile $DAY2 $(recon_fields)"
 
 echo "--- chaos results ($RESULTS)"
 cat "$RESULTS"

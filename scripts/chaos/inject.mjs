@@ -4,12 +4,15 @@
 //   reset              wipe the prefix's speed layer (retried while the group still lists members)
 //   delete-ahead K     delete records up to K offsets past what the raw zone and the speed layer
 //                      stored, per raw.prices partition (what retention does to a lagging reader)
+//   delete-covered     delete every record the raw zone covered, on the three raw topics (retention
+//                      after the batch landed them: only the lake still has that history)
 import { createKafka, withAdmin } from '../../dist/adapters/kafka/client.js';
 import { readManifest } from '../../dist/adapters/lake/manifest.js';
 import { connectRedis } from '../../dist/adapters/redis/client.js';
-import { keyspaceFor } from '../../dist/adapters/redis/speed-keys.js';
+import { keyspaceFor, speedKeys } from '../../dist/adapters/redis/speed-keys.js';
 import { resetSpeedLayer } from '../../dist/app/stream/run-stream.js';
 import { resolveConfig } from '../../dist/config/config.js';
+import { SPEED_PARTITIONS } from '../../dist/core/partitioning.js';
 import { topicName } from '../../dist/core/topics.js';
 
 const config = resolveConfig();
@@ -57,7 +60,9 @@ try {
     const k = BigInt(arg ?? 100);
     const m = await readManifest(config.lakeDir);
     const redis = await connectRedis(config);
-    const stored = await redis.hgetall(`${keyspaceFor(config.topicPrefix)}stream:offsets`);
+    const stored = {};
+    for (const n of SPEED_PARTITIONS)
+      Object.assign(stored, await redis.hgetall(speedKeys(keyspaceFor(config.topicPrefix)).offsets(n)));
     redis.disconnect();
     const deleted = await withAdmin(config, async (admin) => {
       await admin.fetchTopicMetadata({ topics: [prices] });
@@ -75,6 +80,25 @@ try {
       return n;
     });
     console.log(JSON.stringify({ deletedUpTo: Number(deleted) }));
+  } else if (cmd === 'delete-covered') {
+    const m = await readManifest(config.lakeDir);
+    const deleted = await withAdmin(config, async (admin) => {
+      let n = 0;
+      for (const topic of ['prices', 'transactions', 'rewards'].map((k) => topicName(config.topicPrefix, k))) {
+        await admin.fetchTopicMetadata({ topics: [topic] });
+        const parts = [];
+        for (const o of await admin.fetchTopicOffsets(topic)) {
+          const to = BigInt(m.offsets[topic]?.[String(o.partition)] ?? o.low);
+          if (to > BigInt(o.low)) {
+            parts.push({ partition: o.partition, offset: to.toString() });
+            n += Number(to - BigInt(o.low));
+          }
+        }
+        if (parts.length > 0) await admin.deleteTopicRecords({ topic, partitions: parts });
+      }
+      return n;
+    });
+    console.log(JSON.stringify({ deleted }));
   } else {
     throw new Error(`unknown injection ${cmd}`);
   }

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { type OffsetGap, readManifest } from '../adapters/lake/manifest.js';
+import type { RedisConn } from '../adapters/redis/client.js';
 import type { SpeedKeys } from '../adapters/redis/speed-keys.js';
 import type { RecordedGap } from './stream/runtime.js';
 
@@ -17,14 +17,14 @@ export interface RecordedGaps {
 }
 
 /** The gaps the speed layer recorded, oldest first. */
-export const readSpeedGaps = async (redis: Redis, keys: SpeedKeys): Promise<RecordedGap[]> =>
+export const readSpeedGaps = async (redis: RedisConn, keys: SpeedKeys): Promise<RecordedGap[]> =>
   (await redis.hvals(keys.gaps()))
     .map((v) => JSON.parse(v) as RecordedGap)
     .sort((a, b) => a.at.localeCompare(b.at) || a.topic.localeCompare(b.topic) || a.partition - b.partition);
 
 export const readRecordedGaps = async (
   lakeDir: string,
-  speed: { redis: Redis; keys: SpeedKeys } | null,
+  speed: { redis: RedisConn; keys: SpeedKeys } | null,
 ): Promise<RecordedGaps> => {
   const batch = (await readManifest(lakeDir)).gaps ?? [];
   const s = speed === null ? null : await readSpeedGaps(speed.redis, speed.keys);

@@ -66,12 +66,16 @@ export const ConfigSchema = z.object({
   kafkaBrokers: z.array(hostPort).min(1, 'at least one broker'),
   /** Controller listener port of the local KRaft node (stack only). */
   kafkaControllerPort: port,
+  /** One `redis://host:port[/db]`, or several comma-separated node URLs of a Redis Cluster. */
   redisUrl: z
     .string()
-    .regex(/^rediss?:\/\/[^\s]+$/, 'expected redis://host:port[/db]')
+    .regex(
+      /^rediss?:\/\/[^\s,]+(,rediss?:\/\/[^\s,]+)*$/,
+      'expected redis://host:port[/db] (or a comma-separated list of cluster nodes)',
+    )
     .refine((s) => {
       try {
-        new URL(s);
+        for (const u of s.split(',')) new URL(u);
         return true;
       } catch {
         return false;
@@ -124,6 +128,8 @@ export const ConfigSchema = z.object({
       outOfOrderness: duration,
       allowedLateness: duration,
       userIdle: duration,
+      /** Allowed user lateness: how far behind its user's latest event an event is still put in order. */
+      userLateness: duration,
       checkpointInterval: duration,
     })
     .strict(),
@@ -183,6 +189,8 @@ export const SECRET_KEYS: ReadonlySet<keyof ConfigInput> = new Set(['kafkaSaslPa
 
 /** A URL with its password (Redis ACL or legacy AUTH) replaced by `***`, for messages and logs. */
 export const redactUrl = (url: string): string => {
+  // A Redis Cluster is a comma-separated list of node URLs: redact each.
+  if (url.includes(',')) return url.split(',').map(redactUrl).join(',');
   try {
     const u = new URL(url);
     if (!u.password) return url;
@@ -226,7 +234,13 @@ export const defaultConfig = (
     monthlyCap: t.monthlyCap.toPlain(),
   })),
   dq: { rowCountMinRatio: 0.9, rowCountMaxRatio: null, freshnessMaxAgeHours: 24, skip: [] },
-  speed: { outOfOrderness: '5s', allowedLateness: '30s', userIdle: '2s', checkpointInterval: '500ms' },
+  speed: {
+    outOfOrderness: '5s',
+    allowedLateness: '30s',
+    userIdle: '2s',
+    userLateness: '1h',
+    checkpointInterval: '250ms',
+  },
   kafkaSsl: false,
   kafkaSslCa: '',
   kafkaSaslMechanism: 'none',
@@ -330,6 +344,12 @@ export const resolveConfig = (
   return { ...c, redisUrl: withStackRedisCredentials(c.redisUrl, c.stateDir) };
 };
 
+/** The Redis node URLs: one for a single Redis, several for a Redis Cluster. */
+export const redisNodes = (config: Config): string[] => config.redisUrl.split(',');
+export const isRedisCluster = (config: Config): boolean => redisNodes(config).length > 1;
+/** Host and port of the (first) node: the local stack runs one Redis. */
+export const redisPort = (config: Config): number => Number(new URL(redisNodes(config)[0]!).port || 6379);
+export const redisHost = (config: Config): string => new URL(redisNodes(config)[0]!).hostname;
 /** Setting names whose values are secrets (masked by `config show`). */
 const SECRET_KEY_RE = /pass(word)?|secret|token|credential|key$/i;
 
@@ -362,7 +382,5 @@ export const configSources = (
     }),
   ) as Record<ConfigKey, string>;
 
-export const redisPort = (config: Config): number => Number(new URL(config.redisUrl).port || 6379);
-export const redisHost = (config: Config): string => new URL(config.redisUrl).hostname;
 export const kafkaPort = (config: Config): number => Number(config.kafkaBrokers[0]!.split(':')[1]);
 export const kafkaHost = (config: Config): string => config.kafkaBrokers[0]!.split(':')[0]!;

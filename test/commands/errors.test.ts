@@ -22,7 +22,7 @@ describe('CLI errors: one clear line, a meaningful exit code, no stack trace unl
     const r = await runCli(['stack', 'status'], { CRYPTOLAMBDA_REDIS_URL: 'localhost:6379' });
     expect(r.code).toBe(2);
     expect(r.stderr.split('\n')[0]).toBe(
-      'Error: CRYPTOLAMBDA_REDIS_URL: expected redis://host:port[/db] (got "localhost:6379")',
+      'Error: CRYPTOLAMBDA_REDIS_URL: expected redis://host:port[/db] (or a comma-separated list of cluster nodes) (got "localhost:6379")',
     );
   });
 

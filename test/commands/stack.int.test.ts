@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isAlive } from '../../src/adapters/stack/process.js';
+import { resolveConfig } from '../../src/config/config.js';
 import { runCli } from '../support/cli.js';
 
 describe('cryptolambda stack (CLI, real processes)', () => {
@@ -26,8 +27,10 @@ describe('cryptolambda stack (CLI, real processes)', () => {
       ]);
       expect(c.healthy).toBe(true);
     }
-    expect(status.components[0].port).toBe(19092);
-    expect(status.components[1].port).toBe(16379);
+    // The ports of the stack under test (19092/16379 unless CRYPTOLAMBDA_* move it).
+    const config = resolveConfig({}, process.env);
+    expect(status.components[0].port).toBe(Number(config.kafkaBrokers[0]!.split(':').at(-1)));
+    expect(status.components[1].port).toBe(Number(new URL(config.redisUrl.split(',')[0]!).port));
     expect(status.topics.every((t: { present: boolean }) => t.present)).toBe(true);
   });
 

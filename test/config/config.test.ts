@@ -40,7 +40,7 @@ describe('resolveConfig', () => {
     [
       {},
       { CRYPTOLAMBDA_REDIS_URL: 'http://x' },
-      'CRYPTOLAMBDA_REDIS_URL: expected redis://host:port[/db] (got "http://x")',
+      'CRYPTOLAMBDA_REDIS_URL: expected redis://host:port[/db] (or a comma-separated list of cluster nodes) (got "http://x")',
     ],
     [{ topicPrefix: 'a b' }, {}, '--topic-prefix: letters, digits, dot, underscore and dash only (got "a b")'],
   ])('rejects %j %j with a message naming the source', (flags, env, message) => {

@@ -92,7 +92,7 @@ describe('configuration file', () => {
       CONFIG_KEYS,
     );
     expect(() => resolveConfig({}, {}, dir, bad)).toThrow(
-      /cryptolambda\.yaml:4: profiles\.prod\.redisUrl: expected redis:\/\/host:port\[\/db\] \(got "http:\/\/nope"\)$/,
+      /cryptolambda\.yaml:4: profiles\.prod\.redisUrl: expected redis:\/\/host:port\[\/db\] \(or a comma-separated list of cluster nodes\) \(got "http:\/\/nope"\)$/,
     );
     const tiers = loadConfigFile(
       write(

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { type RedisConn as Redis, scanKeys } from '../../src/adapters/redis/client.js';
 
 /**
  * Every key under a keyspace with its value in a canonical form (hash fields, set members and zset
@@ -10,13 +10,10 @@ export const dumpKeyspace = async (
   exclude: RegExp[] = [],
 ): Promise<Record<string, unknown>> => {
   const out: Record<string, unknown> = {};
-  let cursor = '0';
   const keys: string[] = [];
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${keyspace}*`, 'COUNT', 1000);
-    cursor = next;
+  await scanKeys(redis, `${keyspace}*`, async (batch) => {
     keys.push(...batch);
-  } while (cursor !== '0');
+  });
   for (const key of keys.sort()) {
     const rel = key.slice(keyspace.length);
     if (exclude.some((re) => re.test(rel))) continue;
@@ -32,3 +29,14 @@ export const dumpKeyspace = async (
 
 /** Worker-specific bookkeeping that legitimately differs between runs (ids, epochs, metrics). */
 export const RUN_SPECIFIC = [/^stream:status$/, /^stream:epoch:/, /^stream:outbox:/];
+
+/** The runtime's stored next offsets (topic|n -> offset) of every partition, merged. */
+export const storedOffsets = async (redis: Redis, keyspace: string): Promise<Record<string, string>> => {
+  const out: Record<string, string> = {};
+  const keys: string[] = [];
+  await scanKeys(redis, `${keyspace}stream:offsets:*`, async (batch) => {
+    keys.push(...batch);
+  });
+  for (const key of keys) Object.assign(out, await redis.hgetall(key));
+  return out;
+};

@@ -1,5 +1,6 @@
 import { onTestFinished } from 'vitest';
 import { ensureTopics, withAdmin } from '../../src/adapters/kafka/client.js';
+import type { Registry } from '../../src/adapters/metrics/prometheus.js';
 import { connectRedis } from '../../src/adapters/redis/client.js';
 import { keyspaceFor } from '../../src/adapters/redis/speed-keys.js';
 import { deleteKeyspace, runStream, type StreamSummary } from '../../src/app/stream/run-stream.js';
@@ -26,7 +27,7 @@ export const streamTestConfig = async (overrides: Record<string, string> = {}): 
 /** Run the speed layer in-process until it has caught up and seen no records for `exitWhenIdleMs`. */
 export const runStreamToIdle = (
   config: Config,
-  opts: { exitWhenIdleMs?: number; speed?: Partial<SpeedOptions>; workerId?: string } = {},
+  opts: { exitWhenIdleMs?: number; speed?: Partial<SpeedOptions>; workerId?: string; metrics?: Registry } = {},
 ): Promise<StreamSummary> =>
   runStream(config, {
     exitWhenIdleMs: opts.exitWhenIdleMs ?? 2500,
@@ -34,4 +35,5 @@ export const runStreamToIdle = (
     metricsEveryMs: 60_000,
     speed: { userIdleMs: 1000, ...opts.speed },
     ...(opts.workerId ? { workerId: opts.workerId } : {}),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   });

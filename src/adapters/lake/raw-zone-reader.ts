@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { CryptolambdaError } from '../../core/errors.js';
-import type { UserEvent } from '../../core/events/types.js';
-import { assetOf, validateReward, validateTransaction } from '../../core/events/validate.js';
+import type { PriceEvent, UserEvent } from '../../core/events/types.js';
+import { assetOf, validatePrice, validateReward, validateTransaction } from '../../core/events/validate.js';
 import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
 import { dayEnd, type RejectFact } from '../../core/warehouse/day-build.js';
@@ -167,6 +167,78 @@ export async function* streamShardUsers(
       'INTERNAL',
       `read ${eventRows} raw user rows, the raw zone holds ${n}: stream ended early`,
     );
+}
+
+/**
+ * The raw zone's user events dated after `after` of the users `keep` selects, in (event time, event
+ * id) order: what `stream --bootstrap-from-batch` replays on top of the batch's snapshot of `after`.
+ * Users are selected by the caller (murmur2 of the user id: the partition the speed layer keys them
+ * by, whatever partition a row was ingested from, so a repartitioned log bootstraps too). Rows the
+ * core validators refuse are counted, not yielded (the live stream dead-lettered them).
+ */
+export async function* streamUserEventsAfter(
+  duck: Duck,
+  lakeDir: string,
+  m: Manifest,
+  opts: { after: string; keep: (userId: string) => boolean; onInvalid?: (reason: string) => void },
+): AsyncGenerator<{ table: 'transactions' | 'rewards'; event: UserEvent }> {
+  const parts = userEventsSql(lakeDir, m, (dt) => dt > opts.after, '');
+  if (parts.length === 0) return;
+  for await (const r of streamRows(duck, `${parts.join(' UNION ALL ')} ORDER BY event_time_ms, event_id, src`)) {
+    if (!opts.keep(String(r[0]))) continue;
+    const v = toEvent(r);
+    if (v.ok) yield { table: r[2] === 'transactions' ? 'transactions' : 'rewards', event: v.event };
+    else opts.onInvalid?.(v.reason);
+  }
+}
+
+/** Symbols of the price files dated `from` or later, with the Kafka partitions they were ingested from. */
+export const priceSymbols = async (
+  duck: Duck,
+  lakeDir: string,
+  m: Manifest,
+  from: string,
+): Promise<{ symbol: string; partition: number }[]> => {
+  const f = filesWhere(m, 'prices', (dt) => dt >= from);
+  if (f.length === 0) return [];
+  const rows = await duck.rows<{ symbol: string; p: number }>(
+    `SELECT DISTINCT symbol, _partition AS p FROM read_parquet(${parquetList(lakeDir, f)}) ORDER BY symbol, p`,
+  );
+  return rows.map((r) => ({ symbol: r.symbol, partition: Number(r.p) }));
+};
+
+/**
+ * The raw zone's trades of the given symbols in the files dated `from` or later. `offset` order
+ * (one source partition) is the order the live stream read them in, so the rebuilt candles (lateness
+ * and finality depend on arrival order) and last prices are the ones it made; `time` order
+ * (event time, id) is for symbols gathered from several source partitions (a repartitioned log).
+ */
+export async function* streamPrices(
+  duck: Duck,
+  lakeDir: string,
+  m: Manifest,
+  opts: { from: string; symbols: readonly string[]; order: 'offset' | 'time'; onInvalid?: (reason: string) => void },
+): AsyncGenerator<PriceEvent> {
+  const f = filesWhere(m, 'prices', (dt) => dt >= opts.from);
+  if (f.length === 0 || opts.symbols.length === 0) return;
+  const order = opts.order === 'offset' ? '_partition, _offset' : 'event_time_ms, event_id, _partition, _offset';
+  const sql = `SELECT event_id, symbol, CAST(price AS VARCHAR), CAST(quantity AS VARCHAR), event_time_ms, trade_id, source
+     FROM read_parquet(${parquetList(lakeDir, f)}) WHERE symbol IN (${opts.symbols.map(literal).join(', ')}) ORDER BY ${order}`;
+  for await (const r of streamRows(duck, sql)) {
+    const [eventId, symbol, price, quantity, t, tradeId, source] = r;
+    const v = validatePrice({
+      kind: 'price',
+      eventId,
+      symbol,
+      price,
+      quantity,
+      eventTime: typeof t === 'bigint' ? Number(t) : t,
+      tradeId,
+      source,
+    });
+    if (v.ok) yield v.event;
+    else opts.onInvalid?.(v.reason);
+  }
 }
 
 /** Last trade price per asset (of <asset>USDT) at or before the end of `date`, over every price file dated <= date. */

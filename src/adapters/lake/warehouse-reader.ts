@@ -18,6 +18,7 @@ import {
 } from '../../core/warehouse/schema.js';
 import { Duck, fromDuckDecimal, literal } from '../duckdb/db.js';
 import { readManifest } from './manifest.js';
+import { streamRows } from './warehouse-rows.js';
 import { readLedger, type WarehouseLedger } from './warehouse-store.js';
 
 /**
@@ -49,6 +50,20 @@ export interface TopRow {
   readonly value: string;
   readonly detail: Record<string, string>;
 }
+
+/** A fact_reward_daily row as the ledger's day aggregate (the speed layer's `rw:<user>:<day>`). */
+export const dayRewardsOf = (b: BatchRewardRow): DayRewards => ({
+  spend: b.spend.rescale(USD_SCALE),
+  cashbackOwed: b.cashbackOwed.rescale(USD_SCALE),
+  cashbackCapped: b.cashbackCapped.rescale(USD_SCALE),
+  cashbackPaid: b.cashbackPaid.rescale(USD_SCALE),
+  stakingIncome: b.stakingIncome.rescale(USD_SCALE),
+  realizedPnl: b.realizedPnl.rescale(USD_SCALE),
+  tier: b.tier,
+  spend30d: b.spend30d.rescale(USD_SCALE),
+  events: b.events,
+  rejected: b.rejected,
+});
 
 export class WarehouseReader {
   private constructor(
@@ -292,6 +307,21 @@ export class WarehouseReader {
     };
   }
 
+  /**
+   * Every user's snapshot_user_state of `date` (their complete core state after it), streamed in
+   * user id order a chunk at a time: memory holds one chunk, not the platform.
+   */
+  async *snapshotStates(date: string): AsyncGenerator<{ userId: string; stateJson: string }> {
+    const f = this.filesOf(SNAPSHOT_USER_STATE.name, [date]);
+    if (f.length === 0) return;
+    for await (const r of streamRows(
+      this.duck,
+      `SELECT user_id, state_json FROM ${files(f)} WHERE date = $1::DATE ORDER BY user_id`,
+      [date],
+    ))
+      yield { userId: String(r[0]), stateJson: String(r[1]) };
+  }
+
   async rewardRows(date: string): Promise<BatchRewardRow[]> {
     const rows = await this.query<Record<string, unknown>>(
       FACT_REWARD_DAILY.name,
@@ -312,22 +342,7 @@ export class WarehouseReader {
       [userId],
     );
     return rows.map((r) => {
-      const b = WarehouseReader.rewardRow(r);
-      return {
-        date: String(r.d),
-        day: {
-          spend: b.spend.rescale(USD_SCALE),
-          cashbackOwed: b.cashbackOwed.rescale(USD_SCALE),
-          cashbackCapped: b.cashbackCapped.rescale(USD_SCALE),
-          cashbackPaid: b.cashbackPaid.rescale(USD_SCALE),
-          stakingIncome: b.stakingIncome.rescale(USD_SCALE),
-          realizedPnl: b.realizedPnl.rescale(USD_SCALE),
-          tier: b.tier,
-          spend30d: b.spend30d.rescale(USD_SCALE),
-          events: b.events,
-          rejected: b.rejected,
-        },
-      };
+      return { date: String(r.d), day: dayRewardsOf(WarehouseReader.rewardRow(r)) };
     });
   }
 

@@ -1,9 +1,9 @@
-import type { ChainableCommander, Redis } from 'ioredis';
 import type { CandleFieldsJson } from '../../core/speed/price-windows.js';
+import type { RedisConn } from './client.js';
 import type { CandleInterval } from './speed-keys.js';
 
 /**
- * The speed layer's change feed: two Redis Streams written INSIDE each checkpoint's MULTI/EXEC, so an
+ * The speed layer's change feed: two Redis Streams written INSIDE each partition's fenced checkpoint commit (checkpoint-tx.ts), so an
  * entry exists exactly when the state it announces is committed (never before, never lost after).
  * A Stream rather than PUBLISH because a subscriber that reconnects asks for everything after its
  * Last-Event-ID: XRANGE serves whatever is still retained (MAXLEN, approximate trim), pub/sub would
@@ -34,10 +34,18 @@ export interface PriceChange {
   readonly candles: readonly LiveCandle[];
 }
 
+/**
+ * Where the feed's commands are recorded: a partition's checkpoint (checkpoint-tx.ts, committed by
+ * one fenced script) or, in a bench, a MULTI. Single-key commands only.
+ */
+export interface CommandRecorder {
+  add(cmd: string, key: string, ...args: (string | number)[]): void;
+}
+
 /** What the checkpoint reports as committed: the seam between the stream engine and the live push. */
 export interface CommittedChangesSink {
-  prices(tx: ChainableCommander, changes: readonly PriceChange[]): void;
-  users(tx: ChainableCommander, userIds: readonly string[]): void;
+  prices(tx: CommandRecorder, changes: readonly PriceChange[]): void;
+  users(tx: CommandRecorder, userIds: readonly string[]): void;
 }
 
 export interface LiveRetention {
@@ -58,9 +66,10 @@ export class LiveFeedWriter implements CommittedChangesSink {
     this.keys = liveKeys(keyspace);
   }
 
-  prices(tx: ChainableCommander, changes: readonly PriceChange[]): void {
+  prices(tx: CommandRecorder, changes: readonly PriceChange[]): void {
     for (const c of changes) {
-      tx.xadd(
+      tx.add(
+        'XADD',
         this.keys.prices,
         'MAXLEN',
         '~',
@@ -78,9 +87,9 @@ export class LiveFeedWriter implements CommittedChangesSink {
     }
   }
 
-  users(tx: ChainableCommander, userIds: readonly string[]): void {
+  users(tx: CommandRecorder, userIds: readonly string[]): void {
     if (userIds.length === 0) return;
-    tx.xadd(this.keys.users, 'MAXLEN', '~', this.retention.users, '*', 'u', userIds.join(' '));
+    tx.add('XADD', this.keys.users, 'MAXLEN', '~', this.retention.users, '*', 'u', userIds.join(' '));
   }
 }
 
@@ -127,7 +136,7 @@ export const compareIds = (a: string, b: string): number => {
 export class LiveFeedReader {
   private readonly keys: LiveKeys;
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConn,
     keyspace: string,
   ) {
     this.keys = liveKeys(keyspace);

@@ -1,14 +1,17 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { CryptolambdaError } from '../../core/errors.js';
 import { USER_ID_RE } from '../../core/events/validate.js';
 import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import type { Candle } from '../../core/ohlcv/candle.js';
+import { SPEED_PARTITIONS, symbolPartition } from '../../core/partitioning.js';
 import type { PositionJson } from '../../core/portfolio/codec.js';
 import type { DeltaDay } from '../../core/serving/merge.js';
 import type { SpeedUserDay } from '../../core/serving/reconcile.js';
 import { type CandleStateJson, candleFromJson } from '../../core/speed/price-windows.js';
 import type { DayRewardsJson } from '../../core/speed/user-ledger.js';
-import type { CandleInterval, SpeedKeys, TierJson } from './speed-keys.js';
+import type { RedisConn } from './client.js';
+import { assertKeyPart, type CandleInterval, type SpeedKeys, type TierJson } from './speed-keys.js';
+import { readWatermarks } from './speed-store.js';
 
 /**
  * The serving layer's reads of the speed layer's Redis state. Every key comes from the speedKeys
@@ -54,7 +57,7 @@ export interface LivePrice {
 
 export class SpeedReader {
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisConn,
     readonly keys: SpeedKeys,
   ) {}
 
@@ -84,67 +87,66 @@ export class SpeedReader {
   }
 
   async watermarks(): Promise<SpeedWatermarks> {
-    const h = await this.redis.hgetall(this.keys.watermarks());
-    const users: number[] = [];
-    const prices: number[] = [];
-    for (const [k, v] of Object.entries(h)) {
-      const n = Number(v);
-      if (!Number.isFinite(n)) continue;
-      if (k.startsWith('users:')) users.push(n);
-      else prices.push(n);
-    }
-    return {
-      usersWatermark: users.length === 0 ? null : Math.max(...users),
-      priceWatermark: prices.length === 0 ? null : Math.min(...prices),
-    };
+    const w = await readWatermarks(this.redis, this.keys);
+    return { usersWatermark: w.users, priceWatermark: w.price };
   }
 
   /** Last trade per symbol from `price:last`; symbols without one are absent. */
   async lastPrices(symbols: readonly string[]): Promise<Map<string, LivePrice>> {
     const out = new Map<string, LivePrice>();
     if (symbols.length === 0) return out;
-    const vals = await this.redis.hmget(this.keys.lastPrice(), ...symbols);
+    // Each symbol's last price lives in the hash of its raw.prices partition.
+    const vals = await Promise.all(
+      symbols.map((s) => this.redis.hget(this.keys.lastPrice(symbolPartition(s)), assertKeyPart('symbol', s))),
+    );
     symbols.forEach((s, i) => {
       const v = vals[i];
       if (v === null || v === undefined) return;
-      const j = parse<{ price: string; eventTime: number }>(this.keys.lastPrice(), v);
+      const j = parse<{ price: string; eventTime: number }>(this.keys.lastPrice(symbolPartition(s)), v);
       out.set(s, { price: Decimal.parse(j.price, PRICE_SCALE), eventTime: j.eventTime });
     });
     return out;
   }
 
-  /** Every user of `days:<date>` with its end-of-day book and day aggregate (reconcile's speed side). */
+  /** Every user of `days:<date>` (one set per partition) with its end-of-day book and day aggregate (reconcile's speed side). */
   async day(date: string): Promise<SpeedUserDay[]> {
-    const members = (await this.redis.smembers(this.keys.dayUsers(date))).sort();
-    const bad = members.find((u) => !USER_ID_RE.test(u));
-    if (bad !== undefined) {
-      throw new CryptolambdaError('INTERNAL', `invalid user id ${JSON.stringify(bad)} in ${this.keys.dayUsers(date)}`);
-    }
     const out: SpeedUserDay[] = [];
-    for (let i = 0; i < members.length; i += 500) {
-      const chunk = members.slice(i, i + 500);
-      const p = this.redis.pipeline();
-      for (const u of chunk) {
-        p.hvals(this.keys.endOfDay(u, date));
-        p.get(this.keys.dayRewards(u, date));
+    for (const n of SPEED_PARTITIONS) {
+      const members = (await this.redis.smembers(this.keys.dayUsers(date, n))).sort();
+      const bad = members.find((u) => !USER_ID_RE.test(u));
+      if (bad !== undefined) {
+        throw new CryptolambdaError(
+          'INTERNAL',
+          `invalid user id ${JSON.stringify(bad)} in ${this.keys.dayUsers(date, n)}`,
+        );
       }
-      const v = await exec(p);
-      chunk.forEach((userId, j) => {
-        const eod = v[2 * j] as string[];
-        const rw = v[2 * j + 1] as string | null;
-        out.push({
-          userId,
-          eod: eod.length === 0 ? null : eod.map((s) => parse<PositionJson>(this.keys.endOfDay(userId, date), s)),
-          rewards: rw === null ? null : parse<DayRewardsJson>(this.keys.dayRewards(userId, date), rw),
+      for (let i = 0; i < members.length; i += 500) {
+        const chunk = members.slice(i, i + 500);
+        const p = this.redis.pipeline();
+        for (const u of chunk) {
+          p.hvals(this.keys.endOfDay(u, date, n));
+          p.get(this.keys.dayRewards(u, date, n));
+        }
+        const v = await exec(p);
+        chunk.forEach((userId, j) => {
+          const eod = v[2 * j] as string[];
+          const rw = v[2 * j + 1] as string | null;
+          out.push({
+            userId,
+            eod: eod.length === 0 ? null : eod.map((s) => parse<PositionJson>(this.keys.endOfDay(userId, date, n), s)),
+            rewards: rw === null ? null : parse<DayRewardsJson>(this.keys.dayRewards(userId, date, n), rw),
+          });
         });
-      });
+      }
     }
-    return out;
+    return out.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
   }
 
   /** Symbols the stream has seen (the `symbols` set), sorted. */
   async symbols(): Promise<string[]> {
-    return (await this.redis.smembers(this.keys.symbols())).sort();
+    // One set per partition (hash tag): their union.
+    const sets = await Promise.all(SPEED_PARTITIONS.map((n) => this.redis.smembers(this.keys.symbols(n))));
+    return [...new Set(sets.flat())].sort();
   }
 
   /** Start of the newest candle stored for the symbol, or null. */

@@ -1,9 +1,12 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { CryptolambdaError } from '../../core/errors.js';
 import { SYMBOL_RE } from '../../core/events/validate.js';
+import { SPEED_PARTITIONS } from '../../core/partitioning.js';
 import { DAY_MS } from '../../core/ticker/model.js';
 import type { RawSnapshot, TickerSource } from '../../core/ticker/snapshot.js';
+import { crossSlotPipeline, type RedisConn } from './client.js';
 import { type SpeedKeys, speedKeys } from './speed-keys.js';
+import { parseWatermarks, queueWatermarks } from './speed-store.js';
 
 export interface RedisTickerSourceOptions {
   /** `${topicPrefix}cl:` (keyspaceFor). */
@@ -68,7 +71,7 @@ export class RedisTickerSource implements TickerSource {
   private known: string[] = [];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConn,
     opts: RedisTickerSourceOptions,
   ) {
     this.keys = speedKeys(opts.keyspace);
@@ -99,10 +102,10 @@ export class RedisTickerSource implements TickerSource {
   async snapshot(): Promise<RawSnapshot> {
     const now = this.clock();
     const symbols = this.filter ?? this.known;
-    const p = this.redis.pipeline();
-    p.hgetall(this.keys.lastPrice());
-    p.hvals(this.keys.watermarks());
-    if (this.filter === null) p.smembers(this.keys.symbols());
+    const p = crossSlotPipeline(this.redis);
+    for (const n of SPEED_PARTITIONS) p.hgetall(this.keys.lastPrice(n));
+    queueWatermarks(p, this.keys);
+    if (this.filter === null) for (const n of SPEED_PARTITIONS) p.smembers(this.keys.symbols(n));
     if (this.user !== null) {
       p.hvals(this.keys.positions(this.user));
       p.get(this.keys.tier(this.user));
@@ -110,9 +113,14 @@ export class RedisTickerSource implements TickerSource {
     this.queueCandles(p, symbols, now);
     const values = await run(p);
 
-    const lastPriceHash = values.shift() as Record<string, string>;
-    const watermarks = (values.shift() as string[]).map(Number);
-    const members = this.filter === null ? (values.shift() as string[]) : null;
+    const lastPriceHash: Record<string, string> = Object.assign(
+      {},
+      ...SPEED_PARTITIONS.map(() => values.shift() as Record<string, string>),
+    );
+    const marks = parseWatermarks(values);
+    // Staleness follows the price watermark only: user topics may be quiet while prices stream.
+    const watermarks = marks.partitions.flatMap((m) => (m.price === null ? [] : [m.price]));
+    const members = this.filter === null ? SPEED_PARTITIONS.flatMap(() => values.shift() as string[]) : null;
     const user =
       this.user === null
         ? null
@@ -130,7 +138,7 @@ export class RedisTickerSource implements TickerSource {
       const current = members.filter((s) => SYMBOL_RE.test(s)).sort();
       const fresh = current.filter((s) => !(s in candles.candles1m));
       if (fresh.length > 0) {
-        const p2 = this.redis.pipeline();
+        const p2 = crossSlotPipeline(this.redis);
         this.queueCandles(p2, fresh, now);
         this.readCandles(await run(p2), fresh, candles);
       }

@@ -3,6 +3,7 @@ import { readManifest } from '../../adapters/lake/manifest.js';
 import { createViews, readLedger } from '../../adapters/lake/warehouse-store.js';
 import { connectRedis } from '../../adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
+import { readWatermarks } from '../../adapters/redis/speed-store.js';
 import type { Config } from '../../config/config.js';
 import { WAREHOUSE_TABLES } from '../../core/warehouse/schema.js';
 import { runIngestRaw } from '../batch/ingest-raw.js';
@@ -20,12 +21,8 @@ import type { DailyDeps } from './daily.js';
 export const speedWatermark = async (config: Config): Promise<number | undefined> => {
   const redis = await connectRedis(config, { name: 'pipeline-sensor' });
   try {
-    const marks = await redis.hgetall(speedKeys(keyspaceFor(config.topicPrefix)).watermarks());
-    const prices = Object.entries(marks)
-      .filter(([field]) => /^\d+$/.test(field))
-      .map(([, v]) => Number(v))
-      .filter((v) => Number.isSafeInteger(v) && v >= 0);
-    return prices.length === 0 ? undefined : Math.min(...prices);
+    const marks = await readWatermarks(redis, speedKeys(keyspaceFor(config.topicPrefix)));
+    return marks.price ?? undefined;
   } finally {
     redis.disconnect();
   }

@@ -1,5 +1,4 @@
 import { encodeDeadLetter } from '../../adapters/avro/codec.js';
-import type { BatchingProducer } from '../../adapters/kafka/producer.js';
 import type { Config } from '../../config/config.js';
 import { topicName } from '../../core/topics.js';
 
@@ -11,6 +10,15 @@ export interface RejectedInput {
   readonly payload: Buffer | string;
   /** Where it came from (stream name, file:line, topic/partition/offset). */
   readonly key?: string;
+  /** When it was received (ms); defaults to the sink's clock. */
+  readonly receivedAt?: number;
+  /** The Kafka key when it is not the source (the stream keys by input topic; its source names the offset). */
+  readonly kafkaKey?: string;
+}
+
+/** Where dead letters go: a producer, or a transactional outbox that produces them after a commit. */
+export interface DeadLetterTarget {
+  push(topic: string, records: readonly { key: string; value: Buffer }[]): Promise<void> | void;
 }
 
 export interface DeadLetterStats {
@@ -28,7 +36,7 @@ export class DeadLetterSink {
   readonly topic: string;
 
   constructor(
-    private readonly producer: BatchingProducer,
+    private readonly producer: DeadLetterTarget,
     config: Config,
     private readonly clock: () => number = Date.now,
   ) {
@@ -40,11 +48,11 @@ export class DeadLetterSink {
       source: input.source,
       reason: input.reason,
       payload: typeof input.payload === 'string' ? Buffer.from(input.payload, 'utf8') : input.payload,
-      receivedAt: this.clock(),
+      receivedAt: input.receivedAt ?? this.clock(),
       ...(input.key === undefined ? {} : { key: input.key }),
     });
     this.stats.total++;
     this.stats.bySource[input.source] = (this.stats.bySource[input.source] ?? 0) + 1;
-    await this.producer.push(this.topic, [{ key: input.source, value }]);
+    await this.producer.push(this.topic, [{ key: input.kafkaKey ?? input.source, value }]);
   }
 }

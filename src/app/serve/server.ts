@@ -5,11 +5,11 @@ import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import { Histogram } from 'prom-client';
 import { withAdmin } from '../../adapters/kafka/client.js';
 import { readLedger } from '../../adapters/lake/warehouse-store.js';
 import type { Registry } from '../../adapters/metrics/prometheus.js';
+import type { RedisConn } from '../../adapters/redis/client.js';
 import type { Config } from '../../config/config.js';
 import type { PeriodName } from '../../core/analytics/returns.js';
 import { historyToJson, performanceToJson } from '../../core/analytics/series-views.js';
@@ -50,7 +50,7 @@ export interface ServeOptions {
 export interface ServeDeps {
   readonly config: Config;
   readonly pool: ServingPool;
-  readonly redis: Redis;
+  readonly redis: RedisConn;
   readonly hub: LiveHub;
   readonly registry: Registry;
 }
@@ -320,7 +320,7 @@ const timed = async (fn: () => Promise<unknown>): Promise<{ ok: boolean; ms: num
   }
 };
 
-/** Ready = every backend a query may need answers now: Kafka (stream status), Redis, the lake's ledger. */
+/** Ready = every backend a query may need answers now: Kafka (stream status), RedisConn, the lake's ledger. */
 const readiness = async (deps: ServeDeps) => {
   const [kafka, redis, lake] = await Promise.all([
     timed(() => withAdmin(deps.config, (a) => a.describeCluster())),

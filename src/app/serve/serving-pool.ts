@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
-import type { Redis } from 'ioredis';
 import { ledgerPath } from '../../adapters/lake/warehouse-store.js';
+import type { RedisConn } from '../../adapters/redis/client.js';
 import type { Config } from '../../config/config.js';
 import { openServing, type ServingContext } from '../serving/context.js';
 
@@ -18,7 +18,7 @@ export class ServingPool {
 
   private constructor(
     private readonly config: Config,
-    private readonly redis: Redis,
+    private readonly redis: RedisConn,
     first: ServingContext,
     mtimeMs: number,
     private readonly cacheBytes: number,
@@ -28,7 +28,7 @@ export class ServingPool {
 
   static async open(
     config: Config,
-    redis: Redis,
+    redis: RedisConn,
     opts: { refreshMs?: number; snapshotCacheBytes?: number } = {},
   ): Promise<ServingPool> {
     const cacheBytes = opts.snapshotCacheBytes ?? DEFAULT_SNAPSHOT_CACHE_BYTES;

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { WarehouseReader } from '../../adapters/lake/warehouse-reader.js';
-import { connectRedis } from '../../adapters/redis/client.js';
+import { connectRedis, type RedisConn } from '../../adapters/redis/client.js';
 import { SpeedReader } from '../../adapters/redis/serving-reader.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
 import type { Config } from '../../config/config.js';
@@ -20,10 +19,10 @@ export interface ServingContext {
 
 export const openServing = async (
   config: Config,
-  opts: { redis?: boolean; redisClient?: Redis; now?: () => number } = {},
+  opts: { redis?: boolean; redisClient?: RedisConn; now?: () => number } = {},
 ): Promise<ServingContext> => {
   const warehouse = await WarehouseReader.open(config.lakeDir);
-  let redis: Redis | null = opts.redisClient ?? null;
+  let redis: RedisConn | null = opts.redisClient ?? null;
   const own = redis === null && opts.redis !== false;
   try {
     if (own) redis = await connectRedis(config, { name: `${config.clientId}-serving` });

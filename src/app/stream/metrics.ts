@@ -92,6 +92,14 @@ export const bindStreamMetrics = (
       this.set(max === NO_WATERMARK ? Number.NaN : (now() - max) / 1000);
     },
   });
+  new Gauge({
+    name: 'cryptolambda_stream_trade_ids_held',
+    help: 'Trade ids held for duplicate detection: the trades of the open 5m windows of the owned partitions (bounded by out-of-orderness + 5 min + allowed lateness of trades per symbol; checkpointed, freed when a window is final).',
+    registers: [reg],
+    collect() {
+      this.set(sumParts(handler, (p) => p.prices.heldIds()));
+    },
+  });
   counterFrom(
     reg,
     'cryptolambda_stream_records_consumed_total',

@@ -1,6 +1,7 @@
 import { connectRedis } from '../../adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
 import type { Config } from '../../config/config.js';
+import { SPEED_PARTITIONS } from '../../core/partitioning.js';
 
 export interface RetireResult {
   readonly date: string;
@@ -21,23 +22,25 @@ export const retireSpeedDay = async (config: Config, date: string, ttlSec: numbe
   try {
     let users = 0;
     let keys = 0;
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.sscan(k.dayUsers(date), cursor, 'COUNT', 1000);
-      cursor = next;
-      users += batch.length;
-      const tx = redis.pipeline();
-      for (const u of batch) {
-        for (const key of [k.delta(u, date), k.dayRewards(u, date), k.endOfDay(u, date)]) {
-          tx.expire(key, ttlSec, 'LT');
+    for (const n of SPEED_PARTITIONS) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await redis.sscan(k.dayUsers(date, n), cursor, 'COUNT', 1000);
+        cursor = next;
+        users += batch.length;
+        const tx = redis.pipeline();
+        for (const u of batch) {
+          for (const key of [k.delta(u, date, n), k.dayRewards(u, date, n), k.endOfDay(u, date, n)]) {
+            tx.expire(key, ttlSec, 'LT');
+          }
         }
-      }
-      for (const [err, changed] of (await tx.exec()) ?? []) {
-        if (err) throw err;
-        keys += Number(changed);
-      }
-    } while (cursor !== '0');
-    keys += Number(await redis.expire(k.dayUsers(date), ttlSec, 'LT'));
+        for (const [err, changed] of (await tx.exec()) ?? []) {
+          if (err) throw err;
+          keys += Number(changed);
+        }
+      } while (cursor !== '0');
+      keys += Number(await redis.expire(k.dayUsers(date, n), ttlSec, 'LT'));
+    }
     return { date, users, keys };
   } finally {
     redis.disconnect();

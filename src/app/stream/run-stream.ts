@@ -1,9 +1,10 @@
-import type { Redis } from 'ioredis';
 import { ensureTopics, withAdmin } from '../../adapters/kafka/client.js';
 import type { Registry } from '../../adapters/metrics/prometheus.js';
-import { connectRedis } from '../../adapters/redis/client.js';
+import { connectRedis, prefixPattern, type RedisConn, scanKeys } from '../../adapters/redis/client.js';
+import { LiveFeedWriter } from '../../adapters/redis/live-feed.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
-import type { Config } from '../../config/config.js';
+import { RedisSpeedStore } from '../../adapters/redis/speed-store.js';
+import { type Config, isRedisCluster } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { NO_WATERMARK } from '../../core/ohlcv/watermark.js';
 import { bindStreamMetrics } from './metrics.js';
@@ -14,6 +15,8 @@ export interface StreamRunOptions {
   readonly speed?: Partial<SpeedOptions>;
   readonly checkpointIntervalMs?: number;
   readonly checkpointRecords?: number;
+  /** Adaptive commit when input is quiet (ms after a caught-up batch); negative = fixed interval only. */
+  readonly checkpointLingerMs?: number;
   /** Stop once every owned partition is caught up and quiet for this long (ms). For batch-like runs. */
   readonly exitWhenIdleMs?: number;
   readonly metricsEveryMs?: number;
@@ -38,7 +41,15 @@ export interface StreamMetricsLine {
   readonly watermarkDelayMs: number | null;
   readonly late: number;
   readonly tooLate: number;
+  /** Trades dropped as duplicates (same event id in a window that can still change). */
+  readonly duplicateTrades: number;
   readonly userEvents: number;
+  /** User events dropped as duplicates (an id already applied). */
+  readonly userDuplicates: number;
+  /** Late user events put in their (eventTime, eventId) place by re-applying the user's later events. */
+  readonly reordered: number;
+  /** User events beyond the user lateness: dead-lettered TOO_LATE (kept in their day's delta). */
+  readonly userTooLate: number;
   readonly rejected: number;
   readonly invalid: number;
   readonly checkpoints: number;
@@ -58,14 +69,22 @@ export const streamTopics = (h: SpeedHandler): string[] => [h.topics.prices, h.t
 const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: number): StreamMetricsLine => {
   let late = 0;
   let tooLate = 0;
+  let duplicateTrades = 0;
   let userEvents = 0;
+  let userDuplicates = 0;
+  let reordered = 0;
+  let userTooLate = 0;
   let rejected = 0;
   let invalid = 0;
   let minWm = Number.POSITIVE_INFINITY;
-  for (const p of h.partitions().values()) {
+  for (const p of h.engines().values()) {
     late += p.prices.counts.late;
     tooLate += p.prices.counts.tooLate;
+    duplicateTrades += p.prices.counts.duplicates;
     userEvents += p.counts.userEvents;
+    userDuplicates += p.counts.duplicates;
+    reordered += p.counts.reordered;
+    userTooLate += p.counts.tooLateUser;
     rejected += p.counts.rejected;
     invalid += p.counts.invalid;
     const wm = p.prices.watermark();
@@ -81,7 +100,11 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
     watermarkDelayMs: Number.isFinite(minWm) ? Date.now() - minWm : null,
     late,
     tooLate,
+    duplicateTrades,
     userEvents,
+    userDuplicates,
+    reordered,
+    userTooLate,
     rejected,
     invalid,
     checkpoints: m.checkpoints,
@@ -95,7 +118,26 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
  */
 export const runStream = async (config: Config, opts: StreamRunOptions = {}): Promise<StreamSummary> => {
   await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
-  const handler = new SpeedHandler(config, { ...DEFAULT_SPEED_OPTIONS, ...opts.speed });
+  const speed = { ...DEFAULT_SPEED_OPTIONS, costMethod: config.costBasis, ...opts.speed };
+  const storeRedis = await connectRedis(config, { name: 'cl-stream-store', retry: true });
+  const keys = speedKeys(keyspaceFor(config.topicPrefix));
+  const unfinished = await storeRedis.get(keys.bootstrapMarker()).catch((err) => {
+    storeRedis.disconnect();
+    throw err;
+  });
+  if (unfinished !== null) {
+    storeRedis.disconnect();
+    throw new CryptolambdaError(
+      'CONFLICT',
+      `a bootstrap from the batch did not finish (${unfinished}): the speed layer's state is partial`,
+      'rerun `cryptolambda stream --bootstrap-from-batch --force` (or `stream --from-beginning` while Kafka still holds the history)',
+      { retriable: false },
+    );
+  }
+  // The live feed's two streams are single keys: inside a partition's one-slot commit only on a
+  // single Redis (on a Redis Cluster they would cross slots), so a cluster runs without the feed.
+  const live = isRedisCluster(config) ? undefined : new LiveFeedWriter(keyspaceFor(config.topicPrefix));
+  const handler = new SpeedHandler(config, new RedisSpeedStore(storeRedis, keys, speed), speed, Date.now, live);
   let rtRef: StreamRuntime | undefined;
   const bound = opts.metrics ? bindStreamMetrics(opts.metrics, handler, () => rtRef?.metrics) : undefined;
   const rt = new StreamRuntime(config, handler, {
@@ -104,6 +146,7 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
     keyspace: keyspaceFor(config.topicPrefix),
     ...(opts.checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs: opts.checkpointIntervalMs }),
     ...(opts.checkpointRecords === undefined ? {} : { checkpointRecords: opts.checkpointRecords }),
+    ...(opts.checkpointLingerMs === undefined ? {} : { checkpointLingerMs: opts.checkpointLingerMs }),
     ...(opts.workerId === undefined ? {} : { workerId: opts.workerId }),
     ...(opts.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: opts.sessionTimeoutMs }),
     ...(bound === undefined ? {} : { onCheckpoint: bound.onCheckpoint }),
@@ -113,7 +156,6 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
   const t0 = Date.now();
   await rt.start();
   const statusRedis = await connectRedis(config, { name: 'cl-stream-status', retry: true });
-  const keys = speedKeys(keyspaceFor(config.topicPrefix));
   let prev = 0;
   let prevAt = Date.now();
   let lastChange = Date.now();
@@ -148,7 +190,7 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
         if (opts.exitWhenIdleMs !== undefined) {
           // Caught up = every owned topic-partition processed to its high watermark (owned eagerly on
           // assignment, so a partition with nothing new counts too, and one that moved away does not).
-          const buffered = [...handler.partitions().values()].some((p) => p.buffer.length > 0);
+          const buffered = [...handler.engines().values()].some((p) => p.buffered > 0);
           if (rt.caughtUp() && !buffered && now - lastChange >= opts.exitWhenIdleMs) {
             stoppedBy = 'idle';
             clearInterval(timer);
@@ -166,12 +208,15 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
     // supervisor sees a non-zero exit and the other workers get its partitions at once.
     await rt.stop().catch(() => undefined);
     statusRedis.disconnect();
+    storeRedis.disconnect();
     throw err;
   }
   await rt.stop().catch((err) => {
     statusRedis.disconnect();
+    storeRedis.disconnect();
     throw err;
   });
+  storeRedis.disconnect();
   line = collect(handler, rt, prev, Date.now() - prevAt);
   await statusRedis
     .hset(keys.streamStatus(), rt.metrics.workerId, JSON.stringify({ ...line, at: Date.now(), stopped: true }))
@@ -185,6 +230,17 @@ export const runStream = async (config: Config, opts: StreamRunOptions = {}): Pr
  * rebuilds everything from the start of the Kafka logs. Refused while workers of the group run.
  */
 export const resetSpeedLayer = async (config: Config): Promise<number> => {
+  await assertNoStreamWorkers(config, 'rebuilding from the beginning');
+  const redis = await connectRedis(config);
+  try {
+    return await deleteKeyspace(redis, keyspaceFor(config.topicPrefix));
+  } finally {
+    redis.disconnect();
+  }
+};
+
+/** Refuse while workers of the prefix's stream group run: they would write over a rebuild. */
+export const assertNoStreamWorkers = async (config: Config, what: string): Promise<void> => {
   const groupId = streamGroupId(config);
   const members = await withAdmin(config, async (admin) => {
     const d = await admin.describeGroups([groupId]);
@@ -194,26 +250,16 @@ export const resetSpeedLayer = async (config: Config): Promise<number> => {
     throw new CryptolambdaError(
       'CONFLICT',
       `${members} stream worker(s) of group ${groupId} are running`,
-      'stop them before rebuilding from the beginning',
+      `stop them before ${what}`,
     );
-  }
-  const redis = await connectRedis(config);
-  try {
-    return await deleteKeyspace(redis, keyspaceFor(config.topicPrefix));
-  } finally {
-    redis.disconnect();
   }
 };
 
-export const deleteKeyspace = async (redis: Redis, keyspace: string): Promise<number> => {
-  let cursor = '0';
+export const deleteKeyspace = async (redis: RedisConn, keyspace: string): Promise<number> => {
   let deleted = 0;
-  // The keyspace is built from the validated topic prefix; escape glob characters anyway.
-  const pattern = `${keyspace.replace(/[*?[\]\\]/g, '\\$&')}*`;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
+  await scanKeys(redis, prefixPattern(keyspace), async (keys) => {
+    // One UNLINK per key: on a cluster the keys of one batch live in different slots.
+    for (const k of keys) deleted += await redis.unlink(k);
+  });
   return deleted;
 };

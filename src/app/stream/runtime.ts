@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { createKafka, retryRetriable, toBrokerError } from '../../adapters/kafka/client.js';
 import { CoPartitionAssigner } from '../../adapters/kafka/co-partition-assigner.js';
 import type { ConsumedRecord } from '../../adapters/kafka/consumer.js';
 import { BatchingProducer } from '../../adapters/kafka/producer.js';
+import { CheckpointTx, commitFenced, type RedisConn } from '../../adapters/redis/checkpoint-tx.js';
 import { connectRedis } from '../../adapters/redis/client.js';
+import { type SpeedKeys, speedKeys } from '../../adapters/redis/speed-keys.js';
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { registerPending } from '../../core/pending.js';
@@ -24,13 +25,16 @@ export interface OutboxMessage {
  */
 export interface PartitionHandler {
   /** n became ours (its epoch is fenced): drop any cached state for n; load lazily or eagerly. */
-  acquire(n: number, redis: Redis): Promise<void>;
+  acquire(n: number): Promise<void>;
   /** n is no longer ours: forget its in-memory state. Work not checkpointed is redone by the next owner. */
   release(n: number): void;
   /** Apply one topic-partition's records, in offset order. Must be deterministic. */
-  apply(topic: string, n: number, records: readonly ConsumedRecord[], redis: Redis): Promise<void>;
-  /** Queue writes for n's dirty state into the checkpoint transaction; return messages for Kafka. */
-  flush(n: number, tx: ChainableCommander): OutboxMessage[];
+  apply(topic: string, n: number, records: readonly ConsumedRecord[]): Promise<void>;
+  /**
+   * Record writes for what changed in n since the previous flush into n's checkpoint transaction
+   * (committed atomically with n's offsets and outbox); return messages for Kafka.
+   */
+  flush(n: number, tx: CheckpointTx): OutboxMessage[];
   /**
    * Optional timer hook (every checkpoint interval): return true when n's state changed without new
    * records. `caughtUp(topic)` tells whether topic-partition n has been processed up to the high
@@ -49,6 +53,13 @@ export interface RuntimeOptions {
   readonly checkpointIntervalMs?: number;
   /** ... or after this many records, whichever comes first. */
   readonly checkpointRecords?: number;
+  /**
+   * Adaptive commit: when a batch leaves its topic-partition caught up (input quiet), checkpoint after
+   * this many ms instead of waiting for the interval, so a lone event reaches Redis in milliseconds;
+   * under load (lag) checkpoints stay batched by interval and record count. A negative value turns
+   * it off (fixed interval only).
+   */
+  readonly checkpointLingerMs?: number;
   readonly workerId?: string;
   /**
    * Kafka group session timeout (ms): how long a worker that died without leaving the group (kill -9,
@@ -99,7 +110,8 @@ interface Owned {
   dirty: boolean;
 }
 
-const tpField = (topic: string, n: number): string => `${topic}|${n}`;
+/** The field of `stream:offsets:<t>` holding topic-partition n's next offset. */
+export const tpField = (topic: string, n: number): string => `${topic}|${n}`;
 
 /** Wait for a shutdown step at most `ms`; its failure is ignored (we are leaving anyway). */
 const bounded = async (p: Promise<unknown> | undefined, ms = 5000): Promise<void> => {
@@ -113,6 +125,15 @@ const bounded = async (p: Promise<unknown> | undefined, ms = 5000): Promise<void
   ]);
   clearTimeout(timer);
 };
+
+/**
+ * Default checkpoint policy, chosen by measurement (bench/stream.ts, bench/stream-users.ts; README):
+ * adaptive — a checkpoint CHECKPOINT_LINGER_MS after a batch that left its input caught up (quiet
+ * input: events reach Redis in milliseconds), otherwise every DEFAULT_CHECKPOINT_INTERVAL_MS or
+ * 20,000 records (load: commits stay batched, throughput unchanged).
+ */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 250;
+export const CHECKPOINT_LINGER_MS = 5;
 
 /**
  * Exactly-once effects for a consumer group writing to Redis.
@@ -133,13 +154,15 @@ export class StreamRuntime {
   private consumer?: Consumer;
   private admin?: Admin;
   private producer?: BatchingProducer;
-  private redis?: Redis;
-  private redisTx?: Redis;
+  private redis?: RedisConn;
+  private redisTx?: RedisConn;
+  private readonly keys: SpeedKeys;
   private readonly owned = new Map<number, Owned>();
   /** Partition numbers of the current group generation: the only ones this worker may acquire. */
   private assigned = new Set<number>();
   private chain: Promise<unknown> = Promise.resolve();
   private timer?: NodeJS.Timeout;
+  private soonTimer?: NodeJS.Timeout;
   private sinceCheckpoint = 0;
   private readonly sought = new Map<string, bigint>();
   /** High watermark per owned topic-partition: from the acquire-time offsets, then from every fetched batch. */
@@ -170,10 +193,7 @@ export class StreamRuntime {
       lag: {},
     };
     this.kafka = createKafka(config, { clientIdSuffix: `stream-${workerId}` });
-  }
-
-  private key(...parts: (string | number)[]): string {
-    return `${this.opts.keyspace}stream:${parts.join(':')}`;
+    this.keys = speedKeys(opts.keyspace);
   }
 
   /** Serialize processing, checkpoints and rebalances: they all touch the owned-state map. */
@@ -225,7 +245,8 @@ export class StreamRuntime {
         // keeping it would get every checkpoint fenced while the group still assigns it to us.
         const kept = [...this.owned.keys()];
         if (kept.length > 0) {
-          const epochs = await this.redis!.mget(...kept.map((n) => this.key('epoch', n)));
+          // One GET per partition: the epochs live in different slots on a Redis Cluster.
+          const epochs = await Promise.all(kept.map((n) => this.redis!.get(this.keys.epoch(n))));
           kept.forEach((n, i) => {
             if (epochs[i] !== String(this.owned.get(n)!.epoch)) this.release(n);
           });
@@ -251,10 +272,11 @@ export class StreamRuntime {
       eachBatch: async ({ batch, heartbeat }) => {
         await this.locked(() => this.onBatch(batch.topic, batch.partition, batch.highWatermark, batch.messages));
         if (this.sinceCheckpoint >= (this.opts.checkpointRecords ?? 20_000)) await this.locked(() => this.checkpoint());
+        else if (this.caughtUpOn(batch.topic, batch.partition)) this.checkpointSoon();
         await heartbeat();
       },
     });
-    const every = this.opts.checkpointIntervalMs ?? 500;
+    const every = this.opts.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.timer = setInterval(() => {
       void this.locked(async () => {
         const tick = this.handler.tick?.bind(this.handler);
@@ -264,6 +286,18 @@ export class StreamRuntime {
         this.failure = err;
       });
     }, every);
+  }
+
+  /** Quiet input: commit within the linger (one pending commit at a time; the interval still runs). */
+  private checkpointSoon(): void {
+    const linger = this.opts.checkpointLingerMs ?? CHECKPOINT_LINGER_MS;
+    if (linger < 0 || this.soonTimer !== undefined || this.stopped) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      void this.locked(() => this.checkpoint()).catch((err) => {
+        this.failure = err;
+      });
+    }, linger);
   }
 
   /** The first error that stopped the worker (consumer crash, Redis failure), if any. */
@@ -324,8 +358,8 @@ export class StreamRuntime {
 
   private async acquire(n: number): Promise<Owned> {
     const redis = this.redis!;
-    const epoch = await redis.incr(this.key('epoch', n));
-    const stored = await redis.hmget(this.key('offsets'), ...this.opts.topics.map((t) => tpField(t, n)));
+    const epoch = await redis.incr(this.keys.epoch(n));
+    const stored = await redis.hmget(this.keys.offsets(n), ...this.opts.topics.map((t) => tpField(t, n)));
     const next = new Map<string, bigint>();
     for (const [i, topic] of this.opts.topics.entries()) {
       const s = stored[i];
@@ -336,8 +370,12 @@ export class StreamRuntime {
       const low = BigInt(p?.low ?? '0');
       const stored = next.get(topic);
       // Partitions never checkpointed start at the log start, not wherever Kafka's group offsets say.
-      if (stored === undefined) next.set(topic, low);
-      else if (stored < low) {
+      // A log that no longer starts at 0 lost records this speed layer never saw (a keyspace wiped
+      // after retention): that is a gap too, or a rebuild from the logs would skip them silently.
+      if (stored === undefined) {
+        if (low > 0n) await this.gap(topic, n, 0n, low);
+        next.set(topic, low);
+      } else if (stored < low) {
         await this.gap(topic, n, stored, low);
         next.set(topic, low);
       }
@@ -348,7 +386,7 @@ export class StreamRuntime {
     // otherwise fetch nothing and never get a batch to rewind on.
     for (const [topic, offset] of next) this.consumer!.seek({ topic, partition: n, offset: offset.toString() });
     await this.relayOutbox(n, epoch);
-    await this.handler.acquire(n, redis);
+    await this.handler.acquire(n);
     const o: Owned = { epoch, next, dirty: false };
     this.owned.set(n, o);
     this.metrics.owned = [...this.owned.keys()].sort((a, b) => a - b);
@@ -416,7 +454,7 @@ export class StreamRuntime {
         headers: {},
       });
     }
-    await this.handler.apply(topic, n, records, this.redis!);
+    await this.handler.apply(topic, n, records);
     const last = BigInt(records[records.length - 1]!.offset);
     o.next.set(topic, last + 1n);
     o.dirty = true;
@@ -437,7 +475,7 @@ export class StreamRuntime {
       throw new CryptolambdaError(
         'DATA_GAP',
         `${topic}[${n}]: offsets ${from}..${to - 1n} (${lost}) are gone from Kafka before the speed layer processed them`,
-        'the speed layer would silently miss those records: rebuild it from the batch (docs/runbook.md, "Gaps"), or rerun with --accept-gap to record the loss and continue',
+        'the speed layer would silently miss those records: rebuild it from the batch (`stream --bootstrap-from-batch`, docs/runbook.md), or rerun with --accept-gap to record the loss and continue',
       );
     }
     const gap: RecordedGap = {
@@ -449,17 +487,14 @@ export class StreamRuntime {
       at: new Date().toISOString(),
       workerId: this.metrics.workerId,
     };
-    const isNew = await this.redis!.hsetnx(
-      this.key('gaps'), // = speedKeys(keyspace).gaps()
-      `${topic}|${n}|${from}`,
-      JSON.stringify(gap),
-    );
+    const isNew = await this.redis!.hsetnx(this.keys.gaps(), `${topic}|${n}|${from}`, JSON.stringify(gap));
     if (isNew === 1) this.metrics.lostOffsets += lost;
     process.stderr.write(
       `stream: ${topic}[${n}] offsets ${from}..${to - 1n} (${lost}) are gone from Kafka; gap accepted and recorded, continuing at ${to}\n`,
     );
   }
 
+  /** A checkpoint, reported to onCheckpoint (metrics) with its duration and outcome. */
   private async checkpoint(): Promise<void> {
     const t0 = performance.now();
     let outcome: 'committed' | 'fenced' | 'failed' | 'idle' = 'failed';
@@ -470,65 +505,60 @@ export class StreamRuntime {
     }
   }
 
-  /** One atomic commit of state + offsets (+ outbox) for every dirty partition we still own. */
+  /**
+   * One atomic, fenced commit per dirty partition we own: its changed state, the next offsets of its
+   * topic-partitions and its outbox, in one script that runs only while the partition's epoch is still
+   * ours (a worker that lost the partition without noticing changes nothing). Every key of the commit
+   * carries the partition's hash tag, so this is one slot on a Redis Cluster too.
+   */
   private async commit(t0: number): Promise<'committed' | 'fenced' | 'idle'> {
     const dirty = [...this.owned.entries()].filter(([, o]) => o.dirty);
     if (dirty.length === 0) return 'idle';
-    const tx = this.redisTx!;
-    const epochKeys = dirty.map(([n]) => this.key('epoch', n));
-    await tx.watch(...epochKeys);
-    const current = await tx.mget(...epochKeys);
-    const live: [number, Owned][] = [];
-    dirty.forEach(([n, o], i) => {
-      if (current[i] === String(o.epoch)) live.push([n, o]);
-      else {
-        this.metrics.fenced++;
-        this.release(n);
-      }
-    });
-    if (live.length === 0) {
-      await tx.unwatch();
-      return 'fenced';
-    }
-    const multi = tx.multi();
-    const outbox = new Map<number, OutboxMessage[]>();
-    const offsets: Record<string, string> = {};
-    for (const [n, o] of live) {
-      const msgs = this.handler.flush(n, multi);
+    const commits = dirty.map(([n, o]) => {
+      const tx = new CheckpointTx();
+      const msgs = this.handler.flush(n, tx);
       if (msgs.length > 0) {
-        outbox.set(n, msgs);
-        multi.rpush(
-          this.key('outbox', n),
-          ...msgs.map((m) => JSON.stringify({ topic: m.topic, key: m.key, value: m.value.toString('base64') })),
+        tx.list(
+          'RPUSH',
+          this.keys.outbox(n),
+          msgs.map((m) => JSON.stringify({ topic: m.topic, key: m.key, value: m.value.toString('base64') })),
         );
       }
-      for (const [topic, next] of o.next) offsets[tpField(topic, n)] = next.toString();
-    }
-    multi.hset(this.key('offsets'), offsets);
-    const res = await multi.exec();
-    if (res === null) {
-      // An epoch changed between WATCH and EXEC: another worker owns these partitions now.
-      for (const [n] of live) {
+      tx.hset(
+        this.keys.offsets(n),
+        [...o.next].map(([topic, next]) => [tpField(topic, n), next.toString()]),
+      );
+      return { n, o, msgs, tx };
+    });
+    const results = await Promise.all(
+      commits.map((c) => commitFenced(this.redisTx!, this.keys.epoch(c.n), c.o.epoch, c.tx)),
+    );
+    const live: typeof commits = [];
+    commits.forEach((c, i) => {
+      if (results[i]) {
+        c.o.dirty = false;
+        live.push(c);
+      } else {
+        // The epoch moved: another worker owns n now (its work since the last checkpoint is redone there).
         this.metrics.fenced++;
-        this.release(n);
+        this.release(c.n);
       }
-      return 'fenced';
-    }
-    const failed = res.find(([err]) => err);
-    if (failed) throw new CryptolambdaError('INTERNAL', `checkpoint failed: ${String(failed[0])}`);
-    for (const [, o] of live) o.dirty = false;
+    });
+    if (live.length === 0) return 'fenced';
     this.sinceCheckpoint = 0;
     this.metrics.checkpoints++;
-    for (const [n, msgs] of outbox) await this.sendOutbox(n, this.owned.get(n)?.epoch, msgs);
+    for (const c of live) if (c.msgs.length > 0) await this.sendOutbox(c.n, c.o.epoch, c.msgs);
     // Informational: lets standard tools show the group's lag. Never read back as truth.
     await this.consumer!.commitOffsets(
-      live.flatMap(([n, o]) => [...o.next].map(([topic, next]) => ({ topic, partition: n, offset: next.toString() }))),
+      live.flatMap(({ n, o }) =>
+        [...o.next].map(([topic, next]) => ({ topic, partition: n, offset: next.toString() })),
+      ),
     ).catch(() => undefined);
     this.metrics.lastCheckpointMs = Math.round((performance.now() - t0) * 10) / 10;
     return 'committed';
   }
 
-  private async sendOutbox(n: number, epoch: number | undefined, msgs: readonly OutboxMessage[]): Promise<void> {
+  private async sendOutbox(n: number, epoch: number, msgs: readonly OutboxMessage[]): Promise<void> {
     const byTopic = new Map<string, { key: string; value: Buffer }[]>();
     for (const m of msgs) {
       const list = byTopic.get(m.topic) ?? [];
@@ -539,18 +569,13 @@ export class StreamRuntime {
     await this.producer!.flush();
     this.metrics.outboxSent += msgs.length;
     // Remove exactly what was sent, and only while still the owner (a new owner relays it itself).
-    const key = this.key('outbox', n);
-    const tx = this.redisTx!;
-    await tx.watch(this.key('epoch', n));
-    if (epoch !== undefined && (await tx.get(this.key('epoch', n))) === String(epoch)) {
-      await tx.multi().ltrim(key, msgs.length, -1).exec();
-    } else {
-      await tx.unwatch();
-    }
+    const tx = new CheckpointTx();
+    tx.add('LTRIM', this.keys.outbox(n), msgs.length, -1);
+    await commitFenced(this.redisTx!, this.keys.epoch(n), epoch, tx);
   }
 
   private async relayOutbox(n: number, epoch: number): Promise<void> {
-    const pending = await this.redis!.lrange(this.key('outbox', n), 0, -1);
+    const pending = await this.redis!.lrange(this.keys.outbox(n), 0, -1);
     if (pending.length === 0) return;
     const msgs = pending.map((s) => {
       const j = JSON.parse(s) as { topic: string; key: string; value: string };
@@ -567,6 +592,7 @@ export class StreamRuntime {
    */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.soonTimer) clearTimeout(this.soonTimer);
     let failed: unknown;
     await this.locked(async () => {
       if (!this.stopped && this.failure === undefined) await this.checkpoint();
@@ -588,6 +614,7 @@ export class StreamRuntime {
   async abort(): Promise<void> {
     this.unregister();
     if (this.timer) clearInterval(this.timer);
+    if (this.soonTimer) clearTimeout(this.soonTimer);
     this.stopped = true;
     this.redis?.disconnect();
     this.redisTx?.disconnect();

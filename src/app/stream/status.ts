@@ -1,7 +1,9 @@
 import { withAdmin } from '../../adapters/kafka/client.js';
 import { connectRedis } from '../../adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../adapters/redis/speed-keys.js';
+import { readWatermarks } from '../../adapters/redis/speed-store.js';
 import type { Config } from '../../config/config.js';
+import { SPEED_PARTITIONS } from '../../core/partitioning.js';
 import { topicName } from '../../core/topics.js';
 import { readSpeedGaps } from '../gaps.js';
 import type { RecordedGap } from './runtime.js';
@@ -12,6 +14,11 @@ export interface PartitionStatus {
   readonly watermark: number | null;
   readonly usersWatermark: number | null;
   readonly lag: Record<string, number>;
+  /**
+   * The partition's checkpointed counters: the price windows' (onTime, late, tooLate,
+   * duplicateTrades) and the users' (userEvents, duplicates = duplicate user events, rejected,
+   * invalid, lateUser, tierChanges). Cumulative over restarts: they move with the partition state.
+   */
   readonly counts: Record<string, number>;
 }
 
@@ -29,6 +36,18 @@ export interface StreamStatus {
   readonly lostOffsets: number;
 }
 
+/**
+ * Both counter sets name their duplicates `duplicates`: the trades' become `duplicateTrades` so a
+ * spread of the two cannot hide one under the other (it used to show the user events' count only).
+ */
+const partitionCounts = (
+  price: string | null | undefined,
+  users: string | null | undefined,
+): Record<string, number> => {
+  const { duplicates, ...p } = JSON.parse(price ?? '{}') as Record<string, number>;
+  return { ...p, duplicateTrades: duplicates ?? 0, ...(JSON.parse(users ?? '{}') as Record<string, number>) };
+};
+
 /** Read the speed layer's status from Redis (checkpointed state) and Kafka (end offsets for lag). */
 export const streamStatus = async (config: Config): Promise<StreamStatus> => {
   const ks = keyspaceFor(config.topicPrefix);
@@ -43,13 +62,15 @@ export const streamStatus = async (config: Config): Promise<StreamStatus> => {
   });
   const redis = await connectRedis(config);
   try {
-    const [offsets, wms, workers, symbols, gaps] = await Promise.all([
-      redis.hgetall(`${ks}stream:offsets`),
-      redis.hgetall(keys.watermarks()),
+    const [offsetHashes, wms, workers, symbolSets, gaps] = await Promise.all([
+      Promise.all(SPEED_PARTITIONS.map((n) => redis.hgetall(keys.offsets(n)))),
+      readWatermarks(redis, keys),
       redis.hgetall(keys.streamStatus()),
-      redis.scard(keys.symbols()),
+      Promise.all(SPEED_PARTITIONS.map((n) => redis.smembers(keys.symbols(n)))),
       readSpeedGaps(redis, keys),
     ]);
+    const offsets: Record<string, string> = Object.assign({}, ...offsetHashes);
+    const symbols = new Set(symbolSets.flat()).size;
     const parts = new Set<number>();
     for (const k of ends.keys()) parts.add(Number(k.split('|')[1]));
     const partitions: PartitionStatus[] = [];
@@ -66,14 +87,13 @@ export const streamStatus = async (config: Config): Promise<StreamStatus> => {
       const st = await redis.hmget(keys.partitionState(n), 'priceCounts', 'userCounts');
       partitions.push({
         partition: n,
-        watermark: wms[String(n)] === undefined ? null : Number(wms[String(n)]),
-        usersWatermark: wms[`users:${n}`] === undefined ? null : Number(wms[`users:${n}`]),
+        watermark: wms.partitions.find((m) => m.partition === n)?.price ?? null,
+        usersWatermark: wms.partitions.find((m) => m.partition === n)?.users ?? null,
         lag,
-        counts: { ...JSON.parse(st[0] ?? '{}'), ...JSON.parse(st[1] ?? '{}') },
+        counts: partitionCounts(st[0], st[1]),
       });
     }
-    const marks = partitions.map((p) => p.watermark).filter((w): w is number => w !== null);
-    const watermark = marks.length === 0 ? null : Math.min(...marks);
+    const watermark = wms.price;
     return {
       keyspace: ks,
       watermark,

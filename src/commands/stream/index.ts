@@ -1,6 +1,8 @@
 import { Flags } from '@oclif/core';
 import { newRegistry, serveMetrics } from '../../adapters/metrics/prometheus.js';
+import { type BootstrapResult, bootstrapFromBatch } from '../../app/stream/bootstrap.js';
 import { resetSpeedLayer, runStream, type StreamSummary } from '../../app/stream/run-stream.js';
+import { DEFAULT_SPEED_OPTIONS } from '../../app/stream/speed-handler.js';
 import { BaseCommand } from '../../cli/base-command.js';
 import { durationFlag } from '../../cli/flags.js';
 import { tiersOf } from '../../config/config.js';
@@ -14,12 +16,31 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
   static override examples = [
     '<%= config.bin %> stream',
     '<%= config.bin %> stream --from-beginning',
+    '<%= config.bin %> stream --bootstrap-from-batch',
+    '<%= config.bin %> stream --bootstrap-from-batch --date 2026-11-23 --force',
     '<%= config.bin %> stream --exit-when-idle 5 --json',
   ];
   static override flags = {
     'from-beginning': Flags.boolean({
       description: "Wipe the speed layer's Redis state and rebuild it from the start of the Kafka logs.",
       default: false,
+    }),
+    'bootstrap-from-batch': Flags.boolean({
+      description:
+        "Rebuild the speed layer from the batch first: every user's state from the warehouse snapshot, the raw zone's later events and prices, then resume each partition at the offsets the raw zone covered (for when Kafka no longer holds the history).",
+      default: false,
+      exclusive: ['from-beginning'],
+    }),
+    date: Flags.string({
+      description:
+        'With --bootstrap-from-batch: the build to seed from (YYYY-MM-DD) [default: the latest published build]',
+      dependsOn: ['bootstrap-from-batch'],
+    }),
+    force: Flags.boolean({
+      description:
+        "With --bootstrap-from-batch: delete the prefix's speed-layer keys first instead of refusing a non-empty keyspace.",
+      default: false,
+      dependsOn: ['bootstrap-from-batch'],
     }),
     'out-of-orderness': durationFlag({
       description: 'Bounded out-of-orderness of event time [default: speed.outOfOrderness of the config, 5s]',
@@ -29,8 +50,16 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       description: 'How long closed windows accept late trades [default: speed.allowedLateness, 30s]',
       bare: 'ms',
     }),
+    'user-lateness': durationFlag({
+      description:
+        "How far behind its user's latest event an event is still applied in (eventTime, eventId) order; older ones are dead-lettered TOO_LATE [default: speed.userLateness, 1h, at most 1d]",
+      bare: 'ms',
+      min: '1ms',
+      max: '1d',
+    }),
     'checkpoint-interval': durationFlag({
-      description: 'Checkpoint interval [default: speed.checkpointInterval, 500ms]',
+      description:
+        'Checkpoint interval under load; quiet input is committed within a few ms anyway [default: speed.checkpointInterval, 250ms]',
       bare: 'ms',
       min: '50ms',
       max: '60s',
@@ -62,12 +91,36 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
     }),
   };
 
-  async run(): Promise<StreamSummary> {
+  async run(): Promise<StreamSummary & { bootstrap?: BootstrapResult }> {
     const config = this.appConfig;
     if (this.flags['from-beginning']) {
       const n = await resetSpeedLayer(config);
       this.progress(`stream: speed layer reset (${n} keys removed); rebuilding from the beginning of the logs`);
     }
+    const speed = {
+      ...DEFAULT_SPEED_OPTIONS,
+      costMethod: config.costBasis,
+      outOfOrdernessMs: this.flags['out-of-orderness'] ?? config.speed.outOfOrderness,
+      allowedLatenessMs: this.flags['allowed-lateness'] ?? config.speed.allowedLateness,
+      userIdleMs: config.speed.userIdle,
+      userLatenessMs: this.flags['user-lateness'] ?? config.speed.userLateness,
+      tiers: tiersOf(config),
+    };
+    const bootstrap = this.flags['bootstrap-from-batch']
+      ? await bootstrapFromBatch(config, {
+          speed,
+          force: this.flags.force,
+          acceptGap: this.flags['accept-gap'],
+          ...(this.flags.date === undefined ? {} : { date: this.flags.date }),
+          progress: (line) => this.progress(line),
+        })
+      : undefined;
+    if (bootstrap)
+      this.progress(
+        `stream: bootstrapped from the build of ${bootstrap.date} in ${bootstrap.seconds.toFixed(1)} s: ${bootstrap.users} users, ` +
+          `${bootstrap.userEvents} user events and ${bootstrap.prices} prices replayed from the raw zone; catching up from Kafka`,
+        { bootstrap },
+      );
     const port = this.flags['metrics-port'];
     const metrics = port === undefined ? undefined : newRegistry();
     const endpoint =
@@ -76,12 +129,7 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
     const s = await this.untilStopped((signal) =>
       runStream(config, {
         ...(metrics === undefined ? {} : { metrics }),
-        speed: {
-          outOfOrdernessMs: this.flags['out-of-orderness'] ?? config.speed.outOfOrderness,
-          allowedLatenessMs: this.flags['allowed-lateness'] ?? config.speed.allowedLateness,
-          userIdleMs: config.speed.userIdle,
-          tiers: tiersOf(config),
-        },
+        speed,
         checkpointIntervalMs: this.flags['checkpoint-interval'] ?? config.speed.checkpointInterval,
         sessionTimeoutMs: this.flags['session-timeout'],
         acceptGap: this.flags['accept-gap'],
@@ -92,15 +140,17 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
           this.progress(
             `stream ${m.workerId} p[${m.partitions.join(',')}] ${m.eventsPerSec} ev/s, ${m.records} records, lag ${m.lag}, ` +
               `watermark delay ${m.watermarkDelayMs === null ? 'n/a' : `${(m.watermarkDelayMs / 1000).toFixed(1)} s`}, ` +
-              `late ${m.late}, too late ${m.tooLate}, user events ${m.userEvents}, rejected ${m.rejected}, invalid ${m.invalid}`,
+              `late ${m.late}, too late ${m.tooLate}, duplicate trades ${m.duplicateTrades}, user events ${m.userEvents}, ` +
+              `duplicate user events ${m.userDuplicates}, rejected ${m.rejected}, invalid ${m.invalid}`,
             { metrics: m },
           ),
       }),
     ).finally(() => endpoint?.close());
     this.log(
       `stream stopped (${s.stoppedBy}) after ${s.seconds.toFixed(1)} s: ${s.records} records, ${s.userEvents} user events, ` +
-        `late ${s.late}, too late ${s.tooLate}, rejected ${s.rejected}, invalid ${s.invalid}, ${s.checkpoints} checkpoints`,
+        `late ${s.late}, too late ${s.tooLate}, duplicates ${s.duplicateTrades} trades / ${s.userDuplicates} user events, ` +
+        `rejected ${s.rejected}, invalid ${s.invalid}, ${s.checkpoints} checkpoints`,
     );
-    return s;
+    return bootstrap === undefined ? s : { ...s, bootstrap };
   }
 }

@@ -83,3 +83,36 @@ export type Lateness = 'on_time' | 'late' | 'too_late';
  */
 export const classify = (windowEnd: number, watermark: number, allowedLatenessMs: number): Lateness =>
   watermark < windowEnd ? 'on_time' : watermark < windowEnd + allowedLatenessMs ? 'late' : 'too_late';
+
+/**
+ * The speed layer's published watermarks: each partition n checkpoints its price watermark (max
+ * price event time - out-of-orderness) and its users' watermark (event time up to which user events
+ * are applied). THE rule every reader applies (`stream status`, the pipeline sensor, serving, the
+ * ticker):
+ * - price: the minimum over partitions that have one (a partition that never saw a price does not
+ *   hold it back): the stream-wide event-time progress of prices, what staleness and completeness
+ *   follow;
+ * - users: the maximum over partitions (every user event up to it on its partition is applied): the
+ *   last event day the serving layer must read from the speed layer.
+ */
+export interface PartitionMarks {
+  readonly partition: number;
+  readonly price: number | null;
+  readonly users: number | null;
+}
+
+export interface StreamWatermarks {
+  readonly price: number | null;
+  readonly users: number | null;
+  readonly partitions: readonly PartitionMarks[];
+}
+
+export const streamWatermarks = (partitions: readonly PartitionMarks[]): StreamWatermarks => {
+  let price: number | null = null;
+  let users: number | null = null;
+  for (const p of partitions) {
+    if (p.price !== null && (price === null || p.price < price)) price = p.price;
+    if (p.users !== null && (users === null || p.users > users)) users = p.users;
+  }
+  return { price, users, partitions };
+};

@@ -140,8 +140,14 @@ export class TierWindow implements TierState {
   month = '';
   owedThisMonth: Decimal = Decimal.zero(USD_SCALE);
   readonly changes: TierChanges = { head: false, days: new Set(), dropped: new Set() };
+  /** Spends in the window (what a `clone` copies). */
+  private count = 0;
 
   constructor(public tier: string) {}
+
+  get size(): number {
+    return this.count;
+  }
 
   /** The spends in the window, in order (a copy: for codecs and tests, not the per-event path). */
   get spends(): readonly Spend[] {
@@ -171,6 +177,7 @@ export class TierWindow implements TierState {
         const b = this.buckets[this.first]!;
         this.spend30d = this.spend30d.sub(b.spends[b.head]!.amount);
         b.head++;
+        this.count--;
         this.changes.days.add(dayKey(b.day));
         if (b.head === b.spends.length) this.dropFirst();
       }
@@ -247,8 +254,19 @@ export class TierWindow implements TierState {
     this.changes.dropped.clear();
   }
 
+  /** An independent copy: the live buckets' arrays copied as they are (O(spends), no re-sorting). */
   clone(): TierWindow {
-    return TierWindow.from(this);
+    const w = new TierWindow(this.tier);
+    w.spend30d = this.spend30d;
+    w.since = this.since;
+    w.month = this.month;
+    w.owedThisMonth = this.owedThisMonth;
+    w.count = this.count;
+    for (let i = this.first; i < this.buckets.length; i++) {
+      const b = this.buckets[i]!;
+      w.buckets.push({ day: b.day, spends: b.spends.slice(b.head), head: 0 });
+    }
+    return w;
   }
 
   /** A fresh window holding the same state (O(spends in the window)). */
@@ -310,6 +328,7 @@ export class TierWindow implements TierState {
     while (j > b.head && bySpendKey(b.spends[j - 1]!, s) > 0) j--;
     if (j === b.spends.length) b.spends.push(s);
     else b.spends.splice(j, 0, s);
+    this.count++;
     this.changes.days.add(dayKey(d));
     this.changes.dropped.delete(dayKey(d));
   }

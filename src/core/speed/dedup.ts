@@ -18,6 +18,7 @@
  * buckets, the dropped ones) so a checkpoint writes what changed, not the history.
  */
 import { DAY_MS, dayFromKey, dayIndex, dayKey } from '../time/date.js';
+import { TimeHeap } from './time-heap.js';
 
 /** Stored form of the small, always-rewritten part: the frontier and the stragglers. */
 export interface DedupHeadJson {
@@ -47,7 +48,7 @@ export class DedupIds {
   private frontier = Number.NEGATIVE_INFINITY;
   private readonly stragglers = new Map<string, number>();
   /** Min-heap of [eventTime, eventId] over `stragglers`. */
-  private readonly heap: [number, string][] = [];
+  private readonly heap = new TimeHeap();
   readonly changes: DedupChanges = { head: false, days: new Set(), dropped: new Set() };
 
   constructor(readonly windowMs: number) {}
@@ -64,7 +65,7 @@ export class DedupIds {
     this.expireStragglers(t);
     if (t < this.frontier - this.windowMs) {
       this.stragglers.set(id, t);
-      this.heapPush([t, id]);
+      this.heap.push(t, id);
       this.changes.head = true;
       return;
     }
@@ -151,7 +152,7 @@ export class DedupIds {
     s.frontier = head.frontier ?? Number.NEGATIVE_INFINITY;
     for (const [id, t] of head.stragglers) {
       s.stragglers.set(id, t);
-      s.heapPush([t, id]);
+      s.heap.push(t, id);
     }
     for (const [key, entries] of buckets) {
       const d = dayFromKey(key);
@@ -218,43 +219,10 @@ export class DedupIds {
 
   /** An applied event at t ends every straggler more than a window before it. */
   private expireStragglers(t: number): void {
-    while (this.heap.length > 0 && this.heap[0]![0] < t - this.windowMs) {
-      const [, id] = this.heapPop();
+    while (this.heap.size > 0 && this.heap.peek()![0] < t - this.windowMs) {
+      const [, id] = this.heap.pop();
       this.stragglers.delete(id);
       this.changes.head = true;
     }
-  }
-
-  private heapPush(x: [number, string]): void {
-    const h = this.heap;
-    h.push(x);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (h[p]![0] <= h[i]![0]) break;
-      [h[p], h[i]] = [h[i]!, h[p]!];
-      i = p;
-    }
-  }
-
-  private heapPop(): [number, string] {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && h[l]![0] < h[m]![0]) m = l;
-        if (r < h.length && h[r]![0] < h[m]![0]) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }

@@ -21,6 +21,12 @@ import { classify, type Lateness, NO_WATERMARK } from '../ohlcv/watermark.js';
  * reaches its end, stays open for updates until end + allowed lateness, then is final and leaves memory.
  * An event too late for its 1m window goes to the late topic; it still counts in a coarser window
  * that is not final yet.
+ *
+ * Duplicates (same event id) are dropped for as long as their window can change: each open window of
+ * the coarsest interval holds the ids of its trades, and a checkpoint persists the ids added since
+ * the previous one (`drainTradeIds`), so a worker that restores the partition (restart, rebalance,
+ * deploy) drops a re-delivered trade exactly as an uninterrupted run does. Ids leave memory, and the
+ * store, when their window is final; a trade later than that is too late, never a duplicate.
  */
 export interface PriceWindowOptions {
   readonly intervals: readonly Interval[];
@@ -32,10 +38,14 @@ export interface OpenWindow {
   readonly interval: Interval;
   candle: Candle;
   /**
-   * Event ids in this window since the worker loaded it (duplicate trades are dropped). Kept only in
-   * windows of the coarsest interval: see `add`.
+   * Event ids of the trades in this window (duplicate trades are dropped), restored with the window
+   * after a restart. Kept only in windows of the coarsest interval: see `add`.
    */
   readonly ids: Set<string>;
+  /** Ids added since the last `drainTradeIds` (what the next checkpoint appends). */
+  fresh: string[];
+  /** Some of its ids are in the store (written by a checkpoint or restored): delete them when final. */
+  stored: boolean;
   dirty: boolean;
   /** Sealed (final, left `open`): the per-symbol fast path must not reuse it. */
   closed: boolean;
@@ -56,6 +66,25 @@ export interface LastPrice {
 
 export type PriceOutcome = { status: Lateness | 'duplicate'; lateFor: Interval[] };
 
+/** One window's place: the open-window key's parts (interval, symbol, window start). */
+export interface WindowRef {
+  readonly interval: Interval;
+  readonly symbol: string;
+  readonly start: number;
+}
+
+/** What a checkpoint writes of the open windows' trade ids: appends and whole-window deletes. */
+export interface TradeIdChanges {
+  /** Ids added to each window since the previous drain (only these are appended). */
+  readonly added: readonly (readonly [WindowRef, readonly string[]])[];
+  /** Windows that became final: their stored ids are deleted. */
+  readonly dropped: readonly WindowRef[];
+}
+
+/** The key of an open window (`${interval}|${symbol}|${start}`), shared with restored id sets. */
+export const windowKey = (interval: Interval, symbol: string, start: number): string =>
+  `${interval}|${symbol}|${start}`;
+
 export class PriceWindows {
   maxEventTime = NO_WATERMARK;
   private readonly open = new Map<string, OpenWindow>();
@@ -66,6 +95,10 @@ export class PriceWindows {
   private readonly coarsest: number;
   /** Windows that became final since the last drain, to write once more and forget. */
   private finals: EmittedCandle[] = [];
+  /** Windows with fresh ids since the last `drainTradeIds`. */
+  private freshIds = new Set<OpenWindow>();
+  /** Windows with stored ids that became final since the last `drainTradeIds`. */
+  private droppedIds: WindowRef[] = [];
   readonly last = new Map<string, LastPrice>();
   readonly dirtySymbols = new Set<string>();
   counts = { onTime: 0, late: 0, tooLate: 0, duplicates: 0 };
@@ -78,7 +111,7 @@ export class PriceWindows {
   private windowOf(i: number, symbol: string, start: number): OpenWindow | undefined {
     const w = this.hot.get(symbol)?.[i];
     if (w !== undefined && !w.closed && w.candle.start === start) return w;
-    return this.open.get(`${this.opts.intervals[i]}|${symbol}|${start}`);
+    return this.open.get(windowKey(this.opts.intervals[i]!, symbol, start));
   }
 
   watermark(): number {
@@ -128,13 +161,20 @@ export class PriceWindows {
           candle:
             single.start === start && single.end === start + size ? single : { ...single, start, end: start + size },
           ids: new Set(i === c ? [e.eventId] : []),
+          fresh: i === c ? [e.eventId] : [],
+          stored: false,
           dirty: true,
           closed: false,
         };
-        this.open.set(`${interval}|${e.symbol}|${start}`, w);
+        this.open.set(windowKey(interval, e.symbol, start), w);
+        if (i === c) this.freshIds.add(w);
       } else {
         w.candle = mergeCandles(w.candle, single);
-        if (i === c) w.ids.add(e.eventId);
+        if (i === c) {
+          w.ids.add(e.eventId);
+          w.fresh.push(e.eventId);
+          this.freshIds.add(w);
+        }
         w.dirty = true;
       }
       hot[i] = w;
@@ -167,6 +207,12 @@ export class PriceWindows {
         this.finals.push({ interval: w.interval, candle: w.candle, final: true });
         w.closed = true;
         this.open.delete(k);
+        // Final: no trade can be a duplicate of it any more (it would be too late). Free the ids now
+        // (the per-symbol fast path may still point at the window) and delete the stored ones.
+        if (w.stored) this.droppedIds.push({ interval: w.interval, symbol: w.candle.symbol, start: w.candle.start });
+        this.freshIds.delete(w);
+        w.ids.clear();
+        w.fresh = [];
       }
     }
   }
@@ -184,18 +230,58 @@ export class PriceWindows {
     return out;
   }
 
+  /**
+   * Trade ids added since the previous call (per window, to append) and windows whose stored ids are
+   * no longer needed (final). Call after `drain` (which seals): cost proportional to what changed.
+   */
+  drainTradeIds(): TradeIdChanges {
+    const added: [WindowRef, string[]][] = [];
+    for (const w of this.freshIds) {
+      if (w.fresh.length === 0) continue;
+      added.push([{ interval: w.interval, symbol: w.candle.symbol, start: w.candle.start }, w.fresh]);
+      w.fresh = [];
+      w.stored = true;
+    }
+    this.freshIds.clear();
+    const dropped = this.droppedIds;
+    this.droppedIds = [];
+    return { added, dropped };
+  }
+
+  /** Ids currently held (all open windows): the memory bound's measure. */
+  heldIds(): number {
+    let n = 0;
+    for (const w of this.open.values()) n += w.ids.size;
+    return n;
+  }
+
   openWindows(): EmittedCandle[] {
     return [...this.open.values()].map((w) => ({ interval: w.interval, candle: w.candle, final: false }));
   }
 
-  /** Restore open windows from a checkpoint (their id sets start empty). */
-  restore(maxEventTime: number, windows: readonly EmittedCandle[], last: ReadonlyMap<string, LastPrice>): void {
+  /**
+   * Restore open windows from a checkpoint, with the trade ids stored for them (keyed by `windowKey`):
+   * a trade re-delivered into a restored window is then a duplicate, as without the restart.
+   */
+  restore(
+    maxEventTime: number,
+    windows: readonly EmittedCandle[],
+    last: ReadonlyMap<string, LastPrice>,
+    ids: ReadonlyMap<string, readonly string[]> = new Map(),
+  ): void {
     this.maxEventTime = maxEventTime;
+    const coarsest = this.opts.intervals[this.coarsest];
     for (const w of windows) {
-      this.open.set(`${w.interval}|${w.candle.symbol}|${w.candle.start}`, {
+      const key = windowKey(w.interval, w.candle.symbol, w.candle.start);
+      const held = w.interval === coarsest ? ids.get(key) : undefined;
+      this.open.set(key, {
         interval: w.interval,
         candle: w.candle,
-        ids: new Set(),
+        ids: new Set(held ?? []),
+        fresh: [],
+        // Ids of a restored window may be stored even when none came back (the checkpoint that
+        // wrote the window also wrote them): delete them when it is final either way.
+        stored: w.interval === coarsest,
         dirty: false,
         closed: false,
       });

@@ -157,9 +157,17 @@ export const applyUserEvent = (
   e: UserEvent,
   day: DayRewards | undefined,
   tiers: readonly TierDef[] = DEFAULT_TIERS,
+  /**
+   * false: the caller has already decided the event is new (the speed engine re-applying a user's
+   * recent events in order, or folding them into the state before its horizon); `s.recent` is left
+   * alone.
+   */
+  dedup = true,
 ): UserStep => {
-  if (s.recent.has(e.eventId)) return { state: s, outcome: { kind: 'duplicate' }, tierChanges: [], disposals: [] };
-  s.recent.add(e.eventId, e.eventTime);
+  if (dedup) {
+    if (s.recent.has(e.eventId)) return { state: s, outcome: { kind: 'duplicate' }, tierChanges: [], disposals: [] };
+    s.recent.add(e.eventId, e.eventTime);
+  }
 
   const d = { ...(day ?? emptyDay(s.tier.tier)) };
   d.events++;

@@ -11,6 +11,7 @@ import { pipelineStateDir, runPipelineDate } from '../../../src/app/pipeline/pip
 import type { Config } from '../../../src/config/config.js';
 import type { TransactionEvent } from '../../../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../../src/core/money/decimal.js';
+import { SPEED_PARTITIONS } from '../../../src/core/partitioning.js';
 import type { Alert, AlertSink } from '../../../src/core/pipeline/alerts.js';
 import type { RunRecord } from '../../../src/core/pipeline/run.js';
 import { BIN, runCli } from '../../support/cli.js';
@@ -97,14 +98,17 @@ describe('pipeline run: the daily DAG on the real stack', () => {
     const redis = await connectRedis(config);
     onTestFinished(() => redis.disconnect());
     const k = speedKeys(keyspaceFor(config.topicPrefix));
-    const [user] = await redis.smembers(k.dayUsers(DAY));
+    const withUsers = [];
+    for (const p of SPEED_PARTITIONS) if ((await redis.scard(k.dayUsers(DAY, p))) > 0) withUsers.push(p);
+    const part = withUsers[0] ?? 0;
+    const [user] = await redis.smembers(k.dayUsers(DAY, part));
     expect(user).toBeDefined();
-    for (const key of [k.dayRewards(user!, DAY), k.delta(user!, DAY), k.endOfDay(user!, DAY), k.dayUsers(DAY)]) {
+    for (const key of [k.dayRewards(user!, DAY), k.delta(user!, DAY), k.endOfDay(user!, DAY), k.dayUsers(DAY, part)]) {
       const ttl = await redis.ttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(2 * 86_400);
     }
-    const [next] = await redis.smembers(k.dayUsers('2026-11-21'));
+    const [next] = (await Promise.all(SPEED_PARTITIONS.map((p) => redis.smembers(k.dayUsers('2026-11-21', p))))).flat();
     expect(await redis.ttl(k.dayRewards(next!, '2026-11-21'))).toBeGreaterThan(7 * 86_400);
 
     // A second run skips everything that succeeded; cron sees exit 0 from the CLI.

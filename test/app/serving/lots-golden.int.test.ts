@@ -16,7 +16,6 @@ import type { UserEvent } from '../../../src/core/events/types.js';
 import type { Disposal } from '../../../src/core/portfolio/lot-accounting.js';
 import type { CostMethod } from '../../../src/core/portfolio/lots.js';
 import { lotQueueFromJson } from '../../../src/core/portfolio/lots.js';
-import type { UserStateJson } from '../../../src/core/speed/user-ledger.js';
 import { reward, trade, tx } from '../../core/build.js';
 import { streamTestConfig } from '../../support/stream.js';
 import { produceEvents } from '../batch/support.js';
@@ -208,10 +207,10 @@ describe('lots golden cases through Kafka, the stream, ingest and batch', () => 
       // The speed layer's Redis state holds the same open lots as the batch's fact_lot_daily.
       const redis = await connectRedis(config);
       try {
-        const blob = await redis.get(speedKeys(keyspaceFor(config.topicPrefix)).userState('la'));
-        const state = JSON.parse(blob!) as UserStateJson;
+        // The committed state's parts (speed-store.ts): the method and each asset's open lots.
+        const state = await redis.hgetall(speedKeys(keyspaceFor(config.topicPrefix)).userState('la'));
         expect(state.costMethod).toBe(method);
-        const speedLots = lotQueueFromJson(state.lots!.BTC!).open();
+        const speedLots = lotQueueFromJson(JSON.parse(state['lot:BTC']!)).open();
         const batchLots = (await ctx.warehouse.lotRows(D2, 'la'))!.get('la|BTC')!;
         expect(speedLots).toEqual(batchLots);
         const open: Record<CostMethod, string[][]> = {

@@ -1,12 +1,14 @@
-import type { ChainableCommander, Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withAdmin } from '../../../src/adapters/kafka/client.js';
 import type { ConsumedRecord } from '../../../src/adapters/kafka/consumer.js';
 import { BatchingProducer } from '../../../src/adapters/kafka/producer.js';
-import { connectRedis } from '../../../src/adapters/redis/client.js';
+import type { CheckpointTx } from '../../../src/adapters/redis/checkpoint-tx.js';
+import { connectRedis, type RedisConn as Redis } from '../../../src/adapters/redis/client.js';
+import { speedKeys } from '../../../src/adapters/redis/speed-keys.js';
 import { type OutboxMessage, type PartitionHandler, StreamRuntime } from '../../../src/app/stream/runtime.js';
 import type { Config } from '../../../src/config/config.js';
 import { cleanupTopicsAfter, deleteRecordsBefore, randomId, testConfig } from '../../support/int.js';
+import { storedOffsets } from '../../support/redis-dump.js';
 
 /**
  * A deterministic handler: per key, the count and sum of the integer values seen, plus one outbox
@@ -22,8 +24,14 @@ class SumHandler implements PartitionHandler {
   constructor(
     private readonly ks: string,
     private readonly outTopic: string,
+    private readonly config: Config,
   ) {}
+  private redis!: Redis;
   async acquire(n: number): Promise<void> {
+    if (this.redis === undefined) {
+      this.redis = await connectRedis(this.config);
+      connections.push(this.redis);
+    }
     this.state.set(n, new Map());
     this.dirty.set(n, new Set());
     this.out.set(n, []);
@@ -33,7 +41,8 @@ class SumHandler implements PartitionHandler {
     this.dirty.delete(n);
     this.out.delete(n);
   }
-  async apply(_topic: string, n: number, records: readonly ConsumedRecord[], redis: Redis): Promise<void> {
+  async apply(_topic: string, n: number, records: readonly ConsumedRecord[]): Promise<void> {
+    const redis = this.redis;
     const s = this.state.get(n)!;
     for (const r of records) {
       const k = r.key!;
@@ -50,12 +59,15 @@ class SumHandler implements PartitionHandler {
       if (v % 100n === 0n) this.out.get(n)!.push({ topic: this.outTopic, key: k, value: Buffer.from(String(v)) });
     }
   }
-  flush(n: number, tx: ChainableCommander): OutboxMessage[] {
+  flush(n: number, tx: CheckpointTx): OutboxMessage[] {
     if (this.failFlush) throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
     const s = this.state.get(n)!;
     for (const k of this.dirty.get(n)!) {
       const cur = s.get(k)!;
-      tx.hset(`${this.ks}sum:${k}`, { count: String(cur.count), sum: cur.sum.toString() });
+      tx.hset(`${this.ks}sum:${k}`, [
+        ['count', String(cur.count)],
+        ['sum', cur.sum.toString()],
+      ]);
     }
     this.dirty.get(n)!.clear();
     const msgs = this.out.get(n)!;
@@ -65,8 +77,11 @@ class SumHandler implements PartitionHandler {
 }
 
 const runtimes: StreamRuntime[] = [];
+/** The handlers' own connections (state loads), closed after each test. */
+const connections: Redis[] = [];
 afterEach(async () => {
   for (const r of runtimes.splice(0)) await r.stop().catch(() => undefined);
+  for (const c of connections.splice(0)) c.disconnect();
 });
 
 const setup = async () => {
@@ -120,7 +135,7 @@ const worker = (
   groupId: string,
   opts: { acceptGap?: boolean; handler?: SumHandler } = {},
 ) => {
-  const rt = new StreamRuntime(config, opts.handler ?? new SumHandler(ks, output), {
+  const rt = new StreamRuntime(config, opts.handler ?? new SumHandler(ks, output, config), {
     groupId,
     topics: [input],
     keyspace: ks,
@@ -139,7 +154,7 @@ const groupMembers = (config: Config, group: string) =>
 const waitCaughtUp = async (redis: Redis, ks: string, input: string, total: number, timeoutMs = 45_000) => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const offsets = await redis.hgetall(`${ks}stream:offsets`);
+    const offsets = await storedOffsets(redis, ks);
     const covered = Object.entries(offsets)
       .filter(([f]) => f.startsWith(`${input}|`))
       .reduce((n, [, v]) => n + Number(v), 0);
@@ -185,7 +200,7 @@ describe('StreamRuntime: exactly-once effects into Redis', () => {
       const offs = await withAdmin(t.config, (adm) => adm.fetchTopicOffsets(t.output));
       const sentCount = Number(offs[0]!.high);
       expect(sentCount).toBeGreaterThanOrEqual(t.produced() / 100);
-      expect(await t.redis.llen(`${t.ks}stream:outbox:0`)).toBe(0);
+      expect(await t.redis.llen(speedKeys(t.ks).outbox(0))).toBe(0);
     } finally {
       await t.cleanup();
     }
@@ -235,7 +250,7 @@ describe('StreamRuntime: exactly-once effects into Redis', () => {
     const t = await setup();
     try {
       const group = `g-${randomId()}`;
-      const handler = new SumHandler(t.ks, t.output);
+      const handler = new SumHandler(t.ks, t.output, t.config);
       const a = worker(t.config, t.ks, t.input, t.output, group, { handler });
       await a.start();
       await t.produce(300);
@@ -270,7 +285,7 @@ describe('StreamRuntime: exactly-once effects into Redis', () => {
       await waitCaughtUp(t.redis, t.ks, t.input, 600);
       // Another owner takes every partition (what a successor does while this worker is paused).
       const epochs: Record<number, string> = {};
-      for (let n = 0; n < 6; n++) epochs[n] = String(await t.redis.incr(`${t.ks}stream:epoch:${n}`));
+      for (let n = 0; n < 6; n++) epochs[n] = String(await t.redis.incr(speedKeys(t.ks).epoch(n)));
       await t.produce(600);
       for (let i = 0; i < 100 && a.metrics.owned.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
       expect(a.metrics.owned).toEqual([]);
@@ -279,7 +294,7 @@ describe('StreamRuntime: exactly-once effects into Redis', () => {
       await new Promise((r) => setTimeout(r, 1500));
       expect(a.metrics.fenced).toBeGreaterThan(0);
       // Before the fix the next fetched batch re-acquired each partition, bumping its epoch again.
-      for (let n = 0; n < 6; n++) expect(await t.redis.get(`${t.ks}stream:epoch:${n}`)).toBe(epochs[n]);
+      for (let n = 0; n < 6; n++) expect(await t.redis.get(speedKeys(t.ks).epoch(n))).toBe(epochs[n]);
     } finally {
       await t.cleanup();
     }
@@ -297,7 +312,7 @@ describe('StreamRuntime: exactly-once effects into Redis', () => {
       runtimes.splice(runtimes.indexOf(a), 1);
       await t.produce(600);
       // Retention in fast-forward: delete everything the stopped group has not read yet, and more.
-      const stored = await t.redis.hgetall(`${t.ks}stream:offsets`);
+      const stored = await storedOffsets(t.redis, t.ks);
       const ends = await withAdmin(t.config, (adm) => adm.fetchTopicOffsets(t.input));
       await deleteRecordsBefore(t.config, t.input, new Map(ends.map((o) => [o.partition, BigInt(o.high) - 10n])));
       const lost = ends.reduce((n, o) => n + (Number(o.high) - 10 - Number(stored[`${t.input}|${o.partition}`])), 0);

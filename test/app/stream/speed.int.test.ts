@@ -6,6 +6,7 @@ import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.j
 import type { Config } from '../../../src/config/config.js';
 import type { UserEvent } from '../../../src/core/events/types.js';
 import { buildCandles, INTERVALS_MS } from '../../../src/core/ohlcv/candle.js';
+import { SPEED_PARTITIONS } from '../../../src/core/partitioning.js';
 import { positionToJson } from '../../../src/core/portfolio/codec.js';
 import { candleToJson } from '../../../src/core/speed/price-windows.js';
 import { dayToJson, emptyUser, replayUser } from '../../../src/core/speed/user-ledger.js';
@@ -19,7 +20,7 @@ import {
   sliceDataset,
   userEvents,
 } from '../../support/events.js';
-import { dumpKeyspace, RUN_SPECIFIC } from '../../support/redis-dump.js';
+import { dumpKeyspace, RUN_SPECIFIC, storedOffsets } from '../../support/redis-dump.js';
 import { runStreamToIdle, streamTestConfig } from '../../support/stream.js';
 
 const START = Date.UTC(2026, 10, 20, 23, 50);
@@ -85,7 +86,10 @@ describe('speed layer (stream) on real Kafka and Redis', () => {
         }
       }
       expect(summary.rejected).toBe(rejected);
-      const last = await redis.hgetall(k.lastPrice());
+      const last = Object.assign(
+        {},
+        ...(await Promise.all(SPEED_PARTITIONS.map((n) => redis.hgetall(k.lastPrice(n))))),
+      );
       expect(Object.keys(last).sort()).toEqual(['BTCUSDT', 'ETHUSDT', 'SOLUSDT']);
     } finally {
       redis.disconnect();
@@ -123,8 +127,7 @@ describe('speed layer (stream) on real Kafka and Redis', () => {
     const redis = await connectRedis(crashed);
     const producer = await datasetProducer(crashed);
     const ks = keyspaceFor(crashed.topicPrefix);
-    const checkpointed = async () =>
-      Object.values(await redis.hgetall(`${ks}stream:offsets`)).reduce((a, v) => a + Number(v), 0);
+    const checkpointed = async () => Object.values(await storedOffsets(redis, ks)).reduce((a, v) => a + Number(v), 0);
     let produced = 0;
     let atKill = 0;
     try {
@@ -175,13 +178,13 @@ describe('speed layer (stream) on real Kafka and Redis', () => {
     const r = await connectRedis(clean);
     try {
       // Offsets are compared separately: their field names carry each run's topic prefix.
-      const skip = [...RUN_SPECIFIC, /^stream:offsets$/];
+      const skip = [...RUN_SPECIFIC, /^stream:offsets:/];
       const a = await dumpKeyspace(r, keyspaceFor(clean.topicPrefix), skip);
       const b = await dumpKeyspace(r, keyspaceFor(crashed.topicPrefix), skip);
       const c = await dumpKeyspace(r, keyspaceFor(two.topicPrefix), skip);
       const offsets = async (cfg: Config) =>
         Object.fromEntries(
-          Object.entries(await r.hgetall(`${keyspaceFor(cfg.topicPrefix)}stream:offsets`)).map(([f, v]) => [
+          Object.entries(await storedOffsets(r, keyspaceFor(cfg.topicPrefix))).map(([f, v]) => [
             f.slice(cfg.topicPrefix.length),
             v,
           ]),

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import { onTestFinished } from 'vitest';
-import { connectRedis } from '../../../src/adapters/redis/client.js';
+import { connectRedis, type RedisConn as Redis } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
 import type { Config } from '../../../src/config/config.js';
+import { symbolPartition } from '../../../src/core/partitioning.js';
 import type { RawCandle, RawSnapshot } from '../../../src/core/ticker/snapshot.js';
 import { loadSnapshot } from '../../core/ticker/load-fixture.js';
 import { testConfig } from '../../support/int.js';
@@ -19,8 +19,9 @@ export const seedSpeedLayer = async (redis: Redis, keyspace: string, snap: RawSn
   });
   const k = speedKeys(keyspace);
   const m = redis.multi();
-  m.sadd(k.symbols(), ...snap.symbols);
-  for (const [symbol, lp] of Object.entries(snap.lastPrices)) m.hset(k.lastPrice(), symbol, JSON.stringify(lp));
+  for (const s of snap.symbols) m.sadd(k.symbols(symbolPartition(s)), s);
+  for (const [symbol, lp] of Object.entries(snap.lastPrices))
+    m.hset(k.lastPrice(symbolPartition(symbol)), symbol, JSON.stringify(lp));
   for (const [interval, bySymbol] of [
     ['1m', snap.candles1m],
     ['5m', snap.candles5m],
@@ -29,7 +30,7 @@ export const seedSpeedLayer = async (redis: Redis, keyspace: string, snap: RawSn
       for (const c of candles as RawCandle[]) m.zadd(k.candles(interval, symbol), c.start, JSON.stringify(c));
     }
   }
-  for (const [partition, w] of snap.watermarks.entries()) m.hset(k.watermarks(), String(partition), String(w));
+  for (const [partition, w] of snap.watermarks.entries()) m.hset(k.watermarks(partition), 'price', String(w));
   if (snap.user) {
     for (const p of snap.user.positions as { asset: string }[])
       m.hset(k.positions(snap.user.id), p.asset, JSON.stringify(p));

@@ -3,6 +3,7 @@ import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
 import { RedisTickerSource } from '../../../src/adapters/redis/ticker-source.js';
 import { CryptolambdaError } from '../../../src/core/errors.js';
+import { symbolPartition } from '../../../src/core/partitioning.js';
 import { plainLines } from '../../../src/core/ticker/format.js';
 import { buildTickerView } from '../../../src/core/ticker/model.js';
 import { loadSnapshot } from '../../core/ticker/load-fixture.js';
@@ -72,7 +73,7 @@ describe('RedisTickerSource on the real Redis', () => {
     };
     await redis.zadd(k.candles('1m', 'ETHUSDT'), next.start, JSON.stringify(next));
     await redis.hset(
-      k.lastPrice(),
+      k.lastPrice(symbolPartition('ETHUSDT')),
       'ETHUSDT',
       JSON.stringify({ price: '2310.000000000000', eventTime: next.start + 500 }),
     );
@@ -103,7 +104,7 @@ describe('RedisTickerSource on the real Redis', () => {
 
   it('counts corrupt values as skipped instead of failing the refresh', async () => {
     const { redis, keyspace, live } = await setup();
-    await redis.hset(speedKeys(keyspace).lastPrice(), 'SOLUSDT', '{not json');
+    await redis.hset(speedKeys(keyspace).lastPrice(symbolPartition('SOLUSDT')), 'SOLUSDT', '{not json');
     const source = new RedisTickerSource(redis, { keyspace, symbols: ['SOLUSDT'], clock: () => live.now });
     const view = buildTickerView(await source.snapshot());
     expect(view.skipped).toBe(1);

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { PriceEvent } from '../../../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../../src/core/money/decimal.js';
 import { buildCandles, INTERVALS_MS } from '../../../src/core/ohlcv/candle.js';
-import { candleToJson, PriceWindows } from '../../../src/core/speed/price-windows.js';
+import {
+  candleToJson,
+  type EmittedCandle,
+  type LastPrice,
+  PriceWindows,
+  windowKey,
+} from '../../../src/core/speed/price-windows.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 const trade = (i: number, t: number, symbol = 'BTCUSDT'): PriceEvent => ({
@@ -69,5 +75,111 @@ describe('PriceWindows', () => {
     pw.add(trade(4, T0 + 400_000));
     expect(pw.add(trade(5, T0 + 30_000))).toEqual({ status: 'too_late', lateFor: ['1m', '5m'] });
     expect(pw.counts.tooLate).toBe(1);
+  });
+});
+
+/** A checkpointed copy of a PriceWindows: what a store holds after applying each drain's changes. */
+class FakeStore {
+  maxEventTime = 0;
+  open: EmittedCandle[] = [];
+  last = new Map<string, LastPrice>();
+  counts = { onTime: 0, late: 0, tooLate: 0, duplicates: 0 };
+  readonly ids = new Map<string, Set<string>>();
+  /** Ids written (appended) per checkpoint: the cost of each checkpoint. */
+  readonly appended: number[] = [];
+
+  checkpoint(pw: PriceWindows): void {
+    pw.drain();
+    const c = pw.drainTradeIds();
+    let n = 0;
+    for (const [w, ids] of c.added) {
+      const k = windowKey(w.interval, w.symbol, w.start);
+      const set = this.ids.get(k) ?? new Set();
+      for (const id of ids) set.add(id);
+      this.ids.set(k, set);
+      n += ids.length;
+    }
+    for (const w of c.dropped) this.ids.delete(windowKey(w.interval, w.symbol, w.start));
+    this.appended.push(n);
+    this.maxEventTime = pw.maxEventTime;
+    this.open = pw.openWindows();
+    this.last = new Map(pw.last);
+    this.counts = { ...pw.counts };
+  }
+
+  restore(): PriceWindows {
+    const pw = windows();
+    pw.restore(this.maxEventTime, this.open, this.last, new Map([...this.ids].map(([k, s]) => [k, [...s]])));
+    pw.counts = { ...this.counts };
+    return pw;
+  }
+}
+
+describe('PriceWindows across a restart', () => {
+  // 2 symbols, a trade every 100 ms for 4 minutes: every window of the last minutes still open.
+  const events = Array.from({ length: 2400 }, (_, i) => trade(i, T0 + 20_000 + i * 100, i % 2 ? 'ETHUSDT' : 'BTCUSDT'));
+
+  it('drops a trade re-delivered after a restore into a window that is still open, and counts it', () => {
+    const store = new FakeStore();
+    const live = windows();
+    for (let i = 0; i < events.length; i += 300) {
+      for (const e of events.slice(i, i + 300)) live.add(e);
+      store.checkpoint(live);
+    }
+    // Each checkpoint appended only the 300 ids it added, not the open windows' ids.
+    expect(store.appended).toEqual(Array(8).fill(300));
+
+    // An uninterrupted run that sees every trade a second time.
+    const uninterrupted = windows();
+    for (const e of [...events, ...events]) uninterrupted.add(e);
+    expect(uninterrupted.counts.duplicates).toBe(events.length);
+
+    const restored = store.restore();
+    const outcomes = events.map((e) => restored.add(e).status);
+    // The first minutes' windows are final: their trades are too late, exactly as without the restart.
+    const expected = events.map((e) => {
+      const probe = windows();
+      probe.restore(store.maxEventTime, [], new Map());
+      return probe.add(e).status === 'too_late' ? 'too_late' : 'duplicate';
+    });
+    expect(outcomes).toEqual(expected);
+    expect(outcomes.filter((s) => s === 'duplicate').length).toBeGreaterThan(1000);
+    expect(restored.counts).toEqual({
+      ...store.counts,
+      duplicates: outcomes.filter((s) => s === 'duplicate').length,
+      tooLate: outcomes.filter((s) => s === 'too_late').length,
+    });
+    const candles = (pw: PriceWindows) =>
+      pw.openWindows().map((w) => [w.interval, candleToJson(w.candle, false)] as const);
+    expect(candles(restored)).toEqual(candles(live));
+    expect(restored.openWindows().find((w) => w.interval === '5m')!.candle.trades).toBeGreaterThan(1000);
+  });
+
+  it('without the ids (the old restore) the same re-delivery is counted again: the test can fail', () => {
+    const store = new FakeStore();
+    const live = windows();
+    for (const e of events) live.add(e);
+    store.checkpoint(live);
+    store.ids.clear();
+    const restored = store.restore();
+    for (const e of events) restored.add(e);
+    expect(restored.counts.duplicates).toBe(0);
+  });
+
+  it('deletes a window’s stored ids once it is final and holds ids only while windows can change', () => {
+    const store = new FakeStore();
+    const pw = windows();
+    for (const e of events) pw.add(e);
+    store.checkpoint(pw);
+    expect(pw.heldIds()).toBeGreaterThan(0);
+    expect([...store.ids.keys()].every((k) => k.startsWith('5m|'))).toBe(true);
+    const restored = store.restore();
+    expect(restored.heldIds()).toBe(pw.heldIds());
+    // Far ahead in event time: every window so far is final.
+    restored.add(trade(99_999, T0 + 3_600_000));
+    store.checkpoint(restored);
+    expect([...store.ids.keys()]).toEqual([`5m|BTCUSDT|${T0 + 3_600_000}`]);
+    expect(restored.heldIds()).toBe(1);
+    expect(store.appended.at(-1)).toBe(1);
   });
 });

@@ -1,0 +1,524 @@
+import type { ChainableCommander } from 'ioredis';
+import { CryptolambdaError } from '../../core/errors.js';
+import { eventToRaw, userEventFromRaw } from '../../core/events/json.js';
+import type { UserEvent } from '../../core/events/types.js';
+import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
+import type { Interval } from '../../core/ohlcv/candle.js';
+import { NO_WATERMARK, type StreamWatermarks, streamWatermarks } from '../../core/ohlcv/watermark.js';
+import { SPEED_PARTITIONS } from '../../core/partitioning.js';
+import { type PositionJson, positionToJson } from '../../core/portfolio/codec.js';
+import { type CostMethod, type LotQueueJson, lotQueueToJson } from '../../core/portfolio/lots.js';
+import { compareEvents } from '../../core/portfolio/position.js';
+import type { SpendBucketJson, TierHeadJson } from '../../core/rewards/tiers.js';
+import type { DedupBucketJson, DedupHeadJson } from '../../core/speed/dedup.js';
+import type {
+  HistChanges,
+  PartitionCounts,
+  PartitionSnapshot,
+  SpeedChanges,
+  StoredUser,
+} from '../../core/speed/engine.js';
+import {
+  type CandleStateJson,
+  candleFromJson,
+  candleToJson,
+  type LastPrice,
+  windowKey,
+} from '../../core/speed/price-windows.js';
+import { type EventKey, type Rejection, UserHistory } from '../../core/speed/user-history.js';
+import {
+  DAY_MS,
+  type DayRewardsJson,
+  DEDUP_WINDOW_MS,
+  dayFromJson,
+  dayOf,
+  dayToJson,
+  emptyUser,
+  userFromParts,
+} from '../../core/speed/user-ledger.js';
+
+/** Event days from the one holding frontier - window up to the frontier's (at most three). */
+const windowDays = (frontier: number): string[] => {
+  const out: string[] = [];
+  for (let t = Date.parse(dayOf(frontier - DEDUP_WINDOW_MS)); t <= frontier; t += DAY_MS) out.push(dayOf(t));
+  return out;
+};
+
+const results = async (p: ChainableCommander): Promise<Record<string, string>[]> =>
+  ((await p.exec()) ?? []).map(([err, v]) => {
+    if (err) throw err;
+    return v as Record<string, string>;
+  });
+
+import type { CheckpointTx } from './checkpoint-tx.js';
+import { crossSlotPipeline, type RedisConn } from './client.js';
+import type { CandleInterval, SpeedKeys, TierJson } from './speed-keys.js';
+
+export interface SpeedStoreOptions {
+  /** Candles kept per symbol and interval. */
+  readonly history: Readonly<Record<CandleInterval, number>>;
+  /** TTL (s) of per-day keys (deltas, day rewards, end-of-day positions); batch shortens it once a day is covered. */
+  readonly dayTtlSec: number;
+  /** The deployment's cost-basis method: restored lots must have been kept by it (FIFO when absent). */
+  readonly costMethod?: CostMethod;
+}
+
+/** What `load` rebuilds for one partition from earlier checkpoints. */
+export interface LoadedPartition {
+  readonly snapshot?: PartitionSnapshot;
+  /** Trade ids of the snapshot's open windows, by `windowKey` (only windows that hold ids). */
+  readonly tradeIds: Map<string, string[]>;
+  readonly buffer: UserEvent[];
+  readonly users: [string, StoredUser][];
+}
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** -1 is how "no event yet" is stored. */
+const storedTime = (s: string | undefined | null): number =>
+  s === undefined || s === null || s === '-1' ? NO_WATERMARK : Number(s);
+const timeField = (t: number): string => String(t === NO_WATERMARK ? -1 : t);
+const rawJson = (e: UserEvent): string => JSON.stringify(eventToRaw(e));
+const decodeStored = (s: string, where: string): UserEvent => {
+  const r = userEventFromRaw(JSON.parse(s));
+  if (!r.ok) throw new CryptolambdaError('INTERNAL', `corrupt event in ${where}: ${r.reason}`);
+  return r.event;
+};
+
+/**
+ * The speed layer's Redis store: one writer (`write`, into a partition's checkpoint transaction) and
+ * one reader (`load` for the worker; `readWatermarks` for everyone else) per stored shape, keys only
+ * from speed-keys.ts. A checkpoint writes what changed since the previous one: per dirty user only the
+ * positions of the assets that moved, the days and events touched, the newly remembered ids and the
+ * small tier part; per partition the candles touched, the merge buffer's additions and removals and
+ * the partition scalars. Nothing is rewritten because it exists.
+ */
+export class RedisSpeedStore {
+  constructor(
+    private readonly redis: RedisConn,
+    readonly keys: SpeedKeys,
+    readonly opts: SpeedStoreOptions,
+  ) {}
+
+  write(tx: CheckpointTx, n: number, c: SpeedChanges): void {
+    const k = this.keys;
+    const ttl = this.opts.dayTtlSec;
+    const touched = new Map<string, CandleInterval>();
+    for (const w of c.candles) {
+      const key = k.candles(w.interval as CandleInterval, w.candle.symbol, n);
+      tx.add('ZREMRANGEBYSCORE', key, w.candle.start, w.candle.start);
+      tx.add('ZADD', key, w.candle.start, JSON.stringify(candleToJson(w.candle, w.final)));
+      touched.set(key, w.interval as CandleInterval);
+    }
+    // The open windows' trade ids: append what entered since the previous checkpoint, delete a
+    // window's set once it is final. No TTL: a set lives exactly as long as its window can change
+    // (a TTL in processing time could expire ids of a window a stopped worker still has open).
+    for (const [w, ids] of c.tradeIds.added)
+      tx.list('SADD', k.tradeIds(n, w.interval as CandleInterval, w.symbol, w.start), ids);
+    for (const w of c.tradeIds.dropped) tx.add('DEL', k.tradeIds(n, w.interval as CandleInterval, w.symbol, w.start));
+    for (const [key, interval] of touched) {
+      const keep = this.opts.history[interval];
+      tx.add('ZREMRANGEBYRANK', key, 0, -(keep + 1));
+      // History span plus an hour: a symbol that stops trading ages out on its own.
+      tx.add('EXPIRE', key, keep * (interval === '1m' ? 60 : 300) + 3600);
+    }
+    if (c.lastPrices.length > 0) {
+      tx.hset(
+        k.lastPrice(n),
+        c.lastPrices.map(([s, p]) => [s, JSON.stringify({ price: p.price.toString(), eventTime: p.eventTime })]),
+      );
+      tx.list(
+        'SADD',
+        k.symbols(n),
+        c.lastPrices.map(([s]) => s),
+      );
+    }
+    const newUsers: string[] = [];
+    /** Users per day touched: one SADD + EXPIRE per day and checkpoint, not per user. */
+    const dayUsers = new Map<string, string[]>();
+    for (const ch of c.users) {
+      const { userId, user } = ch;
+      const state = user.state;
+      newUsers.push(userId);
+      const held = ch.assets.filter((a) => state.positions.has(a));
+      if (held.length > 0) {
+        tx.hset(
+          k.positions(userId, n),
+          held.map((a) => [a, JSON.stringify(positionToJson(state.positions.get(a)!))]),
+        );
+      }
+      if (ch.tier) {
+        const t: TierJson = {
+          tier: state.tier.tier,
+          spend30d: state.tier.spend30d.toString(),
+          since: state.tier.since,
+        };
+        tx.add('SET', k.tier(userId, n), JSON.stringify(t));
+      }
+      const parts = ch.parts;
+      const histFields = ch.hist === undefined ? [] : this.writeHist(tx, n, userId, ch.hist);
+      // The committed positions live here too (`pos:<asset>` fields, the same changed assets): the
+      // public pos:<user> may hold provisional values, which a restore must never load.
+      tx.hset(k.userState(userId, n), [
+        ['tierHead', JSON.stringify(parts.tierHead)],
+        ['dedupHead', JSON.stringify(parts.dedupHead)],
+        ['days', JSON.stringify([...user.days].map(([d, v]) => [d, dayToJson(v)]))],
+        ['costMethod', state.costMethod],
+        ...ch.assets.flatMap((a): [string, string][] => {
+          const p = state.positions.get(a);
+          return p === undefined ? [] : [[`pos:${a}`, JSON.stringify(positionToJson(p))]];
+        }),
+        // An asset's open lots change exactly when its position does: the same changed assets.
+        ...ch.assets.flatMap((a): [string, string][] => {
+          const lots = state.lots.get(a);
+          return lots === undefined ? [] : [[`lot:${a}`, JSON.stringify(lotQueueToJson(lots))]];
+        }),
+        ...histFields,
+      ]);
+      // Assets a re-application left without a position: gone from the public and the private book.
+      const gone = ch.assets.filter((a) => !state.positions.has(a));
+      if (gone.length > 0) {
+        tx.list('HDEL', k.positions(userId, n), gone);
+        tx.list(
+          'HDEL',
+          k.userState(userId, n),
+          gone.flatMap((a) => [`pos:${a}`, `lot:${a}`]),
+        );
+      }
+      if (parts.spendDays.length > 0) {
+        tx.hset(
+          k.spendDays(userId, n),
+          parts.spendDays.map(([d, b]) => [d, JSON.stringify(b)]),
+        );
+      }
+      if (parts.spendDaysDropped.length > 0) tx.list('HDEL', k.spendDays(userId, n), parts.spendDaysDropped);
+      for (const [day, ids] of parts.dedupAdded) {
+        tx.hset(
+          k.seen(userId, day, n),
+          ids.map(([id, t]) => [id, String(t)]),
+        );
+        tx.add('EXPIRE', k.seen(userId, day, n), ttl);
+      }
+      for (const day of parts.dedupDaysDropped) tx.add('DEL', k.seen(userId, day, n));
+      for (const [day, agg] of ch.days) {
+        tx.add('SET', k.dayRewards(userId, day, n), JSON.stringify(dayToJson(agg)), 'EX', ttl);
+        const list = dayUsers.get(day);
+        if (list === undefined) dayUsers.set(day, [userId]);
+        else list.push(userId);
+      }
+      for (const [day, events] of ch.deltas) {
+        tx.hset(
+          k.delta(userId, day, n),
+          events.map((e) => [e.eventId, rawJson(e)]),
+        );
+        tx.add('EXPIRE', k.delta(userId, day, n), ttl);
+      }
+      for (const [day, book] of ch.endOfDay) {
+        // The whole book after the user's latest event of that day, with each position's open lots:
+        // complete for reconcile.
+        if (book.positions.size === 0) continue;
+        tx.hset(
+          k.endOfDay(userId, day, n),
+          [...book.positions].map(([a, p]) => {
+            const lots = book.lots.get(a);
+            return [a, JSON.stringify({ ...positionToJson(p), ...(lots ? { lots: lotQueueToJson(lots) } : {}) })];
+          }),
+        );
+        tx.add('EXPIRE', k.endOfDay(userId, day, n), ttl);
+      }
+    }
+    for (const [day, ids] of dayUsers) {
+      tx.list('SADD', k.dayUsers(day, n), ids);
+      tx.add('EXPIRE', k.dayUsers(day, n), ttl);
+    }
+    if (newUsers.length > 0) tx.list('SADD', k.partitionUsers(n), newUsers);
+    // After the committed positions: the provisional book of users with events still in the merge buffer.
+    for (const [userId, assets] of c.provisional) {
+      const put = assets.flatMap(([a, p]) => (p === null ? [] : [[a, JSON.stringify(positionToJson(p))] as const]));
+      const del = assets.flatMap(([a, p]) => (p === null ? [a] : []));
+      if (put.length > 0) tx.hset(k.positions(userId, n), put);
+      if (del.length > 0) tx.list('HDEL', k.positions(userId, n), del);
+    }
+    if (c.bufferPut.length > 0) {
+      tx.hset(
+        k.partitionBuffer(n),
+        c.bufferPut.map(([id, evs]) => [id, JSON.stringify(evs.map(rawJson))]),
+      );
+    }
+    if (c.bufferDel.length > 0) tx.list('HDEL', k.partitionBuffer(n), c.bufferDel);
+    const p = c.partition;
+    if (p !== undefined) {
+      // Canonical order (not Map insertion order, which follows how Kafka interleaved the topics'
+      // batches): the checkpoint of the same input must be byte-identical whatever the run history.
+      tx.hset(k.partitionState(n), [
+        ['maxEventTime', timeField(p.priceMaxEventTime)],
+        [
+          'open',
+          JSON.stringify(
+            [...p.openWindows]
+              .sort(
+                (a, b) =>
+                  byText(a.interval, b.interval) ||
+                  byText(a.candle.symbol, b.candle.symbol) ||
+                  a.candle.start - b.candle.start,
+              )
+              .map((w) => [w.interval, candleToJson(w.candle, false)]),
+          ),
+        ],
+        [
+          'last',
+          JSON.stringify(
+            [...p.lastPrices]
+              .sort(([a], [b]) => byText(a, b))
+              .map(([s, lp]) => [s, { price: lp.price.toString(), eventTime: lp.eventTime, eventId: lp.eventId }]),
+          ),
+        ],
+        ['priceCounts', JSON.stringify(p.priceCounts)],
+        ['userCounts', JSON.stringify(p.counts)],
+        ['userMax', JSON.stringify([...p.userMax].sort(([a], [b]) => byText(a, b)))],
+        ['userFrontier', timeField(p.userFrontier)],
+      ]);
+      const marks: [string, string][] = [];
+      if (c.watermarks.price !== NO_WATERMARK) marks.push(['price', String(c.watermarks.price)]);
+      if (c.watermarks.users !== NO_WATERMARK) marks.push(['users', String(c.watermarks.users)]);
+      if (marks.length > 0) tx.hset(k.watermarks(n), marks);
+    }
+  }
+
+  /**
+   * The user's re-application history (core/speed/user-history.ts): log events added / folded,
+   * and base's parts when events folded into it, beside the live state's (`b:` fields).
+   */
+  private writeHist(tx: CheckpointTx, n: number, userId: string, h: HistChanges): [string, string][] {
+    const k = this.keys;
+    if (h.logPut.length > 0) {
+      tx.hset(
+        k.userLog(userId, n),
+        h.logPut.map(([e, r]) => [e.eventId, JSON.stringify({ e: eventToRaw(e), r: r ?? null })]),
+      );
+    }
+    if (h.logDel.length > 0) tx.list('HDEL', k.userLog(userId, n), h.logDel);
+    const fields: [string, string][] = [
+      ['b:max', String(h.maxEventTime)],
+      ['b:key', JSON.stringify(h.key ?? null)],
+    ];
+    const b = h.base;
+    if (b !== undefined) {
+      fields.push(
+        ['b:tierHead', JSON.stringify(b.tierHead)],
+        ['b:days', JSON.stringify(b.days.map(([d, v]) => [d, dayToJson(v)]))],
+      );
+      const gone: string[] = [];
+      for (const [a, p, lots] of b.assets) {
+        if (p === null) gone.push(`b:pos:${a}`, `b:lot:${a}`);
+        else {
+          fields.push([`b:pos:${a}`, JSON.stringify(positionToJson(p))]);
+          if (lots !== null) fields.push([`b:lot:${a}`, JSON.stringify(lotQueueToJson(lots))]);
+        }
+      }
+      if (gone.length > 0) tx.list('HDEL', k.userState(userId, n), gone);
+      // A base copied from the live book again replaces whatever an earlier base left.
+      if (b.full) tx.add('DEL', k.baseSpend(userId, n));
+      if (b.spendDays.length > 0) {
+        tx.hset(
+          k.baseSpend(userId, n),
+          b.spendDays.map(([d, v]) => [d, JSON.stringify(v)]),
+        );
+      }
+      if (b.spendDaysDropped.length > 0) tx.list('HDEL', k.baseSpend(userId, n), b.spendDaysDropped);
+    }
+    // Written with the live state's fields in one HSET.
+    return fields;
+  }
+
+  /** A user's re-application history from its `b:` fields, its log and its base spend buckets. */
+  private loadHist(
+    userId: string,
+    meta: Record<string, string>,
+    log: Record<string, string>,
+    baseSpend: Record<string, string>,
+  ): UserHistory {
+    const lots: Record<string, LotQueueJson> = {};
+    const positions: PositionJson[] = [];
+    for (const [f, v] of Object.entries(meta)) {
+      if (f.startsWith('b:lot:')) lots[f.slice(6)] = JSON.parse(v);
+      else if (f.startsWith('b:pos:')) positions.push(JSON.parse(v) as PositionJson);
+    }
+    const key = (JSON.parse(meta['b:key'] ?? 'null') as EventKey | null) ?? undefined;
+    const max = Number(meta['b:max']);
+    // An empty log: the history was collapsed into the live book (no second book to load).
+    if (Object.keys(log).length === 0) return new UserHistory(undefined, undefined, key, max);
+    const empty = emptyUser(userId, undefined, this.opts.costMethod);
+    const base =
+      meta['b:tierHead'] === undefined
+        ? empty
+        : userFromParts(
+            {
+              userId,
+              costMethod: empty.costMethod,
+              lots,
+              positions,
+              tierHead: JSON.parse(meta['b:tierHead']) as TierHeadJson,
+              spendDays: Object.entries(baseSpend)
+                .sort(([a], [b]) => byText(a, b))
+                .map(([d, v]): [string, SpendBucketJson] => [d, JSON.parse(v) as SpendBucketJson]),
+              dedupHead: { frontier: null, stragglers: [] },
+              dedupDays: [],
+            },
+            this.opts.costMethod,
+          );
+    const where = this.keys.userLog(userId);
+    const entries = Object.values(log).map((v) => {
+      const j = JSON.parse(v) as { e: unknown; r: Rejection | null };
+      const r = userEventFromRaw(j.e);
+      if (!r.ok) throw new CryptolambdaError('INTERNAL', `corrupt event in ${where}: ${r.reason}`);
+      return [r.event, j.r] as const;
+    });
+    return new UserHistory(
+      base,
+      new Map((JSON.parse(meta['b:days'] ?? '[]') as [string, DayRewardsJson][]).map(([d, v]) => [d, dayFromJson(v)])),
+      key,
+      max,
+      entries.map(([e]) => e),
+      entries.flatMap(([e, r]) => (r === null ? [] : [[e.eventId, r] as const])),
+    );
+  }
+
+  /** Everything earlier checkpoints of partition n wrote that the worker keeps in memory. */
+  async load(n: number): Promise<LoadedPartition> {
+    const k = this.keys;
+    const [h, buf, ids] = await Promise.all([
+      this.redis.hgetall(k.partitionState(n)),
+      this.redis.hvals(k.partitionBuffer(n)),
+      this.redis.smembers(k.partitionUsers(n)),
+    ]);
+    let snapshot: PartitionSnapshot | undefined;
+    const tradeIds = new Map<string, string[]>();
+    if (h.maxEventTime !== undefined) {
+      const open = JSON.parse(h.open ?? '[]') as [Interval, CandleStateJson][];
+      const last = new Map<string, LastPrice>(
+        (JSON.parse(h.last ?? '[]') as [string, { price: string; eventTime: number; eventId: string }][]).map(
+          ([s, lp]) => [
+            s,
+            { price: Decimal.parse(lp.price, PRICE_SCALE), eventTime: lp.eventTime, eventId: lp.eventId },
+          ],
+        ),
+      );
+      snapshot = {
+        priceMaxEventTime: storedTime(h.maxEventTime),
+        openWindows: open.map(([interval, c]) => ({ interval, candle: candleFromJson(c), final: false })),
+        lastPrices: last,
+        priceCounts: JSON.parse(h.priceCounts ?? '{"onTime":0,"late":0,"tooLate":0,"duplicates":0}'),
+        counts: JSON.parse(h.userCounts ?? '{}') as PartitionCounts,
+        userMax: new Map(JSON.parse(h.userMax ?? '[]') as [string, number][]),
+        userFrontier: storedTime(h.userFrontier),
+      };
+      // One SMEMBERS per open window (a window without ids answers an empty set): on acquire only.
+      const p = this.redis.pipeline();
+      for (const w of snapshot.openWindows)
+        p.smembers(k.tradeIds(n, w.interval as CandleInterval, w.candle.symbol, w.candle.start));
+      const sets = ((await p.exec()) ?? []).map(([err, v]) => {
+        if (err) throw err;
+        return v as string[];
+      });
+      snapshot.openWindows.forEach((w, i) => {
+        const ids = sets[i]!;
+        if (ids.length > 0) tradeIds.set(windowKey(w.interval, w.candle.symbol, w.candle.start), ids.sort(byText));
+      });
+    }
+    const where = k.partitionBuffer(n);
+    const buffer = buf
+      .flatMap((s) => (JSON.parse(s) as string[]).map((e) => decodeStored(e, where)))
+      .sort(compareEvents);
+    const users: [string, StoredUser][] = [];
+    ids.sort(byText);
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const p1 = this.redis.pipeline();
+      for (const u of chunk) {
+        p1.hgetall(k.userState(u, n));
+        p1.hgetall(k.spendDays(u, n));
+        p1.hgetall(k.userLog(u, n));
+        p1.hgetall(k.baseSpend(u, n));
+      }
+      const r1 = await results(p1);
+      const parts = chunk.map((_, j) => ({
+        meta: r1[4 * j]!,
+        spend: r1[4 * j + 1]!,
+        log: r1[4 * j + 2]!,
+        baseSpend: r1[4 * j + 3]!,
+      }));
+      // The live dedup buckets: the event days whose end is still within the window of the frontier.
+      const p2 = this.redis.pipeline();
+      const daysOf: string[][] = [];
+      for (const [j, u] of chunk.entries()) {
+        const head = parts[j]!.meta.dedupHead;
+        const frontier = head === undefined ? null : (JSON.parse(head) as DedupHeadJson).frontier;
+        const days = frontier === null ? [] : windowDays(frontier);
+        daysOf.push(days);
+        for (const d of days) p2.hgetall(k.seen(u, d, n));
+      }
+      const r2 = await results(p2);
+      let at = 0;
+      for (const [j, userId] of chunk.entries()) {
+        const { meta, spend, log, baseSpend } = parts[j]!;
+        const dedupDays: [string, DedupBucketJson][] = [];
+        for (const d of daysOf[j]!) {
+          const h2 = r2[at++]!;
+          const ids = Object.entries(h2).map(([id, t]): [string, number] => [id, Number(t)]);
+          if (ids.length > 0) dedupDays.push([d, ids.sort((x, y) => x[1] - y[1] || byText(x[0], y[0]))]);
+        }
+        if (meta.tierHead === undefined || meta.dedupHead === undefined) continue;
+        const lots: Record<string, LotQueueJson> = {};
+        for (const [f, v] of Object.entries(meta)) if (f.startsWith('lot:')) lots[f.slice(4)] = JSON.parse(v);
+        const state = userFromParts(
+          {
+            userId,
+            ...(meta.costMethod === undefined ? {} : { costMethod: meta.costMethod as CostMethod }),
+            lots,
+            positions: Object.entries(meta).flatMap(([f, v]) =>
+              f.startsWith('pos:') ? [JSON.parse(v) as PositionJson] : [],
+            ),
+            tierHead: JSON.parse(meta.tierHead) as TierHeadJson,
+            spendDays: Object.entries(spend)
+              .sort(([a], [b]) => byText(a, b))
+              .map(([d, v]): [string, SpendBucketJson] => [d, JSON.parse(v) as SpendBucketJson]),
+            dedupHead: JSON.parse(meta.dedupHead) as DedupHeadJson,
+            dedupDays,
+          },
+          this.opts.costMethod,
+        );
+        const days = new Map(
+          (JSON.parse(meta.days ?? '[]') as [string, DayRewardsJson][]).map(([d, v]) => [d, dayFromJson(v)]),
+        );
+        const hist = meta['b:max'] === undefined ? undefined : this.loadHist(userId, meta, log, baseSpend);
+        users.push([userId, { state, days, ...(hist === undefined ? {} : { hist }) }]);
+      }
+    }
+    return { ...(snapshot === undefined ? {} : { snapshot }), tradeIds, buffer, users };
+  }
+}
+
+/** Queue the reads of every partition's watermarks into a pipeline (see `parseWatermarks`). */
+export const queueWatermarks = (p: ChainableCommander, keys: SpeedKeys): void => {
+  for (const n of SPEED_PARTITIONS) p.hmget(keys.watermarks(n), 'price', 'users');
+};
+
+/** Take the values `queueWatermarks` queued off the front of a pipeline's results. */
+export const parseWatermarks = (values: unknown[]): StreamWatermarks =>
+  streamWatermarks(
+    SPEED_PARTITIONS.map((n) => {
+      const [price, users] = values.shift() as (string | null)[];
+      return { partition: n, price: price == null ? null : Number(price), users: users == null ? null : Number(users) };
+    }),
+  );
+
+/** THE reader of the watermark shape: per-partition marks and the stream-wide ones (core rule). */
+export const readWatermarks = async (redis: RedisConn, keys: SpeedKeys): Promise<StreamWatermarks> => {
+  const p = crossSlotPipeline(redis);
+  queueWatermarks(p, keys);
+  const values = ((await p.exec()) ?? []).map(([err, v]) => {
+    if (err) throw err;
+    return v;
+  });
+  return parseWatermarks(values);
+};
