@@ -108,6 +108,19 @@ export class SpeedReader {
     return out;
   }
 
+  /** Per user, the ids of the date's events the speed layer dead-lettered TOO_LATE (docs/core.md §5b). */
+  async tooLate(date: string): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (const n of SPEED_PARTITIONS) {
+      for (const [id, user] of Object.entries(await this.redis.hgetall(this.keys.tooLate(date, n)))) {
+        const list = out.get(user);
+        if (list === undefined) out.set(user, [id]);
+        else list.push(id);
+      }
+    }
+    return out;
+  }
+
   /** Every user of `days:<date>` (one set per partition) with its end-of-day book and day aggregate (reconcile's speed side). */
   async day(date: string): Promise<SpeedUserDay[]> {
     const out: SpeedUserDay[] = [];
