@@ -235,3 +235,24 @@ export const reconcileDay = (
     rows,
   };
 };
+
+/**
+ * The summary of a day reconciled in pages of whole users (reconcileDay per page): every figure is
+ * a per-user sum, so adding the pages' summaries gives the summary of reconcileDay over the day.
+ */
+export const addSummaries = (date: string, parts: readonly ReconSummary[]): ReconSummary => {
+  const sum = (f: (s: ReconSummary) => number) => parts.reduce((n, s) => n + f(s), 0);
+  const fieldsMismatched = sum((s) => s.fieldsMismatched);
+  const missingInBatch = sum((s) => s.missingInBatch);
+  const missingInSpeed = sum((s) => s.missingInSpeed);
+  return {
+    date,
+    users: sum((s) => s.users),
+    subjects: sum((s) => s.subjects),
+    fieldsMatched: sum((s) => s.fieldsMatched),
+    fieldsMismatched,
+    missingInBatch,
+    missingInSpeed,
+    clean: fieldsMismatched + missingInBatch + missingInSpeed === 0,
+  };
+};
