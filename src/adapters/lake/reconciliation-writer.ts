@@ -56,7 +56,7 @@ export const openReconciliationWriter = async (
   const tmp = `${file}.tmp-${tag}`;
   // '_' hides it from directory readers (Spark, Hive) while it exists.
   const stageDb = path.join(path.dirname(file), `_stage-${tag}.duckdb`);
-  const duck = await Duck.open(stageDb, { threads: 1, memoryLimit: opts.memoryLimit ?? '256MB' });
+  const duck = await Duck.open(stageDb, { threads: 1, memoryLimit: opts.memoryLimit ?? '128MB' });
   const cleanup = async (): Promise<void> => {
     for (const f of [stageDb, `${stageDb}.wal`, `${stageDb}.tmp`, tmp]) await rm(f, { recursive: true, force: true });
   };

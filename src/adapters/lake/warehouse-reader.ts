@@ -4,7 +4,7 @@ import type { PriceEvent, UserEvent } from '../../core/events/types.js';
 import { validateReward, validateTransaction } from '../../core/events/validate.js';
 import { PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
 import type { Disposal, DisposalKind } from '../../core/portfolio/lot-accounting.js';
-import { type OpenLot, summarizeLots } from '../../core/portfolio/lots.js';
+import { LotSummarizer, type LotSummary, type OpenLot, summarizeLots } from '../../core/portfolio/lots.js';
 import type { BatchPositionRow, BatchRewardRow } from '../../core/serving/reconcile.js';
 import type { DayRewards, UserStateJson } from '../../core/speed/user-ledger.js';
 import {
@@ -55,6 +55,17 @@ const sliceWhere = (slice: UserSlice | undefined, next: number): { sql: string; 
   }
   return { sql, params };
 };
+
+/** A fact_lot_daily row as the core's open lot. */
+const lotOf = (r: Record<string, unknown>): OpenLot => ({
+  lotId: String(r.lot_id),
+  seq: num(r.seq),
+  acquiredAt: num(r.acquired_at_ms),
+  originalQuantity: fromDuckDecimal(r.original_quantity).rescale(QTY_SCALE),
+  originalCost: fromDuckDecimal(r.original_cost).rescale(USD_SCALE),
+  quantity: fromDuckDecimal(r.quantity).rescale(QTY_SCALE),
+  cost: fromDuckDecimal(r.cost).rescale(USD_SCALE),
+});
 
 export interface CorrelationRow {
   readonly assetA: string;
@@ -226,9 +237,9 @@ export class WarehouseReader {
         `SELECT user_id, asset, quantity_held, staked, cost_basis, realized_pnl, fees_paid, reward_income, event_count, events_day FROM ${src} WHERE date = $1::DATE${w.sql}`,
       [date, ...w.params],
     );
-    const lots = await this.lotRows(date, slice);
+    const lots = await this.lotSummaries(date, slice);
     return rows.map((r) => ({
-      ...(lots === null ? {} : { lots: summarizeLots(lots.get(`${r.user_id}|${r.asset}`) ?? []) }),
+      ...(lots === null ? {} : { lots: lots.get(`${r.user_id}|${r.asset}`) ?? summarizeLots([]) }),
       userId: String(r.user_id),
       asset: String(r.asset),
       quantity: fromDuckDecimal(r.quantity_held),
@@ -240,6 +251,37 @@ export class WarehouseReader {
       eventCount: num(r.event_count),
       eventsDay: num(r.events_day),
     }));
+  }
+
+  /**
+   * What reconcile compares of the open lots of `date` (fact_lot_daily), by `${user}|${asset}`,
+   * folded as the rows stream in acquisition order: memory holds one summary a position, not the
+   * lots (a heavy user has hundreds of thousands). Null for a build made before lots existed.
+   */
+  async lotSummaries(date: string, slice?: UserSlice): Promise<Map<string, LotSummary> | null> {
+    const f = this.filesOf(FACT_LOT_DAILY.name, [date]);
+    if (f.length === 0) return null;
+    const w = sliceWhere(slice, 2);
+    const out = new Map<string, LotSummary>();
+    let key: string | null = null;
+    let acc = new LotSummarizer();
+    for await (const rows of this.duck.stream<Record<string, unknown>>(
+      `SELECT user_id, asset, lot_id, seq, acquired_at_ms, original_quantity, original_cost, quantity, cost
+       FROM ${parquetSource(f)} WHERE date = $1::DATE${w.sql} ORDER BY user_id, asset, seq`,
+      [date, ...w.params],
+    )) {
+      for (const r of rows) {
+        const k = `${r.user_id}|${r.asset}`;
+        if (k !== key) {
+          if (key !== null) out.set(key, acc.summary());
+          key = k;
+          acc = new LotSummarizer();
+        }
+        acc.add(lotOf(r));
+      }
+    }
+    if (key !== null) out.set(key, acc.summary());
+    return out;
   }
 
   /**
@@ -265,15 +307,7 @@ export class WarehouseReader {
         l = [];
         out.set(k, l);
       }
-      l.push({
-        lotId: String(r.lot_id),
-        seq: num(r.seq),
-        acquiredAt: num(r.acquired_at_ms),
-        originalQuantity: fromDuckDecimal(r.original_quantity).rescale(QTY_SCALE),
-        originalCost: fromDuckDecimal(r.original_cost).rescale(USD_SCALE),
-        quantity: fromDuckDecimal(r.quantity).rescale(QTY_SCALE),
-        cost: fromDuckDecimal(r.cost).rescale(USD_SCALE),
-      });
+      l.push(lotOf(r));
     }
     return out;
   }

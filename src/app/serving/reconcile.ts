@@ -41,7 +41,7 @@ export interface ReconcileOptions {
   readonly onPage?: (p: { users: number; of: number }) => void;
 }
 
-export const DEFAULT_PAGE_USERS = 5000;
+export const DEFAULT_PAGE_USERS = 2000;
 export const DEFAULT_MAX_FINDINGS = 10_000;
 
 /**

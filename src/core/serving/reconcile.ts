@@ -1,6 +1,6 @@
 import type { Decimal } from '../money/decimal.js';
 import { type PositionJson, positionFromJson } from '../portfolio/codec.js';
-import { type LotQueueJson, type LotSummary, lotQueueFromJson, summarizeLots } from '../portfolio/lots.js';
+import { type LotQueueJson, type LotSummary, summarizeLotJson } from '../portfolio/lots.js';
 import type { Position } from '../portfolio/position.js';
 import { type DayRewardsJson, dayFromJson, dayOf } from '../speed/user-ledger.js';
 
@@ -202,7 +202,7 @@ export const reconcileDay = (
         // Lots are compared when both sides carry them (builds and checkpoints made since lots exist).
         const sl = speedLots.get(asset);
         if (b.lots !== undefined && sl !== undefined) {
-          const l = summarizeLots(lotQueueFromJson(sl).open());
+          const l = summarizeLotJson(sl);
           push(userId, asset, 'open_lots', int(b.lots.count), int(l.count));
           push(userId, asset, 'lots_quantity', dec(b.lots.quantity), dec(l.quantity));
           push(userId, asset, 'lots_cost', dec(b.lots.cost), dec(l.cost));
