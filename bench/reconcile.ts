@@ -147,6 +147,8 @@ const dropKeyspace = async (config: Config): Promise<void> => {
 
 interface ChildResult {
   seconds: number;
+  /** User + system CPU of the child: the figure least disturbed by other load on a shared machine. */
+  cpuSeconds: number;
   rssMb: number;
   detail: Record<string, unknown>;
 }
@@ -155,6 +157,7 @@ interface ChildResult {
 const child = async (what: string, lakeDir: string, prefix: string): Promise<void> => {
   const config = configFor(lakeDir, prefix);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let detail: Record<string, unknown>;
   if (what === 'reconcile') {
     const ctx = await openServing(config);
@@ -178,7 +181,13 @@ const child = async (what: string, lakeDir: string, prefix: string): Promise<voi
       duck.close();
     }
   }
-  const out: ChildResult = { seconds: (performance.now() - t0) / 1000, rssMb: rssMb(), detail };
+  const cpu = process.cpuUsage(cpu0);
+  const out: ChildResult = {
+    seconds: (performance.now() - t0) / 1000,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    rssMb: rssMb(),
+    detail,
+  };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 };
 
@@ -227,12 +236,13 @@ const main = async (): Promise<void> => {
       const rec = runChild('reconcile', lakeDir, prefix);
       const dq = runChild('dq', lakeDir, prefix);
       console.log(
-        `  reconcile ${rec.seconds.toFixed(1)} s, peak rss ${rec.rssMb} MB: ${JSON.stringify(rec.detail)}\n` +
-          `  dq        ${dq.seconds.toFixed(1)} s, peak rss ${dq.rssMb} MB: ${JSON.stringify(dq.detail)}`,
+        `  reconcile ${rec.seconds.toFixed(1)} s (cpu ${rec.cpuSeconds.toFixed(1)} s), peak rss ${rec.rssMb} MB: ${JSON.stringify(rec.detail)}\n` +
+          `  dq        ${dq.seconds.toFixed(1)} s (cpu ${dq.cpuSeconds.toFixed(1)} s), peak rss ${dq.rssMb} MB: ${JSON.stringify(dq.detail)}`,
       );
       if (rec.detail.clean !== true) throw new Error(`reconcile of a day seeded from its own facts is not clean`);
       const note = `${Number(rec.detail.users).toLocaleString('en-US')} users of the day, ${b.events.toLocaleString('en-US')} events`;
       report('reconcile', `seconds, ${users} users`, rec.seconds, 's', note);
+      report('reconcile', `cpu seconds, ${users} users`, rec.cpuSeconds, 's', 'user + system');
       report('reconcile', `peak rss MB, ${users} users`, rec.rssMb, 'MB', `${rec.detail.rowsWritten} rows written`);
       report('reconcile', `dq seconds, ${users} users`, dq.seconds, 's', `${dq.detail.checks} checks`);
       report('reconcile', `dq peak rss MB, ${users} users`, dq.rssMb, 'MB', '');
@@ -252,8 +262,12 @@ const main = async (): Promise<void> => {
     const x = `${b.users / a.users}x users`;
     const line = (what: string, ra: ChildResult, rb: ChildResult) => {
       const t = rb.seconds / ra.seconds;
+      const c = rb.cpuSeconds / ra.cpuSeconds;
       const m = rb.rssMb / ra.rssMb;
-      console.log(`${what} ${b.users} vs ${a.users} users (${x}): time ${t.toFixed(2)}x, peak rss ${m.toFixed(2)}x`);
+      console.log(
+        `${what} ${b.users} vs ${a.users} users (${x}): time ${t.toFixed(2)}x, cpu ${c.toFixed(2)}x, peak rss ${m.toFixed(2)}x`,
+      );
+      report('reconcile', `${what} cpu ratio ${b.users}/${a.users}`, c, 'x', x);
       report('reconcile', `${what} time ratio ${b.users}/${a.users}`, t, 'x', x);
       report('reconcile', `${what} rss ratio ${b.users}/${a.users}`, m, 'x', x);
     };
