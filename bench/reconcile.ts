@@ -33,7 +33,7 @@ import { type Config, resolveConfig } from '../src/config/config.js';
 import { QTY_SCALE, USD_SCALE } from '../src/core/money/decimal.js';
 import { userPartition } from '../src/core/partitioning.js';
 import { defaultChecks } from '../src/core/pipeline/dq.js';
-import type { OpenLot } from '../src/core/portfolio/lots.js';
+import { lotToJson, type OpenLot } from '../src/core/portfolio/lots.js';
 import { FACT_PORTFOLIO_DAILY, FACT_REWARD_DAILY } from '../src/core/warehouse/schema.js';
 import { report } from './report.js';
 import { writeZipfDays, zipfDate } from './zipf-day.js';
@@ -89,15 +89,7 @@ const seedSpeed = async (config: Config): Promise<number> => {
           lots: {
             method: config.costBasis,
             nextSeq: open.reduce((m, l) => Math.max(m, l.seq + 1), 0),
-            lots: open.map((l) => ({
-              id: l.lotId,
-              t: l.acquiredAt,
-              seq: l.seq,
-              q0: l.originalQuantity.toString(),
-              c0: l.originalCost.toString(),
-              q: l.quantity.toString(),
-              c: l.cost.toString(),
-            })),
+            lots: open.map(lotToJson),
           },
         };
         p.hset(keys.endOfDay(u, DATE), asset, JSON.stringify(json));

@@ -23,6 +23,16 @@ const fileOrder = (a: ReconRow, b: ReconRow): number =>
   cmpStr(a.userId, b.userId) || cmpStr(a.subject, b.subject) || cmpStr(a.field, b.field);
 
 const STAGE_COLUMNS = ['user_id', 'subject', 'field', 'status', 'batch_value', 'speed_value', 'difference'] as const;
+/** Each staged column's value of a row, in STAGE_COLUMNS order. */
+const STAGE_VALUES: readonly ((r: ReconRow) => string | null)[] = [
+  (r) => r.userId,
+  (r) => r.subject,
+  (r) => r.field,
+  (r) => r.status,
+  (r) => r.batchValue,
+  (r) => r.speedValue,
+  (r) => r.difference,
+];
 /** Rows buffered per native append call. */
 const CHUNK_ROWS = 2048;
 
@@ -90,34 +100,7 @@ export const openReconciliationWriter = async (
         const part = sorted.slice(i, i + CHUNK_ROWS);
         const chunk = DuckDBDataChunk.create(types, part.length);
         // The appender takes values, not SQL text: nothing in a row can change a statement.
-        chunk.setColumnValues(
-          0,
-          part.map((r) => r.userId),
-        );
-        chunk.setColumnValues(
-          1,
-          part.map((r) => r.subject),
-        );
-        chunk.setColumnValues(
-          2,
-          part.map((r) => r.field),
-        );
-        chunk.setColumnValues(
-          3,
-          part.map((r) => r.status),
-        );
-        chunk.setColumnValues(
-          4,
-          part.map((r) => r.batchValue),
-        );
-        chunk.setColumnValues(
-          5,
-          part.map((r) => r.speedValue),
-        );
-        chunk.setColumnValues(
-          6,
-          part.map((r) => r.difference),
-        );
+        STAGE_VALUES.forEach((value, c) => chunk.setColumnValues(c, part.map(value)));
         appender.appendDataChunk(chunk);
       }
       for (const r of sorted)

@@ -319,34 +319,34 @@ export interface LotQueueJson {
   lots: LotJson[];
 }
 
+export const lotToJson = (l: OpenLot): LotJson => ({
+  id: l.lotId,
+  t: l.acquiredAt,
+  seq: l.seq,
+  q0: l.originalQuantity.toString(),
+  c0: l.originalCost.toString(),
+  q: l.quantity.toString(),
+  c: l.cost.toString(),
+});
+
+export const lotFromJson = (l: LotJson): OpenLot => ({
+  lotId: l.id,
+  acquiredAt: l.t,
+  seq: l.seq,
+  originalQuantity: Decimal.parse(l.q0, QTY_SCALE),
+  originalCost: Decimal.parse(l.c0, USD_SCALE),
+  quantity: Decimal.parse(l.q, QTY_SCALE),
+  cost: Decimal.parse(l.c, USD_SCALE),
+});
+
 export const lotQueueToJson = (q: LotQueue): LotQueueJson => ({
   method: q.method,
   nextSeq: q.seq,
-  lots: q.open().map((l) => ({
-    id: l.lotId,
-    t: l.acquiredAt,
-    seq: l.seq,
-    q0: l.originalQuantity.toString(),
-    c0: l.originalCost.toString(),
-    q: l.quantity.toString(),
-    c: l.cost.toString(),
-  })),
+  lots: q.open().map(lotToJson),
 });
 
 export const lotQueueFromJson = (j: LotQueueJson): LotQueue =>
-  LotQueue.restore(
-    j.method,
-    j.lots.map((l) => ({
-      lotId: l.id,
-      acquiredAt: l.t,
-      seq: l.seq,
-      originalQuantity: Decimal.parse(l.q0, QTY_SCALE),
-      originalCost: Decimal.parse(l.c0, USD_SCALE),
-      quantity: Decimal.parse(l.q, QTY_SCALE),
-      cost: Decimal.parse(l.c, USD_SCALE),
-    })),
-    j.nextSeq,
-  );
+  LotQueue.restore(j.method, j.lots.map(lotFromJson), j.nextSeq);
 
 /** What reconcile compares per (user, asset): counts and sums exactly, and a digest of every lot. */
 export interface LotSummary {
@@ -414,16 +414,7 @@ export class LotSummarizer {
 /** summarizeLots of a stored queue (the speed layer's `eod` value), without rebuilding the queue. */
 export const summarizeLotJson = (j: LotQueueJson): LotSummary => {
   const s = new LotSummarizer();
-  for (const l of [...j.lots].sort((a, b) => a.seq - b.seq))
-    s.add({
-      lotId: l.id,
-      acquiredAt: l.t,
-      seq: l.seq,
-      originalQuantity: Decimal.parse(l.q0, QTY_SCALE),
-      originalCost: Decimal.parse(l.c0, USD_SCALE),
-      quantity: Decimal.parse(l.q, QTY_SCALE),
-      cost: Decimal.parse(l.c, USD_SCALE),
-    });
+  for (const l of [...j.lots].sort((a, b) => a.seq - b.seq)) s.add(lotFromJson(l));
   return s.summary();
 };
 
