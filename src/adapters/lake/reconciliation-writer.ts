@@ -100,7 +100,9 @@ export const openReconciliationWriter = async (
         const part = sorted.slice(i, i + CHUNK_ROWS);
         const chunk = DuckDBDataChunk.create(types, part.length);
         // The appender takes values, not SQL text: nothing in a row can change a statement.
-        STAGE_VALUES.forEach((value, c) => chunk.setColumnValues(c, part.map(value)));
+        STAGE_VALUES.forEach((value, c) => {
+          chunk.setColumnValues(c, part.map(value));
+        });
         appender.appendDataChunk(chunk);
       }
       for (const r of sorted)
