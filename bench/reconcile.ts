@@ -69,7 +69,16 @@ const seedSpeed = async (config: Config): Promise<number> => {
       );
       const lots: Map<string, OpenLot[]> = (await reader.lotRows(DATE, slice)) ?? new Map();
       const rewards = await reader.rewardRows(DATE, slice);
-      const p = redis.pipeline();
+      // A pipeline is one string in ioredis: flush before a heavy user's books make it too long.
+      let p = redis.pipeline();
+      let bytes = 0;
+      const flushIfLarge = async (added: number): Promise<void> => {
+        bytes += added;
+        if (bytes < 32 * 1024 * 1024) return;
+        await p.exec();
+        p = redis.pipeline();
+        bytes = 0;
+      };
       for (const r of positions) {
         const u = String(r.user_id);
         const asset = String(r.asset);
@@ -92,7 +101,9 @@ const seedSpeed = async (config: Config): Promise<number> => {
             lots: open.map(lotToJson),
           },
         };
-        p.hset(keys.endOfDay(u, DATE), asset, JSON.stringify(json));
+        const value = JSON.stringify(json);
+        p.hset(keys.endOfDay(u, DATE), asset, value);
+        await flushIfLarge(value.length);
       }
       for (const r of rewards) {
         const usd = (d: typeof r.spend) => d.rescale(USD_SCALE).toString();
