@@ -5,8 +5,9 @@ import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import type { Candle } from '../../core/ohlcv/candle.js';
 import { SPEED_PARTITIONS, symbolPartition } from '../../core/partitioning.js';
 import type { PositionJson } from '../../core/portfolio/codec.js';
+import { summarizeLotJson } from '../../core/portfolio/lots.js';
 import type { DeltaDay } from '../../core/serving/merge.js';
-import type { SpeedUserDay } from '../../core/serving/reconcile.js';
+import type { EodPositionJson, SpeedUserDay } from '../../core/serving/reconcile.js';
 import { type CandleStateJson, candleFromJson } from '../../core/speed/price-windows.js';
 import type { DayRewardsJson } from '../../core/speed/user-ledger.js';
 import type { RedisConn } from './client.js';
@@ -33,6 +34,13 @@ const parse = <T>(key: string, s: string): T => {
   } catch (err) {
     throw new CryptolambdaError('INTERNAL', `corrupt JSON in Redis key ${key}`, undefined, { cause: err });
   }
+};
+
+/** An end-of-day position with its lots folded into their summary right after the parse. */
+const summarized = (j: EodPositionJson): EodPositionJson => {
+  if (j.lots === undefined) return j;
+  const { lots, ...position } = j;
+  return { ...position, lotsSummary: summarizeLotJson(lots) };
 };
 
 export interface SpeedUser {
@@ -155,8 +163,7 @@ export class SpeedReader {
             const rw = v[2 * j + 1] as string | null;
             got.set(userId, {
               userId,
-              eod:
-                eod.length === 0 ? null : eod.map((s) => parse<PositionJson>(this.keys.endOfDay(userId, date, n), s)),
+              eod: eod.length === 0 ? null : eod.map((s) => summarized(parse(this.keys.endOfDay(userId, date, n), s))),
               rewards: rw === null ? null : parse<DayRewardsJson>(this.keys.dayRewards(userId, date, n), rw),
             });
           });

@@ -50,8 +50,12 @@ export interface BatchPositionRow {
   readonly lots?: LotSummary;
 }
 
-/** An `eod:<user>:<D>` value: the position and, since lots exist, its open lots. */
-export type EodPositionJson = PositionJson & { lots?: LotQueueJson };
+/**
+ * An `eod:<user>:<D>` value: the position and, since lots exist, its open lots. A reader may swap
+ * `lots` for their summary (`lotsSummary`, summarizeLotJson) as it parses each value, so a page of
+ * users never holds every user's lots at once (a heavy user has hundreds of thousands).
+ */
+export type EodPositionJson = PositionJson & { lots?: LotQueueJson; lotsSummary?: LotSummary };
 
 /** A fact_reward_daily row of D. */
 export interface BatchRewardRow {
@@ -188,7 +192,15 @@ export const reconcileDay = (
     const batchRows = new Map((posByUser.get(userId) ?? []).map((p) => [p.asset, p]));
     const eod = speed?.eod ?? null;
     const speedBook = new Map((eod ?? []).map((j) => [j.asset, positionFromJson(j)]));
-    const speedLots = new Map((eod ?? []).flatMap((j) => (j.lots ? [[j.asset, j.lots] as const] : [])));
+    const speedLots = new Map(
+      (eod ?? []).flatMap((j) =>
+        j.lotsSummary
+          ? [[j.asset, j.lotsSummary] as const]
+          : j.lots
+            ? [[j.asset, summarizeLotJson(j.lots)] as const]
+            : [],
+      ),
+    );
     const bookKnown = eod !== null;
     const assets = new Set([...batchRows.keys(), ...speedBook.keys()]);
     for (const asset of [...assets].sort(cmpStr)) {
@@ -200,9 +212,8 @@ export const reconcileDay = (
         subjects++;
         for (const [f, fb, fs] of POSITION_FIELDS) push(userId, asset, f, fb(b), fs(s));
         // Lots are compared when both sides carry them (builds and checkpoints made since lots exist).
-        const sl = speedLots.get(asset);
-        if (b.lots !== undefined && sl !== undefined) {
-          const l = summarizeLotJson(sl);
+        const l = speedLots.get(asset);
+        if (b.lots !== undefined && l !== undefined) {
           push(userId, asset, 'open_lots', int(b.lots.count), int(l.count));
           push(userId, asset, 'lots_quantity', dec(b.lots.quantity), dec(l.quantity));
           push(userId, asset, 'lots_cost', dec(b.lots.cost), dec(l.cost));
