@@ -30,6 +30,8 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'stream-restore', args: [] },
   { name: 'ingest', args: [] },
   { name: 'batch', args: [] },
+  // 10k and 100k users; BENCH_RECONCILE_1M=1 adds the 1M-user day.
+  { name: 'reconcile', args: [] },
   { name: 'parquet-writers', args: [] },
   { name: 'portfolio', args: [] },
   { name: 'serve', args: [] },

@@ -208,8 +208,12 @@ export const renderReconcile = (r: ReconcileReport, o: ViewOptions, limit = 50):
   if (r.findings.length > 0) {
     const m = reconcileModel(r);
     lines.push(renderTableModel({ ...m, rows: m.rows.slice(0, limit) }, o));
-    if (r.findings.length > limit)
-      lines.push(`… ${r.findings.length - limit} more (see --json, --output csv or the file)`);
+    // Reports stored before findings were capped have no findingsOmitted.
+    const omitted = r.findingsOmitted ?? 0;
+    if (r.findings.length > limit || omitted > 0)
+      lines.push(
+        `… ${Math.max(0, r.findings.length - limit) + omitted} more (see ${omitted > 0 ? 'the file' : '--json, --output csv or the file'})`,
+      );
   }
   lines.push(`wrote ${r.rowsWritten} rows to`, `  ${fitPath(r.file, o.width - 2)}`);
   for (const w of r.warnings) lines.push(o.c.yellow(`warning: ${w}`));

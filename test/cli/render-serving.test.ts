@@ -263,6 +263,7 @@ describe('80 columns and amounts of any size', () => {
           missingInSpeed: 0,
           clean: false,
         } as never,
+        findingsOmitted: 0,
         findings: [
           {
             date: '2026-11-23',

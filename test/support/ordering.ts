@@ -150,6 +150,8 @@ export interface ReconcileOutcome {
   /** Mismatched fields counted by field name, and the users they belong to. */
   byField: Record<string, number>;
   users: string[];
+  /** User events of the day the speed layer dead-lettered TOO_LATE, as reconcile counts them. */
+  tooLate: number;
 }
 
 /** `ingest`, `batch --from --to` over the days, then `reconcile --date D --json` per day (the built CLI). */
@@ -167,11 +169,20 @@ export const batchAndReconcile = async (config: Config, days: readonly string[])
     const j = JSON.parse(r.stdout) as {
       summary: ReconcileOutcome['summary'];
       findings: { field: string; userId: string; status: string }[];
+      tooLate?: { events: number };
     };
     const byField: Record<string, number> = {};
     for (const f of j.findings) byField[f.field] = (byField[f.field] ?? 0) + 1;
     const users = [...new Set(j.findings.map((f) => f.userId))].sort();
-    out.push({ date, code: r.code, summary: j.summary, findings: j.findings.slice(0, 5), byField, users });
+    out.push({
+      date,
+      code: r.code,
+      summary: j.summary,
+      findings: j.findings.slice(0, 5),
+      byField,
+      users,
+      tooLate: j.tooLate?.events ?? 0,
+    });
   }
   return out;
 };

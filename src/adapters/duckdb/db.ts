@@ -39,6 +39,12 @@ export class Duck {
     return r.getRowObjects() as T[];
   }
 
+  /** The rows of a query one DuckDB chunk (about 2048 rows) at a time, never the whole result. */
+  async *stream<T = Record<string, unknown>>(sql: string, params: DuckDBValue[] = []): AsyncGenerator<T[]> {
+    const r = await this.conn.stream(sql, params);
+    for await (const rows of r.yieldRowObjects()) yield rows as T[];
+  }
+
   close(): void {
     this.conn.closeSync();
     this.instance.closeSync();

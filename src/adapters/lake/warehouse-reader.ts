@@ -4,7 +4,7 @@ import type { PriceEvent, UserEvent } from '../../core/events/types.js';
 import { validateReward, validateTransaction } from '../../core/events/validate.js';
 import { PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
 import type { Disposal, DisposalKind } from '../../core/portfolio/lot-accounting.js';
-import { type OpenLot, summarizeLots } from '../../core/portfolio/lots.js';
+import { LotSummarizer, type LotSummary, type OpenLot, summarizeLots } from '../../core/portfolio/lots.js';
 import type { BatchPositionRow, BatchRewardRow } from '../../core/serving/reconcile.js';
 import type { DayRewards, UserStateJson } from '../../core/speed/user-ledger.js';
 import {
@@ -16,7 +16,7 @@ import {
   FACT_REWARD_DAILY,
   SNAPSHOT_USER_STATE,
 } from '../../core/warehouse/schema.js';
-import { Duck, fromDuckDecimal, literal } from '../duckdb/db.js';
+import { Duck, fromDuckDecimal, ident, literal } from '../duckdb/db.js';
 import { readManifest } from './manifest.js';
 import { streamRows } from './warehouse-rows.js';
 import { readLedger, type WarehouseLedger } from './warehouse-store.js';
@@ -28,10 +28,45 @@ import { readLedger, type WarehouseLedger } from './warehouse-store.js';
  * Point lookups read only the files of the dates they need; facts are sorted by user_id with small
  * row groups, so a `user_id = $1` filter skips most of each file through the Parquet statistics.
  */
-const files = (paths: readonly string[]): string =>
+export const parquetSource = (paths: readonly string[]): string =>
   `read_parquet([${paths.map(literal).join(', ')}], union_by_name = true)`;
 
 const num = (v: unknown): number => Number(v as bigint | number);
+
+/**
+ * Some users of a date, for the readers that go through a whole day in pages (reconcile): user_id
+ * in [first, last] (which lets the Parquet statistics skip the other row groups, facts being sorted
+ * by user) and, with `scope`, only the users of rows (fromRn, toRn] of that scope table (see
+ * reconcile-scope.ts), so users outside the day's scope that sort in between are not read.
+ */
+export interface UserSlice {
+  readonly first: string;
+  readonly last: string;
+  readonly scope?: { readonly table: string; readonly fromRn: number; readonly toRn: number };
+}
+
+/** The SQL condition of a slice, its parameters numbered from `$next`. */
+const sliceWhere = (slice: UserSlice | undefined, next: number): { sql: string; params: DuckDBValue[] } => {
+  if (slice === undefined) return { sql: '', params: [] };
+  let sql = ` AND user_id BETWEEN $${next} AND $${next + 1}`;
+  const params: DuckDBValue[] = [slice.first, slice.last];
+  if (slice.scope !== undefined) {
+    sql += ` AND user_id IN (SELECT user_id FROM ${ident(slice.scope.table)} WHERE rn > $${next + 2} AND rn <= $${next + 3})`;
+    params.push(BigInt(slice.scope.fromRn), BigInt(slice.scope.toRn));
+  }
+  return { sql, params };
+};
+
+/** A fact_lot_daily row as the core's open lot. */
+const lotOf = (r: Record<string, unknown>): OpenLot => ({
+  lotId: String(r.lot_id),
+  seq: num(r.seq),
+  acquiredAt: num(r.acquired_at_ms),
+  originalQuantity: fromDuckDecimal(r.original_quantity).rescale(QTY_SCALE),
+  originalCost: fromDuckDecimal(r.original_cost).rescale(USD_SCALE),
+  quantity: fromDuckDecimal(r.quantity).rescale(QTY_SCALE),
+  cost: fromDuckDecimal(r.cost).rescale(USD_SCALE),
+});
 
 export interface CorrelationRow {
   readonly assetA: string;
@@ -117,7 +152,7 @@ export class WarehouseReader {
   ): Promise<T[]> {
     const f = this.filesOf(table, dates);
     if (f.length === 0) return [];
-    return this.duck.rows<T>(sql(files(f)), params);
+    return this.duck.rows<T>(sql(parquetSource(f)), params);
   }
 
   /**
@@ -207,17 +242,19 @@ export class WarehouseReader {
     return new Map(rows.map((r) => [r.symbol, fromDuckDecimal(r.close).rescale(PRICE_SCALE).toString()]));
   }
 
-  async positionRows(date: string): Promise<BatchPositionRow[]> {
+  /** fact_portfolio_daily rows of `date` (with their open lots), of the slice's users when given. */
+  async positionRows(date: string, slice?: UserSlice): Promise<BatchPositionRow[]> {
+    const w = sliceWhere(slice, 2);
     const rows = await this.query<Record<string, unknown>>(
       FACT_PORTFOLIO_DAILY.name,
       [date],
       (src) =>
-        `SELECT user_id, asset, quantity_held, staked, cost_basis, realized_pnl, fees_paid, reward_income, event_count, events_day FROM ${src} WHERE date = $1::DATE`,
-      [date],
+        `SELECT user_id, asset, quantity_held, staked, cost_basis, realized_pnl, fees_paid, reward_income, event_count, events_day FROM ${src} WHERE date = $1::DATE${w.sql}`,
+      [date, ...w.params],
     );
-    const lots = await this.lotRows(date);
+    const lots = await this.lotSummaries(date, slice);
     return rows.map((r) => ({
-      ...(lots === null ? {} : { lots: summarizeLots(lots.get(`${r.user_id}|${r.asset}`) ?? []) }),
+      ...(lots === null ? {} : { lots: lots.get(`${r.user_id}|${r.asset}`) ?? summarizeLots([]) }),
       userId: String(r.user_id),
       asset: String(r.asset),
       quantity: fromDuckDecimal(r.quantity_held),
@@ -232,18 +269,50 @@ export class WarehouseReader {
   }
 
   /**
-   * Open lots of `date` by `${user}|${asset}` (fact_lot_daily), or null for a build made before lots
-   * existed (then reconcile does not compare lots).
+   * What reconcile compares of the open lots of `date` (fact_lot_daily), by `${user}|${asset}`,
+   * folded as the rows stream in acquisition order: memory holds one summary a position, not the
+   * lots (a heavy user has hundreds of thousands). Null for a build made before lots existed.
    */
-  async lotRows(date: string, userId?: string): Promise<Map<string, OpenLot[]> | null> {
+  async lotSummaries(date: string, slice?: UserSlice): Promise<Map<string, LotSummary> | null> {
+    const f = this.filesOf(FACT_LOT_DAILY.name, [date]);
+    if (f.length === 0) return null;
+    const w = sliceWhere(slice, 2);
+    const out = new Map<string, LotSummary>();
+    let key: string | null = null;
+    let acc = new LotSummarizer();
+    for await (const rows of this.duck.stream<Record<string, unknown>>(
+      `SELECT user_id, asset, lot_id, seq, acquired_at_ms, original_quantity, original_cost, quantity, cost
+       FROM ${parquetSource(f)} WHERE date = $1::DATE${w.sql} ORDER BY user_id, asset, seq`,
+      [date, ...w.params],
+    )) {
+      for (const r of rows) {
+        const k = `${r.user_id}|${r.asset}`;
+        if (k !== key) {
+          if (key !== null) out.set(key, acc.summary());
+          key = k;
+          acc = new LotSummarizer();
+        }
+        acc.add(lotOf(r));
+      }
+    }
+    if (key !== null) out.set(key, acc.summary());
+    return out;
+  }
+
+  /**
+   * Open lots of `date` by `${user}|${asset}` (fact_lot_daily), of one user or a slice of users, or
+   * null for a build made before lots existed (then reconcile does not compare lots).
+   */
+  async lotRows(date: string, who?: string | UserSlice): Promise<Map<string, OpenLot[]> | null> {
     if (this.filesOf(FACT_LOT_DAILY.name, [date]).length === 0) return null;
+    const w = typeof who === 'string' ? { sql: ' AND user_id = $2', params: [who] } : sliceWhere(who, 2);
     const rows = await this.query<Record<string, unknown>>(
       FACT_LOT_DAILY.name,
       [date],
       (src) =>
         `SELECT user_id, asset, lot_id, seq, acquired_at_ms, original_quantity, original_cost, quantity, cost FROM ${src}
-         WHERE date = $1::DATE ${userId === undefined ? '' : 'AND user_id = $2'} ORDER BY user_id, asset, seq`,
-      userId === undefined ? [date] : [date, userId],
+         WHERE date = $1::DATE${w.sql} ORDER BY user_id, asset, seq`,
+      [date, ...w.params],
     );
     const out = new Map<string, OpenLot[]>();
     for (const r of rows) {
@@ -253,15 +322,7 @@ export class WarehouseReader {
         l = [];
         out.set(k, l);
       }
-      l.push({
-        lotId: String(r.lot_id),
-        seq: num(r.seq),
-        acquiredAt: num(r.acquired_at_ms),
-        originalQuantity: fromDuckDecimal(r.original_quantity).rescale(QTY_SCALE),
-        originalCost: fromDuckDecimal(r.original_cost).rescale(USD_SCALE),
-        quantity: fromDuckDecimal(r.quantity).rescale(QTY_SCALE),
-        cost: fromDuckDecimal(r.cost).rescale(USD_SCALE),
-      });
+      l.push(lotOf(r));
     }
     return out;
   }
@@ -316,18 +377,20 @@ export class WarehouseReader {
     if (f.length === 0) return;
     for await (const r of streamRows(
       this.duck,
-      `SELECT user_id, state_json FROM ${files(f)} WHERE date = $1::DATE ORDER BY user_id`,
+      `SELECT user_id, state_json FROM ${parquetSource(f)} WHERE date = $1::DATE ORDER BY user_id`,
       [date],
     ))
       yield { userId: String(r[0]), stateJson: String(r[1]) };
   }
 
-  async rewardRows(date: string): Promise<BatchRewardRow[]> {
+  /** fact_reward_daily rows of `date`, of the slice's users when given. */
+  async rewardRows(date: string, slice?: UserSlice): Promise<BatchRewardRow[]> {
+    const w = sliceWhere(slice, 2);
     const rows = await this.query<Record<string, unknown>>(
       FACT_REWARD_DAILY.name,
       [date],
-      (src) => `SELECT * FROM ${src} WHERE date = $1::DATE`,
-      [date],
+      (src) => `SELECT * FROM ${src} WHERE date = $1::DATE${w.sql}`,
+      [date, ...w.params],
     );
     return rows.map(WarehouseReader.rewardRow);
   }
@@ -433,7 +496,7 @@ export class WarehouseReader {
       .map((x) => path.join(this.lakeDir, x.path));
     if (f.length === 0) return [];
     const rows = await this.duck.rows<Record<string, unknown>>(
-      `SELECT event_id, symbol, price, quantity, event_time_ms, trade_id, source FROM ${files(f)}
+      `SELECT event_id, symbol, price, quantity, event_time_ms, trade_id, source FROM ${parquetSource(f)}
        WHERE symbol = $1 AND event_time_ms >= $2 AND event_time_ms < $3`,
       [symbol, BigInt(from), BigInt(to)],
     );
@@ -462,7 +525,7 @@ export class WarehouseReader {
     if (tx.length > 0) {
       const rows = await this.duck.rows<Record<string, unknown>>(
         `SELECT event_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price,
-                CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms FROM ${files(tx)}
+                CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms FROM ${parquetSource(tx)}
          WHERE user_id = $1 AND event_time_ms <= $2`,
         [userId, BigInt(to)],
       );
@@ -486,7 +549,7 @@ export class WarehouseReader {
     if (rw.length > 0) {
       const rows = await this.duck.rows<Record<string, unknown>>(
         `SELECT event_id, reward_type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price,
-                event_time_ms, ref_event_id FROM ${files(rw)} WHERE user_id = $1 AND event_time_ms <= $2`,
+                event_time_ms, ref_event_id FROM ${parquetSource(rw)} WHERE user_id = $1 AND event_time_ms <= $2`,
         [userId, BigInt(to)],
       );
       for (const r of rows) {

@@ -5,8 +5,9 @@ import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import type { Candle } from '../../core/ohlcv/candle.js';
 import { SPEED_PARTITIONS, symbolPartition } from '../../core/partitioning.js';
 import type { PositionJson } from '../../core/portfolio/codec.js';
+import { summarizeLotJson } from '../../core/portfolio/lots.js';
 import type { DeltaDay } from '../../core/serving/merge.js';
-import type { SpeedUserDay } from '../../core/serving/reconcile.js';
+import type { EodPositionJson, SpeedUserDay } from '../../core/serving/reconcile.js';
 import { type CandleStateJson, candleFromJson } from '../../core/speed/price-windows.js';
 import type { DayRewardsJson } from '../../core/speed/user-ledger.js';
 import type { RedisConn } from './client.js';
@@ -33,6 +34,13 @@ const parse = <T>(key: string, s: string): T => {
   } catch (err) {
     throw new CryptolambdaError('INTERNAL', `corrupt JSON in Redis key ${key}`, undefined, { cause: err });
   }
+};
+
+/** An end-of-day position with its lots folded into their summary right after the parse. */
+const summarized = (j: EodPositionJson): EodPositionJson => {
+  if (j.lots === undefined) return j;
+  const { lots, ...position } = j;
+  return { ...position, lotsSummary: summarizeLotJson(lots) };
 };
 
 export interface SpeedUser {
@@ -108,38 +116,74 @@ export class SpeedReader {
     return out;
   }
 
-  /** Every user of `days:<date>` (one set per partition) with its end-of-day book and day aggregate (reconcile's speed side). */
-  async day(date: string): Promise<SpeedUserDay[]> {
-    const out: SpeedUserDay[] = [];
+  /** Per user, the ids of the date's events the speed layer dead-lettered TOO_LATE (docs/core.md §5b). */
+  async tooLate(date: string): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
     for (const n of SPEED_PARTITIONS) {
-      const members = (await this.redis.smembers(this.keys.dayUsers(date, n))).sort();
-      const bad = members.find((u) => !USER_ID_RE.test(u));
-      if (bad !== undefined) {
-        throw new CryptolambdaError(
-          'INTERNAL',
-          `invalid user id ${JSON.stringify(bad)} in ${this.keys.dayUsers(date, n)}`,
-        );
-      }
-      for (let i = 0; i < members.length; i += 500) {
-        const chunk = members.slice(i, i + 500);
-        const p = this.redis.pipeline();
-        for (const u of chunk) {
-          p.hvals(this.keys.endOfDay(u, date, n));
-          p.get(this.keys.dayRewards(u, date, n));
-        }
-        const v = await exec(p);
-        chunk.forEach((userId, j) => {
-          const eod = v[2 * j] as string[];
-          const rw = v[2 * j + 1] as string | null;
-          out.push({
-            userId,
-            eod: eod.length === 0 ? null : eod.map((s) => parse<PositionJson>(this.keys.endOfDay(userId, date, n), s)),
-            rewards: rw === null ? null : parse<DayRewardsJson>(this.keys.dayRewards(userId, date, n), rw),
-          });
-        });
+      for (const [id, user] of Object.entries(await this.redis.hgetall(this.keys.tooLate(date, n)))) {
+        const list = out.get(user);
+        if (list === undefined) out.set(user, [id]);
+        else list.push(id);
       }
     }
-    return out.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+    return out;
+  }
+
+  /**
+   * The members of `days:<date>`, one set per partition, read with SSCAN a page at a time (never a
+   * whole set in one reply); a member may come twice (SSCAN's guarantee), the caller dedups.
+   */
+  async *dayMembers(date: string, count = 1000): AsyncGenerator<{ partition: number; users: string[] }> {
+    for (const n of SPEED_PARTITIONS) {
+      const key = this.keys.dayUsers(date, n);
+      let cursor = '0';
+      do {
+        const [next, users] = await this.redis.sscan(key, cursor, 'COUNT', count);
+        cursor = next;
+        const bad = users.find((u) => !USER_ID_RE.test(u));
+        if (bad !== undefined)
+          throw new CryptolambdaError('INTERNAL', `invalid user id ${JSON.stringify(bad)} in ${key}`);
+        if (users.length > 0) yield { partition: n, users };
+      } while (cursor !== '0');
+    }
+  }
+
+  /**
+   * Members of `days:<date>` with their end-of-day book and day aggregate (reconcile's speed side),
+   * in the given order. One pipeline per partition and 500 users (a partition's keys share a hash
+   * tag, so each pipeline goes to one Redis Cluster node); the partitions' pipelines run together.
+   */
+  async usersOfDay(date: string, users: readonly { userId: string; partition: number }[]): Promise<SpeedUserDay[]> {
+    const byPartition = new Map<number, string[]>();
+    for (const u of users) {
+      const l = byPartition.get(u.partition);
+      if (l === undefined) byPartition.set(u.partition, [u.userId]);
+      else l.push(u.userId);
+    }
+    const got = new Map<string, SpeedUserDay>();
+    await Promise.all(
+      [...byPartition].map(async ([n, ids]) => {
+        for (let i = 0; i < ids.length; i += 500) {
+          const chunk = ids.slice(i, i + 500);
+          const p = this.redis.pipeline();
+          for (const u of chunk) {
+            p.hvals(this.keys.endOfDay(u, date, n));
+            p.get(this.keys.dayRewards(u, date, n));
+          }
+          const v = await exec(p);
+          chunk.forEach((userId, j) => {
+            const eod = v[2 * j] as string[];
+            const rw = v[2 * j + 1] as string | null;
+            got.set(userId, {
+              userId,
+              eod: eod.length === 0 ? null : eod.map((s) => summarized(parse(this.keys.endOfDay(userId, date, n), s))),
+              rewards: rw === null ? null : parse<DayRewardsJson>(this.keys.dayRewards(userId, date, n), rw),
+            });
+          });
+        }
+      }),
+    );
+    return users.map((u) => got.get(u.userId)!);
   }
 
   /** Symbols the stream has seen (the `symbols` set), sorted. */

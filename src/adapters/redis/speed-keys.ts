@@ -80,6 +80,8 @@ export const speedKeys = (keyspace: string) => {
     userLog: (userId: string, n?: number) => u('stream:hlog', userId, n),
     /** HASH day -> SpendBucketJson: the card spends of the user's base book (before its log). */
     baseSpend: (userId: string, n?: number) => u('stream:bspend', userId, n),
+    /** HASH eventId -> userId: user events of an event day the speed layer dead-lettered TOO_LATE (reconcile names them). */
+    tooLate: (day: string, n: number) => `${keyspace}toolate:${partitionTag(n)}:${assertKeyPart('day', day)}`,
     /** SET of user ids owned by partition n (loaded on acquire so tier expiry reaches every user). */
     partitionUsers: (n: number) => `${keyspace}stream:users:${partitionTag(n)}`,
     /** HASH of partition n's scalars: price max event time, open windows, last prices, counters, user topics' max. */

@@ -231,6 +231,13 @@ export class RedisSpeedStore {
       tx.add('EXPIRE', k.dayUsers(day, n), ttl);
     }
     if (newUsers.length > 0) tx.list('SADD', k.partitionUsers(n), newUsers);
+    // Events beyond the user lateness, per event day: the batch applies them, the speed book does not.
+    for (const fx of c.effects) {
+      if (fx.kind !== 'rejected' || fx.code !== 'TOO_LATE') continue;
+      const day = dayOf(fx.event.eventTime);
+      tx.hset(k.tooLate(day, n), [[fx.event.eventId, fx.event.userId]]);
+      tx.add('EXPIRE', k.tooLate(day, n), ttl);
+    }
     // After the committed positions: the provisional book of users with events still in the merge buffer.
     for (const [userId, assets] of c.provisional) {
       const put = assets.flatMap(([a, p]) => (p === null ? [] : [[a, JSON.stringify(positionToJson(p))] as const]));

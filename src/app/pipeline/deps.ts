@@ -1,4 +1,5 @@
-import { Duck } from '../../adapters/duckdb/db.js';
+import path from 'node:path';
+import { Duck, literal } from '../../adapters/duckdb/db.js';
 import { readManifest } from '../../adapters/lake/manifest.js';
 import { createViews, readLedger } from '../../adapters/lake/warehouse-store.js';
 import { connectRedis } from '../../adapters/redis/client.js';
@@ -34,10 +35,19 @@ export const rawDates = async (config: Config): Promise<string[]> => {
   return [...new Set(m.files.map((f) => f.dt))].sort();
 };
 
+/**
+ * DuckDB memory of the data-quality checks. Every check is one SQL aggregate over the Parquet views
+ * (counts, GROUP BY for uniqueness, anti-joins for references, a bounded sample of violating rows),
+ * so no row reaches JS; the GROUP BYs and joins of a day of millions of users are what could grow,
+ * and under this cap DuckDB spills them to its temp directory instead.
+ */
+export const DQ_MEMORY_LIMIT = '1GB';
+
 /** An in-memory DuckDB with a view per warehouse table over its published files. */
 export const warehouseConnection = async (config: Config): Promise<Duck> => {
-  const duck = await Duck.open(':memory:', { threads: 2 });
+  const duck = await Duck.open(':memory:', { threads: 2, memoryLimit: DQ_MEMORY_LIMIT });
   try {
+    await duck.run(`SET temp_directory = ${literal(path.join(config.stateDir, 'tmp', 'duckdb-dq'))}`);
     await createViews(
       duck,
       await readLedger(config.lakeDir),

@@ -188,6 +188,7 @@ export const RECONCILE: Schema = obj({
       difference: nstr,
     }),
   ),
+  findingsOmitted: int,
   file: str,
   rowsWritten: int,
   warnings: arr(str),

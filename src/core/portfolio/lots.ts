@@ -319,34 +319,34 @@ export interface LotQueueJson {
   lots: LotJson[];
 }
 
+export const lotToJson = (l: OpenLot): LotJson => ({
+  id: l.lotId,
+  t: l.acquiredAt,
+  seq: l.seq,
+  q0: l.originalQuantity.toString(),
+  c0: l.originalCost.toString(),
+  q: l.quantity.toString(),
+  c: l.cost.toString(),
+});
+
+export const lotFromJson = (l: LotJson): OpenLot => ({
+  lotId: l.id,
+  acquiredAt: l.t,
+  seq: l.seq,
+  originalQuantity: Decimal.parse(l.q0, QTY_SCALE),
+  originalCost: Decimal.parse(l.c0, USD_SCALE),
+  quantity: Decimal.parse(l.q, QTY_SCALE),
+  cost: Decimal.parse(l.c, USD_SCALE),
+});
+
 export const lotQueueToJson = (q: LotQueue): LotQueueJson => ({
   method: q.method,
   nextSeq: q.seq,
-  lots: q.open().map((l) => ({
-    id: l.lotId,
-    t: l.acquiredAt,
-    seq: l.seq,
-    q0: l.originalQuantity.toString(),
-    c0: l.originalCost.toString(),
-    q: l.quantity.toString(),
-    c: l.cost.toString(),
-  })),
+  lots: q.open().map(lotToJson),
 });
 
 export const lotQueueFromJson = (j: LotQueueJson): LotQueue =>
-  LotQueue.restore(
-    j.method,
-    j.lots.map((l) => ({
-      lotId: l.id,
-      acquiredAt: l.t,
-      seq: l.seq,
-      originalQuantity: Decimal.parse(l.q0, QTY_SCALE),
-      originalCost: Decimal.parse(l.c0, USD_SCALE),
-      quantity: Decimal.parse(l.q, QTY_SCALE),
-      cost: Decimal.parse(l.c, USD_SCALE),
-    })),
-    j.nextSeq,
-  );
+  LotQueue.restore(j.method, j.lots.map(lotFromJson), j.nextSeq);
 
 /** What reconcile compares per (user, asset): counts and sums exactly, and a digest of every lot. */
 export interface LotSummary {
@@ -357,19 +357,69 @@ export interface LotSummary {
   readonly digest: string;
 }
 
-const FNV_OFFSET = 0xcbf29ce484222325n;
-const FNV_PRIME = 0x100000001b3n;
-const MASK64 = (1n << 64n) - 1n;
+/**
+ * summarizeLots one lot at a time, for readers that stream a position's lots in acquisition order
+ * (reconcile reads a heavy user's hundreds of thousands of lots as a stream, never as a list). The
+ * FNV-1a 64 state is four 16-bit limbs in plain numbers: the same digest as the BigInt definition
+ * (h = (h ^ c) * 0x100000001b3 mod 2^64 for each UTF-16 code unit c), without a BigInt per character.
+ */
+export class LotSummarizer {
+  private h0 = 0x2325;
+  private h1 = 0x8422;
+  private h2 = 0x9ce4;
+  private h3 = 0xcbf2;
+  private n = 0;
+  private lastSeq = -1;
+  private units = 0n;
+  private costUnits = 0n;
+
+  add(l: OpenLot): void {
+    if (l.seq < this.lastSeq)
+      throw new CryptolambdaError('INTERNAL', `lots out of acquisition order (seq ${l.seq} after ${this.lastSeq})`);
+    this.lastSeq = l.seq;
+    const text = `${l.lotId}|${l.acquiredAt}|${l.seq}|${l.originalQuantity}|${l.originalCost}|${l.quantity}|${l.cost};`;
+    let { h0, h1, h2, h3 } = this;
+    for (let i = 0; i < text.length; i++) {
+      h0 ^= text.charCodeAt(i);
+      // h * (2^40 + 0x1b3) mod 2^64, limb by limb (every intermediate below 2^26).
+      const t0 = h0 * 0x1b3;
+      const t1 = h1 * 0x1b3 + (t0 >>> 16);
+      const t2 = h2 * 0x1b3 + (t1 >>> 16) + ((h0 & 0xff) << 8);
+      const t3 = h3 * 0x1b3 + (t2 >>> 16) + (h0 >>> 8) + ((h1 & 0xff) << 8);
+      h0 = t0 & 0xffff;
+      h1 = t1 & 0xffff;
+      h2 = t2 & 0xffff;
+      h3 = t3 & 0xffff;
+    }
+    this.h0 = h0;
+    this.h1 = h1;
+    this.h2 = h2;
+    this.h3 = h3;
+    this.n++;
+    this.units += l.quantity.rescale(QTY_SCALE).units;
+    this.costUnits += l.cost.rescale(USD_SCALE).units;
+  }
+
+  summary(): LotSummary {
+    const hex = (x: number) => x.toString(16).padStart(4, '0');
+    return {
+      count: this.n,
+      quantity: Decimal.fromUnits(this.units, QTY_SCALE),
+      cost: Decimal.fromUnits(this.costUnits, USD_SCALE),
+      digest: `${hex(this.h3)}${hex(this.h2)}${hex(this.h1)}${hex(this.h0)}`,
+    };
+  }
+}
+
+/** summarizeLots of a stored queue (the speed layer's `eod` value), without rebuilding the queue. */
+export const summarizeLotJson = (j: LotQueueJson): LotSummary => {
+  const s = new LotSummarizer();
+  for (const l of [...j.lots].sort((a, b) => a.seq - b.seq)) s.add(lotFromJson(l));
+  return s.summary();
+};
 
 export const summarizeLots = (lots: readonly OpenLot[]): LotSummary => {
-  let h = FNV_OFFSET;
-  let quantity = Decimal.zero(QTY_SCALE);
-  let cost = Decimal.zero(USD_SCALE);
-  for (const l of [...lots].sort((a, b) => a.seq - b.seq)) {
-    const text = `${l.lotId}|${l.acquiredAt}|${l.seq}|${l.originalQuantity}|${l.originalCost}|${l.quantity}|${l.cost};`;
-    for (let i = 0; i < text.length; i++) h = ((h ^ BigInt(text.charCodeAt(i))) * FNV_PRIME) & MASK64;
-    quantity = quantity.add(l.quantity);
-    cost = cost.add(l.cost);
-  }
-  return { count: lots.length, quantity, cost, digest: h.toString(16).padStart(16, '0') };
+  const s = new LotSummarizer();
+  for (const l of [...lots].sort((a, b) => a.seq - b.seq)) s.add(l);
+  return s.summary();
 };

@@ -1,6 +1,6 @@
 import type { Decimal } from '../money/decimal.js';
 import { type PositionJson, positionFromJson } from '../portfolio/codec.js';
-import { type LotQueueJson, type LotSummary, lotQueueFromJson, summarizeLots } from '../portfolio/lots.js';
+import { type LotQueueJson, type LotSummary, summarizeLotJson } from '../portfolio/lots.js';
 import type { Position } from '../portfolio/position.js';
 import { type DayRewardsJson, dayFromJson, dayOf } from '../speed/user-ledger.js';
 
@@ -50,8 +50,12 @@ export interface BatchPositionRow {
   readonly lots?: LotSummary;
 }
 
-/** An `eod:<user>:<D>` value: the position and, since lots exist, its open lots. */
-export type EodPositionJson = PositionJson & { lots?: LotQueueJson };
+/**
+ * An `eod:<user>:<D>` value: the position and, since lots exist, its open lots. A reader may swap
+ * `lots` for their summary (`lotsSummary`, summarizeLotJson) as it parses each value, so a page of
+ * users never holds every user's lots at once (a heavy user has hundreds of thousands).
+ */
+export type EodPositionJson = PositionJson & { lots?: LotQueueJson; lotsSummary?: LotSummary };
 
 /** A fact_reward_daily row of D. */
 export interface BatchRewardRow {
@@ -188,7 +192,15 @@ export const reconcileDay = (
     const batchRows = new Map((posByUser.get(userId) ?? []).map((p) => [p.asset, p]));
     const eod = speed?.eod ?? null;
     const speedBook = new Map((eod ?? []).map((j) => [j.asset, positionFromJson(j)]));
-    const speedLots = new Map((eod ?? []).flatMap((j) => (j.lots ? [[j.asset, j.lots] as const] : [])));
+    const speedLots = new Map(
+      (eod ?? []).flatMap((j) =>
+        j.lotsSummary
+          ? [[j.asset, j.lotsSummary] as const]
+          : j.lots
+            ? [[j.asset, summarizeLotJson(j.lots)] as const]
+            : [],
+      ),
+    );
     const bookKnown = eod !== null;
     const assets = new Set([...batchRows.keys(), ...speedBook.keys()]);
     for (const asset of [...assets].sort(cmpStr)) {
@@ -200,9 +212,8 @@ export const reconcileDay = (
         subjects++;
         for (const [f, fb, fs] of POSITION_FIELDS) push(userId, asset, f, fb(b), fs(s));
         // Lots are compared when both sides carry them (builds and checkpoints made since lots exist).
-        const sl = speedLots.get(asset);
-        if (b.lots !== undefined && sl !== undefined) {
-          const l = summarizeLots(lotQueueFromJson(sl).open());
+        const l = speedLots.get(asset);
+        if (b.lots !== undefined && l !== undefined) {
           push(userId, asset, 'open_lots', int(b.lots.count), int(l.count));
           push(userId, asset, 'lots_quantity', dec(b.lots.quantity), dec(l.quantity));
           push(userId, asset, 'lots_cost', dec(b.lots.cost), dec(l.cost));
@@ -233,5 +244,26 @@ export const reconcileDay = (
       clean: mismatched + missingInBatch + missingInSpeed === 0,
     },
     rows,
+  };
+};
+
+/**
+ * The summary of a day reconciled in pages of whole users (reconcileDay per page): every figure is
+ * a per-user sum, so adding the pages' summaries gives the summary of reconcileDay over the day.
+ */
+export const addSummaries = (date: string, parts: readonly ReconSummary[]): ReconSummary => {
+  const sum = (f: (s: ReconSummary) => number) => parts.reduce((n, s) => n + f(s), 0);
+  const fieldsMismatched = sum((s) => s.fieldsMismatched);
+  const missingInBatch = sum((s) => s.missingInBatch);
+  const missingInSpeed = sum((s) => s.missingInSpeed);
+  return {
+    date,
+    users: sum((s) => s.users),
+    subjects: sum((s) => s.subjects),
+    fieldsMatched: sum((s) => s.fieldsMatched),
+    fieldsMismatched,
+    missingInBatch,
+    missingInSpeed,
+    clean: fieldsMismatched + missingInBatch + missingInSpeed === 0,
   };
 };

@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Duck, literal } from '../../../src/adapters/duckdb/db.js';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
@@ -322,6 +324,35 @@ describe('serving on the real stack: batch + speed layer merged', () => {
       const again = await reconcile(ctx, D);
       expect(again.findings).toEqual(r2.findings);
       expect(again.warnings).toEqual([]);
+      expect(again.findingsOmitted).toBe(0);
+      // Streamed in pages (memory of a page, not of the day): the same report and the same file,
+      // whatever the page size; past maxFindings the findings are counted, and all are in the file.
+      const fileRows = async (file: string) => {
+        const duck = await Duck.open();
+        try {
+          return await duck.rows(`SELECT * FROM read_parquet(${literal(file)})`);
+        } finally {
+          duck.close();
+        }
+      };
+      const whole = await fileRows(again.file);
+      expect(whole).toHaveLength(again.rowsWritten);
+      for (const pageUsers of [1, 2, 7]) {
+        const paged = await reconcile(ctx, D, { pageUsers });
+        expect(paged.summary).toEqual(again.summary);
+        expect(paged.findings).toEqual(again.findings);
+        expect(await fileRows(paged.file)).toEqual(whole);
+      }
+      const capped = await reconcile(ctx, D, { pageUsers: 3, maxFindings: 3 });
+      expect(capped.summary).toEqual(again.summary);
+      expect(capped.findings).toEqual(again.findings.slice(0, 3));
+      expect(capped.findingsOmitted).toBe(again.findings.length - 3);
+      expect(capped.warnings).toEqual([
+        `${again.findings.length - 3} more findings are only in ${capped.file} (the report keeps the first 3)`,
+      ]);
+      expect(await fileRows(capped.file)).toEqual(whole);
+      // The staging database and temporary files are gone.
+      expect((await readdir(path.dirname(capped.file))).sort()).toEqual(['reconciliation.parquet', 'report.json']);
     } finally {
       ctx.close();
     }

@@ -282,6 +282,10 @@ describe('speed layer order is independent of arrival timing (issue 14, real sta
     await stream.idle(3_000);
     const o = await finish('d', config, stream, [...all, ...dups], D_PRICES);
     expectExact(o);
+    // Both copies are beyond the user lateness: TOO_LATE in the speed layer (not applied), and
+    // reconcile of their day counts them (the batch keeps one event per id: nothing differs).
+    expect(o.stream.tooLate).toBe(2);
+    expect(o.reconcile.map((r) => r.tooLate)).toEqual(o.reconcile.map((_r, i) => (i === 0 ? 2 : 0)));
     const p = await runCli(['portfolio', D_DUP_USER, '--json'], cliEnv(config));
     expect(p.code).toBe(0);
     const btc = (JSON.parse(p.stdout) as { positions: { asset: string; quantity: string }[] }).positions.find(

@@ -9,6 +9,8 @@ import {
   LotQueue,
   lotQueueFromJson,
   lotQueueToJson,
+  type OpenLot,
+  summarizeLots,
 } from '../../../src/core/portfolio/lots.js';
 import { applyEvent, emptyPosition, type Position } from '../../../src/core/portfolio/position.js';
 import { DAY, reward, T0, tx } from '../build.js';
@@ -446,5 +448,48 @@ describe('persistence: versions branch without seeing each other', () => {
     );
     expect(half.quantity.toPlain()).toBe('59.5');
     expect(base.size).toBe(100);
+  });
+});
+
+describe('summarizeLots', () => {
+  /** The digest's definition, FNV-1a 64 in BigInt, one UTF-16 code unit at a time. */
+  const reference = (lots: readonly OpenLot[]): string => {
+    let h = 0xcbf29ce484222325n;
+    for (const l of [...lots].sort((a, b) => a.seq - b.seq)) {
+      const text = `${l.lotId}|${l.acquiredAt}|${l.seq}|${l.originalQuantity}|${l.originalCost}|${l.quantity}|${l.cost};`;
+      for (let i = 0; i < text.length; i++)
+        h = ((h ^ BigInt(text.charCodeAt(i))) * 0x100000001b3n) & ((1n << 64n) - 1n);
+    }
+    return h.toString(16).padStart(16, '0');
+  };
+  const lot = fc
+    .record({
+      lotId: fc.string({ unit: 'binary', maxLength: 12 }),
+      acquiredAt: fc.nat(),
+      q0: fc.bigInt({ min: 1n, max: 10n ** 30n }),
+      c0: fc.bigInt({ min: 0n, max: 10n ** 30n }),
+    })
+    .map((r) => ({
+      lotId: r.lotId,
+      acquiredAt: r.acquiredAt,
+      originalQuantity: Decimal.fromUnits(r.q0, QTY_SCALE),
+      originalCost: Decimal.fromUnits(r.c0, USD_SCALE),
+      quantity: Decimal.fromUnits(r.q0 / 2n, QTY_SCALE),
+      cost: Decimal.fromUnits(r.c0 / 3n, USD_SCALE),
+    }));
+
+  it('the number-limb FNV-1a equals the BigInt definition, with counts and sums exact', () => {
+    fc.assert(
+      fc.property(fc.array(lot, { maxLength: 20 }), (raw) => {
+        // Any order in: seq is the acquisition order.
+        const lots: OpenLot[] = raw.map((l, i) => ({ ...l, seq: ((i * 7) % (raw.length + 3)) + i * 31 })).reverse();
+        const s = summarizeLots(lots);
+        expect(s.digest).toBe(reference(lots));
+        expect(s.count).toBe(lots.length);
+        expect(s.quantity.units).toBe(lots.reduce((n, l) => n + l.quantity.units, 0n));
+        expect(s.cost.units).toBe(lots.reduce((n, l) => n + l.cost.units, 0n));
+      }),
+    );
+    expect(summarizeLots([]).digest).toBe('cbf29ce484222325');
   });
 });

@@ -1,7 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { UserEvent } from '../../../src/core/events/types.js';
 import { positionToJson } from '../../../src/core/portfolio/codec.js';
 import {
+  addSummaries,
   type BatchPositionRow,
   type BatchRewardRow,
   reconcileDay,
@@ -182,5 +184,46 @@ describe('reconcileDay', () => {
       [{ userId: 'alice', eod: null, rewards: null }],
     );
     expect(noBook.summary).toMatchObject({ subjects: 0, clean: true });
+  });
+
+  it('pages of whole users, in user order, concatenate to the whole day (rows, and summed summaries)', () => {
+    // Users on both sides, speed only, batch only, and one withheld event: every status occurs.
+    const users = ['amy', 'bob', 'cat', 'dan', 'eve', 'fay', 'gus'];
+    const batch = { positions: [] as BatchPositionRow[], rewards: [] as BatchRewardRow[] };
+    const speed: SpeedUserDay[] = [];
+    users.forEach((u, i) => {
+      const ev = goldenEvents(u).dayD;
+      if (i % 3 !== 1) {
+        const b = batchSide(emptyUser(u), ev, GOLDEN_D);
+        batch.positions.push(...b.positions);
+        batch.rewards.push(...b.rewards);
+      }
+      if (i % 3 !== 2) speed.push(speedSide(emptyUser(u), i === 3 ? ev.slice(0, -1) : ev, GOLDEN_D));
+    });
+    const whole = reconcileDay(GOLDEN_D, batch.positions, batch.rewards, speed);
+    expect(whole.summary.clean).toBe(false);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 7 }), (sizes) => {
+        const pages: (typeof users)[] = [];
+        for (let at = 0, k = 0; at < users.length; at += sizes[k++ % sizes.length]!)
+          pages.push(users.slice(at, at + sizes[k % sizes.length]!));
+        const results = pages.map((page) => {
+          const inPage = (x: { userId: string }) => page.includes(x.userId);
+          return reconcileDay(
+            GOLDEN_D,
+            batch.positions.filter(inPage),
+            batch.rewards.filter(inPage),
+            speed.filter(inPage),
+          );
+        });
+        expect(results.flatMap((r) => r.rows)).toEqual(whole.rows);
+        expect(
+          addSummaries(
+            GOLDEN_D,
+            results.map((r) => r.summary),
+          ),
+        ).toEqual(whole.summary);
+      }),
+    );
   });
 });
