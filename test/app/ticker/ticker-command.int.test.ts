@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { connectRedis } from '../../../src/adapters/redis/client.js';
+import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
+import { SPEED_PARTITIONS } from '../../../src/core/partitioning.js';
 import { BIN, runCli } from '../../support/cli.js';
 import { seedLiveToday } from './seed.js';
 
@@ -109,6 +112,40 @@ describe('cryptolambda ticker (built CLI, real Redis)', () => {
     expect(lines.length % 2).toBe(0);
     for (const [i, l] of lines.entries()) {
       expect(l).toMatch(new RegExp(`^${TS} ${i % 2 === 0 ? 'BTCUSDT 43000.12' : 'SOLUSDT 98.1234'} `));
+    }
+  });
+
+  it('staleness follows the price watermark: quiet user topics never make a live ticker STALE', async () => {
+    const config = await seedLiveToday();
+    const redis = await connectRedis(config);
+    const k = speedKeys(keyspaceFor(config.topicPrefix));
+    const mark = async (priceAgoMs: number) => {
+      const now = Date.now();
+      for (const n of SPEED_PARTITIONS) {
+        // The users' frontier an hour behind: the user topics have been quiet (issue 13's defect).
+        await redis.hset(k.watermarks(n), 'price', String(now - priceAgoMs), 'users', String(now - 3_600_000));
+      }
+    };
+    const view = async () => {
+      const r = await runCli([
+        'ticker',
+        '--once',
+        '--json',
+        '--topic-prefix',
+        config.topicPrefix,
+        '--stale-after',
+        '10s',
+      ]);
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stdout) as { stale: boolean; staleReason: string | null };
+    };
+    try {
+      await mark(2_000);
+      expect(await view()).toMatchObject({ stale: false, staleReason: null });
+      await mark(60_000);
+      expect((await view()).staleReason).toMatch(/^watermark 6\ds behind$/);
+    } finally {
+      redis.disconnect();
     }
   });
 });
