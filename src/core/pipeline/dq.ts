@@ -1,4 +1,5 @@
 import { CryptolambdaError } from '../errors.js';
+import { Decimal } from '../money/decimal.js';
 import { assertDate } from './dag.js';
 
 /**
@@ -70,6 +71,11 @@ export interface DqResult {
 }
 
 const num = (v: unknown): number => Number(v);
+/** cur / prev to two decimals (half-even), exact from the integer row counts (prev >= 1: a date with rows). */
+const ratioText = (cur: unknown, prev: unknown): string =>
+  Decimal.fromUnits(BigInt(String(cur)), 0)
+    .div(Decimal.fromUnits(BigInt(String(prev)), 0), 2)
+    .toString();
 const bound = (x: number | undefined): string => (x === undefined ? 'none' : String(x));
 
 /** The measured value and the bounds of a failed check, from its declaration and sample rows. */
@@ -81,7 +87,7 @@ export const describeViolation = (
   const first = sample[0] ?? {};
   switch (check.kind) {
     case 'row_count_vs_previous':
-      return `${num(first.row_count)} rows vs ${num(first.previous_row_count)} on ${String(first.previous_date)}: ratio ${num(first.ratio).toFixed(2)}, bounds [${bound(check.minRatio)}, ${bound(check.maxRatio)}]`;
+      return `${num(first.row_count)} rows vs ${num(first.previous_row_count)} on ${String(first.previous_date)}: ratio ${ratioText(first.row_count, first.previous_row_count)}, bounds [${bound(check.minRatio)}, ${bound(check.maxRatio)}]`;
     case 'freshness':
       return `newest ${check.columns[0]} ${first.newest === null ? 'none' : String(first.newest)}, must be at or after ${String(first.required_after)} (max age ${check.maxAgeHours} h)`;
     case 'unique':
