@@ -26,22 +26,26 @@ export default class Ingest extends BaseCommand<typeof Ingest> {
     const tty = process.stderr.isTTY === true;
     let last = 0;
     const sink = jobSinkFromEnv(jobSinkFlags(this.flags));
-    const r = await withJobMetrics(
-      'ingest',
-      sink,
-      () =>
-        runIngestRaw(this.appConfig, {
-          compact: this.flags.compact,
-          acceptGap: this.flags['accept-gap'],
-          // A terminal gets one line redrawn in place; pipes and logs get a plain line per second.
-          onProgress: (p) => {
-            const now = Date.now();
-            if (!tty && now - last < 1000 && p.records < p.total) return;
-            last = now;
-            this.logs.statusLine(formatIngestProgress(p, tty));
-          },
-        }),
-      fillIngest,
+    // SIGINT/SIGTERM: ingest commits what it read and stops with one line saying what it left.
+    const r = await this.untilStopped((signal) =>
+      withJobMetrics(
+        'ingest',
+        sink,
+        () =>
+          runIngestRaw(this.appConfig, {
+            signal,
+            compact: this.flags.compact,
+            acceptGap: this.flags['accept-gap'],
+            // A terminal gets one line redrawn in place; pipes and logs get a plain line per second.
+            onProgress: (p) => {
+              const now = Date.now();
+              if (!tty && now - last < 1000 && p.records < p.total) return;
+              last = now;
+              this.logs.statusLine(formatIngestProgress(p, tty));
+            },
+          }),
+        fillIngest,
+      ),
     );
     this.logs.endStatus();
     for (const line of formatIngestSummary(r)) this.log(line);

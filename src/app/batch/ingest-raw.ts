@@ -21,6 +21,8 @@ export interface IngestRawOptions {
   readonly beforePublish?: () => Promise<void>;
   /** Record offsets gone from Kafka as a gap in the manifest instead of failing (DATA_GAP). */
   readonly acceptGap?: boolean;
+  /** SIGINT/SIGTERM: commit what was read, then stop (StoppedError); see IngestOptions.signal. */
+  readonly signal?: AbortSignal;
 }
 
 export interface IngestRawResult extends IngestResult {
@@ -52,6 +54,7 @@ const ingestLocked = async (config: Config, opts: IngestRawOptions): Promise<Ing
       ...(opts.onProgress === undefined ? {} : { progress: opts.onProgress }),
       ...(opts.rowsPerCommit === undefined ? {} : { rowsPerCommit: opts.rowsPerCommit }),
       ...(opts.acceptGap ? { acceptGap: true } : {}),
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
     });
     await producer.flush();
     const compaction = opts.compact ? await compactRawZone(config) : undefined;
