@@ -52,6 +52,11 @@ export interface IngestOptions {
    * deadline prints what was read but not committed (registerPending).
    */
   readonly signal?: AbortSignal;
+  /**
+   * Read raw topics whose partition count breaks the contract (the raw zone does not depend on
+   * it): only to drain them before `topics recreate` (docs/runbook.md, "Repartitioning").
+   */
+  readonly anyPartitionCount?: boolean;
 }
 
 export interface IngestResult {
@@ -123,7 +128,9 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   ) as Record<string, RawTableName>;
   // The raw zone and the warehouse read any partitioning, but a mismatch means the speed layer is
   // sharded wrongly; refuse here too so the operator fixes it before both layers drift.
-  await withAdmin(config, (admin) => assertPartitionContract(admin, config.topicPrefix, []));
+  // `--any-partition-count` (step 2 of the repartition procedure) drains topics of another count.
+  if (!opts.anyPartitionCount)
+    await withAdmin(config, (admin) => assertPartitionContract(admin, config.topicPrefix, []));
   const ranges = await rangesToEnd(config, Object.keys(topicOf), (topic, p) => {
     const s = manifest.offsets[topic]?.[String(p)];
     return s === undefined ? undefined : BigInt(s);

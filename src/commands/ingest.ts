@@ -19,6 +19,10 @@ export default class Ingest extends BaseCommand<typeof Ingest> {
       description:
         'Offsets gone from Kafka (retention) are data loss: record them as a gap in the manifest and continue instead of exiting 10.',
     }),
+    'any-partition-count': Flags.boolean({
+      description:
+        'Repartitioning only: read raw topics whose partition count breaks the contract, to land everything in the raw zone before `topics recreate` (docs/runbook.md).',
+    }),
     ...jobMetricsFlags,
   };
 
@@ -36,6 +40,7 @@ export default class Ingest extends BaseCommand<typeof Ingest> {
             signal,
             compact: this.flags.compact,
             acceptGap: this.flags['accept-gap'],
+            anyPartitionCount: this.flags['any-partition-count'],
             // A terminal gets one line redrawn in place; pipes and logs get a plain line per second.
             onProgress: (p) => {
               const now = Date.now();

@@ -204,7 +204,7 @@ export const assertPartitionContract = async (
   throw new CryptolambdaError(
     'PARTITION_MISMATCH',
     `topic partition counts break the contract: ${bad.map((b) => `${b.topic} has ${b.actual}, expected ${b.expected}`).join('; ')}`,
-    'partition n of every raw topic must hold the same users and symbols; do not add partitions by hand. Repartition with the procedure in docs/runbook.md ("Repartitioning"): land the data in the lake, recreate the topics with `cryptolambda stack up`, rebuild the speed layer',
+    'partition n of every raw topic must hold the same users and symbols; do not add partitions by hand. Repartition with the procedure in docs/runbook.md ("Repartitioning"): land the data in the lake (`ingest`, `batch`), `cryptolambda topics recreate --yes`, then `stream --bootstrap-from-batch --force`',
   );
 };
 

@@ -48,17 +48,42 @@ export interface UserInput {
 const EVENT_COLS =
   'user_id, 1 AS k, src, event_id, type, asset, quantity, price, fee, fee_asset, event_time_ms, ref, _partition, NULL::VARCHAR AS state_json';
 
-const userEventsSql = (lakeDir: string, m: Manifest, pred: (dt: string) => boolean, where: string): string[] => {
+/**
+ * The manifest commit from which a user table's raw files come from topics partitioned as they are
+ * now: the last `topics recreate` of its topic (repartitioning), 0 when never recreated. Rows of
+ * older files carry the old topics' `_partition`, which says nothing about today's murmur2 % P.
+ */
+const currentSince = (m: Manifest, table: 'transactions' | 'rewards'): number =>
+  Math.max(0, ...(m.recreated ?? []).filter((r) => r.topic.endsWith(`raw.${table}`)).map((r) => r.commit));
+
+/**
+ * `era` 'current': files from the topics as partitioned now (filtered by `where`); 'legacy': files
+ * from before the last recreation, unfiltered and with `_partition` -1 (the caller selects their
+ * users by murmur2 of the user id); 'all': every file, filtered by `where`.
+ */
+const userEventsSql = (
+  lakeDir: string,
+  m: Manifest,
+  pred: (dt: string) => boolean,
+  where: string,
+  era: 'all' | 'current' | 'legacy' = 'all',
+): string[] => {
+  const pick = (table: 'transactions' | 'rewards') =>
+    filesWhere(m, table, pred).filter(
+      (f) => era === 'all' || (era === 'current') === f.commit >= currentSince(m, table),
+    );
+  const part = era === 'legacy' ? '-1 AS _partition' : '_partition';
+  const w = era === 'legacy' ? '' : where;
   const parts: string[] = [];
-  const tx = filesWhere(m, 'transactions', pred);
-  const rw = filesWhere(m, 'rewards', pred);
+  const tx = pick('transactions');
+  const rw = pick('rewards');
   if (tx.length > 0)
     parts.push(
-      `SELECT ${EVENT_COLS} FROM (SELECT 'transactions' AS src, event_id, user_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms, NULL::VARCHAR AS ref, _partition FROM read_parquet(${parquetList(lakeDir, tx)}) ${where})`,
+      `SELECT ${EVENT_COLS} FROM (SELECT 'transactions' AS src, event_id, user_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms, NULL::VARCHAR AS ref, ${part} FROM read_parquet(${parquetList(lakeDir, tx)}) ${w})`,
     );
   if (rw.length > 0)
     parts.push(
-      `SELECT ${EVENT_COLS} FROM (SELECT 'rewards' AS src, event_id, user_id, reward_type AS type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, NULL::VARCHAR AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, _partition FROM read_parquet(${parquetList(lakeDir, rw)}) ${where})`,
+      `SELECT ${EVENT_COLS} FROM (SELECT 'rewards' AS src, event_id, user_id, reward_type AS type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, NULL::VARCHAR AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, ${part} FROM read_parquet(${parquetList(lakeDir, rw)}) ${w})`,
     );
   return parts;
 };
@@ -115,7 +140,14 @@ export async function* streamShardUsers(
       'build with one shard (--shards 1)',
     );
   const where = sharded ? `WHERE _partition % ${shard.of} = ${shard.index}` : '';
-  const parts = userEventsSql(lakeDir, m, opts.eventDates, where);
+  // After a repartition (`topics recreate`), older raw files carry the old topics' partitions: a
+  // shard reads them whole and keeps its users by murmur2 of the user id (a legacy row has -1).
+  const parts = sharded
+    ? [
+        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'current'),
+        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'legacy'),
+      ]
+    : userEventsSql(lakeDir, m, opts.eventDates, where);
   const eventsOnly = parts.join(' UNION ALL ');
   if (opts.snapshotFiles.length > 0)
     parts.push(
@@ -129,8 +161,9 @@ export async function* streamShardUsers(
   for await (const r of streamRows(duck, sql)) {
     const userId = String(r[0]);
     const isEvent = r[1] === 1;
+    const legacy = isEvent && Number(r[12]) === -1;
     if (isEvent) eventRows++;
-    else if (!mine(userId)) continue;
+    if ((!isEvent || legacy) && !mine(userId)) continue;
     if (cur === undefined || cur.userId !== userId) {
       if (cur) yield cur;
       cur = { userId, events: [], invalid: [] };
@@ -139,7 +172,7 @@ export async function* streamShardUsers(
       cur.stateJson = String(r[13]);
       continue;
     }
-    if (sharded && partitionOf(userId, partitions) !== Number(r[12]))
+    if (sharded && !legacy && partitionOf(userId, partitions) !== Number(r[12]))
       throw new CryptolambdaError(
         'INTERNAL',
         `raw row ${String(r[3])} of user ${userId} is in partition ${String(r[12])}, not ${partitionOf(userId, partitions)} (murmur2 of the user id over ${partitions} partitions): the raw zone is not partitioned by user`,

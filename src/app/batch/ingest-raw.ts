@@ -23,6 +23,8 @@ export interface IngestRawOptions {
   readonly acceptGap?: boolean;
   /** SIGINT/SIGTERM: commit what was read, then stop (StoppedError); see IngestOptions.signal. */
   readonly signal?: AbortSignal;
+  /** Drain topics whose partition count breaks the contract (repartitioning, step 2). */
+  readonly anyPartitionCount?: boolean;
 }
 
 export interface IngestRawResult extends IngestResult {
@@ -55,6 +57,7 @@ const ingestLocked = async (config: Config, opts: IngestRawOptions): Promise<Ing
       ...(opts.rowsPerCommit === undefined ? {} : { rowsPerCommit: opts.rowsPerCommit }),
       ...(opts.acceptGap ? { acceptGap: true } : {}),
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      ...(opts.anyPartitionCount ? { anyPartitionCount: true } : {}),
     });
     await producer.flush();
     const compaction = opts.compact ? await compactRawZone(config) : undefined;

@@ -272,6 +272,16 @@ const cliEntry = (): string => {
   }
 };
 
+/** The error a `batch --shard --json` child printed, if its stdout is one. */
+const shardError = (stdout: string): string | undefined => {
+  try {
+    const e = (JSON.parse(stdout) as { error?: { message?: string; hint?: string } }).error;
+    return e?.message === undefined ? undefined : `${e.message}${e.hint ? ` (${e.hint})` : ''}`;
+  } catch {
+    return undefined;
+  }
+};
+
 /** Run shards 0..n-1 as child processes (`batch --date D --shard i/N`), all at once, one per core. */
 const runShardProcesses = async (config: Config, date: string, n: number, signal?: AbortSignal): Promise<void> => {
   const children = new Set<ChildProcess>();
@@ -286,20 +296,25 @@ const runShardProcesses = async (config: Config, date: string, n: number, signal
       new Promise<void>((resolve, reject) => {
         const child = spawn(process.execPath, [cliEntry(), 'batch', '--date', date, '--shard', `${i}/${n}`, '--json'], {
           env: { ...process.env, CRYPTOLAMBDA_LAKE_DIR: config.lakeDir, NO_COLOR: '1' },
-          stdio: ['ignore', 'ignore', 'pipe'],
+          stdio: ['ignore', 'pipe', 'pipe'],
         });
         children.add(child);
         if (signal?.aborted) child.kill('SIGTERM');
         let err = '';
+        let out = '';
         child.stderr.on('data', (b: Buffer) => {
           err = (err + b.toString('utf8')).slice(-4000);
+        });
+        // With --json the child's error is a JSON document on stdout ({"error": {"message", "hint"}}).
+        child.stdout.on('data', (b: Buffer) => {
+          out = (out + b.toString('utf8')).slice(-16_000);
         });
         child.on('error', reject);
         child.on('exit', (code, signal) => {
           children.delete(child);
           if (code === 0) resolve();
           else {
-            const last = err.trim().split('\n').filter(Boolean).pop() ?? '';
+            const last = shardError(out) ?? err.trim().split('\n').filter(Boolean).pop() ?? '';
             reject(
               new CryptolambdaError(
                 'INTERNAL',

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +8,7 @@ import { readManifest } from '../../../src/adapters/lake/manifest.js';
 import { readLedger } from '../../../src/adapters/lake/warehouse-store.js';
 import type { Config } from '../../../src/config/config.js';
 import { topicName } from '../../../src/core/topics.js';
-import { BIN, runCli } from '../../support/cli.js';
+import { runCli, spawnCli } from '../../support/cli.js';
 import { datasetSize, makeDataset, produceDataset } from '../../support/events.js';
 import { testConfig } from '../../support/int.js';
 
@@ -26,21 +25,7 @@ let config: Config;
 let total = 0;
 let env: Record<string, string> = {};
 
-const start = (args: string[]) => {
-  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, NO_COLOR: '1', CRYPTOLAMBDA_STOP_GRACE_MS: String(GRACE_MS), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  child.stdout!.resume();
-  const exited = new Promise<{ code: number | null; at: number }>((r) =>
-    child.once('exit', (code) => r({ code, at: Date.now() })),
-  );
-  return { child, exited, stderr: () => stderr };
-};
+const start = (args: string[]) => spawnCli(args, env, GRACE_MS);
 
 const until = async (cond: () => boolean, ms: number): Promise<void> => {
   const end = Date.now() + ms;

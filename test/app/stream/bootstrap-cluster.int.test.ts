@@ -1,22 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
 import { readManifest } from '../../../src/adapters/lake/manifest.js';
 import { connectRedis, scanKeys } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor } from '../../../src/adapters/redis/speed-keys.js';
 import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
 import { runBatch } from '../../../src/app/batch/run-batch.js';
 import { deleteKeyspace } from '../../../src/app/stream/run-stream.js';
-import type { Config } from '../../../src/config/config.js';
 import { topicName } from '../../../src/core/topics.js';
 import { bootstrapComparableState } from '../../support/bootstrap-state.js';
 import { runCli } from '../../support/cli.js';
 import { datasetSize, makeDataset, produceDataset, sliceDataset } from '../../support/events.js';
-import { cleanupTopicsAfter, deleteRecordsBefore, testConfig } from '../../support/int.js';
+import { deleteRecordsBefore } from '../../support/int.js';
 import { startCluster, stopCluster } from '../../support/redis-cluster.js';
+import { servingSetup } from '../../support/serving-stack.js';
 import { runStreamToIdle } from '../../support/stream.js';
 
 /**
@@ -34,22 +30,9 @@ afterAll(() => stopCluster());
 const DAY1 = '2026-11-23';
 const DAY2 = '2026-11-24';
 
-const clusterSetup = async (): Promise<Config> => {
-  const config = testConfig({ lakeDir: mkdtempSync(path.join(tmpdir(), 'cl-boot-cluster-')), redisUrl: url });
-  cleanupTopicsAfter(config);
-  onTestFinished(async () => {
-    rmSync(config.lakeDir, { recursive: true, force: true });
-    const r = await connectRedis(config);
-    await deleteKeyspace(r, keyspaceFor(config.topicPrefix));
-    r.disconnect();
-  });
-  await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
-  return config;
-};
-
 describe('stream --bootstrap-from-batch on a real Redis Cluster (3 masters), partitions in parallel', () => {
   it('seeded 3 partitions at a time into the cluster, it equals a speed layer that never lost anything; one slot per partition; reconcile of day 2 clean', async () => {
-    const config = await clusterSetup();
+    const config = await servingSetup('cl-boot-cluster-', { redisUrl: url });
     const env = {
       CRYPTOLAMBDA_TOPIC_PREFIX: config.topicPrefix,
       CRYPTOLAMBDA_LAKE_DIR: config.lakeDir,
