@@ -85,6 +85,12 @@ describe('repartitioning (docs/runbook.md), step by step through the CLI', () =>
     await run(['stream', '--exit-when-idle', '3s']);
 
     // Step 1: producers and stream workers are stopped (the stream above exited).
+    // Recreating before the raw zone holds everything is refused, with nothing deleted.
+    const early2 = await run(['topics', 'recreate', '--yes'], 6);
+    expect(early2.stderr).toMatch(
+      /the raw zone lacks records the topics hold: .*raw\.\w+\[\d\] \d+ \(offsets 0\.\.\d+\)/,
+    );
+    expect(early2.stderr).toMatch(/Hint: stop the producers, run `cryptolambda ingest`/);
     // Step 2: the raw zone takes everything the topics hold.
     await run(['ingest']);
     // Step 3: delete and recreate the user topics from the contract; check first, then --yes.
