@@ -6,6 +6,7 @@ import { Duck, literal } from '../../../src/adapters/duckdb/db.js';
 import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
 import { readManifest } from '../../../src/adapters/lake/manifest.js';
 import { readLedger } from '../../../src/adapters/lake/warehouse-store.js';
+import { readRecord } from '../../../src/adapters/stack/process.js';
 import type { Config } from '../../../src/config/config.js';
 import { topicName } from '../../../src/core/topics.js';
 import { runCli, spawnCli } from '../../support/cli.js';
@@ -76,6 +77,34 @@ beforeAll(async () => {
 }, 180_000);
 
 describe('ingest and batch stop on SIGTERM mid-run and say what they left', () => {
+  it('ingest with the broker frozen: past the grace period it exits 143 naming, per topic, the records read but not in a manifest commit and the offsets the next run re-reads them from', async () => {
+    const kafka = await readRecord(config.stateDir, 'kafka');
+    if (!kafka) throw new Error('the test stack must be started by cryptolambda (stack up) to freeze its broker');
+    const FORCED_GRACE_MS = 3000;
+    const run = spawnCli(['ingest'], env, FORCED_GRACE_MS);
+    await until(() => /ingest [\d,]+\/[\d,]+ records/.test(run.stderr()) || run.child.exitCode !== null, 60_000);
+    // The broker stops answering: the clean stop cannot leave the group, so nothing gets committed.
+    process.kill(kafka.pid, 'SIGSTOP');
+    try {
+      const t0 = Date.now();
+      run.child.kill('SIGTERM');
+      const r = await run.exited;
+      expect(r.at - t0).toBeLessThan(FORCED_GRACE_MS + 3000);
+      expect(r.code, run.stderr()).toBe(143);
+      const raw = `${config.topicPrefix.replaceAll('.', '\\.')}raw\\.\\w+`;
+      expect(run.stderr()).toMatch(
+        new RegExp(
+          `stopped by SIGTERM without a clean shutdown \\(after 3 s\\); left unacknowledged: ingest: \\d+ record\\(s\\) read but not in a manifest commit \\(.*${raw} \\d+.*\\); the next run re-reads them from the manifest's offsets .*${raw}\\[\\d\\]@0`,
+        ),
+      );
+    } finally {
+      process.kill(kafka.pid, 'SIGCONT');
+    }
+    await withAdmin(config, (a) => a.listTopics());
+    // Nothing reached the manifest: the next run starts where this one started.
+    expect(await committedOffsets(config.lakeDir)).toBe(0);
+  }, 120_000);
+
   it('ingest: commits what it read, exits 143 within the grace period with one line naming what it did not read and where the next run starts; the re-run lands the rest exactly once', async () => {
     const run = start(['ingest']);
     // The first progress line: records are being read.
