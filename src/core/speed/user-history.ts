@@ -206,7 +206,12 @@ export class UserHistory {
    * Insert a late event and rebuild the live state from base: returns the new live state (sharing
    * `live.recent` and `live.changedAssets`, which the caller keeps) and what the replay changed.
    */
-  insertAndReplay(e: UserEvent, live: UserState, tiers: readonly TierDef[] = DEFAULT_TIERS): [UserState, Replay] {
+  insertAndReplay(
+    e: UserEvent,
+    live: UserState,
+    tiers: readonly TierDef[] = DEFAULT_TIERS,
+    openDay?: string,
+  ): [UserState, Replay] {
     let i = this.entries.length;
     while (i > this.head && compareEvents(this.entries[i - 1]!, e) > 0) i--;
     this.entries.splice(i, 0, e);
@@ -221,8 +226,16 @@ export class UserHistory {
     const assets = new Set<string>();
     const newlyRejected: [UserEvent, Rejection][] = [];
     const noLongerRejected: UserEvent[] = [];
-    let day = '';
-    for (let j = from?.at ?? this.head; j < this.entries.length; j++) {
+    // The day whose end-of-day book the starting book is, when the replay's first event is on a
+    // later day: `openDay` (the engine's day whose end-of-day book is not written yet: only rejected
+    // events came after its last applied one) or else the day of the event before the start. Its
+    // events may all have folded into base, so no replayed event would otherwise close that day.
+    const start = from?.at ?? this.head;
+    const prev = start > this.head ? this.entries[start - 1] : this.baseKey;
+    const firstDay = dayOf(this.entries[start]!.eventTime);
+    const candidate = openDay ?? (prev === undefined ? '' : dayOf(prev.eventTime));
+    let day = candidate !== '' && candidate <= firstDay ? candidate : '';
+    for (let j = start; j < this.entries.length; j++) {
       if (j > i) this.maybeSnapshot(j, s, days);
       const ev = this.entries[j]!;
       const d = dayOf(ev.eventTime);
