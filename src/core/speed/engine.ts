@@ -2,7 +2,6 @@ import { CryptolambdaError } from '../errors.js';
 import type { PriceEvent, UserEvent } from '../events/types.js';
 import type { Interval } from '../ohlcv/candle.js';
 import { NO_WATERMARK } from '../ohlcv/watermark.js';
-import { DEFAULT_USER_LATENESS_MS, isTooLate, tooLateReason } from '../time/lateness.js';
 import type { CostMethod, LotQueue } from '../portfolio/lots.js';
 import {
   applyEvent,
@@ -14,6 +13,7 @@ import {
 } from '../portfolio/position.js';
 import type { SpendBucketJson, TierHeadJson } from '../rewards/tiers.js';
 import { DEFAULT_TIERS, type TierChange, type TierDef } from '../rewards/tiers.js';
+import { DEFAULT_USER_LATENESS_MS, isTooLate, tooLateReason } from '../time/lateness.js';
 import type { DedupHeadJson } from './dedup.js';
 import { type EmittedCandle, type LastPrice, PriceWindows, type TradeIdChanges } from './price-windows.js';
 import { TimeHeap } from './time-heap.js';
@@ -386,7 +386,12 @@ export class PartitionEngine {
    * marks instead when the events do not come in offset order (the bootstrap replays the raw zone,
    * whose rows carry the mark ingest stamped); the caller then sets the marks with `setHighWaterMarks`.
    */
-  addUsers(table: UserTable, events: readonly UserEvent[], now: number, hwmBefore?: readonly (number | undefined)[]): void {
+  addUsers(
+    table: UserTable,
+    events: readonly UserEvent[],
+    now: number,
+    hwmBefore?: readonly (number | undefined)[],
+  ): void {
     let max = this.userMax.get(table) ?? NO_WATERMARK;
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;

@@ -146,7 +146,7 @@ describe('speed engine order: any arrival order gives the in-order book (propert
     expect(got.engine.counts.reordered).toBeGreaterThan(0);
   });
 
-  it('an event more than the user lateness before its topic partition\'s high-water mark is TOO_LATE: dead-lettered, not in its delta, the book unchanged', () => {
+  it("an event more than the user lateness before its topic partition's high-water mark is TOO_LATE: dead-lettered, not in its delta, the book unchanged", () => {
     const late = { ...DEFAULT_ENGINE_OPTIONS, userLatenessMs: 60_000 };
     const sorted = [...all].sort(compareEvents);
     const first = sorted.find((e) => e.kind === 'transaction')!;
@@ -190,7 +190,7 @@ describe('speed engine order: any arrival order gives the in-order book (propert
     return { tooLate, kept };
   };
 
-  it('with a short lateness, any arrival order: TOO_LATE exactly by the batch\'s rule, the rest in order (property)', () => {
+  it("with a short lateness, any arrival order: TOO_LATE exactly by the batch's rule, the rest in order (property)", () => {
     const latenessMs = 45_000;
     const short = { ...DEFAULT_ENGINE_OPTIONS, userLatenessMs: latenessMs };
     const sorted = [...all].sort(compareEvents);
