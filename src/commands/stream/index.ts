@@ -143,6 +143,7 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
     this.log(
       `stream stopped (${s.stoppedBy}) after ${s.seconds.toFixed(1)} s: ${s.records} records, ${s.userEvents} user events, ` +
         `late ${s.late}, too late ${s.tooLate}, duplicates ${s.duplicateTrades} trades / ${s.userDuplicates} user events, ` +
+        `user events too late ${s.userTooLate}${s.unplaceable > 0 ? ` (+${s.unplaceable} unplaceable)` : ''}, ` +
         `rejected ${s.rejected}, invalid ${s.invalid}, ${s.checkpoints} checkpoints`,
     );
     return bootstrap === undefined ? s : { ...s, bootstrap };

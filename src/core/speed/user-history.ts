@@ -17,13 +17,12 @@ import { applyUserEvent, type DayRewards, type UserState } from './user-ledger.j
  * The live state always equals base + log applied in order. An event that arrives after a later
  * event of the same user is inserted into the log and the live state is rebuilt from base by
  * re-applying the log: O(events of that user within the lateness horizon + its 30-day card
- * spends), paid only by a late event. Events fold from the log into base once they are more than
- * `latenessMs` older than the user's latest event time, so each event is applied twice in all
- * (amortized O(1)) and memory per user is its book twice plus the last `latenessMs` of its events.
+ * spends), paid only by a late event. Each event is applied twice in all (amortized O(1)) and
+ * memory per user is its book twice plus its events within the lateness.
  *
- * An event ordered at or before `baseKey` can no longer be placed: it is TOO_LATE (the speed
- * layer dead-letters it and keeps it in the day's delta, so the serving merge, which replays
- * deltas in order, and the batch, which applies it in order, still agree; docs/core.md §2b).
+ * Events fold once they are behind the partition's fold horizon (the engine passes it: the lower
+ * user topic's event-time high-water mark minus the lateness), so every event that is not TOO_LATE
+ * by the lateness rule (core/time/lateness.ts) is ordered after `baseKey`; docs/core.md §5b.
  */
 export interface EventKey {
   readonly eventTime: number;
@@ -261,7 +260,7 @@ export class UserHistory {
 
   /**
    * Fold the logged events older than `horizon` (event time) into base, in order: the engine passes
-   * the later of the user's latest event time and the users' watermark, minus the user lateness.
+   * its fold horizon (the lower user topic's high-water mark minus the user lateness).
    * An emptied log collapses base into the live book.
    */
   fold(horizon: number, tiers: readonly TierDef[] = DEFAULT_TIERS): void {

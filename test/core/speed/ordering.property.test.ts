@@ -172,6 +172,30 @@ describe('speed engine order: any arrival order gives the in-order book (propert
     expect(bookJson(engine.users.get(user)!.state.positions, engine.users.get(user)!.state.lots)).toEqual(before);
   });
 
+  it("a user topic's first records behind what the other topic already folded: UNPLACEABLE, kept in the delta (docs/core.md §5b rule 3)", () => {
+    const late = { ...DEFAULT_ENGINE_OPTIONS, userLatenessMs: 60_000 };
+    const txs = [...all].filter((e) => e.kind === 'transaction').sort(compareEvents);
+    const firstReward = [...all].filter((e) => e.kind === 'reward').sort(compareEvents)[0]!;
+    // Only transactions first (raw.rewards has no record yet, so it does not hold folding back).
+    const engine = new PartitionEngine(late, 0);
+    for (const e of txs) engine.addUsers('transactions', [e], 1);
+    engine.tick(10_000, () => true);
+    engine.drain();
+    const user = firstReward.userId;
+    const folded = txs.filter((e) => e.userId === user && e.eventTime > firstReward.eventTime);
+    expect(txs.at(-1)!.eventTime - folded[0]!.eventTime).toBeGreaterThan(60_000);
+    engine.addUsers('rewards', [firstReward], 10_001);
+    engine.tick(20_000, () => true);
+    const c = engine.drain();
+    expect(engine.counts.unplaceable).toBe(1);
+    expect(engine.counts.tooLateUser).toBe(0);
+    expect(c.effects).toContainEqual(
+      expect.objectContaining({ kind: 'rejected', code: 'UNPLACEABLE', event: firstReward }),
+    );
+    const ch = c.users.find((x) => x.userId === user)!;
+    expect(ch.deltas.flatMap(([, evs]) => evs)).toContainEqual(firstReward);
+  });
+
   /**
    * The rule the batch applies (ingest stamps each raw row with its topic partition's high-water
    * mark before it): per topic, in offset (here: arrival) order, an event more than the lateness
