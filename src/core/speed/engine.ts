@@ -308,12 +308,10 @@ export class PartitionEngine {
     const lateness = opts.userLatenessMs ?? DEFAULT_USER_LATENESS_MS;
     // Duplicates must be recognised for as long as an event can still be placed: ids are kept for
     // DEDUP_WINDOW_MS behind the user's latest event, so the lateness may use at most half of it.
-    // It must also exceed the out-of-orderness, so the merge buffer never holds an event behind the
-    // fold horizon.
-    if (!(lateness > opts.outOfOrdernessMs + 1 && lateness <= DEDUP_WINDOW_MS / 2)) {
+    if (!(lateness > 0 && lateness <= DEDUP_WINDOW_MS / 2)) {
       throw new CryptolambdaError(
         'INVALID_CONFIG',
-        `speed.userLateness must be more than the out-of-orderness (${opts.outOfOrdernessMs} ms) and at most ${DEDUP_WINDOW_MS / 2 / 3_600_000}h (got ${lateness} ms)`,
+        `speed.userLateness must be between 1ms and ${DEDUP_WINDOW_MS / 2 / 3_600_000}h (got ${lateness} ms)`,
       );
     }
     this.prices = new PriceWindows({
@@ -440,7 +438,11 @@ export class PartitionEngine {
       const m = this.userMax.get(t);
       if (m !== undefined && m !== NO_WATERMARK && m < low) low = m;
     }
-    return low === Number.POSITIVE_INFINITY ? NO_WATERMARK : low - this.lateness;
+    // At least the out-of-orderness (+1) behind as well: the merge buffer holds events down to the
+    // lowest mark minus the out-of-orderness, and they must still be placeable when released.
+    return low === Number.POSITIVE_INFINITY
+      ? NO_WATERMARK
+      : low - Math.max(this.lateness, this.opts.outOfOrdernessMs + 1);
   }
 
   /**
