@@ -7,7 +7,9 @@
  *   npx tsc -p bench/tsconfig.json && node .cryptolambda/bench/bench/bootstrap.js [users,users,...] [conc,conc,...]
  *
  * Each size runs at every partition concurrency given (default 1 and BOOTSTRAP_CONCURRENCY): the
- * ratio says what seeding partitions in parallel buys on this machine.
+ * ratio says what seeding partitions in parallel buys on this machine. Point CRYPTOLAMBDA_REDIS_URL at
+ * a Redis Cluster (scripts/redis-cluster.sh prints its URLs) to measure the partitions' slots on
+ * several masters.
  *
  * The warehouse build is seeded directly (snapshot_user_state of D published through
  * warehouse-store, as the batch does; the template is the serving golden user), with an empty raw
