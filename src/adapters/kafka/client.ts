@@ -52,6 +52,41 @@ export const kafkaSecurity = (config: Config): Pick<KafkaConfig, 'ssl' | 'sasl'>
   return out;
 };
 
+const JAVA_SASL: Record<Exclude<Config['kafkaSaslMechanism'], 'none'>, { mechanism: string; module: string }> = {
+  plain: { mechanism: 'PLAIN', module: 'org.apache.kafka.common.security.plain.PlainLoginModule' },
+  'scram-sha-256': { mechanism: 'SCRAM-SHA-256', module: 'org.apache.kafka.common.security.scram.ScramLoginModule' },
+  'scram-sha-512': { mechanism: 'SCRAM-SHA-512', module: 'org.apache.kafka.common.security.scram.ScramLoginModule' },
+};
+
+/** A JAAS option value: double-quoted, `\` and `"` escaped (Kafka's JaasConfig tokenizer). */
+export const jaasQuote = (v: string): string => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+/** A java.util.Properties value: backslashes doubled, line breaks escaped. */
+const propValue = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+
+/**
+ * The same connection as Java client properties: Kafka's shell tools (`--command-config`), the
+ * Kafka Streams peer of the benchmarks, any JVM client. It holds the password: write it 0600.
+ */
+export const javaClientProperties = (config: Config): string => {
+  const tls = config.kafkaSsl || config.kafkaSslCa !== '';
+  const sasl = config.kafkaSaslMechanism !== 'none';
+  const lines = [
+    '# Written by cryptolambda: Kafka client settings of this configuration (secret: keep it 0600).',
+    `bootstrap.servers=${config.kafkaBrokers.join(',')}`,
+    `security.protocol=${sasl ? (tls ? 'SASL_SSL' : 'SASL_PLAINTEXT') : tls ? 'SSL' : 'PLAINTEXT'}`,
+  ];
+  if (config.kafkaSslCa)
+    lines.push('ssl.truststore.type=PEM', `ssl.truststore.location=${propValue(config.kafkaSslCa)}`);
+  if (config.kafkaSaslMechanism !== 'none') {
+    const j = JAVA_SASL[config.kafkaSaslMechanism];
+    lines.push(
+      `sasl.mechanism=${j.mechanism}`,
+      `sasl.jaas.config=${propValue(`${j.module} required username=${jaasQuote(config.kafkaSaslUsername)} password=${jaasQuote(config.kafkaSaslPassword)};`)}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+};
+
 export const createKafka = (config: Config, opts: KafkaClientOptions = {}): Kafka => {
   const kc: KafkaConfig = {
     ...kafkaSecurity(config),
