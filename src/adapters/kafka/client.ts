@@ -122,6 +122,20 @@ export const toBrokerError = (err: unknown, config: Config): unknown => {
     }
     e = (e as { originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
   }
+  // Retries wrap the cause: look for a closed connection anywhere in the chain first.
+  for (let e: unknown = err, depth = 0; depth < 6 && e; depth++) {
+    const name = (e as { name?: string }).name;
+    if (name === 'KafkaJSConnectionClosedError' && config.kafkaSaslMechanism === 'none') {
+      // What a SASL listener does to a client that skips authentication (the local stack's).
+      return new CryptolambdaError(
+        'BROKER_UNREACHABLE',
+        `Kafka at ${config.kafkaBrokers.join(',')} closed the connection`,
+        "the broker probably requires authentication: the local stack's credentials are used when no SASL mechanism is set (not even `none`); for another broker set CRYPTOLAMBDA_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD",
+        { cause: err },
+      );
+    }
+    e = (e as { cause?: unknown; originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
+  }
   let e: unknown = err;
   for (let depth = 0; depth < 4 && e; depth++) {
     const name = (e as { name?: string }).name;
