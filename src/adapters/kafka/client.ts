@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { type Admin, Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } from 'kafkajs';
 import type { Config } from '../../config/config.js';
+import { credentialsPath, stackKafkaSasl } from '../../config/stack-credentials.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { maskSecrets } from '../../core/redact.js';
 import { ALL_TOPICS, TOPICS, type TopicSpec } from '../../core/topics.js';
@@ -140,10 +141,13 @@ export const toBrokerError = (err: unknown, config: Config): unknown => {
   for (let depth = 0; depth < 4 && e; depth++) {
     const name = (e as { name?: string }).name;
     if (name === 'KafkaJSSASLAuthenticationError') {
+      const stack = stackKafkaSasl(config.stateDir, config.kafkaBrokers, false);
       return new CryptolambdaError(
         'BROKER_UNREACHABLE',
         `Kafka at ${config.kafkaBrokers.join(',')} refused SASL ${config.kafkaSaslMechanism} for user ${JSON.stringify(config.kafkaSaslUsername)}`,
-        'check CRYPTOLAMBDA_KAFKA_SASL_USERNAME / _PASSWORD / _MECHANISM',
+        stack?.password === config.kafkaSaslPassword
+          ? `the broker does not know the stack credentials in ${credentialsPath(config.stateDir)}: \`cryptolambda stack up\` restarts it with them`
+          : 'check CRYPTOLAMBDA_KAFKA_SASL_USERNAME / _PASSWORD / _MECHANISM',
         { cause: err },
       );
     }
