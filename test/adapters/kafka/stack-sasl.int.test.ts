@@ -92,6 +92,10 @@ describe('the local Kafka is secured by default', () => {
     expect(prices.records).toBe(30);
     const shown = await runCli(['config', 'show', '--json'], env);
     expect(shown.code, shown.stderr).toBe(0);
+    const show = JSON.parse(shown.stdout);
+    expect(show.settings.kafkaSaslMechanism).toBe('scram-sha-256');
+    expect(show.settings.kafkaSaslPassword).toBe('****');
+    expect(show.sources.kafkaSaslPassword).toMatch(/^stack credentials \(.*stack\.json\)$/);
     for (const out of [produced, listed, shown]) {
       expect(out.stdout + out.stderr).not.toContain(creds!.password);
       expect(out.stdout + out.stderr).not.toContain(creds!.controllerPassword);
