@@ -249,6 +249,9 @@ const upsertScramUser = async (config: Config, libs: string, logDir: string, cre
 export const restartOutdatedKafka = async (config: Config, log: (msg: string) => void): Promise<void> => {
   const rec = await readRecord(config.stateDir, 'kafka');
   if (rec === undefined || !isOurs(rec)) return;
+  // Credentials first: a file without its Kafka part (an older state dir, a rotation) gets new
+  // ones here, and our running broker is then probed with them.
+  ensureKafkaStackCredentials(config.stateDir, kafkaHost(config), kafkaPort(config));
   if (rec.security !== KAFKA_SECURITY) {
     log(`stopping Kafka (pid ${rec.pid}): it was started without authentication; restarting it with SASL/SCRAM`);
   } else {

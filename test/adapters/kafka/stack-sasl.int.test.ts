@@ -1,10 +1,11 @@
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
 import { kafkaPaths } from '../../../src/adapters/stack/kafka-node.js';
-import { credentialsPath, readStackCredentials } from '../../../src/config/stack-credentials.js';
+import { credentialsPath, readStackCredentials, writePrivateFile } from '../../../src/config/stack-credentials.js';
 import { runCli } from '../../support/cli.js';
 import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
 
@@ -17,9 +18,9 @@ const config = testConfig();
 const creds = readStackCredentials(config.stateDir)?.kafka;
 
 /** A bare kafkajs admin (no project code in between): resolves, or rejects with what kafkajs says. */
-const tryAdmin = async (sasl?: SASLOptions): Promise<string> => {
+const tryAdmin = async (sasl?: SASLOptions, brokers = config.kafkaBrokers): Promise<string> => {
   const admin = new Kafka({
-    brokers: [...config.kafkaBrokers],
+    brokers: [...brokers],
     sasl,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3000,
@@ -126,4 +127,46 @@ describe('the local Kafka is secured by default', () => {
     expect(props).toContain('sasl.mechanism=SCRAM-SHA-256');
     expect(props).toContain(`bootstrap.servers=${config.kafkaBrokers[0]}`);
   });
+
+  it('rotation: new credentials reach an already-formatted broker on the next `stack up`; the old ones are refused', async () => {
+    // A second stack of its own (ports 1-3 above this checkout's controller, as secured.int.test.ts).
+    const base = Number(process.env.CRYPTOLAMBDA_KAFKA_CONTROLLER_PORT ?? 19093);
+    const stateDir = mkdtempSync(path.join(tmpdir(), 'cl-rotate-'));
+    const broker = `127.0.0.1:${base + 1}`;
+    const env = {
+      CRYPTOLAMBDA_STATE_DIR: stateDir,
+      CRYPTOLAMBDA_KAFKA_BROKERS: broker,
+      CRYPTOLAMBDA_KAFKA_CONTROLLER_PORT: String(base + 2),
+      CRYPTOLAMBDA_REDIS_URL: `redis://127.0.0.1:${base + 3}/0`,
+    };
+    try {
+      const up = await runCli(['stack', 'up'], env, 150_000);
+      expect(up.code, up.stderr).toBe(0);
+      const before = readStackCredentials(stateDir)!;
+      // Rotate while it runs: drop the Kafka part of the file (what the runbook says to do).
+      writePrivateFile(credentialsPath(stateDir), `${JSON.stringify({ redis: before.redis })}\n`);
+      const again = await runCli(['stack', 'up'], env, 150_000);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout + again.stderr).toMatch(/refuses the stack credentials; restarting it/);
+      expect(again.stdout + again.stderr).toMatch(/creating the SCRAM user "cryptolambda"/);
+      const after = readStackCredentials(stateDir)!;
+      expect(after.redis).toEqual(before.redis);
+      expect(after.kafka!.password).not.toBe(before.kafka!.password);
+      const scram = (password: string): SASLOptions => ({
+        mechanism: 'scram-sha-256',
+        username: 'cryptolambda',
+        password,
+      });
+      expect(await tryAdmin(scram(before.kafka!.password), [broker])).toMatch(/KafkaJSSASLAuthenticationError/);
+      expect(await tryAdmin(scram(after.kafka!.password), [broker])).toBe('listed');
+      // The topics of the first `up` survived the restart (same data dir).
+      const status = await runCli(['stack', 'status', '--json'], env);
+      expect(status.code, status.stdout).toBe(0);
+      expect(JSON.parse(status.stdout).topics.every((t: { present: boolean }) => t.present)).toBe(true);
+      for (const out of [up, again, status]) expect(out.stdout + out.stderr).not.toContain(after.kafka!.password);
+    } finally {
+      await runCli(['stack', 'down'], env, 90_000);
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
