@@ -20,6 +20,7 @@ import { readLedger } from '../adapters/lake/warehouse-store.js';
 import type { Config } from '../config/config.js';
 import { CryptolambdaError } from '../core/errors.js';
 import type { DomainEvent } from '../core/events/types.js';
+import { HighWaterMarks } from '../core/time/lateness.js';
 import { topicName } from '../core/topics.js';
 
 export type DecodeResult = { ok: true; event: DomainEvent } | { ok: false; reason: string };
@@ -127,6 +128,13 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   const duck = await Duck.open(':memory:', { threads: 2 });
   const buffers = new Map<string, { event: DomainEvent; lineage: Lineage }[]>();
   const read = new Map<string, Map<string, string>>(); // topic → partition → next offset
+  // The lateness references of user rows (core/time/lateness.ts): per topic partition, in offset
+  // order, continuing from the manifest's marks, committed with the offsets they belong to.
+  const hwm = new HighWaterMarks(
+    Object.entries(manifest.hwm ?? {}).flatMap(([t, parts]) =>
+      Object.entries(parts).map(([p, ms]) => [`${t}|${p}`, Number(ms)] as const),
+    ),
+  );
   let buffered = 0;
   let records = 0;
   let rejected = 0;
@@ -163,7 +171,17 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
         min = Math.min(min, r.event.eventTime);
         max = Math.max(max, r.event.eventTime);
       }
-      files.push({ table, dt, path: rel, rows: rows.length, bytes, commit, minEventTime: min, maxEventTime: max });
+      files.push({
+        table,
+        dt,
+        path: rel,
+        rows: rows.length,
+        bytes,
+        commit,
+        minEventTime: min,
+        maxEventTime: max,
+        ...(table === 'prices' ? {} : { hwm: true as const }),
+      });
       written.push({ table, dt, rows: rows.length, bytes });
       bytesTotal += bytes;
       dates.add(dt);
@@ -186,6 +204,11 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
     const offsets: Record<string, Record<string, string>> = {};
     for (const [t, parts] of Object.entries(manifest.offsets)) offsets[t] = { ...parts };
     for (const [t, parts] of read) offsets[t] = { ...(offsets[t] ?? {}), ...Object.fromEntries(parts) };
+    const marks: Record<string, Record<string, string>> = {};
+    for (const [k, ms] of hwm.entries()) {
+      const [t, p] = k.split('|') as [string, string];
+      marks[t] = { ...marks[t], [p]: String(ms) };
+    }
     manifest = {
       version: 1,
       commit,
@@ -196,6 +219,7 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
       ...(manifest.gaps !== undefined || gapsToRecord.length > 0
         ? { gaps: [...(manifest.gaps ?? []), ...gapsToRecord] }
         : {}),
+      ...(Object.keys(marks).length > 0 ? { hwm: marks } : {}),
     };
     await commitManifest(config.lakeDir, manifest);
     gapsToRecord = [];
@@ -220,7 +244,10 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
             list = [];
             buffers.set(k, list);
           }
-          list.push({ event: decoded.event, lineage: { topic: r.topic, partition: r.partition, offset: r.offset } });
+          const lineage: Lineage = { topic: r.topic, partition: r.partition, offset: r.offset };
+          const before =
+            table === 'prices' ? undefined : hwm.next(`${r.topic}|${r.partition}`, decoded.event.eventTime);
+          list.push({ event: decoded.event, lineage: before === undefined ? lineage : { ...lineage, hwmMs: before } });
           buffered++;
         }
         let parts = read.get(r.topic);
@@ -310,7 +337,7 @@ export const compactRawZone = async (config: Config, minFiles = 2): Promise<Comp
       // Column by column (union_by_name): files written before a column existed still merge, and
       // the derived timestamps are recomputed, never copied from whichever file came first.
       await duck.run(
-        `COPY (${rawFileSelect(table as never, `read_parquet([${inputs}], union_by_name = true)`)} ORDER BY ${table.orderBy}) TO ${literal(`${staged}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
+        `COPY (${rawFileSelect(table as never, `read_parquet([${inputs}], union_by_name = true)`, first.table !== 'prices' && !group.some((f) => f.hwm) ? new Set(['_hwm_ms']) : undefined)} ORDER BY ${table.orderBy}) TO ${literal(`${staged}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
       );
       await rename(`${staged}.tmp`, staged);
       for (const f of group) replaced.add(f.path);
@@ -324,6 +351,7 @@ export const compactRawZone = async (config: Config, minFiles = 2): Promise<Comp
         commit: Math.max(...group.map((f) => f.commit)),
         minEventTime: Math.min(...group.map((f) => f.minEventTime)),
         maxEventTime: Math.max(...group.map((f) => f.maxEventTime)),
+        ...(first.table === 'prices' ? {} : { hwm: true as const }),
       });
     }
   } finally {

@@ -73,6 +73,8 @@ export const buildShard = async (
       eventDates: fromSnapshot ? (dt) => dt === date : (dt) => dt <= date,
       date,
       shard,
+      // The same lateness as the speed layer's (one rule for both layers, core/time/lateness.ts).
+      latenessMs: config.speed.userLateness,
     });
     for await (const u of inputs) {
       const start =
