@@ -17,7 +17,10 @@ import { registerSecret } from '../core/redact.js';
 export const REDIS_ACL_USER = 'cryptolambda';
 /** The SCRAM user clients (and the broker itself, inter-broker) authenticate as. */
 export const KAFKA_SCRAM_USER = 'cryptolambda';
-/** The PLAIN user of the controller listener (SCRAM cannot serve it: its credentials live in the metadata the controller serves). */
+/**
+ * The broker's internal PLAIN user: controller listener and inter-broker traffic (SCRAM cannot
+ * serve a KRaft controller: its credentials live in the metadata the controller serves).
+ */
 export const KAFKA_CONTROLLER_USER = 'controller';
 
 const Secret = z.string().min(16);

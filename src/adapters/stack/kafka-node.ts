@@ -212,8 +212,8 @@ export const probeKafka = async (
 
 /**
  * Create or update the SCRAM user through the client listener as the internal PLAIN user
- * (stack/ScramUser.java, run in java source-file mode on the broker's jars). The passwords go through the environment of that
- * one process, never its command line.
+ * (stack/ScramUser.java, run in java source-file mode on the broker's jars). The passwords go
+ * through the environment of that one process, never its command line.
  */
 const upsertScramUser = async (config: Config, libs: string, logDir: string, creds: KafkaStackCredentials) => {
   try {
