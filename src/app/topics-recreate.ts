@@ -130,8 +130,14 @@ export const recreateTopics = (config: Config, opts: { yes: boolean }): Promise<
         at,
       });
     }
+    // The new topics' partitions start without event-time marks (core/time/lateness.ts): the old
+    // partition p's mark says nothing about the users new partition p holds. Ingest and a bootstrapped
+    // stream both continue from the manifest, so both layers start the new logs alike.
+    const hwm = Object.fromEntries(Object.entries(manifest.hwm ?? {}).filter(([t]) => !names.includes(t)));
+    const { hwm: _old, ...rest } = manifest;
     await commitManifest(config.lakeDir, {
-      ...manifest,
+      ...rest,
+      ...(Object.keys(hwm).length > 0 ? { hwm } : {}),
       commit,
       offsets,
       updatedAt: at,
