@@ -99,6 +99,8 @@ export class UserHistory {
   baseChanged = false;
   /** Base was re-created from the live book: a store rewrites all its parts. */
   baseFull = false;
+  /** Base's lot queues as of the previous drain, for the assets folded since (created on demand). */
+  baseLotsBefore: Map<string, LotQueue | undefined> | undefined;
 
   constructor(
     /**
@@ -255,6 +257,8 @@ export class UserHistory {
     while (this.head < this.entries.length && this.entries[this.head]!.eventTime < horizon) {
       const ev = this.entries[this.head++]!;
       const d = dayOf(ev.eventTime);
+      this.baseLotsBefore ??= new Map();
+      if (!this.baseLotsBefore.has(ev.asset)) this.baseLotsBefore.set(ev.asset, this.baseBook!.lots.get(ev.asset));
       const step = applyUserEvent(this.baseBook!, ev, this.baseDayMap!.get(d), tiers, false);
       this.baseDayMap!.set(d, step.day!);
       keepDays(this.baseDayMap!, d);
@@ -285,5 +289,6 @@ export class UserHistory {
     this.dropped.clear();
     this.baseChanged = false;
     this.baseFull = false;
+    this.baseLotsBefore = undefined;
   }
 }
