@@ -7,6 +7,7 @@
  * Input: a Zipf(1) population of `users` users (default 100k) in which one heavy user holds 10% of
  * the events; buys (85%), card spend (10%) and deposits (5%) in event-time order over one day.
  * Every worker is a real `cryptolambda stream --exit-when-idle` process at its default settings.
+ * STREAM_USERS_SCALE_ONLY=1 runs 1. and 2. only.
  *   1. one worker, events/10 and events user events: events/s from start to all offsets
  *      checkpointed, and the ratio between the two sizes (flat = per-event cost does not grow);
  *   2. peak RSS of that worker holding every user (VmHWM of the process);
@@ -193,6 +194,17 @@ const peakRssMiB = (pid: number): number => {
   }
 };
 
+/** CPU seconds (user + system) a running process has used, from /proc (NaN once it is gone). */
+const cpuSeconds = (pid: number): number => {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+};
+
 /** Workers from start until Redis holds checkpointed offsets for `total` records; events/s and peak RSS. */
 const timeWorkers = async (config: Config, redis: RedisConn, total: number, workers: number) => {
   const t0 = performance.now();
@@ -207,9 +219,11 @@ const timeWorkers = async (config: Config, redis: RedisConn, total: number, work
   }
   const seconds = (performance.now() - t0) / 1000;
   for (const w of ws) rss = Math.max(rss, peakRssMiB(w.pid));
+  // The machine may be shared: events per CPU-second of the workers is the load-independent figure.
+  const cpu = ws.reduce((a, w) => a + cpuSeconds(w.pid), 0);
   for (const w of ws) w.kill();
   await Promise.all(ws.map((w) => w.exited));
-  return { perSec: total / seconds, seconds, rssMiB: rss };
+  return { perSec: total / seconds, seconds, rssMiB: rss, perCpuSec: total / cpu, cpuSec: cpu };
 };
 
 const withRun = async <T>(fn: (config: Config, redis: RedisConn) => Promise<T>): Promise<T> => {
@@ -330,16 +344,28 @@ const main = async (): Promise<void> => {
     console.log(`produced ${fmt(small)} user events (${fmt(prod)} ev/s)`);
     return timeWorkers(config, redis, small, 1);
   });
-  console.log(`1 worker, ${fmt(small)} user events: ${fmt(one.perSec)} ev/s (${one.seconds.toFixed(1)} s)`);
+  console.log(
+    `1 worker, ${fmt(small)} user events: ${fmt(one.perSec)} ev/s (${one.seconds.toFixed(1)} s), ` +
+      `${fmt(one.perCpuSec)} per CPU-second (${one.cpuSec.toFixed(1)} s CPU), peak RSS ${one.rssMiB.toFixed(0)} MiB`,
+  );
   const big = await withRun(async (config, redis) => {
     const prod = await produceUsers(config, N, 2);
     console.log(`produced ${fmt(N)} user events (${fmt(prod)} ev/s)`);
     const r1 = await timeWorkers(config, redis, N, 1);
     console.log(
-      `1 worker, ${fmt(N)} user events: ${fmt(r1.perSec)} ev/s (${r1.seconds.toFixed(1)} s), peak RSS ${r1.rssMiB.toFixed(0)} MiB`,
+      `1 worker, ${fmt(N)} user events: ${fmt(r1.perSec)} ev/s (${r1.seconds.toFixed(1)} s), ` +
+        `${fmt(r1.perCpuSec)} per CPU-second (${r1.cpuSec.toFixed(1)} s CPU), peak RSS ${r1.rssMiB.toFixed(0)} MiB`,
     );
     return r1;
   });
+  if (process.env.STREAM_USERS_SCALE_ONLY === '1') {
+    // The scaling and memory figures alone (1. and 2. above): for profiling runs.
+    console.log(
+      `ratio (10x events) large / small rate: ${(big.perSec / one.perSec).toFixed(2)} wall, ` +
+        `${(big.perCpuSec / one.perCpuSec).toFixed(2)} per CPU-second`,
+    );
+    return;
+  }
   const two = await withRun(async (config, redis) => {
     await produceUsers(config, N, 3);
     return timeWorkers(config, redis, N, 2);
@@ -375,6 +401,7 @@ const main = async (): Promise<void> => {
   report('stream-users', `user events, 1 worker, ${fmt(small)}`, one.perSec, 'ev/s', note);
   report('stream-users', `user events, 1 worker, ${fmt(N)}`, big.perSec, 'ev/s', note);
   report('stream-users', 'ratio 10x events (rate large/small)', big.perSec / one.perSec, '', 'flat = constant cost');
+  report('stream-users', `user events per CPU-second, 1 worker, ${fmt(N)}`, big.perCpuSec, 'ev/s', note);
   report('stream-users', `peak RSS, 1 worker, ${fmt(USERS)} users`, big.rssMiB, 'MiB', 'VmHWM');
   report(
     'stream-users',

@@ -14,7 +14,6 @@ import {
   type LotQueue,
   type LotQueueJson,
   lotChanges,
-  lotQueueToJson,
   lotToJson,
 } from '../../core/portfolio/lots.js';
 import type { Position } from '../../core/portfolio/position.js';

@@ -53,12 +53,20 @@ export interface Replay {
   readonly noLongerRejected: UserEvent[];
 }
 
+/**
+ * The dedup ids of every base book and snapshot: one shared, always empty instance. A base never
+ * checks or adds ids (events are applied to it with `dedup = false`; the live state detects
+ * duplicates), so a user's second book costs no index, buckets or heap of its own (issue 13:
+ * memory per user held).
+ */
+const NO_DEDUP = new DedupIds(0);
+
 /** A state's book without its dedup ids (the base never checks duplicates: the live state does). */
 export const bookCopy = (s: UserState): UserState => ({
   userId: s.userId,
   positions: new Map(s.positions),
   tier: s.tier.clone(),
-  recent: new DedupIds(0),
+  recent: NO_DEDUP,
   changedAssets: new Set(),
   costMethod: s.costMethod,
   lots: new Map(s.lots),
