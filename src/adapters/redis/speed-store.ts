@@ -354,7 +354,8 @@ export class RedisSpeedStore {
         // lots that changed since; any other day is written whole (once per user and day).
         const key = k.endOfDay(userId, day, n);
         const whole = ch.eodStored !== day;
-        if (whole) tx.add('DEL', key);
+        // A later day than the one stored cannot have a book yet (see StoredUser.eodStored).
+        if (whole && (ch.eodStored === undefined || day < ch.eodStored)) tx.add('DEL', key);
         if (book.positions.size === 0 && whole) continue;
         tx.hset(
           key,

@@ -117,7 +117,9 @@ export interface StoredUser {
   hist?: UserHistory;
   /**
    * The day whose end-of-day key the store holds as the live book of the previous drain (its
-   * lots are then written as changes; any other day's book is written whole). Not checkpointed.
+   * lots are then written as changes; any other day's book is written whole). It only moves
+   * forward (the user's latest event day), so the store holds no book of a later day; '' = none of
+   * any day (a user new since acquire); undefined = unknown (restored). Not checkpointed.
    */
   eodStored?: string;
 }
@@ -500,7 +502,8 @@ export class PartitionEngine {
     let u = this.users.get(e.userId);
     let fresh = false;
     if (u === undefined) {
-      u = { state: emptyUser(e.userId, this.opts.tiers, this.opts.costMethod), days: new Map() };
+      // New since acquire: the store holds no end-of-day book of it for any day ('' sorts first).
+      u = { state: emptyUser(e.userId, this.opts.tiers, this.opts.costMethod), days: new Map(), eodStored: '' };
       this.users.set(e.userId, u);
       fresh = true;
     }

@@ -44,7 +44,8 @@ const speedState = async (config: Config): Promise<Record<string, unknown>> => {
       /^live:/,
       new RegExp(`^(delta|rw|eod):.*:${DAY1}$`),
       new RegExp(`^days:.*:${DAY1}$`),
-      /^stream:(hlog|bspend):/,
+      // The re-application history (log, base book spend and lots) is run-specific, like `b:` fields.
+      /^stream:(hlog|bspend|blots):/,
     ]);
     for (const [k, v] of Object.entries(dump))
       if (k.startsWith('stream:part:')) {
