@@ -19,69 +19,23 @@ import { CheckpointTx } from '../src/adapters/redis/checkpoint-tx.js';
 import type { RedisConn } from '../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../src/adapters/redis/speed-keys.js';
 import { RedisSpeedStore } from '../src/adapters/redis/speed-store.js';
-import type { TransactionEvent } from '../src/core/events/types.js';
-import { Decimal, PRICE_SCALE, QTY_SCALE } from '../src/core/money/decimal.js';
 import { userPartition } from '../src/core/partitioning.js';
 import { DEFAULT_ENGINE_OPTIONS, PartitionEngine } from '../src/core/speed/engine.js';
 import { TOPICS } from '../src/core/topics.js';
 import { report } from './report.js';
+import { makeUserEvents } from './user-population.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const USERS = Number(process.argv[3] ?? 100_000);
 const CHECKPOINT_EVERY = Number(process.env.CHECKPOINT_EVERY ?? 1_000);
 const BATCH = 500;
-const START = Date.UTC(2026, 0, 5);
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-/** Zipf(1) over ranks 0..n-1 by inverse CDF (deterministic LCG), as bench/stream-users.ts. */
-const zipf = (n: number, seed: number) => {
-  const cdf = new Float64Array(n);
-  let h = 0;
-  for (let i = 0; i < n; i++) cdf[i] = h += 1 / (i + 1);
-  let x = seed >>> 0;
-  const rnd = () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
-  const next = (): number => {
-    const u = rnd() * h;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-  return { rnd, next };
-};
-
 /** Encoded records per partition, in event-time order (the producer's order within a partition). */
 const records = (count: number, users: number, seed: number): Buffer[][] => {
-  const z = zipf(users, seed);
-  const stepMs = Math.max(1, Math.floor((24 * 3600 * 1000) / count));
-  const q = (units: bigint) => Decimal.fromUnits(units, QTY_SCALE);
   const out: Buffer[][] = Array.from({ length: TOPICS.transactions.partitions }, () => []);
-  for (let i = 0; i < count; i++) {
-    const userId = i % 10 === 0 ? 'heavy' : `u${z.next()}`;
-    const r = z.rnd();
-    const type = r < 0.85 ? 'buy' : r < 0.95 ? 'card_spend' : 'deposit';
-    const e: TransactionEvent = {
-      kind: 'transaction',
-      eventId: `b${seed}-${i}`,
-      userId,
-      type,
-      asset: type === 'card_spend' ? 'USD' : 'BTC',
-      quantity: type === 'card_spend' ? q(25n * 10n ** 18n) : q(10n ** 15n),
-      price: Decimal.parse(type === 'card_spend' ? '1' : '43000', PRICE_SCALE),
-      fee: Decimal.zero(QTY_SCALE),
-      feeAsset: 'USD',
-      eventTime: START + i * stepMs,
-    };
-    out[userPartition(userId)]!.push(encodeTransaction(e));
-  }
+  for (const e of makeUserEvents(count, users, seed)()) out[userPartition(e.userId)]!.push(encodeTransaction(e));
   return out;
 };
 

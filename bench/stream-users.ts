@@ -33,11 +33,11 @@ import { Decimal, PRICE_SCALE, QTY_SCALE } from '../src/core/money/decimal.js';
 import { SPEED_PARTITIONS, symbolPartition } from '../src/core/partitioning.js';
 import { topicName } from '../src/core/topics.js';
 import { report } from './report.js';
+import { makeUserEvents, START } from './user-population.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const USERS = Number(process.argv[3] ?? 100_000);
 const PRICES = Number(process.argv[4] ?? 300_000);
-const START = Date.UTC(2026, 0, 5);
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/run.js');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,60 +53,8 @@ const freshConfig = (): Config =>
     { ...process.env, CRYPTOLAMBDA_TOPIC_PREFIX: '' },
   );
 
-/** Zipf(1) sampler over ranks 1..n by inverse CDF on the harmonic numbers (deterministic LCG). */
-const zipf = (n: number, seed: number) => {
-  const cdf = new Float64Array(n);
-  let h = 0;
-  for (let i = 0; i < n; i++) cdf[i] = h += 1 / (i + 1);
-  let x = seed >>> 0;
-  const rnd = () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
-  return {
-    rnd,
-    next: (): number => {
-      const u = rnd() * h;
-      let lo = 0;
-      let hi = n - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (cdf[mid]! < u) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo;
-    },
-  };
-};
-
 const q = (units: bigint) => Decimal.fromUnits(units, QTY_SCALE);
 const usd = (s: string) => Decimal.parse(s, PRICE_SCALE);
-
-/** The i-th user event of a run: one in ten belongs to the heavy user, the rest are Zipf-distributed. */
-const makeUserEvents = (count: number, users: number, seed: number) => {
-  const z = zipf(users, seed);
-  const stepMs = Math.max(1, Math.floor((24 * 3600 * 1000) / count));
-  return function* (): Generator<TransactionEvent> {
-    for (let i = 0; i < count; i++) {
-      const userId = i % 10 === 0 ? 'heavy' : `u${z.next()}`;
-      const r = z.rnd();
-      const type = r < 0.85 ? 'buy' : r < 0.95 ? 'card_spend' : 'deposit';
-      const asset = type === 'card_spend' ? 'USD' : 'BTC';
-      yield {
-        kind: 'transaction',
-        eventId: `b${seed}-${i}`,
-        userId,
-        type,
-        asset,
-        quantity: type === 'card_spend' ? q(25n * 10n ** 18n) : q(10n ** 15n),
-        price: type === 'card_spend' ? usd('1') : usd('43000'),
-        fee: Decimal.zero(QTY_SCALE),
-        feeAsset: 'USD',
-        eventTime: START + i * stepMs,
-      };
-    }
-  };
-};
 
 const produceUsers = async (config: Config, count: number, seed: number): Promise<number> => {
   const producer = await BatchingProducer.connect(config, { lingerMs: 5 });
