@@ -18,8 +18,10 @@ import { rawFileSelect, writeRawFile } from '../adapters/lake/raw-writer.js';
 import { promote, stagedPath } from '../adapters/lake/staging.js';
 import { readLedger } from '../adapters/lake/warehouse-store.js';
 import type { Config } from '../config/config.js';
-import { CryptolambdaError } from '../core/errors.js';
+import { CryptolambdaError, StoppedError, stopSignalName } from '../core/errors.js';
 import type { DomainEvent } from '../core/events/types.js';
+import { registerPending } from '../core/pending.js';
+import { HighWaterMarks } from '../core/time/lateness.js';
 import { topicName } from '../core/topics.js';
 
 export type DecodeResult = { ok: true; event: DomainEvent } | { ok: false; reason: string };
@@ -44,6 +46,18 @@ export interface IngestOptions {
   readonly beforePublish?: () => Promise<void>;
   /** Record offsets gone from Kafka as a gap in the manifest and go on, instead of failing with DATA_GAP. */
   readonly acceptGap?: boolean;
+  /**
+   * SIGINT/SIGTERM: stop reading at the next batch boundary, commit what was read (files + offsets,
+   * as any publish), then throw a StoppedError saying what is left unread and where the next run
+   * starts. Should the commit hang (a broker down while the dead letters flush), the CLI's stop
+   * deadline prints what was read but not committed (registerPending).
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Read raw topics whose partition count breaks the contract (the raw zone does not depend on
+   * it): only to drain them before `topics recreate` (docs/runbook.md, "Repartitioning").
+   */
+  readonly anyPartitionCount?: boolean;
 }
 
 export interface IngestResult {
@@ -115,11 +129,26 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   ) as Record<string, RawTableName>;
   // The raw zone and the warehouse read any partitioning, but a mismatch means the speed layer is
   // sharded wrongly; refuse here too so the operator fixes it before both layers drift.
-  await withAdmin(config, (admin) => assertPartitionContract(admin, config.topicPrefix, []));
+  // `--any-partition-count` (step 2 of the repartition procedure) drains topics of another count.
+  if (!opts.anyPartitionCount)
+    await withAdmin(config, (admin) => assertPartitionContract(admin, config.topicPrefix, []));
   const ranges = await rangesToEnd(config, Object.keys(topicOf), (topic, p) => {
     const s = manifest.offsets[topic]?.[String(p)];
     return s === undefined ? undefined : BigInt(s);
   });
+  // A stored offset past the log's end: the topic was deleted and created again behind the raw
+  // zone's back. Reading on would skip the new topic's first records until its offsets pass the old
+  // ones; `topics recreate` is the procedure that resets the manifest with the topics.
+  const past = ranges.filter((r) => r.from > r.to);
+  if (past.length > 0)
+    throw new CryptolambdaError(
+      'CONFLICT',
+      `the raw-zone manifest's offsets are past the end of the log: ${past
+        .map((r) => `${r.topic}[${r.partition}] next ${r.from}, log end ${r.to}`)
+        .join(', ')} (the topics were recreated)`,
+      'run `cryptolambda topics recreate` (docs/runbook.md, "Repartitioning"): it resets the manifest for new topics',
+      { retriable: false },
+    );
   const gaps = checkGaps(ranges, opts.acceptGap === true);
   const total = ranges.reduce((n, r) => n + Number(r.to - r.from), 0);
   const rowsPerCommit = opts.rowsPerCommit ?? 250_000;
@@ -127,6 +156,13 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   const duck = await Duck.open(':memory:', { threads: 2 });
   const buffers = new Map<string, { event: DomainEvent; lineage: Lineage }[]>();
   const read = new Map<string, Map<string, string>>(); // topic → partition → next offset
+  // The lateness references of user rows (core/time/lateness.ts): per topic partition, in offset
+  // order, continuing from the manifest's marks, committed with the offsets they belong to.
+  const hwm = new HighWaterMarks(
+    Object.entries(manifest.hwm ?? {}).flatMap(([t, parts]) =>
+      Object.entries(parts).map(([p, ms]) => [`${t}|${p}`, Number(ms)] as const),
+    ),
+  );
   let buffered = 0;
   let records = 0;
   let rejected = 0;
@@ -136,6 +172,27 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   const dates = new Set<string>();
   const lateDates = new Set<string>();
   const builds = (await readLedger(config.lakeDir)).builds;
+
+  // Records read since the last manifest commit, per topic-partition: what a forced stop leaves.
+  const uncommitted = new Map<string, number>();
+  const unregister = registerPending(() => {
+    if (uncommitted.size === 0) return undefined;
+    const byTopic = new Map<string, number>();
+    for (const [tp, n] of uncommitted) {
+      const t = tp.slice(0, tp.lastIndexOf('|'));
+      byTopic.set(t, (byTopic.get(t) ?? 0) + n);
+    }
+    const total = [...byTopic.values()].reduce((a, n) => a + n, 0);
+    const from = [...uncommitted.keys()].sort().map((tp) => {
+      const i = tp.lastIndexOf('|');
+      const [t, p] = [tp.slice(0, i), tp.slice(i + 1)];
+      return `${t}[${p}]@${manifest.offsets[t]?.[p] ?? ranges.find((r) => r.topic === t && String(r.partition) === p)?.from}`;
+    });
+    return (
+      `ingest: ${total} record(s) read but not in a manifest commit (${[...byTopic].map(([t, n]) => `${t} ${n}`).join(', ')}); ` +
+      `the next run re-reads them from the manifest's offsets ${from.join(' ')}`
+    );
+  });
 
   let gapsToRecord = gaps;
   const publish = async (): Promise<void> => {
@@ -163,7 +220,17 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
         min = Math.min(min, r.event.eventTime);
         max = Math.max(max, r.event.eventTime);
       }
-      files.push({ table, dt, path: rel, rows: rows.length, bytes, commit, minEventTime: min, maxEventTime: max });
+      files.push({
+        table,
+        dt,
+        path: rel,
+        rows: rows.length,
+        bytes,
+        commit,
+        minEventTime: min,
+        maxEventTime: max,
+        ...(table === 'prices' ? {} : { hwm: true as const }),
+      });
       written.push({ table, dt, rows: rows.length, bytes });
       bytesTotal += bytes;
       dates.add(dt);
@@ -186,6 +253,11 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
     const offsets: Record<string, Record<string, string>> = {};
     for (const [t, parts] of Object.entries(manifest.offsets)) offsets[t] = { ...parts };
     for (const [t, parts] of read) offsets[t] = { ...(offsets[t] ?? {}), ...Object.fromEntries(parts) };
+    const marks: Record<string, Record<string, string>> = {};
+    for (const [k, ms] of hwm.entries()) {
+      const [t, p] = k.split('|') as [string, string];
+      marks[t] = { ...marks[t], [p]: String(ms) };
+    }
     manifest = {
       version: 1,
       commit,
@@ -196,8 +268,10 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
       ...(manifest.gaps !== undefined || gapsToRecord.length > 0
         ? { gaps: [...(manifest.gaps ?? []), ...gapsToRecord] }
         : {}),
+      ...(Object.keys(marks).length > 0 ? { hwm: marks } : {}),
     };
     await commitManifest(config.lakeDir, manifest);
+    uncommitted.clear();
     gapsToRecord = [];
     commits++;
     buffers.clear();
@@ -206,34 +280,55 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   };
 
   try {
-    await readRanges(config, `${config.clientId}-ingest`, ranges, async (batch) => {
-      for (const r of batch) {
-        const table = topicOf[r.topic]!;
-        const decoded = r.value ? opts.decode(table, r.value) : ({ ok: false, reason: 'empty message value' } as const);
-        if (!decoded.ok) {
-          await opts.onReject(r, decoded.reason);
-          rejected++;
-        } else {
-          const k = `${table}|${eventDate(decoded.event.eventTime)}`;
-          let list = buffers.get(k);
-          if (!list) {
-            list = [];
-            buffers.set(k, list);
+    const { stopped } = await readRanges(
+      config,
+      `${config.clientId}-ingest`,
+      ranges,
+      async (batch) => {
+        for (const r of batch) {
+          const table = topicOf[r.topic]!;
+          const decoded = r.value
+            ? opts.decode(table, r.value)
+            : ({ ok: false, reason: 'empty message value' } as const);
+          if (!decoded.ok) {
+            await opts.onReject(r, decoded.reason);
+            rejected++;
+          } else {
+            const k = `${table}|${eventDate(decoded.event.eventTime)}`;
+            let list = buffers.get(k);
+            if (!list) {
+              list = [];
+              buffers.set(k, list);
+            }
+            const lineage: Lineage = { topic: r.topic, partition: r.partition, offset: r.offset };
+            const before =
+              table === 'prices' ? undefined : hwm.next(`${r.topic}|${r.partition}`, decoded.event.eventTime);
+            list.push({
+              event: decoded.event,
+              lineage: before === undefined ? lineage : { ...lineage, hwmMs: before },
+            });
+            buffered++;
           }
-          list.push({ event: decoded.event, lineage: { topic: r.topic, partition: r.partition, offset: r.offset } });
-          buffered++;
+          let parts = read.get(r.topic);
+          if (!parts) {
+            parts = new Map();
+            read.set(r.topic, parts);
+          }
+          parts.set(String(r.partition), (BigInt(r.offset) + 1n).toString());
+          const tp = `${r.topic}|${r.partition}`;
+          uncommitted.set(tp, (uncommitted.get(tp) ?? 0) + 1);
+          records++;
         }
-        let parts = read.get(r.topic);
-        if (!parts) {
-          parts = new Map();
-          read.set(r.topic, parts);
-        }
-        parts.set(String(r.partition), (BigInt(r.offset) + 1n).toString());
-        records++;
-      }
-      opts.progress?.({ records, total, rejected, files: written.length, bytes: bytesTotal });
-      if (buffered >= rowsPerCommit) await publish();
-    });
+        opts.progress?.({ records, total, rejected, files: written.length, bytes: bytesTotal });
+        if (buffered >= rowsPerCommit) await publish();
+      },
+      opts.signal,
+    );
+    if (stopped) {
+      // A clean stop: commit what was read, then say what was not read and where the next run starts.
+      await publish();
+      throw stoppedIngest(opts.signal!, ranges, manifest, records);
+    }
     // Ranges that ended on markers or gaps still advance to their end; an accepted gap moves the
     // stored offset to the log start even when nothing is left to read.
     for (const r of ranges) {
@@ -246,6 +341,7 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
     }
     await publish();
   } finally {
+    unregister();
     duck.close();
   }
   opts.progress?.({ records, total, rejected, files: written.length, bytes: bytesTotal });
@@ -260,6 +356,36 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
     manifestCommit: manifest.commit,
     gaps,
   };
+};
+
+/**
+ * The one line of an ingest stopped by a signal after its final commit: what it committed, what it
+ * did not read (per topic, with the offsets the next run starts at), nothing left unacknowledged.
+ */
+const stoppedIngest = (
+  signal: AbortSignal,
+  ranges: readonly PartitionRange[],
+  manifest: Manifest,
+  records: number,
+): StoppedError => {
+  const left = new Map<string, { n: bigint; from: string[] }>();
+  for (const r of ranges) {
+    const next = BigInt(manifest.offsets[r.topic]?.[String(r.partition)] ?? r.from.toString());
+    if (next >= r.to) continue;
+    const t = left.get(r.topic) ?? { n: 0n, from: [] };
+    t.n += r.to - next;
+    t.from.push(`[${r.partition}]@${next}`);
+    left.set(r.topic, t);
+  }
+  const unread =
+    left.size === 0
+      ? 'nothing left unread'
+      : `not read yet: ${[...left].map(([t, v]) => `${t} ${v.n} from ${v.from.join(' ')}`).join(', ')}`;
+  return new StoppedError(
+    stopSignalName(signal),
+    `ingest committed the ${records} record(s) it had read (manifest commit ${manifest.commit}); nothing was left unacknowledged; ${unread}`,
+    "run ingest again: it reads on from the manifest's offsets",
+  );
 };
 
 /** Remove the whole raw zone (used by tests and a from-scratch rebuild). */
@@ -310,7 +436,7 @@ export const compactRawZone = async (config: Config, minFiles = 2): Promise<Comp
       // Column by column (union_by_name): files written before a column existed still merge, and
       // the derived timestamps are recomputed, never copied from whichever file came first.
       await duck.run(
-        `COPY (${rawFileSelect(table as never, `read_parquet([${inputs}], union_by_name = true)`)} ORDER BY ${table.orderBy}) TO ${literal(`${staged}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
+        `COPY (${rawFileSelect(table as never, `read_parquet([${inputs}], union_by_name = true)`, first.table !== 'prices' && !group.some((f) => f.hwm) ? new Set(['_hwm_ms']) : undefined)} ORDER BY ${table.orderBy}) TO ${literal(`${staged}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
       );
       await rename(`${staged}.tmp`, staged);
       for (const f of group) replaced.add(f.path);
@@ -324,6 +450,7 @@ export const compactRawZone = async (config: Config, minFiles = 2): Promise<Comp
         commit: Math.max(...group.map((f) => f.commit)),
         minEventTime: Math.min(...group.map((f) => f.minEventTime)),
         maxEventTime: Math.max(...group.map((f) => f.maxEventTime)),
+        ...(first.table === 'prices' ? {} : { hwm: true as const }),
       });
     }
   } finally {

@@ -17,6 +17,8 @@ export interface LakeFile {
   readonly commit: number;
   readonly minEventTime: number;
   readonly maxEventTime: number;
+  /** User files: the rows carry `_hwm_ms` (files written before that column existed do not). */
+  readonly hwm?: true;
 }
 
 /**
@@ -45,6 +47,28 @@ export interface Manifest {
    * that the operator accepted as lost (`ingest --accept-gap`): the raw zone has a hole there.
    */
   readonly gaps?: readonly OffsetGap[];
+  /**
+   * Per user topic and partition, the event-time high-water mark (ms) of the decoded records below
+   * the committed offset: where the next run's lateness references continue (core/time/lateness.ts).
+   */
+  readonly hwm?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /**
+   * Topics deleted and created again (`topics recreate`, the repartition procedure) once the raw
+   * zone held everything they held: from `commit` on, their offsets count from 0 in the new topic.
+   */
+  readonly recreated?: readonly TopicRecreation[];
+}
+
+/** One `topics recreate` of a topic: the old topic's end offsets, the new partition count. */
+export interface TopicRecreation {
+  readonly topic: string;
+  readonly partitions: number;
+  readonly previousPartitions: number;
+  /** partition → the old topic's next offset (everything below it is in the raw zone). */
+  readonly previousOffsets: Readonly<Record<string, string>>;
+  /** The manifest commit that started the new topic's offsets at 0. */
+  readonly commit: number;
+  readonly at: string;
 }
 
 /** A recorded hole in the log: offsets [from, to) of topic-partition were never ingested. */

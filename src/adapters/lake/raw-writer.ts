@@ -11,9 +11,14 @@ import { ChunkAppender } from './warehouse-rows.js';
  * The stored columns of a raw table plus its derived UTC timestamps, in the contract's order, from
  * `source` (a table or `read_parquet(…)`): the one SELECT every raw file is written with.
  */
-export const rawFileSelect = (table: RawTable<DomainEvent>, source: string): string =>
+export const rawFileSelect = (
+  table: RawTable<DomainEvent>,
+  source: string,
+  /** Columns none of the source files has (written before the column existed): NULL of their type. */
+  missing: ReadonlySet<string> = new Set(),
+): string =>
   `SELECT ${[
-    ...table.columns.map(([n]) => ident(n)),
+    ...table.columns.map(([n, t]) => (missing.has(n) ? `NULL::${t} AS ${ident(n)}` : ident(n))),
     ...table.timestamps.map(([n, from]) => `${utcTimestampSql(from)} AS ${ident(n)}`),
   ].join(', ')} FROM ${source}`;
 

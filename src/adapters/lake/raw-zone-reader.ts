@@ -1,9 +1,11 @@
 import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { CryptolambdaError } from '../../core/errors.js';
+import { eventToRaw } from '../../core/events/json.js';
 import type { PriceEvent, UserEvent } from '../../core/events/types.js';
 import { assetOf, validatePrice, validateReward, validateTransaction } from '../../core/events/validate.js';
 import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
+import { isTooLate, tooLateReason } from '../../core/time/lateness.js';
 import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
 import { dayEnd, type RejectFact } from '../../core/warehouse/day-build.js';
 import { FACT_PRICE_DAILY } from '../../core/warehouse/schema.js';
@@ -44,24 +46,61 @@ export interface UserInput {
   readonly invalid: RejectFact[];
 }
 
-// Columns of the merged stream: user_id, k (0 snapshot, 1 event), then the event columns, then state.
+// Columns of the merged stream: user_id, k (0 snapshot, 1 event), then the event columns, then
+// state, then the lateness reference ingest stamped (`_hwm_ms`, core/time/lateness.ts).
 const EVENT_COLS =
-  'user_id, 1 AS k, src, event_id, type, asset, quantity, price, fee, fee_asset, event_time_ms, ref, _partition, NULL::VARCHAR AS state_json';
+  'user_id, 1 AS k, src, event_id, type, asset, quantity, price, fee, fee_asset, event_time_ms, ref, _partition, NULL::VARCHAR AS state_json, hwm';
 
-const userEventsSql = (lakeDir: string, m: Manifest, pred: (dt: string) => boolean, where: string): string[] => {
+/**
+ * The manifest commit from which a user table's raw files come from topics partitioned as they are
+ * now: the last `topics recreate` of its topic (repartitioning), 0 when never recreated. Rows of
+ * older files carry the old topics' `_partition`, which says nothing about today's murmur2 % P.
+ */
+const currentSince = (m: Manifest, table: 'transactions' | 'rewards'): number =>
+  Math.max(0, ...(m.recreated ?? []).filter((r) => r.topic.endsWith(`raw.${table}`)).map((r) => r.commit));
+
+/**
+ * `era` 'current': files from the topics as partitioned now (filtered by `where`); 'legacy': files
+ * from before the last recreation, unfiltered and with `_partition` -1 (the caller selects their
+ * users by murmur2 of the user id); 'all': every file, filtered by `where`.
+ */
+const userEventsSql = (
+  lakeDir: string,
+  m: Manifest,
+  pred: (dt: string) => boolean,
+  where: string,
+  era: 'all' | 'current' | 'legacy' = 'all',
+): string[] => {
+  const pick = (table: 'transactions' | 'rewards') =>
+    filesWhere(m, table, pred).filter(
+      (f) => era === 'all' || (era === 'current') === f.commit >= currentSince(m, table),
+    );
+  const part = era === 'legacy' ? '-1 AS _partition' : '_partition';
+  const w = era === 'legacy' ? '' : where;
   const parts: string[] = [];
-  const tx = filesWhere(m, 'transactions', pred);
-  const rw = filesWhere(m, 'rewards', pred);
-  if (tx.length > 0)
-    parts.push(
-      `SELECT ${EVENT_COLS} FROM (SELECT 'transactions' AS src, event_id, user_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms, NULL::VARCHAR AS ref, _partition FROM read_parquet(${parquetList(lakeDir, tx)}) ${where})`,
-    );
-  if (rw.length > 0)
-    parts.push(
-      `SELECT ${EVENT_COLS} FROM (SELECT 'rewards' AS src, event_id, user_id, reward_type AS type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, NULL::VARCHAR AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, _partition FROM read_parquet(${parquetList(lakeDir, rw)}) ${where})`,
-    );
+  const select = {
+    transactions: `'transactions' AS src, event_id, user_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms, NULL::VARCHAR AS ref, ${part}`,
+    rewards: `'rewards' AS src, event_id, user_id, reward_type AS type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, NULL::VARCHAR AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, ${part}`,
+  };
+  for (const table of ['transactions', 'rewards'] as const) {
+    const files = pick(table);
+    // Files written before `_hwm_ms` existed are read apart: their rows have no lateness reference.
+    for (const [group, hwm] of [
+      [files.filter((f) => f.hwm === true), '_hwm_ms AS hwm'],
+      [files.filter((f) => f.hwm !== true), 'NULL::BIGINT AS hwm'],
+    ] as const) {
+      if (group.length > 0)
+        parts.push(
+          `SELECT ${EVENT_COLS} FROM (SELECT ${select[table]}, ${hwm} FROM read_parquet(${parquetList(lakeDir, group)}) ${w})`,
+        );
+    }
+  }
   return parts;
 };
+
+/** A raw row's lateness reference (`_hwm_ms`), undefined when it has none. */
+const hwmOf = (v: DuckDBValue): number | undefined =>
+  v === null || v === undefined ? undefined : typeof v === 'bigint' ? Number(v) : Number(v);
 
 /** One raw user row → a validated core event, or a reason. */
 const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false; reason: string; raw: object } => {
@@ -103,6 +142,8 @@ export async function* streamShardUsers(
     eventDates: (dt: string) => boolean;
     date: string;
     shard: ShardSpec;
+    /** The user lateness (`speed.userLateness`): rows TOO_LATE by it are rejected, never applied. */
+    latenessMs: number;
   },
 ): AsyncGenerator<UserInput> {
   const { shard, date } = opts;
@@ -115,11 +156,18 @@ export async function* streamShardUsers(
       'build with one shard (--shards 1)',
     );
   const where = sharded ? `WHERE _partition % ${shard.of} = ${shard.index}` : '';
-  const parts = userEventsSql(lakeDir, m, opts.eventDates, where);
+  // After a repartition (`topics recreate`), older raw files carry the old topics' partitions: a
+  // shard reads them whole and keeps its users by murmur2 of the user id (a legacy row has -1).
+  const parts = sharded
+    ? [
+        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'current'),
+        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'legacy'),
+      ]
+    : userEventsSql(lakeDir, m, opts.eventDates, where);
   const eventsOnly = parts.join(' UNION ALL ');
   if (opts.snapshotFiles.length > 0)
     parts.push(
-      `SELECT user_id, 0 AS k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state_json FROM read_parquet(${parquetList(lakeDir, opts.snapshotFiles)})`,
+      `SELECT user_id, 0 AS k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state_json, NULL FROM read_parquet(${parquetList(lakeDir, opts.snapshotFiles)})`,
     );
   if (parts.length === 0) return;
   const sql = `${parts.join(' UNION ALL ')} ORDER BY user_id, k`;
@@ -129,8 +177,9 @@ export async function* streamShardUsers(
   for await (const r of streamRows(duck, sql)) {
     const userId = String(r[0]);
     const isEvent = r[1] === 1;
+    const legacy = isEvent && Number(r[12]) === -1;
     if (isEvent) eventRows++;
-    else if (!mine(userId)) continue;
+    if ((!isEvent || legacy) && !mine(userId)) continue;
     if (cur === undefined || cur.userId !== userId) {
       if (cur) yield cur;
       cur = { userId, events: [], invalid: [] };
@@ -139,15 +188,28 @@ export async function* streamShardUsers(
       cur.stateJson = String(r[13]);
       continue;
     }
-    if (sharded && partitionOf(userId, partitions) !== Number(r[12]))
+    if (sharded && !legacy && partitionOf(userId, partitions) !== Number(r[12]))
       throw new CryptolambdaError(
         'INTERNAL',
         `raw row ${String(r[3])} of user ${userId} is in partition ${String(r[12])}, not ${partitionOf(userId, partitions)} (murmur2 of the user id over ${partitions} partitions): the raw zone is not partitioned by user`,
         'build with one shard (--shards 1)',
       );
     const v = toEvent(r);
-    if (v.ok) cur.events.push(v.event);
-    else if (new Date(Number(r[10])).toISOString().slice(0, 10) === date)
+    const ofDate = new Date(Number(r[10])).toISOString().slice(0, 10) === date;
+    const ref = hwmOf(r[14]!);
+    if (v.ok && isTooLate(v.event.eventTime, ref, opts.latenessMs)) {
+      // The speed layer dead-lettered it by the same rule: applied by neither layer (on any date).
+      if (ofDate)
+        cur.invalid.push({
+          eventId: v.event.eventId,
+          userId,
+          sourceTable: String(r[2]),
+          code: 'TOO_LATE',
+          reason: tooLateReason(v.event.eventTime, ref!, opts.latenessMs, `${String(r[2])} partition ${String(r[12])}`),
+          eventJson: JSON.stringify(eventToRaw(v.event)),
+        });
+    } else if (v.ok) cur.events.push(v.event);
+    else if (ofDate)
       // A raw row the core validators refuse (the raw zone holds what ingest's decoder accepted).
       cur.invalid.push({
         eventId: String(r[3]),
@@ -181,13 +243,14 @@ export async function* streamUserEventsAfter(
   lakeDir: string,
   m: Manifest,
   opts: { after: string; keep: (userId: string) => boolean; onInvalid?: (reason: string) => void },
-): AsyncGenerator<{ table: 'transactions' | 'rewards'; event: UserEvent }> {
+): AsyncGenerator<{ table: 'transactions' | 'rewards'; event: UserEvent; hwmBefore: number | undefined }> {
   const parts = userEventsSql(lakeDir, m, (dt) => dt > opts.after, '');
   if (parts.length === 0) return;
   for await (const r of streamRows(duck, `${parts.join(' UNION ALL ')} ORDER BY event_time_ms, event_id, src`)) {
     if (!opts.keep(String(r[0]))) continue;
     const v = toEvent(r);
-    if (v.ok) yield { table: r[2] === 'transactions' ? 'transactions' : 'rewards', event: v.event };
+    if (v.ok)
+      yield { table: r[2] === 'transactions' ? 'transactions' : 'rewards', event: v.event, hwmBefore: hwmOf(r[14]!) };
     else opts.onInvalid?.(v.reason);
   }
 }

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { newRegistry, serveMetrics } from '../../adapters/metrics/prometheus.js';
-import { type BootstrapResult, bootstrapFromBatch } from '../../app/stream/bootstrap.js';
+import { BOOTSTRAP_CONCURRENCY, type BootstrapResult, bootstrapFromBatch } from '../../app/stream/bootstrap.js';
 import { resetSpeedLayer, runStream, type StreamSummary } from '../../app/stream/run-stream.js';
 import { DEFAULT_SPEED_OPTIONS } from '../../app/stream/speed-handler.js';
 import { BaseCommand } from '../../cli/base-command.js';
@@ -42,6 +42,12 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       default: false,
       dependsOn: ['bootstrap-from-batch'],
     }),
+    'bootstrap-concurrency': Flags.integer({
+      description: `With --bootstrap-from-batch: partitions seeded at once (each on its own Redis slot and DuckDB connection) [default: ${BOOTSTRAP_CONCURRENCY}]`,
+      min: 1,
+      max: 64,
+      dependsOn: ['bootstrap-from-batch'],
+    }),
     'out-of-orderness': durationFlag({
       description: 'Bounded out-of-orderness of event time [default: speed.outOfOrderness of the config, 5s]',
       bare: 'ms',
@@ -49,13 +55,6 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
     'allowed-lateness': durationFlag({
       description: 'How long closed windows accept late trades [default: speed.allowedLateness, 30s]',
       bare: 'ms',
-    }),
-    'user-lateness': durationFlag({
-      description:
-        "How far behind its user's latest event an event is still applied in (eventTime, eventId) order; older ones are dead-lettered TOO_LATE [default: speed.userLateness, 1h, at most 1d]",
-      bare: 'ms',
-      min: '1ms',
-      max: '1d',
     }),
     'checkpoint-interval': durationFlag({
       description:
@@ -103,7 +102,8 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       outOfOrdernessMs: this.flags['out-of-orderness'] ?? config.speed.outOfOrderness,
       allowedLatenessMs: this.flags['allowed-lateness'] ?? config.speed.allowedLateness,
       userIdleMs: config.speed.userIdle,
-      userLatenessMs: this.flags['user-lateness'] ?? config.speed.userLateness,
+      // A setting, not a flag: the batch applies the same lateness rule (core/time/lateness.ts).
+      userLatenessMs: config.speed.userLateness,
       tiers: tiersOf(config),
     };
     const bootstrap = this.flags['bootstrap-from-batch']
@@ -112,6 +112,9 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
           force: this.flags.force,
           acceptGap: this.flags['accept-gap'],
           ...(this.flags.date === undefined ? {} : { date: this.flags.date }),
+          ...(this.flags['bootstrap-concurrency'] === undefined
+            ? {}
+            : { concurrency: this.flags['bootstrap-concurrency'] }),
           progress: (line) => this.progress(line),
         })
       : undefined;
@@ -149,6 +152,7 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
     this.log(
       `stream stopped (${s.stoppedBy}) after ${s.seconds.toFixed(1)} s: ${s.records} records, ${s.userEvents} user events, ` +
         `late ${s.late}, too late ${s.tooLate}, duplicates ${s.duplicateTrades} trades / ${s.userDuplicates} user events, ` +
+        `user events too late ${s.userTooLate}${s.unplaceable > 0 ? ` (+${s.unplaceable} unplaceable)` : ''}, ` +
         `rejected ${s.rejected}, invalid ${s.invalid}, ${s.checkpoints} checkpoints`,
     );
     return bootstrap === undefined ? s : { ...s, bootstrap };
