@@ -27,6 +27,8 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'producer', args: ['200000', '3'] },
   { name: 'stream', args: [] },
   { name: 'stream-users', args: [] },
+  // The same user path in one process (no Kafka, no Redis): CPU per event, GC share, heap per user.
+  { name: 'speed-users-core', args: ['200000', '20000'] },
   { name: 'stream-restore', args: [] },
   { name: 'ingest', args: [] },
   { name: 'batch', args: [] },

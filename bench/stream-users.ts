@@ -7,6 +7,7 @@
  * Input: a Zipf(1) population of `users` users (default 100k) in which one heavy user holds 10% of
  * the events; buys (85%), card spend (10%) and deposits (5%) in event-time order over one day.
  * Every worker is a real `cryptolambda stream --exit-when-idle` process at its default settings.
+ * STREAM_USERS_SCALE_ONLY=1 runs 1. and 2. only.
  *   1. one worker, events/10 and events user events: events/s from start to all offsets
  *      checkpointed, and the ratio between the two sizes (flat = per-event cost does not grow);
  *   2. peak RSS of that worker holding every user (VmHWM of the process);
@@ -32,11 +33,11 @@ import { Decimal, PRICE_SCALE, QTY_SCALE } from '../src/core/money/decimal.js';
 import { SPEED_PARTITIONS, symbolPartition } from '../src/core/partitioning.js';
 import { topicName } from '../src/core/topics.js';
 import { report } from './report.js';
+import { makeUserEvents, START } from './user-population.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const USERS = Number(process.argv[3] ?? 100_000);
 const PRICES = Number(process.argv[4] ?? 300_000);
-const START = Date.UTC(2026, 0, 5);
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/run.js');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -52,60 +53,8 @@ const freshConfig = (): Config =>
     { ...process.env, CRYPTOLAMBDA_TOPIC_PREFIX: '' },
   );
 
-/** Zipf(1) sampler over ranks 1..n by inverse CDF on the harmonic numbers (deterministic LCG). */
-const zipf = (n: number, seed: number) => {
-  const cdf = new Float64Array(n);
-  let h = 0;
-  for (let i = 0; i < n; i++) cdf[i] = h += 1 / (i + 1);
-  let x = seed >>> 0;
-  const rnd = () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
-  return {
-    rnd,
-    next: (): number => {
-      const u = rnd() * h;
-      let lo = 0;
-      let hi = n - 1;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (cdf[mid]! < u) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo;
-    },
-  };
-};
-
 const q = (units: bigint) => Decimal.fromUnits(units, QTY_SCALE);
 const usd = (s: string) => Decimal.parse(s, PRICE_SCALE);
-
-/** The i-th user event of a run: one in ten belongs to the heavy user, the rest are Zipf-distributed. */
-const makeUserEvents = (count: number, users: number, seed: number) => {
-  const z = zipf(users, seed);
-  const stepMs = Math.max(1, Math.floor((24 * 3600 * 1000) / count));
-  return function* (): Generator<TransactionEvent> {
-    for (let i = 0; i < count; i++) {
-      const userId = i % 10 === 0 ? 'heavy' : `u${z.next()}`;
-      const r = z.rnd();
-      const type = r < 0.85 ? 'buy' : r < 0.95 ? 'card_spend' : 'deposit';
-      const asset = type === 'card_spend' ? 'USD' : 'BTC';
-      yield {
-        kind: 'transaction',
-        eventId: `b${seed}-${i}`,
-        userId,
-        type,
-        asset,
-        quantity: type === 'card_spend' ? q(25n * 10n ** 18n) : q(10n ** 15n),
-        price: type === 'card_spend' ? usd('1') : usd('43000'),
-        fee: Decimal.zero(QTY_SCALE),
-        feeAsset: 'USD',
-        eventTime: START + i * stepMs,
-      };
-    }
-  };
-};
 
 const produceUsers = async (config: Config, count: number, seed: number): Promise<number> => {
   const producer = await BatchingProducer.connect(config, { lingerMs: 5 });
@@ -193,6 +142,17 @@ const peakRssMiB = (pid: number): number => {
   }
 };
 
+/** CPU seconds (user + system) a running process has used, from /proc (NaN once it is gone). */
+const cpuSeconds = (pid: number): number => {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+};
+
 /** Workers from start until Redis holds checkpointed offsets for `total` records; events/s and peak RSS. */
 const timeWorkers = async (config: Config, redis: RedisConn, total: number, workers: number) => {
   const t0 = performance.now();
@@ -207,9 +167,11 @@ const timeWorkers = async (config: Config, redis: RedisConn, total: number, work
   }
   const seconds = (performance.now() - t0) / 1000;
   for (const w of ws) rss = Math.max(rss, peakRssMiB(w.pid));
+  // The machine may be shared: events per CPU-second of the workers is the load-independent figure.
+  const cpu = ws.reduce((a, w) => a + cpuSeconds(w.pid), 0);
   for (const w of ws) w.kill();
   await Promise.all(ws.map((w) => w.exited));
-  return { perSec: total / seconds, seconds, rssMiB: rss };
+  return { perSec: total / seconds, seconds, rssMiB: rss, perCpuSec: total / cpu, cpuSec: cpu };
 };
 
 const withRun = async <T>(fn: (config: Config, redis: RedisConn) => Promise<T>): Promise<T> => {
@@ -330,16 +292,28 @@ const main = async (): Promise<void> => {
     console.log(`produced ${fmt(small)} user events (${fmt(prod)} ev/s)`);
     return timeWorkers(config, redis, small, 1);
   });
-  console.log(`1 worker, ${fmt(small)} user events: ${fmt(one.perSec)} ev/s (${one.seconds.toFixed(1)} s)`);
+  console.log(
+    `1 worker, ${fmt(small)} user events: ${fmt(one.perSec)} ev/s (${one.seconds.toFixed(1)} s), ` +
+      `${fmt(one.perCpuSec)} per CPU-second (${one.cpuSec.toFixed(1)} s CPU), peak RSS ${one.rssMiB.toFixed(0)} MiB`,
+  );
   const big = await withRun(async (config, redis) => {
     const prod = await produceUsers(config, N, 2);
     console.log(`produced ${fmt(N)} user events (${fmt(prod)} ev/s)`);
     const r1 = await timeWorkers(config, redis, N, 1);
     console.log(
-      `1 worker, ${fmt(N)} user events: ${fmt(r1.perSec)} ev/s (${r1.seconds.toFixed(1)} s), peak RSS ${r1.rssMiB.toFixed(0)} MiB`,
+      `1 worker, ${fmt(N)} user events: ${fmt(r1.perSec)} ev/s (${r1.seconds.toFixed(1)} s), ` +
+        `${fmt(r1.perCpuSec)} per CPU-second (${r1.cpuSec.toFixed(1)} s CPU), peak RSS ${r1.rssMiB.toFixed(0)} MiB`,
     );
     return r1;
   });
+  if (process.env.STREAM_USERS_SCALE_ONLY === '1') {
+    // The scaling and memory figures alone (1. and 2. above): for profiling runs.
+    console.log(
+      `ratio (10x events) large / small rate: ${(big.perSec / one.perSec).toFixed(2)} wall, ` +
+        `${(big.perCpuSec / one.perCpuSec).toFixed(2)} per CPU-second`,
+    );
+    return;
+  }
   const two = await withRun(async (config, redis) => {
     await produceUsers(config, N, 3);
     return timeWorkers(config, redis, N, 2);
@@ -375,6 +349,7 @@ const main = async (): Promise<void> => {
   report('stream-users', `user events, 1 worker, ${fmt(small)}`, one.perSec, 'ev/s', note);
   report('stream-users', `user events, 1 worker, ${fmt(N)}`, big.perSec, 'ev/s', note);
   report('stream-users', 'ratio 10x events (rate large/small)', big.perSec / one.perSec, '', 'flat = constant cost');
+  report('stream-users', `user events per CPU-second, 1 worker, ${fmt(N)}`, big.perCpuSec, 'ev/s', note);
   report('stream-users', `peak RSS, 1 worker, ${fmt(USERS)} users`, big.rssMiB, 'MiB', 'VmHWM');
   report(
     'stream-users',

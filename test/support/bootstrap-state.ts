@@ -10,7 +10,7 @@ import { dumpKeyspace, RUN_SPECIFIC } from './redis-dump.js';
  * the day keys of the cutoff day (the batch covers it; the bootstrap writes day keys only for the
  * days it replays), the per-partition user counters (they count what this process applied: the
  * replay counts the days after the cutoff only) and the in-order re-application history (`b:*` base
- * book fields, `stream:hlog`, `stream:bspend`): how a user's recent events split into a base book
+ * book fields, `stream:hlog`, `stream:bspend`, `stream:blots`): how a user's recent events split into a base book
  * and a log depends on where a worker started, and a seeded user's history starts at the seed; the
  * book, every part it is restored from and every public key must still be equal.
  */
@@ -22,7 +22,7 @@ export const bootstrapComparableState = async (config: Config, cutoff: string): 
       /^live:/,
       new RegExp(`^(delta|rw|eod):.*:${cutoff}$`),
       new RegExp(`^days:.*:${cutoff}$`),
-      /^stream:(hlog|bspend):/,
+      /^stream:(hlog|bspend|blots):/,
     ]);
     for (const [k, v] of Object.entries(dump))
       if (k.startsWith('stream:part:')) {

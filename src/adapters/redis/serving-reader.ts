@@ -12,7 +12,7 @@ import { type CandleStateJson, candleFromJson } from '../../core/speed/price-win
 import type { DayRewardsJson } from '../../core/speed/user-ledger.js';
 import type { RedisConn } from './client.js';
 import { assertKeyPart, type CandleInterval, type SpeedKeys, type TierJson } from './speed-keys.js';
-import { readWatermarks } from './speed-store.js';
+import { parseEodBook, readWatermarks } from './speed-store.js';
 
 /**
  * The serving layer's reads of the speed layer's Redis state. Every key comes from the speedKeys
@@ -91,7 +91,7 @@ export class SpeedReader {
   /** `eod:<user>:<date>`: the user's book at the end of `date` (empty when the stream kept none). */
   async endOfDay(userId: string, date: string): Promise<PositionJson[]> {
     const key = this.keys.endOfDay(userId, date);
-    return (await this.redis.hvals(key)).map((s) => parse<PositionJson>(key, s));
+    return parseEodBook(await this.redis.hgetall(key), key);
   }
 
   async watermarks(): Promise<SpeedWatermarks> {
@@ -167,16 +167,17 @@ export class SpeedReader {
           const chunk = ids.slice(i, i + 500);
           const p = this.redis.pipeline();
           for (const u of chunk) {
-            p.hvals(this.keys.endOfDay(u, date, n));
+            p.hgetall(this.keys.endOfDay(u, date, n));
             p.get(this.keys.dayRewards(u, date, n));
           }
           const v = await exec(p);
           chunk.forEach((userId, j) => {
-            const eod = v[2 * j] as string[];
+            const eod = v[2 * j] as Record<string, string>;
+            const key = this.keys.endOfDay(userId, date, n);
             const rw = v[2 * j + 1] as string | null;
             got.set(userId, {
               userId,
-              eod: eod.length === 0 ? null : eod.map((s) => summarized(parse(this.keys.endOfDay(userId, date, n), s))),
+              eod: Object.keys(eod).length === 0 ? null : parseEodBook(eod, key).map(summarized),
               rewards: rw === null ? null : parse<DayRewardsJson>(this.keys.dayRewards(userId, date, n), rw),
             });
           });

@@ -63,7 +63,11 @@ export const speedKeys = (keyspace: string) => {
     delta: (userId: string, day: string, n?: number) => `${u('delta', userId, n)}:${assertKeyPart('day', day)}`,
     /** STRING DayRewardsJson of one user and day (spend, cashback owed vs paid, staking income, tier). */
     dayRewards: (userId: string, day: string, n?: number) => `${u('rw', userId, n)}:${assertKeyPart('day', day)}`,
-    /** HASH asset -> PositionJson after the user's last event of that day (reconcile's speed-side view). */
+    /**
+     * HASH asset -> PositionJson (with `lotq`: the queue's method and next seq) after the user's last
+     * event of that day, and `<asset>|<seq>` -> LotJson for each open lot of that book (reconcile's
+     * speed-side view; `eodBook` in speed-store.ts reads it).
+     */
     endOfDay: (userId: string, day: string, n?: number) => `${u('eod', userId, n)}:${assertKeyPart('day', day)}`,
     /** SET of user ids of partition n with speed-layer data for a day (lets batch expire covered days, reconcile enumerate). */
     dayUsers: (day: string, n: number) => `${keyspace}days:${partitionTag(n)}:${assertKeyPart('day', day)}`,
@@ -80,6 +84,13 @@ export const speedKeys = (keyspace: string) => {
     userLog: (userId: string, n?: number) => u('stream:hlog', userId, n),
     /** HASH day -> SpendBucketJson: the card spends of the user's base book (before its log). */
     baseSpend: (userId: string, n?: number) => u('stream:bspend', userId, n),
+    /**
+     * HASH `<asset>|<seq>` -> LotJson: the open lots of the user's live book, one field per lot, so a
+     * checkpoint writes the lots that changed, not a heavy buyer's whole queue (issue 13).
+     */
+    userLots: (userId: string, n?: number) => u('stream:lots', userId, n),
+    /** HASH `<asset>|<seq>` -> LotJson: the open lots of the user's base book (before its log). */
+    baseLots: (userId: string, n?: number) => u('stream:blots', userId, n),
     /** HASH eventId -> userId: user events of an event day the speed layer dead-lettered TOO_LATE (reconcile names them). */
     tooLate: (day: string, n: number) => `${keyspace}toolate:${partitionTag(n)}:${assertKeyPart('day', day)}`,
     /** SET of user ids owned by partition n (loaded on acquire so tier expiry reaches every user). */

@@ -7,9 +7,19 @@ import type { Interval } from '../../core/ohlcv/candle.js';
 import { NO_WATERMARK, type StreamWatermarks, streamWatermarks } from '../../core/ohlcv/watermark.js';
 import { SPEED_PARTITIONS } from '../../core/partitioning.js';
 import { type PositionJson, positionToJson } from '../../core/portfolio/codec.js';
-import { type CostMethod, type LotQueueJson, lotQueueToJson } from '../../core/portfolio/lots.js';
+import {
+  type CostMethod,
+  type LotChanges,
+  type LotJson,
+  type LotQueue,
+  type LotQueueJson,
+  lotChanges,
+  lotToJson,
+} from '../../core/portfolio/lots.js';
+import type { Position } from '../../core/portfolio/position.js';
 import { compareEvents } from '../../core/portfolio/position.js';
 import type { SpendBucketJson, TierHeadJson } from '../../core/rewards/tiers.js';
+import type { EodPositionJson } from '../../core/serving/reconcile.js';
 import type { DedupBucketJson, DedupHeadJson } from '../../core/speed/dedup.js';
 import type {
   HistChanges,
@@ -28,6 +38,7 @@ import {
 import { type EventKey, type Rejection, UserHistory } from '../../core/speed/user-history.js';
 import {
   DAY_MS,
+  type DayRewards,
   type DayRewardsJson,
   DEDUP_WINDOW_MS,
   dayFromJson,
@@ -78,6 +89,128 @@ const storedTime = (s: string | undefined | null): number =>
   s === undefined || s === null || s === '-1' ? NO_WATERMARK : Number(s);
 const timeField = (t: number): string => String(t === NO_WATERMARK ? -1 : t);
 const rawJson = (e: UserEvent): string => JSON.stringify(eventToRaw(e));
+
+/**
+ * Lots are stored one field per open lot, `<asset>|<seq>` (assets are [A-Z0-9]{1,12}, so the bar
+ * separates), with the queue's method and next seq beside the position: a checkpoint writes the
+ * lots that changed (`lotChanges`), never a heavy buyer's whole queue.
+ */
+const lotField = (asset: string, seq: number): string => `${asset}|${seq}`;
+const lotMeta = (q: LotQueue): string => JSON.stringify({ method: q.method, nextSeq: q.seq });
+const writeLots = (tx: CheckpointTx, key: string, asset: string, c: LotChanges): void => {
+  if (c.put.length > 0)
+    tx.hset(
+      key,
+      c.put.map((l) => [lotField(asset, l.seq), JSON.stringify(lotToJson(l))] as const),
+    );
+  if (c.del.length > 0)
+    tx.list(
+      'HDEL',
+      key,
+      c.del.map((seq) => lotField(asset, seq)),
+    );
+};
+
+/** Group `<asset>|<seq>` lot fields by asset, each list in acquisition order. */
+export const groupLots = (fields: Record<string, string>, where: string): Map<string, LotJson[]> => {
+  const out = new Map<string, LotJson[]>();
+  for (const [f, v] of Object.entries(fields)) {
+    const bar = f.indexOf('|');
+    if (bar < 0) continue;
+    const asset = f.slice(0, bar);
+    let l: LotJson;
+    try {
+      l = JSON.parse(v) as LotJson;
+    } catch (err) {
+      throw new CryptolambdaError('INTERNAL', `corrupt lot in ${where}`, undefined, { cause: err });
+    }
+    const list = out.get(asset);
+    if (list === undefined) out.set(asset, [l]);
+    else list.push(l);
+  }
+  for (const list of out.values()) list.sort((a, b) => a.seq - b.seq);
+  return out;
+};
+
+/**
+ * Queues of a book from its `<prefix>lotq:<asset>` meta fields and grouped lot fields; a book
+ * written before lots were stored per lot keeps its whole queue in `<prefix>lot:<asset>`.
+ */
+const queuesOf = (
+  meta: Record<string, string>,
+  prefix: string,
+  lots: Map<string, LotJson[]>,
+): { queues: Record<string, LotQueueJson>; legacy: string[] } => {
+  const queues: Record<string, LotQueueJson> = {};
+  const legacy: string[] = [];
+  for (const [f, v] of Object.entries(meta)) {
+    if (!f.startsWith(prefix)) continue;
+    const rest = f.slice(prefix.length);
+    if (rest.startsWith('lotq:')) {
+      const asset = rest.slice(5);
+      const m = JSON.parse(v) as { method: CostMethod; nextSeq: number };
+      queues[asset] = { method: m.method, nextSeq: m.nextSeq, lots: lots.get(asset) ?? [] };
+    } else if (rest.startsWith('lot:')) legacy.push(rest.slice(4));
+  }
+  for (const asset of legacy) {
+    if (queues[asset] === undefined) queues[asset] = JSON.parse(meta[`${prefix}lot:${asset}`]!) as LotQueueJson;
+  }
+  return { queues, legacy };
+};
+
+/**
+ * THE reader of the end-of-day shape (`eod:<user>:<day>`): each position with its lot queue, from
+ * the per-lot fields, or embedded whole (`lots`) as books written before lots were stored per lot.
+ */
+export const parseEodBook = (fields: Record<string, string>, where: string): EodPositionJson[] => {
+  const lots = groupLots(fields, where);
+  const out: EodPositionJson[] = [];
+  for (const [f, v] of Object.entries(fields)) {
+    if (f.includes('|')) continue;
+    let j: EodPositionJson & { lotq?: { method: CostMethod; nextSeq: number } };
+    try {
+      j = JSON.parse(v) as typeof j;
+    } catch (err) {
+      throw new CryptolambdaError('INTERNAL', `corrupt JSON in Redis key ${where}`, undefined, { cause: err });
+    }
+    const { lotq, ...position } = j;
+    out.push(
+      lotq === undefined
+        ? position
+        : { ...position, lots: { method: lotq.method, nextSeq: lotq.nextSeq, lots: lots.get(f) ?? [] } },
+    );
+  }
+  return out;
+};
+
+const memo = <K>(m: Map<K, string>, k: K, f: () => string): string => {
+  const hit = m.get(k);
+  if (hit !== undefined) return hit;
+  const v = f();
+  m.set(k, v);
+  return v;
+};
+
+/** Serialize each value once per checkpoint (a position or day aggregate is written to several keys). */
+class JsonCache {
+  private readonly positions = new Map<Position, string>();
+  private readonly days = new Map<DayRewards, string>();
+  private readonly events = new Map<UserEvent, string>();
+  position(p: Position): string {
+    return memo(this.positions, p, () => JSON.stringify(positionToJson(p)));
+  }
+  day(d: DayRewards): string {
+    return memo(this.days, d, () => JSON.stringify(dayToJson(d)));
+  }
+  event(e: UserEvent): string {
+    return memo(this.events, e, () => rawJson(e));
+  }
+  /** A position with its lot queue's method and next seq (the lots are fields of their own). */
+  positionWithQueue(p: Position, q: LotQueue | undefined): string {
+    const pos = this.position(p);
+    return q === undefined ? pos : `${pos.slice(0, -1)},"lotq":${lotMeta(q)}}`;
+  }
+}
 const decodeStored = (s: string, where: string): UserEvent => {
   const r = userEventFromRaw(JSON.parse(s));
   if (!r.ok) throw new CryptolambdaError('INTERNAL', `corrupt event in ${where}: ${r.reason}`);
@@ -133,6 +266,7 @@ export class RedisSpeedStore {
       );
     }
     const newUsers: string[] = [];
+    const json = new JsonCache();
     /** Users per day touched: one SADD + EXPIRE per day and checkpoint, not per user. */
     const dayUsers = new Map<string, string[]>();
     for (const ch of c.users) {
@@ -143,7 +277,7 @@ export class RedisSpeedStore {
       if (held.length > 0) {
         tx.hset(
           k.positions(userId, n),
-          held.map((a) => [a, JSON.stringify(positionToJson(state.positions.get(a)!))]),
+          held.map((a) => [a, json.position(state.positions.get(a)!)]),
         );
       }
       if (ch.tier) {
@@ -155,25 +289,27 @@ export class RedisSpeedStore {
         tx.add('SET', k.tier(userId, n), JSON.stringify(t));
       }
       const parts = ch.parts;
-      const histFields = ch.hist === undefined ? [] : this.writeHist(tx, n, userId, ch.hist);
+      const histFields = ch.hist === undefined ? [] : this.writeHist(tx, n, userId, ch.hist, json);
       // The committed positions live here too (`pos:<asset>` fields, the same changed assets): the
       // public pos:<user> may hold provisional values, which a restore must never load.
       tx.hset(k.userState(userId, n), [
         ['tierHead', JSON.stringify(parts.tierHead)],
         ['dedupHead', JSON.stringify(parts.dedupHead)],
-        ['days', JSON.stringify([...user.days].map(([d, v]) => [d, dayToJson(v)]))],
+        ['days', `[${[...user.days].map(([d, v]) => `[${JSON.stringify(d)},${json.day(v)}]`).join(',')}]`],
         ['costMethod', state.costMethod],
         ...ch.assets.flatMap((a): [string, string][] => {
           const p = state.positions.get(a);
-          return p === undefined ? [] : [[`pos:${a}`, JSON.stringify(positionToJson(p))]];
+          return p === undefined ? [] : [[`pos:${a}`, json.position(p)]];
         }),
         // An asset's open lots change exactly when its position does: the same changed assets.
         ...ch.assets.flatMap((a): [string, string][] => {
           const lots = state.lots.get(a);
-          return lots === undefined ? [] : [[`lot:${a}`, JSON.stringify(lotQueueToJson(lots))]];
+          return lots === undefined ? [] : [[`lotq:${a}`, lotMeta(lots)]];
         }),
         ...histFields,
       ]);
+      for (const a of ch.assets)
+        writeLots(tx, k.userLots(userId, n), a, lotChanges(ch.lotsBefore.get(a), state.lots.get(a)));
       // Assets a re-application left without a position: gone from the public and the private book.
       const gone = ch.assets.filter((a) => !state.positions.has(a));
       if (gone.length > 0) {
@@ -181,7 +317,7 @@ export class RedisSpeedStore {
         tx.list(
           'HDEL',
           k.userState(userId, n),
-          gone.flatMap((a) => [`pos:${a}`, `lot:${a}`]),
+          gone.flatMap((a) => [`pos:${a}`, `lot:${a}`, `lotq:${a}`]),
         );
       }
       if (parts.spendDays.length > 0) {
@@ -200,7 +336,7 @@ export class RedisSpeedStore {
       }
       for (const day of parts.dedupDaysDropped) tx.add('DEL', k.seen(userId, day, n));
       for (const [day, agg] of ch.days) {
-        tx.add('SET', k.dayRewards(userId, day, n), JSON.stringify(dayToJson(agg)), 'EX', ttl);
+        tx.add('SET', k.dayRewards(userId, day, n), json.day(agg), 'EX', ttl);
         const list = dayUsers.get(day);
         if (list === undefined) dayUsers.set(day, [userId]);
         else list.push(userId);
@@ -208,22 +344,26 @@ export class RedisSpeedStore {
       for (const [day, events] of ch.deltas) {
         tx.hset(
           k.delta(userId, day, n),
-          events.map((e) => [e.eventId, rawJson(e)]),
+          events.map((e) => [e.eventId, json.event(e)]),
         );
         tx.add('EXPIRE', k.delta(userId, day, n), ttl);
       }
       for (const [day, book] of ch.endOfDay) {
         // The whole book after the user's latest event of that day, with each position's open lots:
-        // complete for reconcile.
-        if (book.positions.size === 0) continue;
+        // complete for reconcile. The day the store holds as the previous drain's live book gets the
+        // lots that changed since; any other day is written whole (once per user and day).
+        const key = k.endOfDay(userId, day, n);
+        const whole = ch.eodStored !== day;
+        // A later day than the one stored cannot have a book yet (see StoredUser.eodStored).
+        if (whole && (ch.eodStored === undefined || day < ch.eodStored)) tx.add('DEL', key);
+        if (book.positions.size === 0 && whole) continue;
         tx.hset(
-          k.endOfDay(userId, day, n),
-          [...book.positions].map(([a, p]) => {
-            const lots = book.lots.get(a);
-            return [a, JSON.stringify({ ...positionToJson(p), ...(lots ? { lots: lotQueueToJson(lots) } : {}) })];
-          }),
+          key,
+          [...book.positions].map(([a, p]) => [a, json.positionWithQueue(p, book.lots.get(a))] as const),
         );
-        tx.add('EXPIRE', k.endOfDay(userId, day, n), ttl);
+        if (whole) for (const [a, q] of book.lots) writeLots(tx, key, a, lotChanges(undefined, q));
+        else for (const [a, before] of ch.lotsBefore) writeLots(tx, key, a, lotChanges(before, book.lots.get(a)));
+        tx.add('EXPIRE', key, ttl);
       }
     }
     for (const [day, ids] of dayUsers) {
@@ -295,12 +435,12 @@ export class RedisSpeedStore {
    * The user's re-application history (core/speed/user-history.ts): log events added / folded,
    * and base's parts when events folded into it, beside the live state's (`b:` fields).
    */
-  private writeHist(tx: CheckpointTx, n: number, userId: string, h: HistChanges): [string, string][] {
+  private writeHist(tx: CheckpointTx, n: number, userId: string, h: HistChanges, json: JsonCache): [string, string][] {
     const k = this.keys;
     if (h.logPut.length > 0) {
       tx.hset(
         k.userLog(userId, n),
-        h.logPut.map(([e, r]) => [e.eventId, JSON.stringify({ e: eventToRaw(e), r: r ?? null })]),
+        h.logPut.map(([e, r]) => [e.eventId, `{"e":${json.event(e)},"r":${JSON.stringify(r ?? null)}}`]),
       );
     }
     if (h.logDel.length > 0) tx.list('HDEL', k.userLog(userId, n), h.logDel);
@@ -312,18 +452,21 @@ export class RedisSpeedStore {
     if (b !== undefined) {
       fields.push(
         ['b:tierHead', JSON.stringify(b.tierHead)],
-        ['b:days', JSON.stringify(b.days.map(([d, v]) => [d, dayToJson(v)]))],
+        ['b:days', `[${b.days.map(([d, v]) => `[${JSON.stringify(d)},${json.day(v)}]`).join(',')}]`],
       );
+      // A base copied from the live book again replaces whatever an earlier base left.
+      if (b.full) tx.add('DEL', k.baseLots(userId, n));
       const gone: string[] = [];
       for (const [a, p, lots] of b.assets) {
-        if (p === null) gone.push(`b:pos:${a}`, `b:lot:${a}`);
+        if (p === null) gone.push(`b:pos:${a}`, `b:lot:${a}`, `b:lotq:${a}`);
         else {
-          fields.push([`b:pos:${a}`, JSON.stringify(positionToJson(p))]);
-          if (lots !== null) fields.push([`b:lot:${a}`, JSON.stringify(lotQueueToJson(lots))]);
+          fields.push([`b:pos:${a}`, json.position(p)]);
+          if (lots !== null) fields.push([`b:lotq:${a}`, lotMeta(lots)]);
         }
+        const before = b.full ? undefined : b.lotsBefore.get(a);
+        writeLots(tx, k.baseLots(userId, n), a, lotChanges(before, lots ?? undefined));
       }
       if (gone.length > 0) tx.list('HDEL', k.userState(userId, n), gone);
-      // A base copied from the live book again replaces whatever an earlier base left.
       if (b.full) tx.add('DEL', k.baseSpend(userId, n));
       if (b.spendDays.length > 0) {
         tx.hset(
@@ -343,13 +486,12 @@ export class RedisSpeedStore {
     meta: Record<string, string>,
     log: Record<string, string>,
     baseSpend: Record<string, string>,
+    baseLots: Record<string, string>,
   ): UserHistory {
-    const lots: Record<string, LotQueueJson> = {};
+    const { queues: lots } = queuesOf(meta, 'b:', groupLots(baseLots, this.keys.baseLots(userId)));
     const positions: PositionJson[] = [];
-    for (const [f, v] of Object.entries(meta)) {
-      if (f.startsWith('b:lot:')) lots[f.slice(6)] = JSON.parse(v);
-      else if (f.startsWith('b:pos:')) positions.push(JSON.parse(v) as PositionJson);
-    }
+    for (const [f, v] of Object.entries(meta))
+      if (f.startsWith('b:pos:')) positions.push(JSON.parse(v) as PositionJson);
     const key = (JSON.parse(meta['b:key'] ?? 'null') as EventKey | null) ?? undefined;
     const max = Number(meta['b:max']);
     // An empty log: the history was collapsed into the live book (no second book to load).
@@ -388,6 +530,49 @@ export class RedisSpeedStore {
       entries.map(([e]) => e),
       entries.flatMap(([e, r]) => (r === null ? [] : [[e.eventId, r] as const])),
     );
+  }
+
+  /**
+   * Checkpoints written before lots were stored per lot kept each queue whole in `lot:<asset>` /
+   * `b:lot:<asset>`: rewrite those users' queues in the per-lot shape (one atomic MULTI per chunk,
+   * all keys of the partition's hash tag) before they are loaded, so later checkpoints can write
+   * changes only. Updates `parts` in place to what Redis holds afterwards.
+   */
+  private async migrateLegacyLots(
+    n: number,
+    chunk: readonly string[],
+    parts: { meta: Record<string, string>; lots: Record<string, string>; baseLots: Record<string, string> }[],
+  ): Promise<void> {
+    const tx = this.redis.multi();
+    let any = false;
+    for (const [j, userId] of chunk.entries()) {
+      const p = parts[j]!;
+      for (const [prefix, key, fields] of [
+        ['', this.keys.userLots(userId, n), p.lots],
+        ['b:', this.keys.baseLots(userId, n), p.baseLots],
+      ] as const) {
+        for (const [f, v] of Object.entries(p.meta)) {
+          if (!f.startsWith(`${prefix}lot:`)) continue;
+          const asset = f.slice(prefix.length + 4);
+          const q = JSON.parse(v) as LotQueueJson;
+          const meta = JSON.stringify({ method: q.method, nextSeq: q.nextSeq });
+          // Per-lot fields of that asset a crashed earlier migration may have left.
+          const stale = Object.keys(fields).filter((lf) => lf.startsWith(`${asset}|`));
+          for (const lf of stale) delete fields[lf];
+          if (stale.length > 0) tx.hdel(key, ...stale);
+          const put: Record<string, string> = {};
+          for (const l of q.lots) put[lotField(asset, l.seq)] = fields[lotField(asset, l.seq)] = JSON.stringify(l);
+          if (q.lots.length > 0) tx.hset(key, put);
+          tx.hset(this.keys.userState(userId, n), `${prefix}lotq:${asset}`, meta);
+          tx.hdel(this.keys.userState(userId, n), f);
+          delete p.meta[f];
+          p.meta[`${prefix}lotq:${asset}`] = meta;
+          any = true;
+        }
+      }
+    }
+    // Nothing is sent unless executed.
+    if (any) await results(tx);
   }
 
   /** Everything earlier checkpoints of partition n wrote that the worker keeps in memory. */
@@ -446,14 +631,19 @@ export class RedisSpeedStore {
         p1.hgetall(k.spendDays(u, n));
         p1.hgetall(k.userLog(u, n));
         p1.hgetall(k.baseSpend(u, n));
+        p1.hgetall(k.userLots(u, n));
+        p1.hgetall(k.baseLots(u, n));
       }
       const r1 = await results(p1);
       const parts = chunk.map((_, j) => ({
-        meta: r1[4 * j]!,
-        spend: r1[4 * j + 1]!,
-        log: r1[4 * j + 2]!,
-        baseSpend: r1[4 * j + 3]!,
+        meta: r1[6 * j]!,
+        spend: r1[6 * j + 1]!,
+        log: r1[6 * j + 2]!,
+        baseSpend: r1[6 * j + 3]!,
+        lots: r1[6 * j + 4]!,
+        baseLots: r1[6 * j + 5]!,
       }));
+      await this.migrateLegacyLots(n, chunk, parts);
       // The live dedup buckets: the event days whose end is still within the window of the frontier.
       const p2 = this.redis.pipeline();
       const daysOf: string[][] = [];
@@ -467,7 +657,7 @@ export class RedisSpeedStore {
       const r2 = await results(p2);
       let at = 0;
       for (const [j, userId] of chunk.entries()) {
-        const { meta, spend, log, baseSpend } = parts[j]!;
+        const { meta, spend, log, baseSpend, lots: lotFields, baseLots } = parts[j]!;
         const dedupDays: [string, DedupBucketJson][] = [];
         for (const d of daysOf[j]!) {
           const h2 = r2[at++]!;
@@ -475,8 +665,7 @@ export class RedisSpeedStore {
           if (ids.length > 0) dedupDays.push([d, ids.sort((x, y) => x[1] - y[1] || byText(x[0], y[0]))]);
         }
         if (meta.tierHead === undefined || meta.dedupHead === undefined) continue;
-        const lots: Record<string, LotQueueJson> = {};
-        for (const [f, v] of Object.entries(meta)) if (f.startsWith('lot:')) lots[f.slice(4)] = JSON.parse(v);
+        const { queues: lots } = queuesOf(meta, '', groupLots(lotFields, k.userLots(userId, n)));
         const state = userFromParts(
           {
             userId,
@@ -497,7 +686,7 @@ export class RedisSpeedStore {
         const days = new Map(
           (JSON.parse(meta.days ?? '[]') as [string, DayRewardsJson][]).map(([d, v]) => [d, dayFromJson(v)]),
         );
-        const hist = meta['b:max'] === undefined ? undefined : this.loadHist(userId, meta, log, baseSpend);
+        const hist = meta['b:max'] === undefined ? undefined : this.loadHist(userId, meta, log, baseSpend, baseLots);
         users.push([userId, { state, days, ...(hist === undefined ? {} : { hist }) }]);
       }
     }

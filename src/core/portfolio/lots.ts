@@ -285,6 +285,11 @@ export class LotQueue {
     return { lots: new LotQueue(this.method, shape, size, units, costUnits, this.seq), pieces };
   }
 
+  /** The persistent shape (for `lotChanges`, which compares two versions). */
+  shapeOf(): Shape {
+    return this.shape;
+  }
+
   /** Open lots in acquisition order (seq), for snapshots, reconcile and display. O(n log n). */
   open(): OpenLot[] {
     return liveRecs(this.shape).map(toOpen);
@@ -301,6 +306,103 @@ export class LotQueue {
     return new LotQueue(method, q.shape, q.size, q.units, q.costUnits, seq);
   }
 }
+
+/**
+ * What a store that keeps one record per open lot (keyed by `seq`) must write to go from `prev` to
+ * `next`, two versions of one (user, asset)'s queue: lots to (re)write and seqs to delete. Its cost
+ * grows with the lots that differ, not with the lots held (issue 13: a heavy buyer holds hundreds
+ * of thousands of lots, and rewriting them all per checkpoint made a checkpoint O(history)):
+ * - deque (average, fifo): the open lots are exactly the seqs [front, next) in acquisition order,
+ *   so the lots that left are a range below, the new ones a range above, and inside the overlap
+ *   versions share each lot record except the partly taken front and, after a re-application
+ *   from an older book, a suffix of re-acquired lots (compared from the newest down to the first
+ *   shared record);
+ * - stack (lifo): both lists run newest first; walked in step until they share a node;
+ * - heap (hifo): the open lots of both versions compared by seq, O(lots) in memory (but still
+ *   only the lots that differ are written).
+ * Correct for ANY two versions (identity is only a shortcut for "same record"); at worst it
+ * rewrites lots that did not change.
+ */
+export interface LotChanges {
+  readonly put: OpenLot[];
+  readonly del: number[];
+}
+
+/** [first seq, end seq) of a deque whose lots are contiguous in seq, or undefined. */
+const dequeRange = (s: Deque): [number, number] | undefined => {
+  if (s.len === s.head) return [0, 0];
+  const lo = s.headRec!.seq;
+  return s.arr[s.len - 1]!.seq === lo + (s.len - s.head) - 1 ? [lo, lo + (s.len - s.head)] : undefined;
+};
+const dequeAt = (s: Deque, lo: number, seq: number): LotRec => (seq === lo ? s.headRec! : s.arr[s.head + seq - lo]!);
+
+const dequeChanges = (p: Deque, n: Deque, put: LotRec[], del: number[]): boolean => {
+  const pr = dequeRange(p);
+  const nr = dequeRange(n);
+  if (pr === undefined || nr === undefined) return false;
+  const [pLo, pHi] = pr;
+  const [nLo, nHi] = nr;
+  const oLo = Math.max(pLo, nLo);
+  const oHi = Math.min(pHi, nHi);
+  if (oLo >= oHi) {
+    for (let s = pLo; s < pHi; s++) del.push(s);
+    for (let s = nLo; s < nHi; s++) put.push(dequeAt(n, nLo, s));
+    return true;
+  }
+  for (let s = pLo; s < oLo; s++) del.push(s);
+  for (let s = oHi; s < pHi; s++) del.push(s);
+  for (let s = nLo; s < oLo; s++) put.push(dequeAt(n, nLo, s));
+  for (let s = oHi; s < nHi; s++) put.push(dequeAt(n, nLo, s));
+  if (dequeAt(p, pLo, oLo) !== dequeAt(n, nLo, oLo)) put.push(dequeAt(n, nLo, oLo));
+  for (let s = oHi - 1; s > oLo; s--) {
+    const r = dequeAt(n, nLo, s);
+    if (dequeAt(p, pLo, s) === r) break;
+    put.push(r);
+  }
+  return true;
+};
+
+const stackChanges = (p: Stack, n: Stack, put: LotRec[], del: number[]): void => {
+  let a = p.top;
+  let b = n.top;
+  while (a !== b) {
+    if (b === null || (a !== null && a.rec.seq > b.rec.seq)) {
+      del.push(a!.rec.seq);
+      a = a!.next;
+    } else if (a === null || b.rec.seq > a.rec.seq) {
+      put.push(b.rec);
+      b = b.next;
+    } else {
+      if (a.rec !== b.rec) put.push(b.rec);
+      a = a.next;
+      b = b.next;
+    }
+  }
+};
+
+const anyChanges = (p: Shape, n: Shape, put: LotRec[], del: number[]): void => {
+  const before = new Map(liveRecs(p).map((r) => [r.seq, r]));
+  for (const r of liveRecs(n)) {
+    if (before.get(r.seq) !== r) put.push(r);
+    before.delete(r.seq);
+  }
+  for (const seq of before.keys()) del.push(seq);
+};
+
+const EMPTY_DEQUE: Deque = { kind: 'deque', arr: [], head: 0, len: 0, headRec: undefined };
+
+export const lotChanges = (prev: LotQueue | undefined, next: LotQueue | undefined): LotChanges => {
+  const put: LotRec[] = [];
+  const del: number[] = [];
+  const p = prev?.shapeOf() ?? (next === undefined ? EMPTY_DEQUE : emptyShape(next.method));
+  const n = next?.shapeOf() ?? emptyShape(prev?.method ?? 'fifo');
+  if (p === n) return { put: [], del: [] };
+  if (p.kind === 'deque' && n.kind === 'deque') {
+    if (!dequeChanges(p, n, put, del)) anyChanges(p, n, put, del);
+  } else if (p.kind === 'stack' && n.kind === 'stack') stackChanges(p, n, put, del);
+  else anyChanges(p, n, put, del);
+  return { put: put.map(toOpen), del };
+};
 
 /** Lossless JSON of a queue (canonical decimal strings, lots in acquisition order). */
 export interface LotJson {

@@ -120,6 +120,13 @@ export interface StoredUser {
   days: Map<string, DayRewards>;
   /** Base book and recent events for in-order re-application (created on the first event when absent). */
   hist?: UserHistory;
+  /**
+   * The day whose end-of-day key the store holds as the live book of the previous drain (its
+   * lots are then written as changes; any other day's book is written whole). It only moves
+   * forward (the user's latest event day), so the store holds no book of a later day; '' = none of
+   * any day (a user new since acquire); undefined = unknown (restored). Not checkpointed.
+   */
+  eodStored?: string;
 }
 
 /** The partition-wide scalars a checkpoint stores (small, rewritten when they change). */
@@ -139,6 +146,13 @@ export interface UserChange {
   readonly user: StoredUser;
   /** Assets whose position changed. */
   readonly assets: readonly string[];
+  /**
+   * The live lot queues as of the previous drain, for the assets changed since (absent = the store
+   * holds none for it): a store keeping one record per lot writes the difference (`lotChanges`).
+   */
+  readonly lotsBefore: ReadonlyMap<string, LotQueue | undefined>;
+  /** `StoredUser.eodStored` before this drain: the day whose stored book `lotsBefore` is. */
+  readonly eodStored?: string;
   /** Day aggregates that changed (final values of days that already left the worker's memory included). */
   readonly days: readonly (readonly [string, DayRewards])[];
   /** Events applied (or rejected) per event day: the Lambda merge's per-day event sets. */
@@ -186,6 +200,8 @@ export interface HistChanges {
     readonly days: readonly (readonly [string, DayRewards])[];
     /** Assets whose base position (and lots) changed: null = none any more. */
     readonly assets: readonly (readonly [string, Position | null, LotQueue | null])[];
+    /** Base's lot queues as of the previous drain for those assets (when not `full`). */
+    readonly lotsBefore: ReadonlyMap<string, LotQueue | undefined>;
     readonly spendDays: readonly (readonly [string, SpendBucketJson])[];
     readonly spendDaysDropped: readonly string[];
   };
@@ -245,6 +261,8 @@ interface UserDirty {
   eodDay: string | undefined;
   /** Ids applied since the previous drain (the ledger's dedup buckets grew by these). */
   readonly seen: [string, number][];
+  /** Live lot queues as of the previous drain, for the assets events touched since. */
+  readonly lots: Map<string, LotQueue | undefined>;
   tier: boolean;
 }
 
@@ -256,8 +274,14 @@ const newDirty = (): UserDirty => ({
   eod: new Map(),
   eodDay: undefined,
   seen: [],
+  lots: new Map(),
   tier: false,
 });
+
+/** Remember the lot queues of `assets` before the first change since the previous drain. */
+const noteLots = (dirty: UserDirty, lots: ReadonlyMap<string, LotQueue>, assets: Iterable<string>): void => {
+  for (const a of assets) if (!dirty.lots.has(a)) dirty.lots.set(a, lots.get(a));
+};
 
 export class PartitionEngine {
   readonly prices: PriceWindows;
@@ -530,7 +554,8 @@ export class PartitionEngine {
     let u = this.users.get(e.userId);
     let fresh = false;
     if (u === undefined) {
-      u = { state: emptyUser(e.userId, this.opts.tiers, this.opts.costMethod), days: new Map() };
+      // New since acquire: the store holds no end-of-day book of it for any day ('' sorts first).
+      u = { state: emptyUser(e.userId, this.opts.tiers, this.opts.costMethod), days: new Map(), eodStored: '' };
       this.users.set(e.userId, u);
       fresh = true;
     }
@@ -594,9 +619,10 @@ export class PartitionEngine {
         ? { positions: new Map(u.state.positions), lots: new Map(u.state.lots) }
         : undefined;
     const expiryBefore = u.state.tier.nextExpiry();
+    const dirty = this.dirtyOf(e.userId);
+    noteLots(dirty, u.state.lots, [e.asset]);
     const step = applyUserEvent(u.state, e, u.days.get(day), this.opts.tiers);
     this.counts.userEvents++;
-    const dirty = this.dirtyOf(e.userId);
     u.state = step.state;
     this.setDay(u, dirty, day, step.day!);
     dirty.seen.push([e.eventId, e.eventTime]);
@@ -646,6 +672,7 @@ export class PartitionEngine {
     this.counts.userEvents++;
     this.counts.reordered++;
     const dirty = this.dirtyOf(e.userId);
+    noteLots(dirty, old.lots, [...r.assets, ...old.lots.keys()]);
     dirty.seen.push([e.eventId, e.eventTime]);
     dirty.tier = true;
     for (const day of [...r.endOfDay.keys(), r.lastDay]) this.setDay(u, dirty, day, r.days.get(day)!);
@@ -772,6 +799,8 @@ export class PartitionEngine {
         userId,
         user: u,
         assets: [...d.assets],
+        lotsBefore: d.lots,
+        ...(u.eodStored === undefined ? {} : { eodStored: u.eodStored }),
         days: [...d.days].map((day) => [day, u.days.get(day) ?? d.retired.get(day)!] as const),
         deltas: [...d.deltas],
         endOfDay,
@@ -780,6 +809,7 @@ export class PartitionEngine {
         ...(u.hist === undefined ? {} : { hist: histChanges(u.hist) }),
       });
       clearUserChanges(u.state);
+      if (d.eodDay !== undefined) u.eodStored = d.eodDay;
     }
     this.dirty.clear();
     this.seeded.clear();
@@ -885,6 +915,7 @@ const histChanges = (h: UserHistory): HistChanges => {
       assets: assets.map((a) => [a, b.positions.get(a) ?? null, b.lots.get(a) ?? null] as const),
       spendDays: spendDays.map((d) => [d, b.tier.bucketToJson(d)] as const),
       spendDaysDropped: h.baseFull ? [] : [...c.spendDaysDropped],
+      lotsBefore: h.baseLotsBefore ?? new Map(),
     };
   }
   const out: HistChanges = {

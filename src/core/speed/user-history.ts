@@ -52,12 +52,20 @@ export interface Replay {
   readonly noLongerRejected: UserEvent[];
 }
 
+/**
+ * The dedup ids of every base book and snapshot: one shared, always empty instance. A base never
+ * checks or adds ids (events are applied to it with `dedup = false`; the live state detects
+ * duplicates), so a user's second book costs no index, buckets or heap of its own (issue 13:
+ * memory per user held).
+ */
+const NO_DEDUP = new DedupIds(0);
+
 /** A state's book without its dedup ids (the base never checks duplicates: the live state does). */
 export const bookCopy = (s: UserState): UserState => ({
   userId: s.userId,
   positions: new Map(s.positions),
   tier: s.tier.clone(),
-  recent: new DedupIds(0),
+  recent: NO_DEDUP,
   changedAssets: new Set(),
   costMethod: s.costMethod,
   lots: new Map(s.lots),
@@ -98,6 +106,8 @@ export class UserHistory {
   baseChanged = false;
   /** Base was re-created from the live book: a store rewrites all its parts. */
   baseFull = false;
+  /** Base's lot queues as of the previous drain, for the assets folded since (created on demand). */
+  baseLotsBefore: Map<string, LotQueue | undefined> | undefined;
 
   constructor(
     /**
@@ -267,6 +277,8 @@ export class UserHistory {
     while (this.head < this.entries.length && this.entries[this.head]!.eventTime < horizon) {
       const ev = this.entries[this.head++]!;
       const d = dayOf(ev.eventTime);
+      this.baseLotsBefore ??= new Map();
+      if (!this.baseLotsBefore.has(ev.asset)) this.baseLotsBefore.set(ev.asset, this.baseBook!.lots.get(ev.asset));
       const step = applyUserEvent(this.baseBook!, ev, this.baseDayMap!.get(d), tiers, false);
       this.baseDayMap!.set(d, step.day!);
       keepDays(this.baseDayMap!, d);
@@ -297,5 +309,6 @@ export class UserHistory {
     this.dropped.clear();
     this.baseChanged = false;
     this.baseFull = false;
+    this.baseLotsBefore = undefined;
   }
 }

@@ -2,9 +2,10 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { CheckpointTx, commitFenced } from '../../../src/adapters/redis/checkpoint-tx.js';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
-import { RedisSpeedStore } from '../../../src/adapters/redis/speed-store.js';
+import { groupLots, RedisSpeedStore } from '../../../src/adapters/redis/speed-store.js';
 import type { UserEvent } from '../../../src/core/events/types.js';
 import { positionToJson } from '../../../src/core/portfolio/codec.js';
+import { lotQueueToJson } from '../../../src/core/portfolio/lots.js';
 import { compareEvents } from '../../../src/core/portfolio/position.js';
 import { DEFAULT_ENGINE_OPTIONS, PartitionEngine } from '../../../src/core/speed/engine.js';
 import { emptyUser, replayUser } from '../../../src/core/speed/user-ledger.js';
@@ -87,5 +88,54 @@ describe('speed store: user history survives a restart (real Redis)', () => {
     for (const [i, u] of [...byUser.keys()].entries()) {
       expect(sizes[i]).toBe(restored.users.get(u)!.hist!.size);
     }
+
+    // Lots are stored one field per lot, and every restored queue equals the live one.
+    const lotsOf = (e: PartitionEngine) =>
+      new Map(
+        [...e.users].map(([u, su]) => [
+          u,
+          {
+            live: [...su.state.lots].map(([a, q]) => [a, lotQueueToJson(q)]),
+            base: [...(su.hist?.base?.lots ?? new Map())].map(([a, q]) => [a, lotQueueToJson(q)]),
+          },
+        ]),
+      );
+    expect(lotsOf(restored)).toEqual(lotsOf(second));
+    const users = [...byUser.keys()];
+    expect((await Promise.all(users.map((u) => redis.hlen(keys.userLots(u, N))))).some((n) => n > 0)).toBe(true);
+
+    // A checkpoint written before lots were stored per lot (whole queues in `lot:` / `b:lot:`) is
+    // rewritten per lot when the partition is acquired, and loads the same queues.
+    for (const u of users) {
+      for (const [prefix, key] of [
+        ['', keys.userLots(u, N)],
+        ['b:', keys.baseLots(u, N)],
+      ] as const) {
+        const meta = await redis.hgetall(keys.userState(u, N));
+        const lots = groupLots(await redis.hgetall(key), key);
+        for (const [f, v] of Object.entries(meta)) {
+          if (!f.startsWith(`${prefix}lotq:`)) continue;
+          const asset = f.slice(prefix.length + 5);
+          const m = JSON.parse(v) as { method: string; nextSeq: number };
+          await redis.hset(
+            keys.userState(u, N),
+            `${prefix}lot:${asset}`,
+            JSON.stringify({ ...m, lots: lots.get(asset) ?? [] }),
+          );
+          await redis.hdel(keys.userState(u, N), f);
+        }
+        await redis.del(key);
+      }
+    }
+    const migrated = new PartitionEngine(opts, 0, await store.load(N));
+    expect(lotsOf(migrated)).toEqual(lotsOf(second));
+    for (const u of users) {
+      const fields = Object.keys(await redis.hgetall(keys.userState(u, N)));
+      expect(
+        fields.filter((f) => /^(b:)?lot:/.test(f)),
+        u,
+      ).toEqual([]);
+    }
+    expect(lotsOf(new PartitionEngine(opts, 0, await store.load(N)))).toEqual(lotsOf(second));
   });
 });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
+import { groupLots } from '../../../src/adapters/redis/speed-store.js';
 import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
 import { runBatch } from '../../../src/app/batch/run-batch.js';
 import { openServing } from '../../../src/app/serving/context.js';
@@ -208,9 +209,17 @@ describe('lots golden cases through Kafka, the stream, ingest and batch', () => 
       const redis = await connectRedis(config);
       try {
         // The committed state's parts (speed-store.ts): the method and each asset's open lots.
-        const state = await redis.hgetall(speedKeys(keyspaceFor(config.topicPrefix)).userState('la'));
+        const keys = speedKeys(keyspaceFor(config.topicPrefix));
+        const state = await redis.hgetall(keys.userState('la'));
         expect(state.costMethod).toBe(method);
-        const speedLots = lotQueueFromJson(JSON.parse(state['lot:BTC']!)).open();
+        // One field per open lot (`stream:lots`), the queue's method and next seq beside the position.
+        const meta = JSON.parse(state['lotq:BTC']!) as { method: CostMethod; nextSeq: number };
+        expect(meta.method).toBe(method);
+        const lotFields = await redis.hgetall(keys.userLots('la'));
+        const speedLots = lotQueueFromJson({
+          ...meta,
+          lots: groupLots(lotFields, 'stream:lots').get('BTC') ?? [],
+        }).open();
         const batchLots = (await ctx.warehouse.lotRows(D2, 'la'))!.get('la|BTC')!;
         expect(speedLots).toEqual(batchLots);
         const open: Record<CostMethod, string[][]> = {
