@@ -7,7 +7,7 @@ import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
 import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
 import { dayEnd, type RejectFact } from '../../core/warehouse/day-build.js';
 import { FACT_PRICE_DAILY } from '../../core/warehouse/schema.js';
-import { partitionOf, type ShardSpec, shardOfUser } from '../../core/warehouse/shard.js';
+import { ONE_SHARD, partitionOf, type ShardSpec, shardOfPartition, shardOfUser } from '../../core/warehouse/shard.js';
 import { type Duck, literal } from '../duckdb/db.js';
 import type { LakeFile, Manifest } from './manifest.js';
 import { streamRows } from './warehouse-rows.js';
@@ -48,10 +48,31 @@ export interface UserInput {
 const EVENT_COLS =
   'user_id, 1 AS k, src, event_id, type, asset, quantity, price, fee, fee_asset, event_time_ms, ref, _partition, NULL::VARCHAR AS state_json';
 
-const userEventsSql = (lakeDir: string, m: Manifest, pred: (dt: string) => boolean, where: string): string[] => {
+/**
+ * The user-topic files of `table` a shard opens: those dated as `pred` selects whose Kafka partition
+ * (LakeFile.partition) belongs to the shard, plus every file not indexed by partition (an older
+ * lake; the shard filters those rows by `_partition`). One shard of N opens about 1/N of the files.
+ */
+export const shardUserFiles = (
+  m: Manifest,
+  table: 'transactions' | 'rewards',
+  pred: (dt: string) => boolean,
+  shard: ShardSpec,
+): LakeFile[] =>
+  filesWhere(m, table, pred).filter(
+    (f) => shard.of <= 1 || f.partition === undefined || shardOfPartition(f.partition, shard.of) === shard.index,
+  );
+
+const userEventsSql = (
+  lakeDir: string,
+  m: Manifest,
+  pred: (dt: string) => boolean,
+  where: string,
+  shard: ShardSpec = ONE_SHARD,
+): string[] => {
   const parts: string[] = [];
-  const tx = filesWhere(m, 'transactions', pred);
-  const rw = filesWhere(m, 'rewards', pred);
+  const tx = shardUserFiles(m, 'transactions', pred, shard);
+  const rw = shardUserFiles(m, 'rewards', pred, shard);
   if (tx.length > 0)
     parts.push(
       `SELECT ${EVENT_COLS} FROM (SELECT 'transactions' AS src, event_id, user_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms, NULL::VARCHAR AS ref, _partition FROM read_parquet(${parquetList(lakeDir, tx)}) ${where})`,
@@ -90,7 +111,8 @@ const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false
  * Stream a shard's users in user_id order, each with its previous snapshot row and its raw events,
  * from ONE query (snapshot rows and events merged and sorted by DuckDB, which spills to disk when
  * needed): memory holds one user at a time, not the platform. Events are read only from the
- * shard's Kafka partitions (`_partition % N = i`, every raw row carries it); snapshot rows are
+ * shard's Kafka partitions: the files indexed by one of them (shardUserFiles), and the rows of
+ * older multi-partition files with `_partition % N = i` (every raw row carries it); snapshot rows are
  * kept by the same murmur2 partition of their user id, and every event row is checked against it,
  * so a raw zone not partitioned by user id is refused instead of splitting a user over two shards.
  */
@@ -103,6 +125,8 @@ export async function* streamShardUsers(
     eventDates: (dt: string) => boolean;
     date: string;
     shard: ShardSpec;
+    /** Told the raw files the shard opens (before it reads them): for the shard's stats and tests. */
+    onRawFiles?: (files: readonly LakeFile[]) => void;
   },
 ): AsyncGenerator<UserInput> {
   const { shard, date } = opts;
@@ -114,8 +138,13 @@ export async function* streamShardUsers(
       'the raw zone names no user-topic partitions (manifest offsets): cannot shard by user',
       'build with one shard (--shards 1)',
     );
+  // Files indexed by partition are already the shard's; the filter only cuts older, mixed files.
   const where = sharded ? `WHERE _partition % ${shard.of} = ${shard.index}` : '';
-  const parts = userEventsSql(lakeDir, m, opts.eventDates, where);
+  opts.onRawFiles?.([
+    ...shardUserFiles(m, 'transactions', opts.eventDates, shard),
+    ...shardUserFiles(m, 'rewards', opts.eventDates, shard),
+  ]);
+  const parts = userEventsSql(lakeDir, m, opts.eventDates, where, shard);
   const eventsOnly = parts.join(' UNION ALL ');
   if (opts.snapshotFiles.length > 0)
     parts.push(

@@ -67,12 +67,16 @@ export const buildShard = async (
     await duck.run('CREATE OR REPLACE TABLE stage_user_tier (user_id VARCHAR NOT NULL, tier VARCHAR NOT NULL)');
     const tierStage = await duck.conn.createAppender('stage_user_tier');
     const stats = { users: 0, activeUsers: 0, events: 0, rejectsByCode: {} as Record<string, number> };
+    let rawFiles = 0;
 
     const inputs = streamShardUsers(duck, lakeDir, manifest, {
       snapshotFiles: fromSnapshot ? prev.files.filter((f) => f.table === SNAPSHOT_USER_STATE.name) : [],
       eventDates: fromSnapshot ? (dt) => dt === date : (dt) => dt <= date,
       date,
       shard,
+      onRawFiles: (f) => {
+        rawFiles = f.length;
+      },
     });
     for await (const u of inputs) {
       const start =
@@ -114,6 +118,7 @@ export const buildShard = async (
       files,
       tierFile,
       stats,
+      rawFiles,
       phases,
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
