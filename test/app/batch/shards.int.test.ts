@@ -1,13 +1,17 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Duck, literal } from '../../../src/adapters/duckdb/db.js';
 import { commitManifest, type LakeFile, type Manifest, readManifest } from '../../../src/adapters/lake/manifest.js';
 import { streamShardUsers, userTopicPartitions } from '../../../src/adapters/lake/raw-zone-reader.js';
+import { readShardBuilds } from '../../../src/adapters/lake/shard-store.js';
 import { readLedger } from '../../../src/adapters/lake/warehouse-store.js';
 import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
+import { shardLockPath } from '../../../src/app/batch/lake-lock.js';
 import { runBatch } from '../../../src/app/batch/run-batch.js';
 import { compactRawZone } from '../../../src/app/ingest.js';
+import { acquireLock } from '../../../src/app/pipeline/lock.js';
 import type { DomainEvent } from '../../../src/core/events/types.js';
 import { WAREHOUSE_TABLES } from '../../../src/core/warehouse/schema.js';
 import { type ShardSpec, shardOfPartition } from '../../../src/core/warehouse/shard.js';
@@ -205,6 +209,32 @@ describe('batch shards by user (issue 16)', { timeout: 600_000 }, () => {
     expect(stale.stderr).toMatch(
       /Error: cannot publish 2026-01-11: shard 0\/2 read raw-zone commit \d+, the raw zone is at commit \d+/,
     );
+
+    // One run per shard: while shard 1/2 of D2 is being built (here: held by this process), a second
+    // run of it is refused with one line naming the owner; shard 0/2 runs at the same time.
+    const held = await acquireLock(shardLockPath(config.lakeDir, D2, { index: 1, of: 2 }), 'a running shard', {
+      leaseMs: 60_000,
+    });
+    const [dup, other] = await Promise.all([
+      runCli(['batch', '--date', D2, '--shard', '1/2'], env),
+      runCli(['batch', '--date', D2, '--shard', '0/2'], env),
+    ]);
+    await held.release();
+    expect(other.code).toBe(0);
+    expect(dup.code).toBe(6);
+    expect(dup.stderr.trim().split('\n')[0]).toMatch(
+      new RegExp(
+        `^Error: shard 1/2 of ${D2} is already being built \\(pid ${process.pid} on .+, a running shard, since `,
+      ),
+    );
+    // Two processes of the same shard at once: whichever comes second while the first runs is
+    // refused; both finishing means they ran one after the other. Either way one record, whole.
+    const race = await Promise.all([0, 1].map(() => runCli(['batch', '--date', D2, '--shard', '1/2', '--json'], env)));
+    expect(race.map((r) => r.code).sort()).toSatisfy((c: number[]) => c.join() === '0,0' || c.join() === '0,6');
+    const kept = (await readShardBuilds(config.lakeDir, D2)).filter((b) => b.shard.of === 2 && b.shard.index === 1);
+    expect(kept).toHaveLength(1);
+    for (const f of [...kept[0]!.files, kept[0]!.tierFile])
+      expect(existsSync(path.join(config.lakeDir, f.path))).toBe(true);
 
     // `batch --date D --shards 2` runs the shards as child processes and publishes once.
     const full = await runCli(['batch', '--date', D2, '--shards', '2', '--json'], env);
