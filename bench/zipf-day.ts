@@ -89,13 +89,38 @@ export const writeZipfDays = async (
         if (e.kind === 'transaction') txs.push({ event: e, lineage: lineageOf(e.userId) });
         else rws.push({ event: e, lineage: lineageOf(e.userId) });
       }
-      for (const [table, rows] of [
+      for (const [table, all] of [
         ['transactions', txs],
         ['rewards', rws],
       ] as const) {
-        const rel = path.join('raw', table, `dt=${dt}`, `part-${commit}-${from}.parquet`);
-        const { bytes } = await writeRawFile(duck, RAW_TABLES[table] as never, rows as never, path.join(lakeDir, rel));
-        files.push({ table, dt, path: rel, rows: rows.length, bytes, commit, minEventTime: 0, maxEventTime: 0 });
+        // One file per Kafka partition, indexed in the manifest, as ingest writes them.
+        for (let partition = 0; partition < PARTITIONS; partition++) {
+          const rows = (all as readonly { lineage: Lineage }[]).filter((r) => r.lineage.partition === partition);
+          if (rows.length === 0) continue;
+          const rel = path.join(
+            'raw',
+            table,
+            `dt=${dt}`,
+            `part-${String(commit).padStart(6, '0')}-p${partition}-${from}.parquet`,
+          );
+          const { bytes } = await writeRawFile(
+            duck,
+            RAW_TABLES[table] as never,
+            rows as never,
+            path.join(lakeDir, rel),
+          );
+          files.push({
+            table,
+            dt,
+            path: rel,
+            rows: rows.length,
+            bytes,
+            commit,
+            minEventTime: 0,
+            maxEventTime: 0,
+            partition,
+          });
+        }
       }
     }
     const prices: { event: PriceEvent; lineage: Lineage }[] = [];

@@ -10,7 +10,7 @@ import { FACT_PRICE_DAILY } from '../../core/warehouse/schema.js';
 import { ONE_SHARD, partitionOf, type ShardSpec, shardOfPartition, shardOfUser } from '../../core/warehouse/shard.js';
 import { type Duck, literal } from '../duckdb/db.js';
 import type { LakeFile, Manifest } from './manifest.js';
-import { streamRows } from './warehouse-rows.js';
+import { streamChunks, streamRows } from './warehouse-rows.js';
 import type { WarehouseLedger } from './warehouse-store.js';
 
 /**
@@ -155,37 +155,50 @@ export async function* streamShardUsers(
   let cur: { userId: string; stateJson?: string; events: UserEvent[]; invalid: RejectFact[] } | undefined;
   let eventRows = 0;
   const mine = (userId: string) => !sharded || shardOfUser(userId, partitions, shard.of) === shard.index;
-  for await (const r of streamRows(duck, sql)) {
-    const userId = String(r[0]);
-    const isEvent = r[1] === 1;
-    if (isEvent) eventRows++;
-    else if (!mine(userId)) continue;
-    if (cur === undefined || cur.userId !== userId) {
-      if (cur) yield cur;
-      cur = { userId, events: [], invalid: [] };
+  // One row array, refilled from the chunk's column vectors: no array per row (see streamChunks).
+  const r: DuckDBValue[] = new Array(14).fill(null);
+  let userPartition: number | undefined;
+  for await (const chunk of streamChunks(duck, sql)) {
+    const vectors = Array.from({ length: 14 }, (_, c) => chunk.getColumnVector(c));
+    for (let row = 0; row < chunk.rowCount; row++) {
+      const userId = String(vectors[0]!.getItem(row));
+      const isEvent = vectors[1]!.getItem(row) === 1;
+      if (isEvent) {
+        eventRows++;
+        for (let c = 2; c < 13; c++) r[c] = vectors[c]!.getItem(row);
+      } else if (!mine(userId)) continue;
+      else r[13] = vectors[13]!.getItem(row);
+      r[0] = userId;
+      if (cur === undefined || cur.userId !== userId) {
+        if (cur) yield cur;
+        cur = { userId, events: [], invalid: [] };
+        userPartition = undefined;
+      }
+      if (!isEvent) {
+        cur.stateJson = String(r[13]);
+        continue;
+      }
+      // murmur2 once per user (rows come grouped by user), compared on every row.
+      if (sharded && userPartition === undefined) userPartition = partitionOf(userId, partitions);
+      if (sharded && userPartition !== Number(r[12]))
+        throw new CryptolambdaError(
+          'INTERNAL',
+          `raw row ${String(r[3])} of user ${userId} is in partition ${String(r[12])}, not ${userPartition} (murmur2 of the user id over ${partitions} partitions): the raw zone is not partitioned by user`,
+          'build with one shard (--shards 1)',
+        );
+      const v = toEvent(r);
+      if (v.ok) cur.events.push(v.event);
+      else if (new Date(Number(r[10])).toISOString().slice(0, 10) === date)
+        // A raw row the core validators refuse (the raw zone holds what ingest's decoder accepted).
+        cur.invalid.push({
+          eventId: String(r[3]),
+          userId,
+          sourceTable: String(r[2]),
+          code: 'INVALID',
+          reason: v.reason,
+          eventJson: JSON.stringify(v.raw),
+        });
     }
-    if (!isEvent) {
-      cur.stateJson = String(r[13]);
-      continue;
-    }
-    if (sharded && partitionOf(userId, partitions) !== Number(r[12]))
-      throw new CryptolambdaError(
-        'INTERNAL',
-        `raw row ${String(r[3])} of user ${userId} is in partition ${String(r[12])}, not ${partitionOf(userId, partitions)} (murmur2 of the user id over ${partitions} partitions): the raw zone is not partitioned by user`,
-        'build with one shard (--shards 1)',
-      );
-    const v = toEvent(r);
-    if (v.ok) cur.events.push(v.event);
-    else if (new Date(Number(r[10])).toISOString().slice(0, 10) === date)
-      // A raw row the core validators refuse (the raw zone holds what ingest's decoder accepted).
-      cur.invalid.push({
-        eventId: String(r[3]),
-        userId,
-        sourceTable: String(r[2]),
-        code: 'INVALID',
-        reason: v.reason,
-        eventJson: JSON.stringify(v.raw),
-      });
   }
   if (cur) yield cur;
   // Every raw row must have been seen: a stream cut short would silently drop users.
