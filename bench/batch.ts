@@ -125,7 +125,8 @@ const main = async (): Promise<void> => {
         const r = await runBatch(config, { date, shards });
         const stats = (await readLedger(lakeDir)).builds[date]!.stats;
         const rss = Math.round(process.resourceUsage().maxRSS / 1024);
-        peak = Math.max(rss, stats.shardPeakRssMb ?? 0);
+        // The shards' own peak (one shard runs in this process, whose peak includes the generator).
+        peak = shards === 1 ? rss : (stats.shardPeakRssMb ?? 0);
         const how = r.fromHistory ? 'from history' : 'from snapshot';
         if (day === DAYS - 1) seconds.set(shards, r.seconds);
         report('batch', `seconds, ${shards} shard(s), ${how}`, r.seconds, 's', `${r.users} users, ${r.events} events`);
