@@ -219,6 +219,10 @@ describe('batch shards by user (issue 16)', { timeout: 600_000 }, () => {
       runCli(['batch', '--date', D2, '--shard', '1/2'], env),
       runCli(['batch', '--date', D2, '--shard', '0/2'], env),
     ]);
+    // Publish does not list the files of a shard that is being built again.
+    const busy = await runCli(['batch', 'publish', '--date', D2], env);
+    expect(busy.code).toBe(6);
+    expect(busy.stderr).toContain(`Error: cannot publish ${D2}: shard 1/2 is being built (pid ${process.pid} on `);
     await held.release();
     expect(other.code).toBe(0);
     expect(dup.code).toBe(6);
