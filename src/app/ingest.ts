@@ -15,7 +15,7 @@ import {
   removeUnlisted,
 } from '../adapters/lake/manifest.js';
 import { eventDate, type Lineage, RAW_TABLES, type RawTableName } from '../adapters/lake/raw-tables.js';
-import { rawFileSelect, writeRawFile } from '../adapters/lake/raw-writer.js';
+import { rawFileSelect, writeRawLakeFile } from '../adapters/lake/raw-writer.js';
 import { promote, stagedPath } from '../adapters/lake/staging.js';
 import { readLedger } from '../adapters/lake/warehouse-store.js';
 import type { Config } from '../config/config.js';
@@ -148,29 +148,15 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
       const partition = p === '' ? undefined : Number(p);
       const rel = rawFilePath(table, dt, commit, partition);
       // Written under raw/_staging/ and moved into dt= only at publish (below).
-      const { bytes } = await writeRawFile(
-        duck,
-        RAW_TABLES[table] as never,
-        rows as never,
-        stagedPath(config.lakeDir, rel),
-      );
-      let min = Number.MAX_SAFE_INTEGER;
-      let max = 0;
-      for (const r of rows) {
-        min = Math.min(min, r.event.eventTime);
-        max = Math.max(max, r.event.eventTime);
-      }
-      files.push({
-        table,
+      const file = await writeRawLakeFile(duck, RAW_TABLES[table] as never, rows as never, {
+        rel,
+        file: stagedPath(config.lakeDir, rel),
         dt,
-        path: rel,
-        rows: rows.length,
-        bytes,
         commit,
-        minEventTime: min,
-        maxEventTime: max,
-        ...(partition === undefined ? {} : { partition }),
+        partition,
       });
+      files.push(file);
+      const bytes = file.bytes;
       written.push({ table, dt, rows: rows.length, bytes });
       bytesTotal += bytes;
       dates.add(dt);
