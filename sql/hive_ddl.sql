@@ -220,6 +220,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.raw_transactions (
   `_topic` STRING,
   `_partition` INT,
   `_offset` BIGINT,
+  `_hwm_ms` BIGINT,
   `event_time` TIMESTAMP
 )
 PARTITIONED BY (dt STRING)
@@ -239,6 +240,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.raw_rewards (
   `_topic` STRING,
   `_partition` INT,
   `_offset` BIGINT,
+  `_hwm_ms` BIGINT,
   `event_time` TIMESTAMP
 )
 PARTITIONED BY (dt STRING)

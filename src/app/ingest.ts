@@ -21,6 +21,7 @@ import { readLedger } from '../adapters/lake/warehouse-store.js';
 import type { Config } from '../config/config.js';
 import { CryptolambdaError } from '../core/errors.js';
 import type { DomainEvent } from '../core/events/types.js';
+import { HighWaterMarks } from '../core/time/lateness.js';
 import { topicName } from '../core/topics.js';
 
 export type DecodeResult = { ok: true; event: DomainEvent } | { ok: false; reason: string };
@@ -128,6 +129,13 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   const duck = await Duck.open(':memory:', { threads: 2 });
   const buffers = new Map<string, { event: DomainEvent; lineage: Lineage }[]>();
   const read = new Map<string, Map<string, string>>(); // topic → partition → next offset
+  // The lateness references of user rows (core/time/lateness.ts): per topic partition, in offset
+  // order, continuing from the manifest's marks, committed with the offsets they belong to.
+  const hwm = new HighWaterMarks(
+    Object.entries(manifest.hwm ?? {}).flatMap(([t, parts]) =>
+      Object.entries(parts).map(([p, ms]) => [`${t}|${p}`, Number(ms)] as const),
+    ),
+  );
   let buffered = 0;
   let records = 0;
   let rejected = 0;
@@ -154,6 +162,7 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
         dt,
         commit,
         partition,
+        ...(table === 'prices' ? {} : { hwm: true as const }),
       });
       files.push(file);
       const bytes = file.bytes;
@@ -179,6 +188,11 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
     const offsets: Record<string, Record<string, string>> = {};
     for (const [t, parts] of Object.entries(manifest.offsets)) offsets[t] = { ...parts };
     for (const [t, parts] of read) offsets[t] = { ...(offsets[t] ?? {}), ...Object.fromEntries(parts) };
+    const marks: Record<string, Record<string, string>> = {};
+    for (const [k, ms] of hwm.entries()) {
+      const [t, p] = k.split('|') as [string, string];
+      marks[t] = { ...marks[t], [p]: String(ms) };
+    }
     manifest = {
       version: 1,
       commit,
@@ -189,6 +203,7 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
       ...(manifest.gaps !== undefined || gapsToRecord.length > 0
         ? { gaps: [...(manifest.gaps ?? []), ...gapsToRecord] }
         : {}),
+      ...(Object.keys(marks).length > 0 ? { hwm: marks } : {}),
     };
     await commitManifest(config.lakeDir, manifest);
     gapsToRecord = [];
@@ -214,7 +229,10 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
             list = [];
             buffers.set(k, list);
           }
-          list.push({ event: decoded.event, lineage: { topic: r.topic, partition: r.partition, offset: r.offset } });
+          const lineage: Lineage = { topic: r.topic, partition: r.partition, offset: r.offset };
+          const before =
+            table === 'prices' ? undefined : hwm.next(`${r.topic}|${r.partition}`, decoded.event.eventTime);
+          list.push({ event: decoded.event, lineage: before === undefined ? lineage : { ...lineage, hwmMs: before } });
           buffered++;
         }
         let parts = read.get(r.topic);
@@ -303,12 +321,15 @@ export const compactRawZone = async (config: Config, minFiles = 2): Promise<Comp
       const source = `read_parquet([${inputs}], union_by_name = true)`;
       // Keep the newest input commit: compaction adds no new data, so builds stay valid.
       const newest = Math.max(...group.map((f) => f.commit));
+      // No input has `_hwm_ms` (all written before it existed): the merged file has it as NULL.
+      const missing = first.table !== 'prices' && !group.some((f) => f.hwm) ? new Set(['_hwm_ms']) : undefined;
+      const hwm = first.table === 'prices' ? {} : { hwm: true as const };
       const write = async (partition: number | undefined, where: string) => {
         const rel = rawFilePath(first.table, first.dt, commit, partition, 'c');
         const staged = stagedPath(config.lakeDir, rel);
         await mkdir(path.dirname(staged), { recursive: true });
         await duck.run(
-          `COPY (${rawFileSelect(table as never, `${source} ${where}`)} ORDER BY ${table.orderBy}) TO ${literal(`${staged}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
+          `COPY (${rawFileSelect(table as never, `${source} ${where}`, missing)} ORDER BY ${table.orderBy}) TO ${literal(`${staged}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
         );
         await rename(`${staged}.tmp`, staged);
         return { rel, bytes: (await stat(staged)).size };
@@ -330,6 +351,7 @@ export const compactRawZone = async (config: Config, minFiles = 2): Promise<Comp
             minEventTime: Number(x.lo),
             maxEventTime: Number(x.hi),
             partition: p,
+            ...hwm,
           });
         }
       } else {
@@ -344,6 +366,7 @@ export const compactRawZone = async (config: Config, minFiles = 2): Promise<Comp
           minEventTime: Math.min(...group.map((f) => f.minEventTime)),
           maxEventTime: Math.max(...group.map((f) => f.maxEventTime)),
           ...(first.partition === undefined ? {} : { partition: first.partition }),
+          ...hwm,
         });
       }
       for (const f of group) replaced.add(f.path);

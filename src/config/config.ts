@@ -128,7 +128,10 @@ export const ConfigSchema = z.object({
       outOfOrderness: duration,
       allowedLateness: duration,
       userIdle: duration,
-      /** Allowed user lateness: how far behind its user's latest event an event is still put in order. */
+      /**
+       * Allowed user lateness, shared by `stream` and `batch` (core/time/lateness.ts): an event more
+       * than this before the latest event time earlier in its topic partition is TOO_LATE in both.
+       */
       userLateness: duration,
       checkpointInterval: duration,
     })

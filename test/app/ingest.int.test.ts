@@ -146,6 +146,40 @@ describe('ingest: Kafka → Parquet raw zone with an atomic manifest', () => {
     expect(third.records).toBe(0);
   });
 
+  it("stamps each user row with its topic partition's event-time high-water mark before it, continued across runs", async () => {
+    const t = await setup();
+    const at = (id: string, ms: number): TransactionEvent => ({
+      ...buy(0, 0),
+      eventId: id,
+      userId: 'hwm-u',
+      eventTime: T0 + ms,
+    });
+    // Offset order: 5 s, 1 s (behind), 9 s; the next run: 2 s.
+    await t.send([at('h1', 5000), at('h2', 1000), at('h3', 9000)]);
+    await runIngest(t.config, { decode: jsonDecoder, onReject: async () => undefined });
+    await t.send([at('h4', 2000)]);
+    await runIngest(t.config, { decode: jsonDecoder, onReject: async () => undefined });
+    const m = await readManifest(t.config.lakeDir);
+    const files = m.files.filter((f) => f.table === 'transactions');
+    expect(files.every((f) => f.hwm === true)).toBe(true);
+    const duck = await Duck.open();
+    try {
+      const rows = await duck.rows<{ event_id: string; p: number; hwm: bigint | null }>(
+        `SELECT event_id, _partition AS p, _hwm_ms AS hwm FROM read_parquet([${files.map((f) => literal(path.join(t.config.lakeDir, f.path))).join(',')}]) ORDER BY _offset`,
+      );
+      expect(rows.map((r) => [r.event_id, r.hwm === null ? null : Number(r.hwm) - T0])).toEqual([
+        ['h1', null],
+        ['h2', 5000],
+        ['h3', 5000],
+        ['h4', 9000],
+      ]);
+      const topic = topicName(t.config.topicPrefix, 'transactions');
+      expect(m.hwm?.[topic]?.[String(rows[0]!.p)]).toBe(String(T0 + 9000));
+    } finally {
+      duck.close();
+    }
+  });
+
   it('a crash between writing Parquet and publishing the manifest neither loses nor duplicates', async () => {
     const t = await setup();
     await t.send([price(1, 0), price(2, 0), buy(1, 0)]);

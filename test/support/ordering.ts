@@ -27,13 +27,17 @@ export const cliEnv = (config: Config): Record<string, string> => ({
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Produce events in exactly the given order per topic (keys: symbol / user id, through the real codec). */
-export const produceInOrder = (config: Config, events: readonly (UserEvent | PriceEvent)[]): Promise<void> =>
-  produceDataset(config, {
-    prices: events.filter((e): e is PriceEvent => e.kind === 'price'),
-    transactions: events.filter((e): e is TransactionEvent => e.kind === 'transaction'),
-    rewards: events.filter((e): e is RewardEvent => e.kind === 'reward'),
+/** Produce a call's events in event-time order per topic (keys: symbol / user id, through the real codec). */
+export const produceInOrder = (config: Config, events: readonly (UserEvent | PriceEvent)[]): Promise<void> => {
+  // In event-time order per topic (a stable sort keeps the given order of equal times): what a
+  // producer of live events writes. Out-of-order arrival is what each scenario sets up itself.
+  const sorted = [...events].sort((a, b) => a.eventTime - b.eventTime);
+  return produceDataset(config, {
+    prices: sorted.filter((e): e is PriceEvent => e.kind === 'price'),
+    transactions: sorted.filter((e): e is TransactionEvent => e.kind === 'transaction'),
+    rewards: sorted.filter((e): e is RewardEvent => e.kind === 'reward'),
   });
+};
 
 /** High watermark of every partition of the three input topics (`topic|n` -> offset), empty ones left out. */
 const inputHighs = async (config: Config): Promise<Map<string, bigint>> => {
@@ -152,6 +156,8 @@ export interface ReconcileOutcome {
   users: string[];
   /** User events of the day the speed layer dead-lettered TOO_LATE, as reconcile counts them. */
   tooLate: number;
+  /** The same, as the batch recorded them (batch_rejects code TOO_LATE). */
+  tooLateBatch: number;
 }
 
 /** `ingest`, `batch --from --to` over the days, then `reconcile --date D --json` per day (the built CLI). */
@@ -169,7 +175,7 @@ export const batchAndReconcile = async (config: Config, days: readonly string[])
     const j = JSON.parse(r.stdout) as {
       summary: ReconcileOutcome['summary'];
       findings: { field: string; userId: string; status: string }[];
-      tooLate?: { events: number };
+      tooLate?: { events: number; batch: number };
     };
     const byField: Record<string, number> = {};
     for (const f of j.findings) byField[f.field] = (byField[f.field] ?? 0) + 1;
@@ -182,6 +188,7 @@ export const batchAndReconcile = async (config: Config, days: readonly string[])
       byField,
       users,
       tooLate: j.tooLate?.events ?? 0,
+      tooLateBatch: j.tooLate?.batch ?? 0,
     });
   }
   return out;

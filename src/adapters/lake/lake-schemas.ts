@@ -37,6 +37,7 @@ export const LakeFileSchema = z
     minEventTime: z.number().int(),
     maxEventTime: z.number().int(),
     partition: count.optional(),
+    hwm: z.literal(true).optional(),
   })
   // A file indexed by partition is what a shard opens without looking inside: its place and name
   // must say the same as its index (raw/<table>/dt=<dt>/part-<commit>-p<partition>-….parquet), so
@@ -69,6 +70,7 @@ export const ManifestSchema = z.object({
   updatedAt: z.string(),
   late: z.record(date, count).optional(),
   gaps: z.array(OffsetGapSchema).optional(),
+  hwm: z.record(z.string(), z.record(z.string().regex(/^\d+$/), z.string().regex(/^-?\d{1,16}$/))).optional(),
 });
 
 const WarehouseFileSchema = z.object({

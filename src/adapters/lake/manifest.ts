@@ -24,6 +24,8 @@ export interface LakeFile {
    * (those hold several partitions and a shard filters their rows by `_partition`).
    */
   readonly partition?: number;
+  /** User files: the rows carry `_hwm_ms` (files written before that column existed do not). */
+  readonly hwm?: true;
 }
 
 /**
@@ -52,6 +54,11 @@ export interface Manifest {
    * that the operator accepted as lost (`ingest --accept-gap`): the raw zone has a hole there.
    */
   readonly gaps?: readonly OffsetGap[];
+  /**
+   * Per user topic and partition, the event-time high-water mark (ms) of the decoded records below
+   * the committed offset: where the next run's lateness references continue (core/time/lateness.ts).
+   */
+  readonly hwm?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 /** A recorded hole in the log: offsets [from, to) of topic-partition were never ingested. */

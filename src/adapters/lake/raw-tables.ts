@@ -9,6 +9,8 @@ export interface Lineage {
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
+  /** User rows: the topic partition's event-time high-water mark before this record (ms). */
+  readonly hwmMs?: number;
 }
 
 export interface RawTable<E extends DomainEvent> {
@@ -25,6 +27,12 @@ const appendLineage = (a: RowSink, l: Lineage): void => {
   a.appendVarchar(l.topic);
   a.appendInteger(l.partition);
   a.appendBigInt(BigInt(l.offset));
+};
+
+const appendUserLineage = (a: RowSink, l: Lineage): void => {
+  appendLineage(a, l);
+  if (l.hwmMs === undefined) a.appendNull();
+  else a.appendBigInt(BigInt(l.hwmMs));
 };
 
 export const PRICES_TABLE: RawTable<PriceEvent> = {
@@ -62,7 +70,7 @@ export const TRANSACTIONS_TABLE: RawTable<TransactionEvent> = {
     a.appendDecimal(toDuckDecimal(e.fee, QTY_SCALE));
     a.appendVarchar(e.feeAsset);
     a.appendBigInt(BigInt(e.eventTime));
-    appendLineage(a, l);
+    appendUserLineage(a, l);
     a.endRow();
   },
 };
@@ -83,7 +91,7 @@ export const REWARDS_TABLE: RawTable<RewardEvent> = {
     a.appendBigInt(BigInt(e.eventTime));
     if (e.refEventId === undefined) a.appendNull();
     else a.appendVarchar(e.refEventId);
-    appendLineage(a, l);
+    appendUserLineage(a, l);
     a.endRow();
   },
 };

@@ -12,9 +12,14 @@ import { ChunkAppender } from './warehouse-rows.js';
  * The stored columns of a raw table plus its derived UTC timestamps, in the contract's order, from
  * `source` (a table or `read_parquet(…)`): the one SELECT every raw file is written with.
  */
-export const rawFileSelect = (table: RawTable<DomainEvent>, source: string): string =>
+export const rawFileSelect = (
+  table: RawTable<DomainEvent>,
+  source: string,
+  /** Columns none of the source files has (written before the column existed): NULL of their type. */
+  missing: ReadonlySet<string> = new Set(),
+): string =>
   `SELECT ${[
-    ...table.columns.map(([n]) => ident(n)),
+    ...table.columns.map(([n, t]) => (missing.has(n) ? `NULL::${t} AS ${ident(n)}` : ident(n))),
     ...table.timestamps.map(([n, from]) => `${utcTimestampSql(from)} AS ${ident(n)}`),
   ].join(', ')} FROM ${source}`;
 
@@ -55,13 +60,13 @@ export const writeRawFile = async <E extends DomainEvent>(
 /**
  * Write the rows of one raw file (`writeRawFile`) to `file` and describe it for the manifest:
  * path `rel` (lake-relative), its rows, bytes, event-time range and, for a user topic, the one
- * Kafka partition it holds.
+ * Kafka partition it holds and whether its rows carry `_hwm_ms`.
  */
 export const writeRawLakeFile = async <E extends DomainEvent>(
   duck: Duck,
   table: RawTable<E>,
   rows: readonly { event: E; lineage: Lineage }[],
-  at: { rel: string; file: string; dt: string; commit: number; partition?: number | undefined },
+  at: { rel: string; file: string; dt: string; commit: number; partition?: number | undefined; hwm?: true },
 ): Promise<LakeFile> => {
   const { bytes } = await writeRawFile(duck, table, rows, at.file);
   let min = Number.MAX_SAFE_INTEGER;
@@ -80,5 +85,6 @@ export const writeRawLakeFile = async <E extends DomainEvent>(
     minEventTime: min,
     maxEventTime: max,
     ...(at.partition === undefined ? {} : { partition: at.partition }),
+    ...(at.hwm ? { hwm: true as const } : {}),
   };
 };

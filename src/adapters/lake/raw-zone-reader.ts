@@ -1,9 +1,11 @@
 import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { CryptolambdaError } from '../../core/errors.js';
+import { eventToRaw } from '../../core/events/json.js';
 import type { PriceEvent, UserEvent } from '../../core/events/types.js';
 import { assetOf, validatePrice, validateReward, validateTransaction } from '../../core/events/validate.js';
 import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
+import { isTooLate, tooLateReason } from '../../core/time/lateness.js';
 import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
 import { dayEnd, type RejectFact } from '../../core/warehouse/day-build.js';
 import { FACT_PRICE_DAILY } from '../../core/warehouse/schema.js';
@@ -44,9 +46,10 @@ export interface UserInput {
   readonly invalid: RejectFact[];
 }
 
-// Columns of the merged stream: user_id, k (0 snapshot, 1 event), then the event columns, then state.
+// Columns of the merged stream: user_id, k (0 snapshot, 1 event), then the event columns, then
+// state, then the lateness reference ingest stamped (`_hwm_ms`, core/time/lateness.ts).
 const EVENT_COLS =
-  'user_id, 1 AS k, src, event_id, type, asset, quantity, price, fee, fee_asset, event_time_ms, ref, _partition, NULL::VARCHAR AS state_json';
+  'user_id, 1 AS k, src, event_id, type, asset, quantity, price, fee, fee_asset, event_time_ms, ref, _partition, NULL::VARCHAR AS state_json, hwm';
 
 /**
  * The user-topic files of `table` a shard opens: those dated as `pred` selects whose Kafka partition
@@ -71,18 +74,29 @@ const userEventsSql = (
   shard: ShardSpec = ONE_SHARD,
 ): string[] => {
   const parts: string[] = [];
-  const tx = shardUserFiles(m, 'transactions', pred, shard);
-  const rw = shardUserFiles(m, 'rewards', pred, shard);
-  if (tx.length > 0)
-    parts.push(
-      `SELECT ${EVENT_COLS} FROM (SELECT 'transactions' AS src, event_id, user_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms, NULL::VARCHAR AS ref, _partition FROM read_parquet(${parquetList(lakeDir, tx)}) ${where})`,
-    );
-  if (rw.length > 0)
-    parts.push(
-      `SELECT ${EVENT_COLS} FROM (SELECT 'rewards' AS src, event_id, user_id, reward_type AS type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, NULL::VARCHAR AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, _partition FROM read_parquet(${parquetList(lakeDir, rw)}) ${where})`,
-    );
+  const select = {
+    transactions: `'transactions' AS src, event_id, user_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms, NULL::VARCHAR AS ref, _partition`,
+    rewards: `'rewards' AS src, event_id, user_id, reward_type AS type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, NULL::VARCHAR AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, _partition`,
+  };
+  for (const table of ['transactions', 'rewards'] as const) {
+    const files = shardUserFiles(m, table, pred, shard);
+    // Files written before `_hwm_ms` existed are read apart: their rows have no lateness reference.
+    for (const [group, hwm] of [
+      [files.filter((f) => f.hwm === true), '_hwm_ms AS hwm'],
+      [files.filter((f) => f.hwm !== true), 'NULL::BIGINT AS hwm'],
+    ] as const) {
+      if (group.length > 0)
+        parts.push(
+          `SELECT ${EVENT_COLS} FROM (SELECT ${select[table]}, ${hwm} FROM read_parquet(${parquetList(lakeDir, group)}) ${where})`,
+        );
+    }
+  }
   return parts;
 };
+
+/** A raw row's lateness reference (`_hwm_ms`), undefined when it has none. */
+const hwmOf = (v: DuckDBValue): number | undefined =>
+  v === null || v === undefined ? undefined : typeof v === 'bigint' ? Number(v) : Number(v);
 
 /** One raw user row → a validated core event, or a reason. */
 const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false; reason: string; raw: object } => {
@@ -127,6 +141,8 @@ export async function* streamShardUsers(
     shard: ShardSpec;
     /** Told the raw files the shard opens (before it reads them): for the shard's stats and tests. */
     onRawFiles?: (files: readonly LakeFile[]) => void;
+    /** The user lateness (`speed.userLateness`): rows TOO_LATE by it are rejected, never applied. */
+    latenessMs: number;
   },
 ): AsyncGenerator<UserInput> {
   const { shard, date } = opts;
@@ -148,7 +164,7 @@ export async function* streamShardUsers(
   const eventsOnly = parts.join(' UNION ALL ');
   if (opts.snapshotFiles.length > 0)
     parts.push(
-      `SELECT user_id, 0 AS k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state_json FROM read_parquet(${parquetList(lakeDir, opts.snapshotFiles)})`,
+      `SELECT user_id, 0 AS k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state_json, NULL FROM read_parquet(${parquetList(lakeDir, opts.snapshotFiles)})`,
     );
   if (parts.length === 0) return;
   const sql = `${parts.join(' UNION ALL ')} ORDER BY user_id, k`;
@@ -156,16 +172,17 @@ export async function* streamShardUsers(
   let eventRows = 0;
   const mine = (userId: string) => !sharded || shardOfUser(userId, partitions, shard.of) === shard.index;
   // One row array, refilled from the chunk's column vectors: no array per row (see streamChunks).
-  const r: DuckDBValue[] = new Array(14).fill(null);
+  const COLS = 15;
+  const r: DuckDBValue[] = new Array(COLS).fill(null);
   let userPartition: number | undefined;
   for await (const chunk of streamChunks(duck, sql)) {
-    const vectors = Array.from({ length: 14 }, (_, c) => chunk.getColumnVector(c));
+    const vectors = Array.from({ length: COLS }, (_, c) => chunk.getColumnVector(c));
     for (let row = 0; row < chunk.rowCount; row++) {
       const userId = String(vectors[0]!.getItem(row));
       const isEvent = vectors[1]!.getItem(row) === 1;
       if (isEvent) {
         eventRows++;
-        for (let c = 2; c < 13; c++) r[c] = vectors[c]!.getItem(row);
+        for (let c = 2; c < COLS; c++) if (c !== 13) r[c] = vectors[c]!.getItem(row);
       } else if (!mine(userId)) continue;
       else r[13] = vectors[13]!.getItem(row);
       r[0] = userId;
@@ -187,8 +204,26 @@ export async function* streamShardUsers(
           'build with one shard (--shards 1)',
         );
       const v = toEvent(r);
-      if (v.ok) cur.events.push(v.event);
-      else if (new Date(Number(r[10])).toISOString().slice(0, 10) === date)
+      const ofDate = new Date(Number(r[10])).toISOString().slice(0, 10) === date;
+      const ref = hwmOf(r[14]!);
+      if (v.ok && isTooLate(v.event.eventTime, ref, opts.latenessMs)) {
+        // The speed layer dead-lettered it by the same rule: applied by neither layer (on any date).
+        if (ofDate)
+          cur.invalid.push({
+            eventId: v.event.eventId,
+            userId,
+            sourceTable: String(r[2]),
+            code: 'TOO_LATE',
+            reason: tooLateReason(
+              v.event.eventTime,
+              ref!,
+              opts.latenessMs,
+              `${String(r[2])} partition ${String(r[12])}`,
+            ),
+            eventJson: JSON.stringify(eventToRaw(v.event)),
+          });
+      } else if (v.ok) cur.events.push(v.event);
+      else if (ofDate)
         // A raw row the core validators refuse (the raw zone holds what ingest's decoder accepted).
         cur.invalid.push({
           eventId: String(r[3]),
@@ -223,13 +258,14 @@ export async function* streamUserEventsAfter(
   lakeDir: string,
   m: Manifest,
   opts: { after: string; keep: (userId: string) => boolean; onInvalid?: (reason: string) => void },
-): AsyncGenerator<{ table: 'transactions' | 'rewards'; event: UserEvent }> {
+): AsyncGenerator<{ table: 'transactions' | 'rewards'; event: UserEvent; hwmBefore: number | undefined }> {
   const parts = userEventsSql(lakeDir, m, (dt) => dt > opts.after, '');
   if (parts.length === 0) return;
   for await (const r of streamRows(duck, `${parts.join(' UNION ALL ')} ORDER BY event_time_ms, event_id, src`)) {
     if (!opts.keep(String(r[0]))) continue;
     const v = toEvent(r);
-    if (v.ok) yield { table: r[2] === 'transactions' ? 'transactions' : 'rewards', event: v.event };
+    if (v.ok)
+      yield { table: r[2] === 'transactions' ? 'transactions' : 'rewards', event: v.event, hwmBefore: hwmOf(r[14]!) };
     else opts.onInvalid?.(v.reason);
   }
 }

@@ -8,6 +8,7 @@ import { LotSummarizer, type LotSummary, type OpenLot, summarizeLots } from '../
 import type { BatchPositionRow, BatchRewardRow } from '../../core/serving/reconcile.js';
 import type { DayRewards, UserStateJson } from '../../core/speed/user-ledger.js';
 import {
+  BATCH_REJECTS,
   FACT_ASSET_CORRELATION,
   FACT_LOT_DAILY,
   FACT_PORTFOLIO_DAILY,
@@ -381,6 +382,17 @@ export class WarehouseReader {
       [date],
     ))
       yield { userId: String(r[0]), stateJson: String(r[1]) };
+  }
+
+  /** event id → user id of the date's batch_rejects with code TOO_LATE (core/time/lateness.ts). */
+  async tooLate(date: string): Promise<Map<string, string>> {
+    const rows = await this.query<{ event_id: string; user_id: string | null }>(
+      BATCH_REJECTS.name,
+      [date],
+      (src) => `SELECT event_id, user_id FROM ${src} WHERE date = $1::DATE AND code = 'TOO_LATE'`,
+      [date],
+    );
+    return new Map(rows.map((r) => [r.event_id, r.user_id ?? '']));
   }
 
   /** fact_reward_daily rows of `date`, of the slice's users when given. */

@@ -93,6 +93,8 @@ export const buildShard = async (
       onRawFiles: (f) => {
         rawFiles = f.length;
       },
+      // The same lateness as the speed layer's (one rule for both layers, core/time/lateness.ts).
+      latenessMs: config.speed.userLateness,
     });
     for await (const u of inputs) {
       const start =

@@ -7,6 +7,7 @@ import { BatchingProducer, type BatchingProducerOptions } from '../../adapters/k
 import type { Config } from '../../config/config.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import type { RewardEvent, TransactionEvent } from '../../core/events/types.js';
+import { userPartition } from '../../core/partitioning.js';
 import { reasonClass } from '../../core/sources/binance-csv.js';
 import {
   csvHeader,
@@ -17,6 +18,7 @@ import {
   parseCsvLine,
   parseJsonLine,
 } from '../../core/sources/import-rows.js';
+import { HighWaterMarks, isTooLate } from '../../core/time/lateness.js';
 import { TOPICS, topicName } from '../../core/topics.js';
 import { DeadLetterSink } from './dead-letter.js';
 
@@ -41,6 +43,12 @@ export interface ProduceImportResult {
   readonly users: number;
   readonly firstEventTime: number | null;
   readonly lastEventTime: number | null;
+  /**
+   * Produced rows more than `speed.userLateness` before an earlier row of the same partition in this
+   * file: both layers will reject them as TOO_LATE (core/time/lateness.ts); a file sorted by user
+   * instead of by time does this.
+   */
+  readonly tooLate: number;
   /** Dead-lettered rows grouped by what was wrong, most frequent first. */
   readonly rejections: { readonly reason: string; readonly count: number }[];
   readonly durationMs: number;
@@ -75,6 +83,9 @@ export const runProduceImport = async (config: Config, o: ProduceImportOptions):
   let last: number | null = null;
   let lineNo = 0;
   let stoppedBy: ProduceImportResult['stoppedBy'] = 'end-of-input';
+  // The lateness rule's marks per partition, as the stream and ingest will compute them (this file's rows only).
+  const marks = new HighWaterMarks();
+  let tooLate = 0;
   const reject = async (reason: string, line: string): Promise<void> => {
     const why = reasonClass(reason);
     rejected.set(why, (rejected.get(why) ?? 0) + 1);
@@ -112,6 +123,8 @@ export const runProduceImport = async (config: Config, o: ProduceImportOptions):
         e.kind === 'transaction' ? encodeTransaction(e as TransactionEvent) : encodeReward(e as RewardEvent);
       await producer.push(topic, [{ key: e.userId, value }]);
       produced++;
+      const p = String(userPartition(e.userId));
+      if (isTooLate(e.eventTime, marks.next(p, e.eventTime), config.speed.userLateness)) tooLate++;
       users.add(e.userId);
       first = first === null ? e.eventTime : Math.min(first, e.eventTime);
       last = last === null ? e.eventTime : Math.max(last, e.eventTime);
@@ -138,6 +151,7 @@ export const runProduceImport = async (config: Config, o: ProduceImportOptions):
     users: users.size,
     firstEventTime: first,
     lastEventTime: last,
+    tooLate,
     rejections: [...rejected].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
     durationMs: Math.round(performance.now() - t0),
     stoppedBy,
@@ -149,6 +163,12 @@ const n = (x: number): string => x.toLocaleString('en-US');
 export const formatImportSummary = (r: ProduceImportResult): string[] => [
   `${n(r.produced)} of ${n(r.rows)} ${r.table} rows from ${path.basename(r.file)} (${r.format}) → ${r.topic}, ${n(r.users)} users`,
   `${n(r.deadLettered)} dead-lettered → ${r.deadLetterTopic}; ${(r.durationMs / 1000).toFixed(1)} s, stopped by ${r.stoppedBy}`,
+  ...(r.tooLate > 0
+    ? [
+        `warning: ${n(r.tooLate)} rows are more than speed.userLateness behind an earlier row of their partition in this file: ` +
+          'both layers will reject them as TOO_LATE (docs/core.md §5b); produce the file sorted by event time',
+      ]
+    : []),
   ...(r.rejections.length ? ['dead-lettered by reason:'] : []),
   ...r.rejections.map((x) => `${n(x.count).padStart(10)}  ${x.reason}`),
 ];

@@ -31,10 +31,20 @@ export interface ReconcileReport {
   /** Accepted data loss in either layer: reconcile cannot see what both layers missed. */
   readonly gaps: RecordedGaps;
   /**
-   * User events of the date the speed layer dead-lettered TOO_LATE (beyond the user lateness,
-   * docs/core.md §5b): the batch applied them, the speed book did not, so these users may differ.
+   * User events of the date that were TOO_LATE (core/time/lateness.ts, docs/core.md §5b): neither
+   * layer applied them, so they are compared as sets. `events` / `batch` count each side's;
+   * `onlyInSpeed` / `onlyInBatch` count the events one side rejected and the other did not (e.g.
+   * the layers ran with different `speed.userLateness`), `examples` names the first 20: any makes
+   * the day unclean.
    */
-  readonly tooLate?: { readonly events: number; readonly users: readonly string[] };
+  readonly tooLate?: {
+    readonly events: number;
+    readonly batch: number;
+    readonly users: readonly string[];
+    readonly onlyInSpeed: number;
+    readonly onlyInBatch: number;
+    readonly examples: readonly string[];
+  };
 }
 
 export interface ReconcileOptions {
@@ -110,7 +120,7 @@ export const reconcile = async (
   } finally {
     await scope.close();
   }
-  const summary = addSummaries(date, summaries);
+  let summary = addSummaries(date, summaries);
   const warnings: string[] = [];
   if (scope.speedUsers === 0 && summary.users > 0) {
     warnings.push(
@@ -126,12 +136,13 @@ export const reconcile = async (
     );
   const gaps = await readRecordedGaps(ctx.warehouse.lakeDir, speed);
   warnings.push(...gapWarnings(gaps));
-  const late = await speed.tooLate(date);
-  const tooLate = { events: [...late.values()].reduce((a, ids) => a + ids.length, 0), users: [...late.keys()].sort() };
-  if (tooLate.events > 0) {
-    const some = tooLate.users.slice(0, 5).join(', ') + (tooLate.users.length > 5 ? ', …' : '');
+  const tooLate = compareTooLate(await speed.tooLate(date), await ctx.warehouse.tooLate(date));
+  if (tooLate.onlyInSpeed + tooLate.onlyInBatch > 0) {
+    summary = { ...summary, clean: false };
     warnings.push(
-      `${tooLate.events} user event(s) of ${date} arrived beyond the speed layer's user lateness (dead-lettered TOO_LATE; the batch applied them): users ${some} can differ until the speed layer is rebuilt from the batch (stream --bootstrap-from-batch)`,
+      `the layers disagree on which events of ${date} were TOO_LATE: ${tooLate.onlyInSpeed} only in the ` +
+        `speed layer, ${tooLate.onlyInBatch} only in the batch (${tooLate.examples.slice(0, 3).join(', ')}); ` +
+        'both must run with the same speed.userLateness (docs/core.md §5b)',
     );
   }
   const report: ReconcileReport = {
@@ -147,6 +158,25 @@ export const reconcile = async (
   };
   await writeReconciliationReport(ctx.warehouse.lakeDir, date, report);
   return report;
+};
+
+/** The date's TOO_LATE events as the two layers recorded them, compared as sets of event ids. */
+const compareTooLate = (
+  speed: ReadonlyMap<string, readonly string[]>,
+  batch: ReadonlyMap<string, string>,
+): NonNullable<ReconcileReport['tooLate']> => {
+  const inSpeed = new Set<string>();
+  for (const ids of speed.values()) for (const id of ids) inSpeed.add(id);
+  const onlyInSpeed = [...inSpeed].filter((id) => !batch.has(id)).sort();
+  const onlyInBatch = [...batch.keys()].filter((id) => !inSpeed.has(id)).sort();
+  return {
+    events: inSpeed.size,
+    batch: batch.size,
+    users: [...new Set([...speed.keys(), ...batch.values()])].filter((u) => u !== '').sort(),
+    onlyInSpeed: onlyInSpeed.length,
+    onlyInBatch: onlyInBatch.length,
+    examples: [...onlyInSpeed, ...onlyInBatch].slice(0, 20),
+  };
 };
 
 /** The report the last `reconcile --date D` produced (its exact --json), as `serve` returns it. */

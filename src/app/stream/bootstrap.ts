@@ -17,7 +17,7 @@ import {
   planBootstrap,
   priceReplayFrom,
 } from '../../core/speed/bootstrap.js';
-import { PartitionEngine } from '../../core/speed/engine.js';
+import { PartitionEngine, USER_TABLES, type UserTable } from '../../core/speed/engine.js';
 import { type DayRewards, userFromJson } from '../../core/speed/user-ledger.js';
 import { addDays, parseDate } from '../../core/time/date.js';
 import { topicName } from '../../core/topics.js';
@@ -257,13 +257,19 @@ const bootstrapPartition = async (ctx: PartitionCtx, n: number): Promise<Bootstr
   // User events after D, merged over both topics in (event time, event id) order and fed in chunks:
   // everything fed is at or before everything not fed yet, so nothing lands behind the users' frontier.
   const onInvalid = () => void ctx.invalid++;
+  // Each event goes in with the lateness reference ingest stamped on its row (core/time/lateness.ts),
+  // so it is TOO_LATE here exactly when the live stream and the batch found it so.
   let tx: UserEvent[] = [];
   let rw: UserEvent[] = [];
+  let txRef: (number | undefined)[] = [];
+  let rwRef: (number | undefined)[] = [];
   const feed = () => {
-    if (tx.length > 0) engine.addUsers('transactions', tx, Date.now());
-    if (rw.length > 0) engine.addUsers('rewards', rw, Date.now());
+    if (tx.length > 0) engine.addUsers('transactions', tx, Date.now(), txRef);
+    if (rw.length > 0) engine.addUsers('rewards', rw, Date.now(), rwRef);
     tx = [];
     rw = [];
+    txRef = [];
+    rwRef = [];
   };
   pending = 0;
   for await (const r of streamUserEventsAfter(ctx.reader.duck, ctx.config.lakeDir, ctx.manifest, {
@@ -272,6 +278,7 @@ const bootstrapPartition = async (ctx: PartitionCtx, n: number): Promise<Bootstr
     onInvalid,
   })) {
     (r.table === 'transactions' ? tx : rw).push(r.event);
+    (r.table === 'transactions' ? txRef : rwRef).push(r.hwmBefore);
     userEvents++;
     if (++pending >= REPLAY_CHUNK) {
       feed();
@@ -281,6 +288,13 @@ const bootstrapPartition = async (ctx: PartitionCtx, n: number): Promise<Bootstr
     }
   }
   feed();
+  // The live stream resumes at the manifest's offsets: its marks continue from the manifest's.
+  const marks = new Map<UserTable, number>();
+  for (const t of USER_TABLES) {
+    const m = ctx.manifest.hwm?.[topicName(ctx.config.topicPrefix, t)]?.[String(n)];
+    if (m !== undefined) marks.set(t, Number(m));
+  }
+  engine.setHighWaterMarks(marks);
   await commit();
 
   // The symbols partition n holds (murmur2, as the producer keys them). Read in offset order when they

@@ -48,8 +48,10 @@ export interface StreamMetricsLine {
   readonly userDuplicates: number;
   /** Late user events put in their (eventTime, eventId) place by re-applying the user's later events. */
   readonly reordered: number;
-  /** User events beyond the user lateness: dead-lettered TOO_LATE (kept in their day's delta). */
+  /** User events TOO_LATE by the lateness rule (dead-lettered; the batch rejects them too). */
   readonly userTooLate: number;
+  /** User events a folded history could not place (dead-lettered UNPLACEABLE, docs/core.md §5b rule 3). */
+  readonly unplaceable: number;
   readonly rejected: number;
   readonly invalid: number;
   readonly checkpoints: number;
@@ -74,6 +76,7 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
   let userDuplicates = 0;
   let reordered = 0;
   let userTooLate = 0;
+  let unplaceable = 0;
   let rejected = 0;
   let invalid = 0;
   let minWm = Number.POSITIVE_INFINITY;
@@ -85,6 +88,7 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
     userDuplicates += p.counts.duplicates;
     reordered += p.counts.reordered;
     userTooLate += p.counts.tooLateUser;
+    unplaceable += p.counts.unplaceable;
     rejected += p.counts.rejected;
     invalid += p.counts.invalid;
     const wm = p.prices.watermark();
@@ -105,6 +109,7 @@ const collect = (h: SpeedHandler, rt: StreamRuntime, prevRecords: number, dtMs: 
     userDuplicates,
     reordered,
     userTooLate,
+    unplaceable,
     rejected,
     invalid,
     checkpoints: m.checkpoints,

@@ -50,13 +50,6 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       description: 'How long closed windows accept late trades [default: speed.allowedLateness, 30s]',
       bare: 'ms',
     }),
-    'user-lateness': durationFlag({
-      description:
-        "How far behind its user's latest event an event is still applied in (eventTime, eventId) order; older ones are dead-lettered TOO_LATE [default: speed.userLateness, 1h, at most 1d]",
-      bare: 'ms',
-      min: '1ms',
-      max: '1d',
-    }),
     'checkpoint-interval': durationFlag({
       description:
         'Checkpoint interval under load; quiet input is committed within a few ms anyway [default: speed.checkpointInterval, 250ms]',
@@ -103,7 +96,8 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       outOfOrdernessMs: this.flags['out-of-orderness'] ?? config.speed.outOfOrderness,
       allowedLatenessMs: this.flags['allowed-lateness'] ?? config.speed.allowedLateness,
       userIdleMs: config.speed.userIdle,
-      userLatenessMs: this.flags['user-lateness'] ?? config.speed.userLateness,
+      // A setting, not a flag: the batch applies the same lateness rule (core/time/lateness.ts).
+      userLatenessMs: config.speed.userLateness,
       tiers: tiersOf(config),
     };
     const bootstrap = this.flags['bootstrap-from-batch']
@@ -149,6 +143,7 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
     this.log(
       `stream stopped (${s.stoppedBy}) after ${s.seconds.toFixed(1)} s: ${s.records} records, ${s.userEvents} user events, ` +
         `late ${s.late}, too late ${s.tooLate}, duplicates ${s.duplicateTrades} trades / ${s.userDuplicates} user events, ` +
+        `user events too late ${s.userTooLate}${s.unplaceable > 0 ? ` (+${s.unplaceable} unplaceable)` : ''}, ` +
         `rejected ${s.rejected}, invalid ${s.invalid}, ${s.checkpoints} checkpoints`,
     );
     return bootstrap === undefined ? s : { ...s, bootstrap };

@@ -13,6 +13,7 @@ import {
 } from '../portfolio/position.js';
 import type { SpendBucketJson, TierHeadJson } from '../rewards/tiers.js';
 import { DEFAULT_TIERS, type TierChange, type TierDef } from '../rewards/tiers.js';
+import { DEFAULT_USER_LATENESS_MS, isTooLate, tooLateReason } from '../time/lateness.js';
 import type { DedupHeadJson } from './dedup.js';
 import { type EmittedCandle, type LastPrice, PriceWindows, type TradeIdChanges } from './price-windows.js';
 import { TimeHeap } from './time-heap.js';
@@ -51,9 +52,10 @@ export interface SpeedEngineOptions {
   /** Processing time without new user events after which buffered user events are released (ms). */
   readonly userIdleMs: number;
   /**
-   * Allowed user lateness (event time, ms): an event up to this much older than its user's latest
-   * event is put in its (eventTime, eventId) place by re-applying the user's later events; older
-   * ones are TOO_LATE (docs/core.md §2b). Default 1 hour.
+   * Allowed user lateness (event time, ms): an event up to this much older than the latest event
+   * time earlier in its topic partition is put in its (eventTime, eventId) place by re-applying the
+   * user's later events; older ones are TOO_LATE in both layers (core/time/lateness.ts, docs/core.md
+   * §5b). Default 1 hour. The batch must use the same value (`speed.userLateness`).
    */
   readonly userLatenessMs?: number;
   readonly tiers: readonly TierDef[];
@@ -67,7 +69,7 @@ export interface EodBook {
   readonly lots: ReadonlyMap<string, LotQueue>;
 }
 
-export const DEFAULT_USER_LATENESS_MS = 60 * 60_000;
+export { DEFAULT_USER_LATENESS_MS };
 
 export const DEFAULT_ENGINE_OPTIONS: SpeedEngineOptions = {
   outOfOrdernessMs: 5_000,
@@ -90,8 +92,10 @@ export interface PartitionCounts {
   tierChanges: number;
   /** Late events put in their place by re-applying the user's later events. */
   reordered: number;
-  /** Events beyond the user lateness horizon (dead-lettered TOO_LATE, kept in the day's delta). */
+  /** Events TOO_LATE by the lateness rule (dead-lettered; the batch rejects them too). */
   tooLateUser: number;
+  /** Events not TOO_LATE that the user's folded history could not place (dead-lettered UNPLACEABLE). */
+  unplaceable: number;
   /** Events rejected earlier that a late event made valid (their dead letter stays in the topic). */
   unrejected: number;
 }
@@ -105,6 +109,7 @@ export const emptyCounts = (): PartitionCounts => ({
   tierChanges: 0,
   reordered: 0,
   tooLateUser: 0,
+  unplaceable: 0,
   unrejected: 0,
 });
 
@@ -191,7 +196,7 @@ export type SpeedEffect =
   | {
       readonly kind: 'rejected';
       readonly event: UserEvent;
-      readonly code: RejectCode | 'TOO_LATE';
+      readonly code: RejectCode | 'TOO_LATE' | 'UNPLACEABLE';
       readonly reason: string;
     };
 
@@ -372,11 +377,30 @@ export class PartitionEngine {
     return { lateFor1m: out.lateFor.includes('1m') };
   }
 
-  /** A batch of decoded user events of one topic, in offset order, received at processing time `now`. */
-  addUsers(table: UserTable, events: readonly UserEvent[], now: number): void {
+  /**
+   * A batch of decoded user events of one topic, in offset order, received at processing time `now`.
+   * The topic partition's high-water mark before each event decides whether it is TOO_LATE
+   * (core/time/lateness.ts), exactly as `ingest` stamps it for the batch. `hwmBefore` gives those
+   * marks instead when the events do not come in offset order (the bootstrap replays the raw zone,
+   * whose rows carry the mark ingest stamped); the caller then sets the marks with `setHighWaterMarks`.
+   */
+  addUsers(
+    table: UserTable,
+    events: readonly UserEvent[],
+    now: number,
+    hwmBefore?: readonly (number | undefined)[],
+  ): void {
     let max = this.userMax.get(table) ?? NO_WATERMARK;
-    for (const e of events) {
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const ref = hwmBefore !== undefined ? hwmBefore[i] : max === NO_WATERMARK ? undefined : max;
+      // Fed in offset order the running max is the mark; fed in event-time order (bootstrap) it stays
+      // at or below the true mark and below every later event, so folding on it is safe as well.
       if (e.eventTime > max) max = e.eventTime;
+      if (isTooLate(e.eventTime, ref, this.lateness)) {
+        this.tooLate(e, ref!, table);
+        continue;
+      }
       if (e.eventTime <= this.userFrontier) {
         // Behind the users' watermark: apply now (money is never dropped); it may land out of order.
         this.counts.lateUser++;
@@ -387,10 +411,38 @@ export class PartitionEngine {
         this.bufferedUsers.add(e.userId);
       }
     }
-    this.userMax.set(table, max);
+    if (max !== NO_WATERMARK) this.userMax.set(table, max);
     this.lastRecordAt.set(table, now);
     this.scalarsDirty = true;
     this.releaseBuffer(new Set());
+    this.foldQuietUsers();
+  }
+
+  /** The topics' high-water marks after a replay that passed them per event (bootstrap). */
+  setHighWaterMarks(marks: ReadonlyMap<UserTable, number>): void {
+    for (const [t, m] of marks) if (m > (this.userMax.get(t) ?? NO_WATERMARK)) this.userMax.set(t, m);
+    this.scalarsDirty = true;
+    this.foldQuietUsers();
+  }
+
+  /**
+   * Where a user's history may fold: every event from now on that is not TOO_LATE has an event time
+   * at or after the lateness before the high-water mark of its topic partition, and marks only
+   * grow, so events before the lowest mark minus the lateness can never be needed again. A user
+   * topic that has had no record on this partition does not hold folding back (see docs/core.md §5b
+   * for what that means for its first records).
+   */
+  private foldHorizon(): number {
+    let low = Number.POSITIVE_INFINITY;
+    for (const t of USER_TABLES) {
+      const m = this.userMax.get(t);
+      if (m !== undefined && m !== NO_WATERMARK && m < low) low = m;
+    }
+    // At least the out-of-orderness (+1) behind as well: the merge buffer holds events down to the
+    // lowest mark minus the out-of-orderness, and they must still be placeable when released.
+    return low === Number.POSITIVE_INFINITY
+      ? NO_WATERMARK
+      : low - Math.max(this.lateness, this.opts.outOfOrdernessMs + 1);
   }
 
   /**
@@ -489,7 +541,10 @@ export class PartitionEngine {
     u.hist ??= UserHistory.startingAt(u.state, u.days);
     const h = u.hist;
     if (h.isTooLate(e)) {
-      this.tooLate(u, e);
+      // Cannot happen under the lateness rule (the fold horizon stays behind every event that is not
+      // TOO_LATE) except for the first records of a user topic that had none while the other ran
+      // more than the lateness ahead: the batch applies such an event, reconcile names it.
+      this.unplaceable(e);
       return;
     }
     // A quiet user's history is collapsed into the live book: copy it as base again.
@@ -503,17 +558,19 @@ export class PartitionEngine {
     return this.opts.userLatenessMs ?? DEFAULT_USER_LATENESS_MS;
   }
 
-  /** Fold what is beyond the lateness of the later of the user's latest event and the users' watermark. */
+  /** Fold what no event that is not TOO_LATE can come before any more. */
   private foldUser(h: UserHistory): void {
-    h.fold(Math.max(h.maxEventTime, this.userFrontier) - this.lateness, this.opts.tiers);
+    const horizon = this.foldHorizon();
+    if (horizon !== NO_WATERMARK) h.fold(horizon, this.opts.tiers);
   }
 
   /**
-   * The users' watermark moved: fold the logs of users whose oldest logged event is now beyond the
-   * lateness behind it (users who went quiet), in time order; a fold is a change the store writes.
+   * The high-water marks moved: fold the logs of users whose oldest logged event is now behind the
+   * fold horizon (users who went quiet), in time order; a fold is a change the store writes.
    */
   private foldQuietUsers(): void {
-    const horizon = this.userFrontier - this.lateness;
+    const horizon = this.foldHorizon();
+    if (horizon === NO_WATERMARK) return;
     while (this.folds.size > 0 && this.folds.peek()![0] < horizon) {
       const [, userId] = this.folds.pop();
       const h = this.users.get(userId)?.hist;
@@ -574,7 +631,7 @@ export class PartitionEngine {
     const oldTierDays = [...old.tier.changes.days];
     const oldTierDropped = [...old.tier.changes.dropped];
     old.recent.add(e.eventId, e.eventTime);
-    const [s, r] = u.hist!.insertAndReplay(e, old, this.opts.tiers);
+    const [s, r] = u.hist!.insertAndReplay(e, old, this.opts.tiers, this.dirty.get(e.userId)?.eodDay);
     // The live tier was also advanced by the users' watermark (tier expiry without events).
     if (this.userFrontier !== NO_WATERMARK) s.tier.advance(this.userFrontier, this.opts.tiers, []);
     // Carry the store changes the old window had not written yet; buckets it held that the
@@ -614,19 +671,27 @@ export class PartitionEngine {
   }
 
   /**
-   * Beyond the user lateness: the book is not changed (placing it would need events already folded
-   * away). Dead-lettered TOO_LATE and kept in its day's delta, so the serving merge (which replays
-   * deltas in order) and the batch (which applies it in order) count it; its id is not remembered.
+   * TOO_LATE by the lateness rule (core/time/lateness.ts): applied by neither layer. Dead-lettered
+   * with the reason and recorded per event day, so reconcile can check that the batch rejected the
+   * same events; not in the day's delta, not remembered as applied.
    */
-  private tooLate(u: StoredUser, e: UserEvent): void {
+  private tooLate(e: UserEvent, hwmBefore: number, table: UserTable): void {
     this.counts.tooLateUser++;
-    const h = u.hist!;
-    const reason =
-      `event time ${new Date(e.eventTime).toISOString()} is more than the user lateness ` +
-      `(${this.lateness / 60_000} min) before ` +
-      `${new Date(Math.max(h.maxEventTime, this.userFrontier)).toISOString()}, the later of the latest event of ` +
-      `${e.userId} and the users' watermark`;
+    const reason = tooLateReason(e.eventTime, hwmBefore, this.lateness, `raw.${table} of its partition`);
     this.effects.push({ kind: 'rejected', event: e, code: 'TOO_LATE', reason });
+  }
+
+  /**
+   * Not TOO_LATE by the rule, yet before what this user's history already folded (see applyUser):
+   * the book is not changed, the event is dead-lettered UNPLACEABLE and kept in its day's delta, so
+   * the serving merge and the batch (which apply it in order) count it; reconcile names the user.
+   */
+  private unplaceable(e: UserEvent): void {
+    this.counts.unplaceable++;
+    const reason =
+      `event time ${new Date(e.eventTime).toISOString()} is before events of ${e.userId} the speed layer ` +
+      'already folded (its user topic had no record on this partition until now); the batch applies it';
+    this.effects.push({ kind: 'rejected', event: e, code: 'UNPLACEABLE', reason });
     this.addDelta(this.dirtyOf(e.userId), dayOf(e.eventTime), e);
   }
 

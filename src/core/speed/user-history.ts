@@ -17,13 +17,12 @@ import { applyUserEvent, type DayRewards, type UserState } from './user-ledger.j
  * The live state always equals base + log applied in order. An event that arrives after a later
  * event of the same user is inserted into the log and the live state is rebuilt from base by
  * re-applying the log: O(events of that user within the lateness horizon + its 30-day card
- * spends), paid only by a late event. Events fold from the log into base once they are more than
- * `latenessMs` older than the user's latest event time, so each event is applied twice in all
- * (amortized O(1)) and memory per user is its book twice plus the last `latenessMs` of its events.
+ * spends), paid only by a late event. Each event is applied twice in all (amortized O(1)) and
+ * memory per user is its book twice plus its events within the lateness.
  *
- * An event ordered at or before `baseKey` can no longer be placed: it is TOO_LATE (the speed
- * layer dead-letters it and keeps it in the day's delta, so the serving merge, which replays
- * deltas in order, and the batch, which applies it in order, still agree; docs/core.md §2b).
+ * Events fold once they are behind the partition's fold horizon (the engine passes it: the lower
+ * user topic's event-time high-water mark minus the lateness), so every event that is not TOO_LATE
+ * by the lateness rule (core/time/lateness.ts) is ordered after `baseKey`; docs/core.md §5b.
  */
 export interface EventKey {
   readonly eventTime: number;
@@ -206,7 +205,12 @@ export class UserHistory {
    * Insert a late event and rebuild the live state from base: returns the new live state (sharing
    * `live.recent` and `live.changedAssets`, which the caller keeps) and what the replay changed.
    */
-  insertAndReplay(e: UserEvent, live: UserState, tiers: readonly TierDef[] = DEFAULT_TIERS): [UserState, Replay] {
+  insertAndReplay(
+    e: UserEvent,
+    live: UserState,
+    tiers: readonly TierDef[] = DEFAULT_TIERS,
+    openDay?: string,
+  ): [UserState, Replay] {
     let i = this.entries.length;
     while (i > this.head && compareEvents(this.entries[i - 1]!, e) > 0) i--;
     this.entries.splice(i, 0, e);
@@ -221,8 +225,16 @@ export class UserHistory {
     const assets = new Set<string>();
     const newlyRejected: [UserEvent, Rejection][] = [];
     const noLongerRejected: UserEvent[] = [];
-    let day = '';
-    for (let j = from?.at ?? this.head; j < this.entries.length; j++) {
+    // The day whose end-of-day book the starting book is, when the replay's first event is on a
+    // later day: `openDay` (the engine's day whose end-of-day book is not written yet: only rejected
+    // events came after its last applied one) or else the day of the event before the start. Its
+    // events may all have folded into base, so no replayed event would otherwise close that day.
+    const start = from?.at ?? this.head;
+    const prev = start > this.head ? this.entries[start - 1] : this.baseKey;
+    const firstDay = dayOf(this.entries[start]!.eventTime);
+    const candidate = openDay ?? (prev === undefined ? '' : dayOf(prev.eventTime));
+    let day = candidate !== '' && candidate <= firstDay ? candidate : '';
+    for (let j = start; j < this.entries.length; j++) {
       if (j > i) this.maybeSnapshot(j, s, days);
       const ev = this.entries[j]!;
       const d = dayOf(ev.eventTime);
@@ -248,7 +260,7 @@ export class UserHistory {
 
   /**
    * Fold the logged events older than `horizon` (event time) into base, in order: the engine passes
-   * the later of the user's latest event time and the users' watermark, minus the user lateness.
+   * its fold horizon (the lower user topic's high-water mark minus the user lateness).
    * An emptied log collapses base into the live book.
    */
   fold(horizon: number, tiers: readonly TierDef[] = DEFAULT_TIERS): void {

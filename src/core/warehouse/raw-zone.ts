@@ -36,6 +36,13 @@ const LINEAGE = [
   ['_offset', 'BIGINT'],
 ] as const;
 
+/**
+ * User rows also carry the lateness reference `ingest` stamped (core/time/lateness.ts): the latest
+ * event time among the decoded user events at lower offsets of the same topic partition (ms), null
+ * for the partition's first record (and in files written before the column existed: never too late).
+ */
+const USER_LINEAGE = [...LINEAGE, ['_hwm_ms', 'BIGINT']] as const;
+
 export const RAW_PRICES: RawZoneTable = {
   name: 'prices',
   doc: 'Trade prints from raw.prices, as ingested (decoded and validated).',
@@ -66,7 +73,7 @@ export const RAW_TRANSACTIONS: RawZoneTable = {
     ['fee', QTY],
     ['fee_asset', 'VARCHAR'],
     ['event_time_ms', 'BIGINT'],
-    ...LINEAGE,
+    ...USER_LINEAGE,
   ],
   timestamps: [['event_time', 'event_time_ms']],
   orderBy: 'user_id, event_time_ms, event_id',
@@ -84,7 +91,7 @@ export const RAW_REWARDS: RawZoneTable = {
     ['price', PRICE],
     ['event_time_ms', 'BIGINT'],
     ['ref_event_id', 'VARCHAR'],
-    ...LINEAGE,
+    ...USER_LINEAGE,
   ],
   timestamps: [['event_time', 'event_time_ms']],
   orderBy: 'user_id, event_time_ms, event_id',

@@ -197,7 +197,7 @@ export const BATCH_REJECTS: TableDef = {
     col('event_id', 'VARCHAR', 'Event id.'),
     col('user_id', 'VARCHAR', 'User id, when known.', true),
     col('source_table', 'VARCHAR', 'Raw table the row came from (transactions, rewards, prices).'),
-    col('code', 'VARCHAR', 'Reject code (e.g. INSUFFICIENT_HOLDINGS, INVALID).'),
+    col('code', 'VARCHAR', 'Reject code (e.g. INSUFFICIENT_HOLDINGS, INVALID, DUPLICATE, TOO_LATE).'),
     col('reason', 'VARCHAR', 'Human-readable reason.'),
     col('event_json', 'VARCHAR', 'The event as core raw JSON.'),
   ],

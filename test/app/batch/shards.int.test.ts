@@ -43,6 +43,7 @@ const filesOpened = async (lakeDir: string, m: Manifest, shard: ShardSpec, upTo 
       eventDates: upTo === D1 ? (dt) => dt <= D1 : (dt) => dt === upTo,
       date: upTo,
       shard,
+      latenessMs: 86_400_000,
       onRawFiles: (f) => {
         opened = f.map((x) => x.path);
       },

@@ -54,7 +54,8 @@ describe('produce transactions / rewards --file (real Kafka, ingest and batch)',
     expect(before.portfolio.length).toBeGreaterThan(0);
     expect(before.rewards.length).toBeGreaterThan(0);
 
-    // The same export again: same event ids, so every event is a duplicate the batch skips.
+    // The same export again: same event ids, so every event is skipped: a duplicate, or TOO_LATE when
+    // it is more than the user lateness behind its partition's latest event (docs/core.md §5b rule 4).
     await runProduceImport(config, { table: 'transactions', file: TX });
     await runProduceImport(config, { table: 'rewards', file: RW });
     await runIngestRaw(config);
@@ -62,10 +63,11 @@ describe('produce transactions / rewards --file (real Kafka, ingest and batch)',
     const after = await facts(config.lakeDir);
     expect(after.portfolio).toEqual(before.portfolio);
     expect(after.rewards).toEqual(before.rewards);
-    const dup = (r: typeof after.rejects) => r.find((x) => x.code === 'DUPLICATE')?.n ?? '0';
-    expect(Number(dup(after.rejects)) - Number(dup(before.rejects))).toBe(6);
-    expect(after.rejects.filter((x) => x.code !== 'DUPLICATE')).toEqual(
-      before.rejects.filter((x) => x.code !== 'DUPLICATE'),
+    const skipped = (r: typeof after.rejects) =>
+      r.filter((x) => x.code === 'DUPLICATE' || x.code === 'TOO_LATE').reduce((n, x) => n + Number(x.n), 0);
+    expect(skipped(after.rejects) - skipped(before.rejects)).toBe(6);
+    expect(after.rejects.filter((x) => x.code !== 'DUPLICATE' && x.code !== 'TOO_LATE')).toEqual(
+      before.rejects.filter((x) => x.code !== 'DUPLICATE' && x.code !== 'TOO_LATE'),
     );
   });
 
@@ -86,5 +88,38 @@ describe('produce transactions / rewards --file (real Kafka, ingest and batch)',
     const head = await runCli(['produce', 'transactions', '--file', `${dir}/bad.csv`], env);
     expect(head.code).toBe(2);
     expect(head.stderr).toContain('bad.csv:1: header: unknown field "id"');
+  });
+
+  it('warns when rows are more than the user lateness behind an earlier row of their partition (a file sorted by user)', async () => {
+    const config = await batchSetup();
+    const env = { CRYPTOLAMBDA_TOPIC_PREFIX: config.topicPrefix };
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { userPartition } = await import('../../../src/core/partitioning.js');
+    // Two users on one partition, each with a day of history, listed user by user.
+    const ids = Array.from({ length: 40 }, (_, i) => `srt-${i}`);
+    const a = ids[0]!;
+    const b = ids.find((u) => u !== a && userPartition(u) === userPartition(a))!;
+    const t0 = Date.UTC(2026, 0, 10, 8);
+    const row = (id: string, user: string, h: number) =>
+      JSON.stringify({
+        eventId: id,
+        userId: user,
+        type: 'deposit',
+        asset: 'BTC',
+        quantity: '1',
+        price: '90000',
+        fee: '0',
+        feeAsset: 'USD',
+        eventTime: t0 + h * 3_600_000,
+      });
+    const dir = mkdtempSync(`${(await import('node:os')).tmpdir()}/import-`);
+    const rows = [row('s1', a, 0), row('s2', a, 10), row('s3', b, 1), row('s4', b, 9.5), row('s5', b, 11)];
+    writeFileSync(`${dir}/by-user.jsonl`, `${rows.join('\n')}\n`);
+    const r = await runCli(['produce', 'transactions', '--file', `${dir}/by-user.jsonl`], env);
+    expect(r.code).toBe(0);
+    // s3 (9 h behind s2) is TOO_LATE; s4 (30 min behind) is within the lateness; s5 is ahead.
+    expect(r.stdout).toContain(
+      'warning: 1 rows are more than speed.userLateness behind an earlier row of their partition',
+    );
   });
 });

@@ -182,7 +182,60 @@ const D_OWN: UserEvent[] = [
   ),
 ];
 
+// (f) Six hours of trading; then, on the partitions that moved on, a new trade 3 h behind them (TOO_LATE in
+// both layers) and one 30 min behind (within the lateness: put in its place).
+const F_START = Date.UTC(2026, 10, 24, 6, 0);
+const F_PRICES = tapeFrom(F_START, 6, 60_000);
+const F_SIM = simulated(F_PRICES, 17, 200, '0.05', 3 * HOUR);
+const F_OWN: UserEvent[] = [
+  tx('buy', { eventId: 'late-u-1', userId: 'late-u', quantity: '1', price: '100', eventTime: F_START + HOUR }),
+  tx('sell', { eventId: 'late-u-2', userId: 'late-u', quantity: '0.5', price: '120', eventTime: F_START + 4 * HOUR }),
+  tx('buy', { eventId: 'late-v-1', userId: 'late-v', quantity: '1', price: '100', eventTime: F_START + HOUR }),
+];
+/** Latest event time of raw.transactions on a user's partition among `events`. */
+const partitionHwm = (events: readonly UserEvent[], user: string): number =>
+  Math.max(...events.filter((e) => isTx(e) && userPartition(e.userId) === userPartition(user)).map((e) => e.eventTime));
+
 describe('speed layer order is independent of arrival timing (issue 14, real stack)', () => {
+  it(`(f) a new trade 3 h behind its partition's latest event time is TOO_LATE in both layers, one 30 min behind is put in its place: ${F_SIM.length + F_OWN.length + 2} user events; reconcile clean, books = in-order replay of the rest`, async () => {
+    const { config, stream } = await start();
+    const all: UserEvent[] = [...F_SIM, ...F_OWN];
+    await produceInOrder(config, [...F_PRICES, ...all]);
+    await stream.idle(3_000);
+    const hu = partitionHwm(all, 'late-u');
+    const hv = partitionHwm(all, 'late-v');
+    expect(hu).toBeGreaterThan(F_START + 5 * HOUR);
+    // A buy of 2 would change late-u's book (and the batch's, had it applied it): it must not count.
+    const tooLate = tx('buy', {
+      eventId: 'late-u-3',
+      userId: 'late-u',
+      quantity: '2',
+      price: '90',
+      eventTime: hu - 3 * HOUR,
+    });
+    const placed = tx('buy', {
+      eventId: 'late-v-2',
+      userId: 'late-v',
+      quantity: '1',
+      price: '95',
+      eventTime: hv - 30 * MIN,
+    });
+    await produceInOrder(config, [tooLate, placed]);
+    await stream.idle(3_000);
+    const o = await finish('f', config, stream, [...all, placed], F_PRICES);
+    expectExact(o);
+    expect(o.stream.tooLate).toBe(1);
+    // Reconcile of the day counts it on both sides (a disagreement would make the day unclean).
+    expect(o.reconcile.reduce((n, r) => n + r.tooLate, 0)).toBe(1);
+    expect(o.reconcile.reduce((n, r) => n + r.tooLateBatch, 0)).toBe(1);
+    const p = await runCli(['portfolio', 'late-u', '--json'], cliEnv(config));
+    expect(p.code).toBe(0);
+    const btc = (JSON.parse(p.stdout) as { positions: { asset: string; quantity: string }[] }).positions.find(
+      (x) => x.asset === 'BTC',
+    );
+    expect(Decimal.parse(btc!.quantity, QTY_SCALE).eq(Decimal.parse('0.5', QTY_SCALE))).toBe(true);
+  }, 150_000);
+
   it(`(a) accelerated event time, live users: ${A_EVENTS.length} user events of ${A_HOURS} h (+${A_PRICES.length} prices) produced in ~30 s, one topic's burst up to 1 h of event time behind the other's; reconcile clean, books = in-order replay`, async () => {
     const { config, stream } = await start();
     // Per slice of one hour: one user topic's burst, the stream catches up and sits idle past
@@ -282,10 +335,11 @@ describe('speed layer order is independent of arrival timing (issue 14, real sta
     await stream.idle(3_000);
     const o = await finish('d', config, stream, [...all, ...dups], D_PRICES);
     expectExact(o);
-    // Both copies are beyond the user lateness: TOO_LATE in the speed layer (not applied), and
-    // reconcile of their day counts them (the batch keeps one event per id: nothing differs).
+    // Both copies are days behind their partitions' latest event time: TOO_LATE in both layers (not
+    // applied), and reconcile of their day counts them on both sides.
     expect(o.stream.tooLate).toBe(2);
     expect(o.reconcile.map((r) => r.tooLate)).toEqual(o.reconcile.map((_r, i) => (i === 0 ? 2 : 0)));
+    expect(o.reconcile.map((r) => r.tooLateBatch)).toEqual(o.reconcile.map((_r, i) => (i === 0 ? 2 : 0)));
     const p = await runCli(['portfolio', D_DUP_USER, '--json'], cliEnv(config));
     expect(p.code).toBe(0);
     const btc = (JSON.parse(p.stdout) as { positions: { asset: string; quantity: string }[] }).positions.find(
