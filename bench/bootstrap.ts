@@ -4,7 +4,12 @@
  * card spends and buys inside the dedup and spend windows: the largest state a seed writes). Prints
  * figures; asserts nothing.
  *
- *   npx tsc -p bench/tsconfig.json && node .cryptolambda/bench/bench/bootstrap.js [users,users,...]
+ *   npx tsc -p bench/tsconfig.json && node .cryptolambda/bench/bench/bootstrap.js [users,users,...] [conc,conc,...]
+ *
+ * Each size runs at every partition concurrency given (default 1 and BOOTSTRAP_CONCURRENCY): the
+ * ratio says what seeding partitions in parallel buys on this machine. Point CRYPTOLAMBDA_REDIS_URL at
+ * a Redis Cluster (scripts/redis-cluster.sh prints its URLs) to measure the partitions' slots on
+ * several masters.
  *
  * The warehouse build is seeded directly (snapshot_user_state of D published through
  * warehouse-store, as the batch does; the template is the serving golden user), with an empty raw
@@ -18,7 +23,7 @@ import path from 'node:path';
 import { ensureTopics, withAdmin } from '../src/adapters/kafka/client.js';
 import { connectRedis } from '../src/adapters/redis/client.js';
 import { keyspaceFor } from '../src/adapters/redis/speed-keys.js';
-import { bootstrapFromBatch } from '../src/app/stream/bootstrap.js';
+import { BOOTSTRAP_CONCURRENCY, bootstrapFromBatch } from '../src/app/stream/bootstrap.js';
 import { deleteKeyspace } from '../src/app/stream/run-stream.js';
 import { DEFAULT_SPEED_OPTIONS } from '../src/app/stream/speed-handler.js';
 import { resolveConfig } from '../src/config/config.js';
@@ -30,6 +35,7 @@ import { report } from './report.js';
 import { publishSnapshotBuild, userId } from './seed-portfolio.js';
 
 const SIZES = (process.argv[2] ?? '1000,10000,100000').split(',').map(Number);
+const CONCURRENCY = (process.argv[3] ?? `1,${BOOTSTRAP_CONCURRENCY}`).split(',').map(Number);
 const TEMPLATE = 'uTEMPLATEu';
 const HEAVY = 'uheavy';
 
@@ -46,7 +52,7 @@ const heavyState = (): string => {
   return JSON.stringify(userToJson(replayUser(emptyUser(HEAVY), events).state));
 };
 
-const run = async (users: number, heavy: string): Promise<number> => {
+const run = async (users: number, heavy: string, concurrency: number): Promise<number> => {
   const lakeDir = mkdtempSync(path.join(tmpdir(), 'cl-bench-bootstrap-'));
   const config = resolveConfig(
     { topicPrefix: `bench${randomUUID().slice(0, 8)}.`, lakeDir },
@@ -66,14 +72,23 @@ const run = async (users: number, heavy: string): Promise<number> => {
     );
     const rss0 = process.memoryUsage().rss;
     const t0 = performance.now();
-    const r = await bootstrapFromBatch(config, { speed: { ...DEFAULT_SPEED_OPTIONS, costMethod: config.costBasis } });
+    const r = await bootstrapFromBatch(config, {
+      speed: { ...DEFAULT_SPEED_OPTIONS, costMethod: config.costBasis },
+      concurrency,
+    });
     const s = (performance.now() - t0) / 1000;
-    const note = `${users.toLocaleString('en-US')} users incl. one with 5,000 events`;
+    const note = `${users.toLocaleString('en-US')} users incl. one with 5,000 events, ${concurrency} partition(s) at once`;
     console.log(
       `bootstrap ${note}: ${s.toFixed(2)} s, ${Math.round(r.users / s)} users/s, rss +${((process.memoryUsage().rss - rss0) / 1e6).toFixed(0)} MB`,
     );
-    report('bootstrap', `seed ${users.toLocaleString('en-US')} users`, s, 's', note);
-    report('bootstrap', `seed rate at ${users.toLocaleString('en-US')} users`, r.users / s, 'users/s', note);
+    report('bootstrap', `seed ${users.toLocaleString('en-US')} users, concurrency ${concurrency}`, s, 's', note);
+    report(
+      'bootstrap',
+      `seed rate at ${users.toLocaleString('en-US')} users, concurrency ${concurrency}`,
+      r.users / s,
+      'users/s',
+      note,
+    );
     return r.users / s;
   } finally {
     await deleteKeyspace(redis, keyspaceFor(config.topicPrefix));
@@ -88,12 +103,29 @@ const run = async (users: number, heavy: string): Promise<number> => {
 
 const main = async (): Promise<void> => {
   const heavy = heavyState();
-  const rates: number[] = [];
-  for (const n of SIZES) rates.push(await run(n, heavy));
-  if (SIZES.length > 1) {
-    const ratio = rates.at(-1)! / rates[0]!;
-    console.log(`users/s at ${SIZES.at(-1)} / at ${SIZES[0]} users: ${ratio.toFixed(2)} (1.0 = cost per user flat)`);
-    report('bootstrap', 'rate ratio largest/smallest', ratio, 'x', SIZES.join(' / '));
+  const rates = new Map<number, number[]>(CONCURRENCY.map((c) => [c, []]));
+  for (const n of SIZES)
+    for (const c of CONCURRENCY) {
+      const rate = await run(n, heavy, c);
+      rates.get(c)!.push(rate);
+    }
+  for (const c of CONCURRENCY) {
+    const rs = rates.get(c)!;
+    if (SIZES.length > 1) {
+      const ratio = rs.at(-1)! / rs[0]!;
+      console.log(
+        `concurrency ${c}: users/s at ${SIZES.at(-1)} / at ${SIZES[0]} users: ${ratio.toFixed(2)} (1.0 = cost per user flat)`,
+      );
+      report('bootstrap', `rate ratio largest/smallest, concurrency ${c}`, ratio, 'x', SIZES.join(' / '));
+    }
+  }
+  if (CONCURRENCY.length > 1) {
+    const [lo, hi] = [CONCURRENCY[0]!, CONCURRENCY.at(-1)!];
+    for (const [i, n] of SIZES.entries()) {
+      const ratio = rates.get(hi)![i]! / rates.get(lo)![i]!;
+      console.log(`${n} users: concurrency ${hi} / ${lo} users/s = ${ratio.toFixed(2)}`);
+      report('bootstrap', `speed-up concurrency ${hi}/${lo} at ${n} users`, ratio, 'x', 'users/s ratio');
+    }
   }
 };
 

@@ -26,12 +26,12 @@
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { encodePrice } from '../src/adapters/avro/codec.js';
-import { createKafka, withAdmin } from '../src/adapters/kafka/client.js';
+import { createKafka, javaClientProperties, withAdmin } from '../src/adapters/kafka/client.js';
 import { BatchingProducer } from '../src/adapters/kafka/producer.js';
 import { connectRedis, type RedisConn } from '../src/adapters/redis/client.js';
 import { CANDLE_INTERVALS, type CandleJson, keyspaceFor, speedKeys } from '../src/adapters/redis/speed-keys.js';
@@ -153,6 +153,11 @@ const runPeer = async (config: Config, classpath: string, n: number, output: str
   const input = topicName(config.topicPrefix, 'prices');
   const appId = `${config.topicPrefix}peer-ohlcv`;
   const stateDir = mkdtempSync(path.join(tmpdir(), 'cl-peer-'));
+  // The same connection (the stack's SCRAM user, or the configured SASL/TLS) for the JVM: a
+  // 0600 file in a private (0700) temp dir of its own, removed after the run.
+  const secretDir = mkdtempSync(path.join(tmpdir(), 'cl-peer-conf-'));
+  const clientConfig = path.join(secretDir, 'client.properties');
+  writeFileSync(clientConfig, javaClientProperties(config), { mode: 0o600 });
   const admin = createKafka(config, { clientIdSuffix: 'bench-peer' }).admin();
   await admin.connect();
   const spawnedAt = Date.now();
@@ -170,6 +175,7 @@ const runPeer = async (config: Config, classpath: string, n: number, output: str
       'dev.cryptolambda.peer.Main',
       'job=ohlcv',
       `bootstrap=${config.kafkaBrokers.join(',')}`,
+      `client-config=${clientConfig}`,
       `app=${appId}`,
       `input=${input}`,
       `output=${output}`,
@@ -213,6 +219,7 @@ const runPeer = async (config: Config, classpath: string, n: number, output: str
     await stopChild(child);
     await admin.disconnect();
     rmSync(stateDir, { recursive: true, force: true });
+    rmSync(secretDir, { recursive: true, force: true });
   }
 };
 

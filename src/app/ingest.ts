@@ -19,8 +19,9 @@ import { rawFileSelect, writeRawLakeFile } from '../adapters/lake/raw-writer.js'
 import { promote, stagedPath } from '../adapters/lake/staging.js';
 import { readLedger } from '../adapters/lake/warehouse-store.js';
 import type { Config } from '../config/config.js';
-import { CryptolambdaError } from '../core/errors.js';
+import { CryptolambdaError, StoppedError, stopSignalName } from '../core/errors.js';
 import type { DomainEvent } from '../core/events/types.js';
+import { registerPending } from '../core/pending.js';
 import { HighWaterMarks } from '../core/time/lateness.js';
 import { topicName } from '../core/topics.js';
 
@@ -46,6 +47,18 @@ export interface IngestOptions {
   readonly beforePublish?: () => Promise<void>;
   /** Record offsets gone from Kafka as a gap in the manifest and go on, instead of failing with DATA_GAP. */
   readonly acceptGap?: boolean;
+  /**
+   * SIGINT/SIGTERM: stop reading at the next batch boundary, commit what was read (files + offsets,
+   * as any publish), then throw a StoppedError saying what is left unread and where the next run
+   * starts. Should the commit hang (a broker down while the dead letters flush), the CLI's stop
+   * deadline prints what was read but not committed (registerPending).
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Read raw topics whose partition count breaks the contract (the raw zone does not depend on
+   * it): only to drain them before `topics recreate` (docs/runbook.md, "Repartitioning").
+   */
+  readonly anyPartitionCount?: boolean;
 }
 
 export interface IngestResult {
@@ -117,11 +130,26 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   ) as Record<string, RawTableName>;
   // The raw zone and the warehouse read any partitioning, but a mismatch means the speed layer is
   // sharded wrongly; refuse here too so the operator fixes it before both layers drift.
-  await withAdmin(config, (admin) => assertPartitionContract(admin, config.topicPrefix, []));
+  // `--any-partition-count` (step 2 of the repartition procedure) drains topics of another count.
+  if (!opts.anyPartitionCount)
+    await withAdmin(config, (admin) => assertPartitionContract(admin, config.topicPrefix, []));
   const ranges = await rangesToEnd(config, Object.keys(topicOf), (topic, p) => {
     const s = manifest.offsets[topic]?.[String(p)];
     return s === undefined ? undefined : BigInt(s);
   });
+  // A stored offset past the log's end: the topic was deleted and created again behind the raw
+  // zone's back. Reading on would skip the new topic's first records until its offsets pass the old
+  // ones; `topics recreate` is the procedure that resets the manifest with the topics.
+  const past = ranges.filter((r) => r.from > r.to);
+  if (past.length > 0)
+    throw new CryptolambdaError(
+      'CONFLICT',
+      `the raw-zone manifest's offsets are past the end of the log: ${past
+        .map((r) => `${r.topic}[${r.partition}] next ${r.from}, log end ${r.to}`)
+        .join(', ')} (the topics were recreated)`,
+      'run `cryptolambda topics recreate` (docs/runbook.md, "Repartitioning"): it resets the manifest for new topics',
+      { retriable: false },
+    );
   const gaps = checkGaps(ranges, opts.acceptGap === true);
   const total = ranges.reduce((n, r) => n + Number(r.to - r.from), 0);
   const rowsPerCommit = opts.rowsPerCommit ?? 250_000;
@@ -145,6 +173,27 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   const dates = new Set<string>();
   const lateDates = new Set<string>();
   const builds = (await readLedger(config.lakeDir)).builds;
+
+  // Records read since the last manifest commit, per topic-partition: what a forced stop leaves.
+  const uncommitted = new Map<string, number>();
+  const unregister = registerPending(() => {
+    if (uncommitted.size === 0) return undefined;
+    const byTopic = new Map<string, number>();
+    for (const [tp, n] of uncommitted) {
+      const t = tp.slice(0, tp.lastIndexOf('|'));
+      byTopic.set(t, (byTopic.get(t) ?? 0) + n);
+    }
+    const total = [...byTopic.values()].reduce((a, n) => a + n, 0);
+    const from = [...uncommitted.keys()].sort().map((tp) => {
+      const i = tp.lastIndexOf('|');
+      const [t, p] = [tp.slice(0, i), tp.slice(i + 1)];
+      return `${t}[${p}]@${manifest.offsets[t]?.[p] ?? ranges.find((r) => r.topic === t && String(r.partition) === p)?.from}`;
+    });
+    return (
+      `ingest: ${total} record(s) read but not in a manifest commit (${[...byTopic].map(([t, n]) => `${t} ${n}`).join(', ')}); ` +
+      `the next run re-reads them from the manifest's offsets ${from.join(' ')}`
+    );
+  });
 
   let gapsToRecord = gaps;
   const publish = async (): Promise<void> => {
@@ -206,6 +255,7 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
       ...(Object.keys(marks).length > 0 ? { hwm: marks } : {}),
     };
     await commitManifest(config.lakeDir, manifest);
+    uncommitted.clear();
     gapsToRecord = [];
     commits++;
     buffers.clear();
@@ -214,38 +264,56 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   };
 
   try {
-    await readRanges(config, `${config.clientId}-ingest`, ranges, async (batch) => {
-      for (const r of batch) {
-        const table = topicOf[r.topic]!;
-        const decoded = r.value ? opts.decode(table, r.value) : ({ ok: false, reason: 'empty message value' } as const);
-        if (!decoded.ok) {
-          await opts.onReject(r, decoded.reason);
-          rejected++;
-        } else {
-          // User topics: one buffer (one file) per Kafka partition, so a shard reads only its files.
-          const k = `${table}|${eventDate(decoded.event.eventTime)}|${PARTITIONED_RAW_TABLES.has(table) ? r.partition : ''}`;
-          let list = buffers.get(k);
-          if (!list) {
-            list = [];
-            buffers.set(k, list);
+    const { stopped } = await readRanges(
+      config,
+      `${config.clientId}-ingest`,
+      ranges,
+      async (batch) => {
+        for (const r of batch) {
+          const table = topicOf[r.topic]!;
+          const decoded = r.value
+            ? opts.decode(table, r.value)
+            : ({ ok: false, reason: 'empty message value' } as const);
+          if (!decoded.ok) {
+            await opts.onReject(r, decoded.reason);
+            rejected++;
+          } else {
+            // User topics: one buffer (one file) per Kafka partition, so a shard reads only its files.
+            const k = `${table}|${eventDate(decoded.event.eventTime)}|${PARTITIONED_RAW_TABLES.has(table) ? r.partition : ''}`;
+            let list = buffers.get(k);
+            if (!list) {
+              list = [];
+              buffers.set(k, list);
+            }
+            const lineage: Lineage = { topic: r.topic, partition: r.partition, offset: r.offset };
+            const before =
+              table === 'prices' ? undefined : hwm.next(`${r.topic}|${r.partition}`, decoded.event.eventTime);
+            list.push({
+              event: decoded.event,
+              lineage: before === undefined ? lineage : { ...lineage, hwmMs: before },
+            });
+            buffered++;
           }
-          const lineage: Lineage = { topic: r.topic, partition: r.partition, offset: r.offset };
-          const before =
-            table === 'prices' ? undefined : hwm.next(`${r.topic}|${r.partition}`, decoded.event.eventTime);
-          list.push({ event: decoded.event, lineage: before === undefined ? lineage : { ...lineage, hwmMs: before } });
-          buffered++;
+          let parts = read.get(r.topic);
+          if (!parts) {
+            parts = new Map();
+            read.set(r.topic, parts);
+          }
+          parts.set(String(r.partition), (BigInt(r.offset) + 1n).toString());
+          const tp = `${r.topic}|${r.partition}`;
+          uncommitted.set(tp, (uncommitted.get(tp) ?? 0) + 1);
+          records++;
         }
-        let parts = read.get(r.topic);
-        if (!parts) {
-          parts = new Map();
-          read.set(r.topic, parts);
-        }
-        parts.set(String(r.partition), (BigInt(r.offset) + 1n).toString());
-        records++;
-      }
-      opts.progress?.({ records, total, rejected, files: written.length, bytes: bytesTotal });
-      if (buffered >= rowsPerCommit) await publish();
-    });
+        opts.progress?.({ records, total, rejected, files: written.length, bytes: bytesTotal });
+        if (buffered >= rowsPerCommit) await publish();
+      },
+      opts.signal,
+    );
+    if (stopped) {
+      // A clean stop: commit what was read, then say what was not read and where the next run starts.
+      await publish();
+      throw stoppedIngest(opts.signal!, ranges, manifest, records);
+    }
     // Ranges that ended on markers or gaps still advance to their end; an accepted gap moves the
     // stored offset to the log start even when nothing is left to read.
     for (const r of ranges) {
@@ -258,6 +326,7 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
     }
     await publish();
   } finally {
+    unregister();
     duck.close();
   }
   opts.progress?.({ records, total, rejected, files: written.length, bytes: bytesTotal });
@@ -272,6 +341,36 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
     manifestCommit: manifest.commit,
     gaps,
   };
+};
+
+/**
+ * The one line of an ingest stopped by a signal after its final commit: what it committed, what it
+ * did not read (per topic, with the offsets the next run starts at), nothing left unacknowledged.
+ */
+const stoppedIngest = (
+  signal: AbortSignal,
+  ranges: readonly PartitionRange[],
+  manifest: Manifest,
+  records: number,
+): StoppedError => {
+  const left = new Map<string, { n: bigint; from: string[] }>();
+  for (const r of ranges) {
+    const next = BigInt(manifest.offsets[r.topic]?.[String(r.partition)] ?? r.from.toString());
+    if (next >= r.to) continue;
+    const t = left.get(r.topic) ?? { n: 0n, from: [] };
+    t.n += r.to - next;
+    t.from.push(`[${r.partition}]@${next}`);
+    left.set(r.topic, t);
+  }
+  const unread =
+    left.size === 0
+      ? 'nothing left unread'
+      : `not read yet: ${[...left].map(([t, v]) => `${t} ${v.n} from ${v.from.join(' ')}`).join(', ')}`;
+  return new StoppedError(
+    stopSignalName(signal),
+    `ingest committed the ${records} record(s) it had read (manifest commit ${manifest.commit}); nothing was left unacknowledged; ${unread}`,
+    "run ingest again: it reads on from the manifest's offsets",
+  );
 };
 
 /** Remove the whole raw zone (used by tests and a from-scratch rebuild). */

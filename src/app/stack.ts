@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { privateDirs } from '../adapters/files/private.js';
 import { ensureTopics, withAdmin } from '../adapters/kafka/client.js';
-import { kafkaStatus, type NodeStatus, startKafka } from '../adapters/stack/kafka-node.js';
+import { kafkaStatus, type NodeStatus, restartOutdatedKafka, startKafka } from '../adapters/stack/kafka-node.js';
 import { isOurs, readRecord, removeRecord, stopProcess } from '../adapters/stack/process.js';
 import { redisStatus, startRedis } from '../adapters/stack/redis-node.js';
-import type { Config } from '../config/config.js';
+import { type Config, withStackKafka } from '../config/config.js';
 import { CryptolambdaError } from '../core/errors.js';
 import { ALL_TOPICS } from '../core/topics.js';
 
@@ -64,8 +64,12 @@ export const stackUp = async (config: Config, log: Log = () => undefined): Promi
   await privateDirs([config.stateDir, ...['redis', 'kafka', 'logs', 'run'].map((d) => path.join(config.stateDir, d))]);
   // Redis first: it starts in milliseconds, so a broken install is reported before the JVM boots.
   const redis = await bringUp('redis', config, log, redisStatus, startRedis);
+  // A broker an older `stack up` started without authentication is restarted, secured.
+  await restartOutdatedKafka(config, log);
   const kafka = await bringUp('kafka', config, log, kafkaStatus, startKafka);
-  const topics = await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix), false);
+  // The SCRAM credentials may have been generated just now, after `config` was resolved.
+  const authed = withStackKafka(config);
+  const topics = await withAdmin(authed, (admin) => ensureTopics(admin, config.topicPrefix), false);
   if (topics.created.length > 0) log(`created topics: ${topics.created.join(', ')}`);
   return { components: [kafka, redis], topics };
 };

@@ -1,7 +1,7 @@
 import { Command, Errors, Flags, type Interfaces } from '@oclif/core';
 import { CONFIG_KEYS, type Config, type ConfigInput, resolveConfig } from '../config/config.js';
 import { type ConfigFile, findConfigFile, loadConfigFile } from '../config/file.js';
-import { CryptolambdaError, type ErrorCode, isCryptolambdaError } from '../core/errors.js';
+import { CryptolambdaError, type ErrorCode, isCryptolambdaError, StoppedError } from '../core/errors.js';
 import { describePending } from '../core/pending.js';
 import { maskSecrets } from '../core/redact.js';
 import { LOG_FORMATS, type LogFormat, ProgressLog } from './log.js';
@@ -47,6 +47,8 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   DATA_GAP: 10,
   /** A topic's partition count breaks the contract (src/core/topics.ts); never fixed silently. */
   PARTITION_MISMATCH: 11,
+  /** Stopped early by SIGTERM after a clean shutdown (130 for SIGINT, see catch). */
+  STOPPED: 143,
   DECIMAL_OVERFLOW: 1,
   INTERNAL: 1,
 };
@@ -246,7 +248,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     let deadline: NodeJS.Timeout | undefined;
     const onSignal = (sig: NodeJS.Signals): void => {
       if (stop.signal.aborted) forcedExit(sig, 'a second signal');
-      stop.abort();
+      // The reason is the signal's name: a job that stops early says which one (StoppedError).
+      stop.abort(sig);
       // A clean stop flushes and checkpoints, but a broker or Redis that is down makes client
       // retries run for minutes: past the grace period, exit anyway and say what was left.
       deadline = setTimeout(() => forcedExit(sig, `${stopGraceMs() / 1000} s`), stopGraceMs());
@@ -281,7 +284,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     let errorCode = 'INTERNAL';
     let hint: string | undefined;
     if (isCryptolambdaError(err)) {
-      code = EXIT_CODES[err.code];
+      code = err instanceof StoppedError && err.signal === 'SIGINT' ? 130 : EXIT_CODES[err.code];
       errorCode = err.code;
       hint = err.hint;
     } else if (err instanceof Errors.CLIError) {

@@ -19,6 +19,10 @@ export default class Ingest extends BaseCommand<typeof Ingest> {
       description:
         'Offsets gone from Kafka (retention) are data loss: record them as a gap in the manifest and continue instead of exiting 10.',
     }),
+    'any-partition-count': Flags.boolean({
+      description:
+        'Repartitioning only: read raw topics whose partition count breaks the contract, to land everything in the raw zone before `topics recreate` (docs/runbook.md).',
+    }),
     ...jobMetricsFlags,
   };
 
@@ -26,22 +30,27 @@ export default class Ingest extends BaseCommand<typeof Ingest> {
     const tty = process.stderr.isTTY === true;
     let last = 0;
     const sink = jobSinkFromEnv(jobSinkFlags(this.flags));
-    const r = await withJobMetrics(
-      'ingest',
-      sink,
-      () =>
-        runIngestRaw(this.appConfig, {
-          compact: this.flags.compact,
-          acceptGap: this.flags['accept-gap'],
-          // A terminal gets one line redrawn in place; pipes and logs get a plain line per second.
-          onProgress: (p) => {
-            const now = Date.now();
-            if (!tty && now - last < 1000 && p.records < p.total) return;
-            last = now;
-            this.logs.statusLine(formatIngestProgress(p, tty));
-          },
-        }),
-      fillIngest,
+    // SIGINT/SIGTERM: ingest commits what it read and stops with one line saying what it left.
+    const r = await this.untilStopped((signal) =>
+      withJobMetrics(
+        'ingest',
+        sink,
+        () =>
+          runIngestRaw(this.appConfig, {
+            signal,
+            compact: this.flags.compact,
+            acceptGap: this.flags['accept-gap'],
+            anyPartitionCount: this.flags['any-partition-count'],
+            // A terminal gets one line redrawn in place; pipes and logs get a plain line per second.
+            onProgress: (p) => {
+              const now = Date.now();
+              if (!tty && now - last < 1000 && p.records < p.total) return;
+              last = now;
+              this.logs.statusLine(formatIngestProgress(p, tty));
+            },
+          }),
+        fillIngest,
+      ),
     );
     this.logs.endStatus();
     for (const line of formatIngestSummary(r)) this.log(line);

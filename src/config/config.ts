@@ -8,7 +8,7 @@ import { registerSecret } from '../core/redact.js';
 import { checkTiers, DEFAULT_TIERS, type TierDef } from '../core/rewards/tiers.js';
 import { tryParseDuration } from '../core/time/duration.js';
 import type { ConfigFile } from './file.js';
-import { withStackRedisCredentials } from './stack-credentials.js';
+import { stackKafkaSasl, withStackRedisCredentials } from './stack-credentials.js';
 
 /**
  * One place that decides where cryptolambda talks to and how it behaves:
@@ -343,8 +343,31 @@ export const resolveConfig = (
     );
   }
   if (c.kafkaSaslPassword !== '') registerSecret(c.kafkaSaslPassword);
-  // The local stack's generated Redis credentials (state dir, 0600), unless the URL carries its own.
-  return { ...c, redisUrl: withStackRedisCredentials(c.redisUrl, c.stateDir) };
+  // The local stack's generated credentials (state dir, 0600): Redis unless the URL carries its
+  // own; Kafka when the brokers are the stack's and no SASL mechanism or TLS was set anywhere.
+  const withRedis = { ...c, redisUrl: withStackRedisCredentials(c.redisUrl, c.stateDir) };
+  return source.kafkaSaslMechanism === 'default' ? withStackKafka(withRedis) : withRedis;
+};
+
+/**
+ * The config with the local stack's SCRAM user when it points at the stack's broker (its one
+ * host:port, from the credentials file in the state dir) and sets neither SASL nor TLS; as it is
+ * otherwise. resolveConfig applies it unless a SASL mechanism was set explicitly (even `none`);
+ * `stack up` applies it again for credentials it has just generated.
+ */
+export const withStackKafka = (c: Config): Config => {
+  const stackSasl = stackKafkaSasl(
+    c.stateDir,
+    c.kafkaBrokers,
+    c.kafkaSaslMechanism !== 'none' || c.kafkaSsl || c.kafkaSslCa !== '',
+  );
+  if (stackSasl === undefined) return c;
+  return {
+    ...c,
+    kafkaSaslMechanism: stackSasl.mechanism,
+    kafkaSaslUsername: stackSasl.username,
+    kafkaSaslPassword: stackSasl.password,
+  };
 };
 
 /** The Redis node URLs: one for a single Redis, several for a Redis Cluster. */

@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'NO_DATA',
   'DATA_GAP',
   'PARTITION_MISMATCH',
+  'STOPPED',
   'INTERNAL',
 ] as const;
 
@@ -50,5 +51,25 @@ export class CryptolambdaError extends Error {
     this.retriable = options?.retriable ?? RETRIABLE_CODES.has(code);
   }
 }
+
+/**
+ * A bounded job (`ingest`, `batch`) that stopped early on SIGINT/SIGTERM after a clean shutdown:
+ * the message says what it committed and what it left (not published, not read), the hint what the
+ * next run does about it. The CLI exits 130 (SIGINT) or 143 (SIGTERM), as a forced stop does.
+ */
+export class StoppedError extends CryptolambdaError {
+  constructor(
+    readonly signal: string,
+    /** What was committed and what was left, without the "stopped by" prefix. */
+    readonly detail: string,
+    hint?: string,
+  ) {
+    super('STOPPED', `stopped by ${signal}: ${detail}`, hint, { retriable: false });
+  }
+}
+
+/** The signal name an aborted stop signal carries (untilStopped aborts with it), else SIGTERM. */
+export const stopSignalName = (signal: AbortSignal): string =>
+  typeof signal.reason === 'string' && signal.reason.startsWith('SIG') ? signal.reason : 'SIGTERM';
 
 export const isCryptolambdaError = (e: unknown): e is CryptolambdaError => e instanceof CryptolambdaError;

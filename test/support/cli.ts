@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,3 +31,23 @@ export const runCli = (
       },
     );
   });
+
+/**
+ * Start the built CLI as a long-running process (to signal it): its stderr collected, stdout
+ * drained, the exit code and time of exit. CRYPTOLAMBDA_STOP_GRACE_MS bounds its clean stop.
+ */
+export const spawnCli = (args: string[], env: Record<string, string>, graceMs: number) => {
+  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, NO_COLOR: '1', CRYPTOLAMBDA_STOP_GRACE_MS: String(graceMs), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  child.stdout!.resume();
+  const exited = new Promise<{ code: number | null; at: number }>((r) =>
+    child.once('exit', (code) => r({ code, at: Date.now() })),
+  );
+  return { child, exited, stderr: () => stderr };
+};

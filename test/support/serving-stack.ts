@@ -9,9 +9,12 @@ import { deleteKeyspace, runStream } from '../../src/app/stream/run-stream.js';
 import type { Config } from '../../src/config/config.js';
 import { cleanupTopicsAfter, testConfig } from './int.js';
 
-/** A fresh topic prefix, Redis keyspace and lake dir for one serving test, all removed afterwards. */
-export const servingSetup = async (tmpPrefix = 'cl-serving-'): Promise<Config> => {
-  const config = testConfig({ lakeDir: mkdtempSync(path.join(tmpdir(), tmpPrefix)) });
+/**
+ * A fresh topic prefix, Redis keyspace and lake dir for one test, all removed afterwards; no topic
+ * is created (a test that needs topics of its own shape makes them).
+ */
+export const lakeTestConfig = (tmpPrefix = 'cl-serving-', overrides: Record<string, string> = {}): Config => {
+  const config = testConfig({ lakeDir: mkdtempSync(path.join(tmpdir(), tmpPrefix)), ...overrides });
   cleanupTopicsAfter(config);
   onTestFinished(async () => {
     rmSync(config.lakeDir, { recursive: true, force: true });
@@ -19,6 +22,15 @@ export const servingSetup = async (tmpPrefix = 'cl-serving-'): Promise<Config> =
     await deleteKeyspace(r, keyspaceFor(config.topicPrefix));
     r.disconnect();
   });
+  return config;
+};
+
+/** lakeTestConfig with the contract's topics created. */
+export const servingSetup = async (
+  tmpPrefix = 'cl-serving-',
+  overrides: Record<string, string> = {},
+): Promise<Config> => {
+  const config = lakeTestConfig(tmpPrefix, overrides);
   await withAdmin(config, (admin) => ensureTopics(admin, config.topicPrefix));
   return config;
 };

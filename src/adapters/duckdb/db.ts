@@ -18,6 +18,8 @@ export class Duck {
   private constructor(
     readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
+    /** False for a connection() of another Duck: closing it leaves the shared instance open. */
+    private readonly ownsInstance = true,
   ) {}
 
   /** `path` ':memory:' or a catalog file. Threads default to the machine's cores. */
@@ -45,9 +47,18 @@ export class Duck {
     for await (const rows of r.yieldRowObjects()) yield rows as T[];
   }
 
+  /**
+   * Another connection to the same database: one connection runs one query at a time (a second
+   * query would invalidate a result still being streamed), so concurrent readers each take one.
+   * Closing it closes only the connection.
+   */
+  async connection(): Promise<Duck> {
+    return new Duck(this.instance, await this.instance.connect(), false);
+  }
+
   close(): void {
     this.conn.closeSync();
-    this.instance.closeSync();
+    if (this.ownsInstance) this.instance.closeSync();
   }
 }
 

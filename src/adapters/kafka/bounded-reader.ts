@@ -52,9 +52,10 @@ export const readRanges = async (
   groupId: string,
   ranges: readonly PartitionRange[],
   onBatch: (records: ConsumedRecord[], range: PartitionRange) => Promise<void>,
-): Promise<{ records: number }> => {
+  signal?: AbortSignal,
+): Promise<{ records: number; stopped: boolean }> => {
   const pending = ranges.filter((r) => r.to > r.from);
-  if (pending.length === 0) return { records: 0 };
+  if (pending.length === 0 || signal?.aborted) return { records: 0, stopped: signal?.aborted === true };
   const byTp = new Map(pending.map((r) => [`${r.topic}|${r.partition}`, r]));
   const next = new Map(pending.map((r) => [`${r.topic}|${r.partition}`, r.from]));
   const remaining = new Set(byTp.keys());
@@ -72,6 +73,10 @@ export const readRanges = async (
     finish = res;
     fail = rej;
   });
+  // A stop request ends the read at a batch boundary: the batch in hand completes (disconnect waits
+  // for it), no further batch is handed over, and the caller publishes what it got.
+  const onAbort = () => finish();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await consumer.connect();
     await consumer.subscribe({ topics: [...new Set(pending.map((r) => r.topic))], fromBeginning: true });
@@ -95,6 +100,7 @@ export const readRanges = async (
   await consumer.run({
     autoCommit: false,
     eachBatch: async ({ batch, heartbeat }) => {
+      if (signal?.aborted) return;
       const key = `${batch.topic}|${batch.partition}`;
       const range = byTp.get(key);
       if (!range || !remaining.has(key)) return;
@@ -136,7 +142,8 @@ export const readRanges = async (
   try {
     await done;
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     await consumer.disconnect().catch(() => undefined);
   }
-  return { records };
+  return { records, stopped: remaining.size > 0 };
 };

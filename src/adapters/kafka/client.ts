@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { type Admin, Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } from 'kafkajs';
 import type { Config } from '../../config/config.js';
+import { credentialsPath, stackKafkaSasl } from '../../config/stack-credentials.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import { maskSecrets } from '../../core/redact.js';
 import { ALL_TOPICS, TOPICS, type TopicSpec } from '../../core/topics.js';
@@ -52,6 +53,41 @@ export const kafkaSecurity = (config: Config): Pick<KafkaConfig, 'ssl' | 'sasl'>
   return out;
 };
 
+const JAVA_SASL: Record<Exclude<Config['kafkaSaslMechanism'], 'none'>, { mechanism: string; module: string }> = {
+  plain: { mechanism: 'PLAIN', module: 'org.apache.kafka.common.security.plain.PlainLoginModule' },
+  'scram-sha-256': { mechanism: 'SCRAM-SHA-256', module: 'org.apache.kafka.common.security.scram.ScramLoginModule' },
+  'scram-sha-512': { mechanism: 'SCRAM-SHA-512', module: 'org.apache.kafka.common.security.scram.ScramLoginModule' },
+};
+
+/** A JAAS option value: double-quoted, `\` and `"` escaped (Kafka's JaasConfig tokenizer). */
+export const jaasQuote = (v: string): string => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+/** A java.util.Properties value: backslashes doubled, line breaks escaped. */
+const propValue = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+
+/**
+ * The same connection as Java client properties: Kafka's shell tools (`--command-config`), the
+ * Kafka Streams peer of the benchmarks, any JVM client. It holds the password: write it 0600.
+ */
+export const javaClientProperties = (config: Config): string => {
+  const tls = config.kafkaSsl || config.kafkaSslCa !== '';
+  const sasl = config.kafkaSaslMechanism !== 'none';
+  const lines = [
+    '# Written by cryptolambda: Kafka client settings of this configuration (secret: keep it 0600).',
+    `bootstrap.servers=${config.kafkaBrokers.join(',')}`,
+    `security.protocol=${sasl ? (tls ? 'SASL_SSL' : 'SASL_PLAINTEXT') : tls ? 'SSL' : 'PLAINTEXT'}`,
+  ];
+  if (config.kafkaSslCa)
+    lines.push('ssl.truststore.type=PEM', `ssl.truststore.location=${propValue(config.kafkaSslCa)}`);
+  if (config.kafkaSaslMechanism !== 'none') {
+    const j = JAVA_SASL[config.kafkaSaslMechanism];
+    lines.push(
+      `sasl.mechanism=${j.mechanism}`,
+      `sasl.jaas.config=${propValue(`${j.module} required username=${jaasQuote(config.kafkaSaslUsername)} password=${jaasQuote(config.kafkaSaslPassword)};`)}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+};
+
 export const createKafka = (config: Config, opts: KafkaClientOptions = {}): Kafka => {
   const kc: KafkaConfig = {
     ...kafkaSecurity(config),
@@ -87,14 +123,31 @@ export const toBrokerError = (err: unknown, config: Config): unknown => {
     }
     e = (e as { originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
   }
+  // Retries wrap the cause: look for a closed connection anywhere in the chain first.
+  for (let e: unknown = err, depth = 0; depth < 6 && e; depth++) {
+    const name = (e as { name?: string }).name;
+    if (name === 'KafkaJSConnectionClosedError' && config.kafkaSaslMechanism === 'none') {
+      // What a SASL listener does to a client that skips authentication (the local stack's).
+      return new CryptolambdaError(
+        'BROKER_UNREACHABLE',
+        `Kafka at ${config.kafkaBrokers.join(',')} closed the connection`,
+        "the broker probably requires authentication: the local stack's credentials are used when no SASL mechanism is set (not even `none`); for another broker set CRYPTOLAMBDA_KAFKA_SASL_MECHANISM / _USERNAME / _PASSWORD",
+        { cause: err },
+      );
+    }
+    e = (e as { cause?: unknown; originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
+  }
   let e: unknown = err;
   for (let depth = 0; depth < 4 && e; depth++) {
     const name = (e as { name?: string }).name;
     if (name === 'KafkaJSSASLAuthenticationError') {
+      const stack = stackKafkaSasl(config.stateDir, config.kafkaBrokers, false);
       return new CryptolambdaError(
         'BROKER_UNREACHABLE',
         `Kafka at ${config.kafkaBrokers.join(',')} refused SASL ${config.kafkaSaslMechanism} for user ${JSON.stringify(config.kafkaSaslUsername)}`,
-        'check CRYPTOLAMBDA_KAFKA_SASL_USERNAME / _PASSWORD / _MECHANISM',
+        stack?.password === config.kafkaSaslPassword
+          ? `the broker does not know the stack credentials in ${credentialsPath(config.stateDir)}: \`cryptolambda stack up\` restarts it with them`
+          : 'check CRYPTOLAMBDA_KAFKA_SASL_USERNAME / _PASSWORD / _MECHANISM',
         { cause: err },
       );
     }
@@ -204,7 +257,7 @@ export const assertPartitionContract = async (
   throw new CryptolambdaError(
     'PARTITION_MISMATCH',
     `topic partition counts break the contract: ${bad.map((b) => `${b.topic} has ${b.actual}, expected ${b.expected}`).join('; ')}`,
-    'partition n of every raw topic must hold the same users and symbols; do not add partitions by hand. Repartition with the procedure in docs/runbook.md ("Repartitioning"): land the data in the lake, recreate the topics with `cryptolambda stack up`, rebuild the speed layer',
+    'partition n of every raw topic must hold the same users and symbols; do not add partitions by hand. Repartition with the procedure in docs/runbook.md ("Repartitioning"): land the data in the lake (`ingest`, `batch`), `cryptolambda topics recreate --yes`, then `stream --bootstrap-from-batch --force`',
   );
 };
 

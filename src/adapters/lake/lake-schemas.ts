@@ -70,6 +70,18 @@ export const ManifestSchema = z.object({
   updatedAt: z.string(),
   late: z.record(date, count).optional(),
   gaps: z.array(OffsetGapSchema).optional(),
+  recreated: z
+    .array(
+      z.object({
+        topic: z.string(),
+        partitions: count,
+        previousPartitions: count,
+        previousOffsets: z.record(z.string().regex(/^\d+$/), offset),
+        commit: count,
+        at: z.string(),
+      }),
+    )
+    .optional(),
   hwm: z.record(z.string(), z.record(z.string().regex(/^\d+$/), z.string().regex(/^-?\d{1,16}$/))).optional(),
 });
 

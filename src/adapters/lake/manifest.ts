@@ -59,6 +59,23 @@ export interface Manifest {
    * the committed offset: where the next run's lateness references continue (core/time/lateness.ts).
    */
   readonly hwm?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /**
+   * Topics deleted and created again (`topics recreate`, the repartition procedure) once the raw
+   * zone held everything they held: from `commit` on, their offsets count from 0 in the new topic.
+   */
+  readonly recreated?: readonly TopicRecreation[];
+}
+
+/** One `topics recreate` of a topic: the old topic's end offsets, the new partition count. */
+export interface TopicRecreation {
+  readonly topic: string;
+  readonly partitions: number;
+  readonly previousPartitions: number;
+  /** partition → the old topic's next offset (everything below it is in the raw zone). */
+  readonly previousOffsets: Readonly<Record<string, string>>;
+  /** The manifest commit that started the new topic's offsets at 0. */
+  readonly commit: number;
+  readonly at: string;
 }
 
 /** A recorded hole in the log: offsets [from, to) of topic-partition were never ingested. */

@@ -52,34 +52,62 @@ const EVENT_COLS =
   'user_id, 1 AS k, src, event_id, type, asset, quantity, price, fee, fee_asset, event_time_ms, ref, _partition, NULL::VARCHAR AS state_json, hwm';
 
 /**
+ * The manifest commit from which a user table's raw files come from topics partitioned as they are
+ * now: the last `topics recreate` of its topic (repartitioning), 0 when never recreated. Rows of
+ * older files carry the old topics' `_partition`, which says nothing about today's murmur2 % P.
+ */
+const currentSince = (m: Manifest, table: 'transactions' | 'rewards'): number =>
+  Math.max(0, ...(m.recreated ?? []).filter((r) => r.topic.endsWith(`raw.${table}`)).map((r) => r.commit));
+
+/**
  * The user-topic files of `table` a shard opens: those dated as `pred` selects whose Kafka partition
- * (LakeFile.partition) belongs to the shard, plus every file not indexed by partition (an older
- * lake; the shard filters those rows by `_partition`). One shard of N opens about 1/N of the files.
+ * (LakeFile.partition) belongs to the shard, plus every file the index cannot place: files not
+ * indexed by partition (an older lake; the shard filters their rows by `_partition`) and files from
+ * before the last `topics recreate` (their partition is the old topics'; the shard keeps its users
+ * by murmur2). One shard of N opens about 1/N of the files of the current topics.
  */
 export const shardUserFiles = (
   m: Manifest,
   table: 'transactions' | 'rewards',
   pred: (dt: string) => boolean,
   shard: ShardSpec,
-): LakeFile[] =>
-  filesWhere(m, table, pred).filter(
-    (f) => shard.of <= 1 || f.partition === undefined || shardOfPartition(f.partition, shard.of) === shard.index,
+): LakeFile[] => {
+  const since = currentSince(m, table);
+  return filesWhere(m, table, pred).filter(
+    (f) =>
+      shard.of <= 1 ||
+      f.partition === undefined ||
+      f.commit < since ||
+      shardOfPartition(f.partition, shard.of) === shard.index,
   );
+};
 
+/**
+ * `era` 'current': files from the topics as partitioned now (filtered by `where`); 'legacy': files
+ * from before the last recreation, unfiltered and with `_partition` -1 (the caller selects their
+ * users by murmur2 of the user id); 'all': every file, filtered by `where`.
+ */
 const userEventsSql = (
   lakeDir: string,
   m: Manifest,
   pred: (dt: string) => boolean,
   where: string,
+  era: 'all' | 'current' | 'legacy' = 'all',
   shard: ShardSpec = ONE_SHARD,
 ): string[] => {
+  const pick = (table: 'transactions' | 'rewards') =>
+    shardUserFiles(m, table, pred, shard).filter(
+      (f) => era === 'all' || (era === 'current') === f.commit >= currentSince(m, table),
+    );
+  const part = era === 'legacy' ? '-1 AS _partition' : '_partition';
+  const w = era === 'legacy' ? '' : where;
   const parts: string[] = [];
   const select = {
-    transactions: `'transactions' AS src, event_id, user_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms, NULL::VARCHAR AS ref, _partition`,
-    rewards: `'rewards' AS src, event_id, user_id, reward_type AS type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, NULL::VARCHAR AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, _partition`,
+    transactions: `'transactions' AS src, event_id, user_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms, NULL::VARCHAR AS ref, ${part}`,
+    rewards: `'rewards' AS src, event_id, user_id, reward_type AS type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, NULL::VARCHAR AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, ${part}`,
   };
   for (const table of ['transactions', 'rewards'] as const) {
-    const files = shardUserFiles(m, table, pred, shard);
+    const files = pick(table);
     // Files written before `_hwm_ms` existed are read apart: their rows have no lateness reference.
     for (const [group, hwm] of [
       [files.filter((f) => f.hwm === true), '_hwm_ms AS hwm'],
@@ -87,7 +115,7 @@ const userEventsSql = (
     ] as const) {
       if (group.length > 0)
         parts.push(
-          `SELECT ${EVENT_COLS} FROM (SELECT ${select[table]}, ${hwm} FROM read_parquet(${parquetList(lakeDir, group)}) ${where})`,
+          `SELECT ${EVENT_COLS} FROM (SELECT ${select[table]}, ${hwm} FROM read_parquet(${parquetList(lakeDir, group)}) ${w})`,
         );
     }
   }
@@ -125,8 +153,7 @@ const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false
  * Stream a shard's users in user_id order, each with its previous snapshot row and its raw events,
  * from ONE query (snapshot rows and events merged and sorted by DuckDB, which spills to disk when
  * needed): memory holds one user at a time, not the platform. Events are read only from the
- * shard's Kafka partitions: the files indexed by one of them (shardUserFiles), and the rows of
- * older multi-partition files with `_partition % N = i` (every raw row carries it); snapshot rows are
+ * shard's Kafka partitions (`_partition % N = i`, every raw row carries it); snapshot rows are
  * kept by the same murmur2 partition of their user id, and every event row is checked against it,
  * so a raw zone not partitioned by user id is refused instead of splitting a user over two shards.
  */
@@ -160,7 +187,14 @@ export async function* streamShardUsers(
     ...shardUserFiles(m, 'transactions', opts.eventDates, shard),
     ...shardUserFiles(m, 'rewards', opts.eventDates, shard),
   ]);
-  const parts = userEventsSql(lakeDir, m, opts.eventDates, where, shard);
+  // After a repartition (`topics recreate`), older raw files carry the old topics' partitions: a
+  // shard reads them whole and keeps its users by murmur2 of the user id (a legacy row has -1).
+  const parts = sharded
+    ? [
+        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'current', shard),
+        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'legacy', shard),
+      ]
+    : userEventsSql(lakeDir, m, opts.eventDates, where);
   const eventsOnly = parts.join(' UNION ALL ');
   if (opts.snapshotFiles.length > 0)
     parts.push(
@@ -181,11 +215,12 @@ export async function* streamShardUsers(
       const userId = String(vectors[0]!.getItem(row));
       const isEvent = vectors[1]!.getItem(row) === 1;
       if (isEvent) {
-        eventRows++;
         for (let c = 2; c < COLS; c++) if (c !== 13) r[c] = vectors[c]!.getItem(row);
-      } else if (!mine(userId)) continue;
-      else r[13] = vectors[13]!.getItem(row);
+      } else r[13] = vectors[13]!.getItem(row);
       r[0] = userId;
+      const legacy = isEvent && Number(r[12]) === -1;
+      if (isEvent) eventRows++;
+      if ((!isEvent || legacy) && !mine(userId)) continue;
       if (cur === undefined || cur.userId !== userId) {
         if (cur) yield cur;
         cur = { userId, events: [], invalid: [] };
@@ -196,8 +231,8 @@ export async function* streamShardUsers(
         continue;
       }
       // murmur2 once per user (rows come grouped by user), compared on every row.
-      if (sharded && userPartition === undefined) userPartition = partitionOf(userId, partitions);
-      if (sharded && userPartition !== Number(r[12]))
+      if (sharded && !legacy && userPartition === undefined) userPartition = partitionOf(userId, partitions);
+      if (sharded && !legacy && userPartition !== Number(r[12]))
         throw new CryptolambdaError(
           'INTERNAL',
           `raw row ${String(r[3])} of user ${userId} is in partition ${String(r[12])}, not ${userPartition} (murmur2 of the user id over ${partitions} partitions): the raw zone is not partitioned by user`,

@@ -117,6 +117,14 @@ export class WarehouseReader {
     return new WarehouseReader(duck, lakeDir, ledger);
   }
 
+  /**
+   * A reader of the same ledger on its own DuckDB connection, for concurrent streamed reads
+   * (one connection streams one result at a time). close() it; the parent's database stays open.
+   */
+  async session(): Promise<WarehouseReader> {
+    return new WarehouseReader(await this.duck.connection(), this.lakeDir, this.ledger);
+  }
+
   close(): void {
     this.duck.close();
   }

@@ -18,6 +18,8 @@ export interface ProcessRecord {
   readonly dataDir: string;
   readonly logFile: string;
   readonly startedAt: string;
+  /** Kafka: how its listeners are secured (absent = started before the stack was secured). */
+  readonly security?: string;
 }
 
 export const processStartTicks = (pid: number): string | undefined => {

@@ -78,7 +78,7 @@ const redisConf = (
   config: Config,
   dataDir: string,
   logFile: string,
-  creds: StackCredentials,
+  creds: Pick<Required<StackCredentials>, 'redis'>,
 ): string => `# Written by cryptolambda stack up.
 bind ${redisHost(config)}
 port ${redisPort(config)}

@@ -7,7 +7,7 @@ import { SHARD_TIER_TABLE, type ShardBuild, writeShardBuild } from '../../adapte
 import { Staging } from '../../adapters/lake/warehouse-rows.js';
 import { readLedger, writeStagedTables, writeTableFile } from '../../adapters/lake/warehouse-store.js';
 import { type Config, tiersOf } from '../../config/config.js';
-import { CryptolambdaError } from '../../core/errors.js';
+import { CryptolambdaError, StoppedError, stopSignalName } from '../../core/errors.js';
 import type { TierDef } from '../../core/rewards/tiers.js';
 import { type UserStateJson, userFromJson, userToJson } from '../../core/speed/user-ledger.js';
 import { buildUserDay, type UserDayResult } from '../../core/warehouse/day-build.js';
@@ -44,6 +44,8 @@ export interface ShardOptions {
   readonly onProgress?: (users: number, events: number) => void;
   /** DuckDB threads of this shard (default 1 when several shards share the machine). */
   readonly threads?: number;
+  /** Stop between users (the caller reports what was left unpublished); nothing is written then. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -97,6 +99,7 @@ export const buildShard = async (
       latenessMs: config.speed.userLateness,
     });
     for await (const u of inputs) {
+      if (opts.signal?.aborted) break;
       const start =
         u.stateJson === undefined
           ? undefined
@@ -113,6 +116,11 @@ export const buildShard = async (
     }
     tierStage.closeSync();
     for (const s of stage.values()) s.close();
+    if (opts.signal?.aborted)
+      throw new StoppedError(
+        stopSignalName(opts.signal),
+        `shard ${shard.index}/${shard.of} of ${date} stopped after ${stats.users} user(s), nothing written`,
+      );
     phases.replaying = Math.round(performance.now() - t0) / 1000;
 
     const t1 = performance.now();

@@ -21,6 +21,10 @@ export interface IngestRawOptions {
   readonly beforePublish?: () => Promise<void>;
   /** Record offsets gone from Kafka as a gap in the manifest instead of failing (DATA_GAP). */
   readonly acceptGap?: boolean;
+  /** SIGINT/SIGTERM: commit what was read, then stop (StoppedError); see IngestOptions.signal. */
+  readonly signal?: AbortSignal;
+  /** Drain topics whose partition count breaks the contract (repartitioning, step 2). */
+  readonly anyPartitionCount?: boolean;
 }
 
 export interface IngestRawResult extends IngestResult {
@@ -52,6 +56,8 @@ const ingestLocked = async (config: Config, opts: IngestRawOptions): Promise<Ing
       ...(opts.onProgress === undefined ? {} : { progress: opts.onProgress }),
       ...(opts.rowsPerCommit === undefined ? {} : { rowsPerCommit: opts.rowsPerCommit }),
       ...(opts.acceptGap ? { acceptGap: true } : {}),
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      ...(opts.anyPartitionCount ? { anyPartitionCount: true } : {}),
     });
     await producer.flush();
     const compaction = opts.compact ? await compactRawZone(config) : undefined;

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,8 @@ import {
   warehouseDir,
 } from '../../adapters/lake/warehouse-store.js';
 import type { Config } from '../../config/config.js';
-import { CryptolambdaError } from '../../core/errors.js';
+import { CryptolambdaError, StoppedError, stopSignalName } from '../../core/errors.js';
+import { registerPending } from '../../core/pending.js';
 import type { TierDef } from '../../core/rewards/tiers.js';
 import { dateRange, type PendingDates, parseDate, pendingDates } from '../../core/warehouse/pending.js';
 import { FACT_RECONCILIATION, WAREHOUSE_TABLES } from '../../core/warehouse/schema.js';
@@ -55,6 +56,12 @@ export interface BatchOptions {
   readonly shards?: number;
   /** Run the shards one after the other in this process instead of as child processes (tests). */
   readonly inline?: boolean;
+  /**
+   * SIGINT/SIGTERM: stop the shards (child processes get SIGTERM; inline shards stop between
+   * users), publish nothing, and throw a StoppedError saying which shards of D were left
+   * unpublished and what readers still see. A publish already under way completes (one ledger write).
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface BatchProgress {
@@ -161,25 +168,57 @@ const buildDate = async (config: Config, date: string, opts: BatchOptions): Prom
   const orphansRemoved = await removeOrphans(lakeDir, await readLedger(lakeDir), opts.orphanMinAgeMs ?? 0);
   const empty = checkRawData(manifest, lakeDir, date, opts.allowEmpty);
   const n = effectiveShards(manifest, opts.shards);
+  // While the shards run, a forced stop (the grace period passed) says what it leaves behind.
+  const unregister = registerPending(() => `batch ${date}: ${n} shard(s) built or building, not published`);
+  try {
+    return await buildShardsAndPublish(config, date, opts, { t0, manifest, orphansRemoved, empty, n, unregister });
+  } finally {
+    unregister();
+  }
+};
+
+const buildShardsAndPublish = async (
+  config: Config,
+  date: string,
+  opts: BatchOptions,
+  x: {
+    t0: number;
+    manifest: Manifest;
+    orphansRemoved: number;
+    empty: boolean;
+    n: number;
+    unregister: () => void;
+  },
+): Promise<BatchResult> => {
+  const { t0, orphansRemoved, empty, n } = x;
+  const lakeDir = config.lakeDir;
   opts.onProgress?.({ date, phase: 'reading', users: 0, events: 0 });
   opts.onProgress?.({ date, phase: 'replaying', users: 0, events: 0 });
   const tShards = performance.now();
   // Child processes read the tier table from the same config; a table passed in runs in this process.
   if (n === 1 || opts.inline || opts.tiers !== undefined) {
-    for (let i = 0; i < n; i++)
+    for (let i = 0; i < n; i++) {
+      if (opts.signal?.aborted) throw await stoppedBatch(opts.signal, lakeDir, date, n, i);
       await buildShard(
         config,
         date,
         { index: i, of: n },
         {
           ...(opts.tiers === undefined ? {} : { tiers: opts.tiers }),
+          ...(opts.signal === undefined ? {} : { signal: opts.signal }),
           onProgress: (users, events) => opts.onProgress?.({ date, phase: 'replaying', users, events }),
         },
-      );
-  } else await runShardProcesses(config, date, n);
+      ).catch(async (err: unknown) => {
+        throw err instanceof StoppedError && opts.signal ? await stoppedBatch(opts.signal, lakeDir, date, n, i) : err;
+      });
+    }
+  } else await runShardProcesses(config, date, n, opts.signal);
+  if (opts.signal?.aborted) throw await stoppedBatch(opts.signal, lakeDir, date, n, n);
   const replaying = Math.round(performance.now() - tShards) / 1000;
   opts.onProgress?.({ date, phase: 'writing', users: 0, events: 0 });
   const tPublish = performance.now();
+  // From here the one ledger write publishes everything or nothing: nothing is left unpublished.
+  x.unregister();
   const p = await publishShards(config, date, {
     shards: n,
     ...(opts.beforePublish === undefined ? {} : { beforePublish: opts.beforePublish }),
@@ -233,24 +272,49 @@ const cliEntry = (): string => {
   }
 };
 
+/** The error a `batch --shard --json` child printed, if its stdout is one. */
+const shardError = (stdout: string): string | undefined => {
+  try {
+    const e = (JSON.parse(stdout) as { error?: { message?: string; hint?: string } }).error;
+    return e?.message === undefined ? undefined : `${e.message}${e.hint ? ` (${e.hint})` : ''}`;
+  } catch {
+    return undefined;
+  }
+};
+
 /** Run shards 0..n-1 as child processes (`batch --date D --shard i/N`), all at once, one per core. */
-const runShardProcesses = async (config: Config, date: string, n: number): Promise<void> => {
+const runShardProcesses = async (config: Config, date: string, n: number, signal?: AbortSignal): Promise<void> => {
+  const children = new Set<ChildProcess>();
+  // A stop reaches the shards too (a SIGTERM to this process alone would leave them running on);
+  // their staged files are orphans the next build of D removes.
+  const onAbort = () => {
+    for (const c of children) c.kill('SIGTERM');
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
   const runs = [...Array(n).keys()].map(
     (i) =>
       new Promise<void>((resolve, reject) => {
         const child = spawn(process.execPath, [cliEntry(), 'batch', '--date', date, '--shard', `${i}/${n}`, '--json'], {
           env: { ...process.env, CRYPTOLAMBDA_LAKE_DIR: config.lakeDir, NO_COLOR: '1' },
-          stdio: ['ignore', 'ignore', 'pipe'],
+          stdio: ['ignore', 'pipe', 'pipe'],
         });
+        children.add(child);
+        if (signal?.aborted) child.kill('SIGTERM');
         let err = '';
+        let out = '';
         child.stderr.on('data', (b: Buffer) => {
           err = (err + b.toString('utf8')).slice(-4000);
         });
+        // With --json the child's error is a JSON document on stdout ({"error": {"message", "hint"}}).
+        child.stdout.on('data', (b: Buffer) => {
+          out = (out + b.toString('utf8')).slice(-16_000);
+        });
         child.on('error', reject);
         child.on('exit', (code, signal) => {
+          children.delete(child);
           if (code === 0) resolve();
           else {
-            const last = err.trim().split('\n').filter(Boolean).pop() ?? '';
+            const last = shardError(out) ?? err.trim().split('\n').filter(Boolean).pop() ?? '';
             reject(
               new CryptolambdaError(
                 'INTERNAL',
@@ -262,8 +326,35 @@ const runShardProcesses = async (config: Config, date: string, n: number): Promi
       }),
   );
   const results = await Promise.allSettled(runs);
+  signal?.removeEventListener('abort', onAbort);
+  if (signal?.aborted) {
+    const built = results.filter((r) => r.status === 'fulfilled').length;
+    throw await stoppedBatch(signal, config.lakeDir, date, n, built);
+  }
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
+};
+
+/**
+ * The one line of a build of D stopped by a signal before its publish: how many shards were built
+ * (left staged, unpublished) and what readers still see of D.
+ */
+const stoppedBatch = async (
+  signal: AbortSignal,
+  lakeDir: string,
+  date: string,
+  n: number,
+  built: number,
+): Promise<StoppedError> => {
+  const prev = (await readLedger(lakeDir)).builds[date];
+  return new StoppedError(
+    stopSignalName(signal),
+    `batch ${date} not published: ${built} of ${n} shard(s) built, ${n - built} interrupted or not started; ` +
+      (prev === undefined
+        ? `readers see no build of ${date}`
+        : `readers still see the build of ${date} published at ${prev.builtAt}`),
+    `run batch --date ${date} again: it rebuilds every shard (the unpublished files are removed as orphans)`,
+  );
 };
 
 export interface ShardRunOptions {
@@ -271,6 +362,8 @@ export interface ShardRunOptions {
   readonly shard: ShardSpec;
   readonly allowEmpty?: boolean;
   readonly tiers?: readonly TierDef[];
+  /** SIGINT/SIGTERM: stop between users, write nothing (StoppedError). */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -288,7 +381,10 @@ export const runShard = async (config: Config, opts: ShardRunOptions): Promise<S
     `batch ${date} --shard ${shardLabel(shard)}`,
     async () => {
       checkRawData(await readManifest(config.lakeDir), config.lakeDir, date, opts.allowEmpty);
-      return buildShard(config, date, shard, opts.tiers === undefined ? {} : { tiers: opts.tiers });
+      return buildShard(config, date, shard, {
+        ...(opts.tiers === undefined ? {} : { tiers: opts.tiers }),
+        ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      });
     },
     { leaseMs: SHARD_LOCK_LEASE_MS },
   );
@@ -379,9 +475,17 @@ export const runBackfill = async (config: Config, opts: BackfillOptions): Promis
   if (from > to) throw new CryptolambdaError('INVALID_ARGUMENT', `--from ${from} is after --to ${to}`);
   const dates = dateRange(from, to);
   const out: BatchResult[] = [];
+  const left = (i: number) => (i === 0 ? 'nothing of the range published' : `${dates[0]}..${dates[i - 1]} published`);
   for (const [i, date] of dates.entries()) {
+    if (opts.signal?.aborted)
+      throw new StoppedError(
+        stopSignalName(opts.signal),
+        `backfill ${left(i)}; ${date}..${to} not built`,
+        `run batch --from ${date} --to ${to} to finish`,
+      );
     opts.onDate?.({ date, index: i, total: dates.length });
     const r = await runBatch(config, {
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
       date,
       ...(opts.allowEmpty === undefined ? {} : { allowEmpty: opts.allowEmpty }),
       ...(opts.tiers === undefined ? {} : { tiers: opts.tiers }),
@@ -389,6 +493,13 @@ export const runBackfill = async (config: Config, opts: BackfillOptions): Promis
       ...(opts.beforePublish === undefined ? {} : { beforePublish: opts.beforePublish }),
       ...(opts.orphanMinAgeMs === undefined ? {} : { orphanMinAgeMs: opts.orphanMinAgeMs }),
       ...(opts.shards === undefined ? {} : { shards: opts.shards }),
+    }).catch((err: unknown) => {
+      if (!(err instanceof StoppedError)) throw err;
+      throw new StoppedError(
+        err.signal,
+        `${err.detail}; backfill ${left(i)}; ${date}..${to} not built`,
+        `run batch --from ${date} --to ${to} to finish`,
+      );
     });
     out.push(r);
     opts.onDate?.({ date, index: i + 1, total: dates.length, result: r });

@@ -42,7 +42,7 @@ export interface DailyDeps {
   readonly batch: (
     date: string,
     log: (m: string) => void,
-    opts: { readonly allowEmpty: boolean },
+    opts: { readonly allowEmpty: boolean; readonly signal?: AbortSignal },
   ) => Promise<{ rows: number; detail?: string }>;
   /** A connection with the warehouse views, for the DQ checks (closed by `release`). */
   readonly warehouse: () => Promise<Duck>;
@@ -139,7 +139,7 @@ export const dailySteps = (deps: DailyDeps, o: DailyOptions): StepDef[] => {
       dependsOn: ['ingest'],
       retries,
       backoffMs,
-      run: async (ctx) => deps.batch(ctx.date, ctx.log, { allowEmpty: o.allowEmpty === true }),
+      run: async (ctx) => deps.batch(ctx.date, ctx.log, { allowEmpty: o.allowEmpty === true, signal: ctx.signal }),
     },
     dqStep({
       name: 'dq',

@@ -65,9 +65,11 @@ export const realDailyDeps = (config: Config): DailyDeps => ({
   watermark: () => speedWatermark(config),
   rawDates: () => rawDates(config),
   warehouse: () => warehouseConnection(config),
-  ingest: async (_signal, log) => {
+  // The run's stop signal reaches ingest and batch: they stop cleanly and say what they left.
+  ingest: async (signal, log) => {
     let last = 0;
     const r = await runIngestRaw(config, {
+      signal,
       onProgress: (p) => {
         if (Date.now() - last < 5000) return;
         last = Date.now();
@@ -76,10 +78,11 @@ export const realDailyDeps = (config: Config): DailyDeps => ({
     });
     return { rows: r.records };
   },
-  batch: async (date, log, { allowEmpty }) => {
+  batch: async (date, log, { allowEmpty, signal }) => {
     const r = await runBatch(config, {
       date,
       allowEmpty,
+      ...(signal === undefined ? {} : { signal }),
       onProgress: (p) => {
         if (p.phase === 'published') log(`${p.users} users, ${p.events} events published`);
       },

@@ -7,6 +7,7 @@ import { connectRedis, firstKey, type RedisConn } from '../../adapters/redis/cli
 import { keyspaceFor, type SpeedKeys, speedKeys } from '../../adapters/redis/speed-keys.js';
 import { RedisSpeedStore } from '../../adapters/redis/speed-store.js';
 import type { Config } from '../../config/config.js';
+import { mapBounded } from '../../core/bounded.js';
 import { CryptolambdaError } from '../../core/errors.js';
 import type { UserEvent } from '../../core/events/types.js';
 import { partitionFor, SPEED_PARTITIONS } from '../../core/partitioning.js';
@@ -36,7 +37,17 @@ export interface BootstrapOptions {
   /** A progress line (stderr) every few seconds of long work and per finished partition. */
   readonly progress?: (line: string) => void;
   readonly progressEveryMs?: number;
+  /** Partitions seeded at once (default BOOTSTRAP_CONCURRENCY). */
+  readonly concurrency?: number;
 }
+
+/**
+ * Partitions seeded at once by default. Each partition is independent (its own epoch, its own
+ * {pNN} hash slot, its own DuckDB connection), so they overlap Redis round trips with DuckDB scans
+ * and JSON decoding; memory holds the users of this many partitions. Three fits the test cluster's
+ * three masters and a two-core machine; raise it with --bootstrap-concurrency on a bigger one.
+ */
+export const BOOTSTRAP_CONCURRENCY = 3;
 
 export interface BootstrapPartition {
   readonly partition: number;
@@ -149,10 +160,18 @@ export const bootstrapFromBatch = async (config: Config, opts: BootstrapOptions)
       keys,
       pricesFrom,
       symbols,
-      invalid: 0,
+      counts: { invalid: 0 },
     };
-    const partitions: BootstrapPartition[] = [];
-    for (const n of SPEED_PARTITIONS) partitions.push(await bootstrapPartition(ctx, n));
+    // Bounded concurrency over the partitions; each holds its own epoch and fenced commits, and reads
+    // the lake on its own DuckDB connection. A failure stops new partitions and leaves the marker.
+    const partitions = await mapBounded(SPEED_PARTITIONS, opts.concurrency ?? BOOTSTRAP_CONCURRENCY, async (n) => {
+      const session = await reader.session();
+      try {
+        return await bootstrapPartition({ ...ctx, reader: session }, n);
+      } finally {
+        session.close();
+      }
+    });
     await redis.del(keys.bootstrapMarker());
     const sum = (f: (p: BootstrapPartition) => number) => partitions.reduce((a, p) => a + f(p), 0);
     return {
@@ -163,7 +182,7 @@ export const bootstrapFromBatch = async (config: Config, opts: BootstrapOptions)
       users: sum((p) => p.users),
       userEvents: sum((p) => p.userEvents),
       prices: sum((p) => p.prices),
-      invalid: ctx.invalid,
+      invalid: ctx.counts.invalid,
       priceReplayFrom: pricesFrom,
       partitions,
       seconds: (Date.now() - t0) / 1000,
@@ -185,7 +204,8 @@ interface PartitionCtx {
   readonly keys: SpeedKeys;
   readonly pricesFrom: string | null;
   readonly symbols: readonly { symbol: string; partition: number }[];
-  invalid: number;
+  /** Shared by the partitions running at once. */
+  readonly counts: { invalid: number };
 }
 
 /** The day aggregates of D-2..D of partition n's users (the three days a worker keeps in memory). */
@@ -256,7 +276,7 @@ const bootstrapPartition = async (ctx: PartitionCtx, n: number): Promise<Bootstr
 
   // User events after D, merged over both topics in (event time, event id) order and fed in chunks:
   // everything fed is at or before everything not fed yet, so nothing lands behind the users' frontier.
-  const onInvalid = () => void ctx.invalid++;
+  const onInvalid = () => void ctx.counts.invalid++;
   // Each event goes in with the lateness reference ingest stamped on its row (core/time/lateness.ts),
   // so it is TOO_LATE here exactly when the live stream and the batch found it so.
   let tx: UserEvent[] = [];

@@ -41,20 +41,23 @@ export default class Batch extends BaseCommand<typeof Batch> {
   };
 
   async run(): Promise<BatchCommandResult> {
-    return withJobMetrics('batch', jobSinkFromEnv(jobSinkFlags(this.flags)), () => this.build(), fillBatch);
+    // SIGINT/SIGTERM: the shards stop, nothing is published, one line says what was left.
+    return this.untilStopped((signal) =>
+      withJobMetrics('batch', jobSinkFromEnv(jobSinkFlags(this.flags)), () => this.build(signal), fillBatch),
+    );
   }
 
-  private async build(): Promise<BatchCommandResult> {
+  private async build(signal: AbortSignal): Promise<BatchCommandResult> {
     const f = this.flags;
     const allowEmpty = f['allow-empty'];
     if (f.shard !== undefined && f.date !== undefined) {
-      const b = await runShard(this.appConfig, { date: f.date, shard: parseShard(f.shard), allowEmpty });
+      const b = await runShard(this.appConfig, { date: f.date, shard: parseShard(f.shard), allowEmpty, signal });
       this.log(formatShardSummary(b));
       return { shard: b };
     }
     const shards = f.shards ?? defaultShards();
     if (f.date !== undefined) {
-      const r = await runBatch(this.appConfig, { date: f.date, allowEmpty, shards });
+      const r = await runBatch(this.appConfig, { date: f.date, allowEmpty, shards, signal });
       this.log(formatBatchSummary(r));
       return { dates: [r] };
     }
@@ -66,6 +69,7 @@ export default class Batch extends BaseCommand<typeof Batch> {
       to: f.to,
       allowEmpty,
       shards,
+      signal,
       onDate: ({ date, index, total, result }) => {
         if (result) this.log(formatBatchSummary(result));
         // The summary (stdout) is written first: log() erases the bar, which is then redrawn.

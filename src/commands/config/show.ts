@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { BaseCommand } from '../../cli/base-command.js';
 import { CONFIG_KEYS, type Config, configSources, maskSecrets } from '../../config/config.js';
+import { credentialsPath } from '../../config/stack-credentials.js';
 
 export interface ConfigShowResult {
   /** The file read, or null when only flags, environment and defaults apply. */
@@ -39,6 +40,11 @@ export default class ConfigShow extends BaseCommand<typeof ConfigShow> {
     const config: Config = this.appConfig;
     const file = this.configFile;
     const sources = configSources(this.configFlags, process.env, file);
+    // Not set anywhere yet not `none`: the local stack's generated SCRAM user (config.ts withStackKafka).
+    if (sources.kafkaSaslMechanism === 'default' && config.kafkaSaslMechanism !== 'none') {
+      for (const k of ['kafkaSaslMechanism', 'kafkaSaslUsername', 'kafkaSaslPassword'] as const)
+        sources[k] = `stack credentials (${credentialsPath(config.stateDir)})`;
+    }
     const settings = maskSecrets(config) as Record<string, unknown>;
     if (!this.jsonEnabled()) {
       this.log(`file: ${file?.path ?? '(none)'}${file?.profile ? `  profile: ${file.profile}` : ''}`);

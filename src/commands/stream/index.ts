@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { newRegistry, serveMetrics } from '../../adapters/metrics/prometheus.js';
-import { type BootstrapResult, bootstrapFromBatch } from '../../app/stream/bootstrap.js';
+import { BOOTSTRAP_CONCURRENCY, type BootstrapResult, bootstrapFromBatch } from '../../app/stream/bootstrap.js';
 import { resetSpeedLayer, runStream, type StreamSummary } from '../../app/stream/run-stream.js';
 import { DEFAULT_SPEED_OPTIONS } from '../../app/stream/speed-handler.js';
 import { BaseCommand } from '../../cli/base-command.js';
@@ -40,6 +40,12 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
       description:
         "With --bootstrap-from-batch: delete the prefix's speed-layer keys first instead of refusing a non-empty keyspace.",
       default: false,
+      dependsOn: ['bootstrap-from-batch'],
+    }),
+    'bootstrap-concurrency': Flags.integer({
+      description: `With --bootstrap-from-batch: partitions seeded at once (each on its own Redis slot and DuckDB connection) [default: ${BOOTSTRAP_CONCURRENCY}]`,
+      min: 1,
+      max: 64,
       dependsOn: ['bootstrap-from-batch'],
     }),
     'out-of-orderness': durationFlag({
@@ -106,6 +112,9 @@ several workers to split the partitions; stop with Ctrl-C or SIGTERM (final chec
           force: this.flags.force,
           acceptGap: this.flags['accept-gap'],
           ...(this.flags.date === undefined ? {} : { date: this.flags.date }),
+          ...(this.flags['bootstrap-concurrency'] === undefined
+            ? {}
+            : { concurrency: this.flags['bootstrap-concurrency'] }),
           progress: (line) => this.progress(line),
         })
       : undefined;

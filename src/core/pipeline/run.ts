@@ -50,7 +50,13 @@ export interface RunRecord {
  */
 export const runFailureReason = (run: RunRecord): string | undefined => {
   if (run.status === 'succeeded') return undefined;
-  if (run.status === 'interrupted') return `pipeline ${run.date} interrupted (rerun to resume)`;
+  if (run.status === 'interrupted') {
+    // The step the stop cut short says what it left (ingest: not read; batch: not published).
+    const cut = run.steps.find((s) => s.status === 'failed' && s.error?.startsWith('aborted: '));
+    return cut === undefined
+      ? `pipeline ${run.date} interrupted (rerun to resume)`
+      : `pipeline ${run.date} interrupted in ${cut.name} (${cut.error!.slice('aborted: '.length)}); rerun to resume`;
+  }
   if (run.status === 'running') return `pipeline ${run.date} still running`;
   const failed = run.steps.filter((s) => s.status === 'failed').map((s) => `${s.name} (${s.error ?? 'unknown error'})`);
   const blocked = run.steps.filter((s) => s.status === 'blocked').map((s) => s.name);

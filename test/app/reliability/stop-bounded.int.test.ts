@@ -1,27 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ensureTopics, withAdmin } from '../../../src/adapters/kafka/client.js';
 import { readRecord } from '../../../src/adapters/stack/process.js';
-import { BIN } from '../../support/cli.js';
+import { spawnCli } from '../../support/cli.js';
 import { cleanupTopicsAfter, testConfig } from '../../support/int.js';
 
 const GRACE_MS = 3000;
 
-const start = (args: string[], env: Record<string, string>) => {
-  const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, NO_COLOR: '1', CRYPTOLAMBDA_STOP_GRACE_MS: String(GRACE_MS), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  child.stdout!.resume();
-  const exited = new Promise<{ code: number | null; at: number }>((r) =>
-    child.once('exit', (code) => r({ code, at: Date.now() })),
-  );
-  return { child, exited, stderr: () => stderr };
-};
+const start = (args: string[], env: Record<string, string>) => spawnCli(args, env, GRACE_MS);
 
 describe('every command stops within a bounded time on SIGTERM, broker down or not', () => {
   it('simulate --follow and produce stop within the grace period while the broker is frozen, saying what was left', async () => {

@@ -10,10 +10,10 @@ import { runBatch } from '../../../src/app/batch/run-batch.js';
 import { deleteKeyspace } from '../../../src/app/stream/run-stream.js';
 import type { Config } from '../../../src/config/config.js';
 import { topicName } from '../../../src/core/topics.js';
+import { bootstrapComparableState } from '../../support/bootstrap-state.js';
 import { runCli } from '../../support/cli.js';
 import { datasetSize, makeDataset, produceDataset, sliceDataset } from '../../support/events.js';
 import { deleteRecordsBefore, testConfig } from '../../support/int.js';
-import { dumpKeyspace, RUN_SPECIFIC } from '../../support/redis-dump.js';
 import { servingSetup, streamToIdle } from '../../support/serving-stack.js';
 import { streamTestConfig } from '../../support/stream.js';
 
@@ -25,39 +25,7 @@ const cliEnv = (config: Config) => ({
   CRYPTOLAMBDA_LAKE_DIR: config.lakeDir,
 });
 
-/**
- * The speed layer's state that must not depend on how it was built. Left out: worker bookkeeping
- * (epochs, outbox, status), the live feed (the bootstrap replays history, it does not re-announce it),
- * the day keys of the cutoff day and before (the batch covers those days; the bootstrap writes day
- * keys only for the days it replays), the per-partition user counters (they count what this
- * process applied: the replay counts the days after the cutoff only) and the in-order
- * re-application history (`b:*` base book fields, `stream:hlog`, `stream:bspend`): how a user's
- * recent events split into a base book and a log depends on where a worker started, and a seeded
- * user's history starts at the seed; the book, every part it is restored from and every public key
- * must still be equal.
- */
-const speedState = async (config: Config): Promise<Record<string, unknown>> => {
-  const redis = await connectRedis(config);
-  try {
-    const dump = await dumpKeyspace(redis, keyspaceFor(config.topicPrefix), [
-      ...RUN_SPECIFIC,
-      /^live:/,
-      new RegExp(`^(delta|rw|eod):.*:${DAY1}$`),
-      new RegExp(`^days:.*:${DAY1}$`),
-      /^stream:(hlog|bspend):/,
-    ]);
-    for (const [k, v] of Object.entries(dump))
-      if (k.startsWith('stream:part:')) {
-        const { userCounts: _u, ...rest } = v as Record<string, string>;
-        dump[k] = rest;
-      } else if (k.startsWith('stream:user:')) {
-        dump[k] = Object.fromEntries(Object.entries(v as Record<string, string>).filter(([f]) => !f.startsWith('b:')));
-      }
-    return dump;
-  } finally {
-    redis.disconnect();
-  }
-};
+const speedState = (config: Config) => bootstrapComparableState(config, DAY1);
 
 describe('stream --bootstrap-from-batch (rebuild the speed layer once Kafka expired the history)', () => {
   it('Redis wiped after retention: seeded from the batch of day 1, it equals a speed layer that never lost anything, and reconcile of day 2 is clean', async () => {

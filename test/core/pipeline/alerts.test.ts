@@ -105,5 +105,23 @@ describe('runFailureReason', () => {
     ).toBe('pipeline 2024-03-01 failed: batch (duckdb: out of memory); blocked: reconcile');
     expect(runFailureReason(run({ status: 'succeeded' }))).toBeUndefined();
     expect(runFailureReason(run({ status: 'interrupted' }))).toBe('pipeline 2024-03-01 interrupted (rerun to resume)');
+    expect(
+      runFailureReason(
+        run({
+          status: 'interrupted',
+          steps: [
+            { name: 'ingest', status: 'succeeded', attempts: 1 },
+            {
+              name: 'batch',
+              status: 'failed',
+              attempts: 1,
+              error: 'aborted: stopped by SIGTERM: batch 2024-03-01 not published: 1 of 2 shard(s) built',
+            },
+          ],
+        }),
+      ),
+    ).toBe(
+      'pipeline 2024-03-01 interrupted in batch (stopped by SIGTERM: batch 2024-03-01 not published: 1 of 2 shard(s) built); rerun to resume',
+    );
   });
 });

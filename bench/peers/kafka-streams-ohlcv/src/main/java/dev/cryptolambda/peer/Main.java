@@ -69,6 +69,15 @@ public final class Main {
     }
 
     Properties p = new Properties();
+    // Client security (SASL/TLS: the local stack is SCRAM-authenticated) from a 0600 properties
+    // file, never from the command line (visible to every local user in ps). Streams hands
+    // security.protocol / sasl.* / ssl.* to its consumers, producers and admin client.
+    String clientConfig = a.get("client-config");
+    if (clientConfig != null) {
+      try (var in = java.nio.file.Files.newInputStream(Path.of(clientConfig))) {
+        p.load(in);
+      }
+    }
     p.put(StreamsConfig.APPLICATION_ID_CONFIG, req(a, "app"));
     p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, req(a, "bootstrap"));
     p.put(StreamsConfig.STATE_DIR_CONFIG, req(a, "state-dir"));
