@@ -8,9 +8,9 @@
  */
 import path from 'node:path';
 import { Duck } from '../src/adapters/duckdb/db.js';
-import { commitManifest, type LakeFile, type Manifest } from '../src/adapters/lake/manifest.js';
+import { commitManifest, type LakeFile, type Manifest, rawFilePath } from '../src/adapters/lake/manifest.js';
 import { type Lineage, RAW_TABLES } from '../src/adapters/lake/raw-tables.js';
-import { writeRawFile } from '../src/adapters/lake/raw-writer.js';
+import { writeRawFile, writeRawLakeFile } from '../src/adapters/lake/raw-writer.js';
 import type { PriceEvent, RewardEvent, TransactionEvent } from '../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../src/core/money/decimal.js';
 import { partitionOf } from '../src/core/warehouse/shard.js';
@@ -89,13 +89,25 @@ export const writeZipfDays = async (
         if (e.kind === 'transaction') txs.push({ event: e, lineage: lineageOf(e.userId) });
         else rws.push({ event: e, lineage: lineageOf(e.userId) });
       }
-      for (const [table, rows] of [
+      for (const [table, all] of [
         ['transactions', txs],
         ['rewards', rws],
       ] as const) {
-        const rel = path.join('raw', table, `dt=${dt}`, `part-${commit}-${from}.parquet`);
-        const { bytes } = await writeRawFile(duck, RAW_TABLES[table] as never, rows as never, path.join(lakeDir, rel));
-        files.push({ table, dt, path: rel, rows: rows.length, bytes, commit, minEventTime: 0, maxEventTime: 0 });
+        // One file per Kafka partition, indexed in the manifest, as ingest writes them.
+        for (let partition = 0; partition < PARTITIONS; partition++) {
+          const rows = (all as readonly { lineage: Lineage }[]).filter((r) => r.lineage.partition === partition);
+          if (rows.length === 0) continue;
+          const rel = rawFilePath(table, dt, commit, partition);
+          files.push(
+            await writeRawLakeFile(duck, RAW_TABLES[table] as never, rows as never, {
+              rel,
+              file: path.join(lakeDir, rel),
+              dt,
+              commit,
+              partition,
+            }),
+          );
+        }
       }
     }
     const prices: { event: PriceEvent; lineage: Lineage }[] = [];

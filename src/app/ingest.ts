@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Duck, literal } from '../adapters/duckdb/db.js';
@@ -10,11 +9,13 @@ import {
   type LakeFile,
   type Manifest,
   type OffsetGap,
+  PARTITIONED_RAW_TABLES,
+  rawFilePath,
   readManifest,
   removeUnlisted,
 } from '../adapters/lake/manifest.js';
 import { eventDate, type Lineage, RAW_TABLES, type RawTableName } from '../adapters/lake/raw-tables.js';
-import { rawFileSelect, writeRawFile } from '../adapters/lake/raw-writer.js';
+import { rawFileSelect, writeRawLakeFile } from '../adapters/lake/raw-writer.js';
 import { promote, stagedPath } from '../adapters/lake/staging.js';
 import { readLedger } from '../adapters/lake/warehouse-store.js';
 import type { Config } from '../config/config.js';
@@ -200,37 +201,20 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
     const commit = manifest.commit + 1;
     const files: LakeFile[] = [];
     for (const [k, rows] of buffers) {
-      const [table, dt] = k.split('|') as [RawTableName, string];
-      const rel = path.join(
-        'raw',
-        table,
-        `dt=${dt}`,
-        `part-${String(commit).padStart(6, '0')}-${randomUUID().slice(0, 8)}.parquet`,
-      );
+      const [table, dt, p] = k.split('|') as [RawTableName, string, string];
+      const partition = p === '' ? undefined : Number(p);
+      const rel = rawFilePath(table, dt, commit, partition);
       // Written under raw/_staging/ and moved into dt= only at publish (below).
-      const { bytes } = await writeRawFile(
-        duck,
-        RAW_TABLES[table] as never,
-        rows as never,
-        stagedPath(config.lakeDir, rel),
-      );
-      let min = Number.MAX_SAFE_INTEGER;
-      let max = 0;
-      for (const r of rows) {
-        min = Math.min(min, r.event.eventTime);
-        max = Math.max(max, r.event.eventTime);
-      }
-      files.push({
-        table,
+      const file = await writeRawLakeFile(duck, RAW_TABLES[table] as never, rows as never, {
+        rel,
+        file: stagedPath(config.lakeDir, rel),
         dt,
-        path: rel,
-        rows: rows.length,
-        bytes,
         commit,
-        minEventTime: min,
-        maxEventTime: max,
+        partition,
         ...(table === 'prices' ? {} : { hwm: true as const }),
       });
+      files.push(file);
+      const bytes = file.bytes;
       written.push({ table, dt, rows: rows.length, bytes });
       bytesTotal += bytes;
       dates.add(dt);
@@ -294,7 +278,8 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
             await opts.onReject(r, decoded.reason);
             rejected++;
           } else {
-            const k = `${table}|${eventDate(decoded.event.eventTime)}`;
+            // User topics: one buffer (one file) per Kafka partition, so a shard reads only its files.
+            const k = `${table}|${eventDate(decoded.event.eventTime)}|${PARTITIONED_RAW_TABLES.has(table) ? r.partition : ''}`;
             let list = buffers.get(k);
             if (!list) {
               list = [];
@@ -401,19 +386,24 @@ export interface CompactResult {
 }
 
 /**
- * Merge each (table, dt) partition's small files into one, sorted like the originals. The new
- * manifest lists the merged file instead of its inputs (offsets unchanged); inputs are deleted only
- * after that commit, so readers always see either the old files or the new one, never both.
+ * Merge each (table, dt, Kafka partition) group's small files into one, sorted like the originals.
+ * User-topic files written before files were indexed by partition (several partitions each) are
+ * split into one file per partition, even alone: `ingest --compact` moves an older lake to the
+ * layout a shard reads selectively. The new manifest lists the merged files instead of their inputs
+ * (offsets unchanged); inputs are deleted only after that commit, so readers always see either the
+ * old files or the new ones, never both.
  */
 export const compactRawZone = async (config: Config, minFiles = 2): Promise<CompactResult> => {
   const m = await readManifest(config.lakeDir);
   await removeOrphans(config.lakeDir, m);
   const groups = new Map<string, LakeFile[]>();
   for (const f of m.files) {
-    const k = `${f.table}|${f.dt}`;
+    const k = `${f.table}|${f.dt}|${f.partition ?? ''}`;
     groups.set(k, [...(groups.get(k) ?? []), f]);
   }
-  const targets = [...groups.values()].filter((g) => g.length >= minFiles);
+  const unindexed = (g: readonly LakeFile[]) =>
+    PARTITIONED_RAW_TABLES.has(g[0]!.table) && g[0]!.partition === undefined;
+  const targets = [...groups.values()].filter((g) => g.length >= minFiles || unindexed(g));
   if (targets.length === 0)
     return { partitions: 0, filesBefore: m.files.length, filesAfter: m.files.length, manifestCommit: m.commit };
   const commit = m.commit + 1;
@@ -424,34 +414,61 @@ export const compactRawZone = async (config: Config, minFiles = 2): Promise<Comp
     for (const group of targets) {
       const first = group[0]!;
       const table = RAW_TABLES[first.table as RawTableName];
-      const rel = path.join(
-        'raw',
-        first.table,
-        `dt=${first.dt}`,
-        `part-${String(commit).padStart(6, '0')}-c${randomUUID().slice(0, 8)}.parquet`,
-      );
-      const staged = stagedPath(config.lakeDir, rel);
-      await mkdir(path.dirname(staged), { recursive: true });
       const inputs = group.map((f) => literal(path.join(config.lakeDir, f.path))).join(', ');
       // Column by column (union_by_name): files written before a column existed still merge, and
       // the derived timestamps are recomputed, never copied from whichever file came first.
-      await duck.run(
-        `COPY (${rawFileSelect(table as never, `read_parquet([${inputs}], union_by_name = true)`, first.table !== 'prices' && !group.some((f) => f.hwm) ? new Set(['_hwm_ms']) : undefined)} ORDER BY ${table.orderBy}) TO ${literal(`${staged}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
-      );
-      await rename(`${staged}.tmp`, staged);
+      const source = `read_parquet([${inputs}], union_by_name = true)`;
+      // Keep the newest input commit: compaction adds no new data, so builds stay valid.
+      const newest = Math.max(...group.map((f) => f.commit));
+      // No input has `_hwm_ms` (all written before it existed): the merged file has it as NULL.
+      const missing = first.table !== 'prices' && !group.some((f) => f.hwm) ? new Set(['_hwm_ms']) : undefined;
+      const hwm = first.table === 'prices' ? {} : { hwm: true as const };
+      const write = async (partition: number | undefined, where: string) => {
+        const rel = rawFilePath(first.table, first.dt, commit, partition, 'c');
+        const staged = stagedPath(config.lakeDir, rel);
+        await mkdir(path.dirname(staged), { recursive: true });
+        await duck.run(
+          `COPY (${rawFileSelect(table as never, `${source} ${where}`, missing)} ORDER BY ${table.orderBy}) TO ${literal(`${staged}.tmp`)} (FORMAT parquet, COMPRESSION zstd)`,
+        );
+        await rename(`${staged}.tmp`, staged);
+        return { rel, bytes: (await stat(staged)).size };
+      };
+      if (unindexed(group)) {
+        const parts = await duck.rows<{ p: number; n: bigint; lo: bigint; hi: bigint }>(
+          `SELECT _partition AS p, count(*) AS n, min(event_time_ms) AS lo, max(event_time_ms) AS hi FROM ${source} GROUP BY ALL ORDER BY p`,
+        );
+        for (const x of parts) {
+          const p = Number(x.p);
+          const { rel, bytes } = await write(p, `WHERE _partition = ${p}`);
+          merged.push({
+            table: first.table,
+            dt: first.dt,
+            path: rel,
+            rows: Number(x.n),
+            bytes,
+            commit: newest,
+            minEventTime: Number(x.lo),
+            maxEventTime: Number(x.hi),
+            partition: p,
+            ...hwm,
+          });
+        }
+      } else {
+        const { rel, bytes } = await write(first.partition, '');
+        merged.push({
+          table: first.table,
+          dt: first.dt,
+          path: rel,
+          rows: group.reduce((n, f) => n + f.rows, 0),
+          bytes,
+          commit: newest,
+          minEventTime: Math.min(...group.map((f) => f.minEventTime)),
+          maxEventTime: Math.max(...group.map((f) => f.maxEventTime)),
+          ...(first.partition === undefined ? {} : { partition: first.partition }),
+          ...hwm,
+        });
+      }
       for (const f of group) replaced.add(f.path);
-      merged.push({
-        table: first.table,
-        dt: first.dt,
-        path: rel,
-        rows: group.reduce((n, f) => n + f.rows, 0),
-        bytes: (await stat(staged)).size,
-        // Keep the newest input commit: compaction adds no new data, so builds stay valid.
-        commit: Math.max(...group.map((f) => f.commit)),
-        minEventTime: Math.min(...group.map((f) => f.minEventTime)),
-        maxEventTime: Math.max(...group.map((f) => f.maxEventTime)),
-        ...(first.table === 'prices' ? {} : { hwm: true as const }),
-      });
     }
   } finally {
     duck.close();

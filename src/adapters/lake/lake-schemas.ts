@@ -26,17 +26,32 @@ const offset = z.string().regex(/^\d{1,20}$/, 'expected a Kafka offset');
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD');
 const count = z.number().int().nonnegative();
 
-export const LakeFileSchema = z.object({
-  table: z.string().regex(/^[a-z0-9_]{1,64}$/),
-  dt: date,
-  path: lakeFilePath('raw'),
-  rows: count,
-  bytes: count,
-  commit: count,
-  minEventTime: z.number().int(),
-  maxEventTime: z.number().int(),
-  hwm: z.literal(true).optional(),
-});
+export const LakeFileSchema = z
+  .object({
+    table: z.string().regex(/^[a-z0-9_]{1,64}$/),
+    dt: date,
+    path: lakeFilePath('raw'),
+    rows: count,
+    bytes: count,
+    commit: count,
+    minEventTime: z.number().int(),
+    maxEventTime: z.number().int(),
+    partition: count.optional(),
+    hwm: z.literal(true).optional(),
+  })
+  // A file indexed by partition is what a shard opens without looking inside: its place and name
+  // must say the same as its index (raw/<table>/dt=<dt>/part-<commit>-p<partition>-….parquet), so
+  // an edited manifest cannot hand one shard another shard's rows.
+  .refine(
+    (f) =>
+      f.partition === undefined ||
+      (path.posix.dirname(f.path.split(path.sep).join('/')) === `raw/${f.table}/dt=${f.dt}` &&
+        new RegExp(`^part-\\d+-p${f.partition}-[^/]*\\.parquet$`).test(path.basename(f.path))),
+    {
+      message: 'a file indexed by partition must be raw/<table>/dt=<dt>/part-<commit>-p<partition>-….parquet',
+      path: ['path'],
+    },
+  );
 
 export const OffsetGapSchema = z.object({
   topic: z.string().min(1).max(249),

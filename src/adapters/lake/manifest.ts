@@ -17,6 +17,13 @@ export interface LakeFile {
   readonly commit: number;
   readonly minEventTime: number;
   readonly maxEventTime: number;
+  /**
+   * The one Kafka partition of a user topic (transactions, rewards) whose rows the file holds:
+   * ingest writes one file per partition per commit, so a batch shard (a set of partitions) opens
+   * only its own files. Absent on price files and on user files written before this index existed
+   * (those hold several partitions and a shard filters their rows by `_partition`).
+   */
+  readonly partition?: number;
   /** User files: the rows carry `_hwm_ms` (files written before that column existed do not). */
   readonly hwm?: true;
 }
@@ -81,6 +88,23 @@ export interface OffsetGap {
   /** When the gap was accepted (ISO). */
   readonly at: string;
 }
+
+/** User topics: their files are written one Kafka partition each (LakeFile.partition). */
+export const PARTITIONED_RAW_TABLES: ReadonlySet<string> = new Set(['transactions', 'rewards']);
+
+/**
+ * Where a raw file goes, relative to the lake: raw/<table>/dt=<dt>/part-<commit>[-p<partition>]-<id>.parquet.
+ * The partition is in the name and the manifest, not a `p=` directory: the raw tables are Hive
+ * tables PARTITIONED BY (dt) (sql/hive_ddl.sql), whose partition discovery (MSCK REPAIR) refuses
+ * directories below dt=, and the manifest is the index every reader goes through anyway.
+ */
+export const rawFilePath = (table: string, dt: string, commit: number, partition?: number, tag = ''): string =>
+  path.join(
+    'raw',
+    table,
+    `dt=${dt}`,
+    `part-${String(commit).padStart(6, '0')}${partition === undefined ? '' : `-p${partition}`}-${tag}${randomUUID().slice(0, 8)}.parquet`,
+  );
 
 export const EMPTY_MANIFEST: Manifest = { version: 1, commit: 0, offsets: {}, files: [], updatedAt: '' };
 

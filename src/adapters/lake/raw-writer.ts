@@ -3,6 +3,7 @@ import { mkdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { DomainEvent } from '../../core/events/types.js';
 import { type Duck, ident, literal } from '../duckdb/db.js';
+import type { LakeFile } from './manifest.js';
 import type { Lineage, RawTable } from './raw-tables.js';
 import { utcTimestampSql } from './staging.js';
 import { ChunkAppender } from './warehouse-rows.js';
@@ -54,4 +55,36 @@ export const writeRawFile = async <E extends DomainEvent>(
   } finally {
     await duck.run(`DROP TABLE IF EXISTS ${ident(tmpTable)}`);
   }
+};
+
+/**
+ * Write the rows of one raw file (`writeRawFile`) to `file` and describe it for the manifest:
+ * path `rel` (lake-relative), its rows, bytes, event-time range and, for a user topic, the one
+ * Kafka partition it holds and whether its rows carry `_hwm_ms`.
+ */
+export const writeRawLakeFile = async <E extends DomainEvent>(
+  duck: Duck,
+  table: RawTable<E>,
+  rows: readonly { event: E; lineage: Lineage }[],
+  at: { rel: string; file: string; dt: string; commit: number; partition?: number | undefined; hwm?: true },
+): Promise<LakeFile> => {
+  const { bytes } = await writeRawFile(duck, table, rows, at.file);
+  let min = Number.MAX_SAFE_INTEGER;
+  let max = 0;
+  for (const r of rows) {
+    min = Math.min(min, r.event.eventTime);
+    max = Math.max(max, r.event.eventTime);
+  }
+  return {
+    table: table.name,
+    dt: at.dt,
+    path: at.rel,
+    rows: rows.length,
+    bytes,
+    commit: at.commit,
+    minEventTime: min,
+    maxEventTime: max,
+    ...(at.partition === undefined ? {} : { partition: at.partition }),
+    ...(at.hwm ? { hwm: true as const } : {}),
+  };
 };

@@ -9,10 +9,10 @@ import { isTooLate, tooLateReason } from '../../core/time/lateness.js';
 import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
 import { dayEnd, type RejectFact } from '../../core/warehouse/day-build.js';
 import { FACT_PRICE_DAILY } from '../../core/warehouse/schema.js';
-import { partitionOf, type ShardSpec, shardOfUser } from '../../core/warehouse/shard.js';
+import { ONE_SHARD, partitionOf, type ShardSpec, shardOfPartition, shardOfUser } from '../../core/warehouse/shard.js';
 import { type Duck, literal } from '../duckdb/db.js';
 import type { LakeFile, Manifest } from './manifest.js';
-import { streamRows } from './warehouse-rows.js';
+import { streamChunks, streamRows } from './warehouse-rows.js';
 import type { WarehouseLedger } from './warehouse-store.js';
 
 /**
@@ -60,6 +60,29 @@ const currentSince = (m: Manifest, table: 'transactions' | 'rewards'): number =>
   Math.max(0, ...(m.recreated ?? []).filter((r) => r.topic.endsWith(`raw.${table}`)).map((r) => r.commit));
 
 /**
+ * The user-topic files of `table` a shard opens: those dated as `pred` selects whose Kafka partition
+ * (LakeFile.partition) belongs to the shard, plus every file the index cannot place: files not
+ * indexed by partition (an older lake; the shard filters their rows by `_partition`) and files from
+ * before the last `topics recreate` (their partition is the old topics'; the shard keeps its users
+ * by murmur2). One shard of N opens about 1/N of the files of the current topics.
+ */
+export const shardUserFiles = (
+  m: Manifest,
+  table: 'transactions' | 'rewards',
+  pred: (dt: string) => boolean,
+  shard: ShardSpec,
+): LakeFile[] => {
+  const since = currentSince(m, table);
+  return filesWhere(m, table, pred).filter(
+    (f) =>
+      shard.of <= 1 ||
+      f.partition === undefined ||
+      f.commit < since ||
+      shardOfPartition(f.partition, shard.of) === shard.index,
+  );
+};
+
+/**
  * `era` 'current': files from the topics as partitioned now (filtered by `where`); 'legacy': files
  * from before the last recreation, unfiltered and with `_partition` -1 (the caller selects their
  * users by murmur2 of the user id); 'all': every file, filtered by `where`.
@@ -70,9 +93,10 @@ const userEventsSql = (
   pred: (dt: string) => boolean,
   where: string,
   era: 'all' | 'current' | 'legacy' = 'all',
+  shard: ShardSpec = ONE_SHARD,
 ): string[] => {
   const pick = (table: 'transactions' | 'rewards') =>
-    filesWhere(m, table, pred).filter(
+    shardUserFiles(m, table, pred, shard).filter(
       (f) => era === 'all' || (era === 'current') === f.commit >= currentSince(m, table),
     );
   const part = era === 'legacy' ? '-1 AS _partition' : '_partition';
@@ -142,6 +166,8 @@ export async function* streamShardUsers(
     eventDates: (dt: string) => boolean;
     date: string;
     shard: ShardSpec;
+    /** Told the raw files the shard opens (before it reads them): for the shard's stats and tests. */
+    onRawFiles?: (files: readonly LakeFile[]) => void;
     /** The user lateness (`speed.userLateness`): rows TOO_LATE by it are rejected, never applied. */
     latenessMs: number;
   },
@@ -155,13 +181,18 @@ export async function* streamShardUsers(
       'the raw zone names no user-topic partitions (manifest offsets): cannot shard by user',
       'build with one shard (--shards 1)',
     );
+  // Files indexed by partition are already the shard's; the filter only cuts older, mixed files.
   const where = sharded ? `WHERE _partition % ${shard.of} = ${shard.index}` : '';
+  opts.onRawFiles?.([
+    ...shardUserFiles(m, 'transactions', opts.eventDates, shard),
+    ...shardUserFiles(m, 'rewards', opts.eventDates, shard),
+  ]);
   // After a repartition (`topics recreate`), older raw files carry the old topics' partitions: a
   // shard reads them whole and keeps its users by murmur2 of the user id (a legacy row has -1).
   const parts = sharded
     ? [
-        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'current'),
-        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'legacy'),
+        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'current', shard),
+        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'legacy', shard),
       ]
     : userEventsSql(lakeDir, m, opts.eventDates, where);
   const eventsOnly = parts.join(' UNION ALL ');
@@ -174,51 +205,70 @@ export async function* streamShardUsers(
   let cur: { userId: string; stateJson?: string; events: UserEvent[]; invalid: RejectFact[] } | undefined;
   let eventRows = 0;
   const mine = (userId: string) => !sharded || shardOfUser(userId, partitions, shard.of) === shard.index;
-  for await (const r of streamRows(duck, sql)) {
-    const userId = String(r[0]);
-    const isEvent = r[1] === 1;
-    const legacy = isEvent && Number(r[12]) === -1;
-    if (isEvent) eventRows++;
-    if ((!isEvent || legacy) && !mine(userId)) continue;
-    if (cur === undefined || cur.userId !== userId) {
-      if (cur) yield cur;
-      cur = { userId, events: [], invalid: [] };
-    }
-    if (!isEvent) {
-      cur.stateJson = String(r[13]);
-      continue;
-    }
-    if (sharded && !legacy && partitionOf(userId, partitions) !== Number(r[12]))
-      throw new CryptolambdaError(
-        'INTERNAL',
-        `raw row ${String(r[3])} of user ${userId} is in partition ${String(r[12])}, not ${partitionOf(userId, partitions)} (murmur2 of the user id over ${partitions} partitions): the raw zone is not partitioned by user`,
-        'build with one shard (--shards 1)',
-      );
-    const v = toEvent(r);
-    const ofDate = new Date(Number(r[10])).toISOString().slice(0, 10) === date;
-    const ref = hwmOf(r[14]!);
-    if (v.ok && isTooLate(v.event.eventTime, ref, opts.latenessMs)) {
-      // The speed layer dead-lettered it by the same rule: applied by neither layer (on any date).
-      if (ofDate)
+  // One row array, refilled from the chunk's column vectors: no array per row (see streamChunks).
+  const COLS = 15;
+  const r: DuckDBValue[] = new Array(COLS).fill(null);
+  let userPartition: number | undefined;
+  for await (const chunk of streamChunks(duck, sql)) {
+    const vectors = Array.from({ length: COLS }, (_, c) => chunk.getColumnVector(c));
+    for (let row = 0; row < chunk.rowCount; row++) {
+      const userId = String(vectors[0]!.getItem(row));
+      const isEvent = vectors[1]!.getItem(row) === 1;
+      if (isEvent) {
+        for (let c = 2; c < COLS; c++) if (c !== 13) r[c] = vectors[c]!.getItem(row);
+      } else r[13] = vectors[13]!.getItem(row);
+      r[0] = userId;
+      const legacy = isEvent && Number(r[12]) === -1;
+      if (isEvent) eventRows++;
+      if ((!isEvent || legacy) && !mine(userId)) continue;
+      if (cur === undefined || cur.userId !== userId) {
+        if (cur) yield cur;
+        cur = { userId, events: [], invalid: [] };
+        userPartition = undefined;
+      }
+      if (!isEvent) {
+        cur.stateJson = String(r[13]);
+        continue;
+      }
+      // murmur2 once per user (rows come grouped by user), compared on every row.
+      if (sharded && !legacy && userPartition === undefined) userPartition = partitionOf(userId, partitions);
+      if (sharded && !legacy && userPartition !== Number(r[12]))
+        throw new CryptolambdaError(
+          'INTERNAL',
+          `raw row ${String(r[3])} of user ${userId} is in partition ${String(r[12])}, not ${userPartition} (murmur2 of the user id over ${partitions} partitions): the raw zone is not partitioned by user`,
+          'build with one shard (--shards 1)',
+        );
+      const v = toEvent(r);
+      const ofDate = new Date(Number(r[10])).toISOString().slice(0, 10) === date;
+      const ref = hwmOf(r[14]!);
+      if (v.ok && isTooLate(v.event.eventTime, ref, opts.latenessMs)) {
+        // The speed layer dead-lettered it by the same rule: applied by neither layer (on any date).
+        if (ofDate)
+          cur.invalid.push({
+            eventId: v.event.eventId,
+            userId,
+            sourceTable: String(r[2]),
+            code: 'TOO_LATE',
+            reason: tooLateReason(
+              v.event.eventTime,
+              ref!,
+              opts.latenessMs,
+              `${String(r[2])} partition ${String(r[12])}`,
+            ),
+            eventJson: JSON.stringify(eventToRaw(v.event)),
+          });
+      } else if (v.ok) cur.events.push(v.event);
+      else if (ofDate)
+        // A raw row the core validators refuse (the raw zone holds what ingest's decoder accepted).
         cur.invalid.push({
-          eventId: v.event.eventId,
+          eventId: String(r[3]),
           userId,
           sourceTable: String(r[2]),
-          code: 'TOO_LATE',
-          reason: tooLateReason(v.event.eventTime, ref!, opts.latenessMs, `${String(r[2])} partition ${String(r[12])}`),
-          eventJson: JSON.stringify(eventToRaw(v.event)),
+          code: 'INVALID',
+          reason: v.reason,
+          eventJson: JSON.stringify(v.raw),
         });
-    } else if (v.ok) cur.events.push(v.event);
-    else if (ofDate)
-      // A raw row the core validators refuse (the raw zone holds what ingest's decoder accepted).
-      cur.invalid.push({
-        eventId: String(r[3]),
-        userId,
-        sourceTable: String(r[2]),
-        code: 'INVALID',
-        reason: v.reason,
-        eventJson: JSON.stringify(v.raw),
-      });
+    }
   }
   if (cur) yield cur;
   // Every raw row must have been seen: a stream cut short would silently drop users.

@@ -1,4 +1,6 @@
-import { Duck } from '../../adapters/duckdb/db.js';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Duck, literal } from '../../adapters/duckdb/db.js';
 import { readManifest } from '../../adapters/lake/manifest.js';
 import { streamShardUsers, valuationCloses } from '../../adapters/lake/raw-zone-reader.js';
 import { SHARD_TIER_TABLE, type ShardBuild, writeShardBuild } from '../../adapters/lake/shard-store.js';
@@ -31,6 +33,12 @@ export const SHARD_TABLES: readonly TableDef[] = [
   BATCH_REJECTS,
 ];
 
+/**
+ * DuckDB memory of one shard's build (the JavaScript heap comes on top: one user's events and state
+ * at a time). Above it DuckDB spills the sort and the staging tables to disk.
+ */
+export const SHARD_DUCKDB_MEMORY_LIMIT = '1GB';
+
 export interface ShardOptions {
   readonly tiers?: readonly TierDef[];
   readonly onProgress?: (users: number, events: number) => void;
@@ -61,20 +69,32 @@ export const buildShard = async (
   const prev = ledger.builds[previousDate(date)];
   const fromSnapshot = prev !== undefined && carryForwardValid(manifest.files, prev);
   const phases: Record<string, number> = {};
-  const duck = await Duck.open(':memory:', { threads: opts.threads ?? (shard.of > 1 ? 1 : 2) });
+  // DuckDB holds the sorted merge of the shard's events and every staged row until the files are
+  // written; capped, it spills them to a temp directory of this run instead of growing with the shard.
+  const tmp = path.join(config.stateDir, 'tmp', `duckdb-batch-${date}-${shard.index}-of-${shard.of}-${process.pid}`);
+  await mkdir(path.dirname(tmp), { recursive: true });
+  const duck = await Duck.open(':memory:', {
+    threads: opts.threads ?? (shard.of > 1 ? 1 : 2),
+    memoryLimit: SHARD_DUCKDB_MEMORY_LIMIT,
+  });
   try {
+    await duck.run(`SET temp_directory = ${literal(tmp)}`);
     const closes = await valuationCloses(duck, lakeDir, manifest, date);
     const stage = new Map<string, Staging>();
     for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(duck, d));
     await duck.run('CREATE OR REPLACE TABLE stage_user_tier (user_id VARCHAR NOT NULL, tier VARCHAR NOT NULL)');
     const tierStage = await duck.conn.createAppender('stage_user_tier');
     const stats = { users: 0, activeUsers: 0, events: 0, rejectsByCode: {} as Record<string, number> };
+    let rawFiles = 0;
 
     const inputs = streamShardUsers(duck, lakeDir, manifest, {
       snapshotFiles: fromSnapshot ? prev.files.filter((f) => f.table === SNAPSHOT_USER_STATE.name) : [],
       eventDates: fromSnapshot ? (dt) => dt === date : (dt) => dt <= date,
       date,
       shard,
+      onRawFiles: (f) => {
+        rawFiles = f.length;
+      },
       // The same lateness as the speed layer's (one rule for both layers, core/time/lateness.ts).
       latenessMs: config.speed.userLateness,
     });
@@ -124,6 +144,7 @@ export const buildShard = async (
       files,
       tierFile,
       stats,
+      rawFiles,
       phases,
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
@@ -134,6 +155,7 @@ export const buildShard = async (
     throw new CryptolambdaError('INTERNAL', `shard ${shardLabel(shard)} of ${date}: ${(err as Error).message}`);
   } finally {
     duck.close();
+    await rm(tmp, { recursive: true, force: true });
   }
 };
 

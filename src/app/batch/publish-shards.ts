@@ -26,6 +26,8 @@ import {
   FACT_PRICE_DAILY,
 } from '../../core/warehouse/schema.js';
 import { shardLabel } from '../../core/warehouse/shard.js';
+import { inspectLock } from '../pipeline/lock.js';
+import { shardLockPath } from './lake-lock.js';
 
 export interface PublishOptions {
   /** Require exactly this many shards (the in-process build knows N). */
@@ -91,6 +93,24 @@ export const checkShards = (all: readonly ShardBuild[], date: string, m: Manifes
 };
 
 /**
+ * A shard of D being built again right now (a retried task still running) would replace its record
+ * and delete the files publish is about to list: refuse to publish until it is done. Its lock is
+ * the shard's lease (lake-lock.ts), inspected without taking it.
+ */
+const checkNoShardRunning = async (lakeDir: string, date: string, counts: readonly number[]): Promise<void> => {
+  for (const of of [...new Set(counts)].sort((a, b) => a - b))
+    for (let index = 0; index < of; index++) {
+      const s = await inspectLock(shardLockPath(lakeDir, date, { index, of }));
+      if (s.state === 'held')
+        throw new CryptolambdaError(
+          'CONFLICT',
+          `cannot publish ${date}: shard ${index}/${of} is being built (pid ${s.info.pid} on ${s.info.host}, since ${s.info.acquiredAt})`,
+          'publish again when it has finished',
+        );
+    }
+};
+
+/**
  * Publish date D from its shards in ONE ledger commit: the shards' per-user files, plus what is
  * built once for the whole platform (fact_price_daily, fact_asset_correlation, and the dimensions
  * when D is the newest build). The caller holds the batch lock.
@@ -104,7 +124,9 @@ export const publishShards = async (
   const manifest = await readManifest(lakeDir);
   const ledger = await readLedger(lakeDir);
   const basis = expectedBasis(manifest, ledger, date);
-  const shards = checkShards(await readShardBuilds(lakeDir, date), date, manifest, basis, opts.shards);
+  const all = await readShardBuilds(lakeDir, date);
+  await checkNoShardRunning(lakeDir, date, opts.shards === undefined ? all.map((b) => b.shard.of) : [opts.shards]);
+  const shards = checkShards(all, date, manifest, basis, opts.shards);
   const duck = await Duck.open(':memory:', { threads: 2 });
   try {
     await duck.run(`CREATE OR REPLACE TABLE stage_fact_price_daily (${columnsDdl(FACT_PRICE_DAILY)})`);

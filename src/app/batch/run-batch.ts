@@ -23,7 +23,7 @@ import { dateRange, type PendingDates, parseDate, pendingDates } from '../../cor
 import { FACT_RECONCILIATION, WAREHOUSE_TABLES } from '../../core/warehouse/schema.js';
 import { ONE_SHARD, type ShardSpec, shardLabel } from '../../core/warehouse/shard.js';
 import { buildShard } from './build-shard.js';
-import { batchLockPath, withLakeLock } from './lake-lock.js';
+import { batchLockPath, SHARD_LOCK_LEASE_MS, shardLockPath, withLakeLock } from './lake-lock.js';
 import { type PublishedBuild, publishShards } from './publish-shards.js';
 
 /**
@@ -369,14 +369,25 @@ export interface ShardRunOptions {
 /**
  * `batch --date D --shard i/N`: build one shard's files without publishing (many machines: one
  * shard per task). Takes no batch lock: shards of one date run at the same time; `publish` locks.
+ * It holds its own shard's lock (a lease on a shared lake, see lake-lock.ts).
  */
 export const runShard = async (config: Config, opts: ShardRunOptions): Promise<ShardBuild> => {
   const date = checkDate(opts.date);
-  checkRawData(await readManifest(config.lakeDir), config.lakeDir, date, opts.allowEmpty);
-  return buildShard(config, date, opts.shard ?? ONE_SHARD, {
-    ...(opts.tiers === undefined ? {} : { tiers: opts.tiers }),
-    ...(opts.signal === undefined ? {} : { signal: opts.signal }),
-  });
+  const shard = opts.shard ?? ONE_SHARD;
+  // Two runs of the same shard are refused (CONFLICT, naming the owner); other shards run on.
+  return withLakeLock(
+    shardLockPath(config.lakeDir, date, shard),
+    { shard, date },
+    `batch ${date} --shard ${shardLabel(shard)}`,
+    async () => {
+      checkRawData(await readManifest(config.lakeDir), config.lakeDir, date, opts.allowEmpty);
+      return buildShard(config, date, shard, {
+        ...(opts.tiers === undefined ? {} : { tiers: opts.tiers }),
+        ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      });
+    },
+    { leaseMs: SHARD_LOCK_LEASE_MS },
+  );
 };
 
 /**

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { isAlive, processStartTicks } from '../../adapters/stack/process.js';
@@ -19,6 +19,13 @@ export interface LockInfo {
   readonly acquiredAt: string;
   readonly purpose: string;
   readonly token: string;
+  /**
+   * A lease (ms): the holder touches the lock file's mtime every leaseMs/3, and a lock of ANOTHER
+   * host whose mtime is older than leaseMs is stale. Without it another host's lock is never
+   * broken (its pids cannot be checked); with it a lock on a shared lake directory (several
+   * machines, e.g. a Kubernetes pod killed on one node and retried on another) frees itself.
+   */
+  readonly leaseMs?: number;
 }
 
 export interface LockHandle {
@@ -40,8 +47,9 @@ export type LockState =
   | { readonly state: 'held'; readonly info: LockInfo }
   | { readonly state: 'stale'; readonly info?: LockInfo; readonly reason: string };
 
-const ownerAlive = (info: LockInfo): boolean => {
-  if (info.host !== hostname()) return true; // cannot check another machine's pids: assume alive
+const ownerAlive = (info: LockInfo, ageMs: number): boolean => {
+  // Another machine's pids cannot be checked: alive, unless its lease ran out.
+  if (info.host !== hostname()) return info.leaseMs === undefined || ageMs <= info.leaseMs;
   if (!isAlive(info.pid)) return false;
   const ticks = processStartTicks(info.pid);
   return info.pidStart === undefined || ticks === undefined || ticks === info.pidStart;
@@ -63,25 +71,36 @@ export const inspectLock = async (file: string, now: () => number = Date.now): P
   } catch {
     info = undefined;
   }
+  const age = await stat(file).then(
+    (s) => now() - s.mtimeMs,
+    () => Number.POSITIVE_INFINITY,
+  );
   if (!info) {
-    const age = await stat(file).then(
-      (s) => now() - s.mtimeMs,
-      () => Number.POSITIVE_INFINITY,
-    );
     return age > TORN_LOCK_GRACE_MS
       ? { state: 'stale', reason: 'unreadable lock file' }
       : { state: 'held', info: { pid: 0, host: hostname(), acquiredAt: '', purpose: 'starting', token: '' } };
   }
-  return ownerAlive(info)
+  return ownerAlive(info, age)
     ? { state: 'held', info }
-    : { state: 'stale', info, reason: `pid ${info.pid} is not running` };
+    : {
+        state: 'stale',
+        info,
+        reason:
+          info.host === hostname()
+            ? `pid ${info.pid} is not running`
+            : `lease of ${info.leaseMs} ms ran out (${Math.round(age / 1000)} s since its last renewal)`,
+      };
 };
 
 /**
  * Take the lock or throw CONFLICT naming the holder. `purpose` is recorded for `status` (e.g.
  * "run 2024-03-01", "backfill 2024-01-01..2024-01-31").
  */
-export const acquireLock = async (file: string, purpose: string): Promise<LockHandle> => {
+export const acquireLock = async (
+  file: string,
+  purpose: string,
+  opts: { leaseMs?: number } = {},
+): Promise<LockHandle> => {
   await mkdir(path.dirname(file), { recursive: true });
   const pidStart = processStartTicks(process.pid);
   const info: LockInfo = {
@@ -91,6 +110,7 @@ export const acquireLock = async (file: string, purpose: string): Promise<LockHa
     acquiredAt: new Date().toISOString(),
     purpose,
     token: randomUUID(),
+    ...(opts.leaseMs === undefined ? {} : { leaseMs: opts.leaseMs }),
   };
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
@@ -101,7 +121,24 @@ export const acquireLock = async (file: string, purpose: string): Promise<LockHa
       } finally {
         await fh.close();
       }
-      return { file, info, release: () => releaseLock(file, info.token) };
+      if (opts.leaseMs === undefined) return { file, info, release: () => releaseLock(file, info.token) };
+      // Renew the lease while we hold it (unref: a renewal never keeps the process alive).
+      const renew = setInterval(
+        () => {
+          const t = new Date();
+          utimes(file, t, t).catch(() => undefined);
+        },
+        Math.max(1, Math.floor(opts.leaseMs / 3)),
+      );
+      renew.unref();
+      return {
+        file,
+        info,
+        release: () => {
+          clearInterval(renew);
+          return releaseLock(file, info.token);
+        },
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }

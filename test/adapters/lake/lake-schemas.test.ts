@@ -50,6 +50,26 @@ describe('lake commit files are schema-validated and every path stays inside the
     });
   });
 
+  it('accepts a file indexed by its Kafka partition only where its path says the same', async () => {
+    const d = await lake();
+    const tx = (p: string, partition: number) => ({ ...file(p), table: 'transactions', partition });
+    const ok = tx('raw/transactions/dt=2026-11-20/part-000003-p7-ab12cd34.parquet', 7);
+    writeFileSync(manifestPath(d), JSON.stringify(manifest([ok])));
+    expect((await readManifest(d)).files[0]!.partition).toBe(7);
+    for (const bad of [
+      tx('raw/transactions/dt=2026-11-20/part-000003-p7-ab12cd34.parquet', 3), // index names another partition
+      tx('raw/transactions/dt=2026-11-21/part-000003-p7-ab12cd34.parquet', 7), // another date's directory
+      tx('raw/rewards/dt=2026-11-20/part-000003-p7-ab12cd34.parquet', 7), // another table's directory
+      tx('raw/transactions/dt=2026-11-20/x/part-000003-p7-ab12cd34.parquet', 7), // below dt=
+    ]) {
+      writeFileSync(manifestPath(d), JSON.stringify(manifest([bad])));
+      await expect(readManifest(d)).rejects.toMatchObject({
+        code: 'INVALID_CONFIG',
+        message: expect.stringMatching(/files\.0\.path a file indexed by partition must be/),
+      });
+    }
+  });
+
   it('refuses a manifest with a non-numeric offset or missing fields', async () => {
     const d = await lake();
     writeFileSync(manifestPath(d), JSON.stringify({ ...manifest([]), offsets: { 'raw.prices': { '0': '1; DROP' } } }));

@@ -1,12 +1,20 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readManifest } from '../../../src/adapters/lake/manifest.js';
-import { userTopicPartitions } from '../../../src/adapters/lake/raw-zone-reader.js';
+import { Duck, literal } from '../../../src/adapters/duckdb/db.js';
+import { commitManifest, type LakeFile, type Manifest, readManifest } from '../../../src/adapters/lake/manifest.js';
+import { streamShardUsers, userTopicPartitions } from '../../../src/adapters/lake/raw-zone-reader.js';
+import { readShardBuilds } from '../../../src/adapters/lake/shard-store.js';
 import { readLedger } from '../../../src/adapters/lake/warehouse-store.js';
 import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
+import { shardLockPath } from '../../../src/app/batch/lake-lock.js';
 import { runBatch } from '../../../src/app/batch/run-batch.js';
+import { compactRawZone } from '../../../src/app/ingest.js';
+import { acquireLock } from '../../../src/app/pipeline/lock.js';
 import type { DomainEvent } from '../../../src/core/events/types.js';
 import { WAREHOUSE_TABLES } from '../../../src/core/warehouse/schema.js';
+import { type ShardSpec, shardOfPartition } from '../../../src/core/warehouse/shard.js';
 import { runCli } from '../../support/cli.js';
 import { makeDataset } from '../../support/events.js';
 import { batchSetup, dumpTable, produceEvents, withWarehouse } from './support.js';
@@ -24,6 +32,59 @@ const dumpSorted = (lakeDir: string) =>
     }
     return out;
   });
+
+/** The raw files a shard's reader opens (what it passes to read_parquet), for dates up to `upTo`. */
+const filesOpened = async (lakeDir: string, m: Manifest, shard: ShardSpec, upTo = D1): Promise<string[]> => {
+  const duck = await Duck.open();
+  let opened: string[] = [];
+  try {
+    const users = streamShardUsers(duck, lakeDir, m, {
+      snapshotFiles: [],
+      eventDates: upTo === D1 ? (dt) => dt <= D1 : (dt) => dt === upTo,
+      date: upTo,
+      shard,
+      latenessMs: 86_400_000,
+      onRawFiles: (f) => {
+        opened = f.map((x) => x.path);
+      },
+    });
+    for await (const _ of users) break;
+    return opened;
+  } finally {
+    duck.close();
+  }
+};
+
+/** Rewrite the user-topic files as an older ingest did: one file per (table, dt), no partition index. */
+const unindexUserFiles = async (lakeDir: string): Promise<void> => {
+  const m = await readManifest(lakeDir);
+  const duck = await Duck.open();
+  try {
+    const groups = new Map<string, LakeFile[]>();
+    for (const f of m.files.filter((x) => x.table !== 'prices'))
+      groups.set(`${f.table}|${f.dt}`, [...(groups.get(`${f.table}|${f.dt}`) ?? []), f]);
+    const legacy: LakeFile[] = [];
+    for (const g of groups.values()) {
+      const rel = `raw/${g[0]!.table}/dt=${g[0]!.dt}/part-legacy.parquet`;
+      const list = g.map((f) => literal(path.join(lakeDir, f.path))).join(', ');
+      await duck.run(
+        `COPY (SELECT * FROM read_parquet([${list}])) TO ${literal(path.join(lakeDir, rel))} (FORMAT parquet)`,
+      );
+      const { partition: _p, ...first } = g[0]!;
+      legacy.push({
+        ...first,
+        path: rel,
+        rows: g.reduce((a, f) => a + f.rows, 0),
+        commit: Math.max(...g.map((f) => f.commit)),
+        minEventTime: Math.min(...g.map((f) => f.minEventTime)),
+        maxEventTime: Math.max(...g.map((f) => f.maxEventTime)),
+      });
+    }
+    await commitManifest(lakeDir, { ...m, files: [...m.files.filter((f) => f.table === 'prices'), ...legacy] });
+  } finally {
+    duck.close();
+  }
+};
 
 const shuffled = <T>(xs: readonly T[], seed: number): T[] => {
   const out = [...xs];
@@ -45,7 +106,28 @@ describe('batch shards by user (issue 16)', { timeout: 600_000 }, () => {
     await produceEvents(config, events);
     const ingest = await runIngestRaw(config);
     expect(ingest.dates).toEqual([D1, D2]);
-    expect(userTopicPartitions(await readManifest(config.lakeDir))).toBeGreaterThan(1);
+    const m0 = await readManifest(config.lakeDir);
+    const partitions = userTopicPartitions(m0);
+    expect(partitions).toBeGreaterThan(1);
+    // User-topic files hold one Kafka partition each, indexed in the manifest and named for it.
+    const userFiles = m0.files.filter((f) => f.table !== 'prices');
+    expect(userFiles.length).toBeGreaterThan(partitions);
+    for (const f of userFiles)
+      expect(f.path).toMatch(new RegExp(`^raw/${f.table}/dt=${f.dt}/part-\\d+-p${f.partition}-`));
+    expect(new Set(userFiles.map((f) => f.partition)).size).toBe(partitions);
+    // A shard's reader is handed only its partitions' files: N shards open disjoint sets covering all.
+    for (const n of [2, 3]) {
+      const opened: string[][] = [];
+      for (let i = 0; i < n; i++) opened.push(await filesOpened(config.lakeDir, m0, { index: i, of: n }));
+      for (const [i, list] of opened.entries())
+        for (const p of list) expect(shardOfPartition(m0.files.find((f) => f.path === p)!.partition!, n)).toBe(i);
+      expect(opened.flat().sort()).toEqual(
+        userFiles
+          .filter((f) => f.dt <= D1)
+          .map((f) => f.path)
+          .sort(),
+      );
+    }
 
     const one1 = await runBatch(config, { date: D1, shards: 1 });
     expect(one1.shards).toBe(1);
@@ -73,11 +155,33 @@ describe('batch shards by user (issue 16)', { timeout: 600_000 }, () => {
     for (const t of ['fact_portfolio_daily', 'fact_reward_daily', 'snapshot_user_state', 'batch_rejects'])
       expect(again[t]!.filter((r) => r.includes(D1))).toEqual(base1[t]!.filter((r) => r.includes(D1)));
 
+    // An older lake (user files holding several partitions, no index) still shards correctly, and
+    // `ingest --compact` splits its files per partition.
+    await unindexUserFiles(config.lakeDir);
+    expect(await filesOpened(config.lakeDir, await readManifest(config.lakeDir), { index: 0, of: 2 })).toHaveLength(
+      (await readManifest(config.lakeDir)).files.filter((f) => f.table !== 'prices' && f.dt <= D1).length,
+    );
+    await runBatch(config, { date: D1, shards: 2, inline: true });
+    await runBatch(config, { date: D2, shards: 3, inline: true });
+    expect(await dumpSorted(config.lakeDir)).toEqual(base2);
+    const compacted = await compactRawZone(config);
+    expect(compacted.partitions).toBeGreaterThan(0);
+    const m1 = await readManifest(config.lakeDir);
+    for (const f of m1.files.filter((x) => x.table !== 'prices')) expect(f.partition).toBeTypeOf('number');
+    expect(m1.files.filter((f) => f.table !== 'prices').reduce((a, f) => a + f.rows, 0)).toBe(
+      userFiles.reduce((a, f) => a + f.rows, 0),
+    );
+    await runBatch(config, { date: D2, shards: 2, inline: true });
+    expect(await dumpSorted(config.lakeDir)).toEqual(base2);
+
     // The many-machines contract through the built CLI: shard processes, then one publish.
     const env = { CRYPTOLAMBDA_LAKE_DIR: config.lakeDir };
     const s0 = await runCli(['batch', '--date', D2, '--shard', '0/3', '--json'], env);
     expect(s0.code).toBe(0);
     expect(JSON.parse(s0.stdout).shard.shard).toEqual({ index: 0, of: 3 });
+    expect(JSON.parse(s0.stdout).shard.rawFiles).toBe(
+      (await filesOpened(config.lakeDir, await readManifest(config.lakeDir), { index: 0, of: 3 }, D2)).length,
+    );
     const missing = await runCli(['batch', 'publish', '--date', D2], env);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain(`Error: cannot publish ${D2}: shards 1/3, 2/3 missing`);
@@ -106,6 +210,36 @@ describe('batch shards by user (issue 16)', { timeout: 600_000 }, () => {
     expect(stale.stderr).toMatch(
       /Error: cannot publish 2026-01-11: shard 0\/2 read raw-zone commit \d+, the raw zone is at commit \d+/,
     );
+
+    // One run per shard: while shard 1/2 of D2 is being built (here: held by this process), a second
+    // run of it is refused with one line naming the owner; shard 0/2 runs at the same time.
+    const held = await acquireLock(shardLockPath(config.lakeDir, D2, { index: 1, of: 2 }), 'a running shard', {
+      leaseMs: 60_000,
+    });
+    const [dup, other] = await Promise.all([
+      runCli(['batch', '--date', D2, '--shard', '1/2'], env),
+      runCli(['batch', '--date', D2, '--shard', '0/2'], env),
+    ]);
+    // Publish does not list the files of a shard that is being built again.
+    const busy = await runCli(['batch', 'publish', '--date', D2], env);
+    expect(busy.code).toBe(6);
+    expect(busy.stderr).toContain(`Error: cannot publish ${D2}: shard 1/2 is being built (pid ${process.pid} on `);
+    await held.release();
+    expect(other.code).toBe(0);
+    expect(dup.code).toBe(6);
+    expect(dup.stderr.trim().split('\n')[0]).toMatch(
+      new RegExp(
+        `^Error: shard 1/2 of ${D2} is already being built \\(pid ${process.pid} on .+, a running shard, since `,
+      ),
+    );
+    // Two processes of the same shard at once: whichever comes second while the first runs is
+    // refused; both finishing means they ran one after the other. Either way one record, whole.
+    const race = await Promise.all([0, 1].map(() => runCli(['batch', '--date', D2, '--shard', '1/2', '--json'], env)));
+    expect(race.map((r) => r.code).sort()).toSatisfy((c: number[]) => c.join() === '0,0' || c.join() === '0,6');
+    const kept = (await readShardBuilds(config.lakeDir, D2)).filter((b) => b.shard.of === 2 && b.shard.index === 1);
+    expect(kept).toHaveLength(1);
+    for (const f of [...kept[0]!.files, kept[0]!.tierFile])
+      expect(existsSync(path.join(config.lakeDir, f.path))).toBe(true);
 
     // `batch --date D --shards 2` runs the shards as child processes and publishes once.
     const full = await runCli(['batch', '--date', D2, '--shards', '2', '--json'], env);

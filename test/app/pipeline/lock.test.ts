@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -70,6 +70,32 @@ describe('pipeline lock', () => {
     expect((await inspectLock(file)).state).toBe('stale');
     const l = await acquireLock(file, 'after torn');
     await l.release();
+  });
+
+  it("another host's lock is held while its lease is renewed and stale once the lease ran out", async () => {
+    const other = { pid: 1, host: 'other-node', acquiredAt: 'then', purpose: 'shard', token: 't', leaseMs: 60_000 };
+    await acquireLock(file, 'x').then((l) => l.release());
+    await writeFile(file, JSON.stringify(other));
+    expect(await inspectLock(file)).toMatchObject({ state: 'held', info: { host: 'other-node' } });
+    const old = new Date(Date.now() - 61_000);
+    await utimes(file, old, old);
+    expect(await inspectLock(file)).toMatchObject({
+      state: 'stale',
+      reason: expect.stringMatching(/lease of 60000 ms ran out/),
+    });
+    // Without a lease another host's lock is never broken (its pid cannot be checked).
+    const { leaseMs: _l, ...noLease } = other;
+    await writeFile(file, JSON.stringify(noLease));
+    await utimes(file, old, old);
+    expect((await inspectLock(file)).state).toBe('held');
+    await rm(file);
+    // The holder renews its lease: the mtime moves while it holds the lock.
+    const l = await acquireLock(file, 'leased', { leaseMs: 30 });
+    await utimes(file, old, old);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(Date.now() - (await stat(file)).mtimeMs).toBeLessThan(1_000);
+    await l.release();
+    expect(await inspectLock(file)).toEqual({ state: 'free' });
   });
 
   it("release never deletes a successor's lock", async () => {
