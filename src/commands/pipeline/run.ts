@@ -7,7 +7,7 @@ import { BaseCommand, EXIT_CODES } from '../../cli/base-command.js';
 import { durationFlag } from '../../cli/flags.js';
 import { jobMetricsFlags, jobSinkFlags } from '../../cli/metrics-flags.js';
 import { renderTableModel, type TableModel, type ViewOptions } from '../../cli/table.js';
-import { CryptolambdaError } from '../../core/errors.js';
+import { CryptolambdaError, StoppedError, stopSignalName } from '../../core/errors.js';
 import { assertDate } from '../../core/pipeline/dag.js';
 import { type RunRecord, runFailureReason } from '../../core/pipeline/run.js';
 
@@ -22,7 +22,7 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
   static override summary =
     'Run the daily DAG: sensor → ingest → batch → data-quality gate → reconcile → retire the speed days.';
   static override description =
-    'For cron: exits 0 when every step succeeded, 7 with a one-line reason otherwise. Steps that succeeded in an ' +
+    'For cron: exits 0 when every step succeeded, 7 with a one-line reason otherwise (130/143 when stopped by SIGINT/SIGTERM). Steps that succeeded in an ' +
     'earlier run of the date are skipped (--force reruns them); a run killed mid-way resumes at its unfinished step. ' +
     'Failures, data-quality violations and a missed --deadline POST one alert to CRYPTOLAMBDA_ALERT_WEBHOOK.';
   static override examples = [
@@ -110,11 +110,16 @@ export default class PipelineRun extends BaseCommand<typeof PipelineRun> {
       const failed = result.runs.find((r) => r.status !== 'succeeded');
       if (failed !== undefined) {
         const reason = runFailureReason(failed) ?? `pipeline ${failed.date} ${failed.status}`;
+        // Stopped by SIGINT/SIGTERM: exit 130/143 like every bounded job, the line names what was cut.
+        const stopped = signal.aborted && result.status === 'interrupted' ? stopSignalName(signal) : undefined;
         if (this.jsonEnabled()) {
-          process.exitCode = EXIT_CODES.PIPELINE_FAILED;
+          process.exitCode =
+            stopped === undefined ? EXIT_CODES.PIPELINE_FAILED : stopped === 'SIGINT' ? 130 : EXIT_CODES.STOPPED;
           return result;
         }
-        throw new CryptolambdaError('PIPELINE_FAILED', reason, 'see `cryptolambda pipeline status`; rerun resumes');
+        const hint = 'see `cryptolambda pipeline status`; rerun resumes';
+        if (stopped !== undefined) throw new StoppedError(stopped, reason, hint);
+        throw new CryptolambdaError('PIPELINE_FAILED', reason, hint);
       }
       return result;
     });

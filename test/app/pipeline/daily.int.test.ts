@@ -198,6 +198,37 @@ describe('pipeline run: the daily DAG on the real stack', () => {
     expect(alerts.sent).toEqual([]);
   });
 
+  it('SIGTERM while the sensor waits: exits 143 within seconds, one line naming the step it cut', async () => {
+    const config = await setup(makeDataset({ seed: 25, start: START, minutes: 5, users: 5 }));
+    // The data ends at 23:55 of DAY, so the sensor waits (up to a minute) for a watermark that never comes.
+    const child = spawn(process.execPath, [BIN, 'pipeline', 'run', '--date', DAY, '--sensor-timeout', '60s'], {
+      env: { ...process.env, NO_COLOR: '1', ...cliEnv(config) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const deadline = Date.now() + 60_000;
+    while (
+      ledger(config)
+        .runs.at(-1)
+        ?.steps.find((s) => s.name === 'sensor')?.status !== 'running'
+    ) {
+      if (Date.now() > deadline) throw new Error('the sensor step never started');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(stderr.split('\n').filter((l) => l.startsWith('Error: '))).toEqual([
+      expect.stringMatching(/^Error: stopped by SIGTERM: pipeline 2026-11-20 .*sensor/),
+    ]);
+    expect(ledger(config).runs.at(-1)!.status).toBe('interrupted');
+  });
+
   it('exits non-zero with a one-line reason when the date never completes', async () => {
     const config = await setup(makeDataset({ seed: 24, start: START, minutes: 5, users: 5 }));
     // The data ends at 23:55 of DAY: the watermark can never pass the end of DAY.
