@@ -90,14 +90,14 @@ describe('speed store: user history survives a restart (real Redis)', () => {
     }
 
     // Lots are stored one field per lot, and every restored queue equals the live one.
+    // By asset: a restored map's key order follows Redis's field order, which is not insertion order.
+    const byAsset = (m: ReadonlyMap<string, Parameters<typeof lotQueueToJson>[0]>) =>
+      [...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([a, q]) => [a, lotQueueToJson(q)]);
     const lotsOf = (e: PartitionEngine) =>
       new Map(
         [...e.users].map(([u, su]) => [
           u,
-          {
-            live: [...su.state.lots].map(([a, q]) => [a, lotQueueToJson(q)]),
-            base: [...(su.hist?.base?.lots ?? new Map())].map(([a, q]) => [a, lotQueueToJson(q)]),
-          },
+          { live: byAsset(su.state.lots), base: byAsset(su.hist?.base?.lots ?? new Map()) },
         ]),
       );
     expect(lotsOf(restored)).toEqual(lotsOf(second));
