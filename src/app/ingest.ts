@@ -240,7 +240,9 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
     const marks: Record<string, Record<string, string>> = {};
     for (const [k, ms] of hwm.entries()) {
       const [t, p] = k.split('|') as [string, string];
-      marks[t] = { ...marks[t], [p]: String(ms) };
+      const parts = marks[t] ?? {};
+      parts[p] = String(ms);
+      marks[t] = parts;
     }
     manifest = {
       version: 1,

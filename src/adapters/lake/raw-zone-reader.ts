@@ -123,8 +123,7 @@ const userEventsSql = (
 };
 
 /** A raw row's lateness reference (`_hwm_ms`), undefined when it has none. */
-const hwmOf = (v: DuckDBValue): number | undefined =>
-  v === null || v === undefined ? undefined : typeof v === 'bigint' ? Number(v) : Number(v);
+const hwmOf = (v: DuckDBValue): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 
 /** One raw user row → a validated core event, or a reason. */
 const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false; reason: string; raw: object } => {
