@@ -22,22 +22,44 @@ export class CheckpointTx {
     this.commands++;
   }
 
-  /** HSET key field value ... in chunks. */
+  /**
+   * HSET key field value ... in chunks, appended straight into argv: a checkpoint records thousands
+   * of these, and building a per-command argument array (then spreading it) was a measurable share
+   * of its garbage (bench/speed-users-core.ts).
+   */
   hset(key: string, fields: Iterable<readonly [string, string]>): void {
-    let chunk: string[] = [];
+    let at = -1;
+    let n = 0;
     for (const [f, v] of fields) {
-      chunk.push(f, v);
-      if (chunk.length >= CHUNK) {
-        this.add('HSET', key, ...chunk);
-        chunk = [];
+      if (at < 0) at = this.open('HSET', key);
+      this.argv.push(f, v);
+      n += 2;
+      if (n >= CHUNK) {
+        this.argv[at] = String(n);
+        at = -1;
+        n = 0;
       }
     }
-    if (chunk.length > 0) this.add('HSET', key, ...chunk);
+    if (at >= 0) this.argv[at] = String(n);
   }
 
   /** A command taking a list of members (SADD, RPUSH, HDEL) in chunks. */
   list(cmd: 'SADD' | 'RPUSH' | 'HDEL', key: string, members: readonly string[]): void {
-    for (let i = 0; i < members.length; i += CHUNK) this.add(cmd, key, ...members.slice(i, i + CHUNK));
+    for (let i = 0; i < members.length; i += CHUNK) {
+      const end = Math.min(members.length, i + CHUNK);
+      const at = this.open(cmd, key);
+      for (let j = i; j < end; j++) this.argv.push(members[j]!);
+      this.argv[at] = String(end - i);
+    }
+  }
+
+  /** Start a command whose argument count is patched in at the returned argv index. */
+  private open(cmd: string, key: string): number {
+    this.keys.push(key);
+    const at = this.argv.length;
+    this.argv.push('', cmd);
+    this.commands++;
+    return at;
   }
 
   get empty(): boolean {

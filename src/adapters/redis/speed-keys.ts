@@ -78,10 +78,17 @@ export const speedKeys = (keyspace: string) => {
     /** HASH eventId -> event time: ids of one event day remembered for duplicate detection (append-only). */
     seen: (userId: string, day: string, n?: number) => `${u('stream:seen', userId, n)}:${assertKeyPart('day', day)}`,
     /**
-     * HASH eventId -> {e: raw event, r: rejection|null}: the user's events within the user lateness
-     * (core/speed/user-history.ts), for in-order re-application after a restart.
+     * Legacy (checkpoints before the partition log): HASH eventId -> {e: raw event, r: rejection|null},
+     * the user's events within the user lateness (core/speed/user-history.ts); `load` moves it into
+     * `partitionLog`.
      */
     userLog: (userId: string, n?: number) => u('stream:hlog', userId, n),
+    /**
+     * HASH `<user>|<eventId>` -> {e, r}: the re-application logs of every user of partition n in one
+     * key, so a checkpoint writes one HSET / HDEL per partition instead of one per dirty user (the
+     * log is private: only the worker's `load` reads it). Replaces `userLog`, which `load` migrates.
+     */
+    partitionLog: (n: number) => `${keyspace}stream:hlog:${partitionTag(n)}`,
     /** HASH day -> SpendBucketJson: the card spends of the user's base book (before its log). */
     baseSpend: (userId: string, n?: number) => u('stream:bspend', userId, n),
     /**

@@ -97,6 +97,8 @@ const rawJson = (e: UserEvent): string => JSON.stringify(eventToRaw(e));
  */
 const lotField = (asset: string, seq: number): string => `${asset}|${seq}`;
 const lotMeta = (q: LotQueue): string => JSON.stringify({ method: q.method, nextSeq: q.seq });
+const lotPuts = (asset: string, c: LotChanges): [string, string][] =>
+  c.put.map((l) => [lotField(asset, l.seq), JSON.stringify(lotToJson(l))]);
 const writeLots = (tx: CheckpointTx, key: string, asset: string, c: LotChanges): void => {
   if (c.put.length > 0)
     tx.hset(
@@ -183,6 +185,37 @@ export const parseEodBook = (fields: Record<string, string>, where: string): Eod
   return out;
 };
 
+/** Kinds of per-user day keys whose TTL a process sets once per day (`StoredUser.ttlDay`). */
+const TTL_SEEN = 1;
+const TTL_DELTA = 2;
+const TTL_EOD = 4;
+
+/**
+ * True when the user's day key of this kind still needs its EXPIRE from this process, and marks it
+ * as given (the caller sends it in the same checkpoint). Only the user's latest day is remembered:
+ * O(1) per user, and older days are rare (late events) and simply always get their EXPIRE.
+ */
+const needsTtl = (u: StoredUser, day: string, kind: number): boolean => {
+  if (u.ttlDay === day && ((u.ttlKeys ?? 0) & kind) !== 0) return false;
+  if (u.ttlDay === undefined || day > u.ttlDay) {
+    u.ttlDay = day;
+    u.ttlKeys = 0;
+  }
+  if (u.ttlDay === day) u.ttlKeys = (u.ttlKeys ?? 0) | kind;
+  return true;
+};
+/** A deleted key loses its TTL: its next write must set it again. */
+const forgetTtl = (u: StoredUser, day: string, kind: number): void => {
+  if (u.ttlDay === day) u.ttlKeys = (u.ttlKeys ?? 0) & ~kind;
+};
+
+/** A field of the partition log: user ids cannot hold `|`, so the first bar separates. */
+const logField = (userId: string, eventId: string): string => `${userId}|${eventId}`;
+interface PartitionLogWrites {
+  readonly put: [string, string][];
+  readonly del: string[];
+}
+
 const memo = <K>(m: Map<K, string>, k: K, f: () => string): string => {
   const hit = m.get(k);
   if (hit !== undefined) return hit;
@@ -267,6 +300,7 @@ export class RedisSpeedStore {
     }
     const newUsers: string[] = [];
     const json = new JsonCache();
+    const log: PartitionLogWrites = { put: [], del: [] };
     /** Users per day touched: one SADD + EXPIRE per day and checkpoint, not per user. */
     const dayUsers = new Map<string, string[]>();
     for (const ch of c.users) {
@@ -289,7 +323,7 @@ export class RedisSpeedStore {
         tx.add('SET', k.tier(userId, n), JSON.stringify(t));
       }
       const parts = ch.parts;
-      const histFields = ch.hist === undefined ? [] : this.writeHist(tx, n, userId, ch.hist, json);
+      const histFields = ch.hist === undefined ? [] : this.writeHist(tx, n, userId, ch.hist, json, log);
       // The committed positions live here too (`pos:<asset>` fields, the same changed assets): the
       // public pos:<user> may hold provisional values, which a restore must never load.
       tx.hset(k.userState(userId, n), [
@@ -332,9 +366,12 @@ export class RedisSpeedStore {
           k.seen(userId, day, n),
           ids.map(([id, t]) => [id, String(t)]),
         );
-        tx.add('EXPIRE', k.seen(userId, day, n), ttl);
+        if (needsTtl(user, day, TTL_SEEN)) tx.add('EXPIRE', k.seen(userId, day, n), ttl);
       }
-      for (const day of parts.dedupDaysDropped) tx.add('DEL', k.seen(userId, day, n));
+      for (const day of parts.dedupDaysDropped) {
+        tx.add('DEL', k.seen(userId, day, n));
+        forgetTtl(user, day, TTL_SEEN);
+      }
       for (const [day, agg] of ch.days) {
         tx.add('SET', k.dayRewards(userId, day, n), json.day(agg), 'EX', ttl);
         const list = dayUsers.get(day);
@@ -346,7 +383,7 @@ export class RedisSpeedStore {
           k.delta(userId, day, n),
           events.map((e) => [e.eventId, json.event(e)]),
         );
-        tx.add('EXPIRE', k.delta(userId, day, n), ttl);
+        if (needsTtl(user, day, TTL_DELTA)) tx.add('EXPIRE', k.delta(userId, day, n), ttl);
       }
       for (const [day, book] of ch.endOfDay) {
         // The whole book after the user's latest event of that day, with each position's open lots:
@@ -355,17 +392,31 @@ export class RedisSpeedStore {
         const key = k.endOfDay(userId, day, n);
         const whole = ch.eodStored !== day;
         // A later day than the one stored cannot have a book yet (see StoredUser.eodStored).
-        if (whole && (ch.eodStored === undefined || day < ch.eodStored)) tx.add('DEL', key);
+        if (whole && (ch.eodStored === undefined || day < ch.eodStored)) {
+          tx.add('DEL', key);
+          forgetTtl(user, day, TTL_EOD);
+        }
         if (book.positions.size === 0 && whole) continue;
-        tx.hset(
-          key,
-          [...book.positions].map(([a, p]) => [a, json.positionWithQueue(p, book.lots.get(a))] as const),
-        );
-        if (whole) for (const [a, q] of book.lots) writeLots(tx, key, a, lotChanges(undefined, q));
-        else for (const [a, before] of ch.lotsBefore) writeLots(tx, key, a, lotChanges(before, book.lots.get(a)));
-        tx.add('EXPIRE', key, ttl);
+        // Positions and the lots put in one HSET (the same key); emptied lots in one HDEL.
+        const fields: [string, string][] = [...book.positions].map(([a, p]) => [
+          a,
+          json.positionWithQueue(p, book.lots.get(a)),
+        ]);
+        const del: string[] = [];
+        const lots = (a: string, c: LotChanges) => {
+          for (const f of lotPuts(a, c)) fields.push(f);
+          for (const seq of c.del) del.push(lotField(a, seq));
+        };
+        if (whole) for (const [a, q] of book.lots) lots(a, lotChanges(undefined, q));
+        else for (const [a, before] of ch.lotsBefore) lots(a, lotChanges(before, book.lots.get(a)));
+        tx.hset(key, fields);
+        if (del.length > 0) tx.list('HDEL', key, del);
+        if (needsTtl(user, day, TTL_EOD)) tx.add('EXPIRE', key, ttl);
       }
     }
+    // Every dirty user's log changes in one HSET and one HDEL (puts first, as per user before).
+    if (log.put.length > 0) tx.hset(k.partitionLog(n), log.put);
+    if (log.del.length > 0) tx.list('HDEL', k.partitionLog(n), log.del);
     for (const [day, ids] of dayUsers) {
       tx.list('SADD', k.dayUsers(day, n), ids);
       tx.add('EXPIRE', k.dayUsers(day, n), ttl);
@@ -435,15 +486,21 @@ export class RedisSpeedStore {
    * The user's re-application history (core/speed/user-history.ts): log events added / folded,
    * and base's parts when events folded into it, beside the live state's (`b:` fields).
    */
-  private writeHist(tx: CheckpointTx, n: number, userId: string, h: HistChanges, json: JsonCache): [string, string][] {
+  private writeHist(
+    tx: CheckpointTx,
+    n: number,
+    userId: string,
+    h: HistChanges,
+    json: JsonCache,
+    log: PartitionLogWrites,
+  ): [string, string][] {
     const k = this.keys;
-    if (h.logPut.length > 0) {
-      tx.hset(
-        k.userLog(userId, n),
-        h.logPut.map(([e, r]) => [e.eventId, `{"e":${json.event(e)},"r":${JSON.stringify(r ?? null)}}`]),
-      );
-    }
-    if (h.logDel.length > 0) tx.list('HDEL', k.userLog(userId, n), h.logDel);
+    for (const [e, r] of h.logPut)
+      log.put.push([
+        logField(userId, e.eventId),
+        `{"e":${json.event(e)},"r":${r === undefined ? 'null' : JSON.stringify(r)}}`,
+      ]);
+    for (const id of h.logDel) log.del.push(logField(userId, id));
     const fields: [string, string][] = [
       ['b:max', String(h.maxEventTime)],
       ['b:key', JSON.stringify(h.key ?? null)],
@@ -482,6 +539,7 @@ export class RedisSpeedStore {
 
   /** A user's re-application history from its `b:` fields, its log and its base spend buckets. */
   private loadHist(
+    n: number,
     userId: string,
     meta: Record<string, string>,
     log: Record<string, string>,
@@ -515,7 +573,7 @@ export class RedisSpeedStore {
             },
             this.opts.costMethod,
           );
-    const where = this.keys.userLog(userId);
+    const where = `${this.keys.partitionLog(n)} (${userId})`;
     const entries = Object.values(log).map((v) => {
       const j = JSON.parse(v) as { e: unknown; r: Rejection | null };
       const r = userEventFromRaw(j.e);
@@ -575,13 +633,73 @@ export class RedisSpeedStore {
     if (any) await results(tx);
   }
 
+  /** The partition log by user (eventId -> stored entry), read with HSCAN so Redis is never blocked long. */
+  private async loadPartitionLog(n: number): Promise<Map<string, Record<string, string>>> {
+    const out = new Map<string, Record<string, string>>();
+    const key = this.keys.partitionLog(n);
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(key, cursor, 'COUNT', 5000);
+      for (let i = 0; i < flat.length; i += 2) {
+        const f = flat[i]!;
+        const bar = f.indexOf('|');
+        if (bar < 0) throw new CryptolambdaError('INTERNAL', `corrupt field ${JSON.stringify(f)} in ${key}`);
+        const userId = f.slice(0, bar);
+        let log = out.get(userId);
+        if (log === undefined) {
+          log = {};
+          out.set(userId, log);
+        }
+        log[f.slice(bar + 1)] = flat[i + 1]!;
+      }
+      cursor = next;
+    } while (cursor !== '0');
+    return out;
+  }
+
+  /**
+   * Checkpoints written before the partition log kept each user's log in its own key
+   * (`stream:hlog:<t>:<user>`): move those entries into the partition log (one atomic MULTI per
+   * chunk, all keys of the partition's hash tag) so later folds, which delete from the partition
+   * log only, remove them. Updates `logs` to what Redis holds afterwards.
+   */
+  private async migrateLegacyLogs(
+    n: number,
+    chunk: readonly string[],
+    parts: readonly { readonly log: Record<string, string> }[],
+    logs: Map<string, Record<string, string>>,
+  ): Promise<void> {
+    const tx = this.redis.multi();
+    let any = false;
+    for (const [j, userId] of chunk.entries()) {
+      const legacy = parts[j]!.log;
+      const ids = Object.keys(legacy);
+      if (ids.length === 0) continue;
+      let log = logs.get(userId);
+      if (log === undefined) {
+        log = {};
+        logs.set(userId, log);
+      }
+      const put: Record<string, string> = {};
+      for (const id of ids) {
+        put[logField(userId, id)] = legacy[id]!;
+        log[id] = legacy[id]!;
+      }
+      tx.hset(this.keys.partitionLog(n), put);
+      tx.del(this.keys.userLog(userId, n));
+      any = true;
+    }
+    if (any) await results(tx);
+  }
+
   /** Everything earlier checkpoints of partition n wrote that the worker keeps in memory. */
   async load(n: number): Promise<LoadedPartition> {
     const k = this.keys;
-    const [h, buf, ids] = await Promise.all([
+    const [h, buf, ids, logs] = await Promise.all([
       this.redis.hgetall(k.partitionState(n)),
       this.redis.hvals(k.partitionBuffer(n)),
       this.redis.smembers(k.partitionUsers(n)),
+      this.loadPartitionLog(n),
     ]);
     let snapshot: PartitionSnapshot | undefined;
     const tradeIds = new Map<string, string[]>();
@@ -644,6 +762,7 @@ export class RedisSpeedStore {
         baseLots: r1[6 * j + 5]!,
       }));
       await this.migrateLegacyLots(n, chunk, parts);
+      await this.migrateLegacyLogs(n, chunk, parts, logs);
       // The live dedup buckets: the event days whose end is still within the window of the frontier.
       const p2 = this.redis.pipeline();
       const daysOf: string[][] = [];
@@ -657,7 +776,7 @@ export class RedisSpeedStore {
       const r2 = await results(p2);
       let at = 0;
       for (const [j, userId] of chunk.entries()) {
-        const { meta, spend, log, baseSpend, lots: lotFields, baseLots } = parts[j]!;
+        const { meta, spend, baseSpend, lots: lotFields, baseLots } = parts[j]!;
         const dedupDays: [string, DedupBucketJson][] = [];
         for (const d of daysOf[j]!) {
           const h2 = r2[at++]!;
@@ -686,7 +805,10 @@ export class RedisSpeedStore {
         const days = new Map(
           (JSON.parse(meta.days ?? '[]') as [string, DayRewardsJson][]).map(([d, v]) => [d, dayFromJson(v)]),
         );
-        const hist = meta['b:max'] === undefined ? undefined : this.loadHist(userId, meta, log, baseSpend, baseLots);
+        const hist =
+          meta['b:max'] === undefined
+            ? undefined
+            : this.loadHist(n, userId, meta, logs.get(userId) ?? {}, baseSpend, baseLots);
         users.push([userId, { state, days, ...(hist === undefined ? {} : { hist }) }]);
       }
     }

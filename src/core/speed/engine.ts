@@ -127,6 +127,13 @@ export interface StoredUser {
    * any day (a user new since acquire); undefined = unknown (restored). Not checkpointed.
    */
   eodStored?: string;
+  /**
+   * The store's: the latest event day whose per-user day keys this process already gave their TTL
+   * (`ttlKeys` a bit per key kind), so a checkpoint does not resend an EXPIRE per key and
+   * checkpoint. Not checkpointed (a restored user gets its TTLs set again on its first write).
+   */
+  ttlDay?: string;
+  ttlKeys?: number;
 }
 
 /** The partition-wide scalars a checkpoint stores (small, rewritten when they change). */

@@ -54,7 +54,17 @@ describe('speed store: user history survives a restart (real Redis)', () => {
       await checkpoint(first);
     }
 
+    // Put the logs back in the layout of checkpoints before the partition log (one hash per user):
+    // load must migrate them, and everything below must hold as if they had never been elsewhere.
+    const written = await redis.hgetall(keys.partitionLog(N));
+    expect(Object.keys(written).length).toBeGreaterThan(0);
+    for (const [f, v] of Object.entries(written)) {
+      const [u, id] = f.split('|') as [string, string];
+      await redis.hset(keys.userLog(u, N), id, v);
+    }
+    await redis.del(keys.partitionLog(N));
     const second = new PartitionEngine(opts, 0, await store.load(N));
+    expect(await redis.hlen(keys.partitionLog(N))).toBe(Object.keys(written).length);
     second.addUsers('transactions', late, 1);
     second.tick(20_000, () => true);
     await checkpoint(second);
@@ -84,10 +94,23 @@ describe('speed store: user history survives a restart (real Redis)', () => {
       expect(restored.users.get(u)!.state.tier.headToJson()).toEqual(want.tier.headToJson());
     }
     // The log holds only the lateness horizon's events; older ones live in the base book.
-    const sizes = await Promise.all([...byUser.keys()].map((u) => redis.hlen(keys.userLog(u, N))));
+    // One partition log for every user (fields `<user>|<eventId>`); no per-user log keys any more.
+    const logFields = await redis.hkeys(keys.partitionLog(N));
+    const sizes = [...byUser.keys()].map((u) => logFields.filter((f) => f.startsWith(`${u}|`)).length);
+    expect(await Promise.all([...byUser.keys()].map((u) => redis.exists(keys.userLog(u, N))))).toEqual(
+      [...byUser.keys()].map(() => 0),
+    );
     for (const [i, u] of [...byUser.keys()].entries()) {
       expect(sizes[i]).toBe(restored.users.get(u)!.hist!.size);
     }
+
+    // Every day key keeps a TTL although a process sends each EXPIRE once per user and day
+    // (StoredUser.ttlDay), also across the restart and the whole rewrite of an end-of-day book.
+    const dayKeys = (await redis.keys(`${keys.keyspace}*`)).filter((k) =>
+      /:(delta|eod|rw|stream:seen|days):/.test(k.slice(keys.keyspace.length - 1)),
+    );
+    expect(dayKeys.length).toBeGreaterThan(byUser.size * 2);
+    for (const key of dayKeys) expect(await redis.ttl(key), key).toBeGreaterThan(0);
 
     // Lots are stored one field per lot, and every restored queue equals the live one.
     // By asset: a restored map's key order follows Redis's field order, which is not insertion order.
