@@ -43,7 +43,8 @@ const gc = (globalThis as { gc?: () => void }).gc;
 
 const run = async (count: number, users: number) => {
   const parts = records(count, users, users);
-  const store = new RedisSpeedStore(undefined as unknown as RedisConn, speedKeys(keyspaceFor('bench.')), {
+  const keyspace = keyspaceFor('bench.');
+  const store = new RedisSpeedStore(undefined as unknown as RedisConn, speedKeys(keyspace), {
     history: { '1m': 60, '5m': 60 },
     dayTtlSec: 86_400,
   });
@@ -63,6 +64,8 @@ const run = async (count: number, users: number) => {
   const phase = { decode: 0, engine: 0, drain: 0, write: 0 };
   let commands = 0;
   let args = 0;
+  /** Commands by name and key kind (`HSET stream:user`), to see where a checkpoint's commands go. */
+  const kinds = new Map<string, number>();
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   // Round-robin over partitions, one fetch batch at a time, as a consumer of all partitions would.
@@ -102,6 +105,11 @@ const run = async (count: number, users: number) => {
         store.write(tx, n, c);
         commands += tx.commands;
         args += tx.argv.length;
+        for (let a = 0, i = 0; a < tx.argv.length; i++) {
+          const kind = `${tx.argv[a + 1]} ${tx.keys[i]!.slice(keyspace.length).split(':{')[0]}`;
+          kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+          a += 2 + Number(tx.argv[a]);
+        }
         phase.write += performance.now() - t;
       }
     }
@@ -127,6 +135,10 @@ const run = async (count: number, users: number) => {
     rssMiB: mem.rss / 2 ** 20,
     phase,
     commandsPerEvent: commands / count,
+    kinds: [...kinds]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${(v / count).toFixed(2)}`)
+      .join(', '),
     argsPerEvent: args / count,
   };
   // HEAP_SNAPSHOT=file: a heap snapshot with the engines alive (what a user's state is made of).
@@ -149,6 +161,7 @@ for (const r of [small, large]) {
       `RSS ${fmt(r.rssMiB)} MiB; decode ${share(p.decode)} engine ${share(p.engine)} ` +
       `drain ${share(p.drain)} write ${share(p.write)}; ${r.commandsPerEvent.toFixed(2)} commands/event`,
   );
+  console.log(`  commands per event by kind: ${r.kinds}`);
   const size = `${fmt(r.count)} events/${fmt(r.users)} users`;
   report('speed-users-core', `user events per CPU-second (${size})`, Math.round(r.perCpuSec), 'events/s');
   report('speed-users-core', `GC share (${size})`, Math.round(r.gcShare * 100), '%');

@@ -115,7 +115,10 @@ interface Worker {
 }
 
 const startWorker = (config: Config, extra: string[] = []): Worker => {
-  const child = spawn(process.execPath, [BIN, 'stream', '--metrics-every', '60', ...extra], {
+  // As the installed `cryptolambda` runs (its shebang's V8 flag, docs/runbook.md); STREAM_SEMI_MB=0 for V8's default.
+  const semi = process.env.STREAM_SEMI_MB ?? '64';
+  const v8 = semi === '0' ? [] : [`--max-semi-space-size=${semi}`];
+  const child = spawn(process.execPath, [...v8, BIN, 'stream', '--metrics-every', '60', ...extra], {
     env: { ...process.env, CRYPTOLAMBDA_TOPIC_PREFIX: config.topicPrefix, NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
