@@ -211,6 +211,16 @@ const forgetTtl = (u: StoredUser, day: string, kind: number): void => {
 
 /** A field of the partition log: user ids cannot hold `|`, so the first bar separates. */
 const logField = (userId: string, eventId: string): string => `${userId}|${eventId}`;
+/** A user's history meta: latest event time applied, last event folded into base. */
+interface HistMeta {
+  readonly max: number;
+  readonly key: EventKey | undefined;
+}
+interface PartitionLog {
+  /** By user: eventId -> stored `{e, r}`. */
+  readonly logs: Map<string, Record<string, string>>;
+  readonly metas: Map<string, HistMeta>;
+}
 interface PartitionLogWrites {
   readonly put: [string, string][];
   readonly del: string[];
@@ -324,6 +334,19 @@ export class RedisSpeedStore {
       }
       const parts = ch.parts;
       const histFields = ch.hist === undefined ? [] : this.writeHist(tx, n, userId, ch.hist, json, log);
+      // Only the history changed (a fold, the most common change of a quiet user): the live book and
+      // its heads are as stored, so only base's fields (if base changed) are written here; the log
+      // and its meta went into the partition log. A collapsing fold costs no per-user command.
+      if (
+        ch.histOnly &&
+        parts.spendDays.length === 0 &&
+        parts.spendDaysDropped.length === 0 &&
+        parts.dedupAdded.length === 0 &&
+        parts.dedupDaysDropped.length === 0
+      ) {
+        if (histFields.length > 0) tx.hset(k.userState(userId, n), histFields);
+        continue;
+      }
       // The committed positions live here too (`pos:<asset>` fields, the same changed assets): the
       // public pos:<user> may hold provisional values, which a restore must never load.
       tx.hset(k.userState(userId, n), [
@@ -501,10 +524,10 @@ export class RedisSpeedStore {
         `{"e":${json.event(e)},"r":${r === undefined ? 'null' : JSON.stringify(r)}}`,
       ]);
     for (const id of h.logDel) log.del.push(logField(userId, id));
-    const fields: [string, string][] = [
-      ['b:max', String(h.maxEventTime)],
-      ['b:key', JSON.stringify(h.key ?? null)],
-    ];
+    // The history's meta (latest event time, last folded event) beside the log: changes with every
+    // event and every fold, and in the partition's one HSET it costs no command of its own.
+    log.put.push([logField(userId, ''), JSON.stringify([String(h.maxEventTime), h.key ?? null])]);
+    const fields: [string, string][] = [];
     const b = h.base;
     if (b !== undefined) {
       fields.push(
@@ -542,6 +565,7 @@ export class RedisSpeedStore {
     n: number,
     userId: string,
     meta: Record<string, string>,
+    hm: HistMeta,
     log: Record<string, string>,
     baseSpend: Record<string, string>,
     baseLots: Record<string, string>,
@@ -550,8 +574,7 @@ export class RedisSpeedStore {
     const positions: PositionJson[] = [];
     for (const [f, v] of Object.entries(meta))
       if (f.startsWith('b:pos:')) positions.push(JSON.parse(v) as PositionJson);
-    const key = (JSON.parse(meta['b:key'] ?? 'null') as EventKey | null) ?? undefined;
-    const max = Number(meta['b:max']);
+    const { key, max } = hm;
     // An empty log: the history was collapsed into the live book (no second book to load).
     if (Object.keys(log).length === 0) return new UserHistory(undefined, undefined, key, max);
     const empty = emptyUser(userId, undefined, this.opts.costMethod);
@@ -634,8 +657,9 @@ export class RedisSpeedStore {
   }
 
   /** The partition log by user (eventId -> stored entry), read with HSCAN so Redis is never blocked long. */
-  private async loadPartitionLog(n: number): Promise<Map<string, Record<string, string>>> {
+  private async loadPartitionLog(n: number): Promise<PartitionLog> {
     const out = new Map<string, Record<string, string>>();
+    const metas = new Map<string, HistMeta>();
     const key = this.keys.partitionLog(n);
     let cursor = '0';
     do {
@@ -645,6 +669,11 @@ export class RedisSpeedStore {
         const bar = f.indexOf('|');
         if (bar < 0) throw new CryptolambdaError('INTERNAL', `corrupt field ${JSON.stringify(f)} in ${key}`);
         const userId = f.slice(0, bar);
+        if (bar === f.length - 1) {
+          const [max, key] = JSON.parse(flat[i + 1]!) as [string, EventKey | null];
+          metas.set(userId, { max: Number(max), key: key ?? undefined });
+          continue;
+        }
         let log = out.get(userId);
         if (log === undefined) {
           log = {};
@@ -654,7 +683,7 @@ export class RedisSpeedStore {
       }
       cursor = next;
     } while (cursor !== '0');
-    return out;
+    return { logs: out, metas };
   }
 
   /**
@@ -666,12 +695,25 @@ export class RedisSpeedStore {
   private async migrateLegacyLogs(
     n: number,
     chunk: readonly string[],
-    parts: readonly { readonly log: Record<string, string> }[],
-    logs: Map<string, Record<string, string>>,
+    parts: readonly { readonly log: Record<string, string>; readonly meta: Record<string, string> }[],
+    { logs, metas }: PartitionLog,
   ): Promise<void> {
     const tx = this.redis.multi();
     let any = false;
     for (const [j, userId] of chunk.entries()) {
+      // The history's meta of older checkpoints (`b:max`, `b:key` of the state hash) moves too.
+      const meta = parts[j]!.meta;
+      if (meta['b:max'] !== undefined) {
+        if (!metas.has(userId)) {
+          const key = (JSON.parse(meta['b:key'] ?? 'null') as EventKey | null) ?? undefined;
+          metas.set(userId, { max: Number(meta['b:max']), key });
+          tx.hset(this.keys.partitionLog(n), logField(userId, ''), JSON.stringify([meta['b:max'], key ?? null]));
+        }
+        tx.hdel(this.keys.userState(userId, n), 'b:max', 'b:key');
+        delete meta['b:max'];
+        delete meta['b:key'];
+        any = true;
+      }
       const legacy = parts[j]!.log;
       const ids = Object.keys(legacy);
       if (ids.length === 0) continue;
@@ -695,7 +737,7 @@ export class RedisSpeedStore {
   /** Everything earlier checkpoints of partition n wrote that the worker keeps in memory. */
   async load(n: number): Promise<LoadedPartition> {
     const k = this.keys;
-    const [h, buf, ids, logs] = await Promise.all([
+    const [h, buf, ids, partLog] = await Promise.all([
       this.redis.hgetall(k.partitionState(n)),
       this.redis.hvals(k.partitionBuffer(n)),
       this.redis.smembers(k.partitionUsers(n)),
@@ -762,7 +804,7 @@ export class RedisSpeedStore {
         baseLots: r1[6 * j + 5]!,
       }));
       await this.migrateLegacyLots(n, chunk, parts);
-      await this.migrateLegacyLogs(n, chunk, parts, logs);
+      await this.migrateLegacyLogs(n, chunk, parts, partLog);
       // The live dedup buckets: the event days whose end is still within the window of the frontier.
       const p2 = this.redis.pipeline();
       const daysOf: string[][] = [];
@@ -805,10 +847,12 @@ export class RedisSpeedStore {
         const days = new Map(
           (JSON.parse(meta.days ?? '[]') as [string, DayRewardsJson][]).map(([d, v]) => [d, dayFromJson(v)]),
         );
+        // The history's meta from the partition log (older checkpoints' `b:max`/`b:key` moved there).
+        const hm = partLog.metas.get(userId);
         const hist =
-          meta['b:max'] === undefined
+          hm === undefined
             ? undefined
-            : this.loadHist(n, userId, meta, logs.get(userId) ?? {}, baseSpend, baseLots);
+            : this.loadHist(n, userId, meta, hm, partLog.logs.get(userId) ?? {}, baseSpend, baseLots);
         users.push([userId, { state, days, ...(hist === undefined ? {} : { hist }) }]);
       }
     }

@@ -172,6 +172,11 @@ export interface UserChange {
   readonly parts: UserPartChanges;
   /** The re-application history's parts that changed (absent when nothing did). */
   readonly hist?: HistChanges;
+  /**
+   * Only the history changed (events folded into base, no event applied, no tier expiry): the
+   * live book and its parts are as the store holds them, so a store writes the history alone.
+   */
+  readonly histOnly: boolean;
 }
 
 /** The ledger-state parts a store rewrites: small heads, touched day buckets, dropped buckets. */
@@ -814,6 +819,16 @@ export class PartitionEngine {
         tier: d.tier,
         parts: this.seeded.has(userId) ? wholeParts(u.state) : partChanges(u.state, d.seen),
         ...(u.hist === undefined ? {} : { hist: histChanges(u.hist) }),
+        histOnly:
+          !this.seeded.has(userId) &&
+          d.assets.size === 0 &&
+          d.days.size === 0 &&
+          d.retired.size === 0 &&
+          d.deltas.size === 0 &&
+          d.eod.size === 0 &&
+          d.eodDay === undefined &&
+          d.seen.length === 0 &&
+          !d.tier,
       });
       clearUserChanges(u.state);
       if (d.eodDay !== undefined) u.eodStored = d.eodDay;

@@ -56,15 +56,26 @@ describe('speed store: user history survives a restart (real Redis)', () => {
 
     // Put the logs back in the layout of checkpoints before the partition log (one hash per user):
     // load must migrate them, and everything below must hold as if they had never been elsewhere.
+    // and the history's meta (field `<user>|`) back in `b:max` / `b:key` of the user's state hash.
     const written = await redis.hgetall(keys.partitionLog(N));
-    expect(Object.keys(written).length).toBeGreaterThan(0);
+    let events = 0;
     for (const [f, v] of Object.entries(written)) {
       const [u, id] = f.split('|') as [string, string];
-      await redis.hset(keys.userLog(u, N), id, v);
+      if (id === '') {
+        const [max, key] = JSON.parse(v) as [string, unknown];
+        await redis.hset(keys.userState(u, N), 'b:max', max, 'b:key', JSON.stringify(key));
+      } else {
+        await redis.hset(keys.userLog(u, N), id, v);
+        events++;
+      }
     }
+    expect(events).toBeGreaterThan(0);
     await redis.del(keys.partitionLog(N));
     const second = new PartitionEngine(opts, 0, await store.load(N));
+    // Both moved back into the partition log, and gone from where they were.
     expect(await redis.hlen(keys.partitionLog(N))).toBe(Object.keys(written).length);
+    for (const u of new Set(all.map((e) => e.userId)))
+      expect(await redis.hmget(keys.userState(u, N), 'b:max', 'b:key')).toEqual([null, null]);
     second.addUsers('transactions', late, 1);
     second.tick(20_000, () => true);
     await checkpoint(second);
@@ -96,7 +107,9 @@ describe('speed store: user history survives a restart (real Redis)', () => {
     // The log holds only the lateness horizon's events; older ones live in the base book.
     // One partition log for every user (fields `<user>|<eventId>`); no per-user log keys any more.
     const logFields = await redis.hkeys(keys.partitionLog(N));
-    const sizes = [...byUser.keys()].map((u) => logFields.filter((f) => f.startsWith(`${u}|`)).length);
+    const sizes = [...byUser.keys()].map((u) => logFields.filter((f) => f.startsWith(`${u}|`) && f !== `${u}|`).length);
+    // Every user's history meta is there too (it moved out of `b:max` / `b:key`).
+    for (const u of byUser.keys()) expect(logFields, u).toContain(`${u}|`);
     expect(await Promise.all([...byUser.keys()].map((u) => redis.exists(keys.userLog(u, N))))).toEqual(
       [...byUser.keys()].map(() => 0),
     );
