@@ -776,6 +776,8 @@ export class PartitionEngine {
     if (count > maxEvents) pending.clear();
     const out: [string, [string, Position | null][]][] = [];
     for (const userId of users) {
+      // Most dirty users have nothing buffered and no provisional value stored: nothing to write.
+      if (!pending.has(userId) && !this.provisionalAssets.has(userId)) continue;
       const committed = this.users.get(userId)?.state;
       const spec = new Map<string, Position>();
       const ids = new Set<string>();
