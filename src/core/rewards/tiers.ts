@@ -240,10 +240,17 @@ export class TierWindow implements TierState {
   /** One day bucket's stored form (empty when the bucket is gone). */
   bucketToJson(day: string): SpendBucketJson {
     const d = dayFromKey(day);
-    const b = this.buckets.slice(this.first).find((x) => x.day === d);
-    return b === undefined
-      ? []
-      : b.spends.slice(b.head).map((s): [string, number, string] => [s.eventId, s.eventTime, s.amount.toString()]);
+    const out: SpendBucketJson = [];
+    for (let i = this.first; i < this.buckets.length; i++) {
+      const b = this.buckets[i]!;
+      if (b.day !== d) continue;
+      for (let j = b.head; j < b.spends.length; j++) {
+        const s = b.spends[j]!;
+        out.push([s.eventId, s.eventTime, s.amount.toString()]);
+      }
+      break;
+    }
+    return out;
   }
 
   clearChanges(): void {
