@@ -128,7 +128,7 @@ const startWorker = (config: Config, extra: string[] = []): Worker => {
     ],
     {
       env: { ...process.env, CRYPTOLAMBDA_TOPIC_PREFIX: config.topicPrefix, NO_COLOR: '1' },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', process.env.STREAM_NODE_ARGS ? 'inherit' : 'ignore', 'inherit'],
     },
   );
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
