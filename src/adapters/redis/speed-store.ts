@@ -333,7 +333,7 @@ export class RedisSpeedStore {
         tx.add('SET', k.tier(userId, n), JSON.stringify(t));
       }
       const parts = ch.parts;
-      const histFields = ch.hist === undefined ? [] : this.writeHist(tx, n, userId, ch.hist, json, log);
+      const histFields = ch.hist === undefined ? [] : this.writeHist(tx, n, userId, ch.hist, json, log, ch.lotsBefore);
       // Only the history changed (a fold, the most common change of a quiet user): the live book and
       // its heads are as stored, so only base's fields (if base changed) are written here; the log
       // and its meta went into the partition log. A collapsing fold costs no per-user command.
@@ -516,6 +516,8 @@ export class RedisSpeedStore {
     h: HistChanges,
     json: JsonCache,
     log: PartitionLogWrites,
+    /** The live lot queues as of the previous drain, for the assets changed since (UserChange.lotsBefore). */
+    liveLotsBefore: ReadonlyMap<string, LotQueue | undefined>,
   ): [string, string][] {
     const k = this.keys;
     for (const [e, r] of h.logPut)
@@ -534,8 +536,12 @@ export class RedisSpeedStore {
         ['b:tierHead', JSON.stringify(b.tierHead)],
         ['b:days', `[${b.days.map(([d, v]) => `[${JSON.stringify(d)},${json.day(v)}]`).join(',')}]`],
       );
-      // A base copied from the live book again replaces whatever an earlier base left.
+      // A base copied from the live book again replaces whatever an earlier base left. When the
+      // live parts as stored are that book but for the changes since the previous drain, Redis
+      // copies them (before this checkpoint's live writes, which come later in the same script) and
+      // only the differences are sent: O(changes), not O(lots held).
       if (b.full) tx.add('DEL', k.baseLots(userId, n));
+      if (b.fromLive) tx.add('COPY', k.userLots(userId, n), k.baseLots(userId, n));
       const gone: string[] = [];
       for (const [a, p, lots] of b.assets) {
         if (p === null) gone.push(`b:pos:${a}`, `b:lot:${a}`, `b:lotq:${a}`);
@@ -543,11 +549,17 @@ export class RedisSpeedStore {
           fields.push([`b:pos:${a}`, json.position(p)]);
           if (lots !== null) fields.push([`b:lotq:${a}`, lotMeta(lots)]);
         }
-        const before = b.full ? undefined : b.lotsBefore.get(a);
+        if (b.fromLive && !liveLotsBefore.has(a)) continue;
+        const before = b.fromLive ? liveLotsBefore.get(a) : b.full ? undefined : b.lotsBefore.get(a);
         writeLots(tx, k.baseLots(userId, n), a, lotChanges(before, lots ?? undefined));
       }
+      // Assets whose live lots changed since the previous drain but that base does not hold.
+      if (b.fromLive)
+        for (const [a, before] of liveLotsBefore)
+          if (!b.assets.some(([x]) => x === a)) writeLots(tx, k.baseLots(userId, n), a, lotChanges(before, undefined));
       if (gone.length > 0) tx.list('HDEL', k.userState(userId, n), gone);
       if (b.full) tx.add('DEL', k.baseSpend(userId, n));
+      if (b.fromLive) tx.add('COPY', k.spendDays(userId, n), k.baseSpend(userId, n));
       if (b.spendDays.length > 0) {
         tx.hset(
           k.baseSpend(userId, n),

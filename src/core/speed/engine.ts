@@ -208,6 +208,14 @@ export interface HistChanges {
   readonly base?: {
     /** Base was copied from the live book again: every part is written, older ones deleted first. */
     readonly full: boolean;
+    /**
+     * With `full`: the store holds the live book's parts as of the previous drain, and base differs
+     * from them only in the lots of the assets in `UserChange.lotsBefore` and the spend days listed
+     * here (`spendDays` / `spendDaysDropped`). A store may then copy the live lots and spend buckets
+     * server-side and write just those differences: a quiet user's next event no longer rewrites
+     * every lot it holds (issue 13: a checkpoint writes what changed).
+     */
+    readonly fromLive: boolean;
     readonly tierHead: TierHeadJson;
     readonly days: readonly (readonly [string, DayRewards])[];
     /** Assets whose base position (and lots) changed: null = none any more. */
@@ -832,7 +840,7 @@ export class PartitionEngine {
         endOfDay,
         tier: d.tier,
         parts: this.seeded.has(userId) ? wholeParts(u.state) : partChanges(u.state, d.seen),
-        ...(u.hist === undefined ? {} : { hist: histChanges(u.hist) }),
+        ...(u.hist === undefined ? {} : { hist: histChanges(u.hist, this.seeded.has(userId) ? undefined : u.state) }),
         histOnly:
           !this.seeded.has(userId) &&
           d.assets.size === 0 &&
@@ -935,7 +943,12 @@ const wholeParts = (s: UserState): UserPartChanges => ({
 });
 
 /** Read (and clear) what changed in a user's history since the previous drain. */
-const histChanges = (h: UserHistory): HistChanges => {
+/**
+ * `live`: the user's live state before its change tracking is cleared, when the store holds its
+ * parts as of the previous drain (every user but one seeded since): a base copied from the live book
+ * since then is written as that copy plus the differences (see HistChanges.base.fromLive).
+ */
+const histChanges = (h: UserHistory, live: UserState | undefined): HistChanges => {
   const b = h.base;
   const days = h.baseDays;
   let base: HistChanges['base'];
@@ -943,14 +956,30 @@ const histChanges = (h: UserHistory): HistChanges => {
   if (h.baseChanged && b !== undefined && days !== undefined) {
     const c = userChanges(b);
     const assets = h.baseFull ? [...b.positions.keys()] : [...c.assets];
-    const spendDays = h.baseFull ? b.tier.bucketKeys() : [...c.spendDays].filter((d) => !c.spendDaysDropped.has(d));
+    const fromLive = h.baseFull && live !== undefined;
+    let spendDays: string[];
+    let spendDaysDropped: string[];
+    if (fromLive) {
+      // Base is the live book of some moment since the previous drain (plus events folded into it
+      // since, which the live book applied too): its spend buckets differ from the stored live ones
+      // only on the days the live window changed since then.
+      const lc = userChanges(live);
+      const have = new Set(b.tier.bucketKeys());
+      const touched = new Set([...lc.spendDays, ...lc.spendDaysDropped, ...c.spendDays, ...c.spendDaysDropped]);
+      spendDays = [...touched].filter((d) => have.has(d));
+      spendDaysDropped = [...touched].filter((d) => !have.has(d));
+    } else {
+      spendDays = h.baseFull ? b.tier.bucketKeys() : [...c.spendDays].filter((d) => !c.spendDaysDropped.has(d));
+      spendDaysDropped = h.baseFull ? [] : [...c.spendDaysDropped];
+    }
     base = {
       full: h.baseFull,
+      fromLive,
       tierHead: b.tier.headToJson(),
       days: [...days],
       assets: assets.map((a) => [a, b.positions.get(a) ?? null, b.lots.get(a) ?? null] as const),
       spendDays: spendDays.map((d) => [d, b.tier.bucketToJson(d)] as const),
-      spendDaysDropped: h.baseFull ? [] : [...c.spendDaysDropped],
+      spendDaysDropped,
       lotsBefore: h.baseLotsBefore ?? new Map(),
     };
   }

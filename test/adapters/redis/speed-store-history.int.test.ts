@@ -3,7 +3,8 @@ import { CheckpointTx, commitFenced } from '../../../src/adapters/redis/checkpoi
 import { connectRedis } from '../../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../../src/adapters/redis/speed-keys.js';
 import { groupLots, RedisSpeedStore } from '../../../src/adapters/redis/speed-store.js';
-import type { UserEvent } from '../../../src/core/events/types.js';
+import type { TransactionEvent, UserEvent } from '../../../src/core/events/types.js';
+import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../../src/core/money/decimal.js';
 import { positionToJson } from '../../../src/core/portfolio/codec.js';
 import { lotQueueToJson } from '../../../src/core/portfolio/lots.js';
 import { compareEvents } from '../../../src/core/portfolio/position.js';
@@ -173,5 +174,94 @@ describe('speed store: user history survives a restart (real Redis)', () => {
       ).toEqual([]);
     }
     expect(lotsOf(new PartitionEngine(opts, 0, await store.load(N)))).toEqual(lotsOf(second));
+  });
+
+  it('a base copied from the live book is stored as a server-side copy plus the changes, and restores equal', async () => {
+    const config = testConfig();
+    const keys = speedKeys(keyspaceFor(`${config.topicPrefix}copy.`));
+    const redis = await connectRedis(config);
+    onTestFinished(async () => {
+      const found = await redis.keys(`${keys.keyspace}*`);
+      if (found.length > 0) await redis.del(...found);
+      redis.disconnect();
+    });
+    await redis.set(keys.epoch(N), '1');
+    const store = new RedisSpeedStore(redis, keys, { history: { '1m': 60, '5m': 60 }, dayTtlSec: 3600 });
+    const t0 = Date.UTC(2026, 10, 20, 10, 0);
+    let seq = 0;
+    const tx = (userId: string, at: number, type: 'buy' | 'sell' | 'card_spend', qty: string): TransactionEvent => ({
+      kind: 'transaction',
+      eventId: `c${seq++}`,
+      userId,
+      type,
+      asset: type === 'card_spend' ? 'USD' : 'BTC',
+      quantity: Decimal.parse(qty, QTY_SCALE),
+      price: Decimal.parse(type === 'card_spend' ? '1' : String(40_000 + seq), PRICE_SCALE),
+      fee: Decimal.zero(QTY_SCALE),
+      feeAsset: 'USD',
+      eventTime: at,
+    });
+    const m = 60_000;
+    let engine = new PartitionEngine(opts, 0);
+    let now = 0;
+    const step = async (events: UserEvent[]) => {
+      engine.addUsers('transactions', events, (now += 10));
+      engine.tick(now + 10_000, () => true);
+      const t = new CheckpointTx();
+      store.write(t, N, engine.drain());
+      expect(await commitFenced(redis, keys.epoch(N), 1, t)).toBe(true);
+    };
+    const baseOf = (e: PartitionEngine) => {
+      const b = e.users.get('q')?.hist?.base;
+      if (b === undefined) return undefined;
+      return {
+        lots: [...b.lots].sort(([a], [c]) => (a < c ? -1 : 1)).map(([a, q]) => [a, lotQueueToJson(q)]),
+        positions: [...b.positions.values()].map(positionToJson).sort((a, c) => (a.asset < c.asset ? -1 : 1)),
+        tier: b.tier.headToJson(),
+        spend: b.tier.bucketKeys().map((d) => [d, b.tier.bucketToJson(d)]),
+      };
+    };
+    let copies = 0;
+    const checkRestore = async () => {
+      const restored = new PartitionEngine(opts, 0, await store.load(N));
+      expect(baseOf(restored)).toEqual(baseOf(engine));
+      engine = restored;
+    };
+    // q holds lots and spend (one spend day the later rounds never touch), then goes quiet past the
+    // lateness: its history collapses.
+    await step([tx('q', t0 - 86_400_000, 'card_spend', '55')]);
+    await step([
+      tx('q', t0, 'buy', '1'),
+      tx('q', t0 + 1000, 'buy', '2'),
+      tx('q', t0 + 2000, 'card_spend', '30'),
+      tx('q', t0 + 3000, 'buy', '3'),
+      tx('p', t0 + 3000, 'buy', '1'),
+    ]);
+    await step([tx('p', t0 + 10 * m, 'buy', '1')]);
+    expect(engine.users.get('q')!.hist!.size).toBe(0);
+    // Its next event copies the live book as base again (fromLive): stored by COPY + changes.
+    for (let round = 0; round < 3; round++) {
+      const at = t0 + (round + 1) * 20 * m;
+      // In one drain: the copy, a sell and a spend after it, and p moving the horizon so that the
+      // first of q's new events folds into the fresh base (base = copy + a folded event).
+      await step([
+        tx('q', at, 'buy', '4'),
+        tx('q', at + 1000, 'card_spend', '12'),
+        tx('q', at + 4 * m, 'sell', '1.5'),
+        tx('p', at + 7 * m, 'buy', '1'),
+      ]);
+      expect(engine.users.get('q')!.hist!.size).toBeGreaterThan(0);
+      copies++;
+      await checkRestore();
+      // The stored base lots are exactly the base's: no lot the copy brought along is left over.
+      const stored = groupLots(await redis.hgetall(keys.baseLots('q', N)), 'blots');
+      const mem = engine.users.get('q')!.hist!.base!.lots;
+      expect([...stored.keys()].sort()).toEqual([...mem.keys()].sort());
+      for (const [a, q] of mem) expect(stored.get(a)!.length, a).toBe(lotQueueToJson(q).lots.length);
+      // Quiet again: collapses before the next round.
+      await step([tx('p', at + 30 * m, 'buy', '1')]);
+    }
+    expect(copies).toBe(3);
+    await checkRestore();
   });
 });
