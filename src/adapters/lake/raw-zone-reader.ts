@@ -36,16 +36,6 @@ export const userTopicPartitions = (m: Manifest): number => {
   return n;
 };
 
-/** One user's input to a shard's build: the previous end state (if any) and the raw rows. */
-export interface UserInput {
-  readonly userId: string;
-  /** snapshot_user_state.state_json of the previous date. */
-  readonly stateJson?: string;
-  readonly events: UserEvent[];
-  /** Raw rows of the date the core validators refuse. */
-  readonly invalid: RejectFact[];
-}
-
 // Columns of the merged stream: user_id, k (0 snapshot, 1 event), then the event columns, then
 // state, then the lateness reference ingest stamped (`_hwm_ms`, core/time/lateness.ts).
 const EVENT_COLS =
@@ -149,14 +139,28 @@ const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false
 };
 
 /**
- * Stream a shard's users in user_id order, each with its previous snapshot row and its raw events,
- * from ONE query (snapshot rows and events merged and sorted by DuckDB, which spills to disk when
- * needed): memory holds one user at a time, not the platform. Events are read only from the
- * shard's Kafka partitions (`_partition % N = i`, every raw row carries it); snapshot rows are
- * kept by the same murmur2 partition of their user id, and every event row is checked against it,
- * so a raw zone not partitioned by user id is refused instead of splitting a user over two shards.
+ * What a shard's read hands over, row by row: `begin` opens a user (with its previous snapshot
+ * row, if any; return false to stop reading), then its events in (eventTime, eventId) order and
+ * its raw rows of the date the core refuses, then `end`. Nothing of a user is collected here: a
+ * heavy user's million events stream through one at a time.
  */
-export async function* streamShardUsers(
+export interface ShardUserVisitor {
+  begin(userId: string, stateJson: string | undefined): boolean;
+  event(e: UserEvent): void;
+  invalid(r: RejectFact): void;
+  end(): void;
+}
+
+/**
+ * Stream a shard's users in user_id order, each with its previous snapshot row and its raw events
+ * in event order, from ONE query (snapshot rows and events merged and sorted by DuckDB, which
+ * spills to disk when needed): memory holds one row chunk and the visitor's one user, not the
+ * platform. Events are read only from the shard's Kafka partitions (`_partition % N = i`, every
+ * raw row carries it); snapshot rows are kept by the same murmur2 partition of their user id, and
+ * every event row is checked against it, so a raw zone not partitioned by user id is refused
+ * instead of splitting a user over two shards.
+ */
+export const streamShardUsers = async (
   duck: Duck,
   lakeDir: string,
   m: Manifest,
@@ -170,7 +174,8 @@ export async function* streamShardUsers(
     /** The user lateness (`speed.userLateness`): rows TOO_LATE by it are rejected, never applied. */
     latenessMs: number;
   },
-): AsyncGenerator<UserInput> {
+  visit: ShardUserVisitor,
+): Promise<void> => {
   const { shard, date } = opts;
   const sharded = shard.of > 1;
   const partitions = userTopicPartitions(m);
@@ -200,15 +205,21 @@ export async function* streamShardUsers(
       `SELECT user_id, 0 AS k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state_json, NULL FROM read_parquet(${parquetList(lakeDir, opts.snapshotFiles)})`,
     );
   if (parts.length === 0) return;
-  const sql = `${parts.join(' UNION ALL ')} ORDER BY user_id, k`;
-  let cur: { userId: string; stateJson?: string; events: UserEvent[]; invalid: RejectFact[] } | undefined;
+  // The events of a user come in the ledger's order (core compareEvents: event time, then event id;
+  // valid event ids are ASCII, where DuckDB's byte order is JavaScript's), src last so that rows
+  // sharing both (a duplicate) come in the same order on every run. By position: a UNION takes its
+  // column names from its first part, which is the snapshot's unnamed NULLs on a day without events.
+  // 1 user_id, 2 k, 11 event_time_ms, 4 event_id, 3 src (EVENT_COLS).
+  const sql = `${parts.join(' UNION ALL ')} ORDER BY 1, 2, 11, 4, 3`;
+  let cur: string | undefined;
   let eventRows = 0;
   const mine = (userId: string) => !sharded || shardOfUser(userId, partitions, shard.of) === shard.index;
   // One row array, refilled from the chunk's column vectors: no array per row (see streamChunks).
   const COLS = 15;
   const r: DuckDBValue[] = new Array(COLS).fill(null);
   let userPartition: number | undefined;
-  for await (const chunk of streamChunks(duck, sql)) {
+  let stopped = false;
+  read: for await (const chunk of streamChunks(duck, sql)) {
     const vectors = Array.from({ length: COLS }, (_, c) => chunk.getColumnVector(c));
     for (let row = 0; row < chunk.rowCount; row++) {
       const userId = String(vectors[0]!.getItem(row));
@@ -220,15 +231,17 @@ export async function* streamShardUsers(
       const legacy = isEvent && Number(r[12]) === -1;
       if (isEvent) eventRows++;
       if ((!isEvent || legacy) && !mine(userId)) continue;
-      if (cur === undefined || cur.userId !== userId) {
-        if (cur) yield cur;
-        cur = { userId, events: [], invalid: [] };
+      if (cur !== userId) {
+        if (cur !== undefined) visit.end();
+        cur = userId;
         userPartition = undefined;
+        // The snapshot row sorts first (k = 0): a user's first row says whether it has one.
+        if (!visit.begin(userId, isEvent ? undefined : String(r[13]))) {
+          stopped = true;
+          break read;
+        }
       }
-      if (!isEvent) {
-        cur.stateJson = String(r[13]);
-        continue;
-      }
+      if (!isEvent) continue;
       // murmur2 once per user (rows come grouped by user), compared on every row.
       if (sharded && !legacy && userPartition === undefined) userPartition = partitionOf(userId, partitions);
       if (sharded && !legacy && userPartition !== Number(r[12]))
@@ -243,7 +256,7 @@ export async function* streamShardUsers(
       if (v.ok && isTooLate(v.event.eventTime, ref, opts.latenessMs)) {
         // The speed layer dead-lettered it by the same rule: applied by neither layer (on any date).
         if (ofDate)
-          cur.invalid.push({
+          visit.invalid({
             eventId: v.event.eventId,
             userId,
             sourceTable: String(r[2]),
@@ -256,10 +269,10 @@ export async function* streamShardUsers(
             ),
             eventJson: JSON.stringify(eventToRaw(v.event)),
           });
-      } else if (v.ok) cur.events.push(v.event);
+      } else if (v.ok) visit.event(v.event);
       else if (ofDate)
         // A raw row the core validators refuse (the raw zone holds what ingest's decoder accepted).
-        cur.invalid.push({
+        visit.invalid({
           eventId: String(r[3]),
           userId,
           sourceTable: String(r[2]),
@@ -269,7 +282,8 @@ export async function* streamShardUsers(
         });
     }
   }
-  if (cur) yield cur;
+  if (stopped) return;
+  if (cur !== undefined) visit.end();
   // Every raw row must have been seen: a stream cut short would silently drop users.
   if (eventsOnly === '') return;
   const [{ n }] = (await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM (${eventsOnly})`)) as [{ n: bigint }];
@@ -278,7 +292,7 @@ export async function* streamShardUsers(
       'INTERNAL',
       `read ${eventRows} raw user rows, the raw zone holds ${n}: stream ended early`,
     );
-}
+};
 
 /**
  * The raw zone's user events dated after `after` of the users `keep` selects, in (event time, event

@@ -8,9 +8,10 @@ import { Staging } from '../../adapters/lake/warehouse-rows.js';
 import { readLedger, writeStagedTables, writeTableFile } from '../../adapters/lake/warehouse-store.js';
 import { type Config, tiersOf } from '../../config/config.js';
 import { CryptolambdaError, StoppedError, stopSignalName } from '../../core/errors.js';
+import type { Disposal } from '../../core/portfolio/lot-accounting.js';
 import type { TierDef } from '../../core/rewards/tiers.js';
 import { type UserStateJson, userFromJson, userToJson } from '../../core/speed/user-ledger.js';
-import { buildUserDay, type UserDayResult } from '../../core/warehouse/day-build.js';
+import { type RejectFact, UserDayBuilder, type UserDayEnd, type UserDaySink } from '../../core/warehouse/day-build.js';
 import { carryForwardValid, previousDate } from '../../core/warehouse/pending.js';
 import {
   BATCH_REJECTS,
@@ -87,33 +88,62 @@ export const buildShard = async (
     const stats = { users: 0, activeUsers: 0, events: 0, rejectsByCode: {} as Record<string, number> };
     let rawFiles = 0;
 
-    const inputs = streamShardUsers(duck, lakeDir, manifest, {
-      snapshotFiles: fromSnapshot ? prev.files.filter((f) => f.table === SNAPSHOT_USER_STATE.name) : [],
-      eventDates: fromSnapshot ? (dt) => dt === date : (dt) => dt <= date,
-      date,
-      shard,
-      onRawFiles: (f) => {
-        rawFiles = f.length;
+    // One user at a time, streamed: its gains and rejects are staged as they happen, its end state
+    // and end-of-day rows when its last event is read; nothing of a user outlives it.
+    const gainStage = stage.get(FACT_REALIZED_GAIN.name)!;
+    const rejectStage = stage.get(BATCH_REJECTS.name)!;
+    let rejectsOfUser = 0;
+    const sink: UserDaySink = {
+      gain: (g) => stageGain(gainStage, date, g),
+      reject: (x) => {
+        rejectsOfUser++;
+        stageReject(rejectStage, date, x, stats.rejectsByCode);
       },
-      // The same lateness as the speed layer's (one rule for both layers, core/time/lateness.ts).
-      latenessMs: config.speed.userLateness,
-    });
-    for await (const u of inputs) {
-      if (opts.signal?.aborted) break;
-      const start =
-        u.stateJson === undefined
-          ? undefined
-          : userFromJson(JSON.parse(u.stateJson) as UserStateJson, config.costBasis);
-      const r = buildUserDay(u.userId, start, u.events, date, closes, tiers, config.costBasis);
-      stageUser(stage, date, u.userId, r, u.invalid, stats.rejectsByCode);
-      tierStage.appendVarchar(u.userId);
-      tierStage.appendVarchar(r.tierAtEnd);
-      tierStage.endRow();
-      stats.users++;
-      if (r.events > 0 || u.invalid.length > 0 || r.rejects.length > 0) stats.activeUsers++;
-      stats.events += r.events;
-      if (stats.users % 5000 === 0) opts.onProgress?.(stats.users, stats.events);
-    }
+    };
+    let user: UserDayBuilder | undefined;
+    await streamShardUsers(
+      duck,
+      lakeDir,
+      manifest,
+      {
+        snapshotFiles: fromSnapshot ? prev.files.filter((f) => f.table === SNAPSHOT_USER_STATE.name) : [],
+        eventDates: fromSnapshot ? (dt) => dt === date : (dt) => dt <= date,
+        date,
+        shard,
+        onRawFiles: (f) => {
+          rawFiles = f.length;
+        },
+        // The same lateness as the speed layer's (one rule for both layers, core/time/lateness.ts).
+        latenessMs: config.speed.userLateness,
+      },
+      {
+        begin: (userId, stateJson) => {
+          if (opts.signal?.aborted) return false;
+          const start =
+            stateJson === undefined
+              ? undefined
+              : userFromJson(JSON.parse(stateJson) as UserStateJson, config.costBasis);
+          user = new UserDayBuilder(userId, start, date, sink, tiers, config.costBasis);
+          rejectsOfUser = 0;
+          return true;
+        },
+        event: (e) => user!.apply(e),
+        invalid: (x) => sink.reject(x),
+        end: () => {
+          const u = user!;
+          const r = u.finish(closes);
+          stageUserEnd(stage, date, u.userId, r);
+          tierStage.appendVarchar(u.userId);
+          tierStage.appendVarchar(r.tierAtEnd);
+          tierStage.endRow();
+          stats.users++;
+          if (r.events > 0 || rejectsOfUser > 0) stats.activeUsers++;
+          stats.events += r.events;
+          if (stats.users % 5000 === 0) opts.onProgress?.(stats.users, stats.events);
+          user = undefined;
+        },
+      },
+    );
     tierStage.closeSync();
     for (const s of stage.values()) s.close();
     if (opts.signal?.aborted)
@@ -159,15 +189,40 @@ export const buildShard = async (
   }
 };
 
-/** One user's rows, appended by column name (core/warehouse/schema.ts). */
-const stageUser = (
-  stage: Map<string, Staging>,
-  date: string,
-  userId: string,
-  r: UserDayResult,
-  invalid: UserDayResult['rejects'],
-  rejectsByCode: Record<string, number>,
-): void => {
+/** A realized gain row of the date (fact_realized_gain). */
+const stageGain = (st: Staging, date: string, g: Disposal): void =>
+  st.appendRow({
+    date,
+    user_id: g.userId,
+    asset: g.asset,
+    event_id: g.eventId,
+    kind: g.kind,
+    piece: g.piece,
+    lot_id: g.lotId,
+    acquired_at_ms: g.acquiredAt,
+    disposed_at_ms: g.disposedAt,
+    quantity: g.quantity,
+    proceeds: g.proceeds,
+    cost_basis: g.costBasis,
+    gain: g.gain,
+  });
+
+/** A rejected, duplicate, invalid or too-late event of the date (batch_rejects). */
+const stageReject = (st: Staging, date: string, x: RejectFact, rejectsByCode: Record<string, number>): void => {
+  st.appendRow({
+    date,
+    event_id: x.eventId,
+    user_id: x.userId,
+    source_table: x.sourceTable,
+    code: x.code,
+    reason: x.reason,
+    event_json: x.eventJson,
+  });
+  rejectsByCode[x.code] = (rejectsByCode[x.code] ?? 0) + 1;
+};
+
+/** A user's end-of-date rows, appended by column name (core/warehouse/schema.ts). */
+const stageUserEnd = (stage: Map<string, Staging>, date: string, userId: string, r: UserDayEnd): void => {
   for (const { asset, lot: l } of r.lots) {
     stage.get(FACT_LOT_DAILY.name)!.appendRow({
       date,
@@ -181,23 +236,6 @@ const stageUser = (
       original_cost: l.originalCost,
       quantity: l.quantity,
       cost: l.cost,
-    });
-  }
-  for (const g of r.gains) {
-    stage.get(FACT_REALIZED_GAIN.name)!.appendRow({
-      date,
-      user_id: userId,
-      asset: g.asset,
-      event_id: g.eventId,
-      kind: g.kind,
-      piece: g.piece,
-      lot_id: g.lotId,
-      acquired_at_ms: g.acquiredAt,
-      disposed_at_ms: g.disposedAt,
-      quantity: g.quantity,
-      proceeds: g.proceeds,
-      cost_basis: g.costBasis,
-      gain: g.gain,
     });
   }
   for (const f of r.portfolio) {
@@ -239,18 +277,6 @@ const stageUser = (
       events: d.events,
       rejected: d.rejected,
     });
-  }
-  for (const x of [...invalid, ...r.rejects]) {
-    stage.get(BATCH_REJECTS.name)!.appendRow({
-      date,
-      event_id: x.eventId,
-      user_id: x.userId,
-      source_table: x.sourceTable,
-      code: x.code,
-      reason: x.reason,
-      event_json: x.eventJson,
-    });
-    rejectsByCode[x.code] = (rejectsByCode[x.code] ?? 0) + 1;
   }
   stage
     .get(SNAPSHOT_USER_STATE.name)!

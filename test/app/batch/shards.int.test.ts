@@ -38,17 +38,23 @@ const filesOpened = async (lakeDir: string, m: Manifest, shard: ShardSpec, upTo 
   const duck = await Duck.open();
   let opened: string[] = [];
   try {
-    const users = streamShardUsers(duck, lakeDir, m, {
-      snapshotFiles: [],
-      eventDates: upTo === D1 ? (dt) => dt <= D1 : (dt) => dt === upTo,
-      date: upTo,
-      shard,
-      latenessMs: 86_400_000,
-      onRawFiles: (f) => {
-        opened = f.map((x) => x.path);
+    await streamShardUsers(
+      duck,
+      lakeDir,
+      m,
+      {
+        snapshotFiles: [],
+        eventDates: upTo === D1 ? (dt) => dt <= D1 : (dt) => dt === upTo,
+        date: upTo,
+        shard,
+        latenessMs: 86_400_000,
+        onRawFiles: (f) => {
+          opened = f.map((x) => x.path);
+        },
       },
-    });
-    for await (const _ of users) break;
+      // Stop at the first user: only the files the read opened matter here.
+      { begin: () => false, event: () => undefined, invalid: () => undefined, end: () => undefined },
+    );
     return opened;
   } finally {
     duck.close();
