@@ -4,13 +4,13 @@ import { CryptolambdaError } from '../../core/errors.js';
 import { eventToRaw } from '../../core/events/json.js';
 import type { PriceEvent, UserEvent } from '../../core/events/types.js';
 import { assetOf, validatePrice, validateReward, validateTransaction } from '../../core/events/validate.js';
-import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
+import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../core/money/decimal.js';
 import { isTooLate, tooLateReason } from '../../core/time/lateness.js';
 import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
 import { dayEnd, type RejectFact } from '../../core/warehouse/day-build.js';
 import { FACT_PRICE_DAILY } from '../../core/warehouse/schema.js';
 import { ONE_SHARD, partitionOf, type ShardSpec, shardOfPartition, shardOfUser } from '../../core/warehouse/shard.js';
-import { type Duck, literal } from '../duckdb/db.js';
+import { type Duck, fromDuckDecimal, literal } from '../duckdb/db.js';
 import type { LakeFile, Manifest } from './manifest.js';
 import { streamChunks, streamRows } from './warehouse-rows.js';
 import type { WarehouseLedger } from './warehouse-store.js';
@@ -73,6 +73,18 @@ export const shardUserFiles = (
 };
 
 /**
+ * The user rows travel typed: src as its index here (in the order of the names, so ordering by it
+ * orders as the names do), amounts as DECIMAL at the raw zone's scales (read as bigint units: no
+ * text to format, decode and parse per cell; core validation takes them as Decimals).
+ */
+const SOURCES = ['rewards', 'transactions'] as const;
+const QTY_SQL = (c: string) => `CAST(${c} AS DECIMAL(38, ${QTY_SCALE})) AS ${c}`;
+const PRICE_SQL = (c: string) => `CAST(${c} AS DECIMAL(38, ${PRICE_SCALE})) AS ${c}`;
+
+/** A DECIMAL cell as an exact Decimal (null stays null: the validator says what is missing). */
+const decimalCell = (v: DuckDBValue): Decimal | null => (v === null ? null : fromDuckDecimal(v));
+
+/**
  * `era` 'current': files from the topics as partitioned now (filtered by `where`); 'legacy': files
  * from before the last recreation, unfiltered and with `_partition` -1 (the caller selects their
  * users by murmur2 of the user id); 'all': every file, filtered by `where`.
@@ -93,8 +105,8 @@ const userEventsSql = (
   const w = era === 'legacy' ? '' : where;
   const parts: string[] = [];
   const select = {
-    transactions: `'transactions' AS src, event_id, user_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms, NULL::VARCHAR AS ref, ${part}`,
-    rewards: `'rewards' AS src, event_id, user_id, reward_type AS type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, NULL::VARCHAR AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, ${part}`,
+    transactions: `${SOURCES.indexOf('transactions')} AS src, event_id, user_id, type, asset, ${QTY_SQL('quantity')}, ${PRICE_SQL('price')}, ${QTY_SQL('fee')}, fee_asset, event_time_ms, NULL::VARCHAR AS ref, ${part}`,
+    rewards: `${SOURCES.indexOf('rewards')} AS src, event_id, user_id, reward_type AS type, asset, ${QTY_SQL('quantity')}, ${PRICE_SQL('price')}, NULL::DECIMAL(38, ${QTY_SCALE}) AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, ${part}`,
   };
   for (const table of ['transactions', 'rewards'] as const) {
     const files = pick(table);
@@ -117,8 +129,11 @@ const hwmOf = (v: DuckDBValue): number | undefined => (v === null || v === undef
 
 /** One raw user row → a validated core event, or a reason. */
 const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false; reason: string; raw: object } => {
-  const [, , src, eventId, type, asset, quantity, price, fee, feeAsset, t, ref] = r;
+  const [, , src, eventId, type, asset, q, p, f, feeAsset, t, ref] = r;
   const userId = r[0];
+  const quantity = decimalCell(q!);
+  const price = decimalCell(p!);
+  const fee = decimalCell(f!);
   const eventTime = typeof t === 'bigint' ? Number(t) : t;
   const raw =
     src === 'transactions'
@@ -226,6 +241,7 @@ export const streamShardUsers = async (
       const isEvent = vectors[1]!.getItem(row) === 1;
       if (isEvent) {
         for (let c = 2; c < COLS; c++) if (c !== 13) r[c] = vectors[c]!.getItem(row);
+        r[2] = SOURCES[Number(r[2])]!;
       } else r[13] = vectors[13]!.getItem(row);
       r[0] = userId;
       const legacy = isEvent && Number(r[12]) === -1;
@@ -311,6 +327,7 @@ export async function* streamUserEventsAfter(
   if (parts.length === 0) return;
   for await (const r of streamRows(duck, `${parts.join(' UNION ALL ')} ORDER BY event_time_ms, event_id, src`)) {
     if (!opts.keep(String(r[0]))) continue;
+    r[2] = SOURCES[Number(r[2])]!;
     const v = toEvent(r);
     if (v.ok)
       yield { table: r[2] === 'transactions' ? 'transactions' : 'rewards', event: v.event, hwmBefore: hwmOf(r[14]!) };
