@@ -163,7 +163,8 @@ export interface ShardUserVisitor {
   begin(userId: string, stateJson: string | undefined): boolean;
   event(e: UserEvent): void;
   invalid(r: RejectFact): void;
-  end(): void;
+  /** May return a promise (the build writes staged rows between users): the read waits for it. */
+  end(): void | Promise<void>;
 }
 
 /**
@@ -248,7 +249,10 @@ export const streamShardUsers = async (
       if (isEvent) eventRows++;
       if ((!isEvent || legacy) && !mine(userId)) continue;
       if (cur !== userId) {
-        if (cur !== undefined) visit.end();
+        if (cur !== undefined) {
+          const writing = visit.end();
+          if (writing) await writing;
+        }
         cur = userId;
         userPartition = undefined;
         // The snapshot row sorts first (k = 0): a user's first row says whether it has one.
@@ -299,7 +303,7 @@ export const streamShardUsers = async (
     }
   }
   if (stopped) return;
-  if (cur !== undefined) visit.end();
+  if (cur !== undefined) await visit.end();
   // Every raw row must have been seen: a stream cut short would silently drop users.
   if (eventsOnly === '') return;
   const [{ n }] = (await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM (${eventsOnly})`)) as [{ n: bigint }];

@@ -5,7 +5,12 @@ import { readManifest } from '../../adapters/lake/manifest.js';
 import { streamShardUsers, valuationCloses } from '../../adapters/lake/raw-zone-reader.js';
 import { SHARD_TIER_TABLE, type ShardBuild, writeShardBuild } from '../../adapters/lake/shard-store.js';
 import { Staging } from '../../adapters/lake/warehouse-rows.js';
-import { readLedger, writeStagedTables, writeTableFile } from '../../adapters/lake/warehouse-store.js';
+import {
+  readLedger,
+  type WarehouseFile,
+  writeStagedTables,
+  writeTableFile,
+} from '../../adapters/lake/warehouse-store.js';
 import { type Config, tiersOf } from '../../config/config.js';
 import { CryptolambdaError, StoppedError, stopSignalName } from '../../core/errors.js';
 import type { Disposal } from '../../core/portfolio/lot-accounting.js';
@@ -40,6 +45,11 @@ export const SHARD_TABLES: readonly TableDef[] = [
  */
 export const SHARD_DUCKDB_MEMORY_LIMIT = '1GB';
 
+/** Staged bytes (estimated) after which a shard writes its staged rows as part files. */
+export const STAGED_PART_BYTES = 256 * 1024 * 1024;
+/** Estimated staged bytes of a fact row (a few DECIMAL(38) and short strings). */
+const ROW_BYTES = 160;
+
 export interface ShardOptions {
   readonly tiers?: readonly TierDef[];
   readonly onProgress?: (users: number, events: number) => void;
@@ -47,6 +57,8 @@ export interface ShardOptions {
   readonly threads?: number;
   /** Stop between users (the caller reports what was left unpublished); nothing is written then. */
   readonly signal?: AbortSignal;
+  /** Staged bytes per part file (default STAGED_PART_BYTES; tests make it small to write many parts). */
+  readonly partBytes?: number;
 }
 
 /**
@@ -84,20 +96,40 @@ export const buildShard = async (
     const stage = new Map<string, Staging>();
     for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(duck, d));
     await duck.run('CREATE OR REPLACE TABLE stage_user_tier (user_id VARCHAR NOT NULL, tier VARCHAR NOT NULL)');
-    const tierStage = await duck.conn.createAppender('stage_user_tier');
+    // On a connection of its own: it stays open while the main connection writes staged parts.
+    const tierConn = await duck.instance.connect();
+    const tierStage = await tierConn.createAppender('stage_user_tier');
+    const files: WarehouseFile[] = [];
+    // Rough bytes staged since the last part was written (rows at ROW_BYTES, plus each state's JSON).
+    let staged = 0;
+    /**
+     * Write what is staged as one part file per table and start the staging tables afresh: DuckDB
+     * then holds at most STAGED_PART_BYTES of rows, not the shard's day (at a million users the
+     * snapshot JSON alone is gigabytes). Users arrive in user_id order, so the parts of a table
+     * cover disjoint user ranges, each sorted by the table's key. `all`: every table, even empty.
+     */
+    const writeParts = async (all: boolean): Promise<void> => {
+      const written = SHARD_TABLES.filter((d) => all || stage.get(d.name)!.rows > 0);
+      for (const s of stage.values()) s.close();
+      files.push(...(await writeStagedTables(duck, lakeDir, date, written)));
+      if (!all) for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(duck, d));
+      staged = 0;
+    };
     const stats = { users: 0, activeUsers: 0, events: 0, rejectsByCode: {} as Record<string, number> };
     let rawFiles = 0;
 
     // One user at a time, streamed: its gains and rejects are staged as they happen, its end state
     // and end-of-day rows when its last event is read; nothing of a user outlives it.
-    const gainStage = stage.get(FACT_REALIZED_GAIN.name)!;
-    const rejectStage = stage.get(BATCH_REJECTS.name)!;
     let rejectsOfUser = 0;
     const sink: UserDaySink = {
-      gain: (g) => stageGain(gainStage, date, g),
+      gain: (g) => {
+        staged += ROW_BYTES;
+        stageGain(stage.get(FACT_REALIZED_GAIN.name)!, date, g);
+      },
       reject: (x) => {
         rejectsOfUser++;
-        stageReject(rejectStage, date, x, stats.rejectsByCode);
+        staged += ROW_BYTES + x.eventJson.length;
+        stageReject(stage.get(BATCH_REJECTS.name)!, date, x, stats.rejectsByCode);
       },
     };
     let user: UserDayBuilder | undefined;
@@ -132,7 +164,7 @@ export const buildShard = async (
         end: () => {
           const u = user!;
           const r = u.finish(closes);
-          stageUserEnd(stage, date, u.userId, r);
+          staged += stageUserEnd(stage, date, u.userId, r) + (r.lots.length + r.portfolio.length + 3) * ROW_BYTES;
           tierStage.appendVarchar(u.userId);
           tierStage.appendVarchar(r.tierAtEnd);
           tierStage.endRow();
@@ -141,11 +173,12 @@ export const buildShard = async (
           stats.events += r.events;
           if (stats.users % 5000 === 0) opts.onProgress?.(stats.users, stats.events);
           user = undefined;
+          return staged >= (opts.partBytes ?? STAGED_PART_BYTES) ? writeParts(false) : undefined;
         },
       },
     );
     tierStage.closeSync();
-    for (const s of stage.values()) s.close();
+    tierConn.closeSync();
     if (opts.signal?.aborted)
       throw new StoppedError(
         stopSignalName(opts.signal),
@@ -154,7 +187,7 @@ export const buildShard = async (
     phases.replaying = Math.round(performance.now() - t0) / 1000;
 
     const t1 = performance.now();
-    const files = await writeStagedTables(duck, lakeDir, date, SHARD_TABLES);
+    await writeParts(true);
     const tierFile = await writeTableFile(
       duck,
       lakeDir,
@@ -222,7 +255,7 @@ const stageReject = (st: Staging, date: string, x: RejectFact, rejectsByCode: Re
 };
 
 /** A user's end-of-date rows, appended by column name (core/warehouse/schema.ts). */
-const stageUserEnd = (stage: Map<string, Staging>, date: string, userId: string, r: UserDayEnd): void => {
+const stageUserEnd = (stage: Map<string, Staging>, date: string, userId: string, r: UserDayEnd): number => {
   for (const { asset, lot: l } of r.lots) {
     stage.get(FACT_LOT_DAILY.name)!.appendRow({
       date,
@@ -278,7 +311,7 @@ const stageUserEnd = (stage: Map<string, Staging>, date: string, userId: string,
       rejected: d.rejected,
     });
   }
-  stage
-    .get(SNAPSHOT_USER_STATE.name)!
-    .appendRow({ date, user_id: userId, state_json: JSON.stringify(userToJson(r.state)) });
+  const stateJson = JSON.stringify(userToJson(r.state));
+  stage.get(SNAPSHOT_USER_STATE.name)!.appendRow({ date, user_id: userId, state_json: stateJson });
+  return stateJson.length;
 };

@@ -56,6 +56,8 @@ export interface BatchOptions {
   readonly shards?: number;
   /** Run the shards one after the other in this process instead of as child processes (tests). */
   readonly inline?: boolean;
+  /** Inline shards: staged bytes per part file (tests; see buildShard). */
+  readonly partBytes?: number;
   /**
    * SIGINT/SIGTERM: stop the shards (child processes get SIGTERM; inline shards stop between
    * users), publish nothing, and throw a StoppedError saying which shards of D were left
@@ -206,6 +208,7 @@ const buildShardsAndPublish = async (
         {
           ...(opts.tiers === undefined ? {} : { tiers: opts.tiers }),
           ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+          ...(opts.partBytes === undefined ? {} : { partBytes: opts.partBytes }),
           onProgress: (users, events) => opts.onProgress?.({ date, phase: 'replaying', users, events }),
         },
       ).catch(async (err: unknown) => {

@@ -1,4 +1,4 @@
-import { Decimal, MAX_PRECISION, PRICE_SCALE, pow10, QTY_SCALE, USD_SCALE } from '../money/decimal.js';
+import { Decimal, PRICE_SCALE, pow10, QTY_SCALE, USD_SCALE } from '../money/decimal.js';
 import {
   PRICE_SOURCES,
   type PriceEvent,
@@ -77,7 +77,7 @@ const exactAt = (v: Decimal, scale: number): Decimal | undefined => {
     if (v.units % f !== 0n) return undefined;
     d = Decimal.fromUnits(v.units / f, scale);
   }
-  return d.precision() <= MAX_PRECISION ? d : undefined;
+  return d.fits() ? d : undefined;
 };
 
 const dec = (o: Record<string, unknown>, field: string, scale: number, sign: Sign): Decimal => {
