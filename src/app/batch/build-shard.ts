@@ -74,6 +74,7 @@ export const buildShard = async (
   opts: ShardOptions = {},
 ): Promise<ShardBuild> => {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   // The configured tier table (the stream reads the same one), unless a caller passes its own.
   const tiers = opts.tiers ?? tiersOf(config);
   const lakeDir = config.lakeDir;
@@ -210,6 +211,7 @@ export const buildShard = async (
       rawFiles,
       phases,
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      cpuSeconds: cpuSecondsSince(cpu0),
     };
     await writeShardBuild(lakeDir, build);
     return build;
@@ -220,6 +222,11 @@ export const buildShard = async (
     duck.close();
     await rm(tmp, { recursive: true, force: true });
   }
+};
+
+const cpuSecondsSince = (from: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(from);
+  return Math.round((d.user + d.system) / 1e4) / 100;
 };
 
 /** A realized gain row of the date (fact_realized_gain). */
