@@ -5,6 +5,7 @@ import { eventToRaw } from '../../core/events/json.js';
 import type { PriceEvent, UserEvent } from '../../core/events/types.js';
 import { assetOf, validatePrice, validateReward, validateTransaction } from '../../core/events/validate.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../core/money/decimal.js';
+import { dayStart } from '../../core/time/date.js';
 import { isTooLate, tooLateReason } from '../../core/time/lateness.js';
 import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
 import { dayEnd, type RejectFact } from '../../core/warehouse/day-build.js';
@@ -235,6 +236,8 @@ export const streamShardUsers = async (
   const r: DuckDBValue[] = new Array(COLS).fill(null);
   let userPartition: number | undefined;
   let stopped = false;
+  const from = dayStart(date);
+  const to = dayEnd(date);
   read: for await (const chunk of streamChunks(duck, sql)) {
     const vectors = Array.from({ length: COLS }, (_, c) => chunk.getColumnVector(c));
     for (let row = 0; row < chunk.rowCount; row++) {
@@ -271,7 +274,9 @@ export const streamShardUsers = async (
           'build with one shard (--shards 1)',
         );
       const v = toEvent(r);
-      const ofDate = new Date(Number(r[10])).toISOString().slice(0, 10) === date;
+      // The date's range in epoch ms (no Date and string per row).
+      const t = Number(r[10]);
+      const ofDate = t >= from && t <= to;
       const ref = hwmOf(r[14]!);
       if (v.ok && isTooLate(v.event.eventTime, ref, opts.latenessMs)) {
         // The speed layer dead-lettered it by the same rule: applied by neither layer (on any date).
