@@ -46,8 +46,16 @@ export const SHARD_TABLES: readonly TableDef[] = [
  * write of a part never competes with the pinned blocks of the read it interrupts: in one
  * instance of 1 GB that failed on a million users (DuckDB out of memory on a 34 MB block).
  */
-export const SHARD_READER_MEMORY_LIMIT = '640MB';
-export const SHARD_WRITER_MEMORY_LIMIT = '384MB';
+export const SHARD_READER_MEMORY_MB = 640;
+export const SHARD_WRITER_MEMORY_MB = 384;
+/**
+ * A user's state is ONE snapshot_user_state VARCHAR, which DuckDB pins whole to sort and write it (a
+ * heavy user's, with a million events a day, is over 100 MB): both caps grow by this many copies of
+ * the largest state they handle (the reader's from the previous build's record of it), or DuckDB
+ * runs out of memory on that one block.
+ */
+const STATE_COPIES = 4;
+const mb = (chars: number): number => Math.ceil(chars / 2 ** 20);
 
 /** Staged bytes (estimated) after which a shard writes its staged rows as part files. */
 export const STAGED_PART_BYTES = 128 * 1024 * 1024;
@@ -92,8 +100,12 @@ export const buildShard = async (
   const tmp = path.join(config.stateDir, 'tmp', `duckdb-batch-${date}-${shard.index}-of-${shard.of}-${process.pid}`);
   await mkdir(tmp, { recursive: true });
   const threads = opts.threads ?? (shard.of > 1 ? 1 : 2);
-  const duck = await Duck.open(':memory:', { threads, memoryLimit: SHARD_READER_MEMORY_LIMIT });
-  const out = await Duck.open(':memory:', { threads, memoryLimit: SHARD_WRITER_MEMORY_LIMIT });
+  const prevState = fromSnapshot ? Number(prev.stats.shardMaxStateChars ?? 0) : 0;
+  const readerMb = SHARD_READER_MEMORY_MB + STATE_COPIES * mb(prevState);
+  const duck = await Duck.open(':memory:', { threads, memoryLimit: `${readerMb}MB` });
+  let writerMb = SHARD_WRITER_MEMORY_MB;
+  const out = await Duck.open(':memory:', { threads, memoryLimit: `${writerMb}MB` });
+  let maxStateChars = 0;
   try {
     await duck.run(`SET temp_directory = ${literal(path.join(tmp, 'read'))}`);
     await out.run(`SET temp_directory = ${literal(path.join(tmp, 'write'))}`);
@@ -168,17 +180,30 @@ export const buildShard = async (
         invalid: (x) => sink.reject(x),
         end: () => {
           const u = user!;
-          const r = u.finish(closes);
-          staged += stageUserEnd(stage, date, u.userId, r) + (r.lots.length + r.portfolio.length + 3) * ROW_BYTES;
-          tierStage.appendVarchar(u.userId);
-          tierStage.appendVarchar(r.tierAtEnd);
-          tierStage.endRow();
-          stats.users++;
-          if (r.events > 0 || rejectsOfUser > 0) stats.activeUsers++;
-          stats.events += r.events;
-          if (stats.users % 5000 === 0) opts.onProgress?.(stats.users, stats.events);
           user = undefined;
-          return staged >= (opts.partBytes ?? STAGED_PART_BYTES) ? writeParts(false) : undefined;
+          const r = u.finish(closes);
+          const stateJson = JSON.stringify(userToJson(r.state));
+          const stageEnd = (): boolean => {
+            stageUserEnd(stage, date, u.userId, r, stateJson);
+            staged += stateJson.length + (r.lots.length + r.portfolio.length + 3) * ROW_BYTES;
+            tierStage.appendVarchar(u.userId);
+            tierStage.appendVarchar(r.tierAtEnd);
+            tierStage.endRow();
+            stats.users++;
+            if (r.events > 0 || rejectsOfUser > 0) stats.activeUsers++;
+            stats.events += r.events;
+            if (stats.users % 5000 === 0) opts.onProgress?.(stats.users, stats.events);
+            return staged >= (opts.partBytes ?? STAGED_PART_BYTES);
+          };
+          maxStateChars = Math.max(maxStateChars, stateJson.length);
+          const need = SHARD_WRITER_MEMORY_MB + STATE_COPIES * mb(stateJson.length);
+          if (need <= writerMb) return stageEnd() ? writeParts(false) : undefined;
+          // Raise the writer's cap before DuckDB sees this state (see STATE_COPIES).
+          return (async () => {
+            writerMb = need;
+            await out.run(`SET memory_limit = '${writerMb}MB'`);
+            if (stageEnd()) await writeParts(false);
+          })();
         },
       },
     );
@@ -216,6 +241,7 @@ export const buildShard = async (
       phases,
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
       cpuSeconds: cpuSecondsSince(cpu0),
+      maxStateChars,
     };
     await writeShardBuild(lakeDir, build);
     return build;
@@ -267,7 +293,13 @@ const stageReject = (st: Staging, date: string, x: RejectFact, rejectsByCode: Re
 };
 
 /** A user's end-of-date rows, appended by column name (core/warehouse/schema.ts). */
-const stageUserEnd = (stage: Map<string, Staging>, date: string, userId: string, r: UserDayEnd): number => {
+const stageUserEnd = (
+  stage: Map<string, Staging>,
+  date: string,
+  userId: string,
+  r: UserDayEnd,
+  stateJson: string,
+): void => {
   for (const { asset, lot: l } of r.lots) {
     stage.get(FACT_LOT_DAILY.name)!.appendRow({
       date,
@@ -323,7 +355,5 @@ const stageUserEnd = (stage: Map<string, Staging>, date: string, userId: string,
       rejected: d.rejected,
     });
   }
-  const stateJson = JSON.stringify(userToJson(r.state));
   stage.get(SNAPSHOT_USER_STATE.name)!.appendRow({ date, user_id: userId, state_json: stateJson });
-  return stateJson.length;
 };
