@@ -193,7 +193,7 @@ export const streamShardUsers = async (
   },
   visit: ShardUserVisitor,
 ): Promise<void> => {
-  const { shard, date } = opts;
+  const { shard } = opts;
   const sharded = shard.of > 1;
   const partitions = userTopicPartitions(m);
   if (sharded && partitions === 0)
@@ -217,20 +217,104 @@ export const streamShardUsers = async (
       ]
     : userEventsSql(lakeDir, m, opts.eventDates, where);
   const eventsOnly = parts.join(' UNION ALL ');
-  if (opts.snapshotFiles.length > 0)
-    parts.push(
-      `SELECT user_id, 0 AS k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state_json, NULL FROM read_parquet(${parquetList(lakeDir, opts.snapshotFiles)})`,
-    );
-  if (parts.length === 0) return;
+  const mine = (userId: string) => !sharded || shardOfUser(userId, partitions, shard.of) === shard.index;
+  // The previous snapshot is NOT sorted by DuckDB with the events: a heavy user's state is one
+  // VARCHAR of 100+ MB that a sort pins whole with everything else (out of memory at a million
+  // users). Every snapshot file was written sorted by user_id, so its rows come in file order and
+  // are merged here, by user id, with each other and with the sorted events.
+  const sources = opts.snapshotFiles.map((f) => snapshotRows(duck, path.join(lakeDir, f.path)));
+  try {
+    await readMerged(duck, sources, mine, parts, eventsOnly, opts, visit, partitions);
+  } finally {
+    for (const src of sources) await src.return(undefined);
+  }
+};
+
+interface SnapshotRow {
+  readonly userId: string;
+  readonly stateJson: string;
+}
+
+/** One snapshot file's rows in file order, checked sorted by user id (as the build writes them). */
+async function* snapshotRows(duck: Duck, file: string): AsyncGenerator<SnapshotRow> {
+  let prev: string | undefined;
+  for await (const chunk of streamChunks(duck, `SELECT user_id, state_json FROM read_parquet(${literal(file)})`)) {
+    const users = chunk.getColumnVector(0);
+    const states = chunk.getColumnVector(1);
+    for (let i = 0; i < chunk.rowCount; i++) {
+      const userId = String(users.getItem(i));
+      if (prev !== undefined && userId <= prev)
+        throw new CryptolambdaError(
+          'INTERNAL',
+          `snapshot file ${file} is not sorted by user_id (${userId} after ${prev})`,
+        );
+      prev = userId;
+      yield { userId, stateJson: String(states.getItem(i)) };
+    }
+  }
+}
+
+/** K sorted snapshot streams merged by user id, keeping the users `keep` selects. */
+async function* mergeByUser(
+  sources: readonly AsyncGenerator<SnapshotRow>[],
+  keep: (userId: string) => boolean,
+): AsyncGenerator<SnapshotRow> {
+  const heads = await Promise.all(sources.map((src) => src.next()));
+  let last: string | undefined;
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i]!;
+      if (!h.done && (best < 0 || h.value.userId < (heads[best]!.value as SnapshotRow).userId)) best = i;
+    }
+    if (best < 0) return;
+    const row = heads[best]!.value as SnapshotRow;
+    heads[best] = await sources[best]!.next();
+    if (row.userId === last)
+      throw new CryptolambdaError('INTERNAL', `user ${row.userId} has two snapshot_user_state rows`);
+    last = row.userId;
+    if (keep(row.userId)) yield row;
+  }
+}
+
+const readMerged = async (
+  duck: Duck,
+  sources: readonly AsyncGenerator<SnapshotRow>[],
+  mine: (userId: string) => boolean,
+  parts: readonly string[],
+  eventsOnly: string,
+  opts: { date: string; shard: ShardSpec; latenessMs: number },
+  visit: ShardUserVisitor,
+  partitions: number,
+): Promise<void> => {
+  const { shard, date } = opts;
+  const sharded = shard.of > 1;
+  const snap = mergeByUser(sources, mine);
+  let head = (await snap.next()).value as SnapshotRow | undefined;
+  const end = async () => {
+    const writing = visit.end();
+    if (writing) await writing;
+  };
+  /** The users with a snapshot row and no events, up to `upTo` (exclusive; undefined: all). */
+  const snapshotOnly = async (upTo?: string): Promise<boolean> => {
+    while (head !== undefined && (upTo === undefined || head.userId < upTo)) {
+      if (!visit.begin(head.userId, head.stateJson)) return false;
+      await end();
+      head = (await snap.next()).value as SnapshotRow | undefined;
+    }
+    return true;
+  };
+  if (parts.length === 0) {
+    await snapshotOnly();
+    return;
+  }
   // The events of a user come in the ledger's order (core compareEvents: event time, then event id;
   // valid event ids are ASCII, where DuckDB's byte order is JavaScript's), src last so that rows
-  // sharing both (a duplicate) come in the same order on every run. By position: a UNION takes its
-  // column names from its first part, which is the snapshot's unnamed NULLs on a day without events.
-  // 1 user_id, 2 k, 11 event_time_ms, 4 event_id, 3 src (EVENT_COLS).
+  // sharing both (a duplicate) come in the same order on every run. By position (EVENT_COLS):
+  // 1 user_id, 2 k, 11 event_time_ms, 4 event_id, 3 src.
   const sql = `${parts.join(' UNION ALL ')} ORDER BY 1, 2, 11, 4, 3`;
   let cur: string | undefined;
   let eventRows = 0;
-  const mine = (userId: string) => !sharded || shardOfUser(userId, partitions, shard.of) === shard.index;
   // One row array, refilled from the chunk's column vectors: no array per row (see streamChunks).
   const COLS = 15;
   const r: DuckDBValue[] = new Array(COLS).fill(null);
@@ -252,14 +336,20 @@ export const streamShardUsers = async (
       if (isEvent) eventRows++;
       if ((!isEvent || legacy) && !mine(userId)) continue;
       if (cur !== userId) {
-        if (cur !== undefined) {
-          const writing = visit.end();
-          if (writing) await writing;
-        }
+        if (cur !== undefined) await end();
         cur = userId;
         userPartition = undefined;
-        // The snapshot row sorts first (k = 0): a user's first row says whether it has one.
-        if (!visit.begin(userId, isEvent ? undefined : String(r[13]))) {
+        // Users before this one that have a snapshot and no events, then this one's snapshot row.
+        if (!(await snapshotOnly(userId))) {
+          stopped = true;
+          break read;
+        }
+        let stateJson: string | undefined;
+        if (head !== undefined && head.userId === userId) {
+          stateJson = head.stateJson;
+          head = (await snap.next()).value as SnapshotRow | undefined;
+        }
+        if (!visit.begin(userId, stateJson)) {
           stopped = true;
           break read;
         }
@@ -308,7 +398,8 @@ export const streamShardUsers = async (
     }
   }
   if (stopped) return;
-  if (cur !== undefined) await visit.end();
+  if (cur !== undefined) await end();
+  if (!(await snapshotOnly())) return;
   // Every raw row must have been seen: a stream cut short would silently drop users.
   if (eventsOnly === '') return;
   const [{ n }] = (await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM (${eventsOnly})`)) as [{ n: bigint }];
