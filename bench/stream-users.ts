@@ -7,7 +7,8 @@
  * Input: a Zipf(1) population of `users` users (default 100k) in which one heavy user holds 10% of
  * the events; buys (85%), card spend (10%) and deposits (5%) in event-time order over one day.
  * Every worker is a real `cryptolambda stream --exit-when-idle` process at its default settings.
- * STREAM_USERS_SCALE_ONLY=1 runs 1. and 2. only.
+ * STREAM_USERS_SCALE_ONLY=1 runs 1. and 2. only. STREAM_NODE_ARGS passes node flags to the workers
+ * (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`: NODE_OPTIONS refuses --cpu-prof).
  *   1. one worker, events/10 and events user events: events/s from start to all offsets
  *      checkpointed, and the ratio between the two sizes (flat = per-event cost does not grow);
  *   2. peak RSS of that worker holding every user (VmHWM of the process);
@@ -115,10 +116,21 @@ interface Worker {
 }
 
 const startWorker = (config: Config, extra: string[] = []): Worker => {
-  const child = spawn(process.execPath, [BIN, 'stream', '--metrics-every', '60', ...extra], {
-    env: { ...process.env, CRYPTOLAMBDA_TOPIC_PREFIX: config.topicPrefix, NO_COLOR: '1' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.STREAM_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      BIN,
+      'stream',
+      '--metrics-every',
+      '60',
+      ...extra,
+    ],
+    {
+      env: { ...process.env, CRYPTOLAMBDA_TOPIC_PREFIX: config.topicPrefix, NO_COLOR: '1' },
+      stdio: ['ignore', process.env.STREAM_NODE_ARGS ? 'inherit' : 'ignore', 'inherit'],
+    },
+  );
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return {
     pid: child.pid!,

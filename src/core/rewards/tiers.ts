@@ -1,4 +1,5 @@
 import { Decimal, USD_SCALE } from '../money/decimal.js';
+import { BucketChanges } from '../time/bucket-changes.js';
 import { dayFromKey, dayIndex, dayKey, monthKey } from '../time/date.js';
 
 /**
@@ -106,14 +107,11 @@ export interface TierHeadJson {
 /** Stored form of one event-day bucket of spends: [eventId, eventTime, amount] in window order. */
 export type SpendBucketJson = [string, number, string][];
 
-export interface TierChanges {
-  /** Tier, 30-day spend, month or owed cashback changed. */
-  head: boolean;
-  /** Spend day buckets (YYYY-MM-DD) with new spends or spends that left the window. */
-  readonly days: Set<string>;
-  /** Spend day buckets that emptied (delete them from the store). */
-  readonly dropped: Set<string>;
-}
+/**
+ * `head`: tier, 30-day spend, month or owed cashback changed; `days`: spend day buckets (YYYY-MM-DD)
+ * with new spends or spends that left the window; `dropped`: buckets that emptied (delete them).
+ */
+export type TierChanges = BucketChanges;
 
 interface SpendBucket {
   readonly day: number;
@@ -139,7 +137,7 @@ export class TierWindow implements TierState {
   since = 0;
   month = '';
   owedThisMonth: Decimal = Decimal.zero(USD_SCALE);
-  readonly changes: TierChanges = { head: false, days: new Set(), dropped: new Set() };
+  readonly changes: TierChanges = new BucketChanges();
   /** Spends in the window (what a `clone` copies). */
   private count = 0;
 
@@ -178,7 +176,7 @@ export class TierWindow implements TierState {
         this.spend30d = this.spend30d.sub(b.spends[b.head]!.amount);
         b.head++;
         this.count--;
-        this.changes.days.add(dayKey(b.day));
+        this.changes.addDay(dayKey(b.day));
         if (b.head === b.spends.length) this.dropFirst();
       }
       this.retier(tiers, expiry, out);
@@ -242,16 +240,21 @@ export class TierWindow implements TierState {
   /** One day bucket's stored form (empty when the bucket is gone). */
   bucketToJson(day: string): SpendBucketJson {
     const d = dayFromKey(day);
-    const b = this.buckets.slice(this.first).find((x) => x.day === d);
-    return b === undefined
-      ? []
-      : b.spends.slice(b.head).map((s): [string, number, string] => [s.eventId, s.eventTime, s.amount.toString()]);
+    const out: SpendBucketJson = [];
+    for (let i = this.first; i < this.buckets.length; i++) {
+      const b = this.buckets[i]!;
+      if (b.day !== d) continue;
+      for (let j = b.head; j < b.spends.length; j++) {
+        const s = b.spends[j]!;
+        out.push([s.eventId, s.eventTime, s.amount.toString()]);
+      }
+      break;
+    }
+    return out;
   }
 
   clearChanges(): void {
-    this.changes.head = false;
-    this.changes.days.clear();
-    this.changes.dropped.clear();
+    this.changes.clear();
   }
 
   /** An independent copy: the live buckets' arrays copied as they are (O(spends), no re-sorting). */
@@ -304,8 +307,7 @@ export class TierWindow implements TierState {
 
   private dropFirst(): void {
     const b = this.buckets[this.first]!;
-    this.changes.days.delete(dayKey(b.day));
-    this.changes.dropped.add(dayKey(b.day));
+    this.changes.drop(dayKey(b.day));
     this.first++;
     // Compact now and then so the bucket list does not keep every day ever seen.
     if (this.first > 16 && this.first * 2 > this.buckets.length) {
@@ -329,8 +331,7 @@ export class TierWindow implements TierState {
     if (j === b.spends.length) b.spends.push(s);
     else b.spends.splice(j, 0, s);
     this.count++;
-    this.changes.days.add(dayKey(d));
-    this.changes.dropped.delete(dayKey(d));
+    this.changes.touch(dayKey(d));
   }
 }
 

@@ -17,6 +17,7 @@
  * state store: `changes` records which parts a store must rewrite (the head, the touched day
  * buckets, the dropped ones) so a checkpoint writes what changed, not the history.
  */
+import { BucketChanges } from '../time/bucket-changes.js';
 import { DAY_MS, dayFromKey, dayIndex, dayKey } from '../time/date.js';
 import { TimeHeap } from './time-heap.js';
 
@@ -29,14 +30,8 @@ export interface DedupHeadJson {
 /** Stored form of one event-day bucket: [eventId, eventTime] in insertion order. */
 export type DedupBucketJson = [string, number][];
 
-export interface DedupChanges {
-  /** The frontier or the stragglers changed. */
-  head: boolean;
-  /** Day buckets with new ids (YYYY-MM-DD). */
-  readonly days: Set<string>;
-  /** Day buckets dropped whole (delete them from the store). */
-  readonly dropped: Set<string>;
-}
+/** `head`: the frontier or the stragglers changed; `days`: buckets with new ids; `dropped`: gone. */
+export type DedupChanges = BucketChanges;
 
 export class DedupIds {
   /** Remembered windowed ids → event time (one lookup per event). */
@@ -46,10 +41,11 @@ export class DedupIds {
   /** Bucket days, ascending (tiny: the window spans three days). */
   private days: number[] = [];
   private frontier = Number.NEGATIVE_INFINITY;
-  private readonly stragglers = new Map<string, number>();
+  /** Created with the first straggler (rare): most users never hold one. */
+  private stragglers: Map<string, number> | undefined;
   /** Min-heap of [eventTime, eventId] over `stragglers`. */
-  private readonly heap = new TimeHeap();
-  readonly changes: DedupChanges = { head: false, days: new Set(), dropped: new Set() };
+  private heap: TimeHeap | undefined;
+  readonly changes: DedupChanges = new BucketChanges();
 
   constructor(readonly windowMs: number) {}
 
@@ -57,15 +53,14 @@ export class DedupIds {
   has(id: string): boolean {
     const t = this.index.get(id);
     if (t !== undefined && t >= this.frontier - this.windowMs) return true;
-    return this.stragglers.size > 0 && this.stragglers.has(id);
+    return this.stragglers?.has(id) === true;
   }
 
   /** Remember an applied event (call after `has(id)` said false). */
   add(id: string, t: number): void {
     this.expireStragglers(t);
     if (t < this.frontier - this.windowMs) {
-      this.stragglers.set(id, t);
-      this.heap.push(t, id);
+      this.addStraggler(id, t);
       this.changes.head = true;
       return;
     }
@@ -78,7 +73,7 @@ export class DedupIds {
     }
     b.push(id);
     this.index.set(id, t);
-    this.changes.days.add(dayKey(d));
+    this.changes.addDay(dayKey(d));
     if (t > this.frontier) {
       this.frontier = t;
       this.changes.head = true;
@@ -90,7 +85,7 @@ export class DedupIds {
   *entries(): IterableIterator<[string, number]> {
     const floor = this.frontier - this.windowMs;
     for (const d of this.days) for (const [id, t] of this.bucketEntries(d)) if (t >= floor) yield [id, t];
-    yield* this.stragglers;
+    if (this.stragglers !== undefined) yield* this.stragglers;
   }
 
   get size(): number {
@@ -107,7 +102,7 @@ export class DedupIds {
   headToJson(): DedupHeadJson {
     return {
       frontier: this.frontier === Number.NEGATIVE_INFINITY ? null : this.frontier,
-      stragglers: [...this.stragglers],
+      stragglers: this.stragglers === undefined ? [] : [...this.stragglers],
     };
   }
 
@@ -133,9 +128,7 @@ export class DedupIds {
 
   /** Forget the recorded changes (after a store wrote them). */
   clearChanges(): void {
-    this.changes.head = false;
-    this.changes.days.clear();
-    this.changes.dropped.clear();
+    this.changes.clear();
   }
 
   clone(): DedupIds {
@@ -150,10 +143,7 @@ export class DedupIds {
   static fromParts(windowMs: number, head: DedupHeadJson, buckets: Iterable<[string, DedupBucketJson]>): DedupIds {
     const s = new DedupIds(windowMs);
     s.frontier = head.frontier ?? Number.NEGATIVE_INFINITY;
-    for (const [id, t] of head.stragglers) {
-      s.stragglers.set(id, t);
-      s.heap.push(t, id);
-    }
+    for (const [id, t] of head.stragglers) s.addStraggler(id, t);
     for (const [key, entries] of buckets) {
       const d = dayFromKey(key);
       if (!s.buckets.has(d)) s.insertDay(d);
@@ -212,17 +202,29 @@ export class DedupIds {
       }
       this.buckets.delete(d);
       const key = dayKey(d);
-      this.changes.days.delete(key);
-      this.changes.dropped.add(key);
+      this.changes.drop(key);
     }
+  }
+
+  private addStraggler(id: string, t: number): void {
+    this.stragglers ??= new Map();
+    this.stragglers.set(id, t);
+    this.heap ??= new TimeHeap();
+    this.heap.push(t, id);
   }
 
   /** An applied event at t ends every straggler more than a window before it. */
   private expireStragglers(t: number): void {
-    while (this.heap.size > 0 && this.heap.peek()![0] < t - this.windowMs) {
-      const [, id] = this.heap.pop();
-      this.stragglers.delete(id);
+    const heap = this.heap;
+    if (heap === undefined) return;
+    while (heap.size > 0 && heap.peek()![0] < t - this.windowMs) {
+      const [, id] = heap.pop();
+      this.stragglers!.delete(id);
       this.changes.head = true;
+    }
+    if (heap.size === 0) {
+      this.heap = undefined;
+      this.stragglers = undefined;
     }
   }
 }

@@ -13,6 +13,7 @@ import {
 } from '../portfolio/position.js';
 import type { SpendBucketJson, TierHeadJson } from '../rewards/tiers.js';
 import { DEFAULT_TIERS, type TierChange, type TierDef } from '../rewards/tiers.js';
+import { addDays } from '../time/date.js';
 import { DEFAULT_USER_LATENESS_MS, isTooLate, tooLateReason } from '../time/lateness.js';
 import type { DedupHeadJson } from './dedup.js';
 import { type EmittedCandle, type LastPrice, PriceWindows, type TradeIdChanges } from './price-windows.js';
@@ -22,7 +23,6 @@ import {
   advanceUser,
   applyUserEvent,
   clearUserChanges,
-  DAY_MS,
   type DayRewards,
   DEDUP_WINDOW_MS,
   dayOf,
@@ -265,6 +265,17 @@ interface UserDirty {
   readonly lots: Map<string, LotQueue | undefined>;
   tier: boolean;
 }
+
+let keepDay = '';
+let keepFromDay = '';
+/** The date two days before `day`, remembered for the last day asked (the per-event path repeats it). */
+const twoDaysBefore = (day: string): string => {
+  if (day !== keepDay) {
+    keepFromDay = addDays(day, -2);
+    keepDay = day;
+  }
+  return keepFromDay;
+};
 
 const newDirty = (): UserDirty => ({
   assets: new Set(),
@@ -664,8 +675,8 @@ export class PartitionEngine {
     // replayed one lacks are deleted.
     const live = new Set(s.tier.bucketKeys());
     for (const d of [...oldTierDays, ...oldTierDropped]) {
-      if (live.has(d)) s.tier.changes.days.add(d);
-      else s.tier.changes.dropped.add(d);
+      if (live.has(d)) s.tier.changes.addDay(d);
+      else s.tier.changes.drop(d);
     }
     s.tier.changes.head = true;
     u.state = s;
@@ -727,9 +738,10 @@ export class PartitionEngine {
     dirty.days.add(day);
     dirty.retired.delete(day);
     // Keep three days of aggregates in the worker; older days no longer receive on-time events.
-    const keepFrom = Date.parse(day) - 2 * DAY_MS;
+    // YYYY-MM-DD keys sort as dates.
+    const keepFrom = twoDaysBefore(day);
     for (const [d, a] of u.days) {
-      if (Date.parse(d) >= keepFrom) continue;
+      if (d >= keepFrom) continue;
       u.days.delete(d);
       if (dirty.days.has(d)) dirty.retired.set(d, a);
     }
@@ -764,6 +776,8 @@ export class PartitionEngine {
     if (count > maxEvents) pending.clear();
     const out: [string, [string, Position | null][]][] = [];
     for (const userId of users) {
+      // Most dirty users have nothing buffered and no provisional value stored: nothing to write.
+      if (!pending.has(userId) && !this.provisionalAssets.has(userId)) continue;
       const committed = this.users.get(userId)?.state;
       const spec = new Map<string, Position>();
       const ids = new Set<string>();
@@ -919,7 +933,7 @@ const histChanges = (h: UserHistory): HistChanges => {
     };
   }
   const out: HistChanges = {
-    logPut: [...h.added.values()].map((e) => [e, h.rejected.get(e.eventId)] as const),
+    logPut: [...h.added].map((e) => [e, h.rejection(e.eventId)] as const),
     logDel: [...h.dropped],
     maxEventTime: h.maxEventTime,
     key: h.baseKey,

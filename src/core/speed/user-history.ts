@@ -98,11 +98,14 @@ export class UserHistory {
    * times the log's size.
    */
   private snaps: Snapshot[] = [];
-  /** Ids of log events the ledger rejected. */
-  readonly rejected = new Map<string, Rejection>();
-  /** Store change tracking: log events to write (by id) / ids to delete, and whether base changed. */
-  readonly added = new Map<string, UserEvent>();
-  readonly dropped = new Set<string>();
+  /**
+   * Ids of log events the ledger rejected, and the store's change tracking: log events to write (by
+   * id) and ids to delete. Created on first use and released when empty, so a quiet user's
+   * collapsed history holds none of them (issue 13: memory per user held).
+   */
+  private rejectedIds: Map<string, Rejection> | undefined;
+  private addedIds: Map<string, UserEvent> | undefined;
+  private droppedIds: Set<string> | undefined;
   baseChanged = false;
   /** Base was re-created from the live book: a store rewrites all its parts. */
   baseFull = false;
@@ -125,7 +128,44 @@ export class UserHistory {
     rejected: Iterable<readonly [string, Rejection]> = [],
   ) {
     this.entries.push(...[...log].sort(compareEvents));
-    for (const [id, r] of rejected) this.rejected.set(id, r);
+    for (const [id, r] of rejected) this.reject(id, r);
+  }
+
+  /** Why the ledger rejected a log event (undefined: applied, or not in the log). */
+  rejection(id: string): Rejection | undefined {
+    return this.rejectedIds?.get(id);
+  }
+
+  /** Log events to write since the previous drain. */
+  get added(): Iterable<UserEvent> {
+    return this.addedIds?.values() ?? [];
+  }
+
+  /** Ids of log events to delete since the previous drain (folded into base). */
+  get dropped(): Iterable<string> {
+    return this.droppedIds ?? [];
+  }
+
+  private reject(id: string, r: Rejection): void {
+    this.rejectedIds ??= new Map();
+    this.rejectedIds.set(id, r);
+  }
+
+  private unreject(id: string): void {
+    if (this.rejectedIds?.delete(id) && this.rejectedIds.size === 0) this.rejectedIds = undefined;
+  }
+
+  private put(e: UserEvent): void {
+    this.addedIds ??= new Map();
+    this.addedIds.set(e.eventId, e);
+  }
+
+  /** A log event left the log: a store deletes it unless it was never written. */
+  private remove(id: string): void {
+    this.unreject(id);
+    if (this.addedIds?.delete(id) === true) return;
+    this.droppedIds ??= new Set();
+    this.droppedIds.add(id);
   }
 
   /** A history for a state restored without one (written before issue 14): base = the state now. */
@@ -199,8 +239,8 @@ export class UserHistory {
     liveDays: ReadonlyMap<string, DayRewards>,
   ): void {
     this.entries.push(e);
-    this.added.set(e.eventId, e);
-    if (rejection !== undefined) this.rejected.set(e.eventId, rejection);
+    this.put(e);
+    if (rejection !== undefined) this.reject(e.eventId, rejection);
     if (e.eventTime > this.maxEventTime) this.maxEventTime = e.eventTime;
     this.maybeSnapshot(this.entries.length, live, liveDays);
   }
@@ -253,15 +293,15 @@ export class UserHistory {
       const step = applyUserEvent(s, ev, days.get(d), tiers, false);
       days.set(d, step.day!);
       // Every re-applied event is rewritten in the store (its rejected flag may have changed).
-      this.added.set(ev.eventId, ev);
-      const was = this.rejected.get(ev.eventId);
+      this.put(ev);
+      const was = this.rejection(ev.eventId);
       if (step.outcome.kind === 'rejected') {
         const r = { code: step.outcome.code, reason: step.outcome.reason };
         if (was === undefined) newlyRejected.push([ev, r]);
-        this.rejected.set(ev.eventId, r);
+        this.reject(ev.eventId, r);
       } else {
         if (was !== undefined) noLongerRejected.push(ev);
-        this.rejected.delete(ev.eventId);
+        this.unreject(ev.eventId);
         if (step.asset !== undefined) assets.add(step.asset);
       }
     }
@@ -274,6 +314,11 @@ export class UserHistory {
    * An emptied log collapses base into the live book.
    */
   fold(horizon: number, tiers: readonly TierDef[] = DEFAULT_TIERS): void {
+    if (this.size === 0) return;
+    if (this.entries[this.entries.length - 1]!.eventTime < horizon) {
+      this.collapse();
+      return;
+    }
     while (this.head < this.entries.length && this.entries[this.head]!.eventTime < horizon) {
       const ev = this.entries[this.head++]!;
       const d = dayOf(ev.eventTime);
@@ -283,8 +328,7 @@ export class UserHistory {
       this.baseDayMap!.set(d, step.day!);
       keepDays(this.baseDayMap!, d);
       this.baseKey = { eventTime: ev.eventTime, eventId: ev.eventId };
-      this.rejected.delete(ev.eventId);
-      if (!this.added.delete(ev.eventId)) this.dropped.add(ev.eventId);
+      this.remove(ev.eventId);
       this.baseChanged = true;
     }
     while (this.snaps.length > 0 && this.snaps[0]!.at <= this.head) this.snaps.shift();
@@ -304,9 +348,30 @@ export class UserHistory {
     }
   }
 
+  /**
+   * The whole log is behind the horizon: base + log in order IS the live book (the invariant), and a
+   * collapsed history keeps no base, so the events are not applied to base a second time (most users
+   * of a large population: one event, then quiet past the lateness). Same outcome as folding them
+   * one by one and collapsing: the log's ids leave the store, `baseKey` is the last event.
+   */
+  private collapse(): void {
+    for (let j = this.head; j < this.entries.length; j++) {
+      this.remove(this.entries[j]!.eventId);
+    }
+    const last = this.entries[this.entries.length - 1]!;
+    this.baseKey = { eventTime: last.eventTime, eventId: last.eventId };
+    this.baseChanged = true;
+    this.baseBook = undefined;
+    this.baseDayMap = undefined;
+    this.baseLotsBefore = undefined;
+    this.entries.length = 0;
+    this.head = 0;
+    this.snaps = [];
+  }
+
   clearChanges(): void {
-    this.added.clear();
-    this.dropped.clear();
+    this.addedIds = undefined;
+    this.droppedIds = undefined;
     this.baseChanged = false;
     this.baseFull = false;
     this.baseLotsBefore = undefined;

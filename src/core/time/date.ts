@@ -28,8 +28,11 @@ export const parseDate = (s: string, what = 'date'): string => {
   return d;
 };
 
-/** The UTC date of an instant. */
-export const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
+/** The UTC date of an instant (through the one-day memo of `dayKey`: the per-event path asks for the same day). */
+export const dayOf = (t: number): string => {
+  if (!Number.isFinite(t)) return new Date(t).toISOString().slice(0, 10);
+  return dayKey(Math.floor(t / DAY_MS));
+};
 /** Midnight UTC starting the date, in ms. */
 export const dayStart = (day: string): number => Date.parse(`${day}T00:00:00.000Z`);
 export const addDays = (day: string, n: number): string => dayOf(dayStart(day) + n * DAY_MS);
