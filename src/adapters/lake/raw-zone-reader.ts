@@ -222,7 +222,11 @@ export const streamShardUsers = async (
   // VARCHAR of 100+ MB that a sort pins whole with everything else (out of memory at a million
   // users). Every snapshot file was written sorted by user_id, so its rows come in file order and
   // are merged here, by user id, with each other and with the sorted events.
-  const sources = opts.snapshotFiles.map((f) => snapshotRows(duck, path.join(lakeDir, f.path)));
+  const chains = await snapshotChains(
+    duck,
+    opts.snapshotFiles.map((f) => path.join(lakeDir, f.path)),
+  );
+  const sources = chains.map((files) => snapshotRows(duck, files));
   try {
     await readMerged(duck, sources, mine, parts, eventsOnly, opts, visit, partitions);
   } finally {
@@ -235,23 +239,50 @@ interface SnapshotRow {
   readonly stateJson: string;
 }
 
-/** One snapshot file's rows in file order, checked sorted by user id (as the build writes them). */
-async function* snapshotRows(duck: Duck, file: string): AsyncGenerator<SnapshotRow> {
-  let prev: string | undefined;
-  for await (const chunk of streamChunks(duck, `SELECT user_id, state_json FROM read_parquet(${literal(file)})`)) {
-    const users = chunk.getColumnVector(0);
-    const states = chunk.getColumnVector(1);
-    for (let i = 0; i < chunk.rowCount; i++) {
-      const userId = String(users.getItem(i));
-      if (prev !== undefined && userId <= prev)
-        throw new CryptolambdaError(
-          'INTERNAL',
-          `snapshot file ${file} is not sorted by user_id (${userId} after ${prev})`,
-        );
-      prev = userId;
-      yield { userId, stateJson: String(states.getItem(i)) };
-    }
+/**
+ * The snapshot files as chains of disjoint, increasing user-id ranges (by their Parquet min/max
+ * statistics): one previous shard's parts form one chain. Each chain is read as ONE stream, so the
+ * merge keeps one file open per chain, not one per part (at a million users a day has dozens of
+ * parts, and an open scan each ran DuckDB out of memory). Without statistics, a file per chain.
+ */
+const snapshotChains = async (duck: Duck, files: readonly string[]): Promise<string[][]> => {
+  if (files.length <= 1) return files.map((f) => [f]);
+  const stats = await duck.rows<{ file_name: string; lo: string | null; hi: string | null }>(
+    `SELECT file_name, min(stats_min_value) AS lo, max(stats_max_value) AS hi FROM parquet_metadata([${files.map(literal).join(', ')}]) WHERE path_in_schema = 'user_id' GROUP BY file_name`,
+  );
+  const byFile = new Map(stats.map((r) => [r.file_name, r]));
+  const ranged = files.map((f) => ({ f, lo: byFile.get(f)?.lo, hi: byFile.get(f)?.hi }));
+  if (ranged.some((x) => x.lo == null || x.hi == null)) return files.map((f) => [f]);
+  ranged.sort((x, y) => (x.lo! < y.lo! ? -1 : x.lo! > y.lo! ? 1 : 0));
+  const chains: { files: string[]; hi: string }[] = [];
+  for (const x of ranged) {
+    const c = chains.find((ch) => ch.hi < x.lo!);
+    if (c) {
+      c.files.push(x.f);
+      c.hi = x.hi!;
+    } else chains.push({ files: [x.f], hi: x.hi! });
   }
+  return chains.map((c) => c.files);
+};
+
+/** A chain of snapshot files' rows in file order, checked sorted by user id (as the build writes them). */
+async function* snapshotRows(duck: Duck, files: readonly string[]): AsyncGenerator<SnapshotRow> {
+  let prev: string | undefined;
+  for (const file of files)
+    for await (const chunk of streamChunks(duck, `SELECT user_id, state_json FROM read_parquet(${literal(file)})`)) {
+      const users = chunk.getColumnVector(0);
+      const states = chunk.getColumnVector(1);
+      for (let i = 0; i < chunk.rowCount; i++) {
+        const userId = String(users.getItem(i));
+        if (prev !== undefined && userId <= prev)
+          throw new CryptolambdaError(
+            'INTERNAL',
+            `snapshot file ${file} is not sorted by user_id after the files before it (${userId} after ${prev})`,
+          );
+        prev = userId;
+        yield { userId, stateJson: String(states.getItem(i)) };
+      }
+    }
 }
 
 /** K sorted snapshot streams merged by user id, keeping the users `keep` selects. */
