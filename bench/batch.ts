@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duck, literal } from '../src/adapters/duckdb/db.js';
 import { readLedger } from '../src/adapters/lake/warehouse-store.js';
-import { runBatch } from '../src/app/batch/run-batch.js';
+import { runBatch, SHARD_NODE_FLAGS } from '../src/app/batch/run-batch.js';
 import { resolveConfig } from '../src/config/config.js';
 import { report } from './report.js';
 import { writeZipfDays, zipfDate } from './zipf-day.js';
@@ -48,7 +48,14 @@ const cli = (): string => {
 const runCli = (args: string[], lakeDir: string): Promise<string> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli(), ...args], {
-      env: { ...process.env, CRYPTOLAMBDA_LAKE_DIR: lakeDir, CRYPTOLAMBDA_TOPIC_PREFIX: '', NO_COLOR: '1' },
+      // As deploy/ runs a shard (NODE_OPTIONS carries the shard's V8 flags, see run-batch.ts).
+      env: {
+        ...process.env,
+        CRYPTOLAMBDA_LAKE_DIR: lakeDir,
+        CRYPTOLAMBDA_TOPIC_PREFIX: '',
+        NO_COLOR: '1',
+        NODE_OPTIONS: SHARD_NODE_FLAGS.join(' '),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -95,6 +102,8 @@ interface Row {
   shards: number;
   how: string;
   seconds: number;
+  /** CPU seconds of all shards (JavaScript and DuckDB threads), not counting publish. */
+  cpu: number;
   peakMb: number;
   equal: string;
 }
@@ -117,6 +126,7 @@ const main = async (): Promise<void> => {
     const last = zipfDate(DAYS - 1);
     let baseline: Record<string, string> | undefined;
     const seconds = new Map<number, number>();
+    let cpu = 0;
     for (const shards of SHARDS) {
       // `batch --date D --shards N`: one command, shards as its child processes, one publish.
       let peak = 0;
@@ -128,8 +138,10 @@ const main = async (): Promise<void> => {
         // The shards' own peak (one shard runs in this process, whose peak includes the generator).
         peak = shards === 1 ? rss : (stats.shardPeakRssMb ?? 0);
         const how = r.fromHistory ? 'from history' : 'from snapshot';
+        cpu = Number(stats.shardCpuSeconds ?? 0);
         if (day === DAYS - 1) seconds.set(shards, r.seconds);
         report('batch', `seconds, ${shards} shard(s), ${how}`, r.seconds, 's', `${r.users} users, ${r.events} events`);
+        report('batch', `shard CPU seconds, ${shards} shard(s), ${how}`, cpu, 's', 'all shards, JS + DuckDB threads');
         report(
           'batch',
           `peak rss MB, ${shards} shard(s), ${how}`,
@@ -140,7 +152,8 @@ const main = async (): Promise<void> => {
         console.log(
           `batch ${date} ${shards} shard(s) (${how}): ${r.seconds.toFixed(1)} s  ` +
             `${r.users.toLocaleString('en-US')} users, ${r.events.toLocaleString('en-US')} events ` +
-            `(${Math.round(r.events / r.seconds).toLocaleString('en-US')} events/s), ${r.rejects.toLocaleString('en-US')} rejects, ` +
+            `(${Math.round(r.events / r.seconds).toLocaleString('en-US')} events/s; ${cpu.toFixed(1)} CPU-s, ` +
+            `${Math.round(r.events / Math.max(cpu, 0.01)).toLocaleString('en-US')} events per CPU-s), ${r.rejects.toLocaleString('en-US')} rejects, ` +
             `portfolio rows ${r.rows.fact_portfolio_daily?.toLocaleString('en-US')}, peak rss ${peak} MB ` +
             `(this process ${rss}, largest shard ${stats.shardPeakRssMb ?? 0}); phases ${JSON.stringify(r.phases)}`,
         );
@@ -152,6 +165,7 @@ const main = async (): Promise<void> => {
         shards,
         how: '--shards N',
         seconds: seconds.get(shards)!,
+        cpu,
         peakMb: peak,
         equal: shards === SHARDS[0] ? 'baseline' : eq.length === 0 ? 'equal' : `DIFFERS: ${eq.join(', ')}`,
       });
@@ -167,9 +181,11 @@ const main = async (): Promise<void> => {
       const tShards = (performance.now() - t0) / 1000;
       await runCli(['batch', 'publish', '--date', last, '--json'], lakeDir);
       const s = (performance.now() - t0) / 1000;
-      const shardPeak = Math.max(
-        ...builds.map((b) => (JSON.parse(b) as { shard: { peakRssMb: number } }).shard.peakRssMb),
+      const shardOut = builds.map(
+        (b) => (JSON.parse(b) as { shard: { peakRssMb: number; cpuSeconds?: number } }).shard,
       );
+      const shardPeak = Math.max(...shardOut.map((x) => x.peakRssMb));
+      const shardCpu = shardOut.reduce((a, x) => a + (x.cpuSeconds ?? 0), 0);
       const eq2 = diff(baseline, await digest(lakeDir, last));
       report('batch', `seconds, ${shards} shard processes + publish`, s, 's', `shards ${tShards.toFixed(1)} s`);
       console.log(
@@ -179,6 +195,7 @@ const main = async (): Promise<void> => {
         shards,
         how: 'N x --shard i/N + publish',
         seconds: s,
+        cpu: shardCpu,
         peakMb: shardPeak,
         equal: eq2.length === 0 ? 'equal' : `DIFFERS: ${eq2.join(', ')}`,
       });
@@ -191,11 +208,11 @@ const main = async (): Promise<void> => {
       }
     console.log(`\n${last}, ${USERS.toLocaleString('en-US')} users, ${TXS.toLocaleString('en-US')} events:`);
     console.log(
-      `${'shards'.padStart(6)}  ${'how'.padEnd(26)} ${'seconds'.padStart(8)} ${'vs 1'.padStart(6)} ${'peak MB'.padStart(8)}  output`,
+      `${'shards'.padStart(6)}  ${'how'.padEnd(26)} ${'seconds'.padStart(8)} ${'vs 1'.padStart(6)} ${'CPU-s'.padStart(7)} ${'peak MB'.padStart(8)}  output`,
     );
     for (const r of rows)
       console.log(
-        `${String(r.shards).padStart(6)}  ${r.how.padEnd(26)} ${r.seconds.toFixed(1).padStart(8)} ${one === undefined ? '' : `${(one / r.seconds).toFixed(2)}x`.padStart(6)} ${String(r.peakMb).padStart(8)}  ${r.equal}`,
+        `${String(r.shards).padStart(6)}  ${r.how.padEnd(26)} ${r.seconds.toFixed(1).padStart(8)} ${one === undefined ? '' : `${(one / r.seconds).toFixed(2)}x`.padStart(6)} ${r.cpu.toFixed(1).padStart(7)} ${String(r.peakMb).padStart(8)}  ${r.equal}`,
       );
     console.log(
       `load average after: ${os

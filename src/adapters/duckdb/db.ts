@@ -70,7 +70,7 @@ export const literal = (s: string): string => quotedString(s);
 /** Exact Decimal → DuckDB DECIMAL(38, scale) value (bigint units, no float on the way). */
 export const toDuckDecimal = (d: Decimal, scale: number = d.scale): DuckDBDecimalValue => {
   const r = d.rescale(scale);
-  if (r.precision() > MAX_PRECISION) {
+  if (!r.fits()) {
     throw new CryptolambdaError('DECIMAL_OVERFLOW', `${r.toString()} does not fit DECIMAL(38,${scale})`);
   }
   return new DuckDBDecimalValue(r.units, MAX_PRECISION, scale);

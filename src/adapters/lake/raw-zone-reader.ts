@@ -4,13 +4,14 @@ import { CryptolambdaError } from '../../core/errors.js';
 import { eventToRaw } from '../../core/events/json.js';
 import type { PriceEvent, UserEvent } from '../../core/events/types.js';
 import { assetOf, validatePrice, validateReward, validateTransaction } from '../../core/events/validate.js';
-import { Decimal, PRICE_SCALE } from '../../core/money/decimal.js';
+import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../core/money/decimal.js';
+import { dayStart } from '../../core/time/date.js';
 import { isTooLate, tooLateReason } from '../../core/time/lateness.js';
 import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
 import { dayEnd, type RejectFact } from '../../core/warehouse/day-build.js';
 import { FACT_PRICE_DAILY } from '../../core/warehouse/schema.js';
 import { ONE_SHARD, partitionOf, type ShardSpec, shardOfPartition, shardOfUser } from '../../core/warehouse/shard.js';
-import { type Duck, literal } from '../duckdb/db.js';
+import { type Duck, fromDuckDecimal, literal } from '../duckdb/db.js';
 import type { LakeFile, Manifest } from './manifest.js';
 import { streamChunks, streamRows } from './warehouse-rows.js';
 import type { WarehouseLedger } from './warehouse-store.js';
@@ -35,16 +36,6 @@ export const userTopicPartitions = (m: Manifest): number => {
     if (topic.endsWith('raw.transactions') || topic.endsWith('raw.rewards')) n = Math.max(n, Object.keys(parts).length);
   return n;
 };
-
-/** One user's input to a shard's build: the previous end state (if any) and the raw rows. */
-export interface UserInput {
-  readonly userId: string;
-  /** snapshot_user_state.state_json of the previous date. */
-  readonly stateJson?: string;
-  readonly events: UserEvent[];
-  /** Raw rows of the date the core validators refuse. */
-  readonly invalid: RejectFact[];
-}
 
 // Columns of the merged stream: user_id, k (0 snapshot, 1 event), then the event columns, then
 // state, then the lateness reference ingest stamped (`_hwm_ms`, core/time/lateness.ts).
@@ -83,6 +74,18 @@ export const shardUserFiles = (
 };
 
 /**
+ * The user rows travel typed: src as its index here (in the order of the names, so ordering by it
+ * orders as the names do), amounts as DECIMAL at the raw zone's scales (read as bigint units: no
+ * text to format, decode and parse per cell; core validation takes them as Decimals).
+ */
+const SOURCES = ['rewards', 'transactions'] as const;
+const QTY_SQL = (c: string) => `CAST(${c} AS DECIMAL(38, ${QTY_SCALE})) AS ${c}`;
+const PRICE_SQL = (c: string) => `CAST(${c} AS DECIMAL(38, ${PRICE_SCALE})) AS ${c}`;
+
+/** A DECIMAL cell as an exact Decimal (null stays null: the validator says what is missing). */
+const decimalCell = (v: DuckDBValue): Decimal | null => (v === null ? null : fromDuckDecimal(v));
+
+/**
  * `era` 'current': files from the topics as partitioned now (filtered by `where`); 'legacy': files
  * from before the last recreation, unfiltered and with `_partition` -1 (the caller selects their
  * users by murmur2 of the user id); 'all': every file, filtered by `where`.
@@ -103,8 +106,8 @@ const userEventsSql = (
   const w = era === 'legacy' ? '' : where;
   const parts: string[] = [];
   const select = {
-    transactions: `'transactions' AS src, event_id, user_id, type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, CAST(fee AS VARCHAR) AS fee, fee_asset, event_time_ms, NULL::VARCHAR AS ref, ${part}`,
-    rewards: `'rewards' AS src, event_id, user_id, reward_type AS type, asset, CAST(quantity AS VARCHAR) AS quantity, CAST(price AS VARCHAR) AS price, NULL::VARCHAR AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, ${part}`,
+    transactions: `${SOURCES.indexOf('transactions')} AS src, event_id, user_id, type, asset, ${QTY_SQL('quantity')}, ${PRICE_SQL('price')}, ${QTY_SQL('fee')}, fee_asset, event_time_ms, NULL::VARCHAR AS ref, ${part}`,
+    rewards: `${SOURCES.indexOf('rewards')} AS src, event_id, user_id, reward_type AS type, asset, ${QTY_SQL('quantity')}, ${PRICE_SQL('price')}, NULL::DECIMAL(38, ${QTY_SCALE}) AS fee, NULL::VARCHAR AS fee_asset, event_time_ms, ref_event_id AS ref, ${part}`,
   };
   for (const table of ['transactions', 'rewards'] as const) {
     const files = pick(table);
@@ -127,8 +130,11 @@ const hwmOf = (v: DuckDBValue): number | undefined => (v === null || v === undef
 
 /** One raw user row → a validated core event, or a reason. */
 const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false; reason: string; raw: object } => {
-  const [, , src, eventId, type, asset, quantity, price, fee, feeAsset, t, ref] = r;
+  const [, , src, eventId, type, asset, q, p, f, feeAsset, t, ref] = r;
   const userId = r[0];
+  const quantity = decimalCell(q!);
+  const price = decimalCell(p!);
+  const fee = decimalCell(f!);
   const eventTime = typeof t === 'bigint' ? Number(t) : t;
   const raw =
     src === 'transactions'
@@ -149,14 +155,29 @@ const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false
 };
 
 /**
- * Stream a shard's users in user_id order, each with its previous snapshot row and its raw events,
- * from ONE query (snapshot rows and events merged and sorted by DuckDB, which spills to disk when
- * needed): memory holds one user at a time, not the platform. Events are read only from the
- * shard's Kafka partitions (`_partition % N = i`, every raw row carries it); snapshot rows are
- * kept by the same murmur2 partition of their user id, and every event row is checked against it,
- * so a raw zone not partitioned by user id is refused instead of splitting a user over two shards.
+ * What a shard's read hands over, row by row: `begin` opens a user (with its previous snapshot
+ * row, if any; return false to stop reading), then its events in (eventTime, eventId) order and
+ * its raw rows of the date the core refuses, then `end`. Nothing of a user is collected here: a
+ * heavy user's million events stream through one at a time.
  */
-export async function* streamShardUsers(
+export interface ShardUserVisitor {
+  begin(userId: string, stateJson: string | undefined): boolean;
+  event(e: UserEvent): void;
+  invalid(r: RejectFact): void;
+  /** May return a promise (the build writes staged rows between users): the read waits for it. */
+  end(): void | Promise<void>;
+}
+
+/**
+ * Stream a shard's users in user_id order, each with its previous snapshot row and its raw events
+ * in event order, from ONE query (snapshot rows and events merged and sorted by DuckDB, which
+ * spills to disk when needed): memory holds one row chunk and the visitor's one user, not the
+ * platform. Events are read only from the shard's Kafka partitions (`_partition % N = i`, every
+ * raw row carries it); snapshot rows are kept by the same murmur2 partition of their user id, and
+ * every event row is checked against it, so a raw zone not partitioned by user id is refused
+ * instead of splitting a user over two shards.
+ */
+export const streamShardUsers = async (
   duck: Duck,
   lakeDir: string,
   m: Manifest,
@@ -170,8 +191,9 @@ export async function* streamShardUsers(
     /** The user lateness (`speed.userLateness`): rows TOO_LATE by it are rejected, never applied. */
     latenessMs: number;
   },
-): AsyncGenerator<UserInput> {
-  const { shard, date } = opts;
+  visit: ShardUserVisitor,
+): Promise<void> => {
+  const { shard } = opts;
   const sharded = shard.of > 1;
   const partitions = userTopicPartitions(m);
   if (sharded && partitions === 0)
@@ -195,40 +217,175 @@ export async function* streamShardUsers(
       ]
     : userEventsSql(lakeDir, m, opts.eventDates, where);
   const eventsOnly = parts.join(' UNION ALL ');
-  if (opts.snapshotFiles.length > 0)
-    parts.push(
-      `SELECT user_id, 0 AS k, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, state_json, NULL FROM read_parquet(${parquetList(lakeDir, opts.snapshotFiles)})`,
-    );
-  if (parts.length === 0) return;
-  const sql = `${parts.join(' UNION ALL ')} ORDER BY user_id, k`;
-  let cur: { userId: string; stateJson?: string; events: UserEvent[]; invalid: RejectFact[] } | undefined;
-  let eventRows = 0;
   const mine = (userId: string) => !sharded || shardOfUser(userId, partitions, shard.of) === shard.index;
+  // The previous snapshot is NOT sorted by DuckDB with the events: a heavy user's state is one
+  // VARCHAR of 100+ MB that a sort pins whole with everything else (out of memory at a million
+  // users). Every snapshot file was written sorted by user_id, so its rows come in file order and
+  // are merged here, by user id, with each other and with the sorted events.
+  const chains = await snapshotChains(
+    duck,
+    opts.snapshotFiles.map((f) => path.join(lakeDir, f.path)),
+  );
+  const sources = chains.map((files) => snapshotRows(duck, files));
+  try {
+    await readMerged(duck, sources, mine, parts, eventsOnly, opts, visit, partitions);
+  } finally {
+    for (const src of sources) await src.return(undefined);
+  }
+};
+
+interface SnapshotRow {
+  readonly userId: string;
+  readonly stateJson: string;
+}
+
+/**
+ * The snapshot files as chains of disjoint, increasing user-id ranges (by their Parquet min/max
+ * statistics): one previous shard's parts form one chain. Each chain is read as ONE stream, so the
+ * merge keeps one file open per chain, not one per part (at a million users a day has dozens of
+ * parts, and an open scan each ran DuckDB out of memory). Without statistics, a file per chain.
+ */
+const snapshotChains = async (duck: Duck, files: readonly string[]): Promise<string[][]> => {
+  if (files.length <= 1) return files.map((f) => [f]);
+  const stats = await duck.rows<{ file_name: string; lo: string | null; hi: string | null }>(
+    `SELECT file_name, min(stats_min_value) AS lo, max(stats_max_value) AS hi FROM parquet_metadata([${files.map(literal).join(', ')}]) WHERE path_in_schema = 'user_id' GROUP BY file_name`,
+  );
+  const byFile = new Map(stats.map((r) => [r.file_name, r]));
+  const ranged = files.map((f) => ({ f, lo: byFile.get(f)?.lo, hi: byFile.get(f)?.hi }));
+  if (ranged.some((x) => x.lo == null || x.hi == null)) return files.map((f) => [f]);
+  ranged.sort((x, y) => (x.lo! < y.lo! ? -1 : x.lo! > y.lo! ? 1 : 0));
+  const chains: { files: string[]; hi: string }[] = [];
+  for (const x of ranged) {
+    const c = chains.find((ch) => ch.hi < x.lo!);
+    if (c) {
+      c.files.push(x.f);
+      c.hi = x.hi!;
+    } else chains.push({ files: [x.f], hi: x.hi! });
+  }
+  return chains.map((c) => c.files);
+};
+
+/** A chain of snapshot files' rows in file order, checked sorted by user id (as the build writes them). */
+async function* snapshotRows(duck: Duck, files: readonly string[]): AsyncGenerator<SnapshotRow> {
+  let prev: string | undefined;
+  for (const file of files)
+    for await (const chunk of streamChunks(duck, `SELECT user_id, state_json FROM read_parquet(${literal(file)})`)) {
+      const users = chunk.getColumnVector(0);
+      const states = chunk.getColumnVector(1);
+      for (let i = 0; i < chunk.rowCount; i++) {
+        const userId = String(users.getItem(i));
+        if (prev !== undefined && userId <= prev)
+          throw new CryptolambdaError(
+            'INTERNAL',
+            `snapshot file ${file} is not sorted by user_id after the files before it (${userId} after ${prev})`,
+          );
+        prev = userId;
+        yield { userId, stateJson: String(states.getItem(i)) };
+      }
+    }
+}
+
+/** K sorted snapshot streams merged by user id, keeping the users `keep` selects. */
+async function* mergeByUser(
+  sources: readonly AsyncGenerator<SnapshotRow>[],
+  keep: (userId: string) => boolean,
+): AsyncGenerator<SnapshotRow> {
+  const heads = await Promise.all(sources.map((src) => src.next()));
+  let last: string | undefined;
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < heads.length; i++) {
+      const h = heads[i]!;
+      if (!h.done && (best < 0 || h.value.userId < (heads[best]!.value as SnapshotRow).userId)) best = i;
+    }
+    if (best < 0) return;
+    const row = heads[best]!.value as SnapshotRow;
+    heads[best] = await sources[best]!.next();
+    if (row.userId === last)
+      throw new CryptolambdaError('INTERNAL', `user ${row.userId} has two snapshot_user_state rows`);
+    last = row.userId;
+    if (keep(row.userId)) yield row;
+  }
+}
+
+const readMerged = async (
+  duck: Duck,
+  sources: readonly AsyncGenerator<SnapshotRow>[],
+  mine: (userId: string) => boolean,
+  parts: readonly string[],
+  eventsOnly: string,
+  opts: { date: string; shard: ShardSpec; latenessMs: number },
+  visit: ShardUserVisitor,
+  partitions: number,
+): Promise<void> => {
+  const { shard, date } = opts;
+  const sharded = shard.of > 1;
+  const snap = mergeByUser(sources, mine);
+  let head = (await snap.next()).value as SnapshotRow | undefined;
+  const end = async () => {
+    const writing = visit.end();
+    if (writing) await writing;
+  };
+  /** The users with a snapshot row and no events, up to `upTo` (exclusive; undefined: all). */
+  const snapshotOnly = async (upTo?: string): Promise<boolean> => {
+    while (head !== undefined && (upTo === undefined || head.userId < upTo)) {
+      if (!visit.begin(head.userId, head.stateJson)) return false;
+      await end();
+      head = (await snap.next()).value as SnapshotRow | undefined;
+    }
+    return true;
+  };
+  if (parts.length === 0) {
+    await snapshotOnly();
+    return;
+  }
+  // The events of a user come in the ledger's order (core compareEvents: event time, then event id;
+  // valid event ids are ASCII, where DuckDB's byte order is JavaScript's), src last so that rows
+  // sharing both (a duplicate) come in the same order on every run. By position (EVENT_COLS):
+  // 1 user_id, 2 k, 11 event_time_ms, 4 event_id, 3 src.
+  const sql = `${parts.join(' UNION ALL ')} ORDER BY 1, 2, 11, 4, 3`;
+  let cur: string | undefined;
+  let eventRows = 0;
   // One row array, refilled from the chunk's column vectors: no array per row (see streamChunks).
   const COLS = 15;
   const r: DuckDBValue[] = new Array(COLS).fill(null);
   let userPartition: number | undefined;
-  for await (const chunk of streamChunks(duck, sql)) {
+  let stopped = false;
+  const from = dayStart(date);
+  const to = dayEnd(date);
+  read: for await (const chunk of streamChunks(duck, sql)) {
     const vectors = Array.from({ length: COLS }, (_, c) => chunk.getColumnVector(c));
     for (let row = 0; row < chunk.rowCount; row++) {
       const userId = String(vectors[0]!.getItem(row));
       const isEvent = vectors[1]!.getItem(row) === 1;
       if (isEvent) {
         for (let c = 2; c < COLS; c++) if (c !== 13) r[c] = vectors[c]!.getItem(row);
+        r[2] = SOURCES[Number(r[2])]!;
       } else r[13] = vectors[13]!.getItem(row);
       r[0] = userId;
       const legacy = isEvent && Number(r[12]) === -1;
       if (isEvent) eventRows++;
       if ((!isEvent || legacy) && !mine(userId)) continue;
-      if (cur === undefined || cur.userId !== userId) {
-        if (cur) yield cur;
-        cur = { userId, events: [], invalid: [] };
+      if (cur !== userId) {
+        if (cur !== undefined) await end();
+        cur = userId;
         userPartition = undefined;
+        // Users before this one that have a snapshot and no events, then this one's snapshot row.
+        if (!(await snapshotOnly(userId))) {
+          stopped = true;
+          break read;
+        }
+        let stateJson: string | undefined;
+        if (head !== undefined && head.userId === userId) {
+          stateJson = head.stateJson;
+          head = (await snap.next()).value as SnapshotRow | undefined;
+        }
+        if (!visit.begin(userId, stateJson)) {
+          stopped = true;
+          break read;
+        }
       }
-      if (!isEvent) {
-        cur.stateJson = String(r[13]);
-        continue;
-      }
+      if (!isEvent) continue;
       // murmur2 once per user (rows come grouped by user), compared on every row.
       if (sharded && !legacy && userPartition === undefined) userPartition = partitionOf(userId, partitions);
       if (sharded && !legacy && userPartition !== Number(r[12]))
@@ -238,12 +395,14 @@ export async function* streamShardUsers(
           'build with one shard (--shards 1)',
         );
       const v = toEvent(r);
-      const ofDate = new Date(Number(r[10])).toISOString().slice(0, 10) === date;
+      // The date's range in epoch ms (no Date and string per row).
+      const t = Number(r[10]);
+      const ofDate = t >= from && t <= to;
       const ref = hwmOf(r[14]!);
       if (v.ok && isTooLate(v.event.eventTime, ref, opts.latenessMs)) {
         // The speed layer dead-lettered it by the same rule: applied by neither layer (on any date).
         if (ofDate)
-          cur.invalid.push({
+          visit.invalid({
             eventId: v.event.eventId,
             userId,
             sourceTable: String(r[2]),
@@ -256,10 +415,10 @@ export async function* streamShardUsers(
             ),
             eventJson: JSON.stringify(eventToRaw(v.event)),
           });
-      } else if (v.ok) cur.events.push(v.event);
+      } else if (v.ok) visit.event(v.event);
       else if (ofDate)
         // A raw row the core validators refuse (the raw zone holds what ingest's decoder accepted).
-        cur.invalid.push({
+        visit.invalid({
           eventId: String(r[3]),
           userId,
           sourceTable: String(r[2]),
@@ -269,7 +428,9 @@ export async function* streamShardUsers(
         });
     }
   }
-  if (cur) yield cur;
+  if (stopped) return;
+  if (cur !== undefined) await end();
+  if (!(await snapshotOnly())) return;
   // Every raw row must have been seen: a stream cut short would silently drop users.
   if (eventsOnly === '') return;
   const [{ n }] = (await duck.rows<{ n: bigint }>(`SELECT count(*) AS n FROM (${eventsOnly})`)) as [{ n: bigint }];
@@ -278,7 +439,7 @@ export async function* streamShardUsers(
       'INTERNAL',
       `read ${eventRows} raw user rows, the raw zone holds ${n}: stream ended early`,
     );
-}
+};
 
 /**
  * The raw zone's user events dated after `after` of the users `keep` selects, in (event time, event
@@ -297,6 +458,7 @@ export async function* streamUserEventsAfter(
   if (parts.length === 0) return;
   for await (const r of streamRows(duck, `${parts.join(' UNION ALL ')} ORDER BY event_time_ms, event_id, src`)) {
     if (!opts.keep(String(r[0]))) continue;
+    r[2] = SOURCES[Number(r[2])]!;
     const v = toEvent(r);
     if (v.ok)
       yield { table: r[2] === 'transactions' ? 'transactions' : 'rewards', event: v.event, hwmBefore: hwmOf(r[14]!) };

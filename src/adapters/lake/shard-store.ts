@@ -29,6 +29,10 @@ export interface ShardBuild {
   readonly phases: Record<string, number>;
   /** Peak resident memory of the process that built the shard (MB). */
   readonly peakRssMb: number;
+  /** CPU seconds the shard's build used (JavaScript and DuckDB's threads; absent in older records). */
+  readonly cpuSeconds?: number;
+  /** Length of the shard's largest snapshot_user_state JSON (sizes the next build's DuckDB caps). */
+  readonly maxStateChars?: number;
 }
 
 export const SHARD_TIER_TABLE = '_shard_user_tier';

@@ -5,12 +5,18 @@ import { readManifest } from '../../adapters/lake/manifest.js';
 import { streamShardUsers, valuationCloses } from '../../adapters/lake/raw-zone-reader.js';
 import { SHARD_TIER_TABLE, type ShardBuild, writeShardBuild } from '../../adapters/lake/shard-store.js';
 import { Staging } from '../../adapters/lake/warehouse-rows.js';
-import { readLedger, writeStagedTables, writeTableFile } from '../../adapters/lake/warehouse-store.js';
+import {
+  readLedger,
+  type WarehouseFile,
+  writeStagedTables,
+  writeTableFile,
+} from '../../adapters/lake/warehouse-store.js';
 import { type Config, tiersOf } from '../../config/config.js';
 import { CryptolambdaError, StoppedError, stopSignalName } from '../../core/errors.js';
+import type { Disposal } from '../../core/portfolio/lot-accounting.js';
 import type { TierDef } from '../../core/rewards/tiers.js';
 import { type UserStateJson, userFromJson, userToJson } from '../../core/speed/user-ledger.js';
-import { buildUserDay, type UserDayResult } from '../../core/warehouse/day-build.js';
+import { type RejectFact, UserDayBuilder, type UserDayEnd, type UserDaySink } from '../../core/warehouse/day-build.js';
 import { carryForwardValid, previousDate } from '../../core/warehouse/pending.js';
 import {
   BATCH_REJECTS,
@@ -34,10 +40,27 @@ export const SHARD_TABLES: readonly TableDef[] = [
 ];
 
 /**
- * DuckDB memory of one shard's build (the JavaScript heap comes on top: one user's events and state
- * at a time). Above it DuckDB spills the sort and the staging tables to disk.
+ * DuckDB memory of one shard's build, in two instances (the JavaScript heap comes on top: one
+ * user's state and a row chunk at a time): the reader sorts the shard's events and snapshot rows
+ * and spills above its limit; the writer stages rows and writes them as part files. Apart, the
+ * write of a part never competes with the pinned blocks of the read it interrupts: in one
+ * instance of 1 GB that failed on a million users (DuckDB out of memory on a 34 MB block).
  */
-export const SHARD_DUCKDB_MEMORY_LIMIT = '1GB';
+export const SHARD_READER_MEMORY_MB = 640;
+export const SHARD_WRITER_MEMORY_MB = 384;
+/**
+ * A user's state is ONE snapshot_user_state VARCHAR, which DuckDB pins whole to sort and write it (a
+ * heavy user's, with a million events a day, is over 100 MB): both caps grow by this many copies of
+ * the largest state they handle (the reader's from the previous build's record of it), or DuckDB
+ * runs out of memory on that one block.
+ */
+const STATE_COPIES = 4;
+const mb = (chars: number): number => Math.ceil(chars / 2 ** 20);
+
+/** Staged bytes (estimated) after which a shard writes its staged rows as part files. */
+export const STAGED_PART_BYTES = 128 * 1024 * 1024;
+/** Estimated staged bytes of a fact row (a few DECIMAL(38) and short strings). */
+const ROW_BYTES = 160;
 
 export interface ShardOptions {
   readonly tiers?: readonly TierDef[];
@@ -46,6 +69,8 @@ export interface ShardOptions {
   readonly threads?: number;
   /** Stop between users (the caller reports what was left unpublished); nothing is written then. */
   readonly signal?: AbortSignal;
+  /** Staged bytes per part file (default STAGED_PART_BYTES; tests make it small to write many parts). */
+  readonly partBytes?: number;
 }
 
 /**
@@ -61,6 +86,7 @@ export const buildShard = async (
   opts: ShardOptions = {},
 ): Promise<ShardBuild> => {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   // The configured tier table (the stream reads the same one), unless a caller passes its own.
   const tiers = opts.tiers ?? tiersOf(config);
   const lakeDir = config.lakeDir;
@@ -72,50 +98,117 @@ export const buildShard = async (
   // DuckDB holds the sorted merge of the shard's events and every staged row until the files are
   // written; capped, it spills them to a temp directory of this run instead of growing with the shard.
   const tmp = path.join(config.stateDir, 'tmp', `duckdb-batch-${date}-${shard.index}-of-${shard.of}-${process.pid}`);
-  await mkdir(path.dirname(tmp), { recursive: true });
-  const duck = await Duck.open(':memory:', {
-    threads: opts.threads ?? (shard.of > 1 ? 1 : 2),
-    memoryLimit: SHARD_DUCKDB_MEMORY_LIMIT,
-  });
+  await mkdir(tmp, { recursive: true });
+  const threads = opts.threads ?? (shard.of > 1 ? 1 : 2);
+  const prevState = fromSnapshot ? Number(prev.stats.shardMaxStateChars ?? 0) : 0;
+  const readerMb = SHARD_READER_MEMORY_MB + STATE_COPIES * mb(prevState);
+  const duck = await Duck.open(':memory:', { threads, memoryLimit: `${readerMb}MB` });
+  let writerMb = SHARD_WRITER_MEMORY_MB;
+  const out = await Duck.open(':memory:', { threads, memoryLimit: `${writerMb}MB` });
+  let maxStateChars = 0;
   try {
-    await duck.run(`SET temp_directory = ${literal(tmp)}`);
+    await duck.run(`SET temp_directory = ${literal(path.join(tmp, 'read'))}`);
+    await out.run(`SET temp_directory = ${literal(path.join(tmp, 'write'))}`);
     const closes = await valuationCloses(duck, lakeDir, manifest, date);
     const stage = new Map<string, Staging>();
-    for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(duck, d));
-    await duck.run('CREATE OR REPLACE TABLE stage_user_tier (user_id VARCHAR NOT NULL, tier VARCHAR NOT NULL)');
-    const tierStage = await duck.conn.createAppender('stage_user_tier');
+    for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(out, d));
+    await out.run('CREATE OR REPLACE TABLE stage_user_tier (user_id VARCHAR NOT NULL, tier VARCHAR NOT NULL)');
+    // On a connection of its own: it stays open while the main connection writes staged parts.
+    const tierConn = await out.instance.connect();
+    const tierStage = await tierConn.createAppender('stage_user_tier');
+    const files: WarehouseFile[] = [];
+    // Rough bytes staged since the last part was written (rows at ROW_BYTES, plus each state's JSON).
+    let staged = 0;
+    /**
+     * Write what is staged as one part file per table and start the staging tables afresh: DuckDB
+     * then holds at most STAGED_PART_BYTES of rows, not the shard's day (at a million users the
+     * snapshot JSON alone is gigabytes). Users arrive in user_id order, so the parts of a table
+     * cover disjoint user ranges, each sorted by the table's key. `all`: every table, even empty.
+     */
+    const writeParts = async (all: boolean): Promise<void> => {
+      const written = SHARD_TABLES.filter((d) => all || stage.get(d.name)!.rows > 0);
+      for (const s of stage.values()) s.close();
+      files.push(...(await writeStagedTables(out, lakeDir, date, written)));
+      if (!all) for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(out, d));
+      staged = 0;
+    };
     const stats = { users: 0, activeUsers: 0, events: 0, rejectsByCode: {} as Record<string, number> };
     let rawFiles = 0;
 
-    const inputs = streamShardUsers(duck, lakeDir, manifest, {
-      snapshotFiles: fromSnapshot ? prev.files.filter((f) => f.table === SNAPSHOT_USER_STATE.name) : [],
-      eventDates: fromSnapshot ? (dt) => dt === date : (dt) => dt <= date,
-      date,
-      shard,
-      onRawFiles: (f) => {
-        rawFiles = f.length;
+    // One user at a time, streamed: its gains and rejects are staged as they happen, its end state
+    // and end-of-day rows when its last event is read; nothing of a user outlives it.
+    let rejectsOfUser = 0;
+    const sink: UserDaySink = {
+      gain: (g) => {
+        staged += ROW_BYTES;
+        stageGain(stage.get(FACT_REALIZED_GAIN.name)!, date, g);
       },
-      // The same lateness as the speed layer's (one rule for both layers, core/time/lateness.ts).
-      latenessMs: config.speed.userLateness,
-    });
-    for await (const u of inputs) {
-      if (opts.signal?.aborted) break;
-      const start =
-        u.stateJson === undefined
-          ? undefined
-          : userFromJson(JSON.parse(u.stateJson) as UserStateJson, config.costBasis);
-      const r = buildUserDay(u.userId, start, u.events, date, closes, tiers, config.costBasis);
-      stageUser(stage, date, u.userId, r, u.invalid, stats.rejectsByCode);
-      tierStage.appendVarchar(u.userId);
-      tierStage.appendVarchar(r.tierAtEnd);
-      tierStage.endRow();
-      stats.users++;
-      if (r.events > 0 || u.invalid.length > 0 || r.rejects.length > 0) stats.activeUsers++;
-      stats.events += r.events;
-      if (stats.users % 5000 === 0) opts.onProgress?.(stats.users, stats.events);
-    }
+      reject: (x) => {
+        rejectsOfUser++;
+        staged += ROW_BYTES + x.eventJson.length;
+        stageReject(stage.get(BATCH_REJECTS.name)!, date, x, stats.rejectsByCode);
+      },
+    };
+    let user: UserDayBuilder | undefined;
+    await streamShardUsers(
+      duck,
+      lakeDir,
+      manifest,
+      {
+        snapshotFiles: fromSnapshot ? prev.files.filter((f) => f.table === SNAPSHOT_USER_STATE.name) : [],
+        eventDates: fromSnapshot ? (dt) => dt === date : (dt) => dt <= date,
+        date,
+        shard,
+        onRawFiles: (f) => {
+          rawFiles = f.length;
+        },
+        // The same lateness as the speed layer's (one rule for both layers, core/time/lateness.ts).
+        latenessMs: config.speed.userLateness,
+      },
+      {
+        begin: (userId, stateJson) => {
+          if (opts.signal?.aborted) return false;
+          const start =
+            stateJson === undefined
+              ? undefined
+              : userFromJson(JSON.parse(stateJson) as UserStateJson, config.costBasis);
+          user = new UserDayBuilder(userId, start, date, sink, tiers, config.costBasis);
+          rejectsOfUser = 0;
+          return true;
+        },
+        event: (e) => user!.apply(e),
+        invalid: (x) => sink.reject(x),
+        end: () => {
+          const u = user!;
+          user = undefined;
+          const r = u.finish(closes);
+          const stateJson = JSON.stringify(userToJson(r.state));
+          const stageEnd = (): boolean => {
+            stageUserEnd(stage, date, u.userId, r, stateJson);
+            staged += stateJson.length + (r.lots.length + r.portfolio.length + 3) * ROW_BYTES;
+            tierStage.appendVarchar(u.userId);
+            tierStage.appendVarchar(r.tierAtEnd);
+            tierStage.endRow();
+            stats.users++;
+            if (r.events > 0 || rejectsOfUser > 0) stats.activeUsers++;
+            stats.events += r.events;
+            if (stats.users % 5000 === 0) opts.onProgress?.(stats.users, stats.events);
+            return staged >= (opts.partBytes ?? STAGED_PART_BYTES);
+          };
+          maxStateChars = Math.max(maxStateChars, stateJson.length);
+          const need = SHARD_WRITER_MEMORY_MB + STATE_COPIES * mb(stateJson.length);
+          if (need <= writerMb) return stageEnd() ? writeParts(false) : undefined;
+          // Raise the writer's cap before DuckDB sees this state (see STATE_COPIES).
+          return (async () => {
+            writerMb = need;
+            await out.run(`SET memory_limit = '${writerMb}MB'`);
+            if (stageEnd()) await writeParts(false);
+          })();
+        },
+      },
+    );
     tierStage.closeSync();
-    for (const s of stage.values()) s.close();
+    tierConn.closeSync();
     if (opts.signal?.aborted)
       throw new StoppedError(
         stopSignalName(opts.signal),
@@ -124,9 +217,9 @@ export const buildShard = async (
     phases.replaying = Math.round(performance.now() - t0) / 1000;
 
     const t1 = performance.now();
-    const files = await writeStagedTables(duck, lakeDir, date, SHARD_TABLES);
+    await writeParts(true);
     const tierFile = await writeTableFile(
-      duck,
+      out,
       lakeDir,
       SHARD_TIER_TABLE,
       date,
@@ -147,6 +240,8 @@ export const buildShard = async (
       rawFiles,
       phases,
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      cpuSeconds: cpuSecondsSince(cpu0),
+      maxStateChars,
     };
     await writeShardBuild(lakeDir, build);
     return build;
@@ -155,18 +250,55 @@ export const buildShard = async (
     throw new CryptolambdaError('INTERNAL', `shard ${shardLabel(shard)} of ${date}: ${(err as Error).message}`);
   } finally {
     duck.close();
+    out.close();
     await rm(tmp, { recursive: true, force: true });
   }
 };
 
-/** One user's rows, appended by column name (core/warehouse/schema.ts). */
-const stageUser = (
+const cpuSecondsSince = (from: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(from);
+  return Math.round((d.user + d.system) / 1e4) / 100;
+};
+
+/** A realized gain row of the date (fact_realized_gain). */
+const stageGain = (st: Staging, date: string, g: Disposal): void =>
+  st.appendRow({
+    date,
+    user_id: g.userId,
+    asset: g.asset,
+    event_id: g.eventId,
+    kind: g.kind,
+    piece: g.piece,
+    lot_id: g.lotId,
+    acquired_at_ms: g.acquiredAt,
+    disposed_at_ms: g.disposedAt,
+    quantity: g.quantity,
+    proceeds: g.proceeds,
+    cost_basis: g.costBasis,
+    gain: g.gain,
+  });
+
+/** A rejected, duplicate, invalid or too-late event of the date (batch_rejects). */
+const stageReject = (st: Staging, date: string, x: RejectFact, rejectsByCode: Record<string, number>): void => {
+  st.appendRow({
+    date,
+    event_id: x.eventId,
+    user_id: x.userId,
+    source_table: x.sourceTable,
+    code: x.code,
+    reason: x.reason,
+    event_json: x.eventJson,
+  });
+  rejectsByCode[x.code] = (rejectsByCode[x.code] ?? 0) + 1;
+};
+
+/** A user's end-of-date rows, appended by column name (core/warehouse/schema.ts). */
+const stageUserEnd = (
   stage: Map<string, Staging>,
   date: string,
   userId: string,
-  r: UserDayResult,
-  invalid: UserDayResult['rejects'],
-  rejectsByCode: Record<string, number>,
+  r: UserDayEnd,
+  stateJson: string,
 ): void => {
   for (const { asset, lot: l } of r.lots) {
     stage.get(FACT_LOT_DAILY.name)!.appendRow({
@@ -181,23 +313,6 @@ const stageUser = (
       original_cost: l.originalCost,
       quantity: l.quantity,
       cost: l.cost,
-    });
-  }
-  for (const g of r.gains) {
-    stage.get(FACT_REALIZED_GAIN.name)!.appendRow({
-      date,
-      user_id: userId,
-      asset: g.asset,
-      event_id: g.eventId,
-      kind: g.kind,
-      piece: g.piece,
-      lot_id: g.lotId,
-      acquired_at_ms: g.acquiredAt,
-      disposed_at_ms: g.disposedAt,
-      quantity: g.quantity,
-      proceeds: g.proceeds,
-      cost_basis: g.costBasis,
-      gain: g.gain,
     });
   }
   for (const f of r.portfolio) {
@@ -240,19 +355,5 @@ const stageUser = (
       rejected: d.rejected,
     });
   }
-  for (const x of [...invalid, ...r.rejects]) {
-    stage.get(BATCH_REJECTS.name)!.appendRow({
-      date,
-      event_id: x.eventId,
-      user_id: x.userId,
-      source_table: x.sourceTable,
-      code: x.code,
-      reason: x.reason,
-      event_json: x.eventJson,
-    });
-    rejectsByCode[x.code] = (rejectsByCode[x.code] ?? 0) + 1;
-  }
-  stage
-    .get(SNAPSHOT_USER_STATE.name)!
-    .appendRow({ date, user_id: userId, state_json: JSON.stringify(userToJson(r.state)) });
+  stage.get(SNAPSHOT_USER_STATE.name)!.appendRow({ date, user_id: userId, state_json: stateJson });
 };

@@ -172,6 +172,10 @@ export const publishShards = async (
         fromHistory: basis === 'history' ? 1 : 0,
         shards: shards.length,
         shardPeakRssMb: Math.max(...shards.map((s) => s.peakRssMb ?? 0)),
+        // All shards' CPU (on one machine or many): the build's cost, apart from its wall time.
+        // The largest user state (one VARCHAR): the next date's shards size their DuckDB caps by it.
+        shardMaxStateChars: Math.max(...shards.map((s) => s.maxStateChars ?? 0)),
+        shardCpuSeconds: Math.round(shards.reduce((a, s) => a + (s.cpuSeconds ?? 0), 0) * 100) / 100,
         ...Object.fromEntries(Object.entries(rows).map(([k, v]) => [`rows.${k}`, v])),
       },
     };

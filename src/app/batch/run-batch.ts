@@ -56,6 +56,8 @@ export interface BatchOptions {
   readonly shards?: number;
   /** Run the shards one after the other in this process instead of as child processes (tests). */
   readonly inline?: boolean;
+  /** Inline shards: staged bytes per part file (tests; see buildShard). */
+  readonly partBytes?: number;
   /**
    * SIGINT/SIGTERM: stop the shards (child processes get SIGTERM; inline shards stop between
    * users), publish nothing, and throw a StoppedError saying which shards of D were left
@@ -206,6 +208,7 @@ const buildShardsAndPublish = async (
         {
           ...(opts.tiers === undefined ? {} : { tiers: opts.tiers }),
           ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+          ...(opts.partBytes === undefined ? {} : { partBytes: opts.partBytes }),
           onProgress: (users, events) => opts.onProgress?.({ date, phase: 'replaying', users, events }),
         },
       ).catch(async (err: unknown) => {
@@ -282,6 +285,14 @@ const shardError = (stdout: string): string | undefined => {
   }
 };
 
+/**
+ * Node flags of a shard process. A shard allocates short-lived objects at a high rate (a Decimal per
+ * amount of every event and row): with V8's default 16 MB semi-spaces the scavenger ran a fifth of
+ * the shard's CPU, with 64 MB an eighth (measured in docs/warehouse.md). Only a command-line flag
+ * takes effect (v8.setFlagsFromString after start does not); deploy/ sets it through NODE_OPTIONS.
+ */
+export const SHARD_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 /** Run shards 0..n-1 as child processes (`batch --date D --shard i/N`), all at once, one per core. */
 const runShardProcesses = async (config: Config, date: string, n: number, signal?: AbortSignal): Promise<void> => {
   const children = new Set<ChildProcess>();
@@ -294,7 +305,8 @@ const runShardProcesses = async (config: Config, date: string, n: number, signal
   const runs = [...Array(n).keys()].map(
     (i) =>
       new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, [cliEntry(), 'batch', '--date', date, '--shard', `${i}/${n}`, '--json'], {
+        const args = [...SHARD_NODE_FLAGS, cliEntry(), 'batch', '--date', date, '--shard', `${i}/${n}`, '--json'];
+        const child = spawn(process.execPath, args, {
           env: { ...process.env, CRYPTOLAMBDA_LAKE_DIR: config.lakeDir, NO_COLOR: '1' },
           stdio: ['ignore', 'pipe', 'pipe'],
         });

@@ -1,4 +1,4 @@
-import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../money/decimal.js';
+import { Decimal, PRICE_SCALE, pow10, QTY_SCALE, USD_SCALE } from '../money/decimal.js';
 import {
   PRICE_SOURCES,
   type PriceEvent,
@@ -63,14 +63,33 @@ const fitsUsd = (label: string, q: Decimal, price: Decimal): void => {
 
 type Sign = 'positive' | 'non-negative';
 
+/**
+ * A Decimal (read from a DECIMAL column: the batch's raw zone) at `scale` when that is exact and
+ * fits, without its text: what tryParse of its text would return. undefined sends it down the text
+ * path, which gives the reason.
+ */
+const exactAt = (v: Decimal, scale: number): Decimal | undefined => {
+  let d: Decimal;
+  if (v.scale === scale) d = v;
+  else if (v.scale < scale) d = Decimal.fromUnits(v.units * pow10(scale - v.scale), scale);
+  else {
+    const f = pow10(v.scale - scale);
+    if (v.units % f !== 0n) return undefined;
+    d = Decimal.fromUnits(v.units / f, scale);
+  }
+  return d.fits() ? d : undefined;
+};
+
 const dec = (o: Record<string, unknown>, field: string, scale: number, sign: Sign): Decimal => {
   const v = o[field];
-  const text = v instanceof Decimal ? v.toString() : v;
-  if (typeof text !== 'string') return fail(`${field}: expected a decimal string`);
-  const d = Decimal.tryParse(text, scale);
+  const exact = v instanceof Decimal ? exactAt(v, scale) : undefined;
+  // The text only when needed (the batch validates millions of Decimals read from Parquet).
+  const text = exact !== undefined ? undefined : v instanceof Decimal ? v.toString() : v;
+  if (exact === undefined && typeof text !== 'string') return fail(`${field}: expected a decimal string`);
+  const d = exact ?? Decimal.tryParse(text as string, scale);
   if (typeof d === 'string') return fail(`${field}: ${d}`);
-  if (sign === 'positive' && !d.isPositive()) return fail(`${field}: must be > 0, got ${text}`);
-  if (sign === 'non-negative' && d.isNegative()) return fail(`${field}: must be >= 0, got ${text}`);
+  if (sign === 'positive' && !d.isPositive()) return fail(`${field}: must be > 0, got ${text ?? String(v)}`);
+  if (sign === 'non-negative' && d.isNegative()) return fail(`${field}: must be >= 0, got ${text ?? String(v)}`);
   return d;
 };
 

@@ -19,6 +19,8 @@ export const USD_SCALE = 12;
 export const MAX_PRECISION = 38;
 
 const POW10: bigint[] = [];
+/** 10^38: units of at most 38 digits are below it. */
+const MAX_UNITS = 10n ** 38n;
 export const pow10 = (n: number): bigint => {
   if (n < 0) throw new CryptolambdaError('INTERNAL', `negative power of ten: ${n}`);
   let p = POW10[n];
@@ -117,7 +119,7 @@ export class Decimal {
     }
     if (sign === '-') units = -units;
     const d = new Decimal(units, scale);
-    if (d.precision() > MAX_PRECISION) return `${JSON.stringify(text)} exceeds ${MAX_PRECISION} significant digits`;
+    if (!d.fits()) return `${JSON.stringify(text)} exceeds ${MAX_PRECISION} significant digits`;
     return d;
   }
 
@@ -126,6 +128,15 @@ export class Decimal {
     const r = Decimal.tryParse(text, scale, opts);
     if (typeof r === 'string') throw new CryptolambdaError('INVALID_DECIMAL', r);
     return r;
+  }
+
+  /**
+   * precision() <= MAX_PRECISION, without formatting the units as text: the batch checks it for
+   * every amount it reads and writes (millions per day).
+   */
+  fits(): boolean {
+    const abs = this.units < 0n ? -this.units : this.units;
+    return abs < MAX_UNITS && this.scale < MAX_PRECISION;
   }
 
   /** Total digits of the integer part + scale; must stay <= 38 for DuckDB DECIMAL(38, scale). */

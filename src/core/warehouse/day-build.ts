@@ -1,3 +1,4 @@
+import { CryptolambdaError } from '../errors.js';
 import { eventToRaw } from '../events/json.js';
 import type { UserEvent } from '../events/types.js';
 import { Decimal, USD_SCALE } from '../money/decimal.js';
@@ -67,12 +68,134 @@ export const dayEnd = (date: string): number => dayStart(date) + DAY_MS - 1;
 
 const Z = Decimal.zero(USD_SCALE);
 
+/** Where a streamed user day puts its row facts as they happen (nothing is held for the day). */
+export interface UserDaySink {
+  gain(g: Disposal): void;
+  reject(r: RejectFact): void;
+}
+
+/** A streamed user day's end: UserDayResult without the row facts the sink already received. */
+export type UserDayEnd = Omit<UserDayResult, 'gains' | 'rejects'>;
+
+/**
+ * One user's date, streamed: `apply` each event in (eventTime, eventId) order (events before the
+ * date only fold into the state; the date's realized gains and rejects go to the sink at once),
+ * then `finish` for the end-of-date portfolio, lots, rewards and tier. Memory is the user's state,
+ * never its day of events: a heavy user with a million events of the date streams through (the
+ * batch reads them already sorted by DuckDB). An event out of order is refused (INTERNAL), since the
+ * ledger's result depends on the order.
+ */
+export class UserDayBuilder {
+  private state: UserState;
+  private startPositions: ReadonlyMap<string, Position>;
+  private day: DayRewards | undefined;
+  private count = 0;
+  private inDate = false;
+  private last: UserEvent | undefined;
+  private readonly from: number;
+
+  constructor(
+    readonly userId: string,
+    start: UserState | undefined,
+    private readonly date: string,
+    private readonly sink: UserDaySink,
+    private readonly tiers: readonly TierDef[] = DEFAULT_TIERS,
+    costMethod?: CostMethod,
+  ) {
+    this.from = dayStart(date);
+    this.state = start ?? emptyUser(userId, tiers, costMethod);
+    this.startPositions = this.state.positions;
+  }
+
+  apply(e: UserEvent): void {
+    if (this.last !== undefined && compareEvents(this.last, e) > 0)
+      throw new CryptolambdaError(
+        'INTERNAL',
+        `events of user ${this.userId} out of order: ${e.eventId} after ${this.last.eventId}`,
+      );
+    this.last = e;
+    if (!this.inDate && e.eventTime >= this.from) {
+      this.inDate = true;
+      // The ledger updates positions in place: keep the book as the date starts (O(assets), once).
+      this.startPositions = new Map(this.state.positions);
+    }
+    const step = applyUserEvent(this.state, e, this.inDate ? this.day : undefined, this.tiers);
+    if (!this.inDate) {
+      this.state = step.state;
+      return;
+    }
+    const source = e.kind === 'transaction' ? 'transactions' : 'rewards';
+    if (step.outcome.kind === 'duplicate') {
+      this.sink.reject({
+        eventId: e.eventId,
+        userId: this.userId,
+        sourceTable: source,
+        code: 'DUPLICATE',
+        reason: `event id ${e.eventId} already applied within the dedup window`,
+        eventJson: JSON.stringify(eventToRaw(e)),
+      });
+      return;
+    }
+    this.count++;
+    this.state = step.state;
+    this.day = step.day;
+    for (const g of step.disposals) this.sink.gain(g);
+    if (step.outcome.kind === 'rejected')
+      this.sink.reject({
+        eventId: e.eventId,
+        userId: this.userId,
+        sourceTable: source,
+        code: step.outcome.code,
+        reason: step.outcome.reason,
+        eventJson: JSON.stringify(eventToRaw(e)),
+      });
+  }
+
+  finish(closes: ReadonlyMap<string, Decimal>): UserDayEnd {
+    const state = this.state;
+    const startPositions = this.inDate ? this.startPositions : state.positions;
+    const portfolio: PortfolioFact[] = [];
+    for (const p of [...state.positions.values()].sort((a, b) =>
+      a.asset < b.asset ? -1 : a.asset > b.asset ? 1 : 0,
+    )) {
+      const before = startPositions.get(p.asset);
+      const eventsDay = p.eventCount - (before?.eventCount ?? 0);
+      // Positions sold to zero drop out the day after their last event; see FACT_PORTFOLIO_DAILY.
+      if (p.quantity.isZero() && p.costBasis.isZero() && eventsDay === 0) continue;
+      const close = closes.get(p.asset);
+      const v = close === undefined ? undefined : valueAt(p, close);
+      portfolio.push({
+        position: p,
+        avgCostBasis: avgCost(p),
+        realizedPnlDay: p.realizedPnl.sub(before?.realizedPnl ?? Z).rescale(USD_SCALE),
+        eventsDay,
+        ...(close === undefined || v === undefined
+          ? {}
+          : { closePrice: close, marketValue: v.marketValue, unrealizedPnl: v.unrealizedPnl }),
+      });
+    }
+    const lots: LotFact[] = [];
+    for (const p of portfolio) {
+      for (const lot of state.lots.get(p.position.asset)?.open() ?? []) lots.push({ asset: p.position.asset, lot });
+    }
+    return {
+      state,
+      portfolio,
+      lots,
+      ...(this.day === undefined ? {} : { rewards: this.day }),
+      tierAtEnd: tierAtTime(state, dayEnd(this.date), this.tiers).tier,
+      events: this.count,
+    };
+  }
+}
+
 /**
  * Build date `date` for one user: `start` is the state after the previous date (undefined = a new
  * user), `events` every event of the user with event time <= the end of `date` that is not yet in
- * `start` (earlier ones when building from history). Rejects and duplicates of `date` become
- * RejectFacts; the day aggregate covers only `date`'s events (it starts empty, as in the speed layer).
- * `start` is updated in place and returned as `state` (the ledger owns its state; see user-ledger.ts).
+ * `start` (earlier ones when building from history), in any order. Rejects and duplicates of
+ * `date` become RejectFacts; the day aggregate covers only `date`'s events (it starts empty, as in
+ * the speed layer). `start` is updated in place and returned as `state` (the ledger owns its state;
+ * see user-ledger.ts). The batch streams the same steps through UserDayBuilder.
  */
 export const buildUserDay = (
   userId: string,
@@ -83,83 +206,16 @@ export const buildUserDay = (
   tiers: readonly TierDef[] = DEFAULT_TIERS,
   costMethod?: CostMethod,
 ): UserDayResult => {
-  const from = dayStart(date);
-  let state = start ?? emptyUser(userId, tiers, costMethod);
   const gains: Disposal[] = [];
-  let startPositions: ReadonlyMap<string, Position> = state.positions;
-  let day: DayRewards | undefined;
   const rejects: RejectFact[] = [];
-  let count = 0;
-  let inDate = false;
-  for (const e of [...events].sort(compareEvents)) {
-    if (!inDate && e.eventTime >= from) {
-      inDate = true;
-      // The ledger updates positions in place: keep the book as the date starts (O(assets), once).
-      startPositions = new Map(state.positions);
-    }
-    const step = applyUserEvent(state, e, inDate ? day : undefined, tiers);
-    if (!inDate) {
-      state = step.state;
-      continue;
-    }
-    const source = e.kind === 'transaction' ? 'transactions' : 'rewards';
-    if (step.outcome.kind === 'duplicate') {
-      rejects.push({
-        eventId: e.eventId,
-        userId,
-        sourceTable: source,
-        code: 'DUPLICATE',
-        reason: `event id ${e.eventId} already applied within the dedup window`,
-        eventJson: JSON.stringify(eventToRaw(e)),
-      });
-      continue;
-    }
-    count++;
-    state = step.state;
-    day = step.day;
-    gains.push(...step.disposals);
-    if (step.outcome.kind === 'rejected') {
-      rejects.push({
-        eventId: e.eventId,
-        userId,
-        sourceTable: source,
-        code: step.outcome.code,
-        reason: step.outcome.reason,
-        eventJson: JSON.stringify(eventToRaw(e)),
-      });
-    }
-  }
-  if (!inDate) startPositions = state.positions;
-  const portfolio: PortfolioFact[] = [];
-  for (const p of [...state.positions.values()].sort((a, b) => (a.asset < b.asset ? -1 : a.asset > b.asset ? 1 : 0))) {
-    const before = startPositions.get(p.asset);
-    const eventsDay = p.eventCount - (before?.eventCount ?? 0);
-    // Positions sold to zero drop out the day after their last event; see FACT_PORTFOLIO_DAILY.
-    if (p.quantity.isZero() && p.costBasis.isZero() && eventsDay === 0) continue;
-    const close = closes.get(p.asset);
-    const v = close === undefined ? undefined : valueAt(p, close);
-    portfolio.push({
-      position: p,
-      avgCostBasis: avgCost(p),
-      realizedPnlDay: p.realizedPnl.sub(before?.realizedPnl ?? Z).rescale(USD_SCALE),
-      eventsDay,
-      ...(close === undefined || v === undefined
-        ? {}
-        : { closePrice: close, marketValue: v.marketValue, unrealizedPnl: v.unrealizedPnl }),
-    });
-  }
-  const lots: LotFact[] = [];
-  for (const p of portfolio) {
-    for (const lot of state.lots.get(p.position.asset)?.open() ?? []) lots.push({ asset: p.position.asset, lot });
-  }
-  return {
-    state,
-    portfolio,
-    lots,
-    gains,
-    ...(day === undefined ? {} : { rewards: day }),
-    rejects,
-    tierAtEnd: tierAtTime(state, dayEnd(date), tiers).tier,
-    events: count,
-  };
+  const b = new UserDayBuilder(
+    userId,
+    start,
+    date,
+    { gain: (g) => gains.push(g), reject: (r) => rejects.push(r) },
+    tiers,
+    costMethod,
+  );
+  for (const e of [...events].sort(compareEvents)) b.apply(e);
+  return { ...b.finish(closes), gains, rejects };
 };

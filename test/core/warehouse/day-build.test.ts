@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { TransactionEvent } from '../../../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../../src/core/money/decimal.js';
+import type { Disposal } from '../../../src/core/portfolio/lot-accounting.js';
 import { applyUserEvent, emptyUser, replayUser } from '../../../src/core/speed/user-ledger.js';
-import { buildUserDay, dayEnd } from '../../../src/core/warehouse/day-build.js';
+import { buildUserDay, dayEnd, type RejectFact, UserDayBuilder } from '../../../src/core/warehouse/day-build.js';
 
 const T = Date.UTC(2026, 0, 10);
 const tx = (id: string, type: TransactionEvent['type'], qty: string, price: string, t: number): TransactionEvent => ({
@@ -62,5 +63,38 @@ describe('buildUserDay', () => {
     expect(buildUserDay('alice', undefined, evs, '2026-01-09', closes).portfolio).toHaveLength(1);
     expect(buildUserDay('alice', undefined, evs, '2026-01-10', closes).portfolio).toHaveLength(0);
     expect(dayEnd('2026-01-10')).toBe(T + 86_400_000 - 1);
+  });
+
+  it('UserDayBuilder streams the same day as buildUserDay: gains and rejects at once, the rest at finish', () => {
+    const events = [
+      tx('a', 'buy', '2', '40000', T - 3600_000),
+      tx('b', 'sell', '1', '45000', T + 1000),
+      tx('b', 'sell', '1', '45000', T + 1000),
+      tx('c', 'sell', '9', '45000', T + 2000),
+      tx('d', 'buy', '3', '41000', T + 3000),
+    ];
+    const whole = buildUserDay('alice', undefined, [...events].reverse(), '2026-01-10', closes);
+    const gains: Disposal[] = [];
+    const rejects: RejectFact[] = [];
+    const b = new UserDayBuilder('alice', undefined, '2026-01-10', {
+      gain: (g) => gains.push(g),
+      reject: (r) => rejects.push(r),
+    });
+    const seen: number[] = [];
+    for (const e of events) {
+      b.apply(e);
+      seen.push(gains.length + rejects.length);
+    }
+    // Each fact is handed over by the event that makes it, not held for the day.
+    expect(seen).toEqual([0, 1, 2, 3, 3]);
+    const end = b.finish(closes);
+    expect({ ...end, gains, rejects }).toEqual(whole);
+  });
+
+  it('UserDayBuilder refuses an event out of (event time, event id) order', () => {
+    const b = new UserDayBuilder('alice', undefined, '2026-01-10', { gain: () => undefined, reject: () => undefined });
+    b.apply(tx('b', 'buy', '1', '40000', T + 1000));
+    expect(() => b.apply(tx('a', 'buy', '1', '40000', T + 1000))).toThrow(/out of order/);
+    expect(() => b.apply(tx('c', 'buy', '1', '40000', T))).toThrow(/out of order/);
   });
 });
