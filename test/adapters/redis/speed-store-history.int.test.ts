@@ -205,7 +205,8 @@ describe('speed store: user history survives a restart (real Redis)', () => {
     let engine = new PartitionEngine(opts, 0);
     let now = 0;
     const step = async (events: UserEvent[]) => {
-      engine.addUsers('transactions', events, (now += 10));
+      now += 10;
+      engine.addUsers('transactions', events, now);
       engine.tick(now + 10_000, () => true);
       const t = new CheckpointTx();
       store.write(t, N, engine.drain());
