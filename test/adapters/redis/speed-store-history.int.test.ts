@@ -22,18 +22,24 @@ const N = 3;
 // Three minutes: the ten minutes of events fold into the base book as they age.
 const opts = { ...DEFAULT_ENGINE_OPTIONS, userLatenessMs: 3 * 60_000 };
 
+/** A fresh keyspace on the test Redis (removed after the test), partition N's epoch 1, and the store. */
+const openStore = async (suffix: string) => {
+  const config = testConfig();
+  const keys = speedKeys(keyspaceFor(`${config.topicPrefix}${suffix}`));
+  const redis = await connectRedis(config);
+  onTestFinished(async () => {
+    const found = await redis.keys(`${keys.keyspace}*`);
+    if (found.length > 0) await redis.del(...found);
+    redis.disconnect();
+  });
+  await redis.set(keys.epoch(N), '1');
+  const store = new RedisSpeedStore(redis, keys, { history: { '1m': 60, '5m': 60 }, dayTtlSec: 3600 });
+  return { keys, redis, store };
+};
+
 describe('speed store: user history survives a restart (real Redis)', () => {
   it('a late event after a restart gives the in-order book, and the stored book equals it', async () => {
-    const config = testConfig();
-    const keys = speedKeys(keyspaceFor(config.topicPrefix));
-    const redis = await connectRedis(config);
-    onTestFinished(async () => {
-      const found = await redis.keys(`${keys.keyspace}*`);
-      if (found.length > 0) await redis.del(...found);
-      redis.disconnect();
-    });
-    await redis.set(keys.epoch(N), '1');
-    const store = new RedisSpeedStore(redis, keys, { history: { '1m': 60, '5m': 60 }, dayTtlSec: 3600 });
+    const { keys, redis, store } = await openStore('');
     const checkpoint = async (engine: PartitionEngine) => {
       const tx = new CheckpointTx();
       store.write(tx, N, engine.drain());
@@ -177,16 +183,7 @@ describe('speed store: user history survives a restart (real Redis)', () => {
   });
 
   it('a base copied from the live book is stored as a server-side copy plus the changes, and restores equal', async () => {
-    const config = testConfig();
-    const keys = speedKeys(keyspaceFor(`${config.topicPrefix}copy.`));
-    const redis = await connectRedis(config);
-    onTestFinished(async () => {
-      const found = await redis.keys(`${keys.keyspace}*`);
-      if (found.length > 0) await redis.del(...found);
-      redis.disconnect();
-    });
-    await redis.set(keys.epoch(N), '1');
-    const store = new RedisSpeedStore(redis, keys, { history: { '1m': 60, '5m': 60 }, dayTtlSec: 3600 });
+    const { keys, redis, store } = await openStore('copy.');
     const t0 = Date.UTC(2026, 10, 20, 10, 0);
     let seq = 0;
     const tx = (userId: string, at: number, type: 'buy' | 'sell' | 'card_spend', qty: string): TransactionEvent => ({
