@@ -52,9 +52,11 @@ export const SHARD_WRITER_MEMORY_MB = 384;
  * A user's state is ONE snapshot_user_state VARCHAR, which DuckDB pins whole to sort and write it (a
  * heavy user's, with a million events a day, is over 100 MB): both caps grow by this many copies of
  * the largest state they handle (the reader's from the previous build's record of it), or DuckDB
- * runs out of memory on that one block.
+ * runs out of memory on that one block. Measured (bench/batch.ts, 1M users / 10M events, the heavy
+ * user's 1M events, day 2 from day 1's snapshot, --shards 2): 4 copies ran the reader out of memory
+ * (1.0 GiB cap, "failed to allocate 64.0 MiB"); 8 copies build the day (190.7 s, peak 6.0 GB).
  */
-const STATE_COPIES = 4;
+const STATE_COPIES = 8;
 const mb = (chars: number): number => Math.ceil(chars / 2 ** 20);
 
 /** Staged bytes (estimated) after which a shard writes its staged rows as part files. */
