@@ -13,7 +13,7 @@ import {
 } from '../portfolio/position.js';
 import type { SpendBucketJson, TierHeadJson } from '../rewards/tiers.js';
 import { DEFAULT_TIERS, type TierChange, type TierDef } from '../rewards/tiers.js';
-import { addDays } from '../time/date.js';
+import { twoDaysBefore } from '../time/date.js';
 import { DEFAULT_USER_LATENESS_MS, isTooLate, tooLateReason } from '../time/lateness.js';
 import type { DedupHeadJson } from './dedup.js';
 import { type EmittedCandle, type LastPrice, PriceWindows, type TradeIdChanges } from './price-windows.js';
@@ -285,17 +285,6 @@ interface UserDirty {
   readonly lots: Map<string, LotQueue | undefined>;
   tier: boolean;
 }
-
-let keepDay = '';
-let keepFromDay = '';
-/** The date two days before `day`, remembered for the last day asked (the per-event path repeats it). */
-const twoDaysBefore = (day: string): string => {
-  if (day !== keepDay) {
-    keepFromDay = addDays(day, -2);
-    keepDay = day;
-  }
-  return keepFromDay;
-};
 
 const newDirty = (): UserDirty => ({
   assets: new Set(),

@@ -2,7 +2,7 @@ import type { UserEvent } from '../events/types.js';
 import type { LotQueue } from '../portfolio/lots.js';
 import { compareEvents, type Position, type RejectCode } from '../portfolio/position.js';
 import { DEFAULT_TIERS, type TierDef } from '../rewards/tiers.js';
-import { DAY_MS, dayOf } from '../time/date.js';
+import { dayOf, twoDaysBefore } from '../time/date.js';
 import { DedupIds } from './dedup.js';
 import { applyUserEvent, type DayRewards, type UserState } from './user-ledger.js';
 
@@ -72,8 +72,9 @@ export const bookCopy = (s: UserState): UserState => ({
 });
 
 const keepDays = (days: Map<string, DayRewards>, day: string): void => {
-  const keepFrom = Date.parse(day) - 2 * DAY_MS;
-  for (const d of days.keys()) if (Date.parse(d) < keepFrom) days.delete(d);
+  // YYYY-MM-DD keys sort as dates.
+  const keepFrom = twoDaysBefore(day);
+  for (const d of days.keys()) if (d < keepFrom) days.delete(d);
 };
 
 /** The live book before `entries[at]` (in memory only; a restart starts again from base). */
@@ -314,8 +315,7 @@ export class UserHistory {
    * An emptied log collapses base into the live book.
    */
   fold(horizon: number, tiers: readonly TierDef[] = DEFAULT_TIERS): void {
-    if (this.size === 0) return;
-    if (this.entries[this.entries.length - 1]!.eventTime < horizon) {
+    if (this.size === 0 ? this.baseBook !== undefined : this.entries[this.entries.length - 1]!.eventTime < horizon) {
       this.collapse();
       return;
     }
@@ -358,9 +358,11 @@ export class UserHistory {
     for (let j = this.head; j < this.entries.length; j++) {
       this.remove(this.entries[j]!.eventId);
     }
-    const last = this.entries[this.entries.length - 1]!;
-    this.baseKey = { eventTime: last.eventTime, eventId: last.eventId };
-    this.baseChanged = true;
+    if (this.size > 0) {
+      const last = this.entries[this.entries.length - 1]!;
+      this.baseKey = { eventTime: last.eventTime, eventId: last.eventId };
+      this.baseChanged = true;
+    }
     this.baseBook = undefined;
     this.baseDayMap = undefined;
     this.baseLotsBefore = undefined;

@@ -37,6 +37,19 @@ export const dayOf = (t: number): string => {
 export const dayStart = (day: string): number => Date.parse(`${day}T00:00:00.000Z`);
 export const addDays = (day: string, n: number): string => dayOf(dayStart(day) + n * DAY_MS);
 export const previousDate = (day: string): string => addDays(day, -1);
+let keepDay = '';
+let keepFromDay = '';
+/**
+ * The date two days before `day` (the oldest of the three days of aggregates a user's book keeps),
+ * remembered for the last day asked: the per-event path asks for the same day again and again.
+ */
+export const twoDaysBefore = (day: string): string => {
+  if (day !== keepDay) {
+    keepFromDay = addDays(day, -2);
+    keepDay = day;
+  }
+  return keepFromDay;
+};
 
 /** Dates from..to inclusive, oldest first; empty when from > to. Both must be real dates. */
 export const dateRange = (from: string, to: string): string[] => {
