@@ -7,7 +7,7 @@
  * Input: a Zipf(1) population of `users` users (default 100k) in which one heavy user holds 10% of
  * the events; buys (85%), card spend (10%) and deposits (5%) in event-time order over one day.
  * Every worker is a real `cryptolambda stream --exit-when-idle` process at its default settings.
- * STREAM_USERS_SCALE_ONLY=1 runs 1. and 2. only. STREAM_NODE_ARGS passes node flags to the workers
+ * STREAM_USERS_SCALE_ONLY=1 runs 1. and 2. only; STREAM_USERS_TWO_ONLY=1 runs 3. only. STREAM_NODE_ARGS passes node flags to the workers
  * (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`: NODE_OPTIONS refuses --cpu-prof).
  *   1. one worker, events/10 and events user events: events/s from start to all offsets
  *      checkpointed, and the ratio between the two sizes (flat = per-event cost does not grow);
@@ -174,20 +174,28 @@ const timeWorkers = async (config: Config, redis: RedisConn, total: number, work
   const t0 = performance.now();
   const ws = Array.from({ length: workers }, () => startWorker(config));
   let rss = 0;
-  for (;;) {
+  try {
+    for (;;) {
+      for (const w of ws) rss = Math.max(rss, peakRssMiB(w.pid));
+      const done = await storedOffsetsTotal(redis, config);
+      if (done >= total) break;
+      if (performance.now() - t0 > 900_000) throw new Error(`checkpointed ${done} of ${total} in 15 minutes`);
+      await sleep(50);
+    }
+    const seconds = (performance.now() - t0) / 1000;
     for (const w of ws) rss = Math.max(rss, peakRssMiB(w.pid));
-    const done = await storedOffsetsTotal(redis, config);
-    if (done >= total) break;
-    if (performance.now() - t0 > 900_000) throw new Error(`checkpointed ${done} of ${total} in 15 minutes`);
-    await sleep(50);
+    // The machine may be shared: events per CPU-second of the workers is the load-independent figure.
+    const cpu = ws.reduce((a, w) => a + cpuSeconds(w.pid), 0);
+    // Every acquire of a partition bumps its fencing epoch: more than one per partition and worker
+    // start means rebalances moved partitions (and their users' state was loaded again).
+    const keys = speedKeys(keyspaceFor(config.topicPrefix));
+    let acquisitions = 0;
+    for (const n of SPEED_PARTITIONS) acquisitions += Number((await redis.get(keys.epoch(n))) ?? 0);
+    return { perSec: total / seconds, seconds, rssMiB: rss, perCpuSec: total / cpu, cpuSec: cpu, acquisitions };
+  } finally {
+    for (const w of ws) w.kill();
+    await Promise.all(ws.map((w) => w.exited));
   }
-  const seconds = (performance.now() - t0) / 1000;
-  for (const w of ws) rss = Math.max(rss, peakRssMiB(w.pid));
-  // The machine may be shared: events per CPU-second of the workers is the load-independent figure.
-  const cpu = ws.reduce((a, w) => a + cpuSeconds(w.pid), 0);
-  for (const w of ws) w.kill();
-  await Promise.all(ws.map((w) => w.exited));
-  return { perSec: total / seconds, seconds, rssMiB: rss, perCpuSec: total / cpu, cpuSec: cpu };
 };
 
 const withRun = async <T>(fn: (config: Config, redis: RedisConn) => Promise<T>): Promise<T> => {
@@ -303,6 +311,18 @@ const latency = async (rate: number, seconds: number) =>
 const main = async (): Promise<void> => {
   console.log(`node ${process.version}; ${fmt(N)} user events over ${fmt(USERS)} Zipf users, heavy user 10%`);
   const small = Math.round(N / 10);
+  if (process.env.STREAM_USERS_TWO_ONLY === '1') {
+    // 3. alone (two workers in one group on the large input): for checking scale-out and rebalances.
+    const two = await withRun(async (config, redis) => {
+      await produceUsers(config, N, 3);
+      return timeWorkers(config, redis, N, 2);
+    });
+    console.log(
+      `2 workers, ${fmt(N)} user events: ${fmt(two.perSec)} ev/s aggregate (${two.seconds.toFixed(1)} s), ` +
+        `${two.acquisitions} partition acquisitions`,
+    );
+    return;
+  }
   const one = await withRun(async (config, redis) => {
     const prod = await produceUsers(config, small, 1);
     console.log(`produced ${fmt(small)} user events (${fmt(prod)} ev/s)`);
@@ -334,7 +354,10 @@ const main = async (): Promise<void> => {
     await produceUsers(config, N, 3);
     return timeWorkers(config, redis, N, 2);
   });
-  console.log(`2 workers, ${fmt(N)} user events: ${fmt(two.perSec)} ev/s aggregate (${two.seconds.toFixed(1)} s)`);
+  console.log(
+    `2 workers, ${fmt(N)} user events: ${fmt(two.perSec)} ev/s aggregate (${two.seconds.toFixed(1)} s), ` +
+      `${two.acquisitions} partition acquisitions`,
+  );
   const mixed = await withRun(async (config, redis) => {
     await producePrices(config, PRICES);
     await produceUsers(config, small, 4);
