@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { expect } from 'vitest';
 import { withAdmin } from '../../src/adapters/kafka/client.js';
 import { connectRedis, type RedisConn } from '../../src/adapters/redis/client.js';
@@ -85,11 +88,21 @@ export class StreamProcess {
     this.redis = connectRedis(config);
   }
 
+  /**
+   * The worker's `speed.userIdle` (a setting of the configuration file): how long a quiet user topic
+   * holds back the merge buffer. Shorter than the 2 s default only so that each wait for a release
+   * (settled()) is short; what the scenarios check, the books, must not depend on it.
+   */
+  static readonly USER_IDLE = '500ms';
+
   static start(config: Config): StreamProcess {
+    const file = path.join(tmpdir(), `cl-stream-${config.topicPrefix}yaml`);
+    writeFileSync(file, `speed:\n  userIdle: ${StreamProcess.USER_IDLE}\n`);
     const child = spawn(process.execPath, [BIN, 'stream', '--json', '--checkpoint-ms', '100'], {
-      env: { ...process.env, ...cliEnv(config) },
+      env: { ...process.env, ...cliEnv(config), CRYPTOLAMBDA_CONFIG: file },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    child.once('exit', () => rmSync(file, { force: true }));
     return new StreamProcess(config, child);
   }
 
