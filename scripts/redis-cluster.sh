@@ -18,16 +18,29 @@ command -v redis-cli >/dev/null || { echo "redis-cluster: redis-cli not found (D
 
 case "$cmd" in
   start)
+    start_node() {
+      rm -f "$dir/$1/nodes.conf"
+      redis-server --port "$1" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "$dir/$1/nodes.conf" \
+        --cluster-node-timeout 2000 --save '' --appendonly no --dir "$dir/$1" --daemonize yes \
+        --pidfile "$dir/$1/redis.pid" --logfile "$dir/$1/redis.log" || true
+    }
+    answers() { for _ in $(seq 1 50); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
     for p in "${ports[@]}"; do
       mkdir -p "$dir/$p"
       if redis-cli -p "$p" ping >/dev/null 2>&1; then continue; fi
-      rm -f "$dir/$p/nodes.conf"
-      redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes --cluster-config-file "$dir/$p/nodes.conf" \
-        --cluster-node-timeout 2000 --save '' --appendonly no --dir "$dir/$p" --daemonize yes \
-        --pidfile "$dir/$p/redis.pid" --logfile "$dir/$p/redis.log"
+      start_node "$p"
     done
     for p in "${ports[@]}"; do
-      for _ in $(seq 1 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
+      for attempt in 1 2 3 4 5; do
+        answers "$p" && break
+        # On a shared machine the node's port or its bus port (+10000) can be held for a moment by
+        # another process's ephemeral client port (32768-60999 on Linux): the node exits at once with
+        # "bind: Address already in use". Such a port is released within seconds: start it again.
+        echo "redis-cluster: node $p is not up (attempt $attempt): $(tail -n 1 "$dir/$p/redis.log" 2>/dev/null)" >&2
+        sleep 1
+        start_node "$p"
+      done
+      answers "$p" || { echo "redis-cluster: node $p did not start; see $dir/$p/redis.log" >&2; exit 1; }
     done
     if ! redis-cli -p "$first" cluster info | grep -q 'cluster_state:ok'; then
       # A fresh set of nodes: assign the 16384 slots to the three masters (no replicas).

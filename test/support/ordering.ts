@@ -1,10 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { expect } from 'vitest';
 import { withAdmin } from '../../src/adapters/kafka/client.js';
 import { connectRedis, type RedisConn } from '../../src/adapters/redis/client.js';
 import { keyspaceFor, speedKeys } from '../../src/adapters/redis/speed-keys.js';
 import type { Config } from '../../src/config/config.js';
 import type { PriceEvent, RewardEvent, TransactionEvent, UserEvent } from '../../src/core/events/types.js';
+import { SPEED_PARTITIONS } from '../../src/core/partitioning.js';
 import { positionToJson } from '../../src/core/portfolio/codec.js';
 import { compareEvents } from '../../src/core/portfolio/position.js';
 import { dayOf, emptyUser, replayUser } from '../../src/core/speed/user-ledger.js';
@@ -84,11 +88,21 @@ export class StreamProcess {
     this.redis = connectRedis(config);
   }
 
+  /**
+   * The worker's `speed.userIdle` (a setting of the configuration file): how long a quiet user topic
+   * holds back the merge buffer. Shorter than the 2 s default only so that each wait for a release
+   * (settled()) is short; what the scenarios check, the books, must not depend on it.
+   */
+  static readonly USER_IDLE = '500ms';
+
   static start(config: Config): StreamProcess {
+    const file = path.join(tmpdir(), `cl-stream-${config.topicPrefix}yaml`);
+    writeFileSync(file, `speed:\n  userIdle: ${StreamProcess.USER_IDLE}\n`);
     const child = spawn(process.execPath, [BIN, 'stream', '--json', '--checkpoint-ms', '100'], {
-      env: { ...process.env, ...cliEnv(config) },
+      env: { ...process.env, ...cliEnv(config), CRYPTOLAMBDA_CONFIG: file },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    child.once('exit', () => rmSync(file, { force: true }));
     return new StreamProcess(config, child);
   }
 
@@ -110,10 +124,24 @@ export class StreamProcess {
     }
   }
 
-  /** Caught up, then no new record for `quietMs` of processing time (more than the stream's userIdleMs). */
-  async idle(quietMs = 3_000): Promise<void> {
-    await this.caughtUp();
-    await sleep(quietMs);
+  /**
+   * Caught up, and every partition's merge buffer released (checkpointed empty): each event produced
+   * so far is applied to the books. The engine releases a quiet user topic's buffer once it has seen
+   * no new record for userIdleMs; waiting on that state, not on a fixed sleep past userIdleMs, is
+   * both quicker and immune to a loaded machine stretching the release past the sleep.
+   */
+  async settled(timeoutMs = 45_000): Promise<void> {
+    await this.caughtUp(timeoutMs);
+    const redis = await this.redis;
+    const k = speedKeys(keyspaceFor(this.config.topicPrefix));
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const held = await Promise.all(SPEED_PARTITIONS.map((n) => redis.hlen(k.partitionBuffer(n))));
+      if (held.every((h) => h === 0)) return;
+      if (Date.now() > deadline)
+        throw new Error(`merge buffers not released after ${timeoutMs} ms: ${held.join(', ')}\n${this.stderr}`);
+      await sleep(50);
+    }
   }
 
   /** SIGTERM: the worker checkpoints and exits 0 with its summary. */

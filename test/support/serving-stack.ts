@@ -35,10 +35,13 @@ export const servingSetup = async (
   return config;
 };
 
-/** Run the speed layer over everything produced so far, until idle (fast checkpoints, eager eod). */
+/**
+ * Run the speed layer over everything produced so far, until idle (fast checkpoints, eager eod); the
+ * exit waits for the merge buffers to be released too, so the idle time is only a margin.
+ */
 export const streamToIdle = (config: Config) =>
   runStream(config, {
-    exitWhenIdleMs: 2000,
+    exitWhenIdleMs: 1000,
     checkpointIntervalMs: 200,
     metricsEveryMs: 60_000,
     speed: { userIdleMs: 800 },

@@ -24,13 +24,18 @@ export const streamTestConfig = async (overrides: Record<string, string> = {}): 
   return config;
 };
 
-/** Run the speed layer in-process until it has caught up and seen no records for `exitWhenIdleMs`. */
+/**
+ * Run the speed layer in-process until it has caught up and seen no records for `exitWhenIdleMs`.
+ * The exit also waits for the merge buffers to be released (userIdleMs after the last user event),
+ * so a short idle only ends the run sooner; a test that produces while the run is under way (or
+ * needs two workers to overlap) passes a longer one.
+ */
 export const runStreamToIdle = (
   config: Config,
   opts: { exitWhenIdleMs?: number; speed?: Partial<SpeedOptions>; workerId?: string; metrics?: Registry } = {},
 ): Promise<StreamSummary> =>
   runStream(config, {
-    exitWhenIdleMs: opts.exitWhenIdleMs ?? 2500,
+    exitWhenIdleMs: opts.exitWhenIdleMs ?? 1000,
     checkpointIntervalMs: 200,
     metricsEveryMs: 60_000,
     speed: { userIdleMs: 1000, ...opts.speed },

@@ -49,16 +49,21 @@ describe('repartitioning (docs/runbook.md), step by step through the CLI', () =>
     const grown = sliceDataset(d, 0.45, 0.7); // after the growth to 6 partitions
     const after = sliceDataset(d, 0.7, 1); // produced once the procedure is done
 
-    // The reference: 6 partitions from the start, the same events, the same commands.
+    // The reference: 6 partitions from the start, the same events, the same commands. It shares
+    // nothing with the broken deployment below, so it is built meanwhile (awaited before comparing).
     const ref = lakeConfig('ref');
     const refCli = cli(ref);
-    await withAdmin(ref, (a) => ensureTopics(a, ref.topicPrefix));
-    await produceDataset(ref, early);
-    await produceDataset(ref, grown);
-    await refCli(['ingest']);
-    await refCli(['batch', '--date', DAY1, '--shards', '2']);
-    await produceDataset(ref, after);
-    await refCli(['stream', '--exit-when-idle', '3s']);
+    const reference = (async () => {
+      await withAdmin(ref, (a) => ensureTopics(a, ref.topicPrefix));
+      await produceDataset(ref, early);
+      await produceDataset(ref, grown);
+      await refCli(['ingest']);
+      await refCli(['batch', '--date', DAY1, '--shards', '2']);
+      await produceDataset(ref, after);
+      await refCli(['stream', '--exit-when-idle', '1s']);
+    })();
+    // Reported where it is awaited, not as an unhandled rejection if the steps below fail first.
+    reference.catch(() => undefined);
 
     // The broken deployment: user topics pre-created with 2 partitions, grown to 6 later.
     const cfg = lakeConfig('broken');
@@ -82,7 +87,7 @@ describe('repartitioning (docs/runbook.md), step by step through the CLI', () =>
     // The count matches the contract now, but users' history is split over the wrong partitions.
     const misplaced = early.transactions.filter((e) => partitionFor(e.userId, 2) !== partitionFor(e.userId, 6));
     expect(misplaced.length).toBeGreaterThan(0);
-    await run(['stream', '--exit-when-idle', '3s']);
+    await run(['stream', '--exit-when-idle', '1s']);
 
     // Step 1: producers and stream workers are stopped (the stream above exited).
     // Recreating before the raw zone holds everything is refused, with nothing deleted.
@@ -107,12 +112,13 @@ describe('repartitioning (docs/runbook.md), step by step through the CLI', () =>
     // Step 4: the batch builds the last complete day (sharded: the old topics' rows are kept by user).
     await run(['batch', '--date', DAY1, '--shards', '2']);
     // Step 5: rebuild the speed layer from the batch under the new partitioning (wipes the keyspace).
-    await run(['stream', '--bootstrap-from-batch', '--force', '--exit-when-idle', '3s']);
+    await run(['stream', '--bootstrap-from-batch', '--force', '--exit-when-idle', '1s']);
     // Step 6: restart the producers; the workers stream the new topics from offset 0.
     await produceDataset(cfg, after);
-    await run(['stream', '--exit-when-idle', '3s']);
+    await run(['stream', '--exit-when-idle', '1s']);
 
     // The speed layer equals the one that always had 6 partitions (offsets aside: other topics).
+    await reference;
     const skip = (s: Record<string, unknown>) =>
       Object.fromEntries(Object.entries(s).filter(([k]) => !k.startsWith('stream:offsets:')));
     const [a, b] = [await bootstrapComparableState(ref, DAY1), await bootstrapComparableState(cfg, DAY1)];
@@ -120,22 +126,29 @@ describe('repartitioning (docs/runbook.md), step by step through the CLI', () =>
     expect(skip(b)).toEqual(skip(a));
 
     // The same users get the same portfolios: the batch of day 1 plus the speed layer after it...
+    // (The two deployments share nothing: each user's two reads run side by side.)
     const users = [...new Set(d.transactions.map((e) => e.userId))].slice(0, 4);
-    for (const u of users) {
-      const served = await servedPortfolio(run, u);
-      expect((served.freshness as { speedEvents: number }).speedEvents, u).toBeGreaterThan(0);
-      expect(served, u).toEqual(await servedPortfolio(refCli, u));
+    const bothServe = async () => {
+      const out = [];
+      for (const u of users) out.push(await Promise.all([servedPortfolio(run, u), servedPortfolio(refCli, u)]));
+      return out;
+    };
+    for (const [i, [served, want]] of (await bothServe()).entries()) {
+      expect((served.freshness as { speedEvents: number }).speedEvents, users[i]).toBeGreaterThan(0);
+      expect(served, users[i]).toEqual(want);
     }
 
     // Step 7: the next day reconciles clean, and the portfolios stay the same once it is built.
-    for (const c of [refCli, run]) {
-      await c(['ingest']);
-      await c(['batch', '--date', DAY2, '--shards', '2']);
-    }
+    await Promise.all(
+      [refCli, run].map(async (c) => {
+        await c(['ingest']);
+        await c(['batch', '--date', DAY2, '--shards', '2']);
+      }),
+    );
     const recon = JSON.parse((await run(['reconcile', '--date', DAY2, '--json'])).stdout) as {
       summary: Record<string, unknown>;
     };
     expect(recon.summary).toMatchObject({ clean: true, fieldsMismatched: 0, missingInBatch: 0, missingInSpeed: 0 });
-    for (const u of users) expect(await servedPortfolio(run, u), u).toEqual(await servedPortfolio(refCli, u));
+    for (const [i, [served, want]] of (await bothServe()).entries()) expect(served, users[i]).toEqual(want);
   }, 600_000);
 });

@@ -67,7 +67,7 @@ describe('stream --bootstrap-from-batch on a real Redis Cluster (3 masters), par
     await deleteKeyspace(redis, keyspaceFor(config.topicPrefix));
 
     const boot = await runCli(
-      ['stream', '--bootstrap-from-batch', '--bootstrap-concurrency', '3', '--exit-when-idle', '3s', '--json'],
+      ['stream', '--bootstrap-from-batch', '--bootstrap-concurrency', '3', '--exit-when-idle', '1s', '--json'],
       env,
       180_000,
     );

@@ -57,14 +57,14 @@ describe('stream --bootstrap-from-batch (rebuild the speed layer once Kafka expi
     await deleteKeyspace(redis, keyspaceFor(config.topicPrefix));
     redis.disconnect();
     // What the runbook used to say is no repair any more: the logs no longer hold day 1.
-    const fromLogs = await runCli(['stream', '--exit-when-idle', '2s'], cliEnv(config), 60_000);
+    const fromLogs = await runCli(['stream', '--exit-when-idle', '1s'], cliEnv(config), 60_000);
     expect(fromLogs.code).toBe(10);
     const r2 = await connectRedis(config);
     await deleteKeyspace(r2, keyspaceFor(config.topicPrefix));
     r2.disconnect();
 
     const boot = await runCli(
-      ['stream', '--bootstrap-from-batch', '--exit-when-idle', '3s', '--json'],
+      ['stream', '--bootstrap-from-batch', '--exit-when-idle', '1s', '--json'],
       cliEnv(config),
       180_000,
     );

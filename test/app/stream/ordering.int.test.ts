@@ -18,7 +18,6 @@ import {
   type ReconcileOutcome,
   reconcileLine,
   StreamProcess,
-  sleep,
 } from '../../support/ordering.js';
 import { servingSetup } from '../../support/serving-stack.js';
 
@@ -201,7 +200,7 @@ describe('speed layer order is independent of arrival timing (issue 14, real sta
     const { config, stream } = await start();
     const all: UserEvent[] = [...F_SIM, ...F_OWN];
     await produceInOrder(config, [...F_PRICES, ...all]);
-    await stream.idle(3_000);
+    await stream.settled();
     const hu = partitionHwm(all, 'late-u');
     const hv = partitionHwm(all, 'late-v');
     expect(hu).toBeGreaterThan(F_START + 5 * HOUR);
@@ -221,7 +220,7 @@ describe('speed layer order is independent of arrival timing (issue 14, real sta
       eventTime: hv - 30 * MIN,
     });
     await produceInOrder(config, [tooLate, placed]);
-    await stream.idle(3_000);
+    await stream.settled();
     const o = await finish('f', config, stream, [...all, placed], F_PRICES);
     expectExact(o);
     expect(o.stream.tooLate).toBe(1);
@@ -239,18 +238,18 @@ describe('speed layer order is independent of arrival timing (issue 14, real sta
   it(`(a) accelerated event time, live users: ${A_EVENTS.length} user events of ${A_HOURS} h (+${A_PRICES.length} prices) produced in ~30 s, one topic's burst up to 1 h of event time behind the other's; reconcile clean, books = in-order replay`, async () => {
     const { config, stream } = await start();
     // Per slice of one hour: one user topic's burst, the stream catches up and sits idle past
-    // userIdleMs, then the other topic's burst of the same hour. Which topic goes first alternates.
+    // userIdleMs (its merge buffer released), then the other topic's burst of the same hour. Which topic goes first alternates.
     for (let i = 0; i < A_SLICES; i++) {
       const inSlice = within(A_START + i * HOUR, A_START + (i + 1) * HOUR);
       const txs = A_EVENTS.filter((e) => isTx(e) && inSlice(e));
       const rws = A_EVENTS.filter((e) => isReward(e) && inSlice(e));
       const [first, second] = i % 2 === 0 ? [txs, rws] : [rws, txs];
       await produceInOrder(config, [...A_PRICES.filter(inSlice), ...first]);
-      await stream.idle(2_500);
+      await stream.settled();
       await produceInOrder(config, second);
       await stream.caughtUp();
     }
-    await stream.idle(2_500);
+    await stream.settled();
     expectExact(await finish('a', config, stream, A_EVENTS, A_PRICES));
   }, 150_000);
 
@@ -259,7 +258,7 @@ describe('speed layer order is independent of arrival timing (issue 14, real sta
     // when arrival order is event order, so the failures of (a)-(d) are the engine's, not the test's.
     const { config, stream } = await start();
     await produceInOrder(config, [...A_PRICES, ...[...A_EVENTS].sort(compareEvents)]);
-    await stream.idle(2_500);
+    await stream.settled();
     expectExact(await finish('control', config, stream, A_EVENTS, A_PRICES));
   }, 150_000);
 
@@ -270,19 +269,19 @@ describe('speed layer order is independent of arrival timing (issue 14, real sta
     const late = within(split, B_START + HOUR);
     // Transactions (and prices) of the first 40 minutes; the stream consumes them and goes idle.
     await produceInOrder(config, [...B_PRICES.filter(early), ...B_EVENTS.filter((e) => isTx(e) && early(e))]);
-    await stream.idle(3_000);
+    await stream.settled();
     // Only now the rewards of those 40 minutes, then the rest of the hour on both topics together.
     await produceInOrder(
       config,
       B_EVENTS.filter((e) => isReward(e) && early(e)),
     );
-    await stream.idle(3_000);
+    await stream.settled();
     await produceInOrder(config, [...B_PRICES.filter(late), ...B_EVENTS.filter(late)]);
-    await stream.idle(3_000);
+    await stream.settled();
     expectExact(await finish('b', config, stream, B_EVENTS, B_PRICES));
   }, 150_000);
 
-  it('(c) same-millisecond events of one user arriving 5 s apart on a quiet partition: id order, not arrival order; reconcile clean', async () => {
+  it('(c) same-millisecond events of one user, the later ids applied before the earlier ones arrive on a quiet partition: id order, not arrival order; reconcile clean', async () => {
     const { config, stream } = await start();
     const t = Date.UTC(2026, 10, 28, 12, 0, 0, 123);
     // Three users on one partition, nothing else on it. Ids order each pair against arrival:
@@ -303,10 +302,11 @@ describe('speed layer order is independent of arrival timing (issue 14, real sta
       reward({ eventId: `${c}-1`, userId: c, quantity: '1', price: '100', eventTime: t }),
     ];
     await produceInOrder(config, firsts);
-    await stream.caughtUp();
-    await sleep(5_000);
+    // The firsts applied (released from the merge buffer: the partition went quiet) before the
+    // seconds exist: those can only be put in their place by the lateness rule, not by the buffer.
+    await stream.settled();
     await produceInOrder(config, seconds);
-    await stream.idle(3_000);
+    await stream.settled();
     const events = [...firsts, ...seconds];
     const o = await finish('c', config, stream, events, []);
     expect(o.books.rejectedInOrder).toBe(1);
@@ -324,7 +324,7 @@ describe('speed layer order is independent of arrival timing (issue 14, real sta
     const { config, stream } = await start();
     const all: UserEvent[] = [...D_SIM, ...D_OWN];
     await produceInOrder(config, [...D_PRICES, ...all]);
-    await stream.idle(3_000);
+    await stream.settled();
     // Re-delivered copies (same id, same content) of day D's first trade of dup-u and of a simulated
     // user's day-D trade whose user has events on day D+3 too.
     const late = D_SIM.filter(within(D_START + 3 * 24 * HOUR, D_START + 4 * 24 * HOUR)).map((e) => e.userId);
@@ -332,7 +332,7 @@ describe('speed layer order is independent of arrival timing (issue 14, real sta
     expect(simDup).toBeDefined();
     const dups = [D_OWN[0]!, simDup!];
     await produceInOrder(config, dups);
-    await stream.idle(3_000);
+    await stream.settled();
     const o = await finish('d', config, stream, [...all, ...dups], D_PRICES);
     expectExact(o);
     // Both copies are days behind their partitions' latest event time: TOO_LATE in both layers (not

@@ -279,7 +279,7 @@ describe('issue 14 (e): a restart between a trade and its re-delivery (real stac
     const first = StreamProcess.start(config);
     onTestFinished(() => first.kill());
     await produceDataset(config, d);
-    await first.idle(3_000);
+    await first.settled();
     const s1 = await first.stop();
     expect(s1.duplicateTrades).toBe(0);
 
@@ -299,7 +299,7 @@ describe('issue 14 (e): a restart between a trade and its re-delivery (real stac
     const second = StreamProcess.start(config);
     onTestFinished(() => second.kill());
     await produceDataset(config, again);
-    await second.idle(3_000);
+    await second.settled();
     const s2 = await second.stop();
     const resentUser = again.transactions.length + again.rewards.length;
     expect({ trades: s2.duplicateTrades, tooLate: s2.tooLate, userEvents: s2.userDuplicates }).toEqual({

@@ -34,7 +34,9 @@ const setup = async (d: Dataset): Promise<Config> => {
 
 const cleanRedis = (config: Config) => connectRedis(config);
 
-const runToIdle = (config: Config, workerId?: string) => runStreamToIdle(config, workerId ? { workerId } : {});
+// Two workers of one group must overlap (split the partitions), not the first exit before the second joins.
+const runToIdle = (config: Config, workerId?: string) =>
+  runStreamToIdle(config, workerId ? { workerId, exitWhenIdleMs: 2500 } : {});
 
 /** What the speed layer must hold, computed by the pure core from the whole dataset. */
 const expectedUsers = (events: readonly UserEvent[]) => {
