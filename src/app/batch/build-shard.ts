@@ -158,6 +158,7 @@ export const buildShard = async (
       manifest,
       {
         snapshotFiles: fromSnapshot ? prev.files.filter((f) => f.table === SNAPSHOT_USER_STATE.name) : [],
+        lotFiles: fromSnapshot ? prev.files.filter((f) => f.table === FACT_LOT_DAILY.name) : [],
         eventDates: fromSnapshot ? (dt) => dt === date : (dt) => dt <= date,
         date,
         shard,
@@ -168,12 +169,12 @@ export const buildShard = async (
         latenessMs: config.speed.userLateness,
       },
       {
-        begin: (userId, stateJson) => {
+        begin: (userId, stateJson, lots) => {
           if (opts.signal?.aborted) return false;
           const start =
             stateJson === undefined
               ? undefined
-              : userFromJson(JSON.parse(stateJson) as UserStateJson, config.costBasis);
+              : userFromJson(JSON.parse(stateJson) as UserStateJson, config.costBasis, (asset) => lots?.get(asset));
           user = new UserDayBuilder(userId, start, date, sink, tiers, config.costBasis);
           rejectsOfUser = 0;
           return true;
@@ -184,7 +185,9 @@ export const buildShard = async (
           const u = user!;
           user = undefined;
           const r = u.finish(closes);
-          const stateJson = JSON.stringify(userToJson(r.state));
+          // The open lots are not in the JSON: they are the fact_lot_daily rows staged with it, where
+          // the next date's build reads them back (a heavy user's lots as one value were 100s of MB).
+          const stateJson = JSON.stringify(userToJson(r.state, true));
           const stageEnd = (): boolean => {
             stageUserEnd(stage, date, u.userId, r, stateJson);
             staged += stateJson.length + (r.lots.length + r.portfolio.length + 3) * ROW_BYTES;

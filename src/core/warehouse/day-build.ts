@@ -178,6 +178,15 @@ export class UserDayBuilder {
     for (const p of portfolio) {
       for (const lot of state.lots.get(p.position.asset)?.open() ?? []) lots.push({ asset: p.position.asset, lot });
     }
+    // These rows are also where the next date's build finds the open lots (the snapshot stores them
+    // apart, userToJson): every open lot must be among them, none only in a dropped position.
+    let open = 0;
+    for (const q of state.lots.values()) open += q.size;
+    if (open !== lots.length)
+      throw new CryptolambdaError(
+        'INTERNAL',
+        `user ${this.userId} holds ${open} open lot(s), ${lots.length} in its positions of ${this.date}`,
+      );
     return {
       state,
       portfolio,
