@@ -96,6 +96,9 @@ const toRec = (l: OpenLot): LotRec => ({
   c: l.cost.rescale(USD_SCALE).units,
 });
 
+/** A stored lot row as an open lot (Decimals at the lot scales). */
+export const openLotOf = (r: Readonly<LotRow>): OpenLot => toOpen(r);
+
 const toOpen = (r: LotRec): OpenLot => ({
   lotId: r.lotId,
   acquiredAt: r.acquiredAt,
@@ -303,6 +306,20 @@ export class LotQueue {
   /** The persistent shape (for `lotChanges`, which compares two versions). */
   shapeOf(): Shape {
     return this.shape;
+  }
+
+  /**
+   * Open lots in acquisition order (seq) as the queue's own records, one at a time: for writing
+   * them out as rows (fact_lot_daily) without an OpenLot and four Decimals per lot, nor (average,
+   * fifo) a copy of the queue. Read-only: the records are shared with the queue.
+   */
+  *rows(): Generator<Readonly<LotRow>> {
+    const s = this.shape;
+    if (s.kind === 'deque') {
+      for (let i = s.head; i < s.len; i++) yield i === s.head ? s.headRec! : s.arr[i]!;
+      return;
+    }
+    yield* liveRecs(s);
   }
 
   /** Open lots in acquisition order (seq), for snapshots, reconcile and display. O(n log n). */
