@@ -73,7 +73,11 @@ export const speedKeys = (keyspace: string) => {
     dayUsers: (day: string, n: number) => `${keyspace}days:${partitionTag(n)}:${assertKeyPart('day', day)}`,
     /** HASH of the worker's private state of one user: tierHead, dedupHead (small, always rewritten), days (recent day aggregates). */
     userState: (userId: string, n?: number) => u('stream:user', userId, n),
-    /** HASH day -> SpendBucketJson: the card spends of one event day still inside the user's 30-day window. */
+    /**
+     * HASH `<day>|<eventId>` -> SpendJson [eventTime, amount]: the card spends still inside the user's
+     * 30-day window, one field each, so a checkpoint writes the spends that came and HDELs those
+     * that left (older checkpoints held one `<day>` field per day bucket; `load` migrates them).
+     */
     spendDays: (userId: string, n?: number) => u('stream:spend', userId, n),
     /** HASH eventId -> event time: ids of one event day remembered for duplicate detection (append-only). */
     seen: (userId: string, day: string, n?: number) => `${u('stream:seen', userId, n)}:${assertKeyPart('day', day)}`,
@@ -89,7 +93,7 @@ export const speedKeys = (keyspace: string) => {
      * log is private: only the worker's `load` reads it). Replaces `userLog`, which `load` migrates.
      */
     partitionLog: (n: number) => `${keyspace}stream:hlog:${partitionTag(n)}`,
-    /** HASH day -> SpendBucketJson: the card spends of the user's base book (before its log). */
+    /** HASH `<day>|<eventId>` -> SpendJson: the card spends of the user's base book (before its log). */
     baseSpend: (userId: string, n?: number) => u('stream:bspend', userId, n),
     /**
      * HASH `<asset>|<seq>` -> LotJson: the open lots of the user's live book, one field per lot, so a

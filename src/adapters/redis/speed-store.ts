@@ -18,7 +18,13 @@ import {
 } from '../../core/portfolio/lots.js';
 import type { Position } from '../../core/portfolio/position.js';
 import { compareEvents } from '../../core/portfolio/position.js';
-import type { SpendBucketJson, TierHeadJson } from '../../core/rewards/tiers.js';
+import {
+  bucketsFromSpends,
+  type SpendBucketJson,
+  type SpendJson,
+  spendField,
+  type TierHeadJson,
+} from '../../core/rewards/tiers.js';
 import type { EodPositionJson } from '../../core/serving/reconcile.js';
 import type { DedupBucketJson, DedupHeadJson } from '../../core/speed/dedup.js';
 import type {
@@ -132,6 +138,34 @@ export const groupLots = (fields: Record<string, string>, where: string): Map<st
   }
   for (const list of out.values()) list.sort((a, b) => a.seq - b.seq);
   return out;
+};
+
+/** A spend field (`<day>|<eventId>`, core/rewards/tiers.ts `spendField`); anything else is a legacy day bucket. */
+const isSpendField = (f: string): boolean => f.length > 11 && f[10] === '|';
+
+/**
+ * THE reader of the spend shape (`stream:spend` / `stream:bspend`): one field per spend in the
+ * window, grouped into day buckets in window order ((eventTime, eventId), as the window keeps them)
+ * so the window is rebuilt by appending. A checkpoint written before spends were stored one by one
+ * holds a whole day's bucket in a `<day>` field (`migrateLegacySpends` rewrites those first).
+ */
+export const spendBuckets = (fields: Record<string, string>, where: string): [string, SpendBucketJson][] => {
+  const spends: [string, SpendJson][] = [];
+  for (const [f, v] of Object.entries(fields)) {
+    let j: unknown;
+    try {
+      j = JSON.parse(v);
+    } catch (err) {
+      throw new CryptolambdaError('INTERNAL', `corrupt spend ${JSON.stringify(f)} in ${where}`, undefined, {
+        cause: err,
+      });
+    }
+    if (isSpendField(f)) spends.push([f, j as SpendJson]);
+    else
+      for (const [eventId, eventTime, amount] of j as SpendBucketJson)
+        spends.push([spendField({ eventId, eventTime }), [eventTime, amount]]);
+  }
+  return bucketsFromSpends(spends);
 };
 
 /**
@@ -339,8 +373,8 @@ export class RedisSpeedStore {
       // and its meta went into the partition log. A collapsing fold costs no per-user command.
       if (
         ch.histOnly &&
-        parts.spendDays.length === 0 &&
-        parts.spendDaysDropped.length === 0 &&
+        parts.spendPut.length === 0 &&
+        parts.spendDel.length === 0 &&
         parts.dedupAdded.length === 0 &&
         parts.dedupDaysDropped.length === 0
       ) {
@@ -377,13 +411,14 @@ export class RedisSpeedStore {
           gone.flatMap((a) => [`pos:${a}`, `lot:${a}`, `lotq:${a}`]),
         );
       }
-      if (parts.spendDays.length > 0) {
+      // One field per spend: what entered the window since the previous checkpoint, and what left.
+      if (parts.spendPut.length > 0) {
         tx.hset(
           k.spendDays(userId, n),
-          parts.spendDays.map(([d, b]) => [d, JSON.stringify(b)]),
+          parts.spendPut.map(([f, v]) => [f, JSON.stringify(v)]),
         );
       }
-      if (parts.spendDaysDropped.length > 0) tx.list('HDEL', k.spendDays(userId, n), parts.spendDaysDropped);
+      if (parts.spendDel.length > 0) tx.list('HDEL', k.spendDays(userId, n), parts.spendDel);
       for (const [day, ids] of parts.dedupAdded) {
         tx.hset(
           k.seen(userId, day, n),
@@ -559,14 +594,15 @@ export class RedisSpeedStore {
           if (!b.assets.some(([x]) => x === a)) writeLots(tx, k.baseLots(userId, n), a, lotChanges(before, undefined));
       if (gone.length > 0) tx.list('HDEL', k.userState(userId, n), gone);
       if (b.full) tx.add('DEL', k.baseSpend(userId, n));
-      if (b.fromLive) tx.add('COPY', k.spendDays(userId, n), k.baseSpend(userId, n));
-      if (b.spendDays.length > 0) {
+      // COPY from a missing key is a no-op: a user without card spends saves the command.
+      if (b.fromLive && !b.liveSpendEmpty) tx.add('COPY', k.spendDays(userId, n), k.baseSpend(userId, n));
+      if (b.spendPut.length > 0) {
         tx.hset(
           k.baseSpend(userId, n),
-          b.spendDays.map(([d, v]) => [d, JSON.stringify(v)]),
+          b.spendPut.map(([f, v]) => [f, JSON.stringify(v)]),
         );
       }
-      if (b.spendDaysDropped.length > 0) tx.list('HDEL', k.baseSpend(userId, n), b.spendDaysDropped);
+      if (b.spendDel.length > 0) tx.list('HDEL', k.baseSpend(userId, n), b.spendDel);
     }
     // Written with the live state's fields in one HSET.
     return fields;
@@ -600,9 +636,7 @@ export class RedisSpeedStore {
               lots,
               positions,
               tierHead: JSON.parse(meta['b:tierHead']) as TierHeadJson,
-              spendDays: Object.entries(baseSpend)
-                .sort(([a], [b]) => byText(a, b))
-                .map(([d, v]): [string, SpendBucketJson] => [d, JSON.parse(v) as SpendBucketJson]),
+              spendDays: spendBuckets(baseSpend, this.keys.baseSpend(userId)),
               dedupHead: { frontier: null, stragglers: [] },
               dedupDays: [],
             },
@@ -662,6 +696,43 @@ export class RedisSpeedStore {
           p.meta[`${prefix}lotq:${asset}`] = meta;
           any = true;
         }
+      }
+    }
+    // Nothing is sent unless executed.
+    if (any) await results(tx);
+  }
+
+  /**
+   * Checkpoints written before spends were stored one by one kept a day's spends in one `<day>`
+   * field: rewrite them as per-spend fields (one atomic MULTI per chunk, the partition's hash tag)
+   * before they are loaded, so later checkpoints can write and delete single spends. Updates
+   * `parts` in place to what Redis holds afterwards.
+   */
+  private async migrateLegacySpends(
+    n: number,
+    chunk: readonly string[],
+    parts: { spend: Record<string, string>; baseSpend: Record<string, string> }[],
+  ): Promise<void> {
+    const tx = this.redis.multi();
+    let any = false;
+    for (const [j, userId] of chunk.entries()) {
+      const p = parts[j]!;
+      for (const [key, fields] of [
+        [this.keys.spendDays(userId, n), p.spend],
+        [this.keys.baseSpend(userId, n), p.baseSpend],
+      ] as const) {
+        const legacy = Object.keys(fields).filter((f) => !isSpendField(f));
+        if (legacy.length === 0) continue;
+        const put: Record<string, string> = {};
+        for (const day of legacy) {
+          for (const [eventId, eventTime, amount] of JSON.parse(fields[day]!) as SpendBucketJson)
+            put[spendField({ eventId, eventTime })] = JSON.stringify([eventTime, amount] satisfies SpendJson);
+          delete fields[day];
+        }
+        tx.hdel(key, ...legacy);
+        if (Object.keys(put).length > 0) tx.hset(key, put);
+        Object.assign(fields, put);
+        any = true;
       }
     }
     // Nothing is sent unless executed.
@@ -816,6 +887,7 @@ export class RedisSpeedStore {
         baseLots: r1[6 * j + 5]!,
       }));
       await this.migrateLegacyLots(n, chunk, parts);
+      await this.migrateLegacySpends(n, chunk, parts);
       await this.migrateLegacyLogs(n, chunk, parts, partLog);
       // The live dedup buckets: the event days whose end is still within the window of the frontier.
       const p2 = this.redis.pipeline();
@@ -848,9 +920,7 @@ export class RedisSpeedStore {
               f.startsWith('pos:') ? [JSON.parse(v) as PositionJson] : [],
             ),
             tierHead: JSON.parse(meta.tierHead) as TierHeadJson,
-            spendDays: Object.entries(spend)
-              .sort(([a], [b]) => byText(a, b))
-              .map(([d, v]): [string, SpendBucketJson] => [d, JSON.parse(v) as SpendBucketJson]),
+            spendDays: spendBuckets(spend, k.spendDays(userId)),
             dedupHead: JSON.parse(meta.dedupHead) as DedupHeadJson,
             dedupDays,
           },

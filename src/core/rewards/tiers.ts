@@ -1,5 +1,4 @@
 import { Decimal, USD_SCALE } from '../money/decimal.js';
-import { BucketChanges } from '../time/bucket-changes.js';
 import { dayFromKey, dayIndex, dayKey, monthKey } from '../time/date.js';
 
 /**
@@ -106,12 +105,69 @@ export interface TierHeadJson {
 }
 /** Stored form of one event-day bucket of spends: [eventId, eventTime, amount] in window order. */
 export type SpendBucketJson = [string, number, string][];
+/** Stored form of one spend (field `spendField`): [eventTime, amount]. */
+export type SpendJson = [number, string];
 
 /**
- * `head`: tier, 30-day spend, month or owed cashback changed; `days`: spend day buckets (YYYY-MM-DD)
- * with new spends or spends that left the window; `dropped`: buckets that emptied (delete them).
+ * A store's field for one spend in the window: `<YYYY-MM-DD>|<eventId>`. The day is fixed-width,
+ * so the bar at index 10 separates whatever the id holds.
  */
-export type TierChanges = BucketChanges;
+export const spendField = (s: Pick<Spend, 'eventId' | 'eventTime'>): string =>
+  `${dayKey(dayIndex(s.eventTime))}|${s.eventId}`;
+/** The event day of a `spendField`. */
+export const spendFieldDay = (field: string): string => field.slice(0, 10);
+export const spendToJson = (s: Spend): SpendJson => [s.eventTime, s.amount.toString()];
+
+/**
+ * Day buckets (ascending, each in window order: eventTime, then eventId) from stored spends in any
+ * order, as `TierWindow.fromParts` takes them: rebuilt by appending, never by walking back.
+ */
+export const bucketsFromSpends = (spends: Iterable<readonly [string, SpendJson]>): [string, SpendBucketJson][] => {
+  const byDay = new Map<string, SpendBucketJson>();
+  for (const [f, [t, amount]] of spends) {
+    const day = spendFieldDay(f);
+    const row: [string, number, string] = [f.slice(11), t, amount];
+    const list = byDay.get(day);
+    if (list === undefined) byDay.set(day, [row]);
+    else list.push(row);
+  }
+  const text = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const out = [...byDay].sort(([a], [b]) => text(a, b));
+  for (const [, rows] of out) rows.sort((a, b) => a[1] - b[1] || text(a[0], b[0]));
+  return out;
+};
+
+/**
+ * What a store must rewrite since its last write: `head` (tier, 30-day spend, month or owed
+ * cashback changed) and every spend that entered or left the window, by `spendField`. A touched
+ * spend is written if the window holds it when the store writes and deleted otherwise, so a spend
+ * that came and went between two writes costs one (harmless) delete and nothing can be missed.
+ * Per spend, not per day bucket: a heavy card spender's checkpoint writes its new spends, never its
+ * whole day (issue 13: a checkpoint's cost grows with the changes). The map is created on the first
+ * change and released by `clear`, so a quiet user holds none.
+ */
+export class TierChanges {
+  head = false;
+  private touchedSpends: Map<string, SpendKey> | undefined;
+
+  /** Spends that entered or left the window, by field (look the value up with `TierWindow.find`). */
+  get spends(): ReadonlyMap<string, SpendKey> {
+    return this.touchedSpends ?? NO_SPENDS;
+  }
+
+  touch(s: Pick<Spend, 'eventId' | 'eventTime'>): void {
+    this.touchedSpends ??= new Map();
+    this.touchedSpends.set(spendField(s), s);
+  }
+
+  clear(): void {
+    this.head = false;
+    this.touchedSpends = undefined;
+  }
+}
+const NO_SPENDS: ReadonlyMap<string, SpendKey> = new Map();
+/** What identifies a spend in the window. */
+export type SpendKey = Pick<Spend, 'eventId' | 'eventTime'>;
 
 interface SpendBucket {
   readonly day: number;
@@ -137,7 +193,7 @@ export class TierWindow implements TierState {
   since = 0;
   month = '';
   owedThisMonth: Decimal = Decimal.zero(USD_SCALE);
-  readonly changes: TierChanges = new BucketChanges();
+  readonly changes: TierChanges = new TierChanges();
   /** Spends in the window (what a `clone` copies). */
   private count = 0;
 
@@ -173,10 +229,11 @@ export class TierWindow implements TierState {
     for (let expiry = this.nextExpiry(); expiry !== undefined && expiry <= t; expiry = this.nextExpiry()) {
       while (this.nextExpiry() === expiry) {
         const b = this.buckets[this.first]!;
-        this.spend30d = this.spend30d.sub(b.spends[b.head]!.amount);
+        const gone = b.spends[b.head]!;
+        this.spend30d = this.spend30d.sub(gone.amount);
         b.head++;
         this.count--;
-        this.changes.addDay(dayKey(b.day));
+        this.changes.touch(gone);
         if (b.head === b.spends.length) this.dropFirst();
       }
       this.retier(tiers, expiry, out);
@@ -306,8 +363,6 @@ export class TierWindow implements TierState {
   }
 
   private dropFirst(): void {
-    const b = this.buckets[this.first]!;
-    this.changes.drop(dayKey(b.day));
     this.first++;
     // Compact now and then so the bucket list does not keep every day ever seen.
     if (this.first > 16 && this.first * 2 > this.buckets.length) {
@@ -331,7 +386,26 @@ export class TierWindow implements TierState {
     if (j === b.spends.length) b.spends.push(s);
     else b.spends.splice(j, 0, s);
     this.count++;
-    this.changes.touch(dayKey(d));
+    this.changes.touch(s);
+  }
+
+  /** The window's spend with this event time and id, if it holds one: O(days + log(spends of its day)). */
+  find(s: Pick<Spend, 'eventId' | 'eventTime'>): Spend | undefined {
+    const d = dayIndex(s.eventTime);
+    let i = this.buckets.length - 1;
+    while (i >= this.first && this.buckets[i]!.day > d) i--;
+    const b = i >= this.first ? this.buckets[i]! : undefined;
+    if (b === undefined || b.day !== d) return undefined;
+    const key = s as Spend;
+    let lo = b.head;
+    let hi = b.spends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (bySpendKey(b.spends[mid]!, key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    const at = b.spends[lo];
+    return at !== undefined && at.eventTime === s.eventTime && at.eventId === s.eventId ? at : undefined;
   }
 }
 

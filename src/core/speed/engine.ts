@@ -11,8 +11,17 @@ import {
   type RejectCode,
   touchesPosition,
 } from '../portfolio/position.js';
-import type { SpendBucketJson, TierHeadJson } from '../rewards/tiers.js';
-import { DEFAULT_TIERS, type TierChange, type TierDef } from '../rewards/tiers.js';
+import {
+  DEFAULT_TIERS,
+  type SpendJson,
+  type SpendKey,
+  spendField,
+  spendToJson,
+  type TierChange,
+  type TierDef,
+  type TierHeadJson,
+  type TierWindow,
+} from '../rewards/tiers.js';
 import { twoDaysBefore } from '../time/date.js';
 import { DEFAULT_USER_LATENESS_MS, isTooLate, tooLateReason } from '../time/lateness.js';
 import type { DedupHeadJson } from './dedup.js';
@@ -183,9 +192,12 @@ export interface UserChange {
 export interface UserPartChanges {
   /** The small heads are always included: O(1) per dirty user, and a new user's first checkpoint needs them. */
   readonly tierHead: TierHeadJson;
-  /** Spend day buckets to rewrite (a day's card spends) / to delete. */
-  readonly spendDays: readonly (readonly [string, SpendBucketJson])[];
-  readonly spendDaysDropped: readonly string[];
+  /**
+   * Card spends that entered the 30-day window, by `spendField` (`<day>|<eventId>`), and fields of
+   * spends that left it: per spend, so a heavy card spender's checkpoint writes its new spends only.
+   */
+  readonly spendPut: readonly (readonly [string, SpendJson])[];
+  readonly spendDel: readonly string[];
   readonly dedupHead: DedupHeadJson;
   /**
    * Event ids remembered since the previous drain, per day bucket: buckets only grow, so a store
@@ -210,20 +222,26 @@ export interface HistChanges {
     readonly full: boolean;
     /**
      * With `full`: the store holds the live book's parts as of the previous drain, and base differs
-     * from them only in the lots of the assets in `UserChange.lotsBefore` and the spend days listed
-     * here (`spendDays` / `spendDaysDropped`). A store may then copy the live lots and spend buckets
-     * server-side and write just those differences: a quiet user's next event no longer rewrites
-     * every lot it holds (issue 13: a checkpoint writes what changed).
+     * from them only in the lots of the assets in `UserChange.lotsBefore` and the spends listed
+     * here (`spendPut` / `spendDel`). A store may then copy the live lots and spends server-side
+     * and write just those differences: a quiet user's next event no longer rewrites every lot it
+     * holds (issue 13: a checkpoint writes what changed).
      */
     readonly fromLive: boolean;
+    /**
+     * With `fromLive`: the stored live spend buckets are empty (the live window holds none and
+     * dropped none since the previous drain), so there is nothing to copy server-side.
+     */
+    readonly liveSpendEmpty: boolean;
     readonly tierHead: TierHeadJson;
     readonly days: readonly (readonly [string, DayRewards])[];
     /** Assets whose base position (and lots) changed: null = none any more. */
     readonly assets: readonly (readonly [string, Position | null, LotQueue | null])[];
     /** Base's lot queues as of the previous drain for those assets (when not `full`). */
     readonly lotsBefore: ReadonlyMap<string, LotQueue | undefined>;
-    readonly spendDays: readonly (readonly [string, SpendBucketJson])[];
-    readonly spendDaysDropped: readonly string[];
+    /** Spends to write / fields to delete (as `UserPartChanges`). */
+    readonly spendPut: readonly (readonly [string, SpendJson])[];
+    readonly spendDel: readonly string[];
   };
 }
 
@@ -674,19 +692,16 @@ export class PartitionEngine {
   private reapply(u: StoredUser, e: UserEvent): void {
     const old = u.state;
     const tierBefore = old.tier.tier;
-    const oldTierDays = [...old.tier.changes.days];
-    const oldTierDropped = [...old.tier.changes.dropped];
+    const oldTouched = [...old.tier.changes.spends.values()];
     old.recent.add(e.eventId, e.eventTime);
     const [s, r] = u.hist!.insertAndReplay(e, old, this.opts.tiers, this.dirty.get(e.userId)?.eodDay);
     // The live tier was also advanced by the users' watermark (tier expiry without events).
     if (this.userFrontier !== NO_WATERMARK) s.tier.advance(this.userFrontier, this.opts.tiers, []);
-    // Carry the store changes the old window had not written yet; buckets it held that the
-    // replayed one lacks are deleted.
-    const live = new Set(s.tier.bucketKeys());
-    for (const d of [...oldTierDays, ...oldTierDropped]) {
-      if (live.has(d)) s.tier.changes.addDay(d);
-      else s.tier.changes.drop(d);
-    }
+    // The store holds the old window as of the previous drain. The replayed one differs from it in
+    // the spends the old window touched since (carried here) and in the card spends among the
+    // replayed events (touched by `insertAndReplay`, applied or not): the drain writes each one
+    // the new window holds and deletes the others.
+    for (const k of oldTouched) s.tier.changes.touch(k);
     s.tier.changes.head = true;
     u.state = s;
     this.counts.userEvents++;
@@ -898,6 +913,24 @@ export class PartitionEngine {
   }
 }
 
+/**
+ * The store writes for touched spends: the window's value of each one it still holds, the field of
+ * each one it no longer does. A field can be touched twice (the live and the base window).
+ */
+const spendWrites = (
+  w: TierWindow,
+  touched: Iterable<readonly [string, SpendKey]>,
+): Pick<UserPartChanges, 'spendPut' | 'spendDel'> => {
+  const spendPut: [string, SpendJson][] = [];
+  const spendDel: string[] = [];
+  for (const [f, k] of touched) {
+    const x = w.find(k);
+    if (x === undefined) spendDel.push(f);
+    else spendPut.push([f, spendToJson(x)]);
+  }
+  return { spendPut, spendDel };
+};
+
 /** Read (then the caller clears) what changed in a user's ledger state since the previous drain. */
 const partChanges = (s: UserState, seen: readonly [string, number][]): UserPartChanges => {
   const c = userChanges(s);
@@ -911,10 +944,7 @@ const partChanges = (s: UserState, seen: readonly [string, number][]): UserPartC
   }
   return {
     tierHead: s.tier.headToJson(),
-    spendDays: [...c.spendDays]
-      .filter((d) => !c.spendDaysDropped.has(d))
-      .map((d) => [d, s.tier.bucketToJson(d)] as const),
-    spendDaysDropped: [...c.spendDaysDropped],
+    ...spendWrites(s.tier, c.spends.entries()),
     dedupHead: s.recent.headToJson(),
     dedupAdded: [...dedupAdded].filter(([d]) => !c.dedupDaysDropped.has(d)),
     dedupDaysDropped: [...c.dedupDaysDropped],
@@ -924,8 +954,8 @@ const partChanges = (s: UserState, seen: readonly [string, number][]): UserPartC
 /** Every part of a user's ledger state, as changes (a seeded user's first write). */
 const wholeParts = (s: UserState): UserPartChanges => ({
   tierHead: s.tier.headToJson(),
-  spendDays: s.tier.bucketKeys().map((d) => [d, s.tier.bucketToJson(d)] as const),
-  spendDaysDropped: [],
+  spendPut: s.tier.spends.map((x) => [spendField(x), spendToJson(x)] as const),
+  spendDel: [],
   dedupHead: s.recent.headToJson(),
   dedupAdded: s.recent.bucketKeys().map((d) => [d, s.recent.bucketToJson(d)] as const),
   dedupDaysDropped: [],
@@ -946,29 +976,28 @@ const histChanges = (h: UserHistory, live: UserState | undefined): HistChanges =
     const c = userChanges(b);
     const assets = h.baseFull ? [...b.positions.keys()] : [...c.assets];
     const fromLive = h.baseFull && live !== undefined;
-    let spendDays: string[];
-    let spendDaysDropped: string[];
+    let spends: Pick<UserPartChanges, 'spendPut' | 'spendDel'>;
+    let liveSpendEmpty = false;
     if (fromLive) {
       // Base is the live book of some moment since the previous drain (plus events folded into it
-      // since, which the live book applied too): its spend buckets differ from the stored live ones
-      // only on the days the live window changed since then.
+      // since, which the live book applied too): its spends differ from the stored live ones only
+      // in those the live window touched since then and those folding touched in base.
       const lc = userChanges(live);
-      const have = new Set(b.tier.bucketKeys());
-      const touched = new Set([...lc.spendDays, ...lc.spendDaysDropped, ...c.spendDays, ...c.spendDaysDropped]);
-      spendDays = [...touched].filter((d) => have.has(d));
-      spendDaysDropped = [...touched].filter((d) => !have.has(d));
+      spends = spendWrites(b.tier, new Map([...lc.spends, ...c.spends]));
+      liveSpendEmpty = live.tier.size === 0 && lc.spends.size === 0;
+    } else if (h.baseFull) {
+      spends = { spendPut: b.tier.spends.map((x) => [spendField(x), spendToJson(x)] as const), spendDel: [] };
     } else {
-      spendDays = h.baseFull ? b.tier.bucketKeys() : [...c.spendDays].filter((d) => !c.spendDaysDropped.has(d));
-      spendDaysDropped = h.baseFull ? [] : [...c.spendDaysDropped];
+      spends = spendWrites(b.tier, c.spends.entries());
     }
     base = {
       full: h.baseFull,
       fromLive,
+      liveSpendEmpty,
       tierHead: b.tier.headToJson(),
       days: [...days],
       assets: assets.map((a) => [a, b.positions.get(a) ?? null, b.lots.get(a) ?? null] as const),
-      spendDays: spendDays.map((d) => [d, b.tier.bucketToJson(d)] as const),
-      spendDaysDropped,
+      ...spends,
       lotsBefore: h.baseLotsBefore ?? new Map(),
     };
   }

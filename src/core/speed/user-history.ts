@@ -293,6 +293,9 @@ export class UserHistory {
       day = d;
       const step = applyUserEvent(s, ev, days.get(d), tiers, false);
       days.set(d, step.day!);
+      // A replayed card spend may now be rejected (or no longer be): the store rewrites or deletes
+      // its field either way (the caller's drain looks it up in the new window).
+      if (ev.kind === 'transaction' && ev.type === 'card_spend') s.tier.changes.touch(ev);
       // Every re-applied event is rewritten in the store (its rejected flag may have changed).
       this.put(ev);
       const was = this.rejection(ev.eventId);

@@ -32,6 +32,7 @@ import {
 import {
   DEFAULT_TIERS,
   type SpendBucketJson,
+  type SpendKey,
   type TierChange,
   type TierDef,
   type TierHeadJson,
@@ -447,9 +448,11 @@ export interface UserChanges {
   /** Assets whose position value must be rewritten. */
   readonly assets: ReadonlySet<string>;
   readonly tierHead: boolean;
-  /** Spend day buckets to rewrite / to delete. */
-  readonly spendDays: ReadonlySet<string>;
-  readonly spendDaysDropped: ReadonlySet<string>;
+  /**
+   * Spends that entered or left the 30-day window, by `spendField`: write those the window holds,
+   * delete the others (`TierChanges`).
+   */
+  readonly spends: ReadonlyMap<string, SpendKey>;
   readonly dedupHead: boolean;
   /** Event-id day buckets to rewrite (the ids added since; buckets only grow) / to delete. */
   readonly dedupDays: ReadonlySet<string>;
@@ -460,8 +463,7 @@ export interface UserChanges {
 export const userChanges = (s: UserState): UserChanges => ({
   assets: s.changedAssets,
   tierHead: s.tier.changes.head,
-  spendDays: s.tier.changes.days,
-  spendDaysDropped: s.tier.changes.dropped,
+  spends: s.tier.changes.spends,
   dedupHead: s.recent.changes.head,
   dedupDays: s.recent.changes.days,
   dedupDaysDropped: s.recent.changes.dropped,

@@ -262,4 +262,73 @@ describe('speed store: user history survives a restart (real Redis)', () => {
     expect(copies).toBe(3);
     await checkRestore();
   });
+  it('card spends are stored one field each: a checkpoint writes the new ones, and day buckets of older checkpoints migrate', async () => {
+    const { keys, redis, store } = await openStore('spend.');
+    const t0 = Date.UTC(2026, 10, 20, 10, 0);
+    const spend = (i: number, at: number): TransactionEvent => ({
+      kind: 'transaction',
+      eventId: `s${i}`,
+      userId: 'h',
+      type: 'card_spend',
+      asset: 'USD',
+      quantity: Decimal.parse(String(10 + (i % 7)), QTY_SCALE),
+      price: Decimal.parse('1', PRICE_SCALE),
+      fee: Decimal.zero(QTY_SCALE),
+      feeAsset: 'USD',
+      eventTime: at,
+    });
+    let engine = new PartitionEngine(opts, 0);
+    let now = 0;
+    /** One checkpoint; returns the spend fields its HSETs and HDELs on `stream:spend:h` carried. */
+    const step = async (events: UserEvent[]) => {
+      now += 10;
+      engine.addUsers('transactions', events, now);
+      engine.tick(now + 10_000, () => true);
+      const t = new CheckpointTx();
+      store.write(t, N, engine.drain());
+      let fields = 0;
+      for (let a = 0, c = 0; a < t.argv.length; c++) {
+        const argc = Number(t.argv[a]);
+        const cmd = t.argv[a + 1];
+        if (t.keys[c] === keys.spendDays('h', N) && (cmd === 'HSET' || cmd === 'HDEL'))
+          fields += cmd === 'HSET' ? argc / 2 : argc;
+        a += 2 + argc;
+      }
+      expect(await commitFenced(redis, keys.epoch(N), 1, t)).toBe(true);
+      return fields;
+    };
+    const windowOf = (e: PartitionEngine) => {
+      const w = e.users.get('h')!.state.tier;
+      return { head: w.headToJson(), spends: w.spends.map((x) => [x.eventId, x.eventTime, x.amount.toString()]) };
+    };
+    // 300 spends over two days in three checkpoints, then one more: it writes one field, not its day.
+    for (let c = 0; c < 3; c++)
+      await step(Array.from({ length: 100 }, (_, j) => spend(c * 100 + j, t0 + (c * 100 + j) * 10 * 60_000)));
+    const key = keys.spendDays('h', N);
+    expect(await redis.hlen(key)).toBe(300);
+    expect((await redis.hkeys(key)).every((f) => /^\d{4}-\d{2}-\d{2}\|s\d+$/.test(f))).toBe(true);
+    expect(await step([spend(300, t0 + 300 * 10 * 60_000)])).toBe(1);
+    const before = windowOf(engine);
+    expect(windowOf(new PartitionEngine(opts, 0, await store.load(N)))).toEqual(before);
+
+    // An older checkpoint kept each day's spends in one `<day>` field: load rewrites them per spend.
+    const fields = await redis.hgetall(key);
+    const byDay = new Map<string, [string, number, string][]>();
+    for (const [f, v] of Object.entries(fields)) {
+      const [t, amount] = JSON.parse(v) as [number, string];
+      const day = f.slice(0, 10);
+      byDay.set(day, [...(byDay.get(day) ?? []), [f.slice(11), t, amount]]);
+    }
+    await redis.del(key);
+    for (const [day, rows] of byDay) await redis.hset(key, day, JSON.stringify(rows.sort((a, b) => a[1] - b[1])));
+    expect(await redis.hlen(key)).toBe(byDay.size);
+    engine = new PartitionEngine(opts, 0, await store.load(N));
+    expect(windowOf(engine)).toEqual(before);
+    expect(await redis.hgetall(key)).toEqual(fields);
+
+    // 31 days later the window holds one spend: the expired ones' fields are deleted.
+    expect(await step([spend(301, t0 + 31 * 86_400_000 + 300 * 10 * 60_000)])).toBeGreaterThan(300);
+    expect(await redis.hlen(key)).toBe(engine.users.get('h')!.state.tier.size);
+    expect(windowOf(new PartitionEngine(opts, 0, await store.load(N)))).toEqual(windowOf(engine));
+  });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CryptolambdaError } from '../../../src/core/errors.js';
+import { bucketsFromSpends } from '../../../src/core/rewards/tiers.js';
 import { type BootstrapInput, planBootstrap, priceReplayFrom } from '../../../src/core/speed/bootstrap.js';
 import { DEFAULT_ENGINE_OPTIONS, PartitionEngine } from '../../../src/core/speed/engine.js';
 import { emptyUser, replayUser, userFromParts, userToJson, userToParts } from '../../../src/core/speed/user-ledger.js';
@@ -160,12 +161,16 @@ describe('PartitionEngine.seedUser (a user from the batch snapshot)', () => {
       expect([...ch.assets].sort()).toEqual(want.positions.map((p) => p.asset).sort());
       expect(ch.tier).toBe(true);
       expect([ch.deltas, ch.endOfDay, ch.days]).toEqual([[], [], []]);
-      expect(ch.parts.spendDays).toEqual(want.spendDays);
+      // Every spend of the window, one field each; nothing to delete.
+      expect(ch.parts.spendPut.map(([f]) => f)).toEqual(
+        want.spendDays.flatMap(([day, rows]) => rows.map(([id]) => `${day}|${id}`)),
+      );
+      expect(ch.parts.spendDel).toEqual([]);
       expect(ch.parts.dedupAdded).toEqual(want.dedupDays);
       // What a store writes from these parts restores the same state.
       const restored = userFromParts({
         ...want,
-        spendDays: ch.parts.spendDays.map(([k, v]) => [k, v]),
+        spendDays: bucketsFromSpends(ch.parts.spendPut),
         dedupDays: ch.parts.dedupAdded.map(([k, v]) => [k, [...v].map(([i, t]) => [i, t])]),
       });
       expect(userToJson(restored)).toEqual(userToJson(snap.get(ch.userId)!));

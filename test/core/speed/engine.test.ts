@@ -69,7 +69,7 @@ describe('PartitionEngine (pure speed layer of one partition)', () => {
     const third = engine.drain();
     expect(third.users.map((u) => u.userId)).toEqual([e.userId]);
     expect(third.users[0]!.parts.dedupAdded.flatMap(([, ids]) => ids)).toHaveLength(1);
-    expect(third.users[0]!.parts.spendDays.length).toBeLessThanOrEqual(1);
+    expect(third.users[0]!.parts.spendPut.length + third.users[0]!.parts.spendDel.length).toBeLessThanOrEqual(1);
   });
 
   it('prices: candles and last prices change only for the symbols traded since the previous drain', () => {

@@ -338,17 +338,17 @@ describe('what changed since the last checkpoint', () => {
     quantity: Decimal.parse('50', QTY_SCALE),
   });
 
-  it('names the assets, day buckets and heads touched, and the buckets dropped', () => {
+  it('names the assets, day buckets, spends and heads touched, and the buckets dropped', () => {
     const s = emptyUser('u1');
     applyUserEvent(s, buy('a', T0), undefined);
     applyUserEvent(s, spend('b', T0 + 1000), undefined);
     const c = userChanges(s);
     expect([...c.assets]).toEqual(['BTC']);
     expect([...c.dedupDays]).toEqual([dayOf(T0)]);
-    expect([...c.spendDays]).toEqual([dayOf(T0)]);
+    expect([...c.spends.keys()]).toEqual([`${dayOf(T0)}|b`]);
     expect(c.tierHead && c.dedupHead).toBe(true);
     clearUserChanges(s);
-    expect(userChanges(s).assets.size + userChanges(s).dedupDays.size + userChanges(s).spendDays.size).toBe(0);
+    expect(userChanges(s).assets.size + userChanges(s).dedupDays.size + userChanges(s).spends.size).toBe(0);
 
     // 31 days later: the spend and the old id buckets leave; only the new day is written.
     applyUserEvent(s, buy('c', T0 + 31 * DAY_MS, 'ETH'), undefined);
@@ -356,7 +356,9 @@ describe('what changed since the last checkpoint', () => {
     expect([...d.assets]).toEqual(['ETH']);
     expect([...d.dedupDays]).toEqual([dayOf(T0 + 31 * DAY_MS)]);
     expect([...d.dedupDaysDropped]).toEqual([dayOf(T0)]);
-    expect([...d.spendDaysDropped]).toEqual([dayOf(T0)]);
+    // The spend left the window: touched, and no longer in it (a store deletes its field).
+    expect([...d.spends.keys()]).toEqual([`${dayOf(T0)}|b`]);
+    expect(s.tier.find({ eventId: 'b', eventTime: T0 + 1000 })).toBeUndefined();
     expect(s.tier.spend30d.isZero()).toBe(true);
     expect(userToParts(s).spendDays).toEqual([]);
     expect(userToParts(s).dedupDays.map(([k]) => k)).toEqual([dayOf(T0 + 31 * DAY_MS)]);
