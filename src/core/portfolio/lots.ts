@@ -51,16 +51,6 @@ export interface LotPiece {
   readonly cost: bigint;
 }
 
-interface LotRec {
-  readonly lotId: string;
-  readonly acquiredAt: EpochMillis;
-  readonly seq: number;
-  readonly q0: bigint;
-  readonly c0: bigint;
-  q: bigint;
-  c: bigint;
-}
-
 /**
  * An open lot as a stored row gives it (fact_lot_daily): units at QTY_SCALE, costs at USD_SCALE, as
  * bigints. `LotQueue.fromRows` takes such rows as the queue's own records, with no Decimal per field:
@@ -75,6 +65,9 @@ export interface LotRow {
   q: bigint;
   c: bigint;
 }
+
+/** The queue's own record of a lot: the stored row's shape, so rows become records as they are. */
+type LotRec = LotRow;
 
 /** HIFO priority: higher acquisition unit cost first (compared exactly, c0a/q0a vs c0b/q0b), then older. */
 const hifoBefore = (a: LotRec, b: LotRec): boolean => {
