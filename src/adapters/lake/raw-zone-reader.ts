@@ -1,10 +1,11 @@
 import path from 'node:path';
-import type { DuckDBValue } from '@duckdb/node-api';
+import { DuckDBDecimalValue, type DuckDBValue } from '@duckdb/node-api';
 import { CryptolambdaError } from '../../core/errors.js';
 import { eventToRaw } from '../../core/events/json.js';
 import type { PriceEvent, UserEvent } from '../../core/events/types.js';
 import { assetOf, validatePrice, validateReward, validateTransaction } from '../../core/events/validate.js';
-import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../core/money/decimal.js';
+import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
+import type { LotRow } from '../../core/portfolio/lots.js';
 import { dayStart } from '../../core/time/date.js';
 import { isTooLate, tooLateReason } from '../../core/time/lateness.js';
 import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
@@ -161,7 +162,8 @@ const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false
  * heavy user's million events stream through one at a time.
  */
 export interface ShardUserVisitor {
-  begin(userId: string, stateJson: string | undefined): boolean;
+  /** `lots`: the open lots of a snapshot stored apart (fact_lot_daily of its date) by asset, handed over. */
+  begin(userId: string, stateJson: string | undefined, lots?: ReadonlyMap<string, LotRow[]>): boolean;
   event(e: UserEvent): void;
   invalid(r: RejectFact): void;
   /** May return a promise (the build writes staged rows between users): the read waits for it. */
@@ -183,6 +185,8 @@ export const streamShardUsers = async (
   m: Manifest,
   opts: {
     snapshotFiles: readonly { path: string }[];
+    /** fact_lot_daily files of the snapshot's date: the open lots of states stored with `lotsApart`. */
+    lotFiles?: readonly { path: string }[];
     eventDates: (dt: string) => boolean;
     date: string;
     shard: ShardSpec;
@@ -227,16 +231,107 @@ export const streamShardUsers = async (
     opts.snapshotFiles.map((f) => path.join(lakeDir, f.path)),
   );
   const sources = chains.map((files) => snapshotRows(duck, files));
+  // The open lots of those states are rows of the same date's fact_lot_daily (written sorted by
+  // user id too, in parts of the same user ranges), merged the same way: no user's lots are ever
+  // one value, so neither DuckDB nor the JSON parser holds a heavy user's millions of lots at once.
+  const lotChains = await snapshotChains(
+    duck,
+    (opts.lotFiles ?? []).map((f) => path.join(lakeDir, f.path)),
+  );
+  const lotSources = lotChains.map((files) => lotGroups(duck, files));
+  const snap = withLots(
+    mergeByUser(sources, mine, 'snapshot_user_state'),
+    mergeByUser(lotSources, mine, 'fact_lot_daily'),
+  );
   try {
-    await readMerged(duck, sources, mine, parts, eventsOnly, opts, visit, partitions);
+    await readMerged(duck, snap, mine, parts, eventsOnly, opts, visit, partitions);
   } finally {
-    for (const src of sources) await src.return(undefined);
+    await snap.return(undefined);
+    for (const src of [...sources, ...lotSources]) await src.return(undefined);
   }
 };
 
 interface SnapshotRow {
   readonly userId: string;
   readonly stateJson: string;
+  readonly lots?: Map<string, LotRow[]>;
+}
+
+/** One user's rows of fact_lot_daily, by asset. */
+interface LotGroup {
+  readonly userId: string;
+  readonly lots: Map<string, LotRow[]>;
+}
+
+const LOT_COLS = 'user_id, asset, lot_id, seq, acquired_at_ms, original_quantity, original_cost, quantity, cost';
+
+/** A DECIMAL cell's integer units at `scale` (the column's own scale: no Decimal in between). */
+const unitsAt = (v: DuckDBValue, scale: number): bigint =>
+  v instanceof DuckDBDecimalValue && v.scale === scale ? v.value : fromDuckDecimal(v).rescale(scale).units;
+
+/** A chain of fact_lot_daily files as one group of rows per user, checked sorted by user id. */
+async function* lotGroups(duck: Duck, files: readonly string[]): AsyncGenerator<LotGroup> {
+  let cur: LotGroup | undefined;
+  for (const file of files)
+    for await (const chunk of streamChunks(duck, `SELECT ${LOT_COLS} FROM read_parquet(${literal(file)})`)) {
+      const v = Array.from({ length: 9 }, (_, c) => chunk.getColumnVector(c));
+      for (let i = 0; i < chunk.rowCount; i++) {
+        const userId = String(v[0]!.getItem(i));
+        if (cur === undefined || userId !== cur.userId) {
+          if (cur !== undefined) {
+            if (userId < cur.userId)
+              throw new CryptolambdaError(
+                'INTERNAL',
+                `lot file ${file} is not sorted by user_id after the files before it (${userId} after ${cur.userId})`,
+              );
+            yield cur;
+          }
+          cur = { userId, lots: new Map() };
+        }
+        const asset = String(v[1]!.getItem(i));
+        let rows = cur.lots.get(asset);
+        if (rows === undefined) {
+          rows = [];
+          cur.lots.set(asset, rows);
+        }
+        rows.push({
+          lotId: String(v[2]!.getItem(i)),
+          seq: Number(v[3]!.getItem(i)),
+          acquiredAt: Number(v[4]!.getItem(i)),
+          q0: unitsAt(v[5]!.getItem(i), QTY_SCALE),
+          c0: unitsAt(v[6]!.getItem(i), USD_SCALE),
+          q: unitsAt(v[7]!.getItem(i), QTY_SCALE),
+          c: unitsAt(v[8]!.getItem(i), USD_SCALE),
+        });
+      }
+    }
+  if (cur !== undefined) yield cur;
+}
+
+/** The snapshot rows with their users' lot rows attached (both in user id order). */
+async function* withLots(
+  snap: AsyncGenerator<SnapshotRow>,
+  lots: AsyncGenerator<LotGroup>,
+): AsyncGenerator<SnapshotRow> {
+  const orphan = (userId: string) =>
+    new CryptolambdaError(
+      'INTERNAL',
+      `fact_lot_daily holds open lots of ${userId}, who has no snapshot_user_state row`,
+    );
+  let l = await lots.next();
+  try {
+    for await (const row of snap) {
+      if (!l.done && l.value.userId < row.userId) throw orphan(l.value.userId);
+      if (!l.done && l.value.userId === row.userId) {
+        const group = l.value;
+        l = await lots.next();
+        yield { ...row, lots: group.lots };
+      } else yield row;
+    }
+    if (!l.done) throw orphan(l.value.userId);
+  } finally {
+    await lots.return(undefined);
+  }
 }
 
 /**
@@ -285,24 +380,25 @@ async function* snapshotRows(duck: Duck, files: readonly string[]): AsyncGenerat
     }
 }
 
-/** K sorted snapshot streams merged by user id, keeping the users `keep` selects. */
-async function* mergeByUser(
-  sources: readonly AsyncGenerator<SnapshotRow>[],
+/** K streams sorted by user id (one row or group a user) merged, keeping the users `keep` selects. */
+async function* mergeByUser<T extends { readonly userId: string }>(
+  sources: readonly AsyncGenerator<T>[],
   keep: (userId: string) => boolean,
-): AsyncGenerator<SnapshotRow> {
+  table: string,
+): AsyncGenerator<T> {
   const heads = await Promise.all(sources.map((src) => src.next()));
   let last: string | undefined;
   for (;;) {
     let best = -1;
     for (let i = 0; i < heads.length; i++) {
       const h = heads[i]!;
-      if (!h.done && (best < 0 || h.value.userId < (heads[best]!.value as SnapshotRow).userId)) best = i;
+      if (!h.done && (best < 0 || h.value.userId < (heads[best]!.value as T).userId)) best = i;
     }
     if (best < 0) return;
-    const row = heads[best]!.value as SnapshotRow;
+    const row = heads[best]!.value as T;
     heads[best] = await sources[best]!.next();
     if (row.userId === last)
-      throw new CryptolambdaError('INTERNAL', `user ${row.userId} has two snapshot_user_state rows`);
+      throw new CryptolambdaError('INTERNAL', `user ${row.userId} has rows in two ${table} files`);
     last = row.userId;
     if (keep(row.userId)) yield row;
   }
@@ -310,7 +406,7 @@ async function* mergeByUser(
 
 const readMerged = async (
   duck: Duck,
-  sources: readonly AsyncGenerator<SnapshotRow>[],
+  snap: AsyncGenerator<SnapshotRow>,
   mine: (userId: string) => boolean,
   parts: readonly string[],
   eventsOnly: string,
@@ -320,7 +416,6 @@ const readMerged = async (
 ): Promise<void> => {
   const { shard, date } = opts;
   const sharded = shard.of > 1;
-  const snap = mergeByUser(sources, mine);
   let head = (await snap.next()).value as SnapshotRow | undefined;
   const end = async () => {
     const writing = visit.end();
@@ -329,7 +424,7 @@ const readMerged = async (
   /** The users with a snapshot row and no events, up to `upTo` (exclusive; undefined: all). */
   const snapshotOnly = async (upTo?: string): Promise<boolean> => {
     while (head !== undefined && (upTo === undefined || head.userId < upTo)) {
-      if (!visit.begin(head.userId, head.stateJson)) return false;
+      if (!visit.begin(head.userId, head.stateJson, head.lots)) return false;
       await end();
       head = (await snap.next()).value as SnapshotRow | undefined;
     }
@@ -376,11 +471,13 @@ const readMerged = async (
           break read;
         }
         let stateJson: string | undefined;
+        let lots: Map<string, LotRow[]> | undefined;
         if (head !== undefined && head.userId === userId) {
           stateJson = head.stateJson;
+          lots = head.lots;
           head = (await snap.next()).value as SnapshotRow | undefined;
         }
-        if (!visit.begin(userId, stateJson)) {
+        if (!visit.begin(userId, stateJson, lots)) {
           stopped = true;
           break read;
         }

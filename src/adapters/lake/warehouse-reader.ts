@@ -1,12 +1,13 @@
 import path from 'node:path';
 import type { DuckDBValue } from '@duckdb/node-api';
+import { CryptolambdaError } from '../../core/errors.js';
 import type { PriceEvent, UserEvent } from '../../core/events/types.js';
 import { validateReward, validateTransaction } from '../../core/events/validate.js';
 import { PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
 import type { Disposal, DisposalKind } from '../../core/portfolio/lot-accounting.js';
 import { LotSummarizer, type LotSummary, type OpenLot, summarizeLots } from '../../core/portfolio/lots.js';
 import type { BatchPositionRow, BatchRewardRow } from '../../core/serving/reconcile.js';
-import type { DayRewards, UserStateJson } from '../../core/speed/user-ledger.js';
+import { type DayRewards, inlineLots, type UserStateJson } from '../../core/speed/user-ledger.js';
 import {
   BATCH_REJECTS,
   FACT_ASSET_CORRELATION,
@@ -177,7 +178,7 @@ export class WarehouseReader {
     const pre = this.preloaded;
     if (pre !== undefined && pre.date === from) {
       const hit = pre.rows.get(userId);
-      if (hit !== undefined) return JSON.parse(hit) as UserStateJson;
+      if (hit !== undefined) return this.withLotRows(JSON.parse(hit) as UserStateJson, from);
       // A complete preload knows every user of the date: a miss is "no row", not "not loaded".
       if (pre.complete) return null;
     }
@@ -187,7 +188,17 @@ export class WarehouseReader {
       (src) => `SELECT state_json FROM ${src} WHERE user_id = $1 AND date = $2::DATE`,
       [userId, from],
     );
-    return rows.length === 0 ? null : (JSON.parse(rows[0]!.state_json) as UserStateJson);
+    return rows.length === 0 ? null : this.withLotRows(JSON.parse(rows[0]!.state_json) as UserStateJson, from);
+  }
+
+  /**
+   * A snapshot state stored with its open lots apart (the batch writes them as fact_lot_daily rows
+   * of the same date, not in the JSON), with its lots put back inline; other states as they are.
+   */
+  private async withLotRows(j: UserStateJson, date: string): Promise<UserStateJson> {
+    if (j.lotsApart === undefined) return j;
+    const rows = (await this.lotRows(date, j.userId)) ?? new Map<string, OpenLot[]>();
+    return inlineLots(j, (asset) => rows.get(`${j.userId}|${asset}`));
   }
 
   private preloaded?: { date: string; rows: Map<string, string>; complete: boolean };
@@ -381,15 +392,66 @@ export class WarehouseReader {
    * Every user's snapshot_user_state of `date` (their complete core state after it), streamed in
    * user id order a chunk at a time: memory holds one chunk, not the platform.
    */
-  async *snapshotStates(date: string): AsyncGenerator<{ userId: string; stateJson: string }> {
+  async *snapshotStates(
+    date: string,
+    keep: (userId: string) => boolean = () => true,
+  ): AsyncGenerator<{ userId: string; state: UserStateJson }> {
     const f = this.filesOf(SNAPSHOT_USER_STATE.name, [date]);
     if (f.length === 0) return;
-    for await (const r of streamRows(
-      this.duck,
-      `SELECT user_id, state_json FROM ${parquetSource(f)} WHERE date = $1::DATE ORDER BY user_id`,
-      [date],
-    ))
-      yield { userId: String(r[0]), stateJson: String(r[1]) };
+    // The open lots of states stored with `lotsApart` are the date's fact_lot_daily rows, streamed
+    // beside the states in the same user order and put back inline one user at a time.
+    const lf = this.filesOf(FACT_LOT_DAILY.name, [date]);
+    const lots =
+      lf.length === 0
+        ? undefined
+        : streamRows(
+            this.duck,
+            `SELECT user_id, asset, lot_id, seq, acquired_at_ms, original_quantity, original_cost, quantity, cost
+             FROM ${parquetSource(lf)} WHERE date = $1::DATE ORDER BY user_id, asset, seq`,
+            [date],
+          );
+    const nextLot = async (): Promise<DuckDBValue[] | undefined> => {
+      const n = await lots?.next();
+      return n === undefined || n.done ? undefined : n.value;
+    };
+    let lot = await nextLot();
+    try {
+      for await (const r of streamRows(
+        this.duck,
+        `SELECT user_id, state_json FROM ${parquetSource(f)} WHERE date = $1::DATE ORDER BY user_id`,
+        [date],
+      )) {
+        const userId = String(r[0]);
+        const mine = new Map<string, OpenLot[]>();
+        for (; lot !== undefined && String(lot[0]) <= userId; lot = await nextLot()) {
+          if (String(lot[0]) < userId)
+            throw new CryptolambdaError(
+              'INTERNAL',
+              `fact_lot_daily of ${date} holds open lots of ${String(lot[0])}, who has no snapshot_user_state row`,
+            );
+          if (!keep(userId)) continue;
+          const [, asset, lotId, seq, at, q0, c0, q, c] = lot;
+          const l = mine.get(String(asset)) ?? [];
+          mine.set(String(asset), l);
+          l.push(
+            lotOf({
+              lot_id: lotId,
+              seq,
+              acquired_at_ms: at,
+              original_quantity: q0,
+              original_cost: c0,
+              quantity: q,
+              cost: c,
+            }),
+          );
+        }
+        if (!keep(userId)) continue;
+        const state = JSON.parse(String(r[1])) as UserStateJson;
+        yield { userId, state: inlineLots(state, (asset) => mine.get(asset)) };
+      }
+    } finally {
+      await lots?.return(undefined);
+    }
   }
 
   /** event id → user id of the date's batch_rejects with code TOO_LATE (core/time/lateness.ts). */

@@ -95,12 +95,12 @@ export const writeTableFile = async (
   };
 };
 
-/** One file per table of `defs` from its staging table `stage_<name>`, sorted by the table's key. */
+/** One file per table of `defs` from its staging table `stage_<name>`, sorted by the table's key (or sortBy). */
 export const writeStagedTables = async (
   duck: Duck,
   lakeDir: string,
   date: string | null,
-  defs: readonly { name: string; key: readonly string[]; rowGroupSize?: number }[],
+  defs: readonly { name: string; key: readonly string[]; sortBy?: readonly string[]; rowGroupSize?: number }[],
 ): Promise<WarehouseFile[]> => {
   const out: WarehouseFile[] = [];
   for (const def of defs)
@@ -111,7 +111,7 @@ export const writeStagedTables = async (
         def.name,
         date,
         `SELECT * FROM stage_${def.name}`,
-        def.key.join(', '),
+        (def.sortBy ?? def.key).join(', '),
         def.rowGroupSize,
       ),
     );

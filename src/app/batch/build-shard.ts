@@ -13,6 +13,7 @@ import {
 } from '../../adapters/lake/warehouse-store.js';
 import { type Config, tiersOf } from '../../config/config.js';
 import { CryptolambdaError, StoppedError, stopSignalName } from '../../core/errors.js';
+import { Decimal, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
 import type { Disposal } from '../../core/portfolio/lot-accounting.js';
 import type { TierDef } from '../../core/rewards/tiers.js';
 import { type UserStateJson, userFromJson, userToJson } from '../../core/speed/user-ledger.js';
@@ -133,6 +134,13 @@ export const buildShard = async (
       files.push(...(await writeStagedTables(out, lakeDir, date, written)));
       if (!all) for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(out, d));
       staged = 0;
+      // A cap raised for a large state is needed only until that state is written: back to the
+      // base, so DuckDB does not keep (and the shard's RSS does not carry) the raised cap's buffers
+      // for the rest of the shard. The next large state raises it again (see `end`).
+      if (!all && writerMb > SHARD_WRITER_MEMORY_MB) {
+        writerMb = SHARD_WRITER_MEMORY_MB;
+        await out.run(`SET memory_limit = '${writerMb}MB'`);
+      }
     };
     const stats = { users: 0, activeUsers: 0, events: 0, rejectsByCode: {} as Record<string, number> };
     let rawFiles = 0;
@@ -158,6 +166,7 @@ export const buildShard = async (
       manifest,
       {
         snapshotFiles: fromSnapshot ? prev.files.filter((f) => f.table === SNAPSHOT_USER_STATE.name) : [],
+        lotFiles: fromSnapshot ? prev.files.filter((f) => f.table === FACT_LOT_DAILY.name) : [],
         eventDates: fromSnapshot ? (dt) => dt === date : (dt) => dt <= date,
         date,
         shard,
@@ -168,12 +177,12 @@ export const buildShard = async (
         latenessMs: config.speed.userLateness,
       },
       {
-        begin: (userId, stateJson) => {
+        begin: (userId, stateJson, lots) => {
           if (opts.signal?.aborted) return false;
           const start =
             stateJson === undefined
               ? undefined
-              : userFromJson(JSON.parse(stateJson) as UserStateJson, config.costBasis);
+              : userFromJson(JSON.parse(stateJson) as UserStateJson, config.costBasis, (asset) => lots?.get(asset));
           user = new UserDayBuilder(userId, start, date, sink, tiers, config.costBasis);
           rejectsOfUser = 0;
           return true;
@@ -184,10 +193,12 @@ export const buildShard = async (
           const u = user!;
           user = undefined;
           const r = u.finish(closes);
-          const stateJson = JSON.stringify(userToJson(r.state));
+          // The open lots are not in the JSON: they are the fact_lot_daily rows staged with it, where
+          // the next date's build reads them back (a heavy user's lots as one value were 100s of MB).
+          const stateJson = JSON.stringify(userToJson(r.state, true));
           const stageEnd = (): boolean => {
             stageUserEnd(stage, date, u.userId, r, stateJson);
-            staged += stateJson.length + (r.lots.length + r.portfolio.length + 3) * ROW_BYTES;
+            staged += stateJson.length + (r.lotCount + r.portfolio.length + 3) * ROW_BYTES;
             tierStage.appendVarchar(u.userId);
             tierStage.appendVarchar(r.tierAtEnd);
             tierStage.endRow();
@@ -302,8 +313,10 @@ const stageUserEnd = (
   r: UserDayEnd,
   stateJson: string,
 ): void => {
-  for (const { asset, lot: l } of r.lots) {
-    stage.get(FACT_LOT_DAILY.name)!.appendRow({
+  // Straight from the queues' records, one lot at a time (a heavy user holds millions).
+  const lots = stage.get(FACT_LOT_DAILY.name)!;
+  for (const { asset, row: l } of r.lotRows()) {
+    lots.appendRow({
       date,
       user_id: userId,
       asset,
@@ -311,10 +324,10 @@ const stageUserEnd = (
       lot_id: l.lotId,
       seq: l.seq,
       acquired_at_ms: l.acquiredAt,
-      original_quantity: l.originalQuantity,
-      original_cost: l.originalCost,
-      quantity: l.quantity,
-      cost: l.cost,
+      original_quantity: Decimal.fromUnits(l.q0, QTY_SCALE),
+      original_cost: Decimal.fromUnits(l.c0, USD_SCALE),
+      quantity: Decimal.fromUnits(l.q, QTY_SCALE),
+      cost: Decimal.fromUnits(l.c, USD_SCALE),
     });
   }
   for (const f of r.portfolio) {

@@ -261,9 +261,8 @@ const bootstrapPartition = async (ctx: PartitionCtx, n: number): Promise<Bootstr
 
   const days = await recentDays(ctx, n);
   let pending = 0;
-  for await (const { userId, stateJson } of ctx.reader.snapshotStates(plan.date)) {
-    if (partitionFor(userId, P) !== n) continue;
-    const state = userFromJson(JSON.parse(stateJson), opts.speed.costMethod);
+  for await (const { userId, state: stored } of ctx.reader.snapshotStates(plan.date, (u) => partitionFor(u, P) === n)) {
+    const state = userFromJson(stored, opts.speed.costMethod);
     engine.seedUser(userId, { state, days: days.get(userId) ?? new Map() });
     users++;
     if (++pending >= SEED_CHUNK) {

@@ -51,7 +51,12 @@ export interface LotPiece {
   readonly cost: bigint;
 }
 
-interface LotRec {
+/**
+ * An open lot as a stored row gives it (fact_lot_daily): units at QTY_SCALE, costs at USD_SCALE, as
+ * bigints. `LotQueue.fromRows` takes such rows as the queue's own records, with no Decimal per field:
+ * a heavy user's snapshot carries millions of lots (docs/warehouse.md).
+ */
+export interface LotRow {
   readonly lotId: string;
   readonly acquiredAt: EpochMillis;
   readonly seq: number;
@@ -60,6 +65,9 @@ interface LotRec {
   q: bigint;
   c: bigint;
 }
+
+/** The queue's own record of a lot: the stored row's shape, so rows become records as they are. */
+type LotRec = LotRow;
 
 /** HIFO priority: higher acquisition unit cost first (compared exactly, c0a/q0a vs c0b/q0b), then older. */
 const hifoBefore = (a: LotRec, b: LotRec): boolean => {
@@ -80,6 +88,9 @@ const toRec = (l: OpenLot): LotRec => ({
   q: l.quantity.rescale(QTY_SCALE).units,
   c: l.cost.rescale(USD_SCALE).units,
 });
+
+/** A stored lot row as an open lot (Decimals at the lot scales). */
+export const openLotOf = (r: Readonly<LotRow>): OpenLot => toOpen(r);
 
 const toOpen = (r: LotRec): OpenLot => ({
   lotId: r.lotId,
@@ -290,9 +301,46 @@ export class LotQueue {
     return this.shape;
   }
 
+  /**
+   * Open lots in acquisition order (seq) as the queue's own records, one at a time: for writing
+   * them out as rows (fact_lot_daily) without an OpenLot and four Decimals per lot, nor (average,
+   * fifo) a copy of the queue. Read-only: the records are shared with the queue.
+   */
+  *rows(): Generator<Readonly<LotRow>> {
+    const s = this.shape;
+    if (s.kind === 'deque') {
+      for (let i = s.head; i < s.len; i++) yield i === s.head ? s.headRec! : s.arr[i]!;
+      return;
+    }
+    yield* liveRecs(s);
+  }
+
   /** Open lots in acquisition order (seq), for snapshots, reconcile and display. O(n log n). */
   open(): OpenLot[] {
     return liveRecs(this.shape).map(toOpen);
+  }
+
+  /**
+   * Rebuild a queue from stored lot rows (any order; sorted here by seq, in place) and the next
+   * sequence number. The rows become the queue's records: the caller hands them over and keeps none.
+   */
+  static fromRows(method: CostMethod, rows: LotRow[], nextSeq: number): LotQueue {
+    let inOrder = true;
+    for (let i = 1; i < rows.length && inOrder; i++) inOrder = rows[i - 1]!.seq < rows[i]!.seq;
+    if (!inOrder) rows.sort((a, b) => a.seq - b.seq);
+    let shape = emptyShape(method);
+    let units = 0n;
+    let costUnits = 0n;
+    let seq = nextSeq;
+    for (const r of rows) {
+      if (r.q <= 0n || r.c < 0n || r.q > r.q0)
+        throw new CryptolambdaError('INTERNAL', `stored lot ${r.lotId}: ${r.q} of ${r.q0} units, ${r.c} cost`);
+      shape = pushShape(shape, r);
+      units += r.q;
+      costUnits += r.c;
+      if (r.seq >= seq) seq = r.seq + 1;
+    }
+    return new LotQueue(method, shape, rows.length, units, costUnits, seq);
   }
 
   /** Rebuild a queue from its open lots (any order) and the next sequence number. */

@@ -15,8 +15,11 @@ import {
   DEFAULT_COST_METHOD,
   LotQueue,
   type LotQueueJson,
+  type LotRow,
   lotQueueFromJson,
   lotQueueToJson,
+  lotToJson,
+  type OpenLot,
 } from '../portfolio/lots.js';
 import {
   compareEvents,
@@ -282,17 +285,65 @@ export interface UserStateJson {
   /** Absent in states written before lots existed: read with the deployment's method, one opening lot per position. */
   costMethod?: CostMethod;
   lots?: Record<string, LotQueueJson>;
+  /**
+   * Instead of `lots`: queues whose open lots are stored as rows beside this JSON (the warehouse
+   * snapshot keeps them in fact_lot_daily of the same date), with the count the rows must match.
+   */
+  lotsApart?: Record<string, LotsApartJson>;
 }
 
-/** The whole state in one JSON value (the warehouse snapshot; unchanged since before the day buckets). */
-export const userToJson = (s: UserState): UserStateJson => ({
+/** A lot queue whose open lots are stored apart, as rows: its method, next seq and lot count. */
+export interface LotsApartJson {
+  method: CostMethod;
+  nextSeq: number;
+  open: number;
+}
+
+/**
+ * The whole state in one JSON value. `lotsApart`: the open lots are left out (only each queue's
+ * method, next seq and count stay), for a store that writes them as rows of their own: the warehouse
+ * snapshot, where a heavy user's millions of lots made one JSON value of hundreds of MB.
+ */
+export const userToJson = (s: UserState, lotsApart = false): UserStateJson => ({
   userId: s.userId,
   positions: [...s.positions.values()].map(positionToJson),
   tier: tierStateToJson(s.tier),
   recent: [...s.recent.entries()],
   costMethod: s.costMethod,
-  lots: lotsToJson(s),
+  ...(lotsApart
+    ? {
+        lotsApart: Object.fromEntries(
+          [...s.lots].map(([a, q]) => [a, { method: q.method, nextSeq: q.seq, open: q.size }]),
+        ),
+      }
+    : { lots: lotsToJson(s) }),
 });
+
+const apartMismatch = (userId: string, asset: string, open: number, rows: number): CryptolambdaError =>
+  new CryptolambdaError(
+    'INTERNAL',
+    `the stored state of ${userId} names ${open} open ${asset} lot(s), ${rows} lot row(s) were read`,
+  );
+
+/**
+ * A state stored with `lotsApart`, its lots put back inline from their rows (`lotsOf(asset)`, any
+ * order), for readers that hand the whole JSON on (serving, the stream bootstrap). A count that
+ * differs from the rows is refused: a lost or extra lot would change every later disposal.
+ */
+export const inlineLots = (
+  j: UserStateJson,
+  lotsOf: (asset: string) => readonly OpenLot[] | undefined,
+): UserStateJson => {
+  if (j.lotsApart === undefined) return j;
+  const lots: Record<string, LotQueueJson> = {};
+  for (const [asset, a] of Object.entries(j.lotsApart)) {
+    const rows = [...(lotsOf(asset) ?? [])].sort((x, y) => x.seq - y.seq);
+    if (rows.length !== a.open) throw apartMismatch(j.userId, asset, a.open, rows.length);
+    lots[asset] = { method: a.method, nextSeq: a.nextSeq, lots: rows.map(lotToJson) };
+  }
+  const { lotsApart: _, ...rest } = j;
+  return { ...rest, lots };
+};
 
 const lotsToJson = (s: UserState): Record<string, LotQueueJson> =>
   Object.fromEntries([...s.lots].map(([a, q]) => [a, lotQueueToJson(q)]));
@@ -305,8 +356,9 @@ const lotsToJson = (s: UserState): Record<string, LotQueueJson> =>
 const lotsFromJson = (
   userId: string,
   positions: ReadonlyMap<string, Position>,
-  stored: { costMethod?: CostMethod; lots?: Record<string, LotQueueJson> },
+  stored: { costMethod?: CostMethod; lots?: Record<string, LotQueueJson>; lotsApart?: Record<string, LotsApartJson> },
   method: CostMethod,
+  rowsOf?: (asset: string) => LotRow[] | undefined,
 ): Map<string, LotQueue> => {
   if (stored.costMethod !== undefined && stored.costMethod !== method) {
     throw new CryptolambdaError(
@@ -317,13 +369,28 @@ const lotsFromJson = (
   }
   const lots = new Map<string, LotQueue>();
   for (const [asset, p] of positions) {
+    const apart = stored.lotsApart?.[asset];
+    if (apart !== undefined) {
+      const rows = rowsOf?.(asset) ?? [];
+      if (rows.length !== apart.open) throw apartMismatch(userId, asset, apart.open, rows.length);
+      lots.set(asset, LotQueue.fromRows(apart.method, rows, apart.nextSeq));
+      continue;
+    }
     const q = stored.lots?.[asset];
     lots.set(asset, q === undefined ? openingLots(p, method) : lotQueueFromJson(q));
   }
   return lots;
 };
 
-export const userFromJson = (j: UserStateJson, method: CostMethod = DEFAULT_COST_METHOD): UserState => {
+/**
+ * A state from its JSON. A state stored with `lotsApart` takes its open lots from `rowsOf(asset)`
+ * (the stored rows, handed over: they become the queue's records); its counts must match.
+ */
+export const userFromJson = (
+  j: UserStateJson,
+  method: CostMethod = DEFAULT_COST_METHOD,
+  rowsOf?: (asset: string) => LotRow[] | undefined,
+): UserState => {
   const positions = new Map(j.positions.map((p) => [p.asset, positionFromJson(p)]));
   return {
     userId: j.userId,
@@ -332,7 +399,7 @@ export const userFromJson = (j: UserStateJson, method: CostMethod = DEFAULT_COST
     recent: DedupIds.fromEntries(DEDUP_WINDOW_MS, j.recent),
     changedAssets: new Set(),
     costMethod: method,
-    lots: lotsFromJson(j.userId, positions, j, method),
+    lots: lotsFromJson(j.userId, positions, j, method, rowsOf),
   };
 };
 

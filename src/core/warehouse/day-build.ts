@@ -3,7 +3,7 @@ import { eventToRaw } from '../events/json.js';
 import type { UserEvent } from '../events/types.js';
 import { Decimal, USD_SCALE } from '../money/decimal.js';
 import type { Disposal } from '../portfolio/lot-accounting.js';
-import type { CostMethod, OpenLot } from '../portfolio/lots.js';
+import { type CostMethod, type LotRow, type OpenLot, openLotOf } from '../portfolio/lots.js';
 import { avgCost, compareEvents, type Position, valueAt } from '../portfolio/position.js';
 import { DEFAULT_TIERS, type TierDef } from '../rewards/tiers.js';
 import {
@@ -74,8 +74,21 @@ export interface UserDaySink {
   reject(r: RejectFact): void;
 }
 
-/** A streamed user day's end: UserDayResult without the row facts the sink already received. */
-export type UserDayEnd = Omit<UserDayResult, 'gains' | 'rejects'>;
+/** An open lot at the end of the date as the queue's own record (read-only), with its asset. */
+export interface LotRowFact {
+  readonly asset: string;
+  readonly row: Readonly<LotRow>;
+}
+
+/**
+ * A streamed user day's end: UserDayResult without the row facts the sink already received, and
+ * with the open lots as a pass over the queues (`lotRows`, `lotCount` of them) instead of a list:
+ * a heavy user holds millions of lots, which as OpenLots (four Decimals each) were a GB at once.
+ */
+export type UserDayEnd = Omit<UserDayResult, 'gains' | 'rejects' | 'lots'> & {
+  readonly lotCount: number;
+  lotRows(): Iterable<LotRowFact>;
+};
 
 /**
  * One user's date, streamed: `apply` each event in (eventTime, eventId) order (events before the
@@ -174,14 +187,28 @@ export class UserDayBuilder {
           : { closePrice: close, marketValue: v.marketValue, unrealizedPnl: v.unrealizedPnl }),
       });
     }
-    const lots: LotFact[] = [];
-    for (const p of portfolio) {
-      for (const lot of state.lots.get(p.position.asset)?.open() ?? []) lots.push({ asset: p.position.asset, lot });
+    let lotCount = 0;
+    for (const p of portfolio) lotCount += state.lots.get(p.position.asset)?.size ?? 0;
+    // These rows are also where the next date's build finds the open lots (the snapshot stores them
+    // apart, userToJson): every open lot must be among them, none only in a dropped position.
+    let open = 0;
+    for (const q of state.lots.values()) open += q.size;
+    if (open !== lotCount)
+      throw new CryptolambdaError(
+        'INTERNAL',
+        `user ${this.userId} holds ${open} open lot(s), ${lotCount} in its positions of ${this.date}`,
+      );
+    function* lotRows(): Generator<LotRowFact> {
+      for (const p of portfolio) {
+        const asset = p.position.asset;
+        for (const row of state.lots.get(asset)?.rows() ?? []) yield { asset, row };
+      }
     }
     return {
       state,
       portfolio,
-      lots,
+      lotCount,
+      lotRows,
       ...(this.day === undefined ? {} : { rewards: this.day }),
       tierAtEnd: tierAtTime(state, dayEnd(this.date), this.tiers).tier,
       events: this.count,
@@ -217,5 +244,7 @@ export const buildUserDay = (
     costMethod,
   );
   for (const e of [...events].sort(compareEvents)) b.apply(e);
-  return { ...b.finish(closes), gains, rejects };
+  const { lotRows, lotCount: _, ...end } = b.finish(closes);
+  const lots = [...lotRows()].map(({ asset, row }) => ({ asset, lot: openLotOf(row) }));
+  return { ...end, lots, gains, rejects };
 };

@@ -37,6 +37,8 @@ export interface TableDef {
    * per user with wide rows use small groups (default 16,384).
    */
   readonly rowGroupSize?: number;
+  /** Order the files are written in, when not the key's (a prefix of the key and then other columns). */
+  readonly sortBy?: readonly string[];
 }
 
 const col = (name: string, type: string, doc: string, nullable = false): ColumnDef => ({ name, type, doc, nullable });
@@ -121,6 +123,9 @@ export const FACT_LOT_DAILY: TableDef = {
   name: 'fact_lot_daily',
   perDate: true,
   key: ['date', 'user_id', 'asset', 'lot_id'],
+  // In acquisition order within a position: the next date's build reads a user's lots back in this
+  // order and rebuilds the queue without sorting them (a heavy user holds millions).
+  sortBy: ['date', 'user_id', 'asset', 'seq'],
   doc: 'Open tax lots per user and asset at the end of the date, by the deployment cost-basis method.',
   columns: [
     col('date', 'DATE', 'UTC date (end of day).'),
@@ -172,7 +177,11 @@ export const FACT_REALIZED_GAIN: TableDef = {
   ],
 };
 
-/** The user's complete core state (UserStateJson) after `date`: the carry-forward for date + 1. */
+/**
+ * The user's core state (UserStateJson) after `date`: the carry-forward for date + 1. Its open lots
+ * are not in the JSON (`lotsApart`: each queue's method, next seq and lot count): they are the
+ * user's fact_lot_daily rows of the same date, which the next build and the readers merge back.
+ */
 export const SNAPSHOT_USER_STATE: TableDef = {
   name: 'snapshot_user_state',
   perDate: true,
@@ -182,7 +191,11 @@ export const SNAPSHOT_USER_STATE: TableDef = {
   columns: [
     col('date', 'DATE', 'UTC date the state is the end of.'),
     col('user_id', 'VARCHAR', 'User id.'),
-    col('state_json', 'VARCHAR', 'core UserStateJson (exact decimals as strings).'),
+    col(
+      'state_json',
+      'VARCHAR',
+      "core UserStateJson (exact decimals as strings); the open lots are the same date's fact_lot_daily rows.",
+    ),
   ],
 };
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Duck, literal } from '../../../src/adapters/duckdb/db.js';
 import { readManifest } from '../../../src/adapters/lake/manifest.js';
+import { WarehouseReader } from '../../../src/adapters/lake/warehouse-reader.js';
 import { readLedger } from '../../../src/adapters/lake/warehouse-store.js';
 import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
 import { pendingBatchDates, runBackfill, runBatch } from '../../../src/app/batch/run-batch.js';
@@ -40,13 +41,16 @@ const coreReplay = (d: Dataset, date: string) => {
   const positions: Record<string, unknown>[] = [];
   const rewards: Record<string, unknown>[] = [];
   const states: Record<string, string>[] = [];
+  const full: { userId: string; state: string }[] = [];
   for (const [userId, evs] of [...byUser].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const before = replayUser(
       emptyUser(userId),
       evs.filter((e) => dayOf(e.eventTime) < date),
     ).state;
     const r = replayUser(emptyUser(userId), evs);
-    states.push({ user_id: userId, state_json: JSON.stringify(userToJson(r.state)) });
+    // Stored with the open lots apart (as fact_lot_daily rows); `full` is the state with them inline.
+    states.push({ user_id: userId, state_json: JSON.stringify(userToJson(r.state, true)) });
+    full.push({ userId, state: JSON.stringify(userToJson(r.state)) });
     for (const p of [...r.state.positions.values()].sort((a, b) => (a.asset < b.asset ? -1 : 1))) {
       const eventsDay = p.eventCount - (before.positions.get(p.asset)?.eventCount ?? 0);
       if (p.quantity.isZero() && p.costBasis.isZero() && eventsDay === 0) continue;
@@ -55,7 +59,7 @@ const coreReplay = (d: Dataset, date: string) => {
     const day = r.days.get(date);
     if (day) rewards.push({ userId, ...dayToJson(day) });
   }
-  return { positions, rewards, states };
+  return { positions, rewards, states, full };
 };
 
 const lastClose = (d: Dataset, symbol: string, date: string): string => {
@@ -150,6 +154,18 @@ describe('batch: a simulated day through Kafka, ingest and batch equals the core
         duck.rows(`SELECT user_id, state_json FROM snapshot_user_state WHERE date = $1::DATE ORDER BY user_id`, [date]),
       );
       expect(states).toEqual(want.states);
+      // The snapshot with its lots read back from fact_lot_daily is the whole core state, lot by lot.
+      const reader = await WarehouseReader.open(config.lakeDir);
+      try {
+        const back: { userId: string; state: string }[] = [];
+        for await (const s of reader.snapshotStates(date))
+          back.push({ userId: s.userId, state: JSON.stringify(s.state) });
+        expect(back).toEqual(want.full);
+        const one = want.full.at(-1)!;
+        expect(JSON.stringify(await reader.snapshot(one.userId, date))).toBe(one.state);
+      } finally {
+        reader.close();
+      }
       const closes = await withWarehouse(config.lakeDir, (duck) =>
         duck.rows<{ asset: string; close: string }>(
           `SELECT DISTINCT asset, CAST(close_price AS VARCHAR) AS close FROM fact_portfolio_daily WHERE date = $1::DATE ORDER BY asset`,

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RewardEvent, TransactionEvent, UserEvent } from '../../../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../../src/core/money/decimal.js';
+import { COST_METHODS, type LotRow } from '../../../src/core/portfolio/lots.js';
 import {
   applyEvent,
   compareEvents,
@@ -18,6 +19,7 @@ import {
   DEDUP_WINDOW_MS,
   dayOf,
   emptyUser,
+  inlineLots,
   type UserState,
   userChanges,
   userFromJson,
@@ -177,9 +179,39 @@ const eventsArb = fc
 const book = (m: ReadonlyMap<string, Position>) =>
   [...m.values()].sort((a, b) => (a.asset < b.asset ? -1 : 1)).map((p) => JSON.stringify(p));
 
-/** A stored-and-reloaded copy, through one of the two codecs. */
+/** The open lots of a state as the rows a store keeps apart (fact_lot_daily), in reverse order. */
+const lotRows = (s: UserState): Map<string, LotRow[]> =>
+  new Map(
+    [...s.lots].map(([asset, q]) => [
+      asset,
+      q
+        .open()
+        .map((l) => ({
+          lotId: l.lotId,
+          acquiredAt: l.acquiredAt,
+          seq: l.seq,
+          q0: l.originalQuantity.units,
+          c0: l.originalCost.units,
+          q: l.quantity.units,
+          c: l.cost.units,
+        }))
+        .reverse(),
+    ]),
+  );
+
+/** Through the JSON with its lots apart, as the warehouse snapshot stores it. */
+const reloadApart = (s: UserState): UserState => {
+  const rows = lotRows(s);
+  return userFromJson(JSON.parse(JSON.stringify(userToJson(s, true))), s.costMethod, (a) => rows.get(a));
+};
+
+/** A stored-and-reloaded copy, through one of the three codecs. */
 const reload = (s: UserState, how: number): UserState =>
-  how === 1 ? userFromJson(JSON.parse(JSON.stringify(userToJson(s)))) : userFromParts(structuredClone(userToParts(s)));
+  how === 1
+    ? userFromJson(JSON.parse(JSON.stringify(userToJson(s))))
+    : how === 3
+      ? reloadApart(s)
+      : userFromParts(structuredClone(userToParts(s)));
 
 const compare = (events: readonly UserEvent[], reloads: readonly number[], checkTiers: boolean) => {
   const ref = new Reference();
@@ -206,13 +238,61 @@ const compare = (events: readonly UserEvent[], reloads: readonly number[], check
   });
 };
 
+describe('a state stored with its open lots apart (the warehouse snapshot)', () => {
+  const states = fc.tuple(eventsArb, fc.constantFrom(...COST_METHODS)).map(([evs, method]) => {
+    const s = emptyUser('u1', DEFAULT_TIERS, method);
+    for (const e of [...evs].sort(compareEvents)) applyUserEvent(s, e, undefined);
+    return s;
+  });
+
+  it('reloads to the same state from the JSON plus the lot rows, and inlines back to the whole JSON', () => {
+    fc.assert(
+      fc.property(states, (s) => {
+        const apart = userToJson(s, true);
+        expect(apart.lots).toBeUndefined();
+        expect(JSON.stringify(userToJson(reloadApart(s)))).toBe(JSON.stringify(userToJson(s)));
+        const open = new Map([...s.lots].map(([a, q]) => [a, q.open().reverse()]));
+        expect(JSON.stringify(inlineLots(apart, (a) => open.get(a)))).toBe(JSON.stringify(userToJson(s)));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses lot rows that do not match the stored count', () => {
+    const s = emptyUser('u1', DEFAULT_TIERS, 'fifo');
+    for (const [i, q] of ['1', '2'].entries())
+      applyUserEvent(
+        s,
+        {
+          kind: 'transaction',
+          eventId: `b${i}`,
+          userId: 'u1',
+          type: 'buy',
+          asset: 'BTC',
+          quantity: Decimal.parse(q, QTY_SCALE),
+          price: Decimal.parse('100', PRICE_SCALE),
+          fee: Decimal.zero(USD_SCALE),
+          feeAsset: 'USD',
+          eventTime: T0 + i,
+        },
+        undefined,
+      );
+    const json = userToJson(s, true);
+    expect(json.lotsApart).toEqual({ BTC: { method: 'fifo', nextSeq: 2, open: 2 } });
+    const one = lotRows(s).get('BTC')!.slice(1);
+    expect(() => userFromJson(json, 'fifo', () => one)).toThrow(/names 2 open BTC lot\(s\), 1 lot row\(s\) were read/);
+    expect(() => userFromJson(json, 'fifo')).toThrow(/names 2 open BTC lot/);
+    expect(() => inlineLots(json, () => [])).toThrow(/names 2 open BTC lot/);
+  });
+});
+
 describe('constant-cost user state equals the straightforward reference', () => {
   it('on random sequences in event-time order, reloaded from either codec at random points', () => {
     fc.assert(
       fc.property(eventsArb, fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 7 }), (evs, rl) => {
         compare(
           [...evs].sort(compareEvents),
-          rl.map((x) => (x > 2 ? 0 : x)),
+          rl.map((x) => (x > 3 ? 0 : x)),
           true,
         );
       }),
@@ -228,7 +308,7 @@ describe('constant-cost user state equals the straightforward reference', () => 
         (evs, rl) =>
           compare(
             evs,
-            rl.map((x) => (x > 2 ? 0 : x)),
+            rl.map((x) => (x > 3 ? 0 : x)),
             false,
           ),
       ),

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TransactionEvent } from '../../../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../../src/core/money/decimal.js';
 import type { Disposal } from '../../../src/core/portfolio/lot-accounting.js';
+import { openLotOf } from '../../../src/core/portfolio/lots.js';
 import { applyUserEvent, emptyUser, replayUser } from '../../../src/core/speed/user-ledger.js';
 import { buildUserDay, dayEnd, type RejectFact, UserDayBuilder } from '../../../src/core/warehouse/day-build.js';
 
@@ -87,8 +88,12 @@ describe('buildUserDay', () => {
     }
     // Each fact is handed over by the event that makes it, not held for the day.
     expect(seen).toEqual([0, 1, 2, 3, 3]);
-    const end = b.finish(closes);
-    expect({ ...end, gains, rejects }).toEqual(whole);
+    const { lotRows, lotCount, ...end } = b.finish(closes);
+    // The open lots come as a pass over the queues' records, the same lots in the same order.
+    const lots = [...lotRows()].map(({ asset, row }) => ({ asset, lot: openLotOf(row) }));
+    expect(lotCount).toBe(whole.lots.length);
+    expect(whole.lots.length).toBeGreaterThan(0);
+    expect({ ...end, lots, gains, rejects }).toEqual(whole);
   });
 
   it('UserDayBuilder refuses an event out of (event time, event id) order', () => {
