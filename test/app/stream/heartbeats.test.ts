@@ -6,13 +6,13 @@ import { awaitWithHeartbeats } from '../../../src/app/stream/runtime.js';
  * must keep the member alive and let it rejoin: measured before this, two workers on 1M events of
  * 100k users re-acquired every partition 7-33 times, because waiting batches sent no heartbeat.
  */
-const after = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe('awaitWithHeartbeats (stream runtime: a waiting batch keeps the group session)', () => {
   it('heartbeats while the work runs, and returns its outcome', async () => {
     let beats = 0;
     await awaitWithHeartbeats(
-      after(130),
+      delay(130),
       async () => {
         beats++;
       },
@@ -50,7 +50,7 @@ describe('awaitWithHeartbeats (stream runtime: a waiting batch keeps the group s
     const t0 = Date.now();
     await expect(
       awaitWithHeartbeats(
-        after(5_000),
+        delay(5_000),
         async () => {
           if (++beats === 2) throw new Error('The group is rebalancing, so a rejoin is needed');
         },
