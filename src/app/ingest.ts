@@ -25,6 +25,16 @@ import { registerPending } from '../core/pending.js';
 import { HighWaterMarks } from '../core/time/lateness.js';
 import { topicName } from '../core/topics.js';
 
+
+/**
+ * The Kafka group of `ingest`, one per deployment (client id and topic prefix, as the stream's).
+ * Its offsets are never used (the manifest holds them), but its members share partitions: two
+ * deployments on one broker under the default client id used to join one group, and kafkajs's
+ * assignor handed each member partitions of the other's topics, so both waited for ranges nobody
+ * read until they were killed. One lake's concurrent runs are kept apart by the lake lock.
+ */
+export const ingestGroupId = (config: Config): string => `${config.clientId}.${config.topicPrefix}ingest`;
+
 export type DecodeResult = { ok: true; event: DomainEvent } | { ok: false; reason: string };
 export type Decoder = (table: RawTableName, value: Buffer) => DecodeResult;
 
@@ -268,7 +278,7 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
   try {
     const { stopped } = await readRanges(
       config,
-      `${config.clientId}-ingest`,
+      ingestGroupId(config),
       ranges,
       async (batch) => {
         for (const r of batch) {

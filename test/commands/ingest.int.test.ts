@@ -68,4 +68,44 @@ describe('cryptolambda ingest / batch (built CLI, real Kafka)', { timeout: 120_0
       rows: { fact_portfolio_daily: 1 },
     });
   });
+  it('two deployments (topic prefixes) on one broker ingest at the same time: each lands all of its own', async () => {
+    const deployments = [0, 1].map(() => {
+      const lakeDir = mkdtempSync(path.join(tmpdir(), 'cl-ingest-two-'));
+      onTestFinished(() => rmSync(lakeDir, { recursive: true, force: true }));
+      const config = testConfig({ lakeDir });
+      cleanupTopicsAfter(config);
+      return config;
+    });
+    const t = Date.UTC(2026, 0, 11, 12);
+    for (const [i, config] of deployments.entries()) {
+      await withAdmin(config, (a) =>
+        ensureTopics(a, config.topicPrefix, [TOPICS.prices, TOPICS.transactions, TOPICS.rewards, TOPICS.deadLetter]),
+      );
+      await produceRaw(
+        config,
+        Array.from({ length: 40 + i }, (_, j) => ({
+          kind: 'transaction',
+          eventId: `d${i}-${j}`,
+          userId: `user${j}`,
+          type: 'buy',
+          asset: 'BTC',
+          quantity: '1',
+          price: '40000',
+          fee: '0',
+          feeAsset: 'USD',
+          eventTime: t + j,
+        })),
+      );
+    }
+    // Same client id, different prefixes: each run's group is its own deployment's.
+    const runs = await Promise.all(
+      deployments.map((c) =>
+        runCli(['ingest', '--json', '--topic-prefix', c.topicPrefix], { CRYPTOLAMBDA_LAKE_DIR: c.lakeDir }, 60_000),
+      ),
+    );
+    for (const [i, r] of runs.entries()) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ records: 40 + i, rejected: 0 });
+    }
+  });
 });
