@@ -25,7 +25,6 @@ import { registerPending } from '../core/pending.js';
 import { HighWaterMarks } from '../core/time/lateness.js';
 import { topicName } from '../core/topics.js';
 
-
 /**
  * The Kafka group of `ingest`, one per deployment (client id and topic prefix, as the stream's).
  * Its offsets are never used (the manifest holds them), but its members share partitions: two
