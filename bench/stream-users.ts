@@ -308,19 +308,25 @@ const latency = async (rate: number, seconds: number) =>
     }
   });
 
+/** 3. Two workers in one group on the large input (with the partition acquisitions it took). */
+const twoWorkers = async () => {
+  const two = await withRun(async (config, redis) => {
+    await produceUsers(config, N, 3);
+    return timeWorkers(config, redis, N, 2);
+  });
+  console.log(
+    `2 workers, ${fmt(N)} user events: ${fmt(two.perSec)} ev/s aggregate (${two.seconds.toFixed(1)} s), ` +
+      `${two.acquisitions} partition acquisitions`,
+  );
+  return two;
+};
+
 const main = async (): Promise<void> => {
   console.log(`node ${process.version}; ${fmt(N)} user events over ${fmt(USERS)} Zipf users, heavy user 10%`);
   const small = Math.round(N / 10);
   if (process.env.STREAM_USERS_TWO_ONLY === '1') {
     // 3. alone (two workers in one group on the large input): for checking scale-out and rebalances.
-    const two = await withRun(async (config, redis) => {
-      await produceUsers(config, N, 3);
-      return timeWorkers(config, redis, N, 2);
-    });
-    console.log(
-      `2 workers, ${fmt(N)} user events: ${fmt(two.perSec)} ev/s aggregate (${two.seconds.toFixed(1)} s), ` +
-        `${two.acquisitions} partition acquisitions`,
-    );
+    await twoWorkers();
     return;
   }
   const one = await withRun(async (config, redis) => {
@@ -350,14 +356,7 @@ const main = async (): Promise<void> => {
     );
     return;
   }
-  const two = await withRun(async (config, redis) => {
-    await produceUsers(config, N, 3);
-    return timeWorkers(config, redis, N, 2);
-  });
-  console.log(
-    `2 workers, ${fmt(N)} user events: ${fmt(two.perSec)} ev/s aggregate (${two.seconds.toFixed(1)} s), ` +
-      `${two.acquisitions} partition acquisitions`,
-  );
+  const two = await twoWorkers();
   const mixed = await withRun(async (config, redis) => {
     await producePrices(config, PRICES);
     await produceUsers(config, small, 4);

@@ -37,6 +37,15 @@ const openStore = async (suffix: string) => {
   return { keys, redis, store };
 };
 
+/** One batch of transactions, ticked past the idle release, and the drain's checkpoint (not committed yet). */
+const feed = (engine: PartitionEngine, store: RedisSpeedStore, events: UserEvent[], now: number): CheckpointTx => {
+  engine.addUsers('transactions', events, now);
+  engine.tick(now + 10_000, () => true);
+  const t = new CheckpointTx();
+  store.write(t, N, engine.drain());
+  return t;
+};
+
 describe('speed store: user history survives a restart (real Redis)', () => {
   it('a late event after a restart gives the in-order book, and the stored book equals it', async () => {
     const { keys, redis, store } = await openStore('');
@@ -203,10 +212,7 @@ describe('speed store: user history survives a restart (real Redis)', () => {
     let now = 0;
     const step = async (events: UserEvent[]) => {
       now += 10;
-      engine.addUsers('transactions', events, now);
-      engine.tick(now + 10_000, () => true);
-      const t = new CheckpointTx();
-      store.write(t, N, engine.drain());
+      const t = feed(engine, store, events, now);
       expect(await commitFenced(redis, keys.epoch(N), 1, t)).toBe(true);
     };
     const baseOf = (e: PartitionEngine) => {
@@ -282,10 +288,7 @@ describe('speed store: user history survives a restart (real Redis)', () => {
     /** One checkpoint; returns the spend fields its HSETs and HDELs on `stream:spend:h` carried. */
     const step = async (events: UserEvent[]) => {
       now += 10;
-      engine.addUsers('transactions', events, now);
-      engine.tick(now + 10_000, () => true);
-      const t = new CheckpointTx();
-      store.write(t, N, engine.drain());
+      const t = feed(engine, store, events, now);
       let fields = 0;
       for (let a = 0, c = 0; a < t.argv.length; c++) {
         const argc = Number(t.argv[a]);
