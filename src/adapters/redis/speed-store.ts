@@ -22,7 +22,7 @@ import {
   bucketsFromSpends,
   type SpendBucketJson,
   type SpendJson,
-  spendField,
+  spendEntriesOfBucket,
   type TierHeadJson,
 } from '../../core/rewards/tiers.js';
 import type { EodPositionJson } from '../../core/serving/reconcile.js';
@@ -152,20 +152,21 @@ const isSpendField = (f: string): boolean => f.length > 11 && f[10] === '|';
 export const spendBuckets = (fields: Record<string, string>, where: string): [string, SpendBucketJson][] => {
   const spends: [string, SpendJson][] = [];
   for (const [f, v] of Object.entries(fields)) {
-    let j: unknown;
-    try {
-      j = JSON.parse(v);
-    } catch (err) {
-      throw new CryptolambdaError('INTERNAL', `corrupt spend ${JSON.stringify(f)} in ${where}`, undefined, {
-        cause: err,
-      });
-    }
-    if (isSpendField(f)) spends.push([f, j as SpendJson]);
-    else
-      for (const [eventId, eventTime, amount] of j as SpendBucketJson)
-        spends.push([spendField({ eventId, eventTime }), [eventTime, amount]]);
+    if (isSpendField(f)) spends.push([f, parseSpendValue(f, v, where) as SpendJson]);
+    // A legacy day bucket can hold a heavy spender's day: appended one by one, not spread.
+    else for (const e of spendEntriesOfBucket(parseSpendValue(f, v, where) as SpendBucketJson)) spends.push(e);
   }
   return bucketsFromSpends(spends);
+};
+
+const parseSpendValue = (field: string, v: string, where: string): unknown => {
+  try {
+    return JSON.parse(v);
+  } catch (err) {
+    throw new CryptolambdaError('INTERNAL', `corrupt spend ${JSON.stringify(field)} in ${where}`, undefined, {
+      cause: err,
+    });
+  }
 };
 
 /**
@@ -725,8 +726,8 @@ export class RedisSpeedStore {
         if (legacy.length === 0) continue;
         const put: Record<string, string> = {};
         for (const day of legacy) {
-          for (const [eventId, eventTime, amount] of JSON.parse(fields[day]!) as SpendBucketJson)
-            put[spendField({ eventId, eventTime })] = JSON.stringify([eventTime, amount] satisfies SpendJson);
+          for (const [f, v] of spendEntriesOfBucket(parseSpendValue(day, fields[day]!, key) as SpendBucketJson))
+            put[f] = JSON.stringify(v);
           delete fields[day];
         }
         tx.hdel(key, ...legacy);

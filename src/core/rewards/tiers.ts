@@ -117,6 +117,12 @@ export const spendField = (s: Pick<Spend, 'eventId' | 'eventTime'>): string =>
 /** The event day of a `spendField`. */
 export const spendFieldDay = (field: string): string => field.slice(0, 10);
 export const spendToJson = (s: Spend): SpendJson => [s.eventTime, s.amount.toString()];
+/** Every spend of a window as a store's field and value (a first or whole write). */
+export const spendEntries = (w: TierState): [string, SpendJson][] =>
+  w.spends.map((x) => [spendField(x), spendToJson(x)]);
+/** A stored day bucket (the shape before spends were stored one by one) as fields and values. */
+export const spendEntriesOfBucket = (rows: SpendBucketJson): [string, SpendJson][] =>
+  rows.map(([eventId, eventTime, amount]) => [spendField({ eventId, eventTime }), [eventTime, amount]]);
 
 /**
  * Day buckets (ascending, each in window order: eventTime, then eventId) from stored spends in any
@@ -155,7 +161,7 @@ export class TierChanges {
     return this.touchedSpends ?? NO_SPENDS;
   }
 
-  touch(s: Pick<Spend, 'eventId' | 'eventTime'>): void {
+  touch(s: SpendKey): void {
     this.touchedSpends ??= new Map();
     this.touchedSpends.set(spendField(s), s);
   }

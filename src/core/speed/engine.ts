@@ -15,7 +15,7 @@ import {
   DEFAULT_TIERS,
   type SpendJson,
   type SpendKey,
-  spendField,
+  spendEntries,
   spendToJson,
   type TierChange,
   type TierDef,
@@ -954,7 +954,7 @@ const partChanges = (s: UserState, seen: readonly [string, number][]): UserPartC
 /** Every part of a user's ledger state, as changes (a seeded user's first write). */
 const wholeParts = (s: UserState): UserPartChanges => ({
   tierHead: s.tier.headToJson(),
-  spendPut: s.tier.spends.map((x) => [spendField(x), spendToJson(x)] as const),
+  spendPut: spendEntries(s.tier),
   spendDel: [],
   dedupHead: s.recent.headToJson(),
   dedupAdded: s.recent.bucketKeys().map((d) => [d, s.recent.bucketToJson(d)] as const),
@@ -986,7 +986,7 @@ const histChanges = (h: UserHistory, live: UserState | undefined): HistChanges =
       spends = spendWrites(b.tier, new Map([...lc.spends, ...c.spends]));
       liveSpendEmpty = live.tier.size === 0 && lc.spends.size === 0;
     } else if (h.baseFull) {
-      spends = { spendPut: b.tier.spends.map((x) => [spendField(x), spendToJson(x)] as const), spendDel: [] };
+      spends = { spendPut: spendEntries(b.tier), spendDel: [] };
     } else {
       spends = spendWrites(b.tier, c.spends.entries());
     }

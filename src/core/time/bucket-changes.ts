@@ -1,6 +1,6 @@
 /**
  * Which day buckets of a per-user structure a store must rewrite or delete since its last write
- * (the dedup ids' and the tier window's change tracking). The sets are created on the first
+ * (the dedup ids' change tracking; the tier window tracks single spends, `TierChanges`). The sets are created on the first
  * change and released by `clear`, so the many users that are quiet between two checkpoints hold
  * none (issue 13: memory per user held); readers see an empty set meanwhile.
  */
