@@ -130,6 +130,18 @@ STORED AS PARQUET
 LOCATION '${LAKE}/warehouse/snapshot_user_state';
 MSCK REPAIR TABLE cryptolambda.snapshot_user_state;
 
+CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.snapshot_user_window (
+  `date` DATE,
+  `user_id` STRING,
+  `kind` STRING,
+  `part` INT,
+  `entries_json` STRING
+)
+PARTITIONED BY (dt STRING)
+STORED AS PARQUET
+LOCATION '${LAKE}/warehouse/snapshot_user_window';
+MSCK REPAIR TABLE cryptolambda.snapshot_user_window;
+
 CREATE EXTERNAL TABLE IF NOT EXISTS cryptolambda.batch_rejects (
   `date` DATE,
   `event_id` STRING,

@@ -6,6 +6,7 @@ import type { PriceEvent, UserEvent } from '../../core/events/types.js';
 import { assetOf, validatePrice, validateReward, validateTransaction } from '../../core/events/validate.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
 import type { LotRow } from '../../core/portfolio/lots.js';
+import type { WindowPartsIn } from '../../core/speed/user-ledger.js';
 import { dayStart } from '../../core/time/date.js';
 import { isTooLate, tooLateReason } from '../../core/time/lateness.js';
 import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
@@ -162,8 +163,16 @@ const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false
  * heavy user's million events stream through one at a time.
  */
 export interface ShardUserVisitor {
-  /** `lots`: the open lots of a snapshot stored apart (fact_lot_daily of its date) by asset, handed over. */
-  begin(userId: string, stateJson: string | undefined, lots?: ReadonlyMap<string, LotRow[]>): boolean;
+  /**
+   * `lots`: the open lots of a snapshot stored apart (fact_lot_daily of its date) by asset, handed
+   * over; `window`: the parts of its windows stored apart (snapshot_user_window of its date).
+   */
+  begin(
+    userId: string,
+    stateJson: string | undefined,
+    lots?: ReadonlyMap<string, LotRow[]>,
+    window?: WindowPartsIn,
+  ): boolean;
   event(e: UserEvent): void;
   invalid(r: RejectFact): void;
   /** May return a promise (the build writes staged rows between users): the read waits for it. */
@@ -187,6 +196,8 @@ export const streamShardUsers = async (
     snapshotFiles: readonly { path: string }[];
     /** fact_lot_daily files of the snapshot's date: the open lots of states stored with `lotsApart`. */
     lotFiles?: readonly { path: string }[];
+    /** snapshot_user_window files of the snapshot's date: the window parts of states stored with `windowApart`. */
+    windowFiles?: readonly { path: string }[];
     eventDates: (dt: string) => boolean;
     date: string;
     shard: ShardSpec;
@@ -239,15 +250,30 @@ export const streamShardUsers = async (
     (opts.lotFiles ?? []).map((f) => path.join(lakeDir, f.path)),
   );
   const lotSources = lotChains.map((files) => lotGroups(duck, files));
-  const snap = withLots(
-    mergeByUser(sources, mine, 'snapshot_user_state'),
-    mergeByUser(lotSources, mine, 'fact_lot_daily'),
+  // A heavy user's window entries likewise: parts of bounded size, in the same user order.
+  const windowChains = await snapshotChains(
+    duck,
+    (opts.windowFiles ?? []).map((f) => path.join(lakeDir, f.path)),
+  );
+  const windowSources = windowChains.map((files) => windowGroups(duck, files));
+  const snap = attachGroups(
+    attachGroups(
+      mergeByUser(sources, mine, 'snapshot_user_state'),
+      mergeByUser(lotSources, mine, 'fact_lot_daily'),
+      'open lots',
+      'fact_lot_daily',
+      (row, g) => ({ ...row, lots: g.lots }),
+    ),
+    mergeByUser(windowSources, mine, 'snapshot_user_window'),
+    'window parts',
+    'snapshot_user_window',
+    (row, g) => ({ ...row, window: g }),
   );
   try {
     await readMerged(duck, snap, mine, parts, eventsOnly, opts, visit, partitions);
   } finally {
     await snap.return(undefined);
-    for (const src of [...sources, ...lotSources]) await src.return(undefined);
+    for (const src of [...sources, ...lotSources, ...windowSources]) await src.return(undefined);
   }
 };
 
@@ -255,6 +281,45 @@ interface SnapshotRow {
   readonly userId: string;
   readonly stateJson: string;
   readonly lots?: Map<string, LotRow[]>;
+  readonly window?: WindowGroup;
+}
+
+/** One user's rows of snapshot_user_window: the parts' JSON texts per kind, in part order. */
+interface WindowGroup extends WindowPartsIn {
+  readonly userId: string;
+  readonly recent: string[];
+  readonly spends: string[];
+}
+
+/** A chain of snapshot_user_window files as one group of parts per user, checked sorted by user id. */
+async function* windowGroups(duck: Duck, files: readonly string[]): AsyncGenerator<WindowGroup> {
+  let cur: WindowGroup | undefined;
+  for (const file of files)
+    for await (const chunk of streamChunks(
+      duck,
+      `SELECT user_id, kind, entries_json FROM read_parquet(${literal(file)})`,
+    )) {
+      const [users, kinds, texts] = [0, 1, 2].map((c) => chunk.getColumnVector(c));
+      for (let i = 0; i < chunk.rowCount; i++) {
+        const userId = String(users!.getItem(i));
+        if (cur === undefined || userId !== cur.userId) {
+          if (cur !== undefined) {
+            if (userId < cur.userId)
+              throw new CryptolambdaError(
+                'INTERNAL',
+                `window file ${file} is not sorted by user_id after the files before it (${userId} after ${cur.userId})`,
+              );
+            yield cur;
+          }
+          cur = { userId, recent: [], spends: [] };
+        }
+        const kind = String(kinds!.getItem(i));
+        if (kind !== 'recent' && kind !== 'spends')
+          throw new CryptolambdaError('INTERNAL', `window file ${file}: unknown kind ${kind} of user ${userId}`);
+        cur[kind].push(String(texts!.getItem(i)));
+      }
+    }
+  if (cur !== undefined) yield cur;
 }
 
 /** One user's rows of fact_lot_daily, by asset. */
@@ -308,29 +373,32 @@ async function* lotGroups(duck: Duck, files: readonly string[]): AsyncGenerator<
   if (cur !== undefined) yield cur;
 }
 
-/** The snapshot rows with their users' lot rows attached (both in user id order). */
-async function* withLots(
+/**
+ * The snapshot rows with their users' groups of a table stored beside them (open lots, window
+ * parts) attached by `put`; both streams in user id order. A group without a snapshot row is refused.
+ */
+async function* attachGroups<G extends { readonly userId: string }>(
   snap: AsyncGenerator<SnapshotRow>,
-  lots: AsyncGenerator<LotGroup>,
+  groups: AsyncGenerator<G>,
+  what: string,
+  table: string,
+  put: (row: SnapshotRow, g: G) => SnapshotRow,
 ): AsyncGenerator<SnapshotRow> {
   const orphan = (userId: string) =>
-    new CryptolambdaError(
-      'INTERNAL',
-      `fact_lot_daily holds open lots of ${userId}, who has no snapshot_user_state row`,
-    );
-  let l = await lots.next();
+    new CryptolambdaError('INTERNAL', `${table} holds ${what} of ${userId}, who has no snapshot_user_state row`);
+  let l = await groups.next();
   try {
     for await (const row of snap) {
       if (!l.done && l.value.userId < row.userId) throw orphan(l.value.userId);
       if (!l.done && l.value.userId === row.userId) {
         const group = l.value;
-        l = await lots.next();
-        yield { ...row, lots: group.lots };
+        l = await groups.next();
+        yield put(row, group);
       } else yield row;
     }
     if (!l.done) throw orphan(l.value.userId);
   } finally {
-    await lots.return(undefined);
+    await groups.return(undefined);
   }
 }
 
@@ -424,7 +492,7 @@ const readMerged = async (
   /** The users with a snapshot row and no events, up to `upTo` (exclusive; undefined: all). */
   const snapshotOnly = async (upTo?: string): Promise<boolean> => {
     while (head !== undefined && (upTo === undefined || head.userId < upTo)) {
-      if (!visit.begin(head.userId, head.stateJson, head.lots)) return false;
+      if (!visit.begin(head.userId, head.stateJson, head.lots, head.window)) return false;
       await end();
       head = (await snap.next()).value as SnapshotRow | undefined;
     }
@@ -472,12 +540,14 @@ const readMerged = async (
         }
         let stateJson: string | undefined;
         let lots: Map<string, LotRow[]> | undefined;
+        let window: WindowPartsIn | undefined;
         if (head !== undefined && head.userId === userId) {
           stateJson = head.stateJson;
           lots = head.lots;
+          window = head.window;
           head = (await snap.next()).value as SnapshotRow | undefined;
         }
-        if (!visit.begin(userId, stateJson, lots)) {
+        if (!visit.begin(userId, stateJson, lots, window)) {
           stopped = true;
           break read;
         }

@@ -7,7 +7,7 @@ import { PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
 import type { Disposal, DisposalKind } from '../../core/portfolio/lot-accounting.js';
 import { LotSummarizer, type LotSummary, type OpenLot, summarizeLots } from '../../core/portfolio/lots.js';
 import type { BatchPositionRow, BatchRewardRow } from '../../core/serving/reconcile.js';
-import { type DayRewards, inlineLots, type UserStateJson } from '../../core/speed/user-ledger.js';
+import { type DayRewards, inlineLots, inlineWindow, type UserStateJson } from '../../core/speed/user-ledger.js';
 import {
   BATCH_REJECTS,
   FACT_ASSET_CORRELATION,
@@ -17,6 +17,7 @@ import {
   FACT_REALIZED_GAIN,
   FACT_REWARD_DAILY,
   SNAPSHOT_USER_STATE,
+  SNAPSHOT_USER_WINDOW,
 } from '../../core/warehouse/schema.js';
 import { Duck, fromDuckDecimal, ident, literal } from '../duckdb/db.js';
 import { readManifest } from './manifest.js';
@@ -196,9 +197,25 @@ export class WarehouseReader {
    * of the same date, not in the JSON), with its lots put back inline; other states as they are.
    */
   private async withLotRows(j: UserStateJson, date: string): Promise<UserStateJson> {
-    if (j.lotsApart === undefined) return j;
+    const whole = await this.withWindowParts(j, date);
+    if (whole.lotsApart === undefined) return whole;
     const rows = (await this.lotRows(date, j.userId)) ?? new Map<string, OpenLot[]>();
-    return inlineLots(j, (asset) => rows.get(`${j.userId}|${asset}`));
+    return inlineLots(whole, (asset) => rows.get(`${j.userId}|${asset}`));
+  }
+
+  /** A snapshot state stored with its windows apart (snapshot_user_window parts), put back inline. */
+  private async withWindowParts(j: UserStateJson, date: string): Promise<UserStateJson> {
+    if (j.windowApart === undefined) return j;
+    const rows = await this.query<{ kind: string; entries_json: string }>(
+      SNAPSHOT_USER_WINDOW.name,
+      [date],
+      (src) => `SELECT kind, entries_json FROM ${src} WHERE user_id = $1 AND date = $2::DATE ORDER BY kind, part`,
+      [j.userId, date],
+    );
+    return inlineWindow(j, {
+      recent: rows.filter((r) => r.kind === 'recent').map((r) => r.entries_json),
+      spends: rows.filter((r) => r.kind === 'spends').map((r) => r.entries_json),
+    });
   }
 
   private preloaded?: { date: string; rows: Map<string, string>; complete: boolean };
@@ -415,6 +432,21 @@ export class WarehouseReader {
       return n === undefined || n.done ? undefined : n.value;
     };
     let lot = await nextLot();
+    // A heavy user's window parts (states stored with `windowApart`), in the same user order.
+    const wf = this.filesOf(SNAPSHOT_USER_WINDOW.name, [date]);
+    const parts =
+      wf.length === 0
+        ? undefined
+        : streamRows(
+            this.duck,
+            `SELECT user_id, kind, entries_json FROM ${parquetSource(wf)} WHERE date = $1::DATE ORDER BY user_id, kind, part`,
+            [date],
+          );
+    const nextPart = async (): Promise<DuckDBValue[] | undefined> => {
+      const n = await parts?.next();
+      return n === undefined || n.done ? undefined : n.value;
+    };
+    let part = await nextPart();
     try {
       for await (const r of streamRows(
         this.duck,
@@ -445,12 +477,22 @@ export class WarehouseReader {
             }),
           );
         }
+        const window = { recent: [] as string[], spends: [] as string[] };
+        for (; part !== undefined && String(part[0]) <= userId; part = await nextPart()) {
+          if (String(part[0]) < userId)
+            throw new CryptolambdaError(
+              'INTERNAL',
+              `snapshot_user_window of ${date} holds window parts of ${String(part[0])}, who has no snapshot_user_state row`,
+            );
+          if (keep(userId)) window[String(part[1]) === 'recent' ? 'recent' : 'spends'].push(String(part[2]));
+        }
         if (!keep(userId)) continue;
-        const state = JSON.parse(String(r[1])) as UserStateJson;
+        const state = inlineWindow(JSON.parse(String(r[1])) as UserStateJson, window);
         yield { userId, state: inlineLots(state, (asset) => mine.get(asset)) };
       }
     } finally {
       await lots?.return(undefined);
+      await parts?.return(undefined);
     }
   }
 

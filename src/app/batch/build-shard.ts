@@ -16,7 +16,7 @@ import { CryptolambdaError, StoppedError, stopSignalName } from '../../core/erro
 import { Decimal, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
 import type { Disposal } from '../../core/portfolio/lot-accounting.js';
 import type { TierDef } from '../../core/rewards/tiers.js';
-import { type UserStateJson, userFromJson, userToJson } from '../../core/speed/user-ledger.js';
+import { type UserStateJson, userFromJson, userToJson, windowParts } from '../../core/speed/user-ledger.js';
 import { type RejectFact, UserDayBuilder, type UserDayEnd, type UserDaySink } from '../../core/warehouse/day-build.js';
 import { carryForwardValid, previousDate } from '../../core/warehouse/pending.js';
 import {
@@ -26,6 +26,7 @@ import {
   FACT_REALIZED_GAIN,
   FACT_REWARD_DAILY,
   SNAPSHOT_USER_STATE,
+  SNAPSHOT_USER_WINDOW,
   type TableDef,
 } from '../../core/warehouse/schema.js';
 import { type ShardSpec, shardLabel } from '../../core/warehouse/shard.js';
@@ -37,6 +38,7 @@ export const SHARD_TABLES: readonly TableDef[] = [
   FACT_LOT_DAILY,
   FACT_REALIZED_GAIN,
   SNAPSHOT_USER_STATE,
+  SNAPSHOT_USER_WINDOW,
   BATCH_REJECTS,
 ];
 
@@ -167,6 +169,7 @@ export const buildShard = async (
       {
         snapshotFiles: fromSnapshot ? prev.files.filter((f) => f.table === SNAPSHOT_USER_STATE.name) : [],
         lotFiles: fromSnapshot ? prev.files.filter((f) => f.table === FACT_LOT_DAILY.name) : [],
+        windowFiles: fromSnapshot ? prev.files.filter((f) => f.table === SNAPSHOT_USER_WINDOW.name) : [],
         eventDates: fromSnapshot ? (dt) => dt === date : (dt) => dt <= date,
         date,
         shard,
@@ -177,12 +180,17 @@ export const buildShard = async (
         latenessMs: config.speed.userLateness,
       },
       {
-        begin: (userId, stateJson, lots) => {
+        begin: (userId, stateJson, lots, window) => {
           if (opts.signal?.aborted) return false;
           const start =
             stateJson === undefined
               ? undefined
-              : userFromJson(JSON.parse(stateJson) as UserStateJson, config.costBasis, (asset) => lots?.get(asset));
+              : userFromJson(
+                  JSON.parse(stateJson) as UserStateJson,
+                  config.costBasis,
+                  (asset) => lots?.get(asset),
+                  window,
+                );
           user = new UserDayBuilder(userId, start, date, sink, tiers, config.costBasis);
           rejectsOfUser = 0;
           return true;
@@ -194,10 +202,13 @@ export const buildShard = async (
           user = undefined;
           const r = u.finish(closes);
           // The open lots are not in the JSON: they are the fact_lot_daily rows staged with it, where
-          // the next date's build reads them back (a heavy user's lots as one value were 100s of MB).
-          const stateJson = JSON.stringify(userToJson(r.state, true));
+          // the next date's build reads them back (a heavy user's lots as one value were 100s of MB);
+          // nor are a heavy user's window entries: they are snapshot_user_window parts (windowParts).
+          const json = userToJson(r.state, true, 'large');
+          const apart = json.windowApart !== undefined;
+          const stateJson = JSON.stringify(json);
           const stageEnd = (): boolean => {
-            stageUserEnd(stage, date, u.userId, r, stateJson);
+            staged += stageUserEnd(stage, date, u.userId, r, stateJson, apart);
             staged += stateJson.length + (r.lotCount + r.portfolio.length + 3) * ROW_BYTES;
             tierStage.appendVarchar(u.userId);
             tierStage.appendVarchar(r.tierAtEnd);
@@ -305,14 +316,18 @@ const stageReject = (st: Staging, date: string, x: RejectFact, rejectsByCode: Re
   rejectsByCode[x.code] = (rejectsByCode[x.code] ?? 0) + 1;
 };
 
-/** A user's end-of-date rows, appended by column name (core/warehouse/schema.ts). */
+/**
+ * A user's end-of-date rows, appended by column name (core/warehouse/schema.ts). Returns the
+ * characters of the window parts staged (`windowApart`: the state's ids and spends as parts).
+ */
 const stageUserEnd = (
   stage: Map<string, Staging>,
   date: string,
   userId: string,
   r: UserDayEnd,
   stateJson: string,
-): void => {
+  windowApart: boolean,
+): number => {
   // Straight from the queues' records, one lot at a time (a heavy user holds millions).
   const lots = stage.get(FACT_LOT_DAILY.name)!;
   for (const { asset, row: l } of r.lotRows()) {
@@ -371,4 +386,17 @@ const stageUserEnd = (
     });
   }
   stage.get(SNAPSHOT_USER_STATE.name)!.appendRow({ date, user_id: userId, state_json: stateJson });
+  let chars = 0;
+  if (windowApart)
+    for (const p of windowParts(r.state)) {
+      stage.get(SNAPSHOT_USER_WINDOW.name)!.appendRow({
+        date,
+        user_id: userId,
+        kind: p.kind,
+        part: p.part,
+        entries_json: p.entries,
+      });
+      chars += p.entries.length + ROW_BYTES;
+    }
+  return chars;
 };

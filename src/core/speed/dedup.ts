@@ -166,24 +166,47 @@ export class DedupIds {
    */
   static fromEntries(windowMs: number, entries: Iterable<readonly [string, number]>): DedupIds {
     const list = [...entries];
-    let frontier = Number.NEGATIVE_INFINITY;
-    for (const [, t] of list) if (t > frontier) frontier = t;
-    const stragglers: [string, number][] = [];
-    const byDay = new Map<string, DedupBucketJson>();
-    for (const [id, t] of list) {
-      if (t < frontier - windowMs) stragglers.push([id, t]);
-      else {
-        const key = dayKey(dayIndex(t));
-        const b = byDay.get(key) ?? [];
-        b.push([id, t]);
-        byDay.set(key, b);
+    let frontier: number | null = null;
+    for (const [, t] of list) if (frontier === null || t > frontier) frontier = t;
+    return DedupIds.fromFrontier(windowMs, frontier, list);
+  }
+
+  /**
+   * Rebuild from the frontier and the live ids (`entries()`, in any order), streamed: each id goes
+   * straight to its day bucket or the stragglers, nothing is listed first. For a store that keeps a
+   * heavy user's ids apart in parts (the warehouse snapshot) and reads them back part by part.
+   */
+  static fromFrontier(
+    windowMs: number,
+    frontier: number | null,
+    entries: Iterable<readonly [string, number]>,
+  ): DedupIds {
+    const s = new DedupIds(windowMs);
+    s.frontier = frontier ?? Number.NEGATIVE_INFINITY;
+    const floor = s.frontier - windowMs;
+    for (const [id, t] of entries) {
+      if (t < floor) {
+        s.addStraggler(id, t);
+        continue;
       }
+      const d = dayIndex(t);
+      let b = s.buckets.get(d);
+      if (b === undefined) {
+        b = [];
+        s.buckets.set(d, b);
+        s.insertDay(d);
+      }
+      b.push(id);
+      s.index.set(id, t);
     }
-    return DedupIds.fromParts(
-      windowMs,
-      { frontier: frontier === Number.NEGATIVE_INFINITY ? null : frontier, stragglers },
-      byDay,
-    );
+    s.dropExpiredBuckets();
+    s.clearChanges();
+    return s;
+  }
+
+  /** The latest event time applied (null before the first event). */
+  get latest(): number | null {
+    return this.frontier === Number.NEGATIVE_INFINITY ? null : this.frontier;
   }
 
   private insertDay(d: number): void {

@@ -290,7 +290,114 @@ export interface UserStateJson {
    * snapshot keeps them in fact_lot_daily of the same date), with the count the rows must match.
    */
   lotsApart?: Record<string, LotsApartJson>;
+  /**
+   * Instead of `recent` and `tier.spends` (left empty): the window's event ids and spends are stored
+   * apart, in parts of at most WINDOW_PART entries (the warehouse snapshot keeps them in
+   * snapshot_user_window of the same date), with the dedup frontier and the counts the parts must match.
+   */
+  windowApart?: WindowApartJson;
 }
+
+/** A state whose windows are stored apart: the dedup frontier and how many ids and spends the parts hold. */
+export interface WindowApartJson {
+  frontier: number | null;
+  recent: number;
+  spends: number;
+}
+
+/**
+ * Entries per stored part of a window kept apart, and the size from which a state's windows go
+ * apart (more ids + spends than one part). A part's JSON is then at most ~50 KB and a state's JSON
+ * holds at most one part's worth of entries: no stored value grows with a user's activity (a heavy
+ * user's million events a day made a 40 MB state on day 1 and 80 MB on day 2, each pinned whole by
+ * DuckDB's sort and writer), while the many small users keep one row and one parse.
+ */
+export const WINDOW_PART = 1024;
+
+/** One stored part of a window kept apart: `recent` holds [eventId, eventTime] entries, `spends` SpendBucketJson rows. */
+export interface WindowPartJson {
+  kind: 'recent' | 'spends';
+  /** 0, 1, ... within the user and kind, in the window's order. */
+  part: number;
+  /** JSON array of the part's entries. */
+  entries: string;
+}
+
+/** The stored parts of a state's windows, per kind in part order (JSON texts, parsed one at a time). */
+export interface WindowPartsIn {
+  readonly recent: Iterable<string>;
+  readonly spends: Iterable<string>;
+}
+
+/** The live event ids of a state, or undefined when it holds more than `max` (one pass, stopped early). */
+const recentUpTo = (s: UserState, max: number): [string, number][] | undefined => {
+  if (max < 0) return undefined;
+  const out: [string, number][] = [];
+  for (const e of s.recent.entries()) {
+    if (out.length === max) return undefined;
+    out.push(e);
+  }
+  return out;
+};
+
+/** A state's window entries as stored parts (for a state stored with `windowApart`), one part at a time. */
+export function* windowParts(s: UserState, size = WINDOW_PART): Generator<WindowPartJson> {
+  function* chunks<T>(kind: WindowPartJson['kind'], items: Iterable<T>): Generator<WindowPartJson> {
+    let buf: T[] = [];
+    let part = 0;
+    for (const x of items) {
+      buf.push(x);
+      if (buf.length === size) {
+        yield { kind, part: part++, entries: JSON.stringify(buf) };
+        buf = [];
+      }
+    }
+    if (buf.length > 0) yield { kind, part, entries: JSON.stringify(buf) };
+  }
+  yield* chunks('recent', s.recent.entries());
+  yield* chunks(
+    'spends',
+    (function* () {
+      for (const x of s.tier.spends) yield [x.eventId, x.eventTime, x.amount.toString()] as [string, number, string];
+    })(),
+  );
+}
+
+const windowMismatch = (userId: string, what: string, stored: number, read: number): CryptolambdaError =>
+  new CryptolambdaError(
+    'INTERNAL',
+    `the stored state of ${userId} names ${stored} window ${what}, ${read} were read from its parts`,
+  );
+
+/** The entries of stored parts, parsed one part at a time, counted into `n.read`. */
+function* partEntries<T>(parts: Iterable<string>, n: { read: number }): Generator<T> {
+  for (const text of parts)
+    for (const x of JSON.parse(text) as T[]) {
+      n.read++;
+      yield x;
+    }
+}
+
+/**
+ * A state stored with `windowApart`, its ids and spends put back inline from their parts, for
+ * readers that hand the whole JSON on (serving, the stream bootstrap). Counts must match.
+ */
+export const inlineWindow = (j: UserStateJson, parts: WindowPartsIn): UserStateJson => {
+  const w = j.windowApart;
+  if (w === undefined) return j;
+  const ids = { read: 0 };
+  const recent = [...partEntries<[string, number]>(parts.recent, ids)];
+  if (ids.read !== w.recent) throw windowMismatch(j.userId, 'event ids', w.recent, ids.read);
+  const sp = { read: 0 };
+  const spends = [...partEntries<[string, number, string]>(parts.spends, sp)].map(([eventId, eventTime, amount]) => ({
+    eventId,
+    eventTime,
+    amount,
+  }));
+  if (sp.read !== w.spends) throw windowMismatch(j.userId, 'spends', w.spends, sp.read);
+  const { windowApart: _, ...rest } = j;
+  return { ...rest, recent, tier: { ...j.tier, spends } };
+};
 
 /** A lot queue whose open lots are stored apart, as rows: its method, next seq and lot count. */
 export interface LotsApartJson {
@@ -303,21 +410,40 @@ export interface LotsApartJson {
  * The whole state in one JSON value. `lotsApart`: the open lots are left out (only each queue's
  * method, next seq and count stay), for a store that writes them as rows of their own: the warehouse
  * snapshot, where a heavy user's millions of lots made one JSON value of hundreds of MB.
+ * `windowApart` (true, or 'large': only past WINDOW_PART entries): the dedup ids and window spends
+ * are left out too (the frontier and counts stay), for a store that writes `windowParts`.
  */
-export const userToJson = (s: UserState, lotsApart = false): UserStateJson => ({
-  userId: s.userId,
-  positions: [...s.positions.values()].map(positionToJson),
-  tier: tierStateToJson(s.tier),
-  recent: [...s.recent.entries()],
-  costMethod: s.costMethod,
-  ...(lotsApart
-    ? {
-        lotsApart: Object.fromEntries(
-          [...s.lots].map(([a, q]) => [a, { method: q.method, nextSeq: q.seq, open: q.size }]),
-        ),
-      }
-    : { lots: lotsToJson(s) }),
-});
+export const userToJson = (s: UserState, lotsApart = false, windowApart: boolean | 'large' = false): UserStateJson => {
+  // 'large': apart when the windows hold more than WINDOW_PART ids and spends together.
+  const recent =
+    windowApart === true
+      ? undefined
+      : windowApart === 'large'
+        ? recentUpTo(s, WINDOW_PART - s.tier.size)
+        : [...s.recent.entries()];
+  return {
+    userId: s.userId,
+    positions: [...s.positions.values()].map(positionToJson),
+    // Apart: the spends and ids are the parts of `windowParts` (never listed here, not even as a copy).
+    tier: recent === undefined ? { spends: [], ...s.tier.headToJson() } : tierStateToJson(s.tier),
+    recent: recent ?? [],
+    ...(recent === undefined ? { windowApart: windowApartOf(s) } : {}),
+    costMethod: s.costMethod,
+    ...(lotsApart
+      ? {
+          lotsApart: Object.fromEntries(
+            [...s.lots].map(([a, q]) => [a, { method: q.method, nextSeq: q.seq, open: q.size }]),
+          ),
+        }
+      : { lots: lotsToJson(s) }),
+  };
+};
+
+const windowApartOf = (s: UserState): WindowApartJson => {
+  let recent = 0;
+  for (const _ of s.recent.entries()) recent++;
+  return { frontier: s.recent.latest, recent, spends: s.tier.size };
+};
 
 const apartMismatch = (userId: string, asset: string, open: number, rows: number): CryptolambdaError =>
   new CryptolambdaError(
@@ -383,6 +509,40 @@ const lotsFromJson = (
 };
 
 /**
+ * The tier window and dedup ids of a stored state: inline, or (`windowApart`) streamed from the
+ * stored parts straight into the structures, one part parsed at a time; the counts must match.
+ */
+const windowsFromJson = (j: UserStateJson, window: WindowPartsIn | undefined): Pick<UserState, 'tier' | 'recent'> => {
+  const w = j.windowApart;
+  if (w === undefined)
+    return {
+      tier: TierWindow.from(tierStateFromJson(j.tier)),
+      recent: DedupIds.fromEntries(DEDUP_WINDOW_MS, j.recent),
+    };
+  const ids = { read: 0 };
+  const recent = DedupIds.fromFrontier(
+    DEDUP_WINDOW_MS,
+    w.frontier,
+    partEntries<[string, number]>(window?.recent ?? [], ids),
+  );
+  if (ids.read !== w.recent) throw windowMismatch(j.userId, 'event ids', w.recent, ids.read);
+  const sp = { read: 0 };
+  // Each part is a run of the window in order: appended as one bucket list (TierWindow re-buckets by day).
+  const tier = TierWindow.fromParts(
+    j.tier,
+    (function* () {
+      for (const text of window?.spends ?? []) {
+        const rows = JSON.parse(text) as SpendBucketJson;
+        sp.read += rows.length;
+        yield ['', rows] as [string, SpendBucketJson];
+      }
+    })(),
+  );
+  if (sp.read !== w.spends) throw windowMismatch(j.userId, 'spends', w.spends, sp.read);
+  return { tier, recent };
+};
+
+/**
  * A state from its JSON. A state stored with `lotsApart` takes its open lots from `rowsOf(asset)`
  * (the stored rows, handed over: they become the queue's records); its counts must match.
  */
@@ -390,13 +550,15 @@ export const userFromJson = (
   j: UserStateJson,
   method: CostMethod = DEFAULT_COST_METHOD,
   rowsOf?: (asset: string) => LotRow[] | undefined,
+  window?: WindowPartsIn,
 ): UserState => {
   const positions = new Map(j.positions.map((p) => [p.asset, positionFromJson(p)]));
+  const { tier, recent } = windowsFromJson(j, window);
   return {
     userId: j.userId,
     positions,
-    tier: TierWindow.from(tierStateFromJson(j.tier)),
-    recent: DedupIds.fromEntries(DEDUP_WINDOW_MS, j.recent),
+    tier,
+    recent,
     changedAssets: new Set(),
     costMethod: method,
     lots: lotsFromJson(j.userId, positions, j, method, rowsOf),

@@ -180,7 +180,8 @@ export const FACT_REALIZED_GAIN: TableDef = {
 /**
  * The user's core state (UserStateJson) after `date`: the carry-forward for date + 1. Its open lots
  * are not in the JSON (`lotsApart`: each queue's method, next seq and lot count): they are the
- * user's fact_lot_daily rows of the same date, which the next build and the readers merge back.
+ * user's fact_lot_daily rows of the same date, which the next build and the readers merge back; a
+ * heavy user's dedup ids and window spends are its snapshot_user_window rows (`windowApart`).
  */
 export const SNAPSHOT_USER_STATE: TableDef = {
   name: 'snapshot_user_state',
@@ -194,7 +195,33 @@ export const SNAPSHOT_USER_STATE: TableDef = {
     col(
       'state_json',
       'VARCHAR',
-      "core UserStateJson (exact decimals as strings); the open lots are the same date's fact_lot_daily rows.",
+      "core UserStateJson (exact decimals as strings); the open lots are the same date's fact_lot_daily rows, a heavy user's window entries its snapshot_user_window rows.",
+    ),
+  ],
+};
+
+/**
+ * The dedup ids and 30-day card spends of the states whose windows are stored apart (a state with
+ * more than WINDOW_PART of them, core user-ledger.ts `windowApart`): in parts of at most WINDOW_PART
+ * entries, so no value grows with a heavy user's activity. Read back with the same date's
+ * snapshot_user_state row, in the same user order.
+ */
+export const SNAPSHOT_USER_WINDOW: TableDef = {
+  name: 'snapshot_user_window',
+  perDate: true,
+  key: ['date', 'user_id', 'kind', 'part'],
+  // A part is up to ~50 KB of JSON: small groups keep a group's decompressed column a few MB.
+  rowGroupSize: 128,
+  doc: "Internal: the dedup ids and window spends of a heavy user's snapshot_user_state, in parts.",
+  columns: [
+    col('date', 'DATE', 'UTC date the state is the end of.'),
+    col('user_id', 'VARCHAR', 'User id.'),
+    col('kind', 'VARCHAR', "'recent' (event ids of the dedup window) or 'spends' (card spends of the 30-day window)."),
+    col('part', 'INTEGER', 'Part number within the user and kind, 0 first, in window order.'),
+    col(
+      'entries_json',
+      'VARCHAR',
+      'JSON array of the entries: [event_id, event_time_ms] (recent) or [event_id, event_time_ms, amount] (spends).',
     ),
   ],
 };
@@ -319,6 +346,7 @@ export const WAREHOUSE_TABLES: readonly TableDef[] = [
   FACT_LOT_DAILY,
   FACT_REALIZED_GAIN,
   SNAPSHOT_USER_STATE,
+  SNAPSHOT_USER_WINDOW,
   BATCH_REJECTS,
   DIM_USER,
   DIM_ASSET,

@@ -13,6 +13,7 @@ import { runBatch } from '../../../src/app/batch/run-batch.js';
 import { compactRawZone } from '../../../src/app/ingest.js';
 import { acquireLock } from '../../../src/app/pipeline/lock.js';
 import type { DomainEvent } from '../../../src/core/events/types.js';
+import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../../src/core/money/decimal.js';
 import { WAREHOUSE_TABLES } from '../../../src/core/warehouse/schema.js';
 import { type ShardSpec, shardOfPartition } from '../../../src/core/warehouse/shard.js';
 import { runCli } from '../../support/cli.js';
@@ -103,12 +104,39 @@ const shuffled = <T>(xs: readonly T[], seed: number): T[] => {
   return out;
 };
 
+/**
+ * A heavy user: more event ids and card spends in its windows than one stored part (WINDOW_PART),
+ * so its snapshot keeps them apart as snapshot_user_window parts, in every shard layout.
+ */
+const heavyUser = (): DomainEvent[] => {
+  const out: DomainEvent[] = [];
+  const start = Date.UTC(2026, 0, 10, 23, 0, 2);
+  const times = [
+    ...Array.from({ length: 1300 }, (_, i) => start + i * 2500),
+    ...Array.from({ length: 120 }, (_, i) => Date.UTC(2026, 0, 11, 0, 0, 1) + i * 1000),
+  ];
+  for (const [i, eventTime] of times.entries())
+    out.push({
+      kind: 'transaction',
+      eventId: `heavy-${i}`,
+      userId: 'u-heavy',
+      type: i % 2 === 0 ? 'buy' : 'card_spend',
+      asset: 'BTC',
+      quantity: Decimal.parse(i % 2 === 0 ? '0.01' : '0.004', QTY_SCALE),
+      price: Decimal.parse('43000', PRICE_SCALE),
+      fee: Decimal.parse('0.5', USD_SCALE),
+      feeAsset: 'USD',
+      eventTime,
+    });
+  return out;
+};
+
 describe('batch shards by user (issue 16)', { timeout: 600_000 }, () => {
   it('every fact table equals the one-shard build, for random shard counts, in-process or as N processes + publish', async () => {
     const config = await batchSetup();
     const data = makeDataset({ seed: 16, start: Date.UTC(2026, 0, 10, 23, 0), minutes: 90, users: 60 });
     // Arrival order differs from event order: the producer sends a shuffled stream.
-    const events: DomainEvent[] = shuffled([...data.prices, ...data.transactions, ...data.rewards], 16);
+    const events: DomainEvent[] = shuffled([...data.prices, ...data.transactions, ...data.rewards, ...heavyUser()], 16);
     await produceEvents(config, events);
     const ingest = await runIngestRaw(config);
     expect(ingest.dates).toEqual([D1, D2]);
@@ -142,6 +170,18 @@ describe('batch shards by user (issue 16)', { timeout: 600_000 }, () => {
     const base2 = await dumpSorted(config.lakeDir);
     expect(one2.fromHistory).toBe(false);
     expect(base2.fact_portfolio_daily!.length).toBeGreaterThan(50);
+    // The heavy user's windows are stored apart on both dates (parts of both kinds), nobody else's.
+    for (const [rows, d] of [
+      [base1, D1],
+      [base2, D2],
+    ] as const) {
+      const parts = rows
+        .snapshot_user_window!.map((r) => JSON.parse(r) as Record<string, string>)
+        .filter((r) => r.date === d);
+      expect(new Set(parts.map((r) => r.user_id))).toEqual(new Set(['u-heavy']));
+      expect(new Set(parts.map((r) => r.kind))).toEqual(new Set(['recent', 'spends']));
+      expect(parts.length).toBeGreaterThan(2);
+    }
 
     // Any shard count, D1 from history and D2 from D1's (sharded) snapshot with another count; a
     // shard writes its staged rows as one part per table or as many parts (a few users each).

@@ -20,12 +20,16 @@ import {
   dayOf,
   emptyUser,
   inlineLots,
+  inlineWindow,
   type UserState,
   userChanges,
   userFromJson,
   userFromParts,
   userToJson,
   userToParts,
+  WINDOW_PART,
+  type WindowPartsIn,
+  windowParts,
 } from '../../../src/core/speed/user-ledger.js';
 
 /**
@@ -205,13 +209,35 @@ const reloadApart = (s: UserState): UserState => {
   return userFromJson(JSON.parse(JSON.stringify(userToJson(s, true))), s.costMethod, (a) => rows.get(a));
 };
 
-/** A stored-and-reloaded copy, through one of the three codecs. */
+/** The window parts of a state as a store reads them back (per kind, in part order). */
+const partsOf = (s: UserState, size?: number): WindowPartsIn => {
+  const parts = [...windowParts(s, size)];
+  return {
+    recent: parts.filter((p) => p.kind === 'recent').map((p) => p.entries),
+    spends: parts.filter((p) => p.kind === 'spends').map((p) => p.entries),
+  };
+};
+
+/** Through the JSON with its lots and windows apart (a heavy user's warehouse snapshot), in parts of `size`. */
+const reloadWindowApart = (s: UserState, size = 2): UserState => {
+  const rows = lotRows(s);
+  return userFromJson(
+    JSON.parse(JSON.stringify(userToJson(s, true, true))),
+    s.costMethod,
+    (a) => rows.get(a),
+    partsOf(s, size),
+  );
+};
+
+/** A stored-and-reloaded copy, through one of the four codecs. */
 const reload = (s: UserState, how: number): UserState =>
   how === 1
     ? userFromJson(JSON.parse(JSON.stringify(userToJson(s))))
     : how === 3
       ? reloadApart(s)
-      : userFromParts(structuredClone(userToParts(s)));
+      : how === 4
+        ? reloadWindowApart(s)
+        : userFromParts(structuredClone(userToParts(s)));
 
 const compare = (events: readonly UserEvent[], reloads: readonly number[], checkTiers: boolean) => {
   const ref = new Reference();
@@ -286,13 +312,109 @@ describe('a state stored with its open lots apart (the warehouse snapshot)', () 
   });
 });
 
+describe('a state stored with its windows apart (a heavy user in the warehouse snapshot)', () => {
+  const states = fc.tuple(eventsArb, fc.constantFrom(...COST_METHODS)).map(([evs, method]) => {
+    const s = emptyUser('u1', DEFAULT_TIERS, method);
+    for (const e of [...evs].sort(compareEvents)) applyUserEvent(s, e, undefined);
+    return s;
+  });
+  const whole = (s: UserState) => JSON.parse(JSON.stringify(userToJson(s)));
+
+  it('reloads to the same state from the JSON plus its parts (any part size), and inlines back to the whole JSON', () => {
+    fc.assert(
+      fc.property(states, fc.integer({ min: 1, max: 7 }), (s, size) => {
+        const json = JSON.parse(JSON.stringify(userToJson(s, true, true)));
+        expect(json.recent).toEqual([]);
+        expect(json.tier.spends).toEqual([]);
+        expect(json.windowApart).toEqual({
+          frontier: s.recent.latest,
+          recent: [...s.recent.entries()].length,
+          spends: s.tier.size,
+        });
+        const back = reloadWindowApart(s, size);
+        expect(whole(back)).toEqual(whole(s));
+        const open = new Map([...s.lots].map(([a, q]) => [a, q.open()]));
+        expect(inlineLots(inlineWindow(json, partsOf(s, size)), (a) => open.get(a))).toEqual(whole(s));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("'large' keeps a state of at most WINDOW_PART ids and spends inline and puts a heavy user's apart", () => {
+    const s = emptyUser('u1');
+    const spend = (i: number, t: number): TransactionEvent => ({
+      kind: 'transaction',
+      eventId: `s${i}`,
+      userId: 'u1',
+      type: 'card_spend',
+      asset: 'USD',
+      quantity: Decimal.parse('2', QTY_SCALE),
+      price: Decimal.parse('1', PRICE_SCALE),
+      fee: Decimal.zero(USD_SCALE),
+      feeAsset: 'USD',
+      eventTime: t,
+    });
+    // 512 spends: 512 ids + 512 spends = WINDOW_PART entries, still inline.
+    let i = 0;
+    for (; i < WINDOW_PART / 2; i++) applyUserEvent(s, spend(i, T0 + i), undefined);
+    expect(userToJson(s, true, 'large').windowApart).toBeUndefined();
+    expect(userToJson(s, true, 'large').recent).toHaveLength(WINDOW_PART / 2);
+    // A heavy day: thousands more over three days (the first day's ids leave the dedup window,
+    // its spends stay in the 30-day one), then one straggler far behind the frontier.
+    for (; i < 6000; i++) applyUserEvent(s, spend(i, T0 + Math.floor((i * 3 * DAY_MS) / 6000)), undefined);
+    applyUserEvent(s, spend(99_999, T0 + 10), undefined);
+    const json = userToJson(s, true, 'large');
+    expect(json.windowApart?.spends).toBe(6001);
+    expect(json.windowApart?.recent).toBe([...s.recent.entries()].length);
+    expect(json.recent).toEqual([]);
+    const parts = [...windowParts(s)];
+    expect(parts.every((p) => (JSON.parse(p.entries) as unknown[]).length <= WINDOW_PART)).toBe(true);
+    expect(JSON.stringify(json).length).toBeLessThan(2000);
+    // Reloaded from the parts, the next events meet the same windows: a replayed id is a duplicate,
+    // the straggler is remembered, and the tier and 30-day spend move on identically.
+    const back = reloadWindowApart(s, WINDOW_PART);
+    const next = [spend(5999, T0 + 3 * DAY_MS - 1), spend(99_999, T0 + 10), spend(7000, T0 + 40 * DAY_MS)];
+    for (const e of next) {
+      const a = applyUserEvent(s, e, undefined);
+      const b = applyUserEvent(back, e, undefined);
+      expect(b.outcome.kind).toBe(a.outcome.kind);
+    }
+    expect(whole(back)).toEqual(whole(s));
+  });
+
+  it('refuses parts that do not match the stored counts', () => {
+    const s = emptyUser('u1');
+    for (let i = 0; i < 3; i++)
+      applyUserEvent(
+        s,
+        {
+          kind: 'reward',
+          eventId: `r${i}`,
+          userId: 'u1',
+          rewardType: 'staking',
+          asset: 'BTC',
+          quantity: Decimal.parse('1', QTY_SCALE),
+          price: Decimal.parse('100', PRICE_SCALE),
+          eventTime: T0 + i,
+        },
+        undefined,
+      );
+    const json = userToJson(s, false, true);
+    const parts = partsOf(s, 2);
+    const short = { recent: [...parts.recent].slice(1), spends: parts.spends };
+    expect(() => userFromJson(json, s.costMethod, undefined, short)).toThrow(/names 3 window event ids, 1 were read/);
+    expect(() => userFromJson(json)).toThrow(/names 3 window event ids, 0 were read/);
+    expect(() => inlineWindow(json, short)).toThrow(/names 3 window event ids/);
+  });
+});
+
 describe('constant-cost user state equals the straightforward reference', () => {
   it('on random sequences in event-time order, reloaded from either codec at random points', () => {
     fc.assert(
       fc.property(eventsArb, fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 7 }), (evs, rl) => {
         compare(
           [...evs].sort(compareEvents),
-          rl.map((x) => (x > 3 ? 0 : x)),
+          rl.map((x) => (x > 4 ? 0 : x)),
           true,
         );
       }),
@@ -308,7 +430,7 @@ describe('constant-cost user state equals the straightforward reference', () => 
         (evs, rl) =>
           compare(
             evs,
-            rl.map((x) => (x > 3 ? 0 : x)),
+            rl.map((x) => (x > 4 ? 0 : x)),
             false,
           ),
       ),
