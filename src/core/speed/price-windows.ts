@@ -147,7 +147,15 @@ export interface LastPrice {
   readonly eventId: string;
 }
 
-export type PriceOutcome = { status: Lateness | 'duplicate'; lateFor: Interval[] };
+export type PriceOutcome = { readonly status: Lateness | 'duplicate'; readonly lateFor: readonly Interval[] };
+
+const NOT_LATE: readonly Interval[] = Object.freeze([]);
+/** The outcomes without a too-late interval (nearly every trade): shared, not built per trade. */
+const OUTCOME = {
+  on_time: Object.freeze({ status: 'on_time', lateFor: NOT_LATE }),
+  late: Object.freeze({ status: 'late', lateFor: NOT_LATE }),
+  duplicate: Object.freeze({ status: 'duplicate', lateFor: NOT_LATE }),
+} as const satisfies Record<string, PriceOutcome>;
 
 /** One window's place: the open-window key's parts (interval, symbol, window start). */
 export interface WindowRef {
@@ -207,14 +215,14 @@ export class PriceWindows {
    */
   add(e: PriceEvent): PriceOutcome {
     const wm = this.watermark();
-    const lateFor: Interval[] = [];
+    let lateFor: Interval[] | undefined;
     const { intervals } = this.opts;
     const c = this.coarsest;
     const cStart = windowStart(e.eventTime, this.sizes[c]!);
     const cStatus = classify(cStart + this.sizes[c]!, wm, this.opts.allowedLatenessMs);
     if (cStatus !== 'too_late' && this.windowOf(c, e.symbol, cStart)?.ids.has(e.eventId)) {
       this.counts.duplicates++;
-      return { status: 'duplicate', lateFor: [] };
+      return OUTCOME.duplicate;
     }
     let accepted = false;
     let late = false;
@@ -235,6 +243,7 @@ export class PriceWindows {
       const start = i === c ? cStart : windowStart(e.eventTime, size);
       const status = i === c ? cStatus : classify(start + size, wm, this.opts.allowedLatenessMs);
       if (status === 'too_late') {
+        lateFor ??= [];
         lateFor.push(interval);
         continue;
       }
@@ -265,7 +274,7 @@ export class PriceWindows {
     if (e.eventTime > this.maxEventTime) this.maxEventTime = e.eventTime;
     if (!accepted) {
       this.counts.tooLate++;
-      return { status: 'too_late', lateFor };
+      return { status: 'too_late', lateFor: lateFor ?? NOT_LATE };
     }
     const prev = this.last.get(e.symbol);
     if (
@@ -278,6 +287,7 @@ export class PriceWindows {
     }
     if (late) this.counts.late++;
     else this.counts.onTime++;
+    if (lateFor === undefined) return late ? OUTCOME.late : OUTCOME.on_time;
     return { status: late ? 'late' : 'on_time', lateFor };
   }
 
