@@ -8,7 +8,8 @@
  * the events; buys (85%), card spend (10%) and deposits (5%) in event-time order over one day.
  * Every worker is a real `cryptolambda stream --exit-when-idle` process at its default settings.
  * STREAM_USERS_SCALE_ONLY=1 runs 1. and 2. only; STREAM_USERS_TWO_ONLY=1 runs 3. only. STREAM_NODE_ARGS passes node flags to the workers
- * (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`: NODE_OPTIONS refuses --cpu-prof).
+ * (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`: NODE_OPTIONS refuses --cpu-prof); STREAM_WORKER_ARGS passes
+ * `stream` flags (e.g. `--checkpoint-interval 1s`) to compare settings against the defaults.
  *   1. one worker, events/10 and events user events: events/s from start to all offsets
  *      checkpointed, and the ratio between the two sizes (flat = per-event cost does not grow);
  *   2. peak RSS of that worker holding every user (VmHWM of the process);
@@ -128,6 +129,7 @@ const startWorker = (config: Config, extra: string[] = []): Worker => {
       'stream',
       '--metrics-every',
       '60',
+      ...(process.env.STREAM_WORKER_ARGS ?? '').split(' ').filter(Boolean),
       ...extra,
     ],
     {
