@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { createKafka, retryRetriable, toBrokerError } from '../../adapters/kafka/client.js';
 import { CoPartitionAssigner } from '../../adapters/kafka/co-partition-assigner.js';
-import type { ConsumedRecord } from '../../adapters/kafka/consumer.js';
+import { type ConsumedRecord, fetchedRecord } from '../../adapters/kafka/consumer.js';
 import { BatchingProducer } from '../../adapters/kafka/producer.js';
 import { CheckpointTx, commitFenced, type RedisConn } from '../../adapters/redis/checkpoint-tx.js';
 import { connectRedis } from '../../adapters/redis/client.js';
@@ -295,10 +295,6 @@ export class StreamRuntime {
         ? `${this.sinceCheckpoint} record(s) processed since the last checkpoint (not acknowledged; the next owner redoes them)`
         : undefined,
     );
-    this.redis = await connectRedis(this.config, { name: `cl-stream-${this.metrics.workerId}`, retry: true });
-    this.redisTx = await connectRedis(this.config, { name: `cl-stream-tx-${this.metrics.workerId}`, retry: true });
-    this.producer = await BatchingProducer.connect(this.config, { lingerMs: 5 }, this.kafka);
-    this.admin = this.kafka.admin();
     const consumer = this.kafka.consumer({
       groupId: this.opts.groupId,
       partitionAssigners: [CoPartitionAssigner],
@@ -310,12 +306,28 @@ export class StreamRuntime {
       maxBytesPerPartition: 4 * 1024 * 1024,
     });
     this.consumer = consumer;
-    try {
-      await this.admin.connect();
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...this.opts.topics], fromBeginning: true });
-    } catch (err) {
-      throw toBrokerError(err, this.config);
+    this.admin = this.kafka.admin();
+    const admin = this.admin;
+    // The five connections side by side (each is its own round trips to Redis or the brokers: one
+    // after another they were a few hundred ms of every start). Each one set is closed by stop().
+    const broker = (p: Promise<void>) => p.catch((err) => Promise.reject(toBrokerError(err, this.config)));
+    const started = await Promise.allSettled([
+      connectRedis(this.config, { name: `cl-stream-${this.metrics.workerId}`, retry: true }).then((r) => {
+        this.redis = r;
+      }),
+      connectRedis(this.config, { name: `cl-stream-tx-${this.metrics.workerId}`, retry: true }).then((r) => {
+        this.redisTx = r;
+      }),
+      BatchingProducer.connect(this.config, { lingerMs: 5 }, this.kafka).then((p) => {
+        this.producer = p;
+      }),
+      broker(admin.connect()),
+      broker(consumer.connect().then(() => consumer.subscribe({ topics: [...this.opts.topics], fromBeginning: true }))),
+    ]);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
+      await this.abort();
+      throw failed.reason;
     }
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const assigned = new Set(Object.values(e.payload.memberAssignment).flat());
@@ -489,7 +501,7 @@ export class StreamRuntime {
     topic: string,
     n: number,
     highWatermark: string,
-    messages: { offset: string; key: Buffer | null; value: Buffer | null; timestamp: string; headers?: unknown }[],
+    messages: EachBatchPayload['batch']['messages'],
   ): Promise<void> {
     if (this.stopped || this.failure !== undefined || messages.length === 0) return;
     // Only partitions acquired for the current assignment are processed. A batch for one we do not
@@ -533,18 +545,7 @@ export class StreamRuntime {
       }
     }
     const records: ConsumedRecord[] = [];
-    for (let i = start; i < messages.length; i++) {
-      const m = messages[i]!;
-      records.push({
-        topic,
-        partition: n,
-        offset: m.offset,
-        key: m.key ? m.key.toString('utf8') : null,
-        value: m.value,
-        timestamp: m.timestamp,
-        headers: {},
-      });
-    }
+    for (let i = start; i < messages.length; i++) records.push(fetchedRecord(topic, n, messages[i]!));
     await this.handler.apply(topic, n, records);
     const last = BigInt(records[records.length - 1]!.offset);
     o.next.set(topic, last + 1n);
