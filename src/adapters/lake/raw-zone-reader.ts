@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { DuckDBDecimalValue, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBDecimalValue, type DuckDBValue, type DuckDBVector } from '@duckdb/node-api';
 import { CryptolambdaError } from '../../core/errors.js';
 import { eventToRaw } from '../../core/events/json.js';
 import type { PriceEvent, UserEvent } from '../../core/events/types.js';
@@ -291,55 +291,22 @@ interface WindowGroup extends WindowPartsIn {
   readonly spends: string[];
 }
 
-/** A chain of snapshot_user_window files as one group of parts per user, checked sorted by user id. */
-async function* windowGroups(duck: Duck, files: readonly string[]): AsyncGenerator<WindowGroup> {
-  let cur: WindowGroup | undefined;
+/**
+ * A chain of files sorted by user id (as the build writes them, checked) read as one group per
+ * user: `open` starts a user's group, `add` puts row `i` of a chunk's vectors into it.
+ */
+async function* userGroups<G extends { readonly userId: string }>(
+  duck: Duck,
+  files: readonly string[],
+  what: string,
+  cols: readonly string[],
+  open: (userId: string) => G,
+  add: (g: G, v: readonly DuckDBVector[], i: number, file: string) => void,
+): AsyncGenerator<G> {
+  let cur: G | undefined;
   for (const file of files)
-    for await (const chunk of streamChunks(
-      duck,
-      `SELECT user_id, kind, entries_json FROM read_parquet(${literal(file)})`,
-    )) {
-      const [users, kinds, texts] = [0, 1, 2].map((c) => chunk.getColumnVector(c));
-      for (let i = 0; i < chunk.rowCount; i++) {
-        const userId = String(users!.getItem(i));
-        if (cur === undefined || userId !== cur.userId) {
-          if (cur !== undefined) {
-            if (userId < cur.userId)
-              throw new CryptolambdaError(
-                'INTERNAL',
-                `window file ${file} is not sorted by user_id after the files before it (${userId} after ${cur.userId})`,
-              );
-            yield cur;
-          }
-          cur = { userId, recent: [], spends: [] };
-        }
-        const kind = String(kinds!.getItem(i));
-        if (kind !== 'recent' && kind !== 'spends')
-          throw new CryptolambdaError('INTERNAL', `window file ${file}: unknown kind ${kind} of user ${userId}`);
-        cur[kind].push(String(texts!.getItem(i)));
-      }
-    }
-  if (cur !== undefined) yield cur;
-}
-
-/** One user's rows of fact_lot_daily, by asset. */
-interface LotGroup {
-  readonly userId: string;
-  readonly lots: Map<string, LotRow[]>;
-}
-
-const LOT_COLS = 'user_id, asset, lot_id, seq, acquired_at_ms, original_quantity, original_cost, quantity, cost';
-
-/** A DECIMAL cell's integer units at `scale` (the column's own scale: no Decimal in between). */
-const unitsAt = (v: DuckDBValue, scale: number): bigint =>
-  v instanceof DuckDBDecimalValue && v.scale === scale ? v.value : fromDuckDecimal(v).rescale(scale).units;
-
-/** A chain of fact_lot_daily files as one group of rows per user, checked sorted by user id. */
-async function* lotGroups(duck: Duck, files: readonly string[]): AsyncGenerator<LotGroup> {
-  let cur: LotGroup | undefined;
-  for (const file of files)
-    for await (const chunk of streamChunks(duck, `SELECT ${LOT_COLS} FROM read_parquet(${literal(file)})`)) {
-      const v = Array.from({ length: 9 }, (_, c) => chunk.getColumnVector(c));
+    for await (const chunk of streamChunks(duck, `SELECT ${cols.join(', ')} FROM read_parquet(${literal(file)})`)) {
+      const v = cols.map((_, c) => chunk.getColumnVector(c));
       for (let i = 0; i < chunk.rowCount; i++) {
         const userId = String(v[0]!.getItem(i));
         if (cur === undefined || userId !== cur.userId) {
@@ -347,31 +314,82 @@ async function* lotGroups(duck: Duck, files: readonly string[]): AsyncGenerator<
             if (userId < cur.userId)
               throw new CryptolambdaError(
                 'INTERNAL',
-                `lot file ${file} is not sorted by user_id after the files before it (${userId} after ${cur.userId})`,
+                `${what} file ${file} is not sorted by user_id after the files before it (${userId} after ${cur.userId})`,
               );
             yield cur;
           }
-          cur = { userId, lots: new Map() };
+          cur = open(userId);
         }
-        const asset = String(v[1]!.getItem(i));
-        let rows = cur.lots.get(asset);
-        if (rows === undefined) {
-          rows = [];
-          cur.lots.set(asset, rows);
-        }
-        rows.push({
-          lotId: String(v[2]!.getItem(i)),
-          seq: Number(v[3]!.getItem(i)),
-          acquiredAt: Number(v[4]!.getItem(i)),
-          q0: unitsAt(v[5]!.getItem(i), QTY_SCALE),
-          c0: unitsAt(v[6]!.getItem(i), USD_SCALE),
-          q: unitsAt(v[7]!.getItem(i), QTY_SCALE),
-          c: unitsAt(v[8]!.getItem(i), USD_SCALE),
-        });
+        add(cur, v, i, file);
       }
     }
   if (cur !== undefined) yield cur;
 }
+
+/** A chain of snapshot_user_window files as one group of parts per user. */
+const windowGroups = (duck: Duck, files: readonly string[]): AsyncGenerator<WindowGroup> =>
+  userGroups<WindowGroup>(
+    duck,
+    files,
+    'window',
+    ['user_id', 'kind', 'entries_json'],
+    (userId) => ({ userId, recent: [], spends: [] }),
+    (g, v, i, file) => {
+      const kind = String(v[1]!.getItem(i));
+      if (kind !== 'recent' && kind !== 'spends')
+        throw new CryptolambdaError('INTERNAL', `window file ${file}: unknown kind ${kind} of user ${g.userId}`);
+      g[kind].push(String(v[2]!.getItem(i)));
+    },
+  );
+
+/** One user's rows of fact_lot_daily, by asset. */
+interface LotGroup {
+  readonly userId: string;
+  readonly lots: Map<string, LotRow[]>;
+}
+
+const LOT_COLS = [
+  'user_id',
+  'asset',
+  'lot_id',
+  'seq',
+  'acquired_at_ms',
+  'original_quantity',
+  'original_cost',
+  'quantity',
+  'cost',
+];
+
+/** A DECIMAL cell's integer units at `scale` (the column's own scale: no Decimal in between). */
+const unitsAt = (v: DuckDBValue, scale: number): bigint =>
+  v instanceof DuckDBDecimalValue && v.scale === scale ? v.value : fromDuckDecimal(v).rescale(scale).units;
+
+/** A chain of fact_lot_daily files as one group of rows per user, by asset. */
+const lotGroups = (duck: Duck, files: readonly string[]): AsyncGenerator<LotGroup> =>
+  userGroups<LotGroup>(
+    duck,
+    files,
+    'lot',
+    LOT_COLS,
+    (userId) => ({ userId, lots: new Map() }),
+    (g, v, i) => {
+      const asset = String(v[1]!.getItem(i));
+      let rows = g.lots.get(asset);
+      if (rows === undefined) {
+        rows = [];
+        g.lots.set(asset, rows);
+      }
+      rows.push({
+        lotId: String(v[2]!.getItem(i)),
+        seq: Number(v[3]!.getItem(i)),
+        acquiredAt: Number(v[4]!.getItem(i)),
+        q0: unitsAt(v[5]!.getItem(i), QTY_SCALE),
+        c0: unitsAt(v[6]!.getItem(i), USD_SCALE),
+        q: unitsAt(v[7]!.getItem(i), QTY_SCALE),
+        c: unitsAt(v[8]!.getItem(i), USD_SCALE),
+      });
+    },
+  );
 
 /**
  * The snapshot rows with their users' groups of a table stored beside them (open lots, window

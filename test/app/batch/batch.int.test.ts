@@ -117,7 +117,7 @@ describe('batch: a simulated day through Kafka, ingest and batch equals the core
 
     const b2 = await runBatch(config, { date: D2 });
     expect(b2.fromHistory).toBe(false);
-    expect(b2.orphansRemoved).toBe(12); // the crashed run's 6 shard files + its tier file + 2 global date files + 3 dims
+    expect(b2.orphansRemoved).toBe(13); // the crashed run's 7 shard files + its tier file + 2 global date files + 3 dims
     const first = await dumpAll(config.lakeDir);
     // One batch at a time per lake: a second one started while D2 is being rebuilt is refused.
     let concurrent: unknown;

@@ -6,6 +6,7 @@ import { Duck, literal } from '../../../src/adapters/duckdb/db.js';
 import { commitManifest, type LakeFile, type Manifest, readManifest } from '../../../src/adapters/lake/manifest.js';
 import { streamShardUsers, userTopicPartitions } from '../../../src/adapters/lake/raw-zone-reader.js';
 import { readShardBuilds } from '../../../src/adapters/lake/shard-store.js';
+import { WarehouseReader } from '../../../src/adapters/lake/warehouse-reader.js';
 import { readLedger } from '../../../src/adapters/lake/warehouse-store.js';
 import { runIngestRaw } from '../../../src/app/batch/ingest-raw.js';
 import { shardLockPath } from '../../../src/app/batch/lake-lock.js';
@@ -14,6 +15,7 @@ import { compactRawZone } from '../../../src/app/ingest.js';
 import { acquireLock } from '../../../src/app/pipeline/lock.js';
 import type { DomainEvent } from '../../../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../../src/core/money/decimal.js';
+import { type UserStateJson, WINDOW_PART } from '../../../src/core/speed/user-ledger.js';
 import { WAREHOUSE_TABLES } from '../../../src/core/warehouse/schema.js';
 import { type ShardSpec, shardOfPartition } from '../../../src/core/warehouse/shard.js';
 import { runCli } from '../../support/cli.js';
@@ -181,6 +183,25 @@ describe('batch shards by user (issue 16)', { timeout: 600_000 }, () => {
       expect(new Set(parts.map((r) => r.user_id))).toEqual(new Set(['u-heavy']));
       expect(new Set(parts.map((r) => r.kind))).toEqual(new Set(['recent', 'spends']));
       expect(parts.length).toBeGreaterThan(2);
+    }
+    // Readers put the parts back inline: a lookup and the streamed states give the whole state.
+    const stored = base2
+      .snapshot_user_state!.map((r) => JSON.parse(r) as Record<string, string>)
+      .find((r) => r.date === D2 && r.user_id === 'u-heavy')!;
+    const apart = (JSON.parse(stored.state_json!) as UserStateJson).windowApart!;
+    expect(apart.recent).toBeGreaterThan(WINDOW_PART / 2);
+    const reader = await WarehouseReader.open(config.lakeDir);
+    try {
+      const got = (await reader.snapshot('u-heavy', D2))!;
+      expect(got.windowApart).toBeUndefined();
+      expect(got.recent).toHaveLength(apart.recent);
+      expect(got.tier.spends).toHaveLength(apart.spends);
+      expect(new Set(got.recent.map(([id]) => id)).size).toBe(apart.recent);
+      const streamed: UserStateJson[] = [];
+      for await (const x of reader.snapshotStates(D2, (u) => u === 'u-heavy')) streamed.push(x.state);
+      expect(streamed).toEqual([got]);
+    } finally {
+      reader.close();
     }
 
     // Any shard count, D1 from history and D2 from D1's (sharded) snapshot with another count; a
