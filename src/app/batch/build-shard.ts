@@ -53,11 +53,14 @@ export const SHARD_READER_MEMORY_MB = 640;
 export const SHARD_WRITER_MEMORY_MB = 384;
 /**
  * A user's state is ONE snapshot_user_state VARCHAR, which DuckDB pins whole to sort and write it (a
- * heavy user's, with a million events a day, is over 100 MB): both caps grow by this many copies of
+ * heavy user's, with a million events a day, was over 100 MB): both caps grow by this many copies of
  * the largest state they handle (the reader's from the previous build's record of it), or DuckDB
  * runs out of memory on that one block. Measured (bench/batch.ts, 1M users / 10M events, the heavy
  * user's 1M events, day 2 from day 1's snapshot, --shards 2): 4 copies ran the reader out of memory
  * (1.0 GiB cap, "failed to allocate 64.0 MiB"); 8 copies build the day (190.7 s, peak 6.0 GB).
+ * A state is bounded now (its lots are fact_lot_daily rows, a heavy user's windows are
+ * snapshot_user_window parts: under 40 KB at that bench), so the raise is a few MB; it stays for a
+ * previous snapshot written before, whose heavy states are still one large value.
  */
 const STATE_COPIES = 8;
 const mb = (chars: number): number => Math.ceil(chars / 2 ** 20);
