@@ -90,11 +90,8 @@ export const touchesPosition = (e: UserEvent): boolean => e.asset !== USD;
 
 const reject = (code: RejectCode, reason: string): Applied => ({ ok: false, code, reason });
 
-const stamp = (p: Position, e: UserEvent): Pick<Position, 'eventCount' | 'lastEventTime' | 'lastEventId'> => ({
-  eventCount: p.eventCount + 1,
-  lastEventTime: e.eventTime,
-  lastEventId: e.eventId,
-});
+/** No realized P&L, no spend: shared, as an Effect is never changed. */
+const NO_EFFECT: Effect = Object.freeze({ realized: Z_U, spendUsd: Z_U });
 
 const applyReward = (p: Position, e: RewardEvent): Applied => {
   const income = notional(e.quantity, e.price);
@@ -104,9 +101,11 @@ const applyReward = (p: Position, e: RewardEvent): Applied => {
       ...p,
       quantity: p.quantity.add(e.quantity).rescale(QTY_SCALE),
       rewardIncome: p.rewardIncome.add(income),
-      ...stamp(p, e),
+      eventCount: p.eventCount + 1,
+      lastEventTime: e.eventTime,
+      lastEventId: e.eventId,
     },
-    effect: { realized: Z_U, spendUsd: Z_U },
+    effect: NO_EFFECT,
   };
 };
 
@@ -133,7 +132,6 @@ const applyTransaction = (p: Position, e: TransactionEvent): Applied => {
   const feeValue = baseFee.isZero() ? usdFee : notional(baseFee, e.price);
   const q = e.quantity.rescale(QTY_SCALE);
   const available = p.quantity.sub(p.staked);
-  const s = stamp(p, e);
 
   switch (e.type) {
     case 'buy':
@@ -148,9 +146,11 @@ const applyTransaction = (p: Position, e: TransactionEvent): Applied => {
           quantity: p.quantity.add(q).sub(baseFee),
           costBasis: p.costBasis.add(cash),
           feesPaid: p.feesPaid.add(feeValue),
-          ...s,
+          eventCount: p.eventCount + 1,
+          lastEventTime: e.eventTime,
+          lastEventId: e.eventId,
         },
-        effect: { realized: Z_U, spendUsd: Z_U },
+        effect: NO_EFFECT,
       };
     }
     case 'sell':
@@ -180,7 +180,9 @@ const applyTransaction = (p: Position, e: TransactionEvent): Applied => {
             costBasis,
             realizedPnl: p.realizedPnl.add(realized),
             feesPaid: p.feesPaid.add(feeValue),
-            ...s,
+            eventCount: p.eventCount + 1,
+          lastEventTime: e.eventTime,
+          lastEventId: e.eventId,
           },
           effect: { realized, spendUsd: Z_U },
         };
@@ -196,7 +198,9 @@ const applyTransaction = (p: Position, e: TransactionEvent): Applied => {
           costBasis,
           realizedPnl: p.realizedPnl.add(realized),
           feesPaid: p.feesPaid.add(feeValue),
-          ...s,
+          eventCount: p.eventCount + 1,
+          lastEventTime: e.eventTime,
+          lastEventId: e.eventId,
         },
         effect: { realized, spendUsd: e.type === 'card_spend' ? gross : Z_U },
       };
@@ -235,7 +239,9 @@ const applyTransaction = (p: Position, e: TransactionEvent): Applied => {
           costBasis: p.costBasis.sub(feeCost),
           realizedPnl: p.realizedPnl.add(realized),
           feesPaid: p.feesPaid.add(feeValue),
-          ...s,
+          eventCount: p.eventCount + 1,
+          lastEventTime: e.eventTime,
+          lastEventId: e.eventId,
         },
         effect: { realized, spendUsd: Z_U },
       };

@@ -135,9 +135,13 @@ export const emptyDay = (tier: string): DayRewards => ({
 });
 
 export type UserOutcome =
-  | { kind: 'duplicate' }
+  | { readonly kind: 'duplicate' }
   | { kind: 'rejected'; code: RejectCode; reason: string }
-  | { kind: 'applied' };
+  | { readonly kind: 'applied' };
+
+const APPLIED: UserOutcome = Object.freeze({ kind: 'applied' });
+const DUPLICATE: UserOutcome = Object.freeze({ kind: 'duplicate' });
+const NO_DISPOSALS: readonly Disposal[] = Object.freeze([]);
 
 export interface UserStep {
   readonly state: UserState;
@@ -169,16 +173,19 @@ export const applyUserEvent = (
   dedup = true,
 ): UserStep => {
   if (dedup) {
-    if (s.recent.has(e.eventId)) return { state: s, outcome: { kind: 'duplicate' }, tierChanges: [], disposals: [] };
+    if (s.recent.has(e.eventId)) return { state: s, outcome: DUPLICATE, tierChanges: [], disposals: [] };
     s.recent.add(e.eventId, e.eventTime);
   }
 
+  // Every event runs this: it allocates only what the step hands back (the day aggregate, the
+  // changes list, the step itself); outcomes without detail are shared constants (issue 13).
   const d = { ...(day ?? emptyDay(s.tier.tier)) };
   d.events++;
-  const tierChanges: TierChange[] = [];
-  let outcome: UserOutcome = { kind: 'applied' };
+  let tierChanges: TierChange[] = [];
+  let outcome: UserOutcome = APPLIED;
   let asset: string | undefined;
-  let disposals: readonly Disposal[] = [];
+  let disposals: readonly Disposal[] = NO_DISPOSALS;
+  const cardSpend = e.kind === 'transaction' && e.type === 'card_spend';
 
   let spendUsd = Z;
   if (touchesPosition(e)) {
@@ -199,18 +206,18 @@ export const applyUserEvent = (
       d.realizedPnl = d.realizedPnl.add(r.effect.realized);
       spendUsd = r.effect.spendUsd;
     }
-  } else if (e.kind === 'transaction' && e.type === 'card_spend') {
+  } else if (cardSpend) {
     // Card spend from the USD balance: no crypto position, but it counts for tiers.
     spendUsd = notional(e.quantity, e.price);
   }
 
-  if (outcome.kind === 'applied' && e.kind === 'transaction' && e.type === 'card_spend') {
+  if (outcome === APPLIED && cardSpend) {
     const r = s.tier.record({ eventId: e.eventId, eventTime: e.eventTime, amount: spendUsd }, tiers);
-    tierChanges.push(...r.changes);
+    tierChanges = r.changes;
     d.spend = d.spend.add(spendUsd);
     d.cashbackOwed = d.cashbackOwed.add(r.cashback);
     d.cashbackCapped = d.cashbackCapped.add(r.capped);
-  } else if (outcome.kind === 'applied') {
+  } else if (outcome === APPLIED) {
     s.tier.advance(e.eventTime, tiers, tierChanges);
     if (e.kind === 'reward') {
       const value = notional(e.quantity, e.price);
@@ -220,14 +227,9 @@ export const applyUserEvent = (
   }
   d.tier = s.tier.tier;
   d.spend30d = s.tier.spend30d;
-  return {
-    state: s,
-    outcome,
-    day: d,
-    ...(asset === undefined ? {} : { asset }),
-    tierChanges,
-    disposals,
-  };
+  return asset === undefined
+    ? { state: s, outcome, day: d, tierChanges, disposals }
+    : { state: s, outcome, day: d, asset, tierChanges, disposals };
 };
 
 /**
