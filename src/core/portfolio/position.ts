@@ -181,8 +181,8 @@ const applyTransaction = (p: Position, e: TransactionEvent): Applied => {
             realizedPnl: p.realizedPnl.add(realized),
             feesPaid: p.feesPaid.add(feeValue),
             eventCount: p.eventCount + 1,
-          lastEventTime: e.eventTime,
-          lastEventId: e.eventId,
+            lastEventTime: e.eventTime,
+            lastEventId: e.eventId,
           },
           effect: { realized, spendUsd: Z_U },
         };
