@@ -42,7 +42,7 @@ export const divRoundHalfEven = (num: bigint, den: bigint): bigint => {
     den = -den;
   }
   const q = num / den; // truncates toward zero
-  const r = num - q * den;
+  const r = num % den; // the remainder of that truncation (sign of num): one operation, not two
   if (r === 0n) return q;
   const twice = (r < 0n ? -r : r) * 2n;
   const awayFromZero = num < 0n ? q - 1n : q + 1n;
