@@ -17,7 +17,7 @@
  * varies most with the other processes (parallel scavenges wait for starved helper threads).
  */
 import os from 'node:os';
-import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import type { TransactionEvent } from '../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../src/core/money/decimal.js';
 import { emptyUser, replayUser } from '../src/core/speed/user-ledger.js';
@@ -75,7 +75,9 @@ const timed = (user: string, events: TransactionEvent[]) => {
   const w = timed('warm-up', heavyDay(WARM));
   process.stdout.write(
     `cold start ${WARM.toLocaleString('en-US').padStart(10)} events ${(w.ms / 1000).toFixed(2).padStart(6)} s wall ` +
-      `${(w.cpuMs / 1000).toFixed(2).padStart(6)} s cpu ${Math.round(WARM / (w.ms / 1000)).toLocaleString('en-US').padStart(9)} ev/s ` +
+      `${(w.cpuMs / 1000).toFixed(2).padStart(6)} s cpu ${Math.round(WARM / (w.ms / 1000))
+        .toLocaleString('en-US')
+        .padStart(9)} ev/s ` +
       `(first replay of a fresh process: JIT warm-up)\n`,
   );
   report('core-replay', `events/s cold start (${WARM})`, WARM / (w.ms / 1000), 'ev/s', 'first replay of the process');
@@ -97,7 +99,9 @@ for (const n of SIZES) {
   process.stdout.write(
     `core replay ${n.toLocaleString('en-US').padStart(10)} events ${(ms / 1000).toFixed(2).padStart(6)} s wall ` +
       `${(cpuMs / 1000).toFixed(2).padStart(6)} s cpu ${Math.round(rate).toLocaleString('en-US').padStart(9)} ev/s ` +
-      `${Math.round(n / (cpuMs / 1000)).toLocaleString('en-US').padStart(9)} ev/cpu-s gc ${(gcMs / 1000).toFixed(2)} s ` +
+      `${Math.round(n / (cpuMs / 1000))
+        .toLocaleString('en-US')
+        .padStart(9)} ev/cpu-s gc ${(gcMs / 1000).toFixed(2)} s ` +
       `(${day.events} applied, ${day.rejected} rejected${runs.length > 1 ? `, median of ${runs.length}` : ''})\n`,
   );
   report('core-replay', `events/s at ${n}`, rate, 'ev/s', 'one heavy user, one day, one core (wall)');
