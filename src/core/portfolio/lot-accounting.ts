@@ -2,7 +2,7 @@ import type { EpochMillis, UserEvent } from '../events/types.js';
 import { USD } from '../events/types.js';
 import { Decimal, divRoundHalfEven, QTY_SCALE, USD_SCALE } from '../money/decimal.js';
 import { type LotPiece, LotQueue } from './lots.js';
-import { type Applied, applyEvent, notional, type Position } from './position.js';
+import { type Applied, applyEvent, notional, type Position, positionWith } from './position.js';
 
 /**
  * Portfolio accounting with tax lots: position.ts's rules for quantity, staking, fees and rejects,
@@ -141,7 +141,7 @@ export const applyLotEvent = (p: Position, before: LotQueue, e: UserEvent): LotA
     const value = notional(e.quantity, e.price);
     const lots = before.acquire(e.eventId, e.eventTime, e.quantity, avg ? Z_U : value);
     if (avg) return done(r, r.position, lots, r.effect.realized, NO_ROWS);
-    return done(r, { ...r.position, costBasis: p.costBasis.add(value) }, lots, Z_U, NO_ROWS);
+    return done(r, positionWith(r.position, { costBasis: p.costBasis.add(value) }), lots, Z_U, NO_ROWS);
   }
 
   const baseFee = e.feeAsset === e.asset ? e.fee.rescale(QTY_SCALE) : Z_Q;
@@ -160,7 +160,7 @@ export const applyLotEvent = (p: Position, before: LotQueue, e: UserEvent): LotA
       // bought nothing and is realized at once as a loss (a `void` row). Average keeps it pooled.
       return done(
         r,
-        { ...r.position, costBasis: p.costBasis, realizedPnl: p.realizedPnl.sub(cost) },
+        positionWith(r.position, { costBasis: p.costBasis, realizedPnl: p.realizedPnl.sub(cost) }),
         before,
         cost.neg(),
         expense(e, cost, 'void'),
@@ -178,7 +178,7 @@ export const applyLotEvent = (p: Position, before: LotQueue, e: UserEvent): LotA
       const realized = proceeds.sub(cost);
       return done(
         r,
-        { ...r.position, costBasis: p.costBasis.sub(cost), realizedPnl: p.realizedPnl.add(realized) },
+        positionWith(r.position, { costBasis: p.costBasis.sub(cost), realizedPnl: p.realizedPnl.add(realized) }),
         c.lots,
         realized,
         out,
@@ -195,11 +195,10 @@ export const applyLotEvent = (p: Position, before: LotQueue, e: UserEvent): LotA
       const realized = usdOf(-fee.cost).sub(usdFee);
       return done(
         r,
-        {
-          ...r.position,
+        positionWith(r.position, {
           costBasis: p.costBasis.sub(usdOf(fee.cost + sum(moved.pieces))),
           realizedPnl: p.realizedPnl.add(realized),
-        },
+        }),
         moved.lots,
         realized,
         out,
@@ -215,7 +214,10 @@ export const applyLotEvent = (p: Position, before: LotQueue, e: UserEvent): LotA
       const realized = usdOf(-fee.cost).sub(usdFee);
       return done(
         r,
-        { ...r.position, costBasis: p.costBasis.sub(usdOf(fee.cost)), realizedPnl: p.realizedPnl.add(realized) },
+        positionWith(r.position, {
+          costBasis: p.costBasis.sub(usdOf(fee.cost)),
+          realizedPnl: p.realizedPnl.add(realized),
+        }),
         f.lots,
         realized,
         out,
@@ -243,7 +245,7 @@ const done = (
   return {
     ok: true,
     position,
-    effect: realized === r.effect.realized ? r.effect : { ...r.effect, realized },
+    effect: realized === r.effect.realized ? r.effect : { realized, spendUsd: r.effect.spendUsd },
     lots,
     // A fresh array each time (callers may keep or extend it); NO_ROWS is never handed out.
     disposals: numbered
