@@ -170,8 +170,13 @@ export const applyLotEvent = (p: Position, before: LotQueue, e: UserEvent): LotA
     case 'card_spend': {
       const c = before.consume(q.add(baseFee));
       const pieces = c.pieces;
-      const proceeds = notional(q, e.price).sub(usdFee);
-      const costs = avg ? allocate(avgCostOut(p, r.position), pieces) : pieces.map((x) => x.cost);
+      // applyEvent booked realized = proceeds - cost with cost = the average cost removed, so
+      // proceeds = realized + (cost basis before - after), exactly, with no second product. Only at
+      // the storage scale (a position built at another scale takes the product again).
+      const costOut = p.costBasis.sub(r.position.costBasis);
+      const derived = r.effect.realized.add(costOut);
+      const proceeds = derived.scale === USD_SCALE ? derived : notional(q, e.price).sub(usdFee);
+      const costs = avg ? allocate(costOut.rescale(USD_SCALE).units, pieces) : pieces.map((x) => x.cost);
       const out = rows(e, e.type, pieces, allocate(proceeds.units, pieces), costs);
       if (avg) return done(r, r.position, c.lots, r.effect.realized, out);
       const cost = usdOf(sum(pieces));
