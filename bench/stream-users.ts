@@ -7,8 +7,10 @@
  * Input: a Zipf(1) population of `users` users (default 100k) in which one heavy user holds 10% of
  * the events; buys (85%), card spend (10%) and deposits (5%) in event-time order over one day.
  * Every worker is a real `cryptolambda stream --exit-when-idle` process at its default settings.
- * STREAM_USERS_SCALE_ONLY=1 runs 1. and 2. only; STREAM_USERS_TWO_ONLY=1 runs 3. only. STREAM_NODE_ARGS passes node flags to the workers
- * (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`: NODE_OPTIONS refuses --cpu-prof).
+ * STREAM_USERS_SCALE_ONLY=1 runs 1. and 2. only; STREAM_USERS_TWO_ONLY=1 runs 3. only;
+ * STREAM_USERS_MIXED_ONLY=1 runs 4. and 5. only. STREAM_NODE_ARGS passes node flags to the workers
+ * (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`: NODE_OPTIONS refuses --cpu-prof); STREAM_WORKER_ARGS passes
+ * `stream` flags (e.g. `--checkpoint-interval 1s`) to compare settings against the defaults.
  *   1. one worker, events/10 and events user events: events/s from start to all offsets
  *      checkpointed, and the ratio between the two sizes (flat = per-event cost does not grow);
  *   2. peak RSS of that worker holding every user (VmHWM of the process);
@@ -128,6 +130,7 @@ const startWorker = (config: Config, extra: string[] = []): Worker => {
       'stream',
       '--metrics-every',
       '60',
+      ...(process.env.STREAM_WORKER_ARGS ?? '').split(' ').filter(Boolean),
       ...extra,
     ],
     {
@@ -321,9 +324,32 @@ const twoWorkers = async () => {
   return two;
 };
 
+/** 4.: `prices` price events plus `users` user events through one worker. */
+const mixedRun = (users: number) =>
+  withRun(async (config, redis) => {
+    await producePrices(config, PRICES);
+    await produceUsers(config, users, 4);
+    return timeWorkers(config, redis, PRICES + users, 1);
+  });
+
+const latencyLine = (lat: { userLat: number[]; priceLat: number[]; total: number }): string =>
+  `latency at the defaults: user event -> pos:<user> p50 ${pct(lat.userLat, 50).toFixed(1)} ms, ` +
+  `p99 ${pct(lat.userLat, 99).toFixed(1)} ms; price tick -> price:last p50 ${pct(lat.priceLat, 50).toFixed(1)} ms, ` +
+  `p99 ${pct(lat.priceLat, 99).toFixed(1)} ms (${lat.userLat.length} / ${lat.priceLat.length} of ${lat.total} samples)`;
+
 const main = async (): Promise<void> => {
   console.log(`node ${process.version}; ${fmt(N)} user events over ${fmt(USERS)} Zipf users, heavy user 10%`);
   const small = Math.round(N / 10);
+  if (process.env.STREAM_USERS_MIXED_ONLY === '1') {
+    // 4. and 5. alone: the mixed run and the latencies at the defaults.
+    const mixed = await mixedRun(small);
+    const lat = await latency(50, 10);
+    console.log(
+      `mixed ${fmt(PRICES)} prices + ${fmt(small)} user events, 1 worker: ${fmt(mixed.perSec)} ev/s, ${fmt(mixed.perCpuSec)} per CPU-second`,
+    );
+    console.log(latencyLine(lat));
+    return;
+  }
   if (process.env.STREAM_USERS_TWO_ONLY === '1') {
     // 3. alone (two workers in one group on the large input): for checking scale-out and rebalances.
     await twoWorkers();
@@ -357,11 +383,7 @@ const main = async (): Promise<void> => {
     return;
   }
   const two = await twoWorkers();
-  const mixed = await withRun(async (config, redis) => {
-    await producePrices(config, PRICES);
-    await produceUsers(config, small, 4);
-    return timeWorkers(config, redis, PRICES + small, 1);
-  });
+  const mixed = await mixedRun(small);
   console.log(`mixed ${fmt(PRICES)} prices + ${fmt(small)} user events, 1 worker: ${fmt(mixed.perSec)} ev/s`);
   const lat = await latency(50, 10);
   const rows: [string, string][] = [

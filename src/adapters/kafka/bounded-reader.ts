@@ -1,7 +1,7 @@
 import type { Consumer } from 'kafkajs';
 import type { Config } from '../../config/config.js';
 import { createKafka, retryRetriable, toBrokerError, withAdmin } from './client.js';
-import type { ConsumedRecord } from './consumer.js';
+import { type ConsumedRecord, fetchedRecord } from './consumer.js';
 
 export interface PartitionRange {
   readonly topic: string;
@@ -109,15 +109,7 @@ export const readRanges = async (
       for (const m of batch.messages) {
         const off = BigInt(m.offset);
         if (off < expected || off >= range.to) continue;
-        out.push({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key ? m.key.toString('utf8') : null,
-          value: m.value,
-          timestamp: m.timestamp,
-          headers: {},
-        });
+        out.push(fetchedRecord(batch.topic, batch.partition, m));
       }
       if (out.length > 0) {
         if (BigInt(out[0]!.offset) > expected && expected >= range.from) {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { createKafka, retryRetriable, toBrokerError } from '../../adapters/kafka/client.js';
 import { CoPartitionAssigner } from '../../adapters/kafka/co-partition-assigner.js';
-import type { ConsumedRecord } from '../../adapters/kafka/consumer.js';
+import { type ConsumedRecord, fetchedRecord } from '../../adapters/kafka/consumer.js';
 import { BatchingProducer } from '../../adapters/kafka/producer.js';
 import { CheckpointTx, commitFenced, type RedisConn } from '../../adapters/redis/checkpoint-tx.js';
 import { connectRedis } from '../../adapters/redis/client.js';
@@ -489,7 +489,7 @@ export class StreamRuntime {
     topic: string,
     n: number,
     highWatermark: string,
-    messages: { offset: string; key: Buffer | null; value: Buffer | null; timestamp: string; headers?: unknown }[],
+    messages: EachBatchPayload['batch']['messages'],
   ): Promise<void> {
     if (this.stopped || this.failure !== undefined || messages.length === 0) return;
     // Only partitions acquired for the current assignment are processed. A batch for one we do not
@@ -533,18 +533,7 @@ export class StreamRuntime {
       }
     }
     const records: ConsumedRecord[] = [];
-    for (let i = start; i < messages.length; i++) {
-      const m = messages[i]!;
-      records.push({
-        topic,
-        partition: n,
-        offset: m.offset,
-        key: m.key ? m.key.toString('utf8') : null,
-        value: m.value,
-        timestamp: m.timestamp,
-        headers: {},
-      });
-    }
+    for (let i = start; i < messages.length; i++) records.push(fetchedRecord(topic, n, messages[i]!));
     await this.handler.apply(topic, n, records);
     const last = BigInt(records[records.length - 1]!.offset);
     o.next.set(topic, last + 1n);

@@ -25,6 +25,15 @@ const show = (v: unknown): string =>
           .join('\n')}`
       : JSON.stringify(v);
 
+/**
+ * `label value` on one line when it fits 80 columns, else the value alone on the next line (a path
+ * or URL is never cut, so it stays copyable; YAML reads `key:` + an indented scalar the same way).
+ */
+const fitLine = (label: string, value: string): string =>
+  label.length + 1 + value.length <= 80
+    ? `${label} ${value}`
+    : `${label}\n${' '.repeat(label.search(/\S/) + 2)}${value}`;
+
 export default class ConfigShow extends BaseCommand<typeof ConfigShow> {
   static override summary = 'Print the resolved configuration and where each setting came from (secrets masked).';
   static override description =
@@ -47,11 +56,11 @@ export default class ConfigShow extends BaseCommand<typeof ConfigShow> {
     }
     const settings = maskSecrets(config) as Record<string, unknown>;
     if (!this.jsonEnabled()) {
-      this.log(`file: ${file?.path ?? '(none)'}${file?.profile ? `  profile: ${file.profile}` : ''}`);
+      this.log(fitLine('file:', `${file?.path ?? '(none)'}${file?.profile ? `  profile: ${file.profile}` : ''}`));
       for (const key of CONFIG_KEYS) {
         const v = show(settings[key]);
-        this.log(v.startsWith('\n') ? `${key}:${v}` : `${key}: ${v}`);
-        this.log(`  from ${sources[key]}`);
+        this.log(v.startsWith('\n') ? `${key}:${v}` : fitLine(`${key}:`, v));
+        this.log(fitLine('  from', sources[key] ?? ''));
       }
     }
     return { file: file?.path ?? null, profile: file?.profile ?? null, settings, sources };

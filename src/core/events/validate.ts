@@ -55,7 +55,18 @@ const str = (o: Record<string, unknown>, field: string, re: RegExp): string => {
  */
 export const MAX_EVENT_USD = Decimal.parse('99999999999999999999999999.999999999999', USD_SCALE);
 
+/** MAX_EVENT_USD's units at scale USD_SCALE + k: an exact product at or below it rounds to at most the maximum. */
+const maxUsdAt: bigint[] = [];
+
 const fitsUsd = (label: string, q: Decimal, price: Decimal): void => {
+  // Every event is checked (prices at 100k/s): the exact product against the bound at its own scale
+  // settles nearly all of them without the rounding division `mul` does; only a product above the
+  // bound (which may still round down to it) takes the exact path.
+  const k = q.scale + price.scale - USD_SCALE;
+  if (k >= 0) {
+    maxUsdAt[k] ??= MAX_EVENT_USD.units * pow10(k);
+    if (q.units * price.units <= maxUsdAt[k]) return;
+  }
   const v = q.mul(price, USD_SCALE);
   if (v.gt(MAX_EVENT_USD))
     fail(`${label}: ${v.toPlain()} USD does not fit the warehouse (at most 26 integer digits, DECIMAL(38,12))`);

@@ -38,7 +38,8 @@ export interface TradeKey {
   readonly id: string;
 }
 
-const keyCmp = (a: TradeKey, b: TradeKey): number => a.t - b.t || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** Order of trades inside a window: (eventTime, eventId). */
+export const keyCmp = (a: TradeKey, b: TradeKey): number => a.t - b.t || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 export const candleOf = (e: PriceEvent, size: number): Candle => {
   const start = windowStart(e.eventTime, size);

@@ -321,6 +321,9 @@ const noteLots = (dirty: UserDirty, lots: ReadonlyMap<string, LotQueue>, assets:
   for (const a of assets) if (!dirty.lots.has(a)) dirty.lots.set(a, lots.get(a));
 };
 
+const LATE_FOR_1M = Object.freeze({ lateFor1m: true });
+const NOT_LATE_FOR_1M = Object.freeze({ lateFor1m: false });
+
 export class PartitionEngine {
   readonly prices: PriceWindows;
   readonly users = new Map<string, StoredUser>();
@@ -436,7 +439,7 @@ export class PartitionEngine {
   addPrice(e: PriceEvent): { lateFor1m: boolean } {
     const out = this.prices.add(e);
     this.scalarsDirty = true;
-    return { lateFor1m: out.lateFor.includes('1m') };
+    return out.lateFor.length > 0 && out.lateFor.includes('1m') ? LATE_FOR_1M : NOT_LATE_FOR_1M;
   }
 
   /**

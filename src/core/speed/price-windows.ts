@@ -5,7 +5,8 @@ import {
   candleOf,
   INTERVALS_MS,
   type Interval,
-  mergeCandles,
+  keyCmp,
+  type TradeKey,
   vwap,
   windowStart,
 } from '../ohlcv/candle.js';
@@ -34,21 +35,103 @@ export interface PriceWindowOptions {
   readonly allowedLatenessMs: number;
 }
 
-export interface OpenWindow {
-  readonly interval: Interval;
-  candle: Candle;
+/**
+ * One open window: its candle kept as a running accumulator, updated in place by each trade (the
+ * window owns it, like a Kafka Streams window store) instead of a new Candle and four new Decimals
+ * per trade and interval. Every field is the same order-independent function of the window's trades
+ * as `mergeCandles` (open/close by (eventTime, eventId), exact sums at the candle's fixed scales), so
+ * the candle is identical; it is built as a `Candle` only when read (a checkpoint's dirty windows).
+ */
+class OpenWindow {
   /**
    * Event ids of the trades in this window (duplicate trades are dropped), restored with the window
-   * after a restart. Kept only in windows of the coarsest interval: see `add`.
+   * after a restart. Kept only in windows of the coarsest interval: see `PriceWindows.add`.
    */
   readonly ids: Set<string>;
   /** Ids added since the last `drainTradeIds` (what the next checkpoint appends). */
   fresh: string[];
   /** Some of its ids are in the store (written by a checkpoint or restored): delete them when final. */
   stored: boolean;
-  dirty: boolean;
+  dirty = true;
   /** Sealed (final, left `open`): the per-symbol fast path must not reuse it. */
-  closed: boolean;
+  closed = false;
+  readonly symbol: string;
+  readonly start: number;
+  readonly end: number;
+  private open: Decimal;
+  private openKey: TradeKey;
+  private close: Decimal;
+  private closeKey: TradeKey;
+  private high: Decimal;
+  private low: Decimal;
+  /** Units of the volume (QTY_SCALE) and the quote volume (USD_SCALE). */
+  private volume: bigint;
+  private quoteVolume: bigint;
+  private trades: number;
+  /** The candle as last built; undefined once a trade changed it. */
+  private built: Candle | undefined;
+
+  constructor(
+    readonly interval: Interval,
+    c: Candle,
+    ids: readonly string[],
+    fresh: string[],
+    stored: boolean,
+  ) {
+    this.symbol = c.symbol;
+    this.start = c.start;
+    this.end = c.end;
+    this.open = c.open;
+    this.openKey = c.openKey;
+    this.close = c.close;
+    this.closeKey = c.closeKey;
+    this.high = c.high;
+    this.low = c.low;
+    this.volume = c.volume.rescale(QTY_SCALE).units;
+    this.quoteVolume = c.quoteVolume.rescale(USD_SCALE).units;
+    this.trades = c.trades;
+    this.built = c;
+    this.ids = new Set(ids);
+    this.fresh = fresh;
+    this.stored = stored;
+  }
+
+  /** One trade: `price` at PRICE_SCALE, `qty` units at QTY_SCALE, `quote` its quote volume's units. */
+  add(key: TradeKey, price: Decimal, qty: bigint, quote: bigint): void {
+    if (keyCmp(key, this.openKey) < 0) {
+      this.open = price;
+      this.openKey = key;
+    }
+    if (keyCmp(key, this.closeKey) > 0) {
+      this.close = price;
+      this.closeKey = key;
+    }
+    if (price.gt(this.high)) this.high = price;
+    if (price.lt(this.low)) this.low = price;
+    this.volume += qty;
+    this.quoteVolume += quote;
+    this.trades++;
+    this.built = undefined;
+    this.dirty = true;
+  }
+
+  get candle(): Candle {
+    this.built ??= {
+      symbol: this.symbol,
+      start: this.start,
+      end: this.end,
+      open: this.open,
+      high: this.high,
+      low: this.low,
+      close: this.close,
+      volume: Decimal.fromUnits(this.volume, QTY_SCALE),
+      quoteVolume: Decimal.fromUnits(this.quoteVolume, USD_SCALE),
+      trades: this.trades,
+      openKey: this.openKey,
+      closeKey: this.closeKey,
+    };
+    return this.built;
+  }
 }
 
 export interface EmittedCandle {
@@ -64,7 +147,15 @@ export interface LastPrice {
   readonly eventId: string;
 }
 
-export type PriceOutcome = { status: Lateness | 'duplicate'; lateFor: Interval[] };
+export type PriceOutcome = { readonly status: Lateness | 'duplicate'; readonly lateFor: readonly Interval[] };
+
+const NOT_LATE: readonly Interval[] = Object.freeze([]);
+/** The outcomes without a too-late interval (nearly every trade): shared, not built per trade. */
+const OUTCOME = {
+  on_time: Object.freeze({ status: 'on_time', lateFor: NOT_LATE }),
+  late: Object.freeze({ status: 'late', lateFor: NOT_LATE }),
+  duplicate: Object.freeze({ status: 'duplicate', lateFor: NOT_LATE }),
+} as const satisfies Record<string, PriceOutcome>;
 
 /** One window's place: the open-window key's parts (interval, symbol, window start). */
 export interface WindowRef {
@@ -110,7 +201,7 @@ export class PriceWindows {
 
   private windowOf(i: number, symbol: string, start: number): OpenWindow | undefined {
     const w = this.hot.get(symbol)?.[i];
-    if (w !== undefined && !w.closed && w.candle.start === start) return w;
+    if (w !== undefined && !w.closed && w.start === start) return w;
     return this.open.get(windowKey(this.opts.intervals[i]!, symbol, start));
   }
 
@@ -124,20 +215,23 @@ export class PriceWindows {
    */
   add(e: PriceEvent): PriceOutcome {
     const wm = this.watermark();
-    const lateFor: Interval[] = [];
+    let lateFor: Interval[] | undefined;
     const { intervals } = this.opts;
     const c = this.coarsest;
     const cStart = windowStart(e.eventTime, this.sizes[c]!);
     const cStatus = classify(cStart + this.sizes[c]!, wm, this.opts.allowedLatenessMs);
     if (cStatus !== 'too_late' && this.windowOf(c, e.symbol, cStart)?.ids.has(e.eventId)) {
       this.counts.duplicates++;
-      return { status: 'duplicate', lateFor: [] };
+      return OUTCOME.duplicate;
     }
     let accepted = false;
     let late = false;
-    // The trade as a one-trade candle, built once (its exact quote volume is the costly part) and
-    // merged into every interval's window: the same result as addTrade per interval.
-    let single: Candle | undefined;
+    // The trade's exact amounts, computed once (its quote volume, rounded per trade, is the costly
+    // part) and added to every interval's window it extends; a window it opens starts as its candle.
+    let price: Decimal | undefined;
+    let qty = 0n;
+    let quote = 0n;
+    let key: TradeKey | undefined;
     let hot = this.hot.get(e.symbol);
     if (hot === undefined) {
       hot = [];
@@ -149,33 +243,30 @@ export class PriceWindows {
       const start = i === c ? cStart : windowStart(e.eventTime, size);
       const status = i === c ? cStatus : classify(start + size, wm, this.opts.allowedLatenessMs);
       if (status === 'too_late') {
+        lateFor ??= [];
         lateFor.push(interval);
         continue;
       }
       if (status === 'late') late = true;
       let w = this.windowOf(i, e.symbol, start);
-      single ??= candleOf(e, size);
       if (w === undefined) {
-        w = {
-          interval,
-          candle:
-            single.start === start && single.end === start + size ? single : { ...single, start, end: start + size },
-          ids: new Set(i === c ? [e.eventId] : []),
-          fresh: i === c ? [e.eventId] : [],
-          stored: false,
-          dirty: true,
-          closed: false,
-        };
+        const ids = i === c ? [e.eventId] : [];
+        w = new OpenWindow(interval, candleOf(e, size), ids, [...ids], false);
         this.open.set(windowKey(interval, e.symbol, start), w);
         if (i === c) this.freshIds.add(w);
       } else {
-        w.candle = mergeCandles(w.candle, single);
+        if (price === undefined || key === undefined) {
+          price = e.price.rescale(PRICE_SCALE);
+          qty = e.quantity.rescale(QTY_SCALE).units;
+          quote = e.quantity.mul(e.price, USD_SCALE).units;
+          key = { t: e.eventTime, id: e.eventId };
+        }
+        w.add(key, price, qty, quote);
         if (i === c) {
           w.ids.add(e.eventId);
           w.fresh.push(e.eventId);
           this.freshIds.add(w);
         }
-        w.dirty = true;
       }
       hot[i] = w;
       accepted = true;
@@ -183,7 +274,7 @@ export class PriceWindows {
     if (e.eventTime > this.maxEventTime) this.maxEventTime = e.eventTime;
     if (!accepted) {
       this.counts.tooLate++;
-      return { status: 'too_late', lateFor };
+      return { status: 'too_late', lateFor: lateFor ?? NOT_LATE };
     }
     const prev = this.last.get(e.symbol);
     if (
@@ -196,6 +287,7 @@ export class PriceWindows {
     }
     if (late) this.counts.late++;
     else this.counts.onTime++;
+    if (lateFor === undefined) return late ? OUTCOME.late : OUTCOME.on_time;
     return { status: late ? 'late' : 'on_time', lateFor };
   }
 
@@ -203,13 +295,13 @@ export class PriceWindows {
   seal(): void {
     const wm = this.watermark();
     for (const [k, w] of this.open) {
-      if (w.candle.end + this.opts.allowedLatenessMs <= wm) {
+      if (w.end + this.opts.allowedLatenessMs <= wm) {
         this.finals.push({ interval: w.interval, candle: w.candle, final: true });
         w.closed = true;
         this.open.delete(k);
         // Final: no trade can be a duplicate of it any more (it would be too late). Free the ids now
         // (the per-symbol fast path may still point at the window) and delete the stored ones.
-        if (w.stored) this.droppedIds.push({ interval: w.interval, symbol: w.candle.symbol, start: w.candle.start });
+        if (w.stored) this.droppedIds.push({ interval: w.interval, symbol: w.symbol, start: w.start });
         this.freshIds.delete(w);
         w.ids.clear();
         w.fresh = [];
@@ -238,7 +330,7 @@ export class PriceWindows {
     const added: [WindowRef, string[]][] = [];
     for (const w of this.freshIds) {
       if (w.fresh.length === 0) continue;
-      added.push([{ interval: w.interval, symbol: w.candle.symbol, start: w.candle.start }, w.fresh]);
+      added.push([{ interval: w.interval, symbol: w.symbol, start: w.start }, w.fresh]);
       w.fresh = [];
       w.stored = true;
     }
@@ -274,17 +366,11 @@ export class PriceWindows {
     for (const w of windows) {
       const key = windowKey(w.interval, w.candle.symbol, w.candle.start);
       const held = w.interval === coarsest ? ids.get(key) : undefined;
-      this.open.set(key, {
-        interval: w.interval,
-        candle: w.candle,
-        ids: new Set(held ?? []),
-        fresh: [],
-        // Ids of a restored window may be stored even when none came back (the checkpoint that
-        // wrote the window also wrote them): delete them when it is final either way.
-        stored: w.interval === coarsest,
-        dirty: false,
-        closed: false,
-      });
+      // Ids of a restored window may be stored even when none came back (the checkpoint that
+      // wrote the window also wrote them): delete them when it is final either way.
+      const restored = new OpenWindow(w.interval, w.candle, held ?? [], [], w.interval === coarsest);
+      restored.dirty = false;
+      this.open.set(key, restored);
     }
     for (const [s, p] of last) this.last.set(s, p);
   }

@@ -1,7 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   assetOf,
   MAX_EVENT_TIME,
+  MAX_EVENT_USD,
   MIN_EVENT_TIME,
   symbolOf,
   type Validated,
@@ -9,7 +11,7 @@ import {
   validateReward,
   validateTransaction,
 } from '../../../src/core/events/validate.js';
-import { Decimal, PRICE_SCALE, QTY_SCALE } from '../../../src/core/money/decimal.js';
+import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../../src/core/money/decimal.js';
 import { rawPrice, rawReward, rawTx, T0 } from '../build.js';
 
 const reasonOf = <T>(v: Validated<T>): string => {
@@ -207,5 +209,25 @@ describe('bounded values (issue 16: nothing valid overflows a warehouse DECIMAL)
     expect(
       reasonOf(validateTransaction(rawTx({ type: 'sell', quantity: '1', fee: '1e19', feeAsset: 'BTC', price: '1e8' }))),
     ).toMatch(/^fee x price: /);
+  });
+
+  it('decides at the boundary exactly as the rounded product does (the check skips the rounding when it can)', () => {
+    // Products within a few units of the largest amount, from both sides, at every scale split.
+    const max = MAX_EVENT_USD.units * 10n ** 18n;
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 10n ** 18n, max: 10n ** 22n }),
+        fc.bigInt({ min: -(10n ** 18n), max: 10n ** 18n }),
+        (pu, d) => {
+          const qu = (max + d) / pu;
+          const q = Decimal.fromUnits(qu, QTY_SCALE);
+          const p = Decimal.fromUnits(pu, PRICE_SCALE);
+          if (!q.fits() || !p.fits() || !q.isPositive()) return;
+          const r = validatePrice(rawPrice({ quantity: q.toPlain(), price: p.toPlain() }));
+          expect(r.ok).toBe(!q.mul(p, USD_SCALE).gt(MAX_EVENT_USD));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
