@@ -8,7 +8,8 @@ import { IdTimeIndex, idHash } from '../../../src/core/speed/id-index.js';
  * from a small alphabet so that sequences reuse them (overwrites, deletes of present ids, re-inserts
  * after a delete) and long enough runs grow and shrink the table through several capacities; a few
  * ids are forced into one probe run by sharing their low hash bits, which is where backward-shift
- * deletion can go wrong.
+ * deletion can go wrong. Sequences short and long cover both forms (a Map up to 32 ids, the table
+ * beyond) and the move from one to the other, a clone of either included.
  */
 type Op = { op: 'set'; id: string; t: number } | { op: 'get'; id: string } | { op: 'delete'; id: string };
 
