@@ -295,10 +295,6 @@ export class StreamRuntime {
         ? `${this.sinceCheckpoint} record(s) processed since the last checkpoint (not acknowledged; the next owner redoes them)`
         : undefined,
     );
-    this.redis = await connectRedis(this.config, { name: `cl-stream-${this.metrics.workerId}`, retry: true });
-    this.redisTx = await connectRedis(this.config, { name: `cl-stream-tx-${this.metrics.workerId}`, retry: true });
-    this.producer = await BatchingProducer.connect(this.config, { lingerMs: 5 }, this.kafka);
-    this.admin = this.kafka.admin();
     const consumer = this.kafka.consumer({
       groupId: this.opts.groupId,
       partitionAssigners: [CoPartitionAssigner],
@@ -310,12 +306,28 @@ export class StreamRuntime {
       maxBytesPerPartition: 4 * 1024 * 1024,
     });
     this.consumer = consumer;
-    try {
-      await this.admin.connect();
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...this.opts.topics], fromBeginning: true });
-    } catch (err) {
-      throw toBrokerError(err, this.config);
+    this.admin = this.kafka.admin();
+    const admin = this.admin;
+    // The five connections side by side (each is its own round trips to Redis or the brokers: one
+    // after another they were a few hundred ms of every start). Each one set is closed by stop().
+    const broker = (p: Promise<void>) => p.catch((err) => Promise.reject(toBrokerError(err, this.config)));
+    const started = await Promise.allSettled([
+      connectRedis(this.config, { name: `cl-stream-${this.metrics.workerId}`, retry: true }).then((r) => {
+        this.redis = r;
+      }),
+      connectRedis(this.config, { name: `cl-stream-tx-${this.metrics.workerId}`, retry: true }).then((r) => {
+        this.redisTx = r;
+      }),
+      BatchingProducer.connect(this.config, { lingerMs: 5 }, this.kafka).then((p) => {
+        this.producer = p;
+      }),
+      broker(admin.connect()),
+      broker(consumer.connect().then(() => consumer.subscribe({ topics: [...this.opts.topics], fromBeginning: true }))),
+    ]);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
+      await this.abort();
+      throw failed.reason;
     }
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const assigned = new Set(Object.values(e.payload.memberAssignment).flat());
