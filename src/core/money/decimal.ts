@@ -42,7 +42,7 @@ export const divRoundHalfEven = (num: bigint, den: bigint): bigint => {
     den = -den;
   }
   const q = num / den; // truncates toward zero
-  const r = num - q * den;
+  const r = num % den; // the remainder of that truncation (sign of num): one operation, not two
   if (r === 0n) return q;
   const twice = (r < 0n ? -r : r) * 2n;
   const awayFromZero = num < 0n ? q - 1n : q + 1n;
@@ -159,20 +159,39 @@ export class Decimal {
     return [this.units * pow10(s - this.scale), o.units * pow10(s - o.scale), s];
   }
 
-  /** Exact sum at max(scale) (no rounding). Use `.rescale()` to come back to a storage scale. */
+  /**
+   * Exact sum at max(scale) (no rounding). Use `.rescale()` to come back to a storage scale.
+   * Operands at one scale (nearly every call: amounts are kept at their storage scale) take a path
+   * without the alignment tuple, and adding zero returns the other operand: Decimals are immutable,
+   * and the ledger adds several per event (issue 13: allocation per event is most of the GC time).
+   */
   add(o: Decimal): Decimal {
+    if (o.scale === this.scale) {
+      if (o.units === 0n) return this;
+      if (this.units === 0n) return o;
+      return new Decimal(this.units + o.units, this.scale);
+    }
     const [a, b, s] = this.aligned(o);
     return Decimal.fromUnits(a + b, s);
   }
 
   sub(o: Decimal): Decimal {
+    if (o.scale === this.scale) {
+      if (o.units === 0n) return this;
+      return new Decimal(this.units - o.units, this.scale);
+    }
     const [a, b, s] = this.aligned(o);
     return Decimal.fromUnits(a - b, s);
   }
 
   /** Product rounded HALF-EVEN to `scale` (exact product has scale this.scale + o.scale). */
   mul(o: Decimal, scale: number): Decimal {
-    return Decimal.fromUnits(this.units * o.units, this.scale + o.scale).rescale(scale);
+    const exact = this.scale + o.scale;
+    if (scale < exact && scale >= 0 && exact <= MAX_PRECISION && Number.isInteger(scale)) {
+      // The product's units rounded at once: no intermediate Decimal at the exact scale.
+      return new Decimal(divRoundHalfEven(this.units * o.units, pow10(exact - scale)), scale);
+    }
+    return Decimal.fromUnits(this.units * o.units, exact).rescale(scale);
   }
 
   /** Quotient rounded HALF-EVEN to `scale`. Throws on division by zero (an invariant, callers check). */
@@ -194,6 +213,7 @@ export class Decimal {
   }
 
   cmp(o: Decimal): -1 | 0 | 1 {
+    if (o.scale === this.scale) return this.units < o.units ? -1 : this.units > o.units ? 1 : 0;
     const [a, b] = this.aligned(o);
     return a < b ? -1 : a > b ? 1 : 0;
   }

@@ -2,7 +2,7 @@ import type { EpochMillis, UserEvent } from '../events/types.js';
 import { USD } from '../events/types.js';
 import { Decimal, divRoundHalfEven, QTY_SCALE, USD_SCALE } from '../money/decimal.js';
 import { type LotPiece, LotQueue } from './lots.js';
-import { type Applied, applyEvent, notional, type Position } from './position.js';
+import { type Applied, applyEvent, notional, type Position, positionWith } from './position.js';
 
 /**
  * Portfolio accounting with tax lots: position.ts's rules for quantity, staking, fees and rejects,
@@ -44,20 +44,24 @@ export interface Disposal {
 export type LotApplied = (Applied & { ok: false }) | (Applied & { ok: true; lots: LotQueue; disposals: Disposal[] });
 
 const Z_U = Decimal.zero(USD_SCALE);
+const Z_Q = Decimal.zero(QTY_SCALE);
 
 /**
  * Split `total` (USD units) over pieces pro rata by quantity: HALF-EVEN per piece, the last piece
  * takes the remainder, so the parts always add up to the total exactly.
  */
 export const allocate = (total: bigint, pieces: readonly LotPiece[]): bigint[] => {
-  const all = pieces.reduce((s, p) => s + p.quantity, 0n);
+  // One piece (a disposal from one lot, the usual case) takes the whole total: no products.
+  if (pieces.length === 1) return [total];
+  let all = 0n;
+  for (const p of pieces) all += p.quantity;
   const out: bigint[] = [];
   let left = total;
-  pieces.forEach((p, i) => {
-    const part = i === pieces.length - 1 ? left : all === 0n ? 0n : divRoundHalfEven(total * p.quantity, all);
+  for (let i = 0; i < pieces.length; i++) {
+    const part = i === pieces.length - 1 ? left : all === 0n ? 0n : divRoundHalfEven(total * pieces[i]!.quantity, all);
     out.push(part);
     left -= part;
-  });
+  }
   return out;
 };
 
@@ -130,32 +134,19 @@ const sum = (pieces: readonly LotPiece[]): bigint => pieces.reduce((s, p) => s +
 export const applyLotEvent = (p: Position, before: LotQueue, e: UserEvent): LotApplied => {
   const r = applyEvent(p, e);
   if (!r.ok) return r;
-  let lots = before;
-  const avg = lots.method === 'average';
-  const take = (units: Decimal): LotPiece[] => {
-    const c = lots.consume(units);
-    lots = c.lots;
-    return c.pieces;
-  };
-  const done = (position: Position, realized: Decimal, disposals: Disposal[]): LotApplied => ({
-    ok: true,
-    position,
-    effect: { ...r.effect, realized },
-    lots,
-    disposals: disposals.map((d, piece) => (d.piece === piece ? d : { ...d, piece })),
-  });
+  // Runs once per event in both layers: no closures, no copies of what did not change (issue 13).
+  const avg = before.method === 'average';
 
   if (e.kind === 'reward') {
     const value = notional(e.quantity, e.price);
-    lots = lots.acquire(e.eventId, e.eventTime, e.quantity, avg ? Z_U : value);
-    if (avg) return done(r.position, r.effect.realized, []);
-    return done({ ...r.position, costBasis: p.costBasis.add(value) }, Z_U, []);
+    const lots = before.acquire(e.eventId, e.eventTime, e.quantity, avg ? Z_U : value);
+    if (avg) return done(r, r.position, lots, r.effect.realized, NO_ROWS);
+    return done(r, positionWith(r.position, { costBasis: p.costBasis.add(value) }), lots, Z_U, NO_ROWS);
   }
 
-  const baseFee = e.feeAsset === e.asset ? e.fee.rescale(QTY_SCALE) : Decimal.zero(QTY_SCALE);
+  const baseFee = e.feeAsset === e.asset ? e.fee.rescale(QTY_SCALE) : Z_Q;
   const usdFee = e.feeAsset === USD ? e.fee.rescale(USD_SCALE) : Z_U;
   const q = e.quantity.rescale(QTY_SCALE);
-  const avgCostOut = p.costBasis.sub(r.position.costBasis).rescale(USD_SCALE).units;
 
   switch (e.type) {
     case 'buy':
@@ -163,28 +154,37 @@ export const applyLotEvent = (p: Position, before: LotQueue, e: UserEvent): LotA
       const units = q.sub(baseFee);
       const cost = r.position.costBasis.sub(p.costBasis);
       if (units.isPositive() || avg) {
-        lots = lots.acquire(e.eventId, e.eventTime, units, cost);
-        return done(r.position, r.effect.realized, []);
+        return done(r, r.position, before.acquire(e.eventId, e.eventTime, units, cost), r.effect.realized, NO_ROWS);
       }
       // A base fee equal to the quantity leaves no unit to carry the cost: with lots, the cash
       // bought nothing and is realized at once as a loss (a `void` row). Average keeps it pooled.
       return done(
-        { ...r.position, costBasis: p.costBasis, realizedPnl: p.realizedPnl.sub(cost) },
+        r,
+        positionWith(r.position, { costBasis: p.costBasis, realizedPnl: p.realizedPnl.sub(cost) }),
+        before,
         cost.neg(),
         expense(e, cost, 'void'),
       );
     }
     case 'sell':
     case 'card_spend': {
-      const pieces = take(q.add(baseFee));
-      const proceeds = notional(q, e.price).sub(usdFee);
-      const costs = avg ? allocate(avgCostOut, pieces) : pieces.map((x) => x.cost);
+      const c = before.consume(q.add(baseFee));
+      const pieces = c.pieces;
+      // applyEvent booked realized = proceeds - cost with cost = the average cost removed, so
+      // proceeds = realized + (cost basis before - after), exactly, with no second product. Only at
+      // the storage scale (a position built at another scale takes the product again).
+      const costOut = p.costBasis.sub(r.position.costBasis);
+      const derived = r.effect.realized.add(costOut);
+      const proceeds = derived.scale === USD_SCALE ? derived : notional(q, e.price).sub(usdFee);
+      const costs = avg ? allocate(costOut.rescale(USD_SCALE).units, pieces) : pieces.map((x) => x.cost);
       const out = rows(e, e.type, pieces, allocate(proceeds.units, pieces), costs);
-      if (avg) return done(r.position, r.effect.realized, out);
+      if (avg) return done(r, r.position, c.lots, r.effect.realized, out);
       const cost = usdOf(sum(pieces));
       const realized = proceeds.sub(cost);
       return done(
-        { ...r.position, costBasis: p.costBasis.sub(cost), realizedPnl: p.realizedPnl.add(realized) },
+        r,
+        positionWith(r.position, { costBasis: p.costBasis.sub(cost), realizedPnl: p.realizedPnl.add(realized) }),
+        c.lots,
         realized,
         out,
       );
@@ -192,35 +192,73 @@ export const applyLotEvent = (p: Position, before: LotQueue, e: UserEvent): LotA
     case 'withdrawal': {
       // Fee units leave first (a disposal at zero proceeds), then the units moved out at cost.
       const avgFee = avg ? -r.effect.realized.rescale(USD_SCALE).units - usdFee.units : undefined;
-      const fee = feeRows(e, take(baseFee), avgFee);
-      const moved = take(q);
+      const f = before.consume(baseFee);
+      const fee = feeRows(e, f.pieces, avgFee);
+      const moved = f.lots.consume(q);
       const out = [...fee.rows, ...expense(e, usdFee)];
-      if (avg) return done(r.position, r.effect.realized, out);
+      if (avg) return done(r, r.position, moved.lots, r.effect.realized, out);
       const realized = usdOf(-fee.cost).sub(usdFee);
       return done(
-        {
-          ...r.position,
-          costBasis: p.costBasis.sub(usdOf(fee.cost + sum(moved))),
+        r,
+        positionWith(r.position, {
+          costBasis: p.costBasis.sub(usdOf(fee.cost + sum(moved.pieces))),
           realizedPnl: p.realizedPnl.add(realized),
-        },
+        }),
+        moved.lots,
         realized,
         out,
       );
     }
     case 'stake':
     case 'unstake': {
-      const avgFee = avg ? avgCostOut : undefined;
-      const fee = feeRows(e, take(baseFee), avgFee);
+      const avgFee = avg ? avgCostOut(p, r.position) : undefined;
+      const f = before.consume(baseFee);
+      const fee = feeRows(e, f.pieces, avgFee);
       const out = [...fee.rows, ...expense(e, usdFee)];
-      if (avg) return done(r.position, r.effect.realized, out);
+      if (avg) return done(r, r.position, f.lots, r.effect.realized, out);
       const realized = usdOf(-fee.cost).sub(usdFee);
       return done(
-        { ...r.position, costBasis: p.costBasis.sub(usdOf(fee.cost)), realizedPnl: p.realizedPnl.add(realized) },
+        r,
+        positionWith(r.position, {
+          costBasis: p.costBasis.sub(usdOf(fee.cost)),
+          realizedPnl: p.realizedPnl.add(realized),
+        }),
+        f.lots,
         realized,
         out,
       );
     }
   }
+};
+
+const NO_ROWS: Disposal[] = [];
+
+/** The average cost that left the position (USD units): what average-method rows allocate. */
+const avgCostOut = (before: Position, after: Position): bigint =>
+  before.costBasis.sub(after.costBasis).rescale(USD_SCALE).units;
+
+/** The applied result; rows renumbered by their place (only when they are not already). */
+const done = (
+  r: Applied & { ok: true },
+  position: Position,
+  lots: LotQueue,
+  realized: Decimal,
+  disposals: Disposal[],
+): LotApplied => {
+  let numbered = true;
+  for (let i = 0; i < disposals.length && numbered; i++) numbered = disposals[i]!.piece === i;
+  return {
+    ok: true,
+    position,
+    effect: realized === r.effect.realized ? r.effect : { realized, spendUsd: r.effect.spendUsd },
+    lots,
+    // A fresh array each time (callers may keep or extend it); NO_ROWS is never handed out.
+    disposals: numbered
+      ? disposals === NO_ROWS
+        ? []
+        : disposals
+      : disposals.map((d, piece) => (d.piece === piece ? d : { ...d, piece })),
+  };
 };
 
 /** A fresh queue for a position that predates lots: one opening lot holding its units and cost. */

@@ -177,10 +177,11 @@ const pushShape = (s: Shape, r: LotRec): Shape => {
 
 /** Replace the front lot's remainder (a partial take). */
 const replaceFront = (s: Shape, r: LotRec): Shape => {
-  if (s.kind === 'deque') return { ...s, headRec: r };
+  // Literals, not spreads: a spread with overrides costs ~40x a literal on Node 20 (per disposal).
+  if (s.kind === 'deque') return { kind: 'deque', arr: s.arr, head: s.head, len: s.len, headRec: r };
   if (s.kind === 'stack') return { kind: 'stack', top: { rec: r, next: s.top!.next } };
   const root = s.root!;
-  return { kind: 'heap', root: { ...root, rec: r } };
+  return { kind: 'heap', root: { rec: r, rank: root.rank, left: root.left, right: root.right } };
 };
 
 const popFront = (s: Shape): Shape => {
@@ -291,7 +292,16 @@ export class LotQueue {
       if (take === lot.q) {
         shape = popFront(shape);
         size--;
-      } else shape = replaceFront(shape, { ...lot, q: lot.q - take, c: lot.c - cost });
+      } else
+        shape = replaceFront(shape, {
+          lotId: lot.lotId,
+          acquiredAt: lot.acquiredAt,
+          seq: lot.seq,
+          q0: lot.q0,
+          c0: lot.c0,
+          q: lot.q - take,
+          c: lot.c - cost,
+        });
     }
     return { lots: new LotQueue(this.method, shape, size, units, costUnits, this.seq), pieces };
   }

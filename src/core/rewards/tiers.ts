@@ -155,20 +155,31 @@ export const bucketsFromSpends = (spends: Iterable<readonly [string, SpendJson]>
 export class TierChanges {
   head = false;
   private touchedSpends: Map<string, SpendKey> | undefined;
+  /**
+   * Spends touched since `spends` was last read: the field text and the map entry are made when a
+   * store asks (once per checkpoint), not per event — a replay or a batch build never asks.
+   */
+  private pending: SpendKey[] | undefined;
 
   /** Spends that entered or left the window, by field (look the value up with `TierWindow.find`). */
   get spends(): ReadonlyMap<string, SpendKey> {
+    if (this.pending !== undefined) {
+      this.touchedSpends ??= new Map();
+      for (const k of this.pending) this.touchedSpends.set(spendField(k), k);
+      this.pending = undefined;
+    }
     return this.touchedSpends ?? NO_SPENDS;
   }
 
   touch(s: SpendKey): void {
-    this.touchedSpends ??= new Map();
-    this.touchedSpends.set(spendField(s), s);
+    this.pending ??= [];
+    this.pending.push(s);
   }
 
   clear(): void {
     this.head = false;
     this.touchedSpends = undefined;
+    this.pending = undefined;
   }
 }
 const NO_SPENDS: ReadonlyMap<string, SpendKey> = new Map();

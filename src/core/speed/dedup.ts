@@ -19,6 +19,7 @@
  */
 import { BucketChanges } from '../time/bucket-changes.js';
 import { DAY_MS, dayFromKey, dayIndex, dayKey } from '../time/date.js';
+import { IdTimeIndex } from './id-index.js';
 import { TimeHeap } from './time-heap.js';
 
 /** Stored form of the small, always-rewritten part: the frontier and the stragglers. */
@@ -34,8 +35,8 @@ export type DedupBucketJson = [string, number][];
 export type DedupChanges = BucketChanges;
 
 export class DedupIds {
-  /** Remembered windowed ids → event time (one lookup per event). */
-  private readonly index = new Map<string, number>();
+  /** Remembered windowed ids → event time (one lookup per event; a typed-array table, id-index.ts). */
+  private index = new IdTimeIndex();
   /** Day index → ids added with an event time in that day. At most windowMs/DAY_MS + 1 are live. */
   private readonly buckets = new Map<number, string[]>();
   /** Bucket days, ascending (tiny: the window spans three days). */
@@ -134,7 +135,7 @@ export class DedupIds {
   clone(): DedupIds {
     const c = DedupIds.fromParts(this.windowMs, this.headToJson(), []);
     for (const d of this.days) c.buckets.set(d, [...this.buckets.get(d)!]);
-    for (const [id, t] of this.index) c.index.set(id, t);
+    c.index = this.index.clone();
     c.days = [...this.days];
     return c;
   }

@@ -668,7 +668,8 @@ export class PartitionEngine {
     this.setDay(u, dirty, day, step.day!);
     dirty.seen.push([e.eventId, e.eventTime]);
     // tier:<user> is derived from the tier head: rewrite it when that changed (or for a new user).
-    if (fresh || userChanges(u.state).tierHead) dirty.tier = true;
+    // The head flag alone (userChanges would also key the touched spends, a drain's job).
+    if (fresh || u.state.tier.changes.head) dirty.tier = true;
     if (step.outcome.kind === 'rejected') {
       this.counts.rejected++;
       this.effects.push({ kind: 'rejected', event: e, code: step.outcome.code, reason: step.outcome.reason });

@@ -134,10 +134,28 @@ export const emptyDay = (tier: string): DayRewards => ({
   rejected: 0,
 });
 
+/** A field-by-field copy (an object spread costs ~10x more on Node 20, and this runs per event). */
+const copyDay = (d: DayRewards): DayRewards => ({
+  spend: d.spend,
+  cashbackOwed: d.cashbackOwed,
+  cashbackCapped: d.cashbackCapped,
+  cashbackPaid: d.cashbackPaid,
+  stakingIncome: d.stakingIncome,
+  realizedPnl: d.realizedPnl,
+  tier: d.tier,
+  spend30d: d.spend30d,
+  events: d.events,
+  rejected: d.rejected,
+});
+
 export type UserOutcome =
-  | { kind: 'duplicate' }
+  | { readonly kind: 'duplicate' }
   | { kind: 'rejected'; code: RejectCode; reason: string }
-  | { kind: 'applied' };
+  | { readonly kind: 'applied' };
+
+const APPLIED: UserOutcome = Object.freeze({ kind: 'applied' });
+const DUPLICATE: UserOutcome = Object.freeze({ kind: 'duplicate' });
+const NO_DISPOSALS: readonly Disposal[] = Object.freeze([]);
 
 export interface UserStep {
   readonly state: UserState;
@@ -169,16 +187,19 @@ export const applyUserEvent = (
   dedup = true,
 ): UserStep => {
   if (dedup) {
-    if (s.recent.has(e.eventId)) return { state: s, outcome: { kind: 'duplicate' }, tierChanges: [], disposals: [] };
+    if (s.recent.has(e.eventId)) return { state: s, outcome: DUPLICATE, tierChanges: [], disposals: [] };
     s.recent.add(e.eventId, e.eventTime);
   }
 
-  const d = { ...(day ?? emptyDay(s.tier.tier)) };
+  // Every event runs this: it allocates only what the step hands back (the day aggregate, the
+  // changes list, the step itself); outcomes without detail are shared constants (issue 13).
+  const d = day === undefined ? emptyDay(s.tier.tier) : copyDay(day);
   d.events++;
-  const tierChanges: TierChange[] = [];
-  let outcome: UserOutcome = { kind: 'applied' };
+  let tierChanges: TierChange[] = [];
+  let outcome: UserOutcome = APPLIED;
   let asset: string | undefined;
-  let disposals: readonly Disposal[] = [];
+  let disposals: readonly Disposal[] = NO_DISPOSALS;
+  const cardSpend = e.kind === 'transaction' && e.type === 'card_spend';
 
   let spendUsd = Z;
   if (touchesPosition(e)) {
@@ -199,18 +220,18 @@ export const applyUserEvent = (
       d.realizedPnl = d.realizedPnl.add(r.effect.realized);
       spendUsd = r.effect.spendUsd;
     }
-  } else if (e.kind === 'transaction' && e.type === 'card_spend') {
+  } else if (cardSpend) {
     // Card spend from the USD balance: no crypto position, but it counts for tiers.
     spendUsd = notional(e.quantity, e.price);
   }
 
-  if (outcome.kind === 'applied' && e.kind === 'transaction' && e.type === 'card_spend') {
+  if (outcome === APPLIED && cardSpend) {
     const r = s.tier.record({ eventId: e.eventId, eventTime: e.eventTime, amount: spendUsd }, tiers);
-    tierChanges.push(...r.changes);
+    tierChanges = r.changes;
     d.spend = d.spend.add(spendUsd);
     d.cashbackOwed = d.cashbackOwed.add(r.cashback);
     d.cashbackCapped = d.cashbackCapped.add(r.capped);
-  } else if (outcome.kind === 'applied') {
+  } else if (outcome === APPLIED) {
     s.tier.advance(e.eventTime, tiers, tierChanges);
     if (e.kind === 'reward') {
       const value = notional(e.quantity, e.price);
@@ -220,14 +241,9 @@ export const applyUserEvent = (
   }
   d.tier = s.tier.tier;
   d.spend30d = s.tier.spend30d;
-  return {
-    state: s,
-    outcome,
-    day: d,
-    ...(asset === undefined ? {} : { asset }),
-    tierChanges,
-    disposals,
-  };
+  return asset === undefined
+    ? { state: s, outcome, day: d, tierChanges, disposals }
+    : { state: s, outcome, day: d, asset, tierChanges, disposals };
 };
 
 /**
