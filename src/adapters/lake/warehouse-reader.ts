@@ -417,36 +417,21 @@ export class WarehouseReader {
     if (f.length === 0) return;
     // The open lots of states stored with `lotsApart` are the date's fact_lot_daily rows, streamed
     // beside the states in the same user order and put back inline one user at a time.
-    const lf = this.filesOf(FACT_LOT_DAILY.name, [date]);
-    const lots =
-      lf.length === 0
-        ? undefined
-        : streamRows(
-            this.duck,
-            `SELECT user_id, asset, lot_id, seq, acquired_at_ms, original_quantity, original_cost, quantity, cost
-             FROM ${parquetSource(lf)} WHERE date = $1::DATE ORDER BY user_id, asset, seq`,
-            [date],
-          );
-    const nextLot = async (): Promise<DuckDBValue[] | undefined> => {
-      const n = await lots?.next();
-      return n === undefined || n.done ? undefined : n.value;
-    };
-    let lot = await nextLot();
+    const lots = this.besideStates(
+      FACT_LOT_DAILY.name,
+      date,
+      'user_id, asset, lot_id, seq, acquired_at_ms, original_quantity, original_cost, quantity, cost',
+      'user_id, asset, seq',
+    );
+    let lot = await lots.next();
     // A heavy user's window parts (states stored with `windowApart`), in the same user order.
-    const wf = this.filesOf(SNAPSHOT_USER_WINDOW.name, [date]);
-    const parts =
-      wf.length === 0
-        ? undefined
-        : streamRows(
-            this.duck,
-            `SELECT user_id, kind, entries_json FROM ${parquetSource(wf)} WHERE date = $1::DATE ORDER BY user_id, kind, part`,
-            [date],
-          );
-    const nextPart = async (): Promise<DuckDBValue[] | undefined> => {
-      const n = await parts?.next();
-      return n === undefined || n.done ? undefined : n.value;
-    };
-    let part = await nextPart();
+    const parts = this.besideStates(
+      SNAPSHOT_USER_WINDOW.name,
+      date,
+      'user_id, kind, entries_json',
+      'user_id, kind, part',
+    );
+    let part = await parts.next();
     try {
       for await (const r of streamRows(
         this.duck,
@@ -455,7 +440,7 @@ export class WarehouseReader {
       )) {
         const userId = String(r[0]);
         const mine = new Map<string, OpenLot[]>();
-        for (; lot !== undefined && String(lot[0]) <= userId; lot = await nextLot()) {
+        for (; lot !== undefined && String(lot[0]) <= userId; lot = await lots.next()) {
           if (String(lot[0]) < userId)
             throw new CryptolambdaError(
               'INTERNAL',
@@ -478,7 +463,7 @@ export class WarehouseReader {
           );
         }
         const window = { recent: [] as string[], spends: [] as string[] };
-        for (; part !== undefined && String(part[0]) <= userId; part = await nextPart()) {
+        for (; part !== undefined && String(part[0]) <= userId; part = await parts.next()) {
           if (String(part[0]) < userId)
             throw new CryptolambdaError(
               'INTERNAL',
@@ -491,9 +476,34 @@ export class WarehouseReader {
         yield { userId, state: inlineLots(state, (asset) => mine.get(asset)) };
       }
     } finally {
-      await lots?.return(undefined);
-      await parts?.return(undefined);
+      await lots.close();
+      await parts.close();
     }
+  }
+
+  /**
+   * A table's rows of `date` streamed in user order beside the snapshot states (none when the date
+   * has no file of it). `select` and `order` are this module's constants, never input.
+   */
+  private besideStates(table: string, date: string, select: string, order: string) {
+    const files = this.filesOf(table, [date]);
+    const rows =
+      files.length === 0
+        ? undefined
+        : streamRows(
+            this.duck,
+            `SELECT ${select} FROM ${parquetSource(files)} WHERE date = $1::DATE ORDER BY ${order}`,
+            [date],
+          );
+    return {
+      next: async (): Promise<DuckDBValue[] | undefined> => {
+        const n = await rows?.next();
+        return n === undefined || n.done ? undefined : n.value;
+      },
+      close: async (): Promise<void> => {
+        await rows?.return(undefined);
+      },
+    };
   }
 
   /** event id → user id of the date's batch_rejects with code TOO_LATE (core/time/lateness.ts). */

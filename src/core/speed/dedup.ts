@@ -66,14 +66,7 @@ export class DedupIds {
       return;
     }
     const d = dayIndex(t);
-    let b = this.buckets.get(d);
-    if (b === undefined) {
-      b = [];
-      this.buckets.set(d, b);
-      this.insertDay(d);
-    }
-    b.push(id);
-    this.index.set(id, t);
+    this.remember(id, t, d);
     this.changes.addDay(dayKey(d));
     if (t > this.frontier) {
       this.frontier = t;
@@ -190,15 +183,7 @@ export class DedupIds {
         s.addStraggler(id, t);
         continue;
       }
-      const d = dayIndex(t);
-      let b = s.buckets.get(d);
-      if (b === undefined) {
-        b = [];
-        s.buckets.set(d, b);
-        s.insertDay(d);
-      }
-      b.push(id);
-      s.index.set(id, t);
+      s.remember(id, t, dayIndex(t));
     }
     s.dropExpiredBuckets();
     s.clearChanges();
@@ -208,6 +193,18 @@ export class DedupIds {
   /** The latest event time applied (null before the first event). */
   get latest(): number | null {
     return this.frontier === Number.NEGATIVE_INFINITY ? null : this.frontier;
+  }
+
+  /** A windowed id into its event day's bucket (created in day order) and the index. */
+  private remember(id: string, t: number, d: number): void {
+    let b = this.buckets.get(d);
+    if (b === undefined) {
+      b = [];
+      this.buckets.set(d, b);
+      this.insertDay(d);
+    }
+    b.push(id);
+    this.index.set(id, t);
   }
 
   private insertDay(d: number): void {
