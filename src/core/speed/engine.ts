@@ -439,7 +439,7 @@ export class PartitionEngine {
   addPrice(e: PriceEvent): { lateFor1m: boolean } {
     const out = this.prices.add(e);
     this.scalarsDirty = true;
-    return out.lateFor.length > 0 && out.lateFor.includes('1m') ? LATE_FOR_1M : NOT_LATE_FOR_1M;
+    return out.lateFor.includes('1m') ? LATE_FOR_1M : NOT_LATE_FOR_1M;
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
  * Which day buckets of a per-user structure a store must rewrite or delete since its last write
- * (the dedup ids' change tracking; the tier window tracks single spends, `TierChanges`). The sets are created on the first
- * change and released by `clear`, so the many users that are quiet between two checkpoints hold
- * none (issue 13: memory per user held); readers see an empty set meanwhile.
+ * (the dedup ids' change tracking; the tier window tracks single spends, `TierChanges`). The sets
+ * are created on the first change and released by `clear`, so the many users that are quiet between
+ * two checkpoints hold none (issue 13: memory per user held); readers see an empty set meanwhile.
  */
 const NONE: ReadonlySet<string> = new Set();
 
