@@ -12,6 +12,7 @@
  * batches of 500 records per partition as a Kafka fetch would hand them, a checkpoint (drain +
  * store.write) every `checkpointEvery` records, as the runtime's record-count/interval policy.
  */
+import { createHash } from 'node:crypto';
 import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { decodeRecord, encodeTransaction } from '../src/adapters/avro/codec.js';
@@ -31,6 +32,12 @@ const CHECKPOINT_EVERY = Number(process.env.CHECKPOINT_EVERY ?? 1_000);
 const BATCH = 500;
 /** KINDS=1: also print the commands per event by command and key kind. */
 const KINDS = process.env.KINDS === '1';
+/**
+ * DIGEST=1: also print a SHA-256 of every checkpoint's commands (keys and arguments, in order), so a
+ * change meant to serialize the same state faster can be checked byte-identical against the build
+ * before it on the same input.
+ */
+const DIGEST = process.env.DIGEST === '1';
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -68,6 +75,7 @@ const run = async (count: number, users: number) => {
   let args = 0;
   /** Commands by name and key kind (`HSET stream:user`), to see where a checkpoint's commands go. */
   const kinds = new Map<string, number>();
+  const digest = createHash('sha256');
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   // Round-robin over partitions, one fetch batch at a time, as a consumer of all partitions would.
@@ -108,6 +116,8 @@ const run = async (count: number, users: number) => {
         phase.write += performance.now() - t;
         commands += tx.commands;
         args += tx.argv.length;
+        // Outside the phases too: hashing costs CPU the comparison run does not care about.
+        if (DIGEST) digest.update(`${n}\u0000${tx.keys.join('\u0000')}\u0001${tx.argv.join('\u0000')}\u0002`);
         // The breakdown by kind costs a string per command: only on request, outside the phases
         // (the CPU-seconds still include it then).
         if (KINDS)
@@ -145,6 +155,7 @@ const run = async (count: number, users: number) => {
       .map(([k, v]) => `${k} ${(v / count).toFixed(2)}`)
       .join(', '),
     argsPerEvent: args / count,
+    digest: DIGEST ? digest.digest('hex') : '',
   };
   // HEAP_SNAPSHOT=file: a heap snapshot with the engines alive (what a user's state is made of).
   if (process.env.HEAP_SNAPSHOT && count === N) v8.writeHeapSnapshot(process.env.HEAP_SNAPSHOT);
@@ -167,6 +178,7 @@ for (const r of [small, large]) {
       `drain ${share(p.drain)} write ${share(p.write)}; ${r.commandsPerEvent.toFixed(2)} commands/event`,
   );
   if (KINDS) console.log(`  commands per event by kind: ${r.kinds}`);
+  if (DIGEST) console.log(`  checkpoint digest: ${r.digest}`);
   const size = `${fmt(r.count)} events/${fmt(r.users)} users`;
   report('speed-users-core', `user events per CPU-second (${size})`, Math.round(r.perCpuSec), 'events/s');
   report('speed-users-core', `GC share (${size})`, Math.round(r.gcShare * 100), '%');
