@@ -73,8 +73,8 @@ const run = async (count: number, users: number) => {
   const phase = { decode: 0, engine: 0, drain: 0, write: 0 };
   let commands = 0;
   let args = 0;
-  /** Commands by name and key kind (`HSET stream:user`), to see where a checkpoint's commands go. */
-  const kinds = new Map<string, number>();
+  /** Commands and their arguments by name and key kind (`HSET stream:user`): where a checkpoint's commands go. */
+  const kinds = new Map<string, [number, number]>();
   const digest = createHash('sha256');
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
@@ -123,7 +123,8 @@ const run = async (count: number, users: number) => {
         if (KINDS)
           for (let a = 0, i = 0; a < tx.argv.length; i++) {
             const kind = `${tx.argv[a + 1]} ${tx.keys[i]!.slice(keyspace.length).split(':{')[0]}`;
-            kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+            const seen = kinds.get(kind) ?? [0, 0];
+            kinds.set(kind, [seen[0] + 1, seen[1] + 2 + Number(tx.argv[a])]);
             a += 2 + Number(tx.argv[a]);
           }
       }
@@ -151,8 +152,8 @@ const run = async (count: number, users: number) => {
     phase,
     commandsPerEvent: commands / count,
     kinds: [...kinds]
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, v]) => `${k} ${(v / count).toFixed(2)}`)
+      .sort((a, b) => b[1][0] - a[1][0])
+      .map(([k, [c, a]]) => `${k} ${(c / count).toFixed(2)} (${(a / count).toFixed(1)} args)`)
       .join(', '),
     argsPerEvent: args / count,
     digest: DIGEST ? digest.digest('hex') : '',
@@ -177,7 +178,7 @@ for (const r of [small, large]) {
       `RSS ${fmt(r.rssMiB)} MiB; decode ${share(p.decode)} engine ${share(p.engine)} ` +
       `drain ${share(p.drain)} write ${share(p.write)}; ${r.commandsPerEvent.toFixed(2)} commands/event`,
   );
-  if (KINDS) console.log(`  commands per event by kind: ${r.kinds}`);
+  if (KINDS) console.log(`  commands per event by kind (with their arguments, name and count included): ${r.kinds}`);
   if (DIGEST) console.log(`  checkpoint digest: ${r.digest}`);
   const size = `${fmt(r.count)} events/${fmt(r.users)} users`;
   report('speed-users-core', `user events per CPU-second (${size})`, Math.round(r.perCpuSec), 'events/s');

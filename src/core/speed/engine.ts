@@ -143,6 +143,11 @@ export interface StoredUser {
    */
   ttlDay?: string;
   ttlKeys?: number;
+  /**
+   * The store's: its user hash holds the cost method (written with the user's first state, or
+   * loaded from it). The method never changes, so later checkpoints leave that field alone.
+   */
+  methodStored?: boolean;
 }
 
 /** The partition-wide scalars a checkpoint stores (small, rewritten when they change). */
@@ -263,7 +268,7 @@ export interface SpeedChanges {
   readonly users: readonly UserChange[];
   /** Buffered user events added since the last drain, grouped by event id (the store's field). */
   readonly bufferPut: readonly (readonly [string, readonly UserEvent[]])[];
-  /** Event ids no longer buffered. */
+  /** Event ids no longer buffered that an earlier drain put (or the restore loaded). */
   readonly bufferDel: readonly string[];
   /** Present when the partition scalars changed. */
   readonly partition?: PartitionSnapshot;
@@ -331,6 +336,12 @@ export class PartitionEngine {
   /** User events waiting for both user topics' event time to pass them. */
   private buffer: UserEvent[] = [];
   private readonly bufferDirty = new Set<string>();
+  /**
+   * Ids whose buffered events the store holds (put by an earlier drain, or restored): only these
+   * need a delete when released. Most events enter and leave the buffer between two drains, and
+   * deleting them anyway was one Redis argument per user event.
+   */
+  private readonly bufferStored = new Set<string>();
   private readonly userMax = new Map<string, number>();
   /** Processing time of the last record per user topic (idleness; not checkpointed). */
   private readonly lastRecordAt = new Map<string, number>();
@@ -393,6 +404,7 @@ export class PartitionEngine {
       this.userFrontier = s.userFrontier;
     }
     this.buffer = [...(restored?.buffer ?? [])];
+    for (const e of this.buffer) this.bufferStored.add(e.eventId);
     for (const [id, u] of restored?.users ?? []) {
       this.users.set(id, u);
       this.scheduleExpiry(id, u);
@@ -877,8 +889,10 @@ export class PartitionEngine {
       }
       for (const id of this.bufferDirty) {
         const list = byId.get(id);
-        if (list === undefined) bufferDel.push(id);
-        else bufferPut.push([id, list]);
+        if (list !== undefined) {
+          bufferPut.push([id, list]);
+          this.bufferStored.add(id);
+        } else if (this.bufferStored.delete(id)) bufferDel.push(id);
       }
       this.bufferDirty.clear();
     }

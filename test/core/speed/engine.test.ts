@@ -72,6 +72,44 @@ describe('PartitionEngine (pure speed layer of one partition)', () => {
     expect(third.users[0]!.parts.spendPut.length + third.users[0]!.parts.spendDel.length).toBeLessThanOrEqual(1);
   });
 
+  it('merge buffer: only what a drain put is ever deleted (also after a restore), once', () => {
+    const tx = d.transactions.slice(0, 60);
+    const ids = new Set(tx.map((e) => e.eventId));
+    // Released before any drain: neither written nor deleted.
+    const quick = new PartitionEngine(DEFAULT_ENGINE_OPTIONS, 0);
+    quick.addUsers('transactions', tx, 10);
+    quick.tick(10 + DEFAULT_ENGINE_OPTIONS.userIdleMs, () => true);
+    const q = quick.drain();
+    expect(quick.buffered).toBe(0);
+    expect([q.bufferPut.length, q.bufferDel.length]).toEqual([0, 0]);
+    // Drained while buffered: put, then deleted exactly once when released.
+    const slow = new PartitionEngine(DEFAULT_ENGINE_OPTIONS, 0);
+    slow.addUsers('transactions', tx, 10);
+    const put = slow.drain();
+    expect(new Set(put.bufferPut.map(([id]) => id))).toEqual(ids);
+    expect(put.bufferDel).toEqual([]);
+    slow.tick(10 + DEFAULT_ENGINE_OPTIONS.userIdleMs, () => true);
+    const released = slow.drain();
+    expect(released.bufferPut).toEqual([]);
+    expect(new Set(released.bufferDel)).toEqual(ids);
+    expect(released.bufferDel).toHaveLength(ids.size);
+    expect(slow.drain().bufferDel).toEqual([]);
+    // Restored buffer: the store holds it, so its release deletes it; a new event released before a
+    // drain is not.
+    const restored = new PartitionEngine(DEFAULT_ENGINE_OPTIONS, 0, { buffer: tx });
+    const extra = {
+      ...tx[0]!,
+      eventId: `${tx[0]!.eventId}-new`,
+      eventTime: Math.max(...tx.map((e) => e.eventTime)) + 1,
+    };
+    restored.addUsers('transactions', [extra], 10);
+    restored.tick(10 + DEFAULT_ENGINE_OPTIONS.userIdleMs, () => true);
+    const r = restored.drain();
+    expect(restored.buffered).toBe(0);
+    expect(new Set(r.bufferDel)).toEqual(ids);
+    expect(r.bufferPut).toEqual([]);
+  });
+
   it('prices: candles and last prices change only for the symbols traded since the previous drain', () => {
     const engine = new PartitionEngine(DEFAULT_ENGINE_OPTIONS, 0);
     for (const p of d.prices) engine.addPrice(p);
