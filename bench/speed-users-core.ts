@@ -176,7 +176,8 @@ for (const r of [small, large]) {
       `(${r.cpuSeconds.toFixed(1)} s CPU, ${fmt(r.perSec)}/s wall), GC pauses ${(r.gcShare * 100).toFixed(0)}% of the wall time ` +
       `(major ${(r.gcMajorShare * 100).toFixed(0)}%), heap ${r.heapPerUserKiB.toFixed(2)} KiB/user, ` +
       `RSS ${fmt(r.rssMiB)} MiB; decode ${share(p.decode)} engine ${share(p.engine)} ` +
-      `drain ${share(p.drain)} write ${share(p.write)}; ${r.commandsPerEvent.toFixed(2)} commands/event`,
+      `drain ${share(p.drain)} write ${share(p.write)}; ${r.commandsPerEvent.toFixed(2)} commands/event, ` +
+      `${r.argsPerEvent.toFixed(1)} script arguments/event`,
   );
   if (KINDS) console.log(`  commands per event by kind (with their arguments, name and count included): ${r.kinds}`);
   if (DIGEST) console.log(`  checkpoint digest: ${r.digest}`);
