@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { DuckDBDecimalValue, type DuckDBValue, type DuckDBVector } from '@duckdb/node-api';
+import { DuckDBDecimal128Vector, DuckDBDecimalValue, type DuckDBValue, type DuckDBVector } from '@duckdb/node-api';
 import { CryptolambdaError } from '../../core/errors.js';
 import { eventToRaw } from '../../core/events/json.js';
 import type { PriceEvent, UserEvent } from '../../core/events/types.js';
@@ -364,6 +364,19 @@ const LOT_COLS = [
 const unitsAt = (v: DuckDBValue, scale: number): bigint =>
   v instanceof DuckDBDecimalValue && v.scale === scale ? v.value : fromDuckDecimal(v).rescale(scale).units;
 
+/**
+ * Row `i` of a DECIMAL vector as integer units at `scale`: read from the vector's int128 cell when
+ * the column has that scale (a DuckDBDecimalValue per cell, four a lot, was young garbage on a day
+ * that reads back every open lot), else through the value.
+ */
+const unitsOf = (v: DuckDBVector, i: number, scale: number): bigint => {
+  if (v instanceof DuckDBDecimal128Vector && v.type.scale === scale) {
+    const u = v.getScaledValue(i);
+    if (u !== null) return u;
+  }
+  return unitsAt(v.getItem(i), scale);
+};
+
 /** A chain of fact_lot_daily files as one group of rows per user, by asset. */
 const lotGroups = (duck: Duck, files: readonly string[]): AsyncGenerator<LotGroup> =>
   userGroups<LotGroup>(
@@ -383,10 +396,10 @@ const lotGroups = (duck: Duck, files: readonly string[]): AsyncGenerator<LotGrou
         lotId: String(v[2]!.getItem(i)),
         seq: Number(v[3]!.getItem(i)),
         acquiredAt: Number(v[4]!.getItem(i)),
-        q0: unitsAt(v[5]!.getItem(i), QTY_SCALE),
-        c0: unitsAt(v[6]!.getItem(i), USD_SCALE),
-        q: unitsAt(v[7]!.getItem(i), QTY_SCALE),
-        c: unitsAt(v[8]!.getItem(i), USD_SCALE),
+        q0: unitsOf(v[5]!, i, QTY_SCALE),
+        c0: unitsOf(v[6]!, i, USD_SCALE),
+        q: unitsOf(v[7]!, i, QTY_SCALE),
+        c: unitsOf(v[8]!, i, USD_SCALE),
       });
     },
   );

@@ -6,13 +6,14 @@ import {
   type DuckDBAppender,
   DuckDBDataChunk,
   DuckDBDateValue,
-  type DuckDBDecimalValue,
+  DuckDBDecimalValue,
   type DuckDBType,
   type DuckDBValue,
   type DuckDBVector,
   INTEGER,
   VARCHAR,
 } from '@duckdb/node-api';
+import bindings from '@duckdb/node-bindings';
 import { CryptolambdaError } from '../../core/errors.js';
 import { Decimal } from '../../core/money/decimal.js';
 import { type ColumnDef, columnsDdl, storedColumns, type TableDef } from '../../core/warehouse/schema.js';
@@ -27,13 +28,56 @@ import { type Duck, ident, toDuckDecimal } from '../duckdb/db.js';
  */
 export type CellValue = Decimal | string | number | bigint | boolean | null | undefined;
 
+/**
+ * In a DECIMAL column a bigint is the value's integer units AT THE COLUMN'S SCALE (schema.ts builds
+ * QTY_TYPE/USD_TYPE from QTY_SCALE/USD_SCALE): the open lots are stored as units (LotRow), and a
+ * Decimal per cell only to be taken apart again was a measurable share of staging a day whose
+ * fact_lot_daily holds more than a row per event.
+ */
+
 const DECIMAL_RE = /^DECIMAL\(38, ?(\d+)\)$/;
 const CHUNK_ROWS = 2048;
+/** |units| of DECIMAL(38, s): below 10^38. */
+const MAX_UNITS = 10n ** 38n;
 
 interface Column {
   readonly type: DuckDBType;
   readonly convert: (v: Exclude<CellValue, null | undefined>) => DuckDBValue;
+  /** VARCHAR: written as DuckDB string_t cells straight into the chunk when short (see inlineString). */
+  readonly varchar?: true;
 }
+
+/**
+ * duckdb_string_t (duckdb.h, the C API's VARCHAR cell): 16 bytes, a uint32 length and, up to 12
+ * bytes, the string itself inline (zero-padded); longer ones point to the vector's heap. Short
+ * ASCII cells are written into a buffer of the column and copied into the chunk's vector in one
+ * call at flush; the node API's setItem + flush made a native call per cell
+ * (vector_assign_string_element), the largest single cost of staging (user ids, assets, lot ids).
+ * Returns false when the value must go the API's way (longer than 12 bytes, or not ASCII); that
+ * cell is then zeroed here (an empty inline string) and assigned by the API after the copy.
+ */
+const inlineString = (bytes: Uint8Array<ArrayBuffer>, row: number, s: string): boolean => {
+  const n = s.length;
+  const at = row * 16;
+  if (n > 12) {
+    bytes.fill(0, at, at + 16);
+    return false;
+  }
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) {
+      bytes.fill(0, at, at + 16);
+      return false;
+    }
+    bytes[at + 4 + i] = c;
+  }
+  for (let i = n; i < 12; i++) bytes[at + 4 + i] = 0;
+  bytes[at] = n;
+  bytes[at + 1] = 0;
+  bytes[at + 2] = 0;
+  bytes[at + 3] = 0;
+  return true;
+};
 
 /**
  * A DECIMAL column's cell holder for Staging: the vector copies `value` into its buffer at once
@@ -54,6 +98,13 @@ const columnFor = (table: string, column: string, type: string, reuse = false): 
     return {
       type: DECIMAL(38, scale),
       convert: (v) => {
+        if (typeof v === 'bigint') {
+          // Units at the column's scale (see CellValue).
+          if (v >= MAX_UNITS || v <= -MAX_UNITS) toDuckDecimal(Decimal.fromUnits(v, scale), scale); // throws DECIMAL_OVERFLOW
+          if (!reuse) return new DuckDBDecimalValue(v, 38, scale);
+          holder.value = v;
+          return holder as unknown as DuckDBValue;
+        }
         if (!(v instanceof Decimal)) throw new CryptolambdaError('INTERNAL', `${table}.${column}: expected a Decimal`);
         if (!reuse) return toDuckDecimal(v, scale);
         const r = v.rescale(scale);
@@ -65,16 +116,27 @@ const columnFor = (table: string, column: string, type: string, reuse = false): 
   }
   switch (type) {
     case 'VARCHAR':
-      return { type: VARCHAR, convert: (v) => String(v) };
+      return { type: VARCHAR, convert: (v) => String(v), varchar: true };
     case 'BIGINT':
       return { type: BIGINT, convert: (v) => BigInt(v as number | bigint) };
     case 'INTEGER':
       return { type: INTEGER, convert: (v) => Number(v) };
     case 'BOOLEAN':
       return { type: BOOLEAN, convert: (v) => Boolean(v) };
-    case 'DATE':
-      // 'YYYY-MM-DD' → days since the epoch (UTC), exact.
-      return { type: DATE, convert: (v) => new DuckDBDateValue(Date.parse(`${String(v)}T00:00:00Z`) / 86_400_000) };
+    case 'DATE': {
+      // 'YYYY-MM-DD' → days since the epoch (UTC), exact. A build stages one date in millions of
+      // rows: the last one is kept (the vector copies the days at once, the holder is not kept).
+      let last: { text: string; value: DuckDBDateValue } | undefined;
+      return {
+        type: DATE,
+        convert: (v) => {
+          const text = String(v);
+          if (last?.text !== text)
+            last = { text, value: new DuckDBDateValue(Date.parse(`${text}T00:00:00Z`) / 86_400_000) };
+          return last.value;
+        },
+      };
+    }
     default:
       throw new CryptolambdaError('INTERNAL', `${table}.${column}: no staging type for ${type}`);
   }
@@ -90,6 +152,8 @@ export class Staging {
   private readonly stored: readonly ColumnDef[];
   private chunk!: DuckDBDataChunk;
   private vectors!: DuckDBVector[];
+  /** The VARCHAR columns' string_t cells of the chunk being filled (see inlineString), by column. */
+  private readonly cells: (Uint8Array<ArrayBuffer> | undefined)[];
   private buffered = 0;
   rows = 0;
 
@@ -102,6 +166,7 @@ export class Staging {
     this.columns = this.stored.map((c) => columnFor(def.name, c.name, c.type, true));
     // Derived columns (timestamps computed at write time) are not the batch's to fill.
     this.names = new Set(this.stored.map((c) => c.name));
+    this.cells = this.columns.map((c) => (c.varchar ? new Uint8Array(CHUNK_ROWS * 16) : undefined));
     this.newChunk();
   }
 
@@ -145,8 +210,13 @@ export class Staging {
     if (v === null || v === undefined) {
       if (!this.stored[i]!.nullable)
         throw new CryptolambdaError('INTERNAL', `${this.def.name}.${this.stored[i]!.name} is NOT NULL`);
+      this.cells[i]?.fill(0, this.buffered * 16, this.buffered * 16 + 16);
       this.vectors[i]!.setItem(this.buffered, null);
-    } else this.vectors[i]!.setItem(this.buffered, this.columns[i]!.convert(v));
+      return;
+    }
+    const cells = this.cells[i];
+    if (cells !== undefined && typeof v === 'string' && inlineString(cells, this.buffered, v)) return;
+    this.vectors[i]!.setItem(this.buffered, this.columns[i]!.convert(v));
   }
 
   private endRow(): void {
@@ -156,6 +226,13 @@ export class Staging {
 
   private flush(): void {
     if (this.buffered === 0) return;
+    // The inline cells first: the API's flush then assigns the long strings over their zeroed cells.
+    for (let i = 0; i < this.cells.length; i++) {
+      const cells = this.cells[i];
+      if (cells === undefined) continue;
+      const vector = bindings.data_chunk_get_vector(this.chunk.chunk, i);
+      bindings.copy_data_to_vector(vector, 0, cells.buffer, cells.byteOffset, this.buffered * 16);
+    }
     for (const v of this.vectors) v.flush();
     this.chunk.rowCount = this.buffered;
     this.appender.appendDataChunk(this.chunk);
