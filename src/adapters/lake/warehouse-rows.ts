@@ -45,7 +45,30 @@ interface Column {
   readonly convert: (v: Exclude<CellValue, null | undefined>) => DuckDBValue;
   /** VARCHAR: written as DuckDB string_t cells straight into the chunk when short (see inlineString). */
   readonly varchar?: true;
+  /** DECIMAL: the cell's units, written as int128 cells straight into the chunk (see writeInt128). */
+  readonly units?: (v: Exclude<CellValue, null | undefined>) => bigint;
 }
+
+const MIN_I64 = -(2n ** 63n);
+const MAX_I64 = 2n ** 63n - 1n;
+
+/**
+ * A DECIMAL(38) cell (int128, little-endian) into a chunk buffer. The node API's setItem split
+ * every value into BigInt halves (asUintN, >> 64n: new BigInts per cell, the largest allocation
+ * site of a build after reading strings); amounts that fit 64 bits, nearly all of them, are written
+ * with no BigInt made at all.
+ */
+const writeInt128 = (view: DataView, at: number, u: bigint): void => {
+  if (u >= MIN_I64 && u <= MAX_I64) {
+    view.setBigInt64(at, u, true);
+    const sign = u < 0n ? -1 : 0;
+    view.setInt32(at + 8, sign, true);
+    view.setInt32(at + 12, sign, true);
+  } else {
+    view.setBigUint64(at, BigInt.asUintN(64, u), true);
+    view.setBigInt64(at + 8, u >> 64n, true);
+  }
+};
 
 /**
  * duckdb_string_t (duckdb.h, the C API's VARCHAR cell): 16 bytes, a uint32 length and, up to 12
@@ -79,40 +102,27 @@ const inlineString = (bytes: Uint8Array<ArrayBuffer>, row: number, s: string): b
   return true;
 };
 
-/**
- * A DECIMAL column's cell holder for Staging: the vector copies `value` into its buffer at once
- * (DuckDBDecimal128Vector.setItem reads only `.value`), so one holder per column serves every row
- * instead of a DuckDBDecimalValue per cell (millions per build, all young garbage).
- */
-const decimalHolder = (width: number, scale: number): { value: bigint; width: number; scale: number } => ({
-  value: 0n,
-  width,
-  scale,
-});
+/** A DECIMAL cell's integer units at the column's scale; DECIMAL_OVERFLOW when they do not fit. */
+const unitsFor =
+  (table: string, column: string, scale: number) =>
+  (v: Exclude<CellValue, null | undefined>): bigint => {
+    if (typeof v === 'bigint') {
+      // Units at the column's scale (see CellValue).
+      if (v >= MAX_UNITS || v <= -MAX_UNITS) toDuckDecimal(Decimal.fromUnits(v, scale), scale); // throws DECIMAL_OVERFLOW
+      return v;
+    }
+    if (!(v instanceof Decimal)) throw new CryptolambdaError('INTERNAL', `${table}.${column}: expected a Decimal`);
+    const r = v.rescale(scale);
+    if (!r.fits()) toDuckDecimal(r, scale); // throws DECIMAL_OVERFLOW with the value
+    return r.units;
+  };
 
-const columnFor = (table: string, column: string, type: string, reuse = false): Column => {
+const columnFor = (table: string, column: string, type: string): Column => {
   const m = DECIMAL_RE.exec(type);
   if (m) {
     const scale = Number(m[1]);
-    const holder = decimalHolder(38, scale);
-    return {
-      type: DECIMAL(38, scale),
-      convert: (v) => {
-        if (typeof v === 'bigint') {
-          // Units at the column's scale (see CellValue).
-          if (v >= MAX_UNITS || v <= -MAX_UNITS) toDuckDecimal(Decimal.fromUnits(v, scale), scale); // throws DECIMAL_OVERFLOW
-          if (!reuse) return new DuckDBDecimalValue(v, 38, scale);
-          holder.value = v;
-          return holder as unknown as DuckDBValue;
-        }
-        if (!(v instanceof Decimal)) throw new CryptolambdaError('INTERNAL', `${table}.${column}: expected a Decimal`);
-        if (!reuse) return toDuckDecimal(v, scale);
-        const r = v.rescale(scale);
-        if (!r.fits()) toDuckDecimal(r, scale); // throws DECIMAL_OVERFLOW with the value
-        holder.value = r.units;
-        return holder as unknown as DuckDBValue;
-      },
-    };
+    const units = unitsFor(table, column, scale);
+    return { type: DECIMAL(38, scale), convert: (v) => new DuckDBDecimalValue(units(v), 38, scale), units };
   }
   switch (type) {
     case 'VARCHAR':
@@ -154,6 +164,8 @@ export class Staging {
   private vectors!: DuckDBVector[];
   /** The VARCHAR columns' string_t cells of the chunk being filled (see inlineString), by column. */
   private readonly cells: (Uint8Array<ArrayBuffer> | undefined)[];
+  /** The DECIMAL columns' int128 cells of the chunk being filled (see writeInt128), by column. */
+  private readonly int128: (DataView<ArrayBuffer> | undefined)[];
   private buffered = 0;
   rows = 0;
 
@@ -163,10 +175,11 @@ export class Staging {
     private readonly appender: DuckDBAppender,
   ) {
     this.stored = storedColumns(def);
-    this.columns = this.stored.map((c) => columnFor(def.name, c.name, c.type, true));
+    this.columns = this.stored.map((c) => columnFor(def.name, c.name, c.type));
     // Derived columns (timestamps computed at write time) are not the batch's to fill.
     this.names = new Set(this.stored.map((c) => c.name));
     this.cells = this.columns.map((c) => (c.varchar ? new Uint8Array(CHUNK_ROWS * 16) : undefined));
+    this.int128 = this.columns.map((c) => (c.units ? new DataView(new ArrayBuffer(CHUNK_ROWS * 16)) : undefined));
     this.newChunk();
   }
 
@@ -216,6 +229,11 @@ export class Staging {
     }
     const cells = this.cells[i];
     if (cells !== undefined && typeof v === 'string' && inlineString(cells, this.buffered, v)) return;
+    const int128 = this.int128[i];
+    if (int128 !== undefined) {
+      writeInt128(int128, this.buffered * 16, this.columns[i]!.units!(v));
+      return;
+    }
     this.vectors[i]!.setItem(this.buffered, this.columns[i]!.convert(v));
   }
 
@@ -234,6 +252,14 @@ export class Staging {
       bindings.copy_data_to_vector(vector, 0, cells.buffer, cells.byteOffset, this.buffered * 16);
     }
     for (const v of this.vectors) v.flush();
+    // The int128 cells last: the API's flush copied its own buffer of the column (only its NULLs
+    // are set there, in the validity mask it wrote), which these replace.
+    for (let i = 0; i < this.int128.length; i++) {
+      const cells = this.int128[i];
+      if (cells === undefined) continue;
+      const vector = bindings.data_chunk_get_vector(this.chunk.chunk, i);
+      bindings.copy_data_to_vector(vector, 0, cells.buffer, cells.byteOffset, this.buffered * 16);
+    }
     this.chunk.rowCount = this.buffered;
     this.appender.appendDataChunk(this.chunk);
     this.newChunk();

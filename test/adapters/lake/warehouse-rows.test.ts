@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Duck } from '../../../src/adapters/duckdb/db.js';
 import { Staging } from '../../../src/adapters/lake/warehouse-rows.js';
 import { CryptolambdaError } from '../../../src/core/errors.js';
-import { Decimal, QTY_SCALE, USD_SCALE } from '../../../src/core/money/decimal.js';
-import { BATCH_REJECTS, FACT_LOT_DAILY } from '../../../src/core/warehouse/schema.js';
+import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../../src/core/money/decimal.js';
+import { BATCH_REJECTS, FACT_LOT_DAILY, FACT_PORTFOLIO_DAILY } from '../../../src/core/warehouse/schema.js';
 
 const ducks: Duck[] = [];
 afterEach(() => {
@@ -75,5 +75,58 @@ describe('Staging', () => {
       { q: '1.500000000000000000', c: '-2.250000000000' },
       { q: '1.500000000000000000', c: '-2.250000000000' },
     ]);
+  });
+
+  it('writes int128 cells of any sign and size, and NULLs of nullable DECIMAL columns, over several chunks', async () => {
+    const duck = await open();
+    const st = await Staging.create(duck, FACT_PORTFOLIO_DAILY);
+    const big = 10n ** 38n - 1n;
+    const samples = [
+      0n,
+      1n,
+      -1n,
+      2n ** 63n - 1n,
+      2n ** 63n,
+      -(2n ** 63n),
+      -(2n ** 63n) - 1n,
+      2n ** 64n,
+      big,
+      -big,
+      12345n,
+    ];
+    const n = 4500;
+    const want: { q: string; close: string | null }[] = [];
+    for (let i = 0; i < n; i++) {
+      const u = samples[i % samples.length]!;
+      const close = i % 3 === 0 ? null : Decimal.fromUnits(-u / 7n, PRICE_SCALE);
+      want.push({ q: Decimal.fromUnits(u, QTY_SCALE).toString(), close: close?.toString() ?? null });
+      const z = Decimal.zero(USD_SCALE);
+      st.appendRow({
+        date: '2026-01-11',
+        user_id: `u${i}`,
+        asset: 'BTC',
+        quantity_held: u,
+        staked: Decimal.zero(QTY_SCALE),
+        cost_basis: z,
+        avg_cost_basis: z,
+        realized_pnl: z,
+        realized_pnl_day: z,
+        fees_paid: z,
+        reward_income: z,
+        event_count: i,
+        events_day: 1,
+        last_event_time_ms: i,
+        last_event_id: `e${i}`,
+        close_price: close,
+        market_value: close === null ? null : z,
+        unrealized_pnl: undefined,
+      });
+    }
+    st.close();
+    const rows = await duck.rows<{ q: string; close: string | null; u: string | null }>(
+      'SELECT CAST(quantity_held AS VARCHAR) AS q, CAST(close_price AS VARCHAR) AS close, CAST(unrealized_pnl AS VARCHAR) AS u FROM stage_fact_portfolio_daily ORDER BY event_count',
+    );
+    expect(rows.map((r) => ({ q: r.q, close: r.close }))).toEqual(want);
+    expect(rows.every((r) => r.u === null)).toBe(true);
   });
 });
