@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Duck } from '../../../src/adapters/duckdb/db.js';
-import { Staging } from '../../../src/adapters/lake/warehouse-rows.js';
+import { cellReaders, Staging, streamChunks, varcharReader } from '../../../src/adapters/lake/warehouse-rows.js';
 import { CryptolambdaError } from '../../../src/core/errors.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../../src/core/money/decimal.js';
 import { BATCH_REJECTS, FACT_LOT_DAILY, FACT_PORTFOLIO_DAILY } from '../../../src/core/warehouse/schema.js';
@@ -128,5 +128,30 @@ describe('Staging', () => {
     );
     expect(rows.map((r) => ({ q: r.q, close: r.close }))).toEqual(want);
     expect(rows.every((r) => r.u === null)).toBe(true);
+  });
+
+  it('varcharReader reads every cell as the node API does: inline ASCII, repeats, long, non-ASCII, empty, NULL', async () => {
+    const duck = await open();
+    // Runs of equal values (the reader hands back the previous string), neighbours that differ only
+    // past their common prefix or in length, and the cells the API must decode.
+    await duck.run(`CREATE TABLE t AS SELECT i, CASE i % 11
+        WHEN 0 THEN NULL WHEN 1 THEN '' WHEN 2 THEN 'u' || (i // 40)::VARCHAR WHEN 3 THEN 'u' || (i // 40)::VARCHAR
+        WHEN 4 THEN '123456789012' WHEN 5 THEN '1234567890123' WHEN 6 THEN 'é' || (i % 3)::VARCHAR
+        WHEN 7 THEN repeat('x', 40) || i::VARCHAR WHEN 8 THEN 'BTC' WHEN 9 THEN 'BTC' ELSE 'BT' END AS s,
+        CASE WHEN i % 5 = 0 THEN NULL ELSE 'same' END AS r
+      FROM range(6000) r(i)`);
+    let n = 0;
+    for await (const chunk of streamChunks(duck, 'SELECT s, r, i FROM t ORDER BY i')) {
+      const s = varcharReader(chunk, 0);
+      const cells = cellReaders(chunk);
+      const api = [chunk.getColumnVector(0), chunk.getColumnVector(1), chunk.getColumnVector(2)];
+      for (let row = 0; row < chunk.rowCount; row++) {
+        expect(s(row)).toBe(api[0]!.getItem(row));
+        expect(cells[1]!(row)).toBe(api[1]!.getItem(row));
+        expect(cells[2]!(row)).toBe(api[2]!.getItem(row));
+        n++;
+      }
+    }
+    expect(n).toBe(6000);
   });
 });
