@@ -1,5 +1,11 @@
 import path from 'node:path';
-import { DuckDBDecimalValue, type DuckDBValue, type DuckDBVector } from '@duckdb/node-api';
+import {
+  DuckDBDecimal128Vector,
+  DuckDBDecimalValue,
+  type DuckDBValue,
+  DuckDBVarCharVector,
+  type DuckDBVector,
+} from '@duckdb/node-api';
 import { CryptolambdaError } from '../../core/errors.js';
 import { eventToRaw } from '../../core/events/json.js';
 import type { PriceEvent, UserEvent } from '../../core/events/types.js';
@@ -15,7 +21,7 @@ import { FACT_PRICE_DAILY } from '../../core/warehouse/schema.js';
 import { ONE_SHARD, partitionOf, type ShardSpec, shardOfPartition, shardOfUser } from '../../core/warehouse/shard.js';
 import { type Duck, fromDuckDecimal, literal } from '../duckdb/db.js';
 import type { LakeFile, Manifest } from './manifest.js';
-import { streamChunks, streamRows } from './warehouse-rows.js';
+import { cellReaders, streamChunks, streamRows, varcharReader } from './warehouse-rows.js';
 import type { WarehouseLedger } from './warehouse-store.js';
 
 /**
@@ -301,14 +307,22 @@ async function* userGroups<G extends { readonly userId: string }>(
   what: string,
   cols: readonly string[],
   open: (userId: string) => G,
-  add: (g: G, v: readonly DuckDBVector[], i: number, file: string) => void,
+  /** `str`: the VARCHAR columns' cell readers (varcharReader), undefined for other columns. */
+  add: (
+    g: G,
+    v: readonly DuckDBVector[],
+    i: number,
+    file: string,
+    str: readonly (((row: number) => string | null) | undefined)[],
+  ) => void,
 ): AsyncGenerator<G> {
   let cur: G | undefined;
   for (const file of files)
     for await (const chunk of streamChunks(duck, `SELECT ${cols.join(', ')} FROM read_parquet(${literal(file)})`)) {
       const v = cols.map((_, c) => chunk.getColumnVector(c));
+      const str = v.map((x, c) => (x instanceof DuckDBVarCharVector ? varcharReader(chunk, c) : undefined));
       for (let i = 0; i < chunk.rowCount; i++) {
-        const userId = String(v[0]!.getItem(i));
+        const userId = String(str[0]!(i));
         if (cur === undefined || userId !== cur.userId) {
           if (cur !== undefined) {
             if (userId < cur.userId)
@@ -320,7 +334,7 @@ async function* userGroups<G extends { readonly userId: string }>(
           }
           cur = open(userId);
         }
-        add(cur, v, i, file);
+        add(cur, v, i, file, str);
       }
     }
   if (cur !== undefined) yield cur;
@@ -334,8 +348,8 @@ const windowGroups = (duck: Duck, files: readonly string[]): AsyncGenerator<Wind
     'window',
     ['user_id', 'kind', 'entries_json'],
     (userId) => ({ userId, recent: [], spends: [] }),
-    (g, v, i, file) => {
-      const kind = String(v[1]!.getItem(i));
+    (g, v, i, file, str) => {
+      const kind = String(str[1]!(i));
       if (kind !== 'recent' && kind !== 'spends')
         throw new CryptolambdaError('INTERNAL', `window file ${file}: unknown kind ${kind} of user ${g.userId}`);
       g[kind].push(String(v[2]!.getItem(i)));
@@ -364,6 +378,19 @@ const LOT_COLS = [
 const unitsAt = (v: DuckDBValue, scale: number): bigint =>
   v instanceof DuckDBDecimalValue && v.scale === scale ? v.value : fromDuckDecimal(v).rescale(scale).units;
 
+/**
+ * Row `i` of a DECIMAL vector as integer units at `scale`: read from the vector's int128 cell when
+ * the column has that scale (a DuckDBDecimalValue per cell, four a lot, was young garbage on a day
+ * that reads back every open lot), else through the value.
+ */
+const unitsOf = (v: DuckDBVector, i: number, scale: number): bigint => {
+  if (v instanceof DuckDBDecimal128Vector && v.type.scale === scale) {
+    const u = v.getScaledValue(i);
+    if (u !== null) return u;
+  }
+  return unitsAt(v.getItem(i), scale);
+};
+
 /** A chain of fact_lot_daily files as one group of rows per user, by asset. */
 const lotGroups = (duck: Duck, files: readonly string[]): AsyncGenerator<LotGroup> =>
   userGroups<LotGroup>(
@@ -372,21 +399,21 @@ const lotGroups = (duck: Duck, files: readonly string[]): AsyncGenerator<LotGrou
     'lot',
     LOT_COLS,
     (userId) => ({ userId, lots: new Map() }),
-    (g, v, i) => {
-      const asset = String(v[1]!.getItem(i));
+    (g, v, i, _file, str) => {
+      const asset = String(str[1]!(i));
       let rows = g.lots.get(asset);
       if (rows === undefined) {
         rows = [];
         g.lots.set(asset, rows);
       }
       rows.push({
-        lotId: String(v[2]!.getItem(i)),
+        lotId: String(str[2]!(i)),
         seq: Number(v[3]!.getItem(i)),
         acquiredAt: Number(v[4]!.getItem(i)),
-        q0: unitsAt(v[5]!.getItem(i), QTY_SCALE),
-        c0: unitsAt(v[6]!.getItem(i), USD_SCALE),
-        q: unitsAt(v[7]!.getItem(i), QTY_SCALE),
-        c: unitsAt(v[8]!.getItem(i), USD_SCALE),
+        q0: unitsOf(v[5]!, i, QTY_SCALE),
+        c0: unitsOf(v[6]!, i, USD_SCALE),
+        q: unitsOf(v[7]!, i, QTY_SCALE),
+        c: unitsOf(v[8]!, i, USD_SCALE),
       });
     },
   );
@@ -451,10 +478,10 @@ async function* snapshotRows(duck: Duck, files: readonly string[]): AsyncGenerat
   let prev: string | undefined;
   for (const file of files)
     for await (const chunk of streamChunks(duck, `SELECT user_id, state_json FROM read_parquet(${literal(file)})`)) {
-      const users = chunk.getColumnVector(0);
+      const users = varcharReader(chunk, 0);
       const states = chunk.getColumnVector(1);
       for (let i = 0; i < chunk.rowCount; i++) {
-        const userId = String(users.getItem(i));
+        const userId = String(users(i));
         if (prev !== undefined && userId <= prev)
           throw new CryptolambdaError(
             'INTERNAL',
@@ -535,14 +562,14 @@ const readMerged = async (
   const from = dayStart(date);
   const to = dayEnd(date);
   read: for await (const chunk of streamChunks(duck, sql)) {
-    const vectors = Array.from({ length: COLS }, (_, c) => chunk.getColumnVector(c));
+    const cells = cellReaders(chunk);
     for (let row = 0; row < chunk.rowCount; row++) {
-      const userId = String(vectors[0]!.getItem(row));
-      const isEvent = vectors[1]!.getItem(row) === 1;
+      const userId = String(cells[0]!(row));
+      const isEvent = cells[1]!(row) === 1;
       if (isEvent) {
-        for (let c = 2; c < COLS; c++) if (c !== 13) r[c] = vectors[c]!.getItem(row);
+        for (let c = 2; c < COLS; c++) if (c !== 13) r[c] = cells[c]!(row);
         r[2] = SOURCES[Number(r[2])]!;
-      } else r[13] = vectors[13]!.getItem(row);
+      } else r[13] = cells[13]!(row);
       r[0] = userId;
       const legacy = isEvent && Number(r[12]) === -1;
       if (isEvent) eventRows++;

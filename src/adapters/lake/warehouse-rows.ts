@@ -6,13 +6,15 @@ import {
   type DuckDBAppender,
   DuckDBDataChunk,
   DuckDBDateValue,
-  type DuckDBDecimalValue,
+  DuckDBDecimalValue,
   type DuckDBType,
   type DuckDBValue,
+  DuckDBVarCharVector,
   type DuckDBVector,
   INTEGER,
   VARCHAR,
 } from '@duckdb/node-api';
+import bindings from '@duckdb/node-bindings';
 import { CryptolambdaError } from '../../core/errors.js';
 import { Decimal } from '../../core/money/decimal.js';
 import { type ColumnDef, columnsDdl, storedColumns, type TableDef } from '../../core/warehouse/schema.js';
@@ -27,54 +29,125 @@ import { type Duck, ident, toDuckDecimal } from '../duckdb/db.js';
  */
 export type CellValue = Decimal | string | number | bigint | boolean | null | undefined;
 
+/**
+ * In a DECIMAL column a bigint is the value's integer units AT THE COLUMN'S SCALE (schema.ts builds
+ * QTY_TYPE/USD_TYPE from QTY_SCALE/USD_SCALE): the open lots are stored as units (LotRow), and a
+ * Decimal per cell only to be taken apart again was a measurable share of staging a day whose
+ * fact_lot_daily holds more than a row per event.
+ */
+
 const DECIMAL_RE = /^DECIMAL\(38, ?(\d+)\)$/;
 const CHUNK_ROWS = 2048;
+/** |units| of DECIMAL(38, s): below 10^38. */
+const MAX_UNITS = 10n ** 38n;
 
 interface Column {
   readonly type: DuckDBType;
   readonly convert: (v: Exclude<CellValue, null | undefined>) => DuckDBValue;
+  /** VARCHAR: written as DuckDB string_t cells straight into the chunk when short (see inlineString). */
+  readonly varchar?: true;
+  /** DECIMAL: the cell's units, written as int128 cells straight into the chunk (see writeInt128). */
+  readonly units?: (v: Exclude<CellValue, null | undefined>) => bigint;
 }
 
-/**
- * A DECIMAL column's cell holder for Staging: the vector copies `value` into its buffer at once
- * (DuckDBDecimal128Vector.setItem reads only `.value`), so one holder per column serves every row
- * instead of a DuckDBDecimalValue per cell (millions per build, all young garbage).
- */
-const decimalHolder = (width: number, scale: number): { value: bigint; width: number; scale: number } => ({
-  value: 0n,
-  width,
-  scale,
-});
+const MIN_I64 = -(2n ** 63n);
+const MAX_I64 = 2n ** 63n - 1n;
 
-const columnFor = (table: string, column: string, type: string, reuse = false): Column => {
+/**
+ * A DECIMAL(38) cell (int128, little-endian) into a chunk buffer. The node API's setItem split
+ * every value into BigInt halves (asUintN, >> 64n: new BigInts per cell, the largest allocation
+ * site of a build after reading strings); amounts that fit 64 bits, nearly all of them, are written
+ * with no BigInt made at all.
+ */
+const writeInt128 = (view: DataView, at: number, u: bigint): void => {
+  if (u >= MIN_I64 && u <= MAX_I64) {
+    view.setBigInt64(at, u, true);
+    const sign = u < 0n ? -1 : 0;
+    view.setInt32(at + 8, sign, true);
+    view.setInt32(at + 12, sign, true);
+  } else {
+    view.setBigUint64(at, BigInt.asUintN(64, u), true);
+    view.setBigInt64(at + 8, u >> 64n, true);
+  }
+};
+
+/**
+ * duckdb_string_t (duckdb.h, the C API's VARCHAR cell): 16 bytes, a uint32 length and, up to 12
+ * bytes, the string itself inline (zero-padded); longer ones point to the vector's heap. Short
+ * ASCII cells are written into a buffer of the column and copied into the chunk's vector in one
+ * call at flush; the node API's setItem + flush made a native call per cell
+ * (vector_assign_string_element), the largest single cost of staging (user ids, assets, lot ids).
+ * Returns false when the value must go the API's way (longer than 12 bytes, or not ASCII); that
+ * cell is then zeroed here (an empty inline string) and assigned by the API after the copy.
+ */
+const inlineString = (bytes: Uint8Array<ArrayBuffer>, row: number, s: string): boolean => {
+  const n = s.length;
+  const at = row * 16;
+  if (n > 12) {
+    bytes.fill(0, at, at + 16);
+    return false;
+  }
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) {
+      bytes.fill(0, at, at + 16);
+      return false;
+    }
+    bytes[at + 4 + i] = c;
+  }
+  for (let i = n; i < 12; i++) bytes[at + 4 + i] = 0;
+  bytes[at] = n;
+  bytes[at + 1] = 0;
+  bytes[at + 2] = 0;
+  bytes[at + 3] = 0;
+  return true;
+};
+
+/** A DECIMAL cell's integer units at the column's scale; DECIMAL_OVERFLOW when they do not fit. */
+const unitsFor =
+  (table: string, column: string, scale: number) =>
+  (v: Exclude<CellValue, null | undefined>): bigint => {
+    if (typeof v === 'bigint') {
+      // Units at the column's scale (see CellValue).
+      if (v >= MAX_UNITS || v <= -MAX_UNITS) toDuckDecimal(Decimal.fromUnits(v, scale), scale); // throws DECIMAL_OVERFLOW
+      return v;
+    }
+    if (!(v instanceof Decimal)) throw new CryptolambdaError('INTERNAL', `${table}.${column}: expected a Decimal`);
+    const r = v.rescale(scale);
+    if (!r.fits()) toDuckDecimal(r, scale); // throws DECIMAL_OVERFLOW with the value
+    return r.units;
+  };
+
+const columnFor = (table: string, column: string, type: string): Column => {
   const m = DECIMAL_RE.exec(type);
   if (m) {
     const scale = Number(m[1]);
-    const holder = decimalHolder(38, scale);
-    return {
-      type: DECIMAL(38, scale),
-      convert: (v) => {
-        if (!(v instanceof Decimal)) throw new CryptolambdaError('INTERNAL', `${table}.${column}: expected a Decimal`);
-        if (!reuse) return toDuckDecimal(v, scale);
-        const r = v.rescale(scale);
-        if (!r.fits()) toDuckDecimal(r, scale); // throws DECIMAL_OVERFLOW with the value
-        holder.value = r.units;
-        return holder as unknown as DuckDBValue;
-      },
-    };
+    const units = unitsFor(table, column, scale);
+    return { type: DECIMAL(38, scale), convert: (v) => new DuckDBDecimalValue(units(v), 38, scale), units };
   }
   switch (type) {
     case 'VARCHAR':
-      return { type: VARCHAR, convert: (v) => String(v) };
+      return { type: VARCHAR, convert: (v) => String(v), varchar: true };
     case 'BIGINT':
       return { type: BIGINT, convert: (v) => BigInt(v as number | bigint) };
     case 'INTEGER':
       return { type: INTEGER, convert: (v) => Number(v) };
     case 'BOOLEAN':
       return { type: BOOLEAN, convert: (v) => Boolean(v) };
-    case 'DATE':
-      // 'YYYY-MM-DD' → days since the epoch (UTC), exact.
-      return { type: DATE, convert: (v) => new DuckDBDateValue(Date.parse(`${String(v)}T00:00:00Z`) / 86_400_000) };
+    case 'DATE': {
+      // 'YYYY-MM-DD' → days since the epoch (UTC), exact. A build stages one date in millions of
+      // rows: the last one is kept (the vector copies the days at once, the holder is not kept).
+      let last: { text: string; value: DuckDBDateValue } | undefined;
+      return {
+        type: DATE,
+        convert: (v) => {
+          const text = String(v);
+          if (last?.text !== text)
+            last = { text, value: new DuckDBDateValue(Date.parse(`${text}T00:00:00Z`) / 86_400_000) };
+          return last.value;
+        },
+      };
+    }
     default:
       throw new CryptolambdaError('INTERNAL', `${table}.${column}: no staging type for ${type}`);
   }
@@ -90,6 +163,10 @@ export class Staging {
   private readonly stored: readonly ColumnDef[];
   private chunk!: DuckDBDataChunk;
   private vectors!: DuckDBVector[];
+  /** The VARCHAR columns' string_t cells of the chunk being filled (see inlineString), by column. */
+  private readonly cells: (Uint8Array<ArrayBuffer> | undefined)[];
+  /** The DECIMAL columns' int128 cells of the chunk being filled (see writeInt128), by column. */
+  private readonly int128: (DataView<ArrayBuffer> | undefined)[];
   private buffered = 0;
   rows = 0;
 
@@ -99,9 +176,11 @@ export class Staging {
     private readonly appender: DuckDBAppender,
   ) {
     this.stored = storedColumns(def);
-    this.columns = this.stored.map((c) => columnFor(def.name, c.name, c.type, true));
+    this.columns = this.stored.map((c) => columnFor(def.name, c.name, c.type));
     // Derived columns (timestamps computed at write time) are not the batch's to fill.
     this.names = new Set(this.stored.map((c) => c.name));
+    this.cells = this.columns.map((c) => (c.varchar ? new Uint8Array(CHUNK_ROWS * 16) : undefined));
+    this.int128 = this.columns.map((c) => (c.units ? new DataView(new ArrayBuffer(CHUNK_ROWS * 16)) : undefined));
     this.newChunk();
   }
 
@@ -145,8 +224,18 @@ export class Staging {
     if (v === null || v === undefined) {
       if (!this.stored[i]!.nullable)
         throw new CryptolambdaError('INTERNAL', `${this.def.name}.${this.stored[i]!.name} is NOT NULL`);
+      this.cells[i]?.fill(0, this.buffered * 16, this.buffered * 16 + 16);
       this.vectors[i]!.setItem(this.buffered, null);
-    } else this.vectors[i]!.setItem(this.buffered, this.columns[i]!.convert(v));
+      return;
+    }
+    const cells = this.cells[i];
+    if (cells !== undefined && typeof v === 'string' && inlineString(cells, this.buffered, v)) return;
+    const int128 = this.int128[i];
+    if (int128 !== undefined) {
+      writeInt128(int128, this.buffered * 16, this.columns[i]!.units!(v));
+      return;
+    }
+    this.vectors[i]!.setItem(this.buffered, this.columns[i]!.convert(v));
   }
 
   private endRow(): void {
@@ -156,7 +245,22 @@ export class Staging {
 
   private flush(): void {
     if (this.buffered === 0) return;
+    // The inline cells first: the API's flush then assigns the long strings over their zeroed cells.
+    for (let i = 0; i < this.cells.length; i++) {
+      const cells = this.cells[i];
+      if (cells === undefined) continue;
+      const vector = bindings.data_chunk_get_vector(this.chunk.chunk, i);
+      bindings.copy_data_to_vector(vector, 0, cells.buffer, cells.byteOffset, this.buffered * 16);
+    }
     for (const v of this.vectors) v.flush();
+    // The int128 cells last: the API's flush copied its own buffer of the column (only its NULLs
+    // are set there, in the validity mask it wrote), which these replace.
+    for (let i = 0; i < this.int128.length; i++) {
+      const cells = this.int128[i];
+      if (cells === undefined) continue;
+      const vector = bindings.data_chunk_get_vector(this.chunk.chunk, i);
+      bindings.copy_data_to_vector(vector, 0, cells.buffer, cells.byteOffset, this.buffered * 16);
+    }
     this.chunk.rowCount = this.buffered;
     this.appender.appendDataChunk(this.chunk);
     this.newChunk();
@@ -208,6 +312,55 @@ export async function* streamChunks(
     conn.closeSync();
   }
 }
+
+/** Reused code arrays by length for String.fromCharCode.apply (one string made per cell, nothing else). */
+const CODES = Array.from({ length: 13 }, (_, n) => new Array<number>(n).fill(0));
+
+/**
+ * A chunk's VARCHAR column as a cell reader, for the hot loops over streamChunks: a short ASCII
+ * cell (duckdb_string_t inline, see inlineString) is decoded here, and a cell equal to the one read
+ * before it (a user's id and assets over its rows) is that same string, not a new one; any other
+ * cell goes through the node API. Its getItem cached every cell of the chunk and made each through
+ * TextDecoder: the largest allocation site of a build (1.1 of 11.4 GB on a 100k-user day 2).
+ */
+export const varcharReader = (chunk: DuckDBDataChunk, column: number): ((row: number) => string | null) => {
+  const api = chunk.getColumnVector(column);
+  const raw = bindings.data_chunk_get_vector(chunk.chunk, column);
+  const n = chunk.rowCount;
+  const cells = bindings.vector_get_data(raw, n * 16);
+  // uint64 words of bits, row i at bit i % 64 of word i / 64: byte i >> 3, bit i & 7 (little-endian).
+  const validity = bindings.vector_get_validity(raw, Math.ceil(n / 64) * 8);
+  let lastAt = -1;
+  let last = '';
+  return (row) => {
+    if (validity && (validity[row >> 3]! & (1 << (row & 7))) === 0) return null;
+    const at = row * 16;
+    const len = cells[at]! + cells[at + 1]! * 256 + cells[at + 2]! * 65536 + cells[at + 3]! * 16777216;
+    if (len > 12) return api.getItem(row) as string | null;
+    if (lastAt >= 0 && cells[lastAt] === len) {
+      // Both lengths are <= 12, so one length byte each says it.
+      let same = true;
+      for (let k = 4; same && k < 4 + len; k++) same = cells[lastAt + k] === cells[at + k];
+      if (same) return last;
+    }
+    const codes = CODES[len]!;
+    for (let k = 0; k < len; k++) {
+      const b = cells[at + 4 + k]!;
+      if (b > 0x7f) return api.getItem(row) as string | null;
+      codes[k] = b;
+    }
+    last = String.fromCharCode.apply(null, codes);
+    lastAt = at;
+    return last;
+  };
+};
+
+/** A chunk's cells by column: VARCHAR columns through varcharReader, others through the node API. */
+export const cellReaders = (chunk: DuckDBDataChunk): ((row: number) => DuckDBValue)[] =>
+  Array.from({ length: chunk.columnCount }, (_, c) => {
+    const v = chunk.getColumnVector(c);
+    return v instanceof DuckDBVarCharVector ? varcharReader(chunk, c) : (row: number) => v.getItem(row);
+  });
 
 /** The appender methods the raw-zone tables call (raw-tables.ts), row by row. */
 export interface RowSink {

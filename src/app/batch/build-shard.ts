@@ -13,7 +13,6 @@ import {
 } from '../../adapters/lake/warehouse-store.js';
 import { type Config, tiersOf } from '../../config/config.js';
 import { CryptolambdaError, StoppedError, stopSignalName } from '../../core/errors.js';
-import { Decimal, QTY_SCALE, USD_SCALE } from '../../core/money/decimal.js';
 import type { Disposal } from '../../core/portfolio/lot-accounting.js';
 import type { TierDef } from '../../core/rewards/tiers.js';
 import { type UserStateJson, userFromJson, userToJson, windowParts } from '../../core/speed/user-ledger.js';
@@ -342,10 +341,11 @@ const stageUserEnd = (
       lot_id: l.lotId,
       seq: l.seq,
       acquired_at_ms: l.acquiredAt,
-      original_quantity: Decimal.fromUnits(l.q0, QTY_SCALE),
-      original_cost: Decimal.fromUnits(l.c0, USD_SCALE),
-      quantity: Decimal.fromUnits(l.q, QTY_SCALE),
-      cost: Decimal.fromUnits(l.c, USD_SCALE),
+      // Units at QTY_SCALE / USD_SCALE, the columns' own scales (warehouse-rows.ts, CellValue).
+      original_quantity: l.q0,
+      original_cost: l.c0,
+      quantity: l.q,
+      cost: l.c,
     });
   }
   for (const f of r.portfolio) {
