@@ -21,7 +21,7 @@ import { FACT_PRICE_DAILY } from '../../core/warehouse/schema.js';
 import { ONE_SHARD, partitionOf, type ShardSpec, shardOfPartition, shardOfUser } from '../../core/warehouse/shard.js';
 import { type Duck, fromDuckDecimal, literal } from '../duckdb/db.js';
 import type { LakeFile, Manifest } from './manifest.js';
-import { cellReaders, streamChunks, streamRows, varcharReader } from './warehouse-rows.js';
+import { type CellRead, cellReaders, streamChunks, streamRows, varcharReader } from './warehouse-rows.js';
 import type { WarehouseLedger } from './warehouse-store.js';
 
 /**
@@ -91,7 +91,9 @@ const QTY_SQL = (c: string) => `CAST(${c} AS DECIMAL(38, ${QTY_SCALE})) AS ${c}`
 const PRICE_SQL = (c: string) => `CAST(${c} AS DECIMAL(38, ${PRICE_SCALE})) AS ${c}`;
 
 /** A DECIMAL cell as an exact Decimal (null stays null: the validator says what is missing). */
-const decimalCell = (v: DuckDBValue): Decimal | null => (v === null ? null : fromDuckDecimal(v));
+/** A DECIMAL cell: a Decimal already (cellReaders) or the node API's value (streamRows). */
+const decimalCell = (v: CellRead): Decimal | null =>
+  v === null ? null : v instanceof Decimal ? v : fromDuckDecimal(v);
 
 /**
  * `era` 'current': files from the topics as partitioned now (filtered by `where`); 'legacy': files
@@ -134,10 +136,10 @@ const userEventsSql = (
 };
 
 /** A raw row's lateness reference (`_hwm_ms`), undefined when it has none. */
-const hwmOf = (v: DuckDBValue): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+const hwmOf = (v: CellRead): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 
 /** One raw user row → a validated core event, or a reason. */
-const toEvent = (r: DuckDBValue[]): { ok: true; event: UserEvent } | { ok: false; reason: string; raw: object } => {
+const toEvent = (r: CellRead[]): { ok: true; event: UserEvent } | { ok: false; reason: string; raw: object } => {
   const [, , src, eventId, type, asset, q, p, f, feeAsset, t, ref] = r;
   const userId = r[0];
   const quantity = decimalCell(q!);
@@ -556,7 +558,7 @@ const readMerged = async (
   let eventRows = 0;
   // One row array, refilled from the chunk's column vectors: no array per row (see streamChunks).
   const COLS = 15;
-  const r: DuckDBValue[] = new Array(COLS).fill(null);
+  const r: CellRead[] = new Array(COLS).fill(null);
   let userPartition: number | undefined;
   let stopped = false;
   const from = dayStart(date);

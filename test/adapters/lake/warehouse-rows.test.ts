@@ -1,6 +1,14 @@
+import type { DuckDBDecimalValue } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Duck } from '../../../src/adapters/duckdb/db.js';
-import { cellReaders, Staging, streamChunks, varcharReader } from '../../../src/adapters/lake/warehouse-rows.js';
+import {
+  cellReaders,
+  decimalReader,
+  int64Reader,
+  Staging,
+  streamChunks,
+  varcharReader,
+} from '../../../src/adapters/lake/warehouse-rows.js';
 import { CryptolambdaError } from '../../../src/core/errors.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../../src/core/money/decimal.js';
 import { BATCH_REJECTS, FACT_LOT_DAILY, FACT_PORTFOLIO_DAILY } from '../../../src/core/warehouse/schema.js';
@@ -148,10 +156,108 @@ describe('Staging', () => {
       for (let row = 0; row < chunk.rowCount; row++) {
         expect(s(row)).toBe(api[0]!.getItem(row));
         expect(cells[1]!(row)).toBe(api[1]!.getItem(row));
-        expect(cells[2]!(row)).toBe(api[2]!.getItem(row));
+        // BIGINT as a number (cellReaders: int64Reader) equal to the API's bigint.
+        expect(cells[2]!(row)).toBe(Number(api[2]!.getItem(row)));
         n++;
       }
     }
     expect(n).toBe(6000);
+  });
+
+  it('decimalReader reads every DECIMAL(38, s) cell as the node API does: 64-bit edges, beyond them, signs, NULL', async () => {
+    const duck = await open();
+    // Units around the int64 range (where the reader switches to the API), 38-digit values, zero,
+    // both signs, at the raw zone's scales, over several chunks.
+    const units = [
+      0n,
+      1n,
+      -1n,
+      2n ** 31n,
+      -(2n ** 31n),
+      2n ** 32n - 1n,
+      2n ** 32n,
+      2n ** 63n - 1n,
+      -(2n ** 63n),
+      2n ** 63n,
+      -(2n ** 63n) - 1n,
+      2n ** 64n,
+      10n ** 38n - 1n,
+      -(10n ** 38n) + 1n,
+      123456789012345678n,
+    ];
+    await duck.run('CREATE TABLE t (i INTEGER, q DECIMAL(38, 18), p DECIMAL(38, 12))');
+    const values = Array.from({ length: 5000 }, (_, i) => {
+      const u = units[i % units.length]! * (i % 2 === 0 ? 1n : -1n);
+      const q = i % 9 === 4 ? 'NULL' : `'${Decimal.fromUnits(u, QTY_SCALE).toString()}'::DECIMAL(38, 18)`;
+      return `(${i}, ${q}, '${Decimal.fromUnits(u, PRICE_SCALE).toString()}'::DECIMAL(38, 12))`;
+    });
+    await duck.run(`INSERT INTO t VALUES ${values.join(', ')}`);
+    let n = 0;
+    let wide = 0;
+    for await (const chunk of streamChunks(duck, 'SELECT q, p FROM t ORDER BY i')) {
+      const q = decimalReader(chunk, 0);
+      const p = decimalReader(chunk, 1);
+      const api = [chunk.getColumnVector(0), chunk.getColumnVector(1)];
+      for (let row = 0; row < chunk.rowCount; row++) {
+        for (const [read, v, scale] of [
+          [q, api[0]!, QTY_SCALE],
+          [p, api[1]!, PRICE_SCALE],
+        ] as const) {
+          const want = v.getItem(row) as DuckDBDecimalValue | null;
+          const got = read(row);
+          if (want === null) expect(got).toBeNull();
+          else {
+            expect(got).toBeInstanceOf(Decimal);
+            expect(got!.scale).toBe(scale);
+            expect(got!.units).toBe(want.value);
+            if (want.value >= 2n ** 63n || want.value < -(2n ** 63n)) wide++;
+          }
+        }
+        n++;
+      }
+    }
+    expect(n).toBe(5000);
+    expect(wide).toBeGreaterThan(0);
+    expect(() =>
+      decimalReader({ getColumnVector: () => ({ type: { toString: () => 'INTEGER' } }) } as never, 0),
+    ).toThrow(CryptolambdaError);
+  });
+
+  it('int64Reader gives a number for a safe BIGINT and the exact bigint beyond 2^53, and NULL', async () => {
+    const duck = await open();
+    const edges = [
+      0n,
+      1n,
+      -1n,
+      2n ** 32n - 1n,
+      2n ** 32n,
+      -(2n ** 32n),
+      1767225600000n,
+      2n ** 53n - 1n,
+      -(2n ** 53n - 1n),
+      2n ** 53n,
+      -(2n ** 53n),
+      2n ** 53n + 1n,
+      2n ** 63n - 1n,
+      -(2n ** 63n),
+    ];
+    const rows = Array.from({ length: 4500 }, (_, i) => `(${i}, ${i % 7 === 2 ? 'NULL' : edges[i % edges.length]!})`);
+    await duck.run(`CREATE TABLE t AS SELECT * FROM (VALUES ${rows.join(', ')}) v(i, x)`);
+    let n = 0;
+    for await (const chunk of streamChunks(duck, 'SELECT x::BIGINT FROM t ORDER BY i')) {
+      const x = int64Reader(chunk, 0);
+      const api = chunk.getColumnVector(0);
+      for (let row = 0; row < chunk.rowCount; row++) {
+        const want = api.getItem(row) as bigint | null;
+        const got = x(row);
+        if (want === null) expect(got).toBeNull();
+        else if (want <= BigInt(Number.MAX_SAFE_INTEGER) && want >= BigInt(Number.MIN_SAFE_INTEGER)) {
+          expect(typeof got).toBe('number');
+          expect(got).toBe(Number(want));
+        } else expect(BigInt(got as number | bigint)).toBe(want);
+        n++;
+      }
+    }
+    expect(n).toBe(4500);
   });
 });
