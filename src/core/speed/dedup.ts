@@ -47,6 +47,12 @@ export class DedupIds {
   /** Min-heap of [eventTime, eventId] over `stragglers`. */
   private heap: TimeHeap | undefined;
   readonly changes: DedupChanges = new BucketChanges();
+  /**
+   * Whether an id was ever remembered while the index still held it (re-applied after it left the
+   * window, or listed twice in stored buckets): only then can a bucket list it twice, so only then
+   * do the listings need a Set to list it once.
+   */
+  private repeats = false;
 
   constructor(readonly windowMs: number) {}
 
@@ -82,10 +88,47 @@ export class DedupIds {
     if (this.stragglers !== undefined) yield* this.stragglers;
   }
 
+  /**
+   * `entries()` as one list, or undefined when there are more than `max`: for a state written whole
+   * (the warehouse snapshot writes every user's ids at the end of its day). No generator, and no
+   * per-bucket Set unless an id was ever remembered twice (`repeats`).
+   */
+  list(max = Number.POSITIVE_INFINITY): [string, number][] | undefined {
+    const out: [string, number][] = [];
+    const ok = this.scan((id, t) => {
+      if (out.length === max) return false;
+      out.push([id, t]);
+      return true;
+    });
+    return ok ? out : undefined;
+  }
+
   get size(): number {
     let n = 0;
-    for (const _ of this.entries()) n++;
+    this.scan(() => {
+      n++;
+      return true;
+    });
     return n;
+  }
+
+  /** Each live id in `entries()` order until `f` returns false; false when it did. */
+  private scan(f: (id: string, t: number) => boolean): boolean {
+    const floor = this.frontier - this.windowMs;
+    for (const d of this.days) {
+      const seen = this.repeats ? new Set<string>() : undefined;
+      for (const id of this.buckets.get(d)!) {
+        const t = this.index.get(id);
+        if (t === undefined || dayIndex(t) !== d || t < floor) continue;
+        if (seen !== undefined) {
+          if (seen.has(id)) continue;
+          seen.add(id);
+        }
+        if (!f(id, t)) return false;
+      }
+    }
+    if (this.stragglers !== undefined) for (const [id, t] of this.stragglers) if (!f(id, t)) return false;
+    return true;
   }
 
   /** Keys of the live day buckets, ascending. */
@@ -110,11 +153,14 @@ export class DedupIds {
     const out: [string, number][] = [];
     const ids = this.buckets.get(d);
     if (ids === undefined) return out;
-    const seen = new Set<string>();
+    const seen = this.repeats ? new Set<string>() : undefined;
     for (const id of ids) {
       const t = this.index.get(id);
-      if (t === undefined || dayIndex(t) !== d || seen.has(id)) continue;
-      seen.add(id);
+      if (t === undefined || dayIndex(t) !== d) continue;
+      if (seen !== undefined) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+      }
       out.push([id, t]);
     }
     return out;
@@ -129,6 +175,7 @@ export class DedupIds {
     const c = DedupIds.fromParts(this.windowMs, this.headToJson(), []);
     for (const d of this.days) c.buckets.set(d, [...this.buckets.get(d)!]);
     c.index = this.index.clone();
+    c.repeats = this.repeats;
     c.days = [...this.days];
     return c;
   }
@@ -144,7 +191,7 @@ export class DedupIds {
       const ids = s.buckets.get(d) ?? [];
       for (const [id, t] of entries) {
         ids.push(id);
-        s.index.set(id, t);
+        if (!s.index.set(id, t)) s.repeats = true;
       }
       s.buckets.set(d, ids);
     }
@@ -204,7 +251,7 @@ export class DedupIds {
       this.insertDay(d);
     }
     b.push(id);
-    this.index.set(id, t);
+    if (!this.index.set(id, t)) this.repeats = true;
   }
 
   private insertDay(d: number): void {

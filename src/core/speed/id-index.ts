@@ -64,13 +64,14 @@ export class IdTimeIndex {
     return i < 0 ? undefined : this.times[i];
   }
 
-  /** Store (or overwrite) the time of `id`. */
-  set(id: string, t: number): void {
+  /** Store (or overwrite) the time of `id`; true when `id` was not there. */
+  set(id: string, t: number): boolean {
     const small = this.small;
     if (small !== undefined) {
-      if (small.size < SMALL || small.has(id)) {
+      const had = small.has(id);
+      if (small.size < SMALL || had) {
         small.set(id, t);
-        return;
+        return !had;
       }
       this.promote(small);
     }
@@ -78,11 +79,12 @@ export class IdTimeIndex {
     const i = this.slotOf(id, h);
     if (i >= 0) {
       this.times[i] = t;
-      return;
+      return false;
     }
     if ((this.count + 1) * 2 > this.hashes.length) this.resize(this.hashes.length * 2);
     this.place(id, h, t);
     this.count++;
+    return true;
   }
 
   /** Remove `id`; true when it was there. */

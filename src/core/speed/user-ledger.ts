@@ -346,15 +346,8 @@ export interface WindowPartsIn {
 }
 
 /** The live event ids of a state, or undefined when it holds more than `max` (one pass, stopped early). */
-const recentUpTo = (s: UserState, max: number): [string, number][] | undefined => {
-  if (max < 0) return undefined;
-  const out: [string, number][] = [];
-  for (const e of s.recent.entries()) {
-    if (out.length === max) return undefined;
-    out.push(e);
-  }
-  return out;
-};
+const recentUpTo = (s: UserState, max: number): [string, number][] | undefined =>
+  max < 0 ? undefined : s.recent.list(max);
 
 /** A state's window entries as stored parts (for a state stored with `windowApart`), one part at a time. */
 export function* windowParts(s: UserState, size = WINDOW_PART): Generator<WindowPartJson> {
@@ -436,7 +429,7 @@ export const userToJson = (s: UserState, lotsApart = false, windowApart: boolean
       ? undefined
       : windowApart === 'large'
         ? recentUpTo(s, WINDOW_PART - s.tier.size)
-        : [...s.recent.entries()];
+        : s.recent.list()!;
   return {
     userId: s.userId,
     positions: [...s.positions.values()].map(positionToJson),
@@ -456,9 +449,7 @@ export const userToJson = (s: UserState, lotsApart = false, windowApart: boolean
 };
 
 const windowApartOf = (s: UserState): WindowApartJson => {
-  let recent = 0;
-  for (const _ of s.recent.entries()) recent++;
-  return { frontier: s.recent.latest, recent, spends: s.tier.size };
+  return { frontier: s.recent.latest, recent: s.recent.size, spends: s.tier.size };
 };
 
 const apartMismatch = (userId: string, asset: string, open: number, rows: number): CryptolambdaError =>

@@ -251,6 +251,11 @@ const compare = (events: readonly UserEvent[], reloads: readonly number[], check
     expect(book(s.positions)).toEqual(book(ref.positions));
     // The live ids equal the reference's remembered ids.
     expect(new Map(s.recent.entries())).toEqual(ref.recent);
+    // The list a whole-state write takes, and the count, are the same ids once each.
+    expect(s.recent.list()).toEqual([...s.recent.entries()]);
+    expect(s.recent.size).toBe(ref.recent.size);
+    const cut = Math.floor(ref.recent.size / 2);
+    expect(s.recent.list(cut)).toEqual(ref.recent.size > cut ? undefined : [...s.recent.entries()]);
     if (!checkTiers) return;
     expect(got.tierChanges.map((c) => `${c.at}:${c.from}>${c.to}:${c.spend30d.toString()}`)).toEqual(want.changes);
     if (want.outcome !== 'applied') return;
