@@ -95,12 +95,14 @@ export const writeTableFile = async (
   };
 };
 
-/** One file per table of `defs` from its staging table `stage_<name>`, sorted by the table's key (or sortBy). */
+/** One file per table of `defs` from its staging table (`stage_<name>` unless `stagedAs` says), sorted by the table's key (or sortBy). */
 export const writeStagedTables = async (
   duck: Duck,
   lakeDir: string,
   date: string | null,
   defs: readonly { name: string; key: readonly string[]; sortBy?: readonly string[]; rowGroupSize?: number }[],
+  /** The staging table of a def (default `stage_<name>`). */
+  stagedAs: (def: { name: string }) => string = (def) => `stage_${def.name}`,
 ): Promise<WarehouseFile[]> => {
   const out: WarehouseFile[] = [];
   for (const def of defs)
@@ -110,7 +112,7 @@ export const writeStagedTables = async (
         lakeDir,
         def.name,
         date,
-        `SELECT * FROM stage_${def.name}`,
+        `SELECT * FROM ${ident(stagedAs(def))}`,
         (def.sortBy ?? def.key).join(', '),
         def.rowGroupSize,
       ),

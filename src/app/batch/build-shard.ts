@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Duck, literal } from '../../adapters/duckdb/db.js';
+import { Duck, ident, literal } from '../../adapters/duckdb/db.js';
 import { readManifest } from '../../adapters/lake/manifest.js';
 import { streamShardUsers, valuationCloses } from '../../adapters/lake/raw-zone-reader.js';
 import { SHARD_TIER_TABLE, type ShardBuild, writeShardBuild } from '../../adapters/lake/shard-store.js';
@@ -113,12 +113,22 @@ export const buildShard = async (
   let writerMb = SHARD_WRITER_MEMORY_MB;
   const out = await Duck.open(':memory:', { threads, memoryLimit: `${writerMb}MB` });
   let maxStateChars = 0;
+  /** A connection of `out` that writes the staged parts, and the part it is writing (at most one). */
+  let partWriter: Duck | undefined;
+  let writing: Promise<void> | undefined;
   try {
     await duck.run(`SET temp_directory = ${literal(path.join(tmp, 'read'))}`);
     await out.run(`SET temp_directory = ${literal(path.join(tmp, 'write'))}`);
     const closes = await valuationCloses(duck, lakeDir, manifest, date);
+    // Each part's rows are staged in tables of their own generation (stage_<table>_<gen>), so a part
+    // is written on a connection of its own while the next part's rows are staged (see writeParts).
+    let gen = 0;
+    const stageName = (d: { name: string }, g: number): string => `stage_${d.name}_${g}`;
     const stage = new Map<string, Staging>();
-    for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(out, d));
+    for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(out, d, stageName(d, gen)));
+    partWriter = await out.connection();
+    /** The writer cap the states staged since the last part need (see STATE_COPIES). */
+    let stagedNeedMb = SHARD_WRITER_MEMORY_MB;
     await out.run('CREATE OR REPLACE TABLE stage_user_tier (user_id VARCHAR NOT NULL, tier VARCHAR NOT NULL)');
     // On a connection of its own: it stays open while the main connection writes staged parts.
     const tierConn = await out.instance.connect();
@@ -135,16 +145,32 @@ export const buildShard = async (
     const writeParts = async (all: boolean): Promise<void> => {
       const written = SHARD_TABLES.filter((d) => all || stage.get(d.name)!.rows > 0);
       for (const s of stage.values()) s.close();
-      files.push(...(await writeStagedTables(out, lakeDir, date, written)));
-      if (!all) for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(out, d));
+      // One part in flight at most: DuckDB then holds two parts' rows, not more.
+      await writing;
+      writing = undefined;
+      const g = gen;
+      const job = (async () => {
+        const w = partWriter!;
+        files.push(...(await writeStagedTables(w, lakeDir, date, written, (d) => stageName(d, g))));
+        for (const d of SHARD_TABLES) await w.run(`DROP TABLE ${ident(stageName(d, g))}`);
+        // A cap raised for a large state is needed only until that state is written: back to what
+        // the rows staged since need, so DuckDB does not keep (and the shard's RSS does not carry)
+        // the raised cap's buffers for the rest of the shard. The next large state raises it again.
+        const want = Math.max(SHARD_WRITER_MEMORY_MB, stagedNeedMb);
+        if (writerMb > want) {
+          writerMb = want;
+          await w.run(`SET memory_limit = '${writerMb}MB'`);
+        }
+      })();
       staged = 0;
-      // A cap raised for a large state is needed only until that state is written: back to the
-      // base, so DuckDB does not keep (and the shard's RSS does not carry) the raised cap's buffers
-      // for the rest of the shard. The next large state raises it again (see `end`).
-      if (!all && writerMb > SHARD_WRITER_MEMORY_MB) {
-        writerMb = SHARD_WRITER_MEMORY_MB;
-        await out.run(`SET memory_limit = '${writerMb}MB'`);
-      }
+      stagedNeedMb = SHARD_WRITER_MEMORY_MB;
+      if (all) return job;
+      // The next part's rows are staged while this one is written (the main thread waited for
+      // DuckDB's sort and Parquet encoding of every part before; a tenth of a shard's wall time).
+      writing = job;
+      job.catch(() => undefined); // handled where `writing` is awaited
+      gen++;
+      for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(out, d, stageName(d, gen)));
     };
     const stats = { users: 0, activeUsers: 0, events: 0, rejectsByCode: {} as Record<string, number> };
     let rawFiles = 0;
@@ -223,6 +249,7 @@ export const buildShard = async (
           };
           maxStateChars = Math.max(maxStateChars, stateJson.length);
           const need = SHARD_WRITER_MEMORY_MB + STATE_COPIES * mb(stateJson.length);
+          stagedNeedMb = Math.max(stagedNeedMb, need);
           if (need <= writerMb) return stageEnd() ? writeParts(false) : undefined;
           // Raise the writer's cap before DuckDB sees this state (see STATE_COPIES).
           return (async () => {
@@ -275,6 +302,9 @@ export const buildShard = async (
     if (err instanceof CryptolambdaError) throw err;
     throw new CryptolambdaError('INTERNAL', `shard ${shardLabel(shard)} of ${date}: ${(err as Error).message}`);
   } finally {
+    // A part still being written (the build failed or stopped meanwhile) ends before its instance.
+    await writing?.catch(() => undefined);
+    partWriter?.close();
     duck.close();
     out.close();
     await rm(tmp, { recursive: true, force: true });
