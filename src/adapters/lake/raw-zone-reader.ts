@@ -249,7 +249,7 @@ export const streamShardUsers = async (
     duck,
     opts.snapshotFiles.map((f) => path.join(lakeDir, f.path)),
   );
-  const sources = chains.map((files) => snapshotRows(duck, files));
+  const sources = chains.map((files) => snapshotRows(duck, files, mine));
   // The open lots of those states are rows of the same date's fact_lot_daily (written sorted by
   // user id too, in parts of the same user ranges), merged the same way: no user's lots are ever
   // one value, so neither DuckDB nor the JSON parser holds a heavy user's millions of lots at once.
@@ -257,13 +257,13 @@ export const streamShardUsers = async (
     duck,
     (opts.lotFiles ?? []).map((f) => path.join(lakeDir, f.path)),
   );
-  const lotSources = lotChains.map((files) => lotGroups(duck, files));
+  const lotSources = lotChains.map((files) => lotGroups(duck, files, mine));
   // A heavy user's window entries likewise: parts of bounded size, in the same user order.
   const windowChains = await snapshotChains(
     duck,
     (opts.windowFiles ?? []).map((f) => path.join(lakeDir, f.path)),
   );
-  const windowSources = windowChains.map((files) => windowGroups(duck, files));
+  const windowSources = windowChains.map((files) => windowGroups(duck, files, mine));
   const snap = attachGroups(
     attachGroups(
       mergeByUser(sources, mine, 'snapshot_user_state'),
@@ -306,6 +306,8 @@ interface WindowGroup extends WindowPartsIn {
 async function* userGroups<G extends { readonly userId: string }>(
   duck: Duck,
   files: readonly string[],
+  /** The users whose rows are read (a shard's): another user's rows are skipped before any cell but its id. */
+  keep: (userId: string) => boolean,
   what: string,
   cols: readonly string[],
   open: (userId: string) => G,
@@ -319,34 +321,42 @@ async function* userGroups<G extends { readonly userId: string }>(
   ) => void,
 ): AsyncGenerator<G> {
   let cur: G | undefined;
+  /** The user of the rows read last, and whether they are kept (then `cur` is its group). */
+  let last: string | undefined;
+  let kept = false;
   for (const file of files)
     for await (const chunk of streamChunks(duck, `SELECT ${cols.join(', ')} FROM read_parquet(${literal(file)})`)) {
       const v = cols.map((_, c) => chunk.getColumnVector(c));
       const str = v.map((x, c) => (x instanceof DuckDBVarCharVector ? varcharReader(chunk, c) : undefined));
       for (let i = 0; i < chunk.rowCount; i++) {
         const userId = String(str[0]!(i));
-        if (cur === undefined || userId !== cur.userId) {
-          if (cur !== undefined) {
-            if (userId < cur.userId)
-              throw new CryptolambdaError(
-                'INTERNAL',
-                `${what} file ${file} is not sorted by user_id after the files before it (${userId} after ${cur.userId})`,
-              );
-            yield cur;
-          }
-          cur = open(userId);
+        if (userId !== last) {
+          if (last !== undefined && userId < last)
+            throw new CryptolambdaError(
+              'INTERNAL',
+              `${what} file ${file} is not sorted by user_id after the files before it (${userId} after ${last})`,
+            );
+          if (cur !== undefined) yield cur;
+          last = userId;
+          kept = keep(userId);
+          cur = kept ? open(userId) : undefined;
         }
-        add(cur, v, i, file, str);
+        if (kept) add(cur!, v, i, file, str);
       }
     }
   if (cur !== undefined) yield cur;
 }
 
 /** A chain of snapshot_user_window files as one group of parts per user. */
-const windowGroups = (duck: Duck, files: readonly string[]): AsyncGenerator<WindowGroup> =>
+const windowGroups = (
+  duck: Duck,
+  files: readonly string[],
+  keep: (userId: string) => boolean,
+): AsyncGenerator<WindowGroup> =>
   userGroups<WindowGroup>(
     duck,
     files,
+    keep,
     'window',
     ['user_id', 'kind', 'entries_json'],
     (userId) => ({ userId, recent: [], spends: [] }),
@@ -394,10 +404,11 @@ const unitsOf = (v: DuckDBVector, i: number, scale: number): bigint => {
 };
 
 /** A chain of fact_lot_daily files as one group of rows per user, by asset. */
-const lotGroups = (duck: Duck, files: readonly string[]): AsyncGenerator<LotGroup> =>
+const lotGroups = (duck: Duck, files: readonly string[], keep: (userId: string) => boolean): AsyncGenerator<LotGroup> =>
   userGroups<LotGroup>(
     duck,
     files,
+    keep,
     'lot',
     LOT_COLS,
     (userId) => ({ userId, lots: new Map() }),
@@ -476,7 +487,12 @@ const snapshotChains = async (duck: Duck, files: readonly string[]): Promise<str
 };
 
 /** A chain of snapshot files' rows in file order, checked sorted by user id (as the build writes them). */
-async function* snapshotRows(duck: Duck, files: readonly string[]): AsyncGenerator<SnapshotRow> {
+async function* snapshotRows(
+  duck: Duck,
+  files: readonly string[],
+  /** The users whose states are read (a shard's): another user's state is never decoded. */
+  keep: (userId: string) => boolean,
+): AsyncGenerator<SnapshotRow> {
   let prev: string | undefined;
   for (const file of files)
     for await (const chunk of streamChunks(duck, `SELECT user_id, state_json FROM read_parquet(${literal(file)})`)) {
@@ -490,7 +506,7 @@ async function* snapshotRows(duck: Duck, files: readonly string[]): AsyncGenerat
             `snapshot file ${file} is not sorted by user_id after the files before it (${userId} after ${prev})`,
           );
         prev = userId;
-        yield { userId, stateJson: String(states.getItem(i)) };
+        if (keep(userId)) yield { userId, stateJson: String(states.getItem(i)) };
       }
     }
 }
