@@ -112,6 +112,44 @@ export class DedupIds {
     return n;
   }
 
+  /**
+   * `entries()` in columns of at most `size`: the ids and their event times, one pair of arrays
+   * per yield (a stored part: the warehouse snapshot keeps a heavy user's ids in parts).
+   */
+  *columns(size: number): Generator<[string[], number[]]> {
+    let ids: string[] = [];
+    let times: number[] = [];
+    const floor = this.frontier - this.windowMs;
+    for (const d of this.days) {
+      const seen = this.repeats ? new Set<string>() : undefined;
+      for (const id of this.buckets.get(d)!) {
+        const t = this.index.get(id);
+        if (t === undefined || dayIndex(t) !== d || t < floor) continue;
+        if (seen !== undefined) {
+          if (seen.has(id)) continue;
+          seen.add(id);
+        }
+        ids.push(id);
+        times.push(t);
+        if (ids.length === size) {
+          yield [ids, times];
+          ids = [];
+          times = [];
+        }
+      }
+    }
+    for (const [id, t] of this.stragglers ?? []) {
+      ids.push(id);
+      times.push(t);
+      if (ids.length === size) {
+        yield [ids, times];
+        ids = [];
+        times = [];
+      }
+    }
+    if (ids.length > 0) yield [ids, times];
+  }
+
   /** Each live id in `entries()` order until `f` returns false; false when it did. */
   private scan(f: (id: string, t: number) => boolean): boolean {
     const floor = this.frontier - this.windowMs;
@@ -225,16 +263,31 @@ export class DedupIds {
     const s = new DedupIds(windowMs);
     s.frontier = frontier ?? Number.NEGATIVE_INFINITY;
     const floor = s.frontier - windowMs;
-    for (const [id, t] of entries) {
-      if (t < floor) {
-        s.addStraggler(id, t);
-        continue;
-      }
-      s.remember(id, t, dayIndex(t));
-    }
+    for (const [id, t] of entries) s.restore(id, t, floor);
     s.dropExpiredBuckets();
     s.clearChanges();
     return s;
+  }
+
+  /** `fromFrontier` from the ids in columns (`columns()`, a part at a time): no pair per id. */
+  static fromFrontierColumns(
+    windowMs: number,
+    frontier: number | null,
+    parts: Iterable<readonly [readonly string[], readonly number[]]>,
+  ): DedupIds {
+    const s = new DedupIds(windowMs);
+    s.frontier = frontier ?? Number.NEGATIVE_INFINITY;
+    const floor = s.frontier - windowMs;
+    for (const [ids, times] of parts) for (let i = 0; i < ids.length; i++) s.restore(ids[i]!, times[i]!, floor);
+    s.dropExpiredBuckets();
+    s.clearChanges();
+    return s;
+  }
+
+  /** A stored live id back: a straggler when more than the window behind the frontier. */
+  private restore(id: string, t: number, floor: number): void {
+    if (t < floor) this.addStraggler(id, t);
+    else this.remember(id, t, dayIndex(t));
   }
 
   /** The latest event time applied (null before the first event). */

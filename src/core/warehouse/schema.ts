@@ -221,7 +221,7 @@ export const SNAPSHOT_USER_WINDOW: TableDef = {
     col(
       'entries_json',
       'VARCHAR',
-      'JSON array of the entries: [event_id, event_time_ms] (recent) or [event_id, event_time_ms, amount] (spends).',
+      'The entries as JSON: {"ids": event ids joined by spaces, "t": their event_time_ms} (recent; parts written before 2026-12-02 are an array of [event_id, event_time_ms]) or an array of [event_id, event_time_ms, amount] (spends).',
     ),
   ],
 };

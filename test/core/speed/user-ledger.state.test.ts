@@ -373,7 +373,33 @@ describe('a state stored with its windows apart (a heavy user in the warehouse s
     expect(json.windowApart?.recent).toBe([...s.recent.entries()].length);
     expect(json.recent).toEqual([]);
     const parts = [...windowParts(s)];
-    expect(parts.every((p) => (JSON.parse(p.entries) as unknown[]).length <= WINDOW_PART)).toBe(true);
+    // A recent part is its ids joined by spaces and their times; a spends part a JSON array of rows.
+    const sizeOf = (p: { kind: string; entries: string }) =>
+      p.kind === 'recent'
+        ? (JSON.parse(p.entries) as { ids: string; t: number[] }).t.length
+        : (JSON.parse(p.entries) as unknown[]).length;
+    expect(parts.every((p) => sizeOf(p) > 0 && sizeOf(p) <= WINDOW_PART)).toBe(true);
+    const recentParts = parts.filter((p) => p.kind === 'recent');
+    expect(
+      recentParts
+        .map((p) => JSON.parse(p.entries) as { ids: string; t: number[] })
+        .flatMap((p) => p.ids.split(' ').map((id, i) => [id, p.t[i]])),
+    ).toEqual([...s.recent.entries()]);
+    // Parts written before in pairs ([eventId, eventTime] per entry) read back to the same state.
+    const pairs = [...s.recent.entries()];
+    const oldRecent = Array.from({ length: Math.ceil(pairs.length / WINDOW_PART) }, (_, k) =>
+      JSON.stringify(pairs.slice(k * WINDOW_PART, (k + 1) * WINDOW_PART)),
+    );
+    const spendsParts = parts.filter((p) => p.kind === 'spends').map((p) => p.entries);
+    const rowsOf = lotRows(s);
+    const fromOld = userFromJson(JSON.parse(JSON.stringify(json)), s.costMethod, (a) => rowsOf.get(a), {
+      recent: oldRecent,
+      spends: spendsParts,
+    });
+    expect(whole(fromOld)).toEqual(whole(s));
+    expect(inlineWindow(json, { recent: oldRecent, spends: spendsParts })).toEqual(
+      inlineWindow(json, { recent: recentParts.map((p) => p.entries), spends: spendsParts }),
+    );
     expect(JSON.stringify(json).length).toBeLessThan(2000);
     // Reloaded from the parts, the next events meet the same windows: a replayed id is a duplicate,
     // the straggler is remembered, and the tier and 30-day spend move on identically.
@@ -410,6 +436,10 @@ describe('a state stored with its windows apart (a heavy user in the warehouse s
     expect(() => userFromJson(json, s.costMethod, undefined, short)).toThrow(/names 3 window event ids, 1 were read/);
     expect(() => userFromJson(json)).toThrow(/names 3 window event ids, 0 were read/);
     expect(() => inlineWindow(json, short)).toThrow(/names 3 window event ids/);
+    // A part whose ids and times do not pair up is refused, not read short.
+    const torn = { recent: ['{"ids":"r0 r1","t":[1]}', '{"ids":"r2","t":[3]}'], spends: parts.spends };
+    expect(() => userFromJson(json, s.costMethod, undefined, torn)).toThrow(/lists 2 event ids and 1 times/);
+    expect(() => inlineWindow(json, torn)).toThrow(/lists 2 event ids and 1 times/);
   });
 });
 
