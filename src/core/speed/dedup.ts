@@ -103,6 +103,19 @@ export class DedupIds {
     return ok ? out : undefined;
   }
 
+  /** `list(max)` in columns: the ids and their times, or undefined when there are more than `max`. */
+  columnsUpTo(max: number): [string[], number[]] | undefined {
+    const ids: string[] = [];
+    const times: number[] = [];
+    const ok = this.scan((id, t) => {
+      if (ids.length === max) return false;
+      ids.push(id);
+      times.push(t);
+      return true;
+    });
+    return ok ? [ids, times] : undefined;
+  }
+
   get size(): number {
     let n = 0;
     this.scan(() => {
@@ -267,6 +280,13 @@ export class DedupIds {
     s.dropExpiredBuckets();
     s.clearChanges();
     return s;
+  }
+
+  /** `fromEntries` from the ids in columns (`columnsUpTo`). */
+  static fromColumns(windowMs: number, ids: readonly string[], times: readonly number[]): DedupIds {
+    let frontier: number | null = null;
+    for (const t of times) if (frontier === null || t > frontier) frontier = t;
+    return DedupIds.fromFrontierColumns(windowMs, frontier, [[ids, times]]);
   }
 
   /** `fromFrontier` from the ids in columns (`columns()`, a part at a time): no pair per id. */

@@ -298,6 +298,12 @@ export interface UserStateJson {
   positions: PositionJson[];
   tier: TierStateJson;
   recent: [string, number][];
+  /**
+   * Instead of `recent` (left empty): the same ids in columns, as a `recent` window part stores
+   * them (RecentPartJson; the warehouse snapshot since 2026-12-02: its states held every event id of
+   * the dedup window as a JSON pair, most of a day's snapshot and of its parse).
+   */
+  recentIds?: RecentPartJson;
   /** Absent in states written before lots existed: read with the deployment's method, one opening lot per position. */
   costMethod?: CostMethod;
   lots?: Record<string, LotQueueJson>;
@@ -353,9 +359,9 @@ export interface RecentPartJson {
   t: number[];
 }
 
-/** A `recent` part's text as columns (either stored form), checked. */
-const recentColumns = (userId: string, text: string): [string[], number[]] => {
-  const v = JSON.parse(text) as RecentPartJson | [string, number][];
+/** A `recent` part (its text, either stored form) or a state's `recentIds` as columns, checked. */
+const recentColumns = (userId: string, stored: string | RecentPartJson): [string[], number[]] => {
+  const v = typeof stored === 'string' ? (JSON.parse(stored) as RecentPartJson | [string, number][]) : stored;
   if (Array.isArray(v)) return [v.map((x) => x[0]), v.map((x) => x[1])];
   const ids = v.ids === '' ? [] : v.ids.split(' ');
   if (!Array.isArray(v.t) || ids.length !== v.t.length)
@@ -380,10 +386,6 @@ export interface WindowPartsIn {
   readonly recent: Iterable<string>;
   readonly spends: Iterable<string>;
 }
-
-/** The live event ids of a state, or undefined when it holds more than `max` (one pass, stopped early). */
-const recentUpTo = (s: UserState, max: number): [string, number][] | undefined =>
-  max < 0 ? undefined : s.recent.list(max);
 
 /** A state's window entries as stored parts (for a state stored with `windowApart`), one part at a time. */
 export function* windowParts(s: UserState, size = WINDOW_PART): Generator<WindowPartJson> {
@@ -465,20 +467,20 @@ export interface LotsApartJson {
  * are left out too (the frontier and counts stay), for a store that writes `windowParts`.
  */
 export const userToJson = (s: UserState, lotsApart = false, windowApart: boolean | 'large' = false): UserStateJson => {
-  // 'large': apart when the windows hold more than WINDOW_PART ids and spends together.
-  const recent =
-    windowApart === true
-      ? undefined
-      : windowApart === 'large'
-        ? recentUpTo(s, WINDOW_PART - s.tier.size)
-        : s.recent.list()!;
+  // 'large' (the warehouse snapshot): apart when the windows hold more than WINDOW_PART ids and
+  // spends together; else the ids inline in columns (`recentIds`), one string and one number array.
+  const max = WINDOW_PART - s.tier.size;
+  const columns = windowApart === 'large' && max >= 0 ? s.recent.columnsUpTo(max) : undefined;
+  const recent = windowApart === true || windowApart === 'large' ? undefined : s.recent.list()!;
+  const inline = recent !== undefined || columns !== undefined;
   return {
     userId: s.userId,
     positions: [...s.positions.values()].map(positionToJson),
     // Apart: the spends and ids are the parts of `windowParts` (never listed here, not even as a copy).
-    tier: recent === undefined ? { spends: [], ...s.tier.headToJson() } : tierStateToJson(s.tier),
+    tier: inline ? tierStateToJson(s.tier) : { spends: [], ...s.tier.headToJson() },
     recent: recent ?? [],
-    ...(recent === undefined ? { windowApart: windowApartOf(s) } : {}),
+    ...(columns !== undefined ? { recentIds: { ids: columns[0].join(' '), t: columns[1] } } : {}),
+    ...(inline ? {} : { windowApart: windowApartOf(s) }),
     costMethod: s.costMethod,
     ...(lotsApart
       ? {
@@ -563,11 +565,12 @@ const lotsFromJson = (
  */
 const windowsFromJson = (j: UserStateJson, window: WindowPartsIn | undefined): Pick<UserState, 'tier' | 'recent'> => {
   const w = j.windowApart;
-  if (w === undefined)
-    return {
-      tier: TierWindow.from(tierStateFromJson(j.tier)),
-      recent: DedupIds.fromEntries(DEDUP_WINDOW_MS, j.recent),
-    };
+  if (w === undefined) {
+    const tier = TierWindow.from(tierStateFromJson(j.tier));
+    if (j.recentIds === undefined) return { tier, recent: DedupIds.fromEntries(DEDUP_WINDOW_MS, j.recent) };
+    const [ids, t] = recentColumns(j.userId, j.recentIds);
+    return { tier, recent: DedupIds.fromColumns(DEDUP_WINDOW_MS, ids, t) };
+  }
   const ids = { read: 0 };
   const recent = DedupIds.fromFrontierColumns(
     DEDUP_WINDOW_MS,
