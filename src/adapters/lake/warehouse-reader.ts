@@ -203,9 +203,9 @@ export class WarehouseReader {
     return inlineLots(whole, (asset) => rows.get(`${j.userId}|${asset}`));
   }
 
-  /** A snapshot state stored with its windows apart (snapshot_user_window parts), put back inline. */
+  /** A snapshot state stored with its windows apart (snapshot_user_window parts) or its ids in columns, put back inline. */
   private async withWindowParts(j: UserStateJson, date: string): Promise<UserStateJson> {
-    if (j.windowApart === undefined) return j;
+    if (j.windowApart === undefined) return inlineWindow(j, { recent: [], spends: [] });
     const rows = await this.query<{ kind: string; entries_json: string }>(
       SNAPSHOT_USER_WINDOW.name,
       [date],

@@ -431,10 +431,17 @@ function* partEntries<T>(parts: Iterable<string>, n: { read: number }): Generato
 
 /**
  * A state stored with `windowApart`, its ids and spends put back inline from their parts, for
- * readers that hand the whole JSON on (serving, the stream bootstrap). Counts must match.
+ * readers that hand the whole JSON on (serving, the stream bootstrap). Counts must match. A state
+ * whose ids are inline in columns (`recentIds`) gets them as `recent` pairs.
  */
 export const inlineWindow = (j: UserStateJson, parts: WindowPartsIn): UserStateJson => {
   const w = j.windowApart;
+  if (j.recentIds !== undefined) {
+    // Ids inline in columns (the warehouse snapshot's form): the whole JSON lists them as pairs.
+    const [ids, t] = recentColumns(j.userId, j.recentIds);
+    const { recentIds: _, ...rest } = j;
+    return { ...rest, recent: ids.map((id, i) => [id, t[i]!] as [string, number]) };
+  }
   if (w === undefined) return j;
   const ids = { read: 0 };
   const recent: [string, number][] = [];

@@ -49,7 +49,7 @@ const coreReplay = (d: Dataset, date: string) => {
     ).state;
     const r = replayUser(emptyUser(userId), evs);
     // Stored with the open lots apart (as fact_lot_daily rows); `full` is the state with them inline.
-    states.push({ user_id: userId, state_json: JSON.stringify(userToJson(r.state, true)) });
+    states.push({ user_id: userId, state_json: JSON.stringify(userToJson(r.state, true, 'large')) });
     full.push({ userId, state: JSON.stringify(userToJson(r.state)) });
     for (const p of [...r.state.positions.values()].sort((a, b) => (a.asset < b.asset ? -1 : 1))) {
       const eventsDay = p.eventCount - (before.positions.get(p.asset)?.eventCount ?? 0);
