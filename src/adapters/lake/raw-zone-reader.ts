@@ -18,7 +18,15 @@ import { isTooLate, tooLateReason } from '../../core/time/lateness.js';
 import { CORRELATION_WINDOWS, datesEnding } from '../../core/warehouse/correlations.js';
 import { dayEnd, type RejectFact } from '../../core/warehouse/day-build.js';
 import { FACT_PRICE_DAILY } from '../../core/warehouse/schema.js';
-import { ONE_SHARD, partitionOf, type ShardSpec, shardOfPartition, shardOfUser } from '../../core/warehouse/shard.js';
+import {
+  assignPartitions,
+  ONE_SHARD,
+  type PartitionPlan,
+  partitionOf,
+  type ShardSpec,
+  shardOfPartition,
+  shardOfUser,
+} from '../../core/warehouse/shard.js';
 import { type Duck, fromDuckDecimal, literal } from '../duckdb/db.js';
 import type { LakeFile, Manifest } from './manifest.js';
 import { type CellRead, cellReaders, streamChunks, streamRows, varcharReader } from './warehouse-rows.js';
@@ -70,6 +78,7 @@ export const shardUserFiles = (
   table: 'transactions' | 'rewards',
   pred: (dt: string) => boolean,
   shard: ShardSpec,
+  plan: PartitionPlan = shardPlan(m, pred, shard.of),
 ): LakeFile[] => {
   const since = currentSince(m, table);
   return filesWhere(m, table, pred).filter(
@@ -77,8 +86,25 @@ export const shardUserFiles = (
       shard.of <= 1 ||
       f.partition === undefined ||
       f.commit < since ||
-      shardOfPartition(f.partition, shard.of) === shard.index,
+      shardOfPartition(f.partition, shard.of, plan) === shard.index,
   );
+};
+
+/**
+ * The partitions of the current user topics over `shards` shards, balanced on the events of the
+ * dates read (`pred`): the manifest's rows of each partition's files (core assignPartitions). Files
+ * not indexed by partition weigh nothing (an older lake; all unknown gives partition % shards).
+ * Every shard of a build derives the same plan: the same manifest commit and dates.
+ */
+export const shardPlan = (m: Manifest, pred: (dt: string) => boolean, shards: number): PartitionPlan => {
+  const n = userTopicPartitions(m);
+  const loads = new Array<number>(n).fill(0);
+  for (const table of ['transactions', 'rewards'] as const) {
+    const since = currentSince(m, table);
+    for (const f of filesWhere(m, table, pred))
+      if (f.partition !== undefined && f.commit >= since && f.partition < n) loads[f.partition]! += f.rows;
+  }
+  return assignPartitions(loads, shards);
 };
 
 /**
@@ -107,9 +133,10 @@ const userEventsSql = (
   where: string,
   era: 'all' | 'current' | 'legacy' = 'all',
   shard: ShardSpec = ONE_SHARD,
+  plan?: PartitionPlan,
 ): string[] => {
   const pick = (table: 'transactions' | 'rewards') =>
-    shardUserFiles(m, table, pred, shard).filter(
+    shardUserFiles(m, table, pred, shard, plan).filter(
       (f) => era === 'all' || (era === 'current') === f.commit >= currentSince(m, table),
     );
   const part = era === 'legacy' ? '-1 AS _partition' : '_partition';
@@ -191,7 +218,7 @@ export interface ShardUserVisitor {
  * Stream a shard's users in user_id order, each with its previous snapshot row and its raw events
  * in event order, from ONE query (snapshot rows and events merged and sorted by DuckDB, which
  * spills to disk when needed): memory holds one row chunk and the visitor's one user, not the
- * platform. Events are read only from the shard's Kafka partitions (`_partition % N = i`, every
+ * platform. Events are read only from the shard's Kafka partitions (shardPlan, `_partition IN (…)`, every
  * raw row carries it); snapshot rows are kept by the same murmur2 partition of their user id, and
  * every event row is checked against it, so a raw zone not partitioned by user id is refused
  * instead of splitting a user over two shards.
@@ -211,6 +238,8 @@ export const streamShardUsers = async (
     shard: ShardSpec;
     /** Told the raw files the shard opens (before it reads them): for the shard's stats and tests. */
     onRawFiles?: (files: readonly LakeFile[]) => void;
+    /** Told the user-topic partitions the shard takes (shardPlan), before it reads. */
+    onPlan?: (partitions: readonly number[]) => void;
     /** The user lateness (`speed.userLateness`): rows TOO_LATE by it are rejected, never applied. */
     latenessMs: number;
   },
@@ -225,22 +254,26 @@ export const streamShardUsers = async (
       'the raw zone names no user-topic partitions (manifest offsets): cannot shard by user',
       'build with one shard (--shards 1)',
     );
-  // Files indexed by partition are already the shard's; the filter only cuts older, mixed files.
-  const where = sharded ? `WHERE _partition % ${shard.of} = ${shard.index}` : '';
+  // The shard's partitions (balanced on the dates' events, shardPlan). Files indexed by partition
+  // are already the shard's; the filter only cuts older, mixed files.
+  const plan = shardPlan(m, opts.eventDates, shard.of);
+  const own = plan.flatMap((s, p) => (s === shard.index ? [p] : []));
+  opts.onPlan?.(own);
+  const where = sharded ? `WHERE _partition IN (${own.length > 0 ? own.join(', ') : 'NULL'})` : '';
   opts.onRawFiles?.([
-    ...shardUserFiles(m, 'transactions', opts.eventDates, shard),
-    ...shardUserFiles(m, 'rewards', opts.eventDates, shard),
+    ...shardUserFiles(m, 'transactions', opts.eventDates, shard, plan),
+    ...shardUserFiles(m, 'rewards', opts.eventDates, shard, plan),
   ]);
   // After a repartition (`topics recreate`), older raw files carry the old topics' partitions: a
   // shard reads them whole and keeps its users by murmur2 of the user id (a legacy row has -1).
   const parts = sharded
     ? [
-        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'current', shard),
-        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'legacy', shard),
+        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'current', shard, plan),
+        ...userEventsSql(lakeDir, m, opts.eventDates, where, 'legacy', shard, plan),
       ]
     : userEventsSql(lakeDir, m, opts.eventDates, where);
   const eventsOnly = parts.join(' UNION ALL ');
-  const mine = (userId: string) => !sharded || shardOfUser(userId, partitions, shard.of) === shard.index;
+  const mine = (userId: string) => !sharded || shardOfUser(userId, partitions, shard.of, plan) === shard.index;
   // The previous snapshot is NOT sorted by DuckDB with the events: a heavy user's state is one
   // VARCHAR of 100+ MB that a sort pins whole with everything else (out of memory at a million
   // users). Every snapshot file was written sorted by user_id, so its rows come in file order and

@@ -23,6 +23,8 @@ export interface ShardBuild {
   /** user_id → tier at the end of the date, for dim_user. */
   readonly tierFile: WarehouseFile;
   readonly stats: { users: number; activeUsers: number; events: number; rejectsByCode: Record<string, number> };
+  /** The user-topic partitions the shard took (shardPlan; absent in older records: partition % N). */
+  readonly partitions?: readonly number[];
   /** User-topic raw files the shard opened (its partitions' files, plus older unindexed ones). */
   readonly rawFiles?: number;
   /** Seconds per phase. */

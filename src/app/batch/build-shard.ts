@@ -81,7 +81,8 @@ export interface ShardOptions {
 }
 
 /**
- * Build one shard of date D: the users whose Kafka partition p has p % N = i. Streams the previous
+ * Build one shard of date D: the users of the Kafka partitions the shard plan gives shard i (shardPlan:
+ * balanced on the partitions' events). Streams the previous
  * date's end state and D's events of those users from one sorted query (memory: one user), applies
  * the core ledger, stages the shard's rows and writes them as Parquet files that no reader sees
  * until `publishShards` names them in the ledger. Re-running a shard replaces it.
@@ -174,6 +175,7 @@ export const buildShard = async (
     };
     const stats = { users: 0, activeUsers: 0, events: 0, rejectsByCode: {} as Record<string, number> };
     let rawFiles = 0;
+    let partitions: number[] = [];
 
     // One user at a time, streamed: its gains and rejects are staged as they happen, its end state
     // and end-of-day rows when its last event is read; nothing of a user outlives it.
@@ -203,6 +205,9 @@ export const buildShard = async (
         shard,
         onRawFiles: (f) => {
           rawFiles = f.length;
+        },
+        onPlan: (p) => {
+          partitions = [...p];
         },
         // The same lateness as the speed layer's (one rule for both layers, core/time/lateness.ts).
         latenessMs: config.speed.userLateness,
@@ -290,6 +295,7 @@ export const buildShard = async (
       files,
       tierFile,
       stats,
+      partitions,
       rawFiles,
       phases,
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),

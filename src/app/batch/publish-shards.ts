@@ -1,7 +1,7 @@
 import { Duck } from '../../adapters/duckdb/db.js';
 import { stageDims, stageUserTiers } from '../../adapters/lake/dims-writer.js';
 import { type Manifest, readManifest } from '../../adapters/lake/manifest.js';
-import { stagePriceDaily, windowCloses } from '../../adapters/lake/raw-zone-reader.js';
+import { stagePriceDaily, userTopicPartitions, windowCloses } from '../../adapters/lake/raw-zone-reader.js';
 import { clearShardBuilds, readShardBuilds, type ShardBuild } from '../../adapters/lake/shard-store.js';
 import { Staging } from '../../adapters/lake/warehouse-rows.js';
 import {
@@ -89,6 +89,29 @@ export const checkShards = (all: readonly ShardBuild[], date: string, m: Manifes
         `re-run \`cryptolambda batch --date ${date} --shard ${shardLabel(s.shard)}\``,
       );
   }
+  // Every user-topic partition in exactly one shard (shards built by a version that recorded no
+  // plan took partition % N): shards from two versions of the plan must not lose or repeat users.
+  const owner = new Map<number, string>();
+  for (const s of set) {
+    const parts = s.partitions ?? [...Array(userTopicPartitions(m)).keys()].filter((p) => p % of === s.shard.index);
+    for (const p of parts) {
+      const other = owner.get(p);
+      if (other !== undefined)
+        throw new CryptolambdaError(
+          'CONFLICT',
+          `cannot publish ${date}: shards ${other} and ${shardLabel(s.shard)} both took partition ${p} of the user topics`,
+          `re-run every shard of ${date} with this version, then publish`,
+        );
+      owner.set(p, shardLabel(s.shard));
+    }
+  }
+  const unowned = [...Array(userTopicPartitions(m)).keys()].filter((p) => !owner.has(p));
+  if (unowned.length > 0)
+    throw new CryptolambdaError(
+      'CONFLICT',
+      `cannot publish ${date}: no shard took partition${unowned.length > 1 ? 's' : ''} ${unowned.join(', ')} of the user topics`,
+      `re-run every shard of ${date} with this version, then publish`,
+    );
   return set.sort((a, b) => a.shard.index - b.shard.index);
 };
 

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Duck, literal } from '../../../src/adapters/duckdb/db.js';
 import { commitManifest, type LakeFile, type Manifest, readManifest } from '../../../src/adapters/lake/manifest.js';
-import { streamShardUsers, userTopicPartitions } from '../../../src/adapters/lake/raw-zone-reader.js';
+import { shardPlan, streamShardUsers, userTopicPartitions } from '../../../src/adapters/lake/raw-zone-reader.js';
 import { readShardBuilds } from '../../../src/adapters/lake/shard-store.js';
 import { WarehouseReader } from '../../../src/adapters/lake/warehouse-reader.js';
 import { readLedger } from '../../../src/adapters/lake/warehouse-store.js';
@@ -155,8 +155,11 @@ describe('batch shards by user (issue 16)', { timeout: 600_000 }, () => {
     for (const n of [2, 3]) {
       const opened: string[][] = [];
       for (let i = 0; i < n; i++) opened.push(await filesOpened(config.lakeDir, m0, { index: i, of: n }));
+      // By the plan balanced on the partitions' events (every shard derives the same one).
+      const plan = shardPlan(m0, (dt) => dt <= D1, n);
+      expect(new Set(plan).size).toBe(n);
       for (const [i, list] of opened.entries())
-        for (const p of list) expect(shardOfPartition(m0.files.find((f) => f.path === p)!.partition!, n)).toBe(i);
+        for (const p of list) expect(shardOfPartition(m0.files.find((f) => f.path === p)!.partition!, n, plan)).toBe(i);
       expect(opened.flat().sort()).toEqual(
         userFiles
           .filter((f) => f.dt <= D1)
