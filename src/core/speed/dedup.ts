@@ -130,37 +130,8 @@ export class DedupIds {
    * per yield (a stored part: the warehouse snapshot keeps a heavy user's ids in parts).
    */
   *columns(size: number): Generator<[string[], number[]]> {
-    let ids: string[] = [];
-    let times: number[] = [];
-    const floor = this.frontier - this.windowMs;
-    for (const d of this.days) {
-      const seen = this.repeats ? new Set<string>() : undefined;
-      for (const id of this.buckets.get(d)!) {
-        const t = this.index.get(id);
-        if (t === undefined || dayIndex(t) !== d || t < floor) continue;
-        if (seen !== undefined) {
-          if (seen.has(id)) continue;
-          seen.add(id);
-        }
-        ids.push(id);
-        times.push(t);
-        if (ids.length === size) {
-          yield [ids, times];
-          ids = [];
-          times = [];
-        }
-      }
-    }
-    for (const [id, t] of this.stragglers ?? []) {
-      ids.push(id);
-      times.push(t);
-      if (ids.length === size) {
-        yield [ids, times];
-        ids = [];
-        times = [];
-      }
-    }
-    if (ids.length > 0) yield [ids, times];
+    const [ids, times] = this.columnsUpTo(Number.POSITIVE_INFINITY)!;
+    for (let i = 0; i < ids.length; i += size) yield [ids.slice(i, i + size), times.slice(i, i + size)];
   }
 
   /** Each live id in `entries()` order until `f` returns false; false when it did. */
