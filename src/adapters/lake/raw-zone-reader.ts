@@ -116,8 +116,10 @@ const SOURCES = ['rewards', 'transactions'] as const;
 const QTY_SQL = (c: string) => `CAST(${c} AS DECIMAL(38, ${QTY_SCALE})) AS ${c}`;
 const PRICE_SQL = (c: string) => `CAST(${c} AS DECIMAL(38, ${PRICE_SCALE})) AS ${c}`;
 
-/** A DECIMAL cell as an exact Decimal (null stays null: the validator says what is missing). */
-/** A DECIMAL cell: a Decimal already (cellReaders) or the node API's value (streamRows). */
+/**
+ * A DECIMAL cell as an exact Decimal: one already (cellReaders) or the node API's value (streamRows).
+ * Null stays null: the validator says what is missing.
+ */
 const decimalCell = (v: CellRead): Decimal | null =>
   v === null ? null : v instanceof Decimal ? v : fromDuckDecimal(v);
 

@@ -315,6 +315,10 @@ export async function* streamChunks(
   }
 }
 
+/** A raw vector's validity: uint64 words of bits, row i at bit i & 7 of byte i >> 3 (null: all valid). */
+const validityOf = (raw: ReturnType<typeof bindings.data_chunk_get_vector>, n: number): Uint8Array | null =>
+  bindings.vector_get_validity(raw, Math.ceil(n / 64) * 8);
+
 /** Reused code arrays by length for String.fromCharCode.apply (one string made per cell, nothing else). */
 const CODES = Array.from({ length: 13 }, (_, n) => new Array<number>(n).fill(0));
 
@@ -330,8 +334,7 @@ export const varcharReader = (chunk: DuckDBDataChunk, column: number): ((row: nu
   const raw = bindings.data_chunk_get_vector(chunk.chunk, column);
   const n = chunk.rowCount;
   const cells = bindings.vector_get_data(raw, n * 16);
-  // uint64 words of bits, row i at bit i % 64 of word i / 64: byte i >> 3, bit i & 7 (little-endian).
-  const validity = bindings.vector_get_validity(raw, Math.ceil(n / 64) * 8);
+  const validity = validityOf(raw, n);
   let lastAt = -1;
   let last = '';
   return (row) => {
@@ -356,10 +359,6 @@ export const varcharReader = (chunk: DuckDBDataChunk, column: number): ((row: nu
     return last;
   };
 };
-
-/** A raw vector's validity: uint64 words of bits, row i at bit i & 7 of byte i >> 3 (null: all valid). */
-const validityOf = (raw: ReturnType<typeof bindings.data_chunk_get_vector>, n: number): Uint8Array | null =>
-  bindings.vector_get_validity(raw, Math.ceil(n / 64) * 8);
 
 /**
  * A chunk's DECIMAL(38, s) column as a cell reader giving a Decimal at the column's scale. The node

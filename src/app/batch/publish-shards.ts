@@ -91,9 +91,10 @@ export const checkShards = (all: readonly ShardBuild[], date: string, m: Manifes
   }
   // Every user-topic partition in exactly one shard (shards built by a version that recorded no
   // plan took partition % N): shards from two versions of the plan must not lose or repeat users.
+  const everyPartition = [...Array(userTopicPartitions(m)).keys()];
   const owner = new Map<number, string>();
   for (const s of set) {
-    const parts = s.partitions ?? [...Array(userTopicPartitions(m)).keys()].filter((p) => p % of === s.shard.index);
+    const parts = s.partitions ?? everyPartition.filter((p) => p % of === s.shard.index);
     for (const p of parts) {
       const other = owner.get(p);
       if (other !== undefined)
@@ -105,7 +106,7 @@ export const checkShards = (all: readonly ShardBuild[], date: string, m: Manifes
       owner.set(p, shardLabel(s.shard));
     }
   }
-  const unowned = [...Array(userTopicPartitions(m)).keys()].filter((p) => !owner.has(p));
+  const unowned = everyPartition.filter((p) => !owner.has(p));
   if (unowned.length > 0)
     throw new CryptolambdaError(
       'CONFLICT',

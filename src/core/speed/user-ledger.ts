@@ -350,9 +350,9 @@ export interface WindowPartJson {
 
 /**
  * A `recent` part in columns: the event ids joined by single spaces (EVENT_ID_RE admits no space)
- * and their event times in the same order. Parsed as one string and one number array: JSON.parse
- * of [eventId, eventTime] pairs, the form written before, cost 0.75 us an id, which a heavy user's
- * millions of ids paid on every build; that form is still read.
+ * and their event times in the same order. Parsed as one string and one number array, with no
+ * array per id: 0.10 us an id against 0.15 us for [eventId, eventTime] pairs, the form written
+ * before (measured on 2M ids in parts of 20), which is still read.
  */
 export interface RecentPartJson {
   ids: string;
