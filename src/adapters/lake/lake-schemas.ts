@@ -91,6 +91,10 @@ const WarehouseFileSchema = z.object({
   path: lakeFilePath('warehouse'),
   rows: count,
   bytes: count,
+  users: z
+    .object({ of: z.number().int().positive(), partitions: z.array(count) })
+    .refine((u) => u.partitions.every((p) => p < u.of), 'a partition must be below the partition count (of)')
+    .optional(),
 });
 
 export const LedgerSchema = z.object({

@@ -30,7 +30,7 @@ import {
 import { type Duck, fromDuckDecimal, literal } from '../duckdb/db.js';
 import type { LakeFile, Manifest } from './manifest.js';
 import { type CellRead, cellReaders, streamChunks, streamRows, varcharReader } from './warehouse-rows.js';
-import type { WarehouseLedger } from './warehouse-store.js';
+import type { FileUsers, WarehouseLedger } from './warehouse-store.js';
 
 /**
  * The batch layer's reads over the raw zone (lake/raw) and the published warehouse: every SQL the
@@ -193,6 +193,20 @@ const toEvent = (r: CellRead[]): { ok: true; event: UserEvent } | { ok: false; r
   return v.ok ? v : { ok: false, reason: v.reason, raw };
 };
 
+/** A per-user file of the previous date a shard may read: its path, and whose rows it holds. */
+export interface SnapshotFile {
+  readonly path: string;
+  readonly users?: FileUsers;
+}
+
+/**
+ * Whether `f` cannot hold a user of the partitions `own` of `of`: it was written by a shard of other
+ * partitions of the same partitioning. A file of another partition count (the topics were
+ * recreated since), or one that does not say whose rows it holds, may hold anyone's.
+ */
+export const holdsNoneOf = (f: SnapshotFile, of: number, own: ReadonlySet<number>): boolean =>
+  f.users !== undefined && f.users.of === of && f.users.partitions.every((p) => !own.has(p));
+
 /**
  * What a shard's read hands over, row by row: `begin` opens a user (with its previous snapshot
  * row, if any; return false to stop reading), then its events in (eventTime, eventId) order and
@@ -230,18 +244,20 @@ export const streamShardUsers = async (
   lakeDir: string,
   m: Manifest,
   opts: {
-    snapshotFiles: readonly { path: string }[];
+    snapshotFiles: readonly SnapshotFile[];
     /** fact_lot_daily files of the snapshot's date: the open lots of states stored with `lotsApart`. */
-    lotFiles?: readonly { path: string }[];
+    lotFiles?: readonly SnapshotFile[];
     /** snapshot_user_window files of the snapshot's date: the window parts of states stored with `windowApart`. */
-    windowFiles?: readonly { path: string }[];
+    windowFiles?: readonly SnapshotFile[];
     eventDates: (dt: string) => boolean;
     date: string;
     shard: ShardSpec;
     /** Told the raw files the shard opens (before it reads them): for the shard's stats and tests. */
     onRawFiles?: (files: readonly LakeFile[]) => void;
-    /** Told the user-topic partitions the shard takes (shardPlan), before it reads. */
-    onPlan?: (partitions: readonly number[]) => void;
+    /** Told the user-topic partitions the shard takes (shardPlan) and their count, before it reads. */
+    onPlan?: (partitions: readonly number[], of: number) => void;
+    /** Told how many of the previous date's per-user files the shard opens (the others hold none of its users). */
+    onPreviousFiles?: (opened: number, of: number) => void;
     /** The user lateness (`speed.userLateness`): rows TOO_LATE by it are rejected, never applied. */
     latenessMs: number;
   },
@@ -260,7 +276,20 @@ export const streamShardUsers = async (
   // are already the shard's; the filter only cuts older, mixed files.
   const plan = shardPlan(m, opts.eventDates, shard.of);
   const own = plan.flatMap((s, p) => (s === shard.index ? [p] : []));
-  opts.onPlan?.(own);
+  opts.onPlan?.(own, partitions);
+  // Of the previous date's per-user files, a shard opens those that can hold its users: a sharded
+  // build's files say whose rows they hold (FileUsers), so the next day's shard skips the other
+  // shards' files before DuckDB opens them (their rows were skipped one by one before).
+  const ownSet = new Set(own);
+  const readable = (files: readonly SnapshotFile[] | undefined): string[] =>
+    (files ?? []).filter((f) => !sharded || !holdsNoneOf(f, partitions, ownSet)).map((f) => path.join(lakeDir, f.path));
+  const snapshotPaths = readable(opts.snapshotFiles);
+  const lotPaths = readable(opts.lotFiles);
+  const windowPaths = readable(opts.windowFiles);
+  opts.onPreviousFiles?.(
+    snapshotPaths.length + lotPaths.length + windowPaths.length,
+    opts.snapshotFiles.length + (opts.lotFiles?.length ?? 0) + (opts.windowFiles?.length ?? 0),
+  );
   const where = sharded ? `WHERE _partition IN (${own.length > 0 ? own.join(', ') : 'NULL'})` : '';
   opts.onRawFiles?.([
     ...shardUserFiles(m, 'transactions', opts.eventDates, shard, plan),
@@ -280,24 +309,15 @@ export const streamShardUsers = async (
   // VARCHAR of 100+ MB that a sort pins whole with everything else (out of memory at a million
   // users). Every snapshot file was written sorted by user_id, so its rows come in file order and
   // are merged here, by user id, with each other and with the sorted events.
-  const chains = await snapshotChains(
-    duck,
-    opts.snapshotFiles.map((f) => path.join(lakeDir, f.path)),
-  );
+  const chains = await snapshotChains(duck, snapshotPaths);
   const sources = chains.map((files) => snapshotRows(duck, files, mine));
   // The open lots of those states are rows of the same date's fact_lot_daily (written sorted by
   // user id too, in parts of the same user ranges), merged the same way: no user's lots are ever
   // one value, so neither DuckDB nor the JSON parser holds a heavy user's millions of lots at once.
-  const lotChains = await snapshotChains(
-    duck,
-    (opts.lotFiles ?? []).map((f) => path.join(lakeDir, f.path)),
-  );
+  const lotChains = await snapshotChains(duck, lotPaths);
   const lotSources = lotChains.map((files) => lotGroups(duck, files, mine));
   // A heavy user's window entries likewise: parts of bounded size, in the same user order.
-  const windowChains = await snapshotChains(
-    duck,
-    (opts.windowFiles ?? []).map((f) => path.join(lakeDir, f.path)),
-  );
+  const windowChains = await snapshotChains(duck, windowPaths);
   const windowSources = windowChains.map((files) => windowGroups(duck, files, mine));
   const snap = attachGroups(
     attachGroups(

@@ -27,6 +27,8 @@ export interface ShardBuild {
   readonly partitions?: readonly number[];
   /** User-topic raw files the shard opened (its partitions' files, plus older unindexed ones). */
   readonly rawFiles?: number;
+  /** Per-user files of the previous date the shard opened (the others hold none of its users). */
+  readonly previousFiles?: number;
   /** Seconds per phase. */
   readonly phases: Record<string, number>;
   /** Peak resident memory of the process that built the shard (MB). */

@@ -14,6 +14,18 @@ export interface WarehouseFile {
   readonly path: string;
   readonly rows: number;
   readonly bytes: number;
+  /** Whose rows a per-user file of a sharded build holds (absent: any user's). */
+  readonly users?: FileUsers;
+}
+
+/**
+ * The users of a file written by one shard: those whose user-topic partition (murmur2 of the user
+ * id % `of`, the producer's partitioning) is one of `partitions`. The next date's shards open only
+ * the previous files that can hold their users.
+ */
+export interface FileUsers {
+  readonly of: number;
+  readonly partitions: readonly number[];
 }
 
 /** What the batch built for a date, and from which raw-zone manifest commit. */

@@ -6,6 +6,7 @@ import { streamShardUsers, valuationCloses } from '../../adapters/lake/raw-zone-
 import { SHARD_TIER_TABLE, type ShardBuild, writeShardBuild } from '../../adapters/lake/shard-store.js';
 import { Staging } from '../../adapters/lake/warehouse-rows.js';
 import {
+  type FileUsers,
   readLedger,
   type WarehouseFile,
   writeStagedTables,
@@ -175,7 +176,10 @@ export const buildShard = async (
     };
     const stats = { users: 0, activeUsers: 0, events: 0, rejectsByCode: {} as Record<string, number> };
     let rawFiles = 0;
+    let previousFiles = 0;
     let partitions: number[] = [];
+    /** Whose rows the shard's files hold (a sharded build's: its partitions), for the next date's shards. */
+    let users: FileUsers | undefined;
 
     // One user at a time, streamed: its gains and rejects are staged as they happen, its end state
     // and end-of-day rows when its last event is read; nothing of a user outlives it.
@@ -206,8 +210,12 @@ export const buildShard = async (
         onRawFiles: (f) => {
           rawFiles = f.length;
         },
-        onPlan: (p) => {
+        onPlan: (p, of) => {
           partitions = [...p];
+          users = shard.of > 1 && of > 0 ? { of, partitions } : undefined;
+        },
+        onPreviousFiles: (n) => {
+          previousFiles = n;
         },
         // The same lateness as the speed layer's (one rule for both layers, core/time/lateness.ts).
         latenessMs: config.speed.userLateness,
@@ -292,11 +300,12 @@ export const buildShard = async (
       rawCommit: manifest.commit,
       basis: fromSnapshot ? prev.builtAt : 'history',
       builtAt: new Date().toISOString(),
-      files,
+      files: users === undefined ? files : files.map((f) => ({ ...f, users })),
       tierFile,
       stats,
       partitions,
       rawFiles,
+      previousFiles,
       phases,
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
       cpuSeconds: cpuSecondsSince(cpu0),

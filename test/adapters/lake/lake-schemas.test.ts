@@ -94,4 +94,43 @@ describe('lake commit files are schema-validated and every path stays inside the
       message: expect.stringMatching(/must resolve inside the lake's warehouse\/ directory/),
     });
   });
+
+  it('reads whose rows a sharded build file holds, and refuses a partition outside its count', async () => {
+    const d = await lake();
+    const ledger = (users: unknown) => ({
+      version: 1,
+      builds: {
+        '2026-11-20': {
+          date: '2026-11-20',
+          rawCommit: 1,
+          builtAt: '',
+          files: [
+            {
+              table: 'snapshot_user_state',
+              date: '2026-11-20',
+              path: 'warehouse/snapshot_user_state/dt=2026-11-20/part-0.parquet',
+              rows: 1,
+              bytes: 1,
+              users,
+            },
+          ],
+          stats: {},
+        },
+      },
+      dims: {},
+    });
+    writeFileSync(ledgerPath(d), JSON.stringify(ledger({ of: 6, partitions: [0, 5] })));
+    expect((await readLedger(d)).builds['2026-11-20']!.files[0]!.users).toEqual({ of: 6, partitions: [0, 5] });
+    for (const [bad, msg] of [
+      [{ of: 6, partitions: [6] }, /a partition must be below the partition count/],
+      [{ of: 0, partitions: [] }, /users\.of/],
+      [{ of: 6, partitions: [-1] }, /users\.partitions\.0/],
+    ] as const) {
+      writeFileSync(ledgerPath(d), JSON.stringify(ledger(bad)));
+      await expect(readLedger(d)).rejects.toMatchObject({
+        code: 'INVALID_CONFIG',
+        message: expect.stringMatching(msg),
+      });
+    }
+  });
 });

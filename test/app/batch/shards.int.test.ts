@@ -4,7 +4,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Duck, literal } from '../../../src/adapters/duckdb/db.js';
 import { commitManifest, type LakeFile, type Manifest, readManifest } from '../../../src/adapters/lake/manifest.js';
-import { shardPlan, streamShardUsers, userTopicPartitions } from '../../../src/adapters/lake/raw-zone-reader.js';
+import {
+  type SnapshotFile,
+  shardPlan,
+  streamShardUsers,
+  userTopicPartitions,
+} from '../../../src/adapters/lake/raw-zone-reader.js';
 import { readShardBuilds } from '../../../src/adapters/lake/shard-store.js';
 import { WarehouseReader } from '../../../src/adapters/lake/warehouse-reader.js';
 import { readLedger } from '../../../src/adapters/lake/warehouse-store.js';
@@ -17,7 +22,7 @@ import type { DomainEvent } from '../../../src/core/events/types.js';
 import { Decimal, PRICE_SCALE, QTY_SCALE, USD_SCALE } from '../../../src/core/money/decimal.js';
 import { type UserStateJson, WINDOW_PART } from '../../../src/core/speed/user-ledger.js';
 import { WAREHOUSE_TABLES } from '../../../src/core/warehouse/schema.js';
-import { type ShardSpec, shardOfPartition } from '../../../src/core/warehouse/shard.js';
+import { partitionOf, type ShardSpec, shardOfPartition } from '../../../src/core/warehouse/shard.js';
 import { runCli } from '../../support/cli.js';
 import { makeDataset } from '../../support/events.js';
 import { batchSetup, dumpTable, produceEvents, withWarehouse } from './support.js';
@@ -59,6 +64,57 @@ const filesOpened = async (lakeDir: string, m: Manifest, shard: ShardSpec, upTo 
       { begin: () => false, event: () => undefined, invalid: () => undefined, end: () => undefined },
     );
     return opened;
+  } finally {
+    duck.close();
+  }
+};
+
+/** The per-user tables a shard reads of the previous date. */
+const PREVIOUS = ['snapshot_user_state', 'fact_lot_daily', 'snapshot_user_window'];
+
+/**
+ * What a shard reads of D1's build for D2 (events of `eventDates`): the previous files it opens and
+ * every user it is handed with what it starts from (state, open lots, window parts).
+ */
+const previousRead = async (
+  lakeDir: string,
+  m: Manifest,
+  files: readonly (SnapshotFile & { table: string })[],
+  shard: ShardSpec,
+  eventDates: (dt: string) => boolean,
+): Promise<{ opened: number; users: string[] }> => {
+  const duck = await Duck.open();
+  let opened = -1;
+  const users: string[] = [];
+  try {
+    await streamShardUsers(
+      duck,
+      lakeDir,
+      m,
+      {
+        snapshotFiles: files.filter((f) => f.table === 'snapshot_user_state'),
+        lotFiles: files.filter((f) => f.table === 'fact_lot_daily'),
+        windowFiles: files.filter((f) => f.table === 'snapshot_user_window'),
+        eventDates,
+        date: D2,
+        shard,
+        latenessMs: 86_400_000,
+        onPreviousFiles: (n) => {
+          opened = n;
+        },
+      },
+      {
+        begin: (userId, stateJson, lots, window) => {
+          const row = [userId, stateJson, lots === undefined ? null : [...lots], window ?? null];
+          users.push(JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)));
+          return true;
+        },
+        event: () => undefined,
+        invalid: () => undefined,
+        end: () => undefined,
+      },
+    );
+    return { opened, users };
   } finally {
     duck.close();
   }
@@ -239,6 +295,43 @@ describe('batch shards by user (issue 16)', { timeout: 600_000 }, () => {
     for (const t of ['fact_portfolio_daily', 'fact_reward_daily', 'snapshot_user_state', 'batch_rejects'])
       expect(again[t]!.filter((r) => r.includes(D1))).toEqual(base1[t]!.filter((r) => r.includes(D1)));
 
+    // A sharded build's per-user files say whose rows they hold (its partitions of the user topics),
+    // and a next-date shard opens only those that can hold its users: it is handed the same users,
+    // states, lots and window parts as when it reads every file.
+    const d1Files = (await readLedger(config.lakeDir)).builds[D1]!.files.filter((f) => PREVIOUS.includes(f.table));
+    expect(new Set(d1Files.map((f) => f.table))).toEqual(new Set(PREVIOUS));
+    const m2 = await readManifest(config.lakeDir);
+    const plan1 = shardPlan(m2, (dt) => dt <= D1, 3);
+    await withWarehouse(config.lakeDir, async (duck) => {
+      for (const f of d1Files) {
+        expect(f.users?.of).toBe(partitions);
+        // Every user of the file is of the file's partitions, which are one shard's of D1's plan.
+        const ids = await duck.rows<{ u: string }>(
+          `SELECT DISTINCT user_id AS u FROM read_parquet(${literal(path.join(config.lakeDir, f.path))})`,
+        );
+        for (const { u } of ids) expect(f.users!.partitions).toContain(partitionOf(u, partitions));
+        expect(new Set(f.users!.partitions.map((p) => plan1[p])).size).toBe(1);
+      }
+    });
+    const unmarked = d1Files.map(({ users: _u, ...f }) => f);
+    for (const [n, dates] of [
+      [3, (dt: string) => dt <= D1],
+      [2, (dt: string) => dt === D2],
+    ] as const) {
+      let opened = 0;
+      for (let i = 0; i < n; i++) {
+        const shard = { index: i, of: n };
+        const skip = await previousRead(config.lakeDir, m2, d1Files, shard, dates);
+        const all = await previousRead(config.lakeDir, m2, unmarked, shard, dates);
+        expect(all.opened).toBe(d1Files.length);
+        expect(skip.users).toEqual(all.users);
+        expect(skip.users.length).toBeGreaterThan(0);
+        opened += skip.opened;
+      }
+      // With D1's own plan, each shard opens exactly its own files of D1: together, each file once.
+      if (n === 3) expect(opened).toBe(d1Files.length);
+    }
+
     // An older lake (user files holding several partitions, no index) still shards correctly, and
     // `ingest --compact` splits its files per partition.
     await unindexUserFiles(config.lakeDir);
@@ -266,6 +359,9 @@ describe('batch shards by user (issue 16)', { timeout: 600_000 }, () => {
     expect(JSON.parse(s0.stdout).shard.rawFiles).toBe(
       (await filesOpened(config.lakeDir, await readManifest(config.lakeDir), { index: 0, of: 3 }, D2)).length,
     );
+    const built = (await readLedger(config.lakeDir)).builds[D1]!.files.filter((f) => PREVIOUS.includes(f.table));
+    expect(JSON.parse(s0.stdout).shard.previousFiles).toBeGreaterThan(0);
+    expect(JSON.parse(s0.stdout).shard.previousFiles).toBeLessThanOrEqual(built.length);
     const missing = await runCli(['batch', 'publish', '--date', D2], env);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain(`Error: cannot publish ${D2}: shards 1/3, 2/3 missing`);
