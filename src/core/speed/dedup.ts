@@ -34,11 +34,21 @@ export type DedupBucketJson = [string, number][];
 /** `head`: the frontier or the stragglers changed; `days`: buckets with new ids; `dropped`: gone. */
 export type DedupChanges = BucketChanges;
 
+/** One event day's ids and their event times, in insertion order. */
+interface Bucket {
+  readonly ids: string[];
+  readonly times: number[];
+}
+
 export class DedupIds {
   /** Remembered windowed ids → event time (one lookup per event; a typed-array table, id-index.ts). */
   private index = new IdTimeIndex();
-  /** Day index → ids added with an event time in that day. At most windowMs/DAY_MS + 1 are live. */
-  private readonly buckets = new Map<number, string[]>();
+  /**
+   * Day index → ids added with an event time in that day, and their times in the same order (the
+   * listings read them from here instead of looking each id up in the index, see `repeats`). At
+   * most windowMs/DAY_MS + 1 are live.
+   */
+  private readonly buckets = new Map<number, Bucket>();
   /** Bucket days, ascending (tiny: the window spans three days). */
   private days: number[] = [];
   private frontier = Number.NEGATIVE_INFINITY;
@@ -49,8 +59,9 @@ export class DedupIds {
   readonly changes: DedupChanges = new BucketChanges();
   /**
    * Whether an id was ever remembered while the index still held it (re-applied after it left the
-   * window, or listed twice in stored buckets): only then can a bucket list it twice, so only then
-   * do the listings need a Set to list it once.
+   * window, or listed twice in stored buckets): only then can a bucket list it twice or an entry's
+   * time differ from the index's, so only then do the listings look ids up in the index and need a
+   * Set to list each once. Until then every bucket entry is live in the index at its listed time.
    */
   private repeats = false;
 
@@ -138,14 +149,16 @@ export class DedupIds {
   private scan(f: (id: string, t: number) => boolean): boolean {
     const floor = this.frontier - this.windowMs;
     for (const d of this.days) {
-      const seen = this.repeats ? new Set<string>() : undefined;
-      for (const id of this.buckets.get(d)!) {
+      const { ids, times } = this.buckets.get(d)!;
+      if (!this.repeats) {
+        for (let i = 0; i < ids.length; i++) if (times[i]! >= floor && !f(ids[i]!, times[i]!)) return false;
+        continue;
+      }
+      const seen = new Set<string>();
+      for (const id of ids) {
         const t = this.index.get(id);
-        if (t === undefined || dayIndex(t) !== d || t < floor) continue;
-        if (seen !== undefined) {
-          if (seen.has(id)) continue;
-          seen.add(id);
-        }
+        if (t === undefined || dayIndex(t) !== d || t < floor || seen.has(id)) continue;
+        seen.add(id);
         if (!f(id, t)) return false;
       }
     }
@@ -173,16 +186,17 @@ export class DedupIds {
   /** The ids of a day bucket that still belong to it (an id re-applied later moved on), once each. */
   private bucketEntries(d: number): [string, number][] {
     const out: [string, number][] = [];
-    const ids = this.buckets.get(d);
-    if (ids === undefined) return out;
-    const seen = this.repeats ? new Set<string>() : undefined;
-    for (const id of ids) {
+    const b = this.buckets.get(d);
+    if (b === undefined) return out;
+    if (!this.repeats) {
+      for (let i = 0; i < b.ids.length; i++) out.push([b.ids[i]!, b.times[i]!]);
+      return out;
+    }
+    const seen = new Set<string>();
+    for (const id of b.ids) {
       const t = this.index.get(id);
-      if (t === undefined || dayIndex(t) !== d) continue;
-      if (seen !== undefined) {
-        if (seen.has(id)) continue;
-        seen.add(id);
-      }
+      if (t === undefined || dayIndex(t) !== d || seen.has(id)) continue;
+      seen.add(id);
       out.push([id, t]);
     }
     return out;
@@ -195,7 +209,10 @@ export class DedupIds {
 
   clone(): DedupIds {
     const c = DedupIds.fromParts(this.windowMs, this.headToJson(), []);
-    for (const d of this.days) c.buckets.set(d, [...this.buckets.get(d)!]);
+    for (const d of this.days) {
+      const b = this.buckets.get(d)!;
+      c.buckets.set(d, { ids: [...b.ids], times: [...b.times] });
+    }
     c.index = this.index.clone();
     c.repeats = this.repeats;
     c.days = [...this.days];
@@ -209,13 +226,18 @@ export class DedupIds {
     for (const [id, t] of head.stragglers) s.addStraggler(id, t);
     for (const [key, entries] of buckets) {
       const d = dayFromKey(key);
-      if (!s.buckets.has(d)) s.insertDay(d);
-      const ids = s.buckets.get(d) ?? [];
-      for (const [id, t] of entries) {
-        ids.push(id);
-        if (!s.index.set(id, t)) s.repeats = true;
+      let b = s.buckets.get(d);
+      if (b === undefined) {
+        b = { ids: [], times: [] };
+        s.buckets.set(d, b);
+        s.insertDay(d);
       }
-      s.buckets.set(d, ids);
+      for (const [id, t] of entries) {
+        b.ids.push(id);
+        b.times.push(t);
+        // A stored bucket lists the ids of its day; one that does not is listed through the index.
+        if (!s.index.set(id, t) || dayIndex(t) !== d) s.repeats = true;
+      }
     }
     s.dropExpiredBuckets();
     s.clearChanges();
@@ -290,11 +312,12 @@ export class DedupIds {
   private remember(id: string, t: number, d: number): void {
     let b = this.buckets.get(d);
     if (b === undefined) {
-      b = [];
+      b = { ids: [], times: [] };
       this.buckets.set(d, b);
       this.insertDay(d);
     }
-    b.push(id);
+    b.ids.push(id);
+    b.times.push(t);
     if (!this.index.set(id, t)) this.repeats = true;
   }
 
@@ -308,7 +331,11 @@ export class DedupIds {
     const floor = this.frontier - this.windowMs;
     while (this.days.length > 0 && (this.days[0]! + 1) * DAY_MS - 1 < floor) {
       const d = this.days.shift()!;
-      for (const id of this.buckets.get(d)!) {
+      for (const id of this.buckets.get(d)!.ids) {
+        if (!this.repeats) {
+          this.index.delete(id);
+          continue;
+        }
         const t = this.index.get(id);
         if (t !== undefined && dayIndex(t) === d) this.index.delete(id);
       }

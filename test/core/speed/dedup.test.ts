@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DedupIds } from '../../../src/core/speed/dedup.js';
 import { DAY_MS } from '../../../src/core/time/date.js';
@@ -53,5 +54,66 @@ describe('DedupIds listings', () => {
       ['b', D0 + 3 * H],
     ]);
     expect(s.size).toBe(2);
+  });
+
+  it('remembers, lists and reloads exactly as the rule says, on random arrivals (stragglers, re-applied ids)', () => {
+    const W = 2 * DAY_MS;
+    /** The rule itself: an applied id is remembered until an event applied after it is more than W later. */
+    const reference = () => {
+      const applied: { id: string; t: number; maxAfter: number }[] = [];
+      return {
+        live: () => applied.filter((a) => a.maxAfter <= a.t + W),
+        add(id: string, t: number) {
+          for (const a of applied) a.maxAfter = Math.max(a.maxAfter, t);
+          applied.push({ id, t, maxAfter: Number.NEGATIVE_INFINITY });
+        },
+      };
+    };
+    const sorted = (xs: Iterable<readonly [string, number]>) => [...xs].map(([i, t]) => `${i}@${t}`).sort();
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({ id: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), h: fc.integer({ min: 0, max: 160 }) }),
+          {
+            maxLength: 80,
+          },
+        ),
+        (ops) => {
+          const s = new DedupIds(W);
+          const ref = reference();
+          for (const { id, h } of ops) {
+            const t = D0 + h * H;
+            const live = ref.live();
+            expect(s.has(id)).toBe(live.some((a) => a.id === id));
+            if (!s.has(id)) {
+              s.add(id, t);
+              ref.add(id, t);
+            }
+          }
+          const want = sorted(ref.live().map((a) => [a.id, a.t] as const));
+          expect(sorted(s.list()!)).toEqual(want);
+          expect(s.list()).toHaveLength(s.size);
+          expect(s.size).toBe(want.length);
+          expect(sorted(s.entries())).toEqual(want);
+          const [ids, times] = s.columnsUpTo(Number.POSITIVE_INFINITY)!;
+          expect(sorted(ids.map((x, i) => [x, times[i]!] as const))).toEqual(want);
+          // Reloaded from its buckets, from its columns, or copied: the same ids, and the same answers.
+          const reloads = [
+            DedupIds.fromParts(
+              W,
+              s.headToJson(),
+              s.bucketKeys().map((k) => [k, s.bucketToJson(k)] as [string, [string, number][]]),
+            ),
+            DedupIds.fromFrontierColumns(W, s.latest, [[ids, times]]),
+            s.clone(),
+          ];
+          for (const r of reloads) {
+            expect(sorted(r.list()!)).toEqual(want);
+            for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) expect(r.has(id)).toBe(s.has(id));
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 });
