@@ -34,6 +34,40 @@ export const pow10 = (n: number): bigint => {
 const DECIMAL_RE = /^([+-])?(\d+)(?:\.(\d+))?$/;
 const EXP_RE = /^([+-])?(\d+)(?:\.(\d+))?[eE]([+-]?\d+)$/;
 
+/** 10^k as exact integers for k <= 15. */
+const POW10_SMALL = Array.from({ length: 16 }, (_, k) => 10 ** k);
+
+/**
+ * The units of a plain decimal text (`[+-]digits[.digits]`, no spaces, at most `scale` decimals)
+ * whose units have at most 15 digits, or undefined for anything else (tryParse's general path then
+ * decides). Integer arithmetic below 2^53 (15 digits < 2^53), exact: no regex, no intermediate
+ * strings and no BigInt parsing for the amounts the states and events carry, millions per day.
+ */
+const shortUnits = (text: string, scale: number): bigint | undefined => {
+  const n = text.length;
+  if (n === 0 || n > 17) return undefined;
+  let i = 0;
+  const c0 = text.charCodeAt(0);
+  if (c0 === 45 || c0 === 43) i = 1;
+  let acc = 0;
+  let digits = 0;
+  let frac = -1;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      acc = acc * 10 + (c - 48);
+      digits++;
+      if (frac >= 0) frac++;
+    } else if (c === 46 && frac < 0 && digits > 0) frac = 0;
+    else return undefined;
+  }
+  if (digits === 0 || frac === 0) return undefined;
+  const pad = scale - (frac < 0 ? 0 : frac);
+  if (pad < 0 || pad > 15 || digits + pad > 15) return undefined;
+  const units = BigInt(acc * POW10_SMALL[pad]!);
+  return c0 === 45 ? -units : units;
+};
+
 /** Divide with HALF-EVEN rounding of the quotient. `den` must be non-zero. */
 export const divRoundHalfEven = (num: bigint, den: bigint): bigint => {
   if (den === 0n) throw new CryptolambdaError('INTERNAL', 'division by zero');
@@ -76,6 +110,8 @@ export class Decimal {
    */
   static tryParse(text: string, scale: number, opts: { round?: boolean } = {}): Decimal | string {
     if (typeof text !== 'string') return `expected a decimal string, got ${typeof text}`;
+    const fast = shortUnits(text, scale);
+    if (fast !== undefined) return new Decimal(fast, scale);
     const s = text.trim();
     let m = DECIMAL_RE.exec(s);
     let sign: string | undefined;

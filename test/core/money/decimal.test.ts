@@ -206,4 +206,37 @@ describe('Decimal arithmetic and comparison', () => {
     expect(usd('999.5').toDisplay(0, { group: true })).toBe('1,000');
     expect(usd('12').toDisplay(0)).toBe('12');
   });
+
+  it('parses short plain texts on the fast path exactly as the general path does (any text, any scale)', () => {
+    // A leading space always takes the general path (it trims first): the two must agree on every
+    // text, by value and scale, or both refuse it.
+    const same = (text: string, scale: number) => {
+      const fast = Decimal.tryParse(text, scale);
+      const general = Decimal.tryParse(` ${text}`, scale);
+      if (typeof general === 'string') expect(typeof fast).toBe('string');
+      else {
+        expect(fast).toBeInstanceOf(Decimal);
+        expect([(fast as Decimal).units, (fast as Decimal).scale]).toEqual([general.units, general.scale]);
+      }
+    };
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.stringMatching(/^[-+]?[0-9]{0,18}(\.[0-9]{0,18})?$/),
+          fc.string({ unit: fc.constantFrom(...'0123456789.-+eE x'), maxLength: 20 }),
+          fc
+            .tuple(fc.bigInt(-(10n ** 20n), 10n ** 20n), fc.integer({ min: 0, max: 18 }))
+            .map(([u, k]) => Decimal.fromUnits(u, k).toString()),
+        ),
+        fc.integer({ min: 0, max: 18 }),
+        same,
+      ),
+      { numRuns: 3000 },
+    );
+    // The edges of the fast path: 15 digits of units, signs, zeros, a dot at either end.
+    for (const t of ['999999999999999', '9999999999999999', '-0', '+0.0', '.5', '5.', '-', '+', '', '00012.3400'])
+      for (const k of [0, 2, 8, 15, 16]) same(t, k);
+    expect(Decimal.tryParse('-12.5', 8)).toEqual(Decimal.parse(' -12.50000000', 8));
+    expect(Decimal.tryParse('0.123', 2)).toMatch(/has more than 2 decimal places/);
+  });
 });
