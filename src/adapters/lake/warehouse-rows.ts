@@ -50,6 +50,8 @@ interface Column {
   readonly varchar?: true;
   /** DECIMAL: the cell's units, written as int128 cells straight into the chunk (see writeInt128). */
   readonly units?: (v: Exclude<CellValue, null | undefined>) => bigint;
+  /** BIGINT: written as int64 cells straight into the chunk (see writeInt64). */
+  readonly int64?: true;
 }
 
 const MIN_I64 = -(2n ** 63n);
@@ -71,6 +73,23 @@ const writeInt128 = (view: DataView, at: number, u: bigint): void => {
     view.setBigUint64(at, BigInt.asUintN(64, u), true);
     view.setBigInt64(at + 8, u >> 64n, true);
   }
+};
+
+/**
+ * A BIGINT cell (int64, little-endian) into a chunk buffer. A safe integer (epoch milliseconds,
+ * sequence numbers, counts: every BIGINT the build stages) is written as two 32-bit words, with no
+ * BigInt made: the node API's setItem wanted one per cell (`BigInt(v)`), two per open lot.
+ * Two's complement: the low word is v mod 2^32, the high word floor(v / 2^32).
+ */
+const writeInt64 = (view: DataView, at: number, v: Exclude<CellValue, null | undefined>): void => {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) {
+    view.setUint32(at, v >>> 0, true);
+    view.setInt32(at + 4, Math.floor(v / 4_294_967_296), true);
+    return;
+  }
+  const b = BigInt(v as number | bigint | string | boolean);
+  if (b < MIN_I64 || b > MAX_I64) throw new CryptolambdaError('INTERNAL', `${b} does not fit a BIGINT`);
+  view.setBigInt64(at, b, true);
 };
 
 /**
@@ -131,7 +150,7 @@ const columnFor = (table: string, column: string, type: string): Column => {
     case 'VARCHAR':
       return { type: VARCHAR, convert: (v) => String(v), varchar: true };
     case 'BIGINT':
-      return { type: BIGINT, convert: (v) => BigInt(v as number | bigint) };
+      return { type: BIGINT, convert: (v) => BigInt(v as number | bigint), int64: true };
     case 'INTEGER':
       return { type: INTEGER, convert: (v) => Number(v) };
     case 'BOOLEAN':
@@ -169,6 +188,8 @@ export class Staging {
   private readonly cells: (Uint8Array<ArrayBuffer> | undefined)[];
   /** The DECIMAL columns' int128 cells of the chunk being filled (see writeInt128), by column. */
   private readonly int128: (DataView<ArrayBuffer> | undefined)[];
+  /** The BIGINT columns' int64 cells of the chunk being filled (see writeInt64), by column. */
+  private readonly int64: (DataView<ArrayBuffer> | undefined)[];
   private buffered = 0;
   rows = 0;
 
@@ -183,6 +204,7 @@ export class Staging {
     this.names = new Set(this.stored.map((c) => c.name));
     this.cells = this.columns.map((c) => (c.varchar ? new Uint8Array(CHUNK_ROWS * 16) : undefined));
     this.int128 = this.columns.map((c) => (c.units ? new DataView(new ArrayBuffer(CHUNK_ROWS * 16)) : undefined));
+    this.int64 = this.columns.map((c) => (c.int64 ? new DataView(new ArrayBuffer(CHUNK_ROWS * 8)) : undefined));
     this.newChunk();
   }
 
@@ -237,6 +259,11 @@ export class Staging {
       writeInt128(int128, this.buffered * 16, this.columns[i]!.units!(v));
       return;
     }
+    const int64 = this.int64[i];
+    if (int64 !== undefined) {
+      writeInt64(int64, this.buffered * 8, v);
+      return;
+    }
     this.vectors[i]!.setItem(this.buffered, this.columns[i]!.convert(v));
   }
 
@@ -255,13 +282,19 @@ export class Staging {
       bindings.copy_data_to_vector(vector, 0, cells.buffer, cells.byteOffset, this.buffered * 16);
     }
     for (const v of this.vectors) v.flush();
-    // The int128 cells last: the API's flush copied its own buffer of the column (only its NULLs
-    // are set there, in the validity mask it wrote), which these replace.
+    // The int128 and int64 cells last: the API's flush copied its own buffer of the column (only
+    // its NULLs are set there, in the validity mask it wrote), which these replace.
     for (let i = 0; i < this.int128.length; i++) {
       const cells = this.int128[i];
       if (cells === undefined) continue;
       const vector = bindings.data_chunk_get_vector(this.chunk.chunk, i);
       bindings.copy_data_to_vector(vector, 0, cells.buffer, cells.byteOffset, this.buffered * 16);
+    }
+    for (let i = 0; i < this.int64.length; i++) {
+      const cells = this.int64[i];
+      if (cells === undefined) continue;
+      const vector = bindings.data_chunk_get_vector(this.chunk.chunk, i);
+      bindings.copy_data_to_vector(vector, 0, cells.buffer, cells.byteOffset, this.buffered * 8);
     }
     this.chunk.rowCount = this.buffered;
     this.appender.appendDataChunk(this.chunk);
