@@ -1,11 +1,5 @@
 import path from 'node:path';
-import {
-  DuckDBDecimal128Vector,
-  DuckDBDecimalValue,
-  type DuckDBValue,
-  DuckDBVarCharVector,
-  type DuckDBVector,
-} from '@duckdb/node-api';
+import { type DuckDBDataChunk, DuckDBVarCharVector, type DuckDBVector } from '@duckdb/node-api';
 import { CryptolambdaError } from '../../core/errors.js';
 import { eventToRaw } from '../../core/events/json.js';
 import type { PriceEvent, UserEvent } from '../../core/events/types.js';
@@ -29,7 +23,15 @@ import {
 } from '../../core/warehouse/shard.js';
 import { type Duck, fromDuckDecimal, literal } from '../duckdb/db.js';
 import type { LakeFile, Manifest } from './manifest.js';
-import { type CellRead, cellReaders, streamChunks, streamRows, varcharReader } from './warehouse-rows.js';
+import {
+  type CellRead,
+  cellReaders,
+  int64Reader,
+  streamChunks,
+  streamRows,
+  unitsReader,
+  varcharReader,
+} from './warehouse-rows.js';
 import type { FileUsers, WarehouseLedger } from './warehouse-store.js';
 
 /**
@@ -373,6 +375,7 @@ async function* userGroups<G extends { readonly userId: string }>(
     i: number,
     file: string,
     str: readonly (((row: number) => string | null) | undefined)[],
+    chunk: DuckDBDataChunk,
   ) => void,
 ): AsyncGenerator<G> {
   let cur: G | undefined;
@@ -396,7 +399,7 @@ async function* userGroups<G extends { readonly userId: string }>(
           kept = keep(userId);
           cur = kept ? open(userId) : undefined;
         }
-        if (kept) add(cur!, v, i, file, str);
+        if (kept) add(cur!, v, i, file, str, chunk);
       }
     }
   if (cur !== undefined) yield cur;
@@ -441,50 +444,65 @@ const LOT_COLS = [
   'cost',
 ];
 
-/** A DECIMAL cell's integer units at `scale` (the column's own scale: no Decimal in between). */
-const unitsAt = (v: DuckDBValue, scale: number): bigint =>
-  v instanceof DuckDBDecimalValue && v.scale === scale ? v.value : fromDuckDecimal(v).rescale(scale).units;
-
-/**
- * Row `i` of a DECIMAL vector as integer units at `scale`: read from the vector's int128 cell when
- * the column has that scale (a DuckDBDecimalValue per cell, four a lot, was young garbage on a day
- * that reads back every open lot), else through the value.
- */
-const unitsOf = (v: DuckDBVector, i: number, scale: number): bigint => {
-  if (v instanceof DuckDBDecimal128Vector && v.type.scale === scale) {
-    const u = v.getScaledValue(i);
-    if (u !== null) return u;
-  }
-  return unitsAt(v.getItem(i), scale);
+/** A lot cell that must not be NULL (the columns are NOT NULL; a file that has one is not ours). */
+const lotCell = <T>(x: T | null, file: string, column: string, userId: string): T => {
+  if (x === null) throw new CryptolambdaError('INTERNAL', `lot file ${file}: ${column} is NULL (user ${userId})`);
+  return x;
 };
 
-/** A chain of fact_lot_daily files as one group of rows per user, by asset. */
-const lotGroups = (duck: Duck, files: readonly string[], keep: (userId: string) => boolean): AsyncGenerator<LotGroup> =>
-  userGroups<LotGroup>(
+const lotGroups = (
+  duck: Duck,
+  files: readonly string[],
+  keep: (userId: string) => boolean,
+): AsyncGenerator<LotGroup> => {
+  /** The cell readers of the chunk being read (made once per chunk, on its first kept row). */
+  let at: DuckDBDataChunk | undefined;
+  let cells!: ReturnType<typeof lotCells>;
+  return userGroups<LotGroup>(
     duck,
     files,
     keep,
     'lot',
     LOT_COLS,
     (userId) => ({ userId, lots: new Map() }),
-    (g, v, i, _file, str) => {
+    (g, _v, i, file, str, chunk) => {
+      if (chunk !== at) {
+        at = chunk;
+        cells = lotCells(chunk);
+      }
       const asset = String(str[1]!(i));
       let rows = g.lots.get(asset);
       if (rows === undefined) {
         rows = [];
         g.lots.set(asset, rows);
       }
+      const u = g.userId;
       rows.push({
         lotId: String(str[2]!(i)),
-        seq: Number(v[3]!.getItem(i)),
-        acquiredAt: Number(v[4]!.getItem(i)),
-        q0: unitsOf(v[5]!, i, QTY_SCALE),
-        c0: unitsOf(v[6]!, i, USD_SCALE),
-        q: unitsOf(v[7]!, i, QTY_SCALE),
-        c: unitsOf(v[8]!, i, USD_SCALE),
+        seq: Number(lotCell(cells.seq(i), file, 'seq', u)),
+        acquiredAt: Number(lotCell(cells.acquiredAt(i), file, 'acquired_at_ms', u)),
+        q0: lotCell(cells.q0(i), file, 'original_quantity', u),
+        c0: lotCell(cells.c0(i), file, 'original_cost', u),
+        q: lotCell(cells.q(i), file, 'quantity', u),
+        c: lotCell(cells.c(i), file, 'cost', u),
       });
     },
   );
+};
+
+/**
+ * A fact_lot_daily chunk's cells (LOT_COLS): the BIGINTs as numbers, the amounts as integer units
+ * at the core's scales, read from the cells (int64Reader, unitsReader) without the node API's
+ * BigInts per cell: a day's build reads back every open lot (millions at a million users).
+ */
+const lotCells = (chunk: DuckDBDataChunk) => ({
+  seq: int64Reader(chunk, 3),
+  acquiredAt: int64Reader(chunk, 4),
+  q0: unitsReader(chunk, 5, QTY_SCALE),
+  c0: unitsReader(chunk, 6, USD_SCALE),
+  q: unitsReader(chunk, 7, QTY_SCALE),
+  c: unitsReader(chunk, 8, USD_SCALE),
+});
 
 /**
  * The snapshot rows with their users' groups of a table stored beside them (open lots, window

@@ -407,14 +407,36 @@ export const decimalReader = (chunk: DuckDBDataChunk, column: number): ((row: nu
     throw new CryptolambdaError('INTERNAL', `column ${column} is ${api.type.toString()}, not a DECIMAL(38)`);
   }
   const scale = api.type.scale;
+  const units = unitsReader(chunk, column, scale);
+  return (row) => {
+    const u = units(row);
+    return u === null ? null : Decimal.fromUnits(u, scale);
+  };
+};
+
+/**
+ * A chunk's DECIMAL column as a reader of each cell's integer units at `scale`: straight from the
+ * int128 cell (one BigInt, when it fits 64 bits) for a DECIMAL(38) column of that scale; the node
+ * API's getInt128 made five BigInts per cell (two halves, the shift's 64n, the shifted half, the
+ * sum), four amounts per open lot read back. Any other column or scale goes through the value.
+ */
+export const unitsReader = (
+  chunk: DuckDBDataChunk,
+  column: number,
+  scale: number,
+): ((row: number) => bigint | null) => {
+  const api = chunk.getColumnVector(column);
+  const viaApi = (row: number): bigint | null => {
+    const v = api.getItem(row);
+    if (v === null) return null;
+    if (v instanceof DuckDBDecimalValue) return Decimal.fromUnits(v.value, v.scale).rescale(scale).units;
+    throw new CryptolambdaError('INTERNAL', `column ${column} is ${api.type.toString()}, not a DECIMAL`);
+  };
+  if (!(api instanceof DuckDBDecimal128Vector) || api.type.scale !== scale) return viaApi;
   const raw = bindings.data_chunk_get_vector(chunk.chunk, column);
   const n = chunk.rowCount;
   const bytes = bindings.vector_get_data(raw, n * 16);
   const validity = validityOf(raw, n);
-  const viaApi = (row: number): Decimal | null => {
-    const v = api.getItem(row);
-    return v === null ? null : Decimal.fromUnits(v.value, v.scale);
-  };
   // The typed views need the buffer 8-byte aligned (DuckDB's vectors are); else every cell by the API.
   if (bytes.byteOffset % 8 !== 0) return viaApi;
   const words = new Int32Array(bytes.buffer, bytes.byteOffset, n * 4);
@@ -425,7 +447,7 @@ export const decimalReader = (chunk: DuckDBDataChunk, column: number): ((row: nu
     // words are all sign bits of the lower's top word.
     const w = row * 4;
     const sign = words[w + 1]! < 0 ? -1 : 0;
-    if (words[w + 2] === sign && words[w + 3] === sign) return Decimal.fromUnits(lows[row * 2]!, scale);
+    if (words[w + 2] === sign && words[w + 3] === sign) return lows[row * 2]!;
     return viaApi(row);
   };
 };

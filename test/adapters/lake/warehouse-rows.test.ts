@@ -7,6 +7,7 @@ import {
   int64Reader,
   Staging,
   streamChunks,
+  unitsReader,
   varcharReader,
 } from '../../../src/adapters/lake/warehouse-rows.js';
 import { CryptolambdaError } from '../../../src/core/errors.js';
@@ -262,6 +263,10 @@ describe('Staging', () => {
             expect(got!.units).toBe(want.value);
             if (want.value >= 2n ** 63n || want.value < -(2n ** 63n)) wide++;
           }
+          // unitsReader: the same units at the column's scale; at a larger scale, rescaled exactly.
+          const col = v === api[0] ? 0 : 1;
+          expect(unitsReader(chunk, col, scale)(row)).toBe(want === null ? null : want.value);
+          expect(unitsReader(chunk, col, scale + 2)(row)).toBe(want === null ? null : want.value * 100n);
         }
         n++;
       }
