@@ -4,7 +4,7 @@ import { Duck, ident, literal } from '../../adapters/duckdb/db.js';
 import { readManifest } from '../../adapters/lake/manifest.js';
 import { streamShardUsers, valuationCloses } from '../../adapters/lake/raw-zone-reader.js';
 import { SHARD_TIER_TABLE, type ShardBuild, writeShardBuild } from '../../adapters/lake/shard-store.js';
-import { Staging } from '../../adapters/lake/warehouse-rows.js';
+import { type CellValue, Staging } from '../../adapters/lake/warehouse-rows.js';
 import {
   type FileUsers,
   readLedger,
@@ -375,24 +375,35 @@ const stageUserEnd = (
   stateJson: string,
   windowApart: boolean,
 ): number => {
-  // Straight from the queues' records, one lot at a time (a heavy user holds millions).
+  // Straight from the queues' records, one lot at a time (a heavy user holds millions), through ONE
+  // row object whose cells are rewritten per lot: appendRow copies them into the chunk at once and
+  // keeps nothing (a row object per lot was the largest allocation site of staging).
   const lots = stage.get(FACT_LOT_DAILY.name)!;
-  for (const { asset, row: l } of r.lotRows()) {
-    lots.appendRow({
-      date,
-      user_id: userId,
-      asset,
-      cost_method: r.state.costMethod,
-      lot_id: l.lotId,
-      seq: l.seq,
-      acquired_at_ms: l.acquiredAt,
-      // Units at QTY_SCALE / USD_SCALE, the columns' own scales (warehouse-rows.ts, CellValue).
-      original_quantity: l.q0,
-      original_cost: l.c0,
-      quantity: l.q,
-      cost: l.c,
-    });
-  }
+  const row: Record<string, CellValue> = {
+    date,
+    user_id: userId,
+    asset: '',
+    cost_method: r.state.costMethod,
+    lot_id: '',
+    seq: 0,
+    acquired_at_ms: 0,
+    // Units at QTY_SCALE / USD_SCALE, the columns' own scales (warehouse-rows.ts, CellValue).
+    original_quantity: 0n,
+    original_cost: 0n,
+    quantity: 0n,
+    cost: 0n,
+  };
+  r.forEachLot((asset, l) => {
+    row.asset = asset;
+    row.lot_id = l.lotId;
+    row.seq = l.seq;
+    row.acquired_at_ms = l.acquiredAt;
+    row.original_quantity = l.q0;
+    row.original_cost = l.c0;
+    row.quantity = l.q;
+    row.cost = l.c;
+    lots.appendRow(row);
+  });
   for (const f of r.portfolio) {
     const p = f.position;
     stage.get(FACT_PORTFOLIO_DAILY.name)!.appendRow({

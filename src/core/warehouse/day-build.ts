@@ -74,20 +74,15 @@ export interface UserDaySink {
   reject(r: RejectFact): void;
 }
 
-/** An open lot at the end of the date as the queue's own record (read-only), with its asset. */
-export interface LotRowFact {
-  readonly asset: string;
-  readonly row: Readonly<LotRow>;
-}
-
 /**
  * A streamed user day's end: UserDayResult without the row facts the sink already received, and
- * with the open lots as a pass over the queues (`lotRows`, `lotCount` of them) instead of a list:
+ * with the open lots as a pass over the queues (`forEachLot`, `lotCount` of them) instead of a list:
  * a heavy user holds millions of lots, which as OpenLots (four Decimals each) were a GB at once.
  */
 export type UserDayEnd = Omit<UserDayResult, 'gains' | 'rejects' | 'lots'> & {
   readonly lotCount: number;
-  lotRows(): Iterable<LotRowFact>;
+  /** Each open lot, position by position in acquisition order, as the queue's own record (read-only). */
+  forEachLot(f: (asset: string, row: Readonly<LotRow>) => void): void;
 };
 
 /**
@@ -198,17 +193,17 @@ export class UserDayBuilder {
         'INTERNAL',
         `user ${this.userId} holds ${open} open lot(s), ${lotCount} in its positions of ${this.date}`,
       );
-    function* lotRows(): Generator<LotRowFact> {
+    const forEachLot = (f: (asset: string, row: Readonly<LotRow>) => void): void => {
       for (const p of portfolio) {
         const asset = p.position.asset;
-        for (const row of state.lots.get(asset)?.rows() ?? []) yield { asset, row };
+        state.lots.get(asset)?.forEachRow((row) => f(asset, row));
       }
-    }
+    };
     return {
       state,
       portfolio,
       lotCount,
-      lotRows,
+      forEachLot,
       ...(this.day === undefined ? {} : { rewards: this.day }),
       tierAtEnd: tierAtTime(state, dayEnd(this.date), this.tiers).tier,
       events: this.count,
@@ -244,7 +239,8 @@ export const buildUserDay = (
     costMethod,
   );
   for (const e of [...events].sort(compareEvents)) b.apply(e);
-  const { lotRows, lotCount: _, ...end } = b.finish(closes);
-  const lots = [...lotRows()].map(({ asset, row }) => ({ asset, lot: openLotOf(row) }));
+  const { forEachLot, lotCount: _, ...end } = b.finish(closes);
+  const lots: { asset: string; lot: OpenLot }[] = [];
+  forEachLot((asset, row) => lots.push({ asset, lot: openLotOf(row) }));
   return { ...end, lots, gains, rejects };
 };

@@ -402,6 +402,11 @@ describe('lot accounting properties', () => {
         expect(gains.eq(p.realizedPnl)).toBe(true);
         const open = ref.filter((l) => l.q > 0n).map((l) => [l.id, l.q, l.c]);
         expect(lots.open().map((l) => [l.lotId, l.quantity.units, l.cost.units])).toEqual(open);
+        // The records as a pass (forEachRow) and as a generator (rows): the open lots, in order.
+        const each: [string, bigint, bigint][] = [];
+        lots.forEachRow((r) => each.push([r.lotId, r.q, r.c]));
+        expect(each).toEqual(open);
+        expect([...lots.rows()].map((r) => [r.lotId, r.q, r.c])).toEqual(open);
         // JSON round trip rebuilds an identical queue that consumes identically.
         const back = lotQueueFromJson(JSON.parse(JSON.stringify(lotQueueToJson(lots))));
         expect(lotQueueToJson(back)).toEqual(lotQueueToJson(lots));

@@ -88,9 +88,10 @@ describe('buildUserDay', () => {
     }
     // Each fact is handed over by the event that makes it, not held for the day.
     expect(seen).toEqual([0, 1, 2, 3, 3]);
-    const { lotRows, lotCount, ...end } = b.finish(closes);
+    const { forEachLot, lotCount, ...end } = b.finish(closes);
     // The open lots come as a pass over the queues' records, the same lots in the same order.
-    const lots = [...lotRows()].map(({ asset, row }) => ({ asset, lot: openLotOf(row) }));
+    const lots: { asset: string; lot: ReturnType<typeof openLotOf> }[] = [];
+    forEachLot((asset, row) => lots.push({ asset, lot: openLotOf(row) }));
     expect(lotCount).toBe(whole.lots.length);
     expect(whole.lots.length).toBeGreaterThan(0);
     expect({ ...end, lots, gains, rejects }).toEqual(whole);
