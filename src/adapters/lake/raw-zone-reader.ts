@@ -259,7 +259,7 @@ export const streamShardUsers = async (
     /** Told the user-topic partitions the shard takes (shardPlan) and their count, before it reads. */
     onPlan?: (partitions: readonly number[], of: number) => void;
     /** Told how many of the previous date's per-user files the shard opens (the others hold none of its users). */
-    onPreviousFiles?: (opened: number, of: number) => void;
+    onPreviousFiles?: (opened: number, total: number) => void;
     /** The user lateness (`speed.userLateness`): rows TOO_LATE by it are rejected, never applied. */
     latenessMs: number;
   },
@@ -280,8 +280,7 @@ export const streamShardUsers = async (
   const own = plan.flatMap((s, p) => (s === shard.index ? [p] : []));
   opts.onPlan?.(own, partitions);
   // Of the previous date's per-user files, a shard opens those that can hold its users: a sharded
-  // build's files say whose rows they hold (FileUsers), so the next day's shard skips the other
-  // shards' files before DuckDB opens them (their rows were skipped one by one before).
+  // build's files say whose rows they hold (FileUsers); the other shards' files are never opened.
   const ownSet = new Set(own);
   const readable = (files: readonly SnapshotFile[] | undefined): string[] =>
     (files ?? []).filter((f) => !sharded || !holdsNoneOf(f, partitions, ownSet)).map((f) => path.join(lakeDir, f.path));
@@ -450,6 +449,7 @@ const lotCell = <T>(x: T | null, file: string, column: string, userId: string): 
   return x;
 };
 
+/** A chain of fact_lot_daily files as one group of rows per user, by asset. */
 const lotGroups = (
   duck: Duck,
   files: readonly string[],
