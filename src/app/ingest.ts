@@ -246,6 +246,11 @@ export const runIngest = async (config: Config, opts: IngestOptions): Promise<In
     const offsets: Record<string, Record<string, string>> = {};
     for (const [t, parts] of Object.entries(manifest.offsets)) offsets[t] = { ...parts };
     for (const [t, parts] of read) offsets[t] = { ...(offsets[t] ?? {}), ...Object.fromEntries(parts) };
+    // Every partition of a topic is named, an empty one too: the count of a user topic's partitions
+    // is what sharded builds take the producer's murmur2 modulo from (userTopicPartitions).
+    for (const r of ranges)
+      if (r.from === r.to && r.gapFrom === undefined && offsets[r.topic]?.[String(r.partition)] === undefined)
+        offsets[r.topic] = { ...(offsets[r.topic] ?? {}), [String(r.partition)]: r.from.toString() };
     const marks: Record<string, Record<string, string>> = {};
     for (const [k, ms] of hwm.entries()) {
       const [t, p] = k.split('|') as [string, string];

@@ -51,7 +51,10 @@ export const parquetList = (lakeDir: string, files: readonly { path: string }[])
 export const userTopicPartitions = (m: Manifest): number => {
   let n = 0;
   for (const [topic, parts] of Object.entries(m.offsets))
-    if (topic.endsWith('raw.transactions') || topic.endsWith('raw.rewards')) n = Math.max(n, Object.keys(parts).length);
+    if (topic.endsWith('raw.transactions') || topic.endsWith('raw.rewards'))
+      // Ingest names every partition, an empty one too; a manifest from before that may lack some,
+      // so the highest partition named bounds the count from below as well.
+      for (const p of Object.keys(parts)) n = Math.max(n, Object.keys(parts).length, Number(p) + 1);
   return n;
 };
 
