@@ -265,6 +265,11 @@ export const streamShardUsers = async (
     onPreviousFiles?: (opened: number, total: number) => void;
     /** The user lateness (`speed.userLateness`): rows TOO_LATE by it are rejected, never applied. */
     latenessMs: number;
+    /**
+     * Read of the open lots only the head each queue's disposals of the date can reach (lotHeadsSql);
+     * the others stay in the files, which this is told (the build copies those lots forward).
+     */
+    lotHeads?: (files: readonly string[]) => void;
   },
   visit: ShardUserVisitor,
 ): Promise<void> => {
@@ -318,11 +323,22 @@ export const streamShardUsers = async (
   // The open lots of those states are rows of the same date's fact_lot_daily (written sorted by
   // user id too, in parts of the same user ranges), merged the same way: no user's lots are ever
   // one value, so neither DuckDB nor the JSON parser holds a heavy user's millions of lots at once.
-  const lotChains = await snapshotChains(duck, lotPaths);
-  const lotSources = lotChains.map((files) => lotGroups(duck, files, mine));
+  opts.lotHeads?.(lotPaths);
+  const lotSources =
+    opts.lotHeads === undefined
+      ? (await snapshotChains(duck, lotPaths)).map((files) => lotGroups(duck, readsOf(files, LOT_COLS), mine))
+      : lotPaths.length === 0 || parts.length === 0
+        ? []
+        : [
+            lotGroups(
+              duck,
+              [{ label: 'the heads of the previous lots', sql: lotHeadsSql(lotPaths, eventsOnly) }],
+              mine,
+            ),
+          ];
   // A heavy user's window entries likewise: parts of bounded size, in the same user order.
   const windowChains = await snapshotChains(duck, windowPaths);
-  const windowSources = windowChains.map((files) => windowGroups(duck, files, mine));
+  const windowSources = windowChains.map((files) => windowGroups(duck, readsOf(files, WINDOW_COLS), mine));
   const snap = attachGroups(
     attachGroups(
       mergeByUser(sources, mine, 'snapshot_user_state'),
@@ -364,11 +380,11 @@ interface WindowGroup extends WindowPartsIn {
  */
 async function* userGroups<G extends { readonly userId: string }>(
   duck: Duck,
-  files: readonly string[],
+  /** Queries whose rows come sorted by user id (their first column), one after the other. */
+  reads: readonly GroupRead[],
   /** The users whose rows are read (a shard's): another user's rows are skipped before any cell but its id. */
   keep: (userId: string) => boolean,
   what: string,
-  cols: readonly string[],
   open: (userId: string) => G,
   /** `str`: the VARCHAR columns' cell readers (varcharReader), undefined for other columns. */
   add: (
@@ -384,9 +400,9 @@ async function* userGroups<G extends { readonly userId: string }>(
   /** The user of the rows read last, and whether they are kept (then `cur` is its group). */
   let last: string | undefined;
   let kept = false;
-  for (const file of files)
-    for await (const chunk of streamChunks(duck, `SELECT ${cols.join(', ')} FROM read_parquet(${literal(file)})`)) {
-      const v = cols.map((_, c) => chunk.getColumnVector(c));
+  for (const { label: file, sql } of reads)
+    for await (const chunk of streamChunks(duck, sql)) {
+      const v = Array.from({ length: chunk.columnCount }, (_, c) => chunk.getColumnVector(c));
       const str = v.map((x, c) => (x instanceof DuckDBVarCharVector ? varcharReader(chunk, c) : undefined));
       for (let i = 0; i < chunk.rowCount; i++) {
         const userId = String(str[0]!(i));
@@ -407,18 +423,29 @@ async function* userGroups<G extends { readonly userId: string }>(
   if (cur !== undefined) yield cur;
 }
 
+/** One query of userGroups: `label` names it in errors (a file's path, or what the query reads). */
+interface GroupRead {
+  readonly label: string;
+  readonly sql: string;
+}
+
+/** A chain of files, each read whole in file order: its columns `cols`. */
+const readsOf = (files: readonly string[], cols: readonly string[]): GroupRead[] =>
+  files.map((file) => ({ label: file, sql: `SELECT ${cols.join(', ')} FROM read_parquet(${literal(file)})` }));
+
+const WINDOW_COLS = ['user_id', 'kind', 'entries_json'];
+
 /** A chain of snapshot_user_window files as one group of parts per user. */
 const windowGroups = (
   duck: Duck,
-  files: readonly string[],
+  reads: readonly GroupRead[],
   keep: (userId: string) => boolean,
 ): AsyncGenerator<WindowGroup> =>
   userGroups<WindowGroup>(
     duck,
-    files,
+    reads,
     keep,
     'window',
-    ['user_id', 'kind', 'entries_json'],
     (userId) => ({ userId, recent: [], spends: [] }),
     (g, v, i, file, str) => {
       const kind = String(str[1]!(i));
@@ -452,10 +479,48 @@ const lotCell = <T>(x: T | null, file: string, column: string, userId: string): 
   return x;
 };
 
-/** A chain of fact_lot_daily files as one group of rows per user, by asset. */
+/**
+ * The lots of `lotFiles` that the date's disposals can reach, sorted by (user, asset, seq), in
+ * LOT_COLS. A disposal of an asset (sell, card spend, withdrawal: its quantity; any event: a fee
+ * paid in the asset) takes lots in the method's order, so over the date a queue gives up at most
+ * the sum of those quantities (positive ones: a row with another is invalid and applies nothing)
+ * from its head: its reach, exact (the raw amounts are DECIMAL(38, 18), the lots' scale). A lot is
+ * loaded when the lots before it in the method's order (fifo and average: by seq; lifo: newest
+ * first) hold less than the reach; then every lot a disposal takes is loaded, the queue knows the
+ * others are away (LotsAway, whose own check refuses a disposal that would reach them) and the
+ * build copies them forward in DuckDB. hifo's order is not by seq: its queues with disposals are
+ * loaded whole, as is a queue with an amount of HUGE_UNITS or more that day (a queue's own lots
+ * sum to its position, which fits the column).
+ */
+/**
+ * An amount from which a queue's reach is not summed (its queue is read whole): DuckDB's SUM of
+ * DECIMAL(38, 18) fails past 1.7e20, and amounts below 1e11 reach that only past 1.7e9 disposals of
+ * one user and asset in a day.
+ */
+const HUGE_UNITS = '100000000000';
+
+const lotHeadsSql = (lotFiles: readonly string[], eventsOnly: string): string => `
+  WITH reach AS (
+    SELECT user_id, asset,
+      CASE WHEN NOT bool_or(coalesce(quantity, 0) >= ${HUGE_UNITS} OR coalesce(fee, 0) >= ${HUGE_UNITS}) THEN
+        coalesce(sum(quantity) FILTER (WHERE type IN ('sell', 'card_spend', 'withdrawal') AND quantity > 0 AND quantity < ${HUGE_UNITS}), 0)
+        + coalesce(sum(fee) FILTER (WHERE fee_asset = asset AND fee > 0 AND fee < ${HUGE_UNITS}), 0) END AS reach
+    FROM (${eventsOnly})
+    WHERE user_id IS NOT NULL AND asset IS NOT NULL AND (type IN ('sell', 'card_spend', 'withdrawal') OR fee_asset = asset)
+    GROUP BY user_id, asset),
+  heads AS (
+    SELECT l.*, r.reach, coalesce(sum(l.quantity) OVER (
+        PARTITION BY l.user_id, l.asset ORDER BY CASE WHEN l.cost_method = 'lifo' THEN -l.seq ELSE l.seq END
+        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+    FROM read_parquet([${lotFiles.map(literal).join(', ')}]) l
+    JOIN reach r ON r.user_id = l.user_id AND r.asset = l.asset AND (r.reach IS NULL OR r.reach > 0))
+  SELECT ${LOT_COLS.join(', ')} FROM heads WHERE cost_method = 'hifo' OR reach IS NULL OR before < reach
+  ORDER BY user_id, asset, seq`;
+
+/** fact_lot_daily rows (LOT_COLS) as one group of rows per user, by asset. */
 const lotGroups = (
   duck: Duck,
-  files: readonly string[],
+  reads: readonly GroupRead[],
   keep: (userId: string) => boolean,
 ): AsyncGenerator<LotGroup> => {
   /** The cell readers of the chunk being read (made once per chunk, on its first kept row). */
@@ -463,10 +528,9 @@ const lotGroups = (
   let cells!: ReturnType<typeof lotCells>;
   return userGroups<LotGroup>(
     duck,
-    files,
+    reads,
     keep,
     'lot',
-    LOT_COLS,
     (userId) => ({ userId, lots: new Map() }),
     (g, _v, i, file, str, chunk) => {
       if (chunk !== at) {

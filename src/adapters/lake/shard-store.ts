@@ -35,6 +35,12 @@ export interface ShardBuild {
   readonly peakRssMb: number;
   /** CPU seconds the shard's build used (JavaScript and DuckDB's threads; absent in older records). */
   readonly cpuSeconds?: number;
+  /**
+   * Open lots of the previous date the shard read into JavaScript (the heads its disposals can
+   * reach) and those it copied forward in DuckDB (absent in older records).
+   */
+  readonly lotsRead?: number;
+  readonly lotsCopied?: number;
   /** Length of the shard's largest snapshot_user_state JSON (sizes the next build's DuckDB caps). */
   readonly maxStateChars?: number;
 }

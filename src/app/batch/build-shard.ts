@@ -65,6 +65,25 @@ export const SHARD_WRITER_MEMORY_MB = 384;
 const STATE_COPIES = 8;
 const mb = (chars: number): number => Math.ceil(chars / 2 ** 20);
 
+/**
+ * The open lots a date's build did not load (LotsAway: its disposals cannot reach them), per user
+ * and asset: the seqs [lo, hi] of the previous date's fact_lot_daily rows that are copied forward
+ * with the new date by DuckDB, `n` of them. Staged beside each part, never a table of the lake.
+ */
+const LOTS_AWAY: TableDef = {
+  name: 'lots_away',
+  perDate: false,
+  key: ['user_id', 'asset'],
+  doc: 'Open lots copied forward in DuckDB, per user and asset.',
+  columns: [
+    { name: 'user_id', type: 'VARCHAR', doc: 'User id.', nullable: false },
+    { name: 'asset', type: 'VARCHAR', doc: 'Asset.', nullable: false },
+    { name: 'lo', type: 'BIGINT', doc: 'Lowest seq away.', nullable: false },
+    { name: 'hi', type: 'BIGINT', doc: 'Highest seq away.', nullable: false },
+    { name: 'n', type: 'BIGINT', doc: 'Lots away.', nullable: false },
+  ],
+};
+
 /** Staged bytes (estimated) after which a shard writes its staged rows as part files. */
 export const STAGED_PART_BYTES = 128 * 1024 * 1024;
 /** Estimated staged bytes of a fact row (a few DECIMAL(38) and short strings). */
@@ -128,6 +147,16 @@ export const buildShard = async (
     const stageName = (d: { name: string }, g: number): string => `stage_${d.name}_${g}`;
     const stage = new Map<string, Staging>();
     for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(out, d, stageName(d, gen)));
+    // The lots left away of the users staged in this part (LOTS_AWAY), their number and user range.
+    let away = await Staging.create(out, LOTS_AWAY, stageName(LOTS_AWAY, gen));
+    let awayLots = 0;
+    /** The previous lots read into JavaScript and those copied forward, over the shard. */
+    let lotsRead = 0;
+    let lotsCopied = 0;
+    let firstUser: string | undefined;
+    let lastUser: string | undefined;
+    /** The previous date's lot files the shard read the heads of (streamShardUsers' lotHeads). */
+    let previousLotFiles: readonly string[] = [];
     partWriter = await out.connection();
     /** The writer cap the states staged since the last part need (see STATE_COPIES). */
     let stagedNeedMb = SHARD_WRITER_MEMORY_MB;
@@ -145,16 +174,22 @@ export const buildShard = async (
      * cover disjoint user ranges, each sorted by the table's key. `all`: every table, even empty.
      */
     const writeParts = async (all: boolean): Promise<void> => {
-      const written = SHARD_TABLES.filter((d) => all || stage.get(d.name)!.rows > 0);
+      const carry = awayLots > 0 ? { lots: awayLots, from: firstUser!, to: lastUser!, table: away.name } : undefined;
+      const written = SHARD_TABLES.filter(
+        (d) => all || stage.get(d.name)!.rows > 0 || (carry !== undefined && d === FACT_LOT_DAILY),
+      );
       for (const s of stage.values()) s.close();
+      away.close();
       // One part in flight at most: DuckDB then holds two parts' rows, not more.
       await writing;
       writing = undefined;
       const g = gen;
       const job = (async () => {
         const w = partWriter!;
+        if (carry !== undefined)
+          await copyLotsForward(w, previousLotFiles, stageName(FACT_LOT_DAILY, g), carry, date, config.costBasis);
         files.push(...(await writeStagedTables(w, lakeDir, date, written, (d) => stageName(d, g))));
-        for (const d of SHARD_TABLES) await w.run(`DROP TABLE ${ident(stageName(d, g))}`);
+        for (const d of [...SHARD_TABLES, LOTS_AWAY]) await w.run(`DROP TABLE ${ident(stageName(d, g))}`);
         // A cap raised for a large state is needed only until that state is written: back to what
         // the rows staged since need, so DuckDB does not keep (and the shard's RSS does not carry)
         // the raised cap's buffers for the rest of the shard. The next large state raises it again.
@@ -166,6 +201,9 @@ export const buildShard = async (
       })();
       staged = 0;
       stagedNeedMb = SHARD_WRITER_MEMORY_MB;
+      lotsCopied += awayLots;
+      awayLots = 0;
+      firstUser = undefined;
       if (all) return job;
       // The next part's rows are staged while this one is written (the main thread waited for
       // DuckDB's sort and Parquet encoding of every part before; a tenth of a shard's wall time).
@@ -173,6 +211,7 @@ export const buildShard = async (
       job.catch(() => undefined); // handled where `writing` is awaited
       gen++;
       for (const d of SHARD_TABLES) stage.set(d.name, await Staging.create(out, d, stageName(d, gen)));
+      away = await Staging.create(out, LOTS_AWAY, stageName(LOTS_AWAY, gen));
     };
     const stats = { users: 0, activeUsers: 0, events: 0, rejectsByCode: {} as Record<string, number> };
     let rawFiles = 0;
@@ -219,10 +258,20 @@ export const buildShard = async (
         },
         // The same lateness as the speed layer's (one rule for both layers, core/time/lateness.ts).
         latenessMs: config.speed.userLateness,
+        // Of the previous lots only those the date's disposals can reach come through JavaScript;
+        // the others are copied forward in DuckDB (copyLotsForward).
+        ...(fromSnapshot
+          ? {
+              lotHeads: (f: readonly string[]) => {
+                previousLotFiles = f;
+              },
+            }
+          : {}),
       },
       {
         begin: (userId, stateJson, lots, window) => {
           if (opts.signal?.aborted) return false;
+          if (lots !== undefined) for (const rows of lots.values()) lotsRead += rows.length;
           const start =
             stateJson === undefined
               ? undefined
@@ -231,6 +280,7 @@ export const buildShard = async (
                   config.costBasis,
                   (asset) => lots?.get(asset),
                   window,
+                  true,
                 );
           user = new UserDayBuilder(userId, start, date, sink, tiers, config.costBasis);
           rejectsOfUser = 0;
@@ -251,6 +301,14 @@ export const buildShard = async (
           const stageEnd = (): boolean => {
             staged += stageUserEnd(stage, date, u.userId, r, stateJson, apart);
             staged += stateJson.length + (r.lotCount + r.portfolio.length + 3) * ROW_BYTES;
+            for (const [asset, q] of r.state.lots) {
+              const a = q.away;
+              if (a === undefined) continue;
+              away.appendRow({ user_id: u.userId, asset, lo: a.lo, hi: a.hi, n: a.count });
+              awayLots += a.count;
+            }
+            firstUser ??= u.userId;
+            lastUser = u.userId;
             tierStage.appendVarchar(u.userId);
             tierStage.appendVarchar(r.tierAtEnd);
             tierStage.endRow();
@@ -310,6 +368,8 @@ export const buildShard = async (
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
       cpuSeconds: cpuSecondsSince(cpu0),
       maxStateChars,
+      lotsRead,
+      lotsCopied,
     };
     await writeShardBuild(lakeDir, build);
     return build;
@@ -324,6 +384,41 @@ export const buildShard = async (
     out.close();
     await rm(tmp, { recursive: true, force: true });
   }
+};
+
+/**
+ * Copy the lots left away (LotsAway) of a part's users forward: the previous date's rows named by
+ * the part's LOTS_AWAY table, with the new date, into the part's staged fact_lot_daily (the same
+ * rows JavaScript would have staged: a lot nothing reached is unchanged but for its date). Their
+ * number must be the states' count, or the part is refused.
+ */
+const copyLotsForward = async (
+  w: Duck,
+  previousFiles: readonly string[],
+  stageTable: string,
+  carry: { lots: number; from: string; to: string; table: string },
+  date: string,
+  costMethod: string,
+): Promise<void> => {
+  if (previousFiles.length === 0)
+    throw new CryptolambdaError(
+      'INTERNAL',
+      `${carry.lots} lot(s) left away but no previous lot file to copy them from`,
+    );
+  const [res] = await w.rows<{ Count: bigint | number }>(
+    `INSERT INTO ${ident(stageTable)} (date, user_id, asset, cost_method, lot_id, seq, acquired_at_ms, original_quantity, original_cost, quantity, cost)
+     SELECT CAST(${literal(date)} AS DATE), l.user_id, l.asset, ${literal(costMethod)}, l.lot_id, l.seq, l.acquired_at_ms,
+            l.original_quantity, l.original_cost, l.quantity, l.cost
+     FROM read_parquet([${previousFiles.map(literal).join(', ')}]) l
+     JOIN ${ident(carry.table)} a ON a.user_id = l.user_id AND a.asset = l.asset AND l.seq BETWEEN a.lo AND a.hi
+     WHERE l.user_id BETWEEN ${literal(carry.from)} AND ${literal(carry.to)}`,
+  );
+  const copied = Number(res?.Count ?? -1);
+  if (copied !== carry.lots)
+    throw new CryptolambdaError(
+      'INTERNAL',
+      `copied ${copied} open lot(s) of users ${carry.from}..${carry.to} forward, their states name ${carry.lots}`,
+    );
 };
 
 const cpuSecondsSince = (from: NodeJS.CpuUsage): number => {

@@ -200,6 +200,9 @@ export const publishShards = async (
         // The largest user state (one VARCHAR): the next date's shards size their DuckDB caps by it.
         shardMaxStateChars: Math.max(...shards.map((s) => s.maxStateChars ?? 0)),
         shardCpuSeconds: Math.round(shards.reduce((a, s) => a + (s.cpuSeconds ?? 0), 0) * 100) / 100,
+        // The previous date's open lots read back into JavaScript, and those copied forward in DuckDB.
+        lotsRead: shards.reduce((a, s) => a + (s.lotsRead ?? 0), 0),
+        lotsCopied: shards.reduce((a, s) => a + (s.lotsCopied ?? 0), 0),
         ...Object.fromEntries(Object.entries(rows).map(([k, v]) => [`rows.${k}`, v])),
       },
     };

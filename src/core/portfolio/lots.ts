@@ -219,18 +219,64 @@ const liveRecs = (s: Shape): LotRec[] => {
   return out.sort((a, b) => a.seq - b.seq);
 };
 
+/**
+ * Open lots of a queue that are not held in memory: a day's build loads from the previous day's
+ * fact_lot_daily only the lots its day's disposals can reach (docs/warehouse.md, "Untouched lots
+ * stay in DuckDB") and copies the others forward there. They are `count` lots whose seqs lie in
+ * [lo, hi], after every lot held (fifo, average) or before them (lifo); no lot held or acquired
+ * later has a seq in that range. A disposal that would reach them is a broken invariant (the
+ * build's bound missed an outflow), refused instead of taking the wrong lots.
+ */
+export interface LotsAway {
+  readonly count: number;
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/**
+ * Where the lots not loaded lie, given the loaded ones (sorted by seq): what a build that loads a
+ * queue's head in the method's order leaves behind. fifo and average consume the lowest seqs first,
+ * so the loaded lots are the lowest and the others lie above them; lifo the highest, so the others
+ * lie below; hifo's order is not by seq, so its lots are loaded all or none.
+ */
+const awayRange = (method: CostMethod, sorted: readonly LotRow[], nextSeq: number, count: number): LotsAway => {
+  const top = nextSeq - 1;
+  if (sorted.length === 0) return { count, lo: 0, hi: top };
+  if (method === 'hifo')
+    throw new CryptolambdaError('INTERNAL', `hifo lots are loaded all or none: ${sorted.length} loaded, ${count} not`);
+  return method === 'lifo'
+    ? { count, lo: 0, hi: sorted[0]!.seq - 1 }
+    : { count, lo: sorted[sorted.length - 1]!.seq + 1, hi: top };
+};
+
+/**
+ * Whether the next lot a disposal takes (`front`) comes before the lots away in the method's order:
+ * fifo/average hold the lots below the range first (lots acquired since lie above it), lifo holds
+ * the lots above it (loaded or acquired since) on top; hifo never takes while lots are away.
+ */
+const beforeAway = (s: Shape, front: LotRec | undefined, away: LotsAway): boolean =>
+  front !== undefined && (s.kind === 'deque' ? front.seq < away.lo : s.kind === 'stack' ? front.seq > away.hi : false);
+
 /** An immutable queue of open lots; `acquire` and `consume` return the next version. */
 export class LotQueue {
   private constructor(
     readonly method: CostMethod,
     private readonly shape: Shape,
-    /** Number of open lots. */
+    /** Number of open lots (those `away` included). */
     readonly size: number,
+    /** Units and cost of the lots held (not of those `away`). */
     private readonly units: bigint,
     private readonly costUnits: bigint,
     /** Sequence number the next lot will get (persisted so a restored queue numbers on). */
     readonly seq: number,
+    /** Lots of this queue left in the store (a partly loaded queue), or undefined: all are here. */
+    readonly away?: LotsAway,
   ) {}
+
+  private wholeOnly(what: string): void {
+    if (this.away !== undefined)
+      throw new CryptolambdaError('INTERNAL', `${what} of a partly loaded lot queue (${this.away.count} lot(s) away)`);
+  }
 
   static empty(method: CostMethod): LotQueue {
     return new LotQueue(method, emptyShape(method), 0, 0n, 0n, 0);
@@ -238,11 +284,13 @@ export class LotQueue {
 
   /** Units held over all open lots (QTY_SCALE); equals the position's quantity. */
   get quantity(): Decimal {
+    this.wholeOnly('the quantity');
     return Decimal.fromUnits(this.units, QTY_SCALE);
   }
 
   /** Remaining cost over all open lots (USD_SCALE); equals the position's cost basis for fifo/lifo/hifo. */
   get cost(): Decimal {
+    this.wholeOnly('the cost');
     return Decimal.fromUnits(this.costUnits, USD_SCALE);
   }
 
@@ -263,6 +311,7 @@ export class LotQueue {
       this.units + r.q,
       this.costUnits + r.c,
       seq,
+      this.away,
     );
   }
 
@@ -272,7 +321,7 @@ export class LotQueue {
    */
   consume(quantity: Decimal): { lots: LotQueue; pieces: LotPiece[] } {
     let need = quantity.rescale(QTY_SCALE).units;
-    if (need > this.units) {
+    if (need > this.units && this.away === undefined) {
       throw new CryptolambdaError('INTERNAL', `lots hold ${this.units} units, ${need} requested`);
     }
     if (need === 0n) return { lots: this, pieces: [] };
@@ -281,8 +330,16 @@ export class LotQueue {
     let size = this.size;
     let units = this.units;
     let costUnits = this.costUnits;
+    const away = this.away;
     while (need > 0n) {
-      const lot = frontOf(shape)!;
+      const lot = frontOf(shape);
+      if (away !== undefined && !beforeAway(shape, lot, away))
+        throw new CryptolambdaError(
+          'INTERNAL',
+          `a disposal of ${quantity.toString()} reaches the ${away.count} ${this.method} lot(s) not loaded (seqs ${away.lo}-${away.hi}): the day's outflow bound missed it`,
+        );
+      if (lot === undefined)
+        throw new CryptolambdaError('INTERNAL', `lots hold ${this.units} units, ${need} requested`);
       const take = need < lot.q ? need : lot.q;
       const cost = share(lot.c, take, lot.q);
       pieces.push({ lotId: lot.lotId, acquiredAt: lot.acquiredAt, quantity: take, cost });
@@ -303,7 +360,7 @@ export class LotQueue {
           c: lot.c - cost,
         });
     }
-    return { lots: new LotQueue(this.method, shape, size, units, costUnits, this.seq), pieces };
+    return { lots: new LotQueue(this.method, shape, size, units, costUnits, this.seq, away), pieces };
   }
 
   /** The persistent shape (for `lotChanges`, which compares two versions). */
@@ -317,6 +374,7 @@ export class LotQueue {
    * fifo) a copy of the queue. Read-only: the records are shared with the queue.
    */
   *rows(): Generator<Readonly<LotRow>> {
+    this.wholeOnly('the lots');
     const s = this.shape;
     if (s.kind === 'deque') {
       for (let i = s.head; i < s.len; i++) yield i === s.head ? s.headRec! : s.arr[i]!;
@@ -326,7 +384,8 @@ export class LotQueue {
   }
 
   /**
-   * `rows()` as a pass that calls `f` per lot: no generator step per lot (an iterator result each,
+   * `rows()` as a pass that calls `f` per lot held (a partly loaded queue's lots `away` are not
+   * here: the build copies them forward in the store): no generator step per lot (an iterator result each,
    * a day's build writes out every open lot of every user, millions at a million users).
    */
   forEachRow(f: (row: Readonly<LotRow>) => void): void {
@@ -340,14 +399,17 @@ export class LotQueue {
 
   /** Open lots in acquisition order (seq), for snapshots, reconcile and display. O(n log n). */
   open(): OpenLot[] {
+    this.wholeOnly('the lots');
     return liveRecs(this.shape).map(toOpen);
   }
 
   /**
    * Rebuild a queue from stored lot rows (any order; sorted here by seq, in place) and the next
    * sequence number. The rows become the queue's records: the caller hands them over and keeps none.
+   * `awayCount`: how many more open lots the store holds that were not loaded (the head of the
+   * queue in the method's order was; see LotsAway).
    */
-  static fromRows(method: CostMethod, rows: LotRow[], nextSeq: number): LotQueue {
+  static fromRows(method: CostMethod, rows: LotRow[], nextSeq: number, awayCount = 0): LotQueue {
     let inOrder = true;
     for (let i = 1; i < rows.length && inOrder; i++) inOrder = rows[i - 1]!.seq < rows[i]!.seq;
     if (!inOrder) rows.sort((a, b) => a.seq - b.seq);
@@ -363,7 +425,8 @@ export class LotQueue {
       costUnits += r.c;
       if (r.seq >= seq) seq = r.seq + 1;
     }
-    return new LotQueue(method, shape, rows.length, units, costUnits, seq);
+    const away = awayCount > 0 ? awayRange(method, rows, nextSeq, awayCount) : undefined;
+    return new LotQueue(method, shape, rows.length + awayCount, units, costUnits, seq, away);
   }
 
   /** Rebuild a queue from its open lots (any order) and the next sequence number. */

@@ -543,6 +543,7 @@ const lotsFromJson = (
   stored: { costMethod?: CostMethod; lots?: Record<string, LotQueueJson>; lotsApart?: Record<string, LotsApartJson> },
   method: CostMethod,
   rowsOf?: (asset: string) => LotRow[] | undefined,
+  headOnly = false,
 ): Map<string, LotQueue> => {
   if (stored.costMethod !== undefined && stored.costMethod !== method) {
     throw new CryptolambdaError(
@@ -556,8 +557,9 @@ const lotsFromJson = (
     const apart = stored.lotsApart?.[asset];
     if (apart !== undefined) {
       const rows = rowsOf?.(asset) ?? [];
-      if (rows.length !== apart.open) throw apartMismatch(userId, asset, apart.open, rows.length);
-      lots.set(asset, LotQueue.fromRows(apart.method, rows, apart.nextSeq));
+      if (headOnly ? rows.length > apart.open : rows.length !== apart.open)
+        throw apartMismatch(userId, asset, apart.open, rows.length);
+      lots.set(asset, LotQueue.fromRows(apart.method, rows, apart.nextSeq, apart.open - rows.length));
       continue;
     }
     const q = stored.lots?.[asset];
@@ -610,6 +612,11 @@ export const userFromJson = (
   method: CostMethod = DEFAULT_COST_METHOD,
   rowsOf?: (asset: string) => LotRow[] | undefined,
   window?: WindowPartsIn,
+  /**
+   * `rowsOf` gives only the head of each queue stored apart (the lots the day's disposals can
+   * reach, in the method's order): the rest stay away (LotsAway) and the caller copies them forward.
+   */
+  headOnly = false,
 ): UserState => {
   const positions = new Map(j.positions.map((p) => [p.asset, positionFromJson(p)]));
   const { tier, recent } = windowsFromJson(j, window);
@@ -620,7 +627,7 @@ export const userFromJson = (
     recent,
     changedAssets: new Set(),
     costMethod: method,
-    lots: lotsFromJson(j.userId, positions, j, method, rowsOf),
+    lots: lotsFromJson(j.userId, positions, j, method, rowsOf, headOnly),
   };
 };
 
