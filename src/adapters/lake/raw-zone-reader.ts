@@ -51,10 +51,12 @@ export const parquetList = (lakeDir: string, files: readonly { path: string }[])
 export const userTopicPartitions = (m: Manifest): number => {
   let n = 0;
   for (const [topic, parts] of Object.entries(m.offsets))
-    if (topic.endsWith('raw.transactions') || topic.endsWith('raw.rewards'))
+    if (topic.endsWith('raw.transactions') || topic.endsWith('raw.rewards')) {
       // Ingest names every partition, an empty one too; a manifest from before that may lack some,
       // so the highest partition named bounds the count from below as well.
-      for (const p of Object.keys(parts)) n = Math.max(n, Object.keys(parts).length, Number(p) + 1);
+      const named = Object.keys(parts);
+      n = Math.max(n, named.length, ...named.map((p) => Number(p) + 1));
+    }
   return n;
 };
 
@@ -480,6 +482,13 @@ const lotCell = <T>(x: T | null, file: string, column: string, userId: string): 
 };
 
 /**
+ * An amount from which a queue's reach is not summed (its queue is read whole): DuckDB's SUM of
+ * DECIMAL(38, 18) fails past 1.7e20, and amounts below 1e11 reach that only past 1.7e9 disposals of
+ * one user and asset in a day.
+ */
+const HUGE_UNITS = '100000000000';
+
+/**
  * The lots of `lotFiles` that the date's disposals can reach, sorted by (user, asset, seq), in
  * LOT_COLS. A disposal of an asset (sell, card spend, withdrawal: its quantity; any event: a fee
  * paid in the asset) takes lots in the method's order, so over the date a queue gives up at most
@@ -492,13 +501,6 @@ const lotCell = <T>(x: T | null, file: string, column: string, userId: string): 
  * loaded whole, as is a queue with an amount of HUGE_UNITS or more that day (a queue's own lots
  * sum to its position, which fits the column).
  */
-/**
- * An amount from which a queue's reach is not summed (its queue is read whole): DuckDB's SUM of
- * DECIMAL(38, 18) fails past 1.7e20, and amounts below 1e11 reach that only past 1.7e9 disposals of
- * one user and asset in a day.
- */
-const HUGE_UNITS = '100000000000';
-
 const lotHeadsSql = (lotFiles: readonly string[], eventsOnly: string): string => `
   WITH reach AS (
     SELECT user_id, asset,
